@@ -1,0 +1,81 @@
+#pragma once
+// The typed gateway configuration, built once from YAML by config::load() and never mutated after.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace costgate::config {
+
+using Millis = std::chrono::milliseconds;
+
+// Where a value came from, so errors found after parsing can still point at the YAML.
+struct SourceMark {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 picks a free port; the bound one is logged
+  unsigned threads = 0;  // 0 = one per core
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  Millis header_timeout{10'000};  // a new connection must send its request head within this
+  Millis body_timeout{30'000};    // the whole body must arrive within this
+  Millis idle_timeout{60'000};    // keep-alive connections idle longer are closed
+};
+
+struct BackendConfig {
+  std::string name;
+  std::string scheme;  // "http" or "https"
+  std::string host;
+  uint16_t port = 0;
+  std::string base_path;  // path prefix from the URL without a trailing slash, e.g. "/v1"
+  std::string api_key;    // sent as "Authorization: Bearer"; empty sends none
+  std::string ca_file;    // https: trust these CAs instead of the system store
+  bool verify_tls = true;
+  Millis connect_timeout{5'000};
+  Millis read_timeout{120'000};  // max wait for the response head and between body bytes
+  std::size_t max_idle_connections = 64;  // per worker thread
+  SourceMark mark;
+};
+
+struct ModelRoute {
+  std::string name;           // what clients send as "model"
+  std::string backend;        // key into GatewayConfig::backends
+  std::string backend_model;  // what the backend is sent as "model"
+  std::string owned_by = "costgate";
+  SourceMark mark;
+};
+
+// One entry of the filter chain as written in YAML; the filter registry turns it into a Filter.
+struct FilterSpec {
+  std::string name;
+  YAML::Node settings;  // the filter's own block (may be null)
+  SourceMark mark;
+};
+
+struct AccessLogConfig {
+  std::string path = "-";  // "-" = stdout, "" = off
+};
+
+struct GatewayConfig {
+  std::string source_file;
+  ServerConfig server;
+  std::map<std::string, BackendConfig> backends;
+  std::map<std::string, ModelRoute> models;
+  std::vector<FilterSpec> filters;
+  AccessLogConfig access_log;
+  std::string log_level = "info";
+  std::vector<std::string> notices;  // e.g. backends skipped because their enable_if_env is unset
+};
+
+}  // namespace costgate::config

@@ -1,0 +1,55 @@
+#pragma once
+// The gateway's request handler: routes OpenAI API paths, runs the filter chain, dispatches to the
+// backend a model maps to, relays the answer (streamed or whole), and records every exchange.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "costgate/config/config.h"
+#include "costgate/log/access_log.h"
+#include "costgate/metrics/metrics.h"
+#include "costgate/pipeline/chain.h"
+#include "costgate/server/http_server.h"
+#include "costgate/upstream/upstream_client.h"
+
+namespace costgate::gateway {
+
+class Gateway {
+ public:
+  // Throws std::runtime_error at startup when a backend's TLS settings cannot be loaded.
+  Gateway(config::GatewayConfig config, pipeline::Chain chain);
+
+  // The server's handler for every request.
+  server::net::awaitable<void> handle(server::Request& request, server::ResponseWriter& writer);
+  // The server's observer for every finished exchange: access log and metrics.
+  void observe(const server::ExchangeRecord& record);
+
+  const config::GatewayConfig& config() const { return config_; }
+
+ private:
+  struct Route {
+    const config::ModelRoute* model;
+    const upstream::Backend* backend;
+  };
+  server::net::awaitable<void> proxy(pipeline::Route route, server::Request& request,
+                                     server::ResponseWriter& writer);
+  server::net::awaitable<void> relayStream(pipeline::RequestContext& ctx,
+                                           upstream::Exchange& exchange,
+                                           server::ResponseWriter& writer);
+  server::net::awaitable<void> relayWhole(pipeline::RequestContext& ctx,
+                                          upstream::Exchange& exchange,
+                                          server::ResponseWriter& writer);
+  server::Response modelsResponse(std::string_view target) const;
+
+  config::GatewayConfig config_;
+  pipeline::Chain chain_;
+  std::map<std::string, std::unique_ptr<upstream::Backend>> backends_;
+  std::map<std::string, Route, std::less<>> routes_;
+  std::string models_body_;
+  long long started_unix_ = 0;
+  metrics::Metrics metrics_;
+  log::AccessLog access_log_;
+};
+
+}  // namespace costgate::gateway

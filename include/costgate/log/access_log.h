@@ -1,0 +1,32 @@
+#pragma once
+// One JSON line per request, written through spdlog so file output is buffered and thread-safe.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "costgate/server/exchange_record.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace costgate::log {
+
+class AccessLog {
+ public:
+  // `path`: "-" for stdout, "" to disable, otherwise a file appended to.
+  explicit AccessLog(const std::string& path);
+  ~AccessLog();
+  void write(const server::ExchangeRecord& record) const;
+  // The line write() would log after its timestamp, for tests.
+  static std::string format(const server::ExchangeRecord& record);
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+// Appends `text` to `out` as a quoted JSON string.
+void appendJsonString(std::string& out, std::string_view text);
+
+}  // namespace costgate::log

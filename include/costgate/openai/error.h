@@ -1,0 +1,24 @@
+#pragma once
+// Errors in the shape OpenAI's API returns them, so every SDK raises its usual error classes:
+// {"error":{"message":...,"type":...,"param":...,"code":...}}
+
+#include <string>
+
+namespace costgate::openai {
+
+struct ApiError {
+  int status = 400;
+  std::string type = "invalid_request_error";
+  std::string message;
+  std::string param;  // empty -> null
+  std::string code;   // empty -> null
+
+  // The JSON body for this error.
+  std::string body() const;
+};
+
+ApiError invalidRequest(std::string message, std::string param = {}, std::string code = {});
+ApiError notFound(std::string message, std::string code = "not_found");
+ApiError serverError(int status, std::string message, std::string code);
+
+}  // namespace costgate::openai

@@ -1,0 +1,17 @@
+#pragma once
+// Checks the fields the gateway and its filters rely on, so a malformed request is answered with a
+// 400 naming the offending field instead of reaching a backend or a filter half-understood.
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "costgate/openai/error.h"
+#include "costgate/pipeline/request_context.h"
+
+namespace costgate::openai {
+
+// Returns the first problem found in `body` for this route, or nullopt when it is acceptable.
+std::optional<ApiError> validateRequest(pipeline::Route route, const nlohmann::json& body);
+
+}  // namespace costgate::openai

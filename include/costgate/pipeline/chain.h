@@ -1,0 +1,46 @@
+#pragma once
+// The ordered filters of one configuration, and the registry that builds them from YAML.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "costgate/config/config.h"
+#include "costgate/config/load.h"
+#include "costgate/pipeline/filter.h"
+
+namespace costgate::pipeline {
+
+class Chain {
+ public:
+  Chain() = default;
+  explicit Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {}
+
+  // Runs onRequest in order; stops at the first filter that returns Respond.
+  FilterStatus onRequest(RequestContext& ctx) const;
+  // These run in reverse order.
+  void onResponse(RequestContext& ctx) const;
+  void onChunk(RequestContext& ctx, StreamEvent& event) const;
+  void onComplete(RequestContext& ctx) const;
+
+  std::size_t size() const { return filters_.size(); }
+  const Filter& at(std::size_t i) const { return *filters_[i]; }
+
+ private:
+  std::vector<std::unique_ptr<Filter>> filters_;
+};
+
+// Builds one filter from its YAML block, or reports what is wrong with it.
+using FilterFactory =
+    std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(const config::FilterSpec&)>;
+
+// Every filter the gateway knows, by YAML name.
+const std::map<std::string, FilterFactory>& filterRegistry();
+
+// Builds the chain named by config.filters; an unknown name or a bad block is a ConfigError.
+std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config);
+
+}  // namespace costgate::pipeline

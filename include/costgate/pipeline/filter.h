@@ -1,0 +1,55 @@
+#pragma once
+// A filter is one stage of the request pipeline. One object per filter per configuration is shared
+// by every request on every thread, so filters are immutable after construction: per-request state
+// lives in the RequestContext.
+
+#include <string_view>
+
+#include "costgate/openai/sse.h"
+#include "costgate/pipeline/request_context.h"
+
+namespace costgate::pipeline {
+
+enum class FilterStatus {
+  // Go on to the next filter, and to the backend after the last one.
+  Continue,
+  // Stop here and send ctx.local_reply to the client; later filters' onRequest and the backend are
+  // skipped, but onComplete still runs for every filter.
+  Respond,
+};
+
+// One server-sent event of a streamed response, as the backend sent it.
+struct StreamEvent {
+  openai::SseEvent sse;
+  bool drop = false;  // a filter sets this to keep the event from the client
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+
+  // The name this filter has in the YAML chain.
+  virtual std::string_view name() const = 0;
+
+  // Before the backend is called, in chain order. May edit ctx.body and ctx.tags. Must set
+  // ctx.local_reply when it returns Respond.
+  virtual FilterStatus onRequest(RequestContext& ctx) const {
+    (void)ctx;
+    return FilterStatus::Continue;
+  }
+
+  // After a whole (non-streamed) successful response is parsed into ctx.response, in reverse
+  // chain order. May edit ctx.response.
+  virtual void onResponse(RequestContext& ctx) const { (void)ctx; }
+
+  // For each event of a streamed response, in reverse chain order, before it is relayed.
+  virtual void onChunk(RequestContext& ctx, StreamEvent& event) const {
+    (void)ctx;
+    (void)event;
+  }
+
+  // Once per request after the reply went out (or failed), in reverse chain order. Never replies.
+  virtual void onComplete(RequestContext& ctx) const { (void)ctx; }
+};
+
+}  // namespace costgate::pipeline

@@ -1,0 +1,66 @@
+#pragma once
+// Everything one request carries through the filter chain. Plain data: no sockets, no Beast.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace costgate::pipeline {
+
+enum class Route { ChatCompletions, Completions, Embeddings };
+
+std::string_view routeName(Route route);
+
+// Header names are stored lower-case; values as received.
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A reply the gateway produces itself instead of calling a backend (an error, a cache hit...).
+struct LocalReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  HeaderList headers;
+};
+
+// Who pays for a request. Values are raw (bounded in length); metric labels are derived later.
+struct Tags {
+  std::string feature;
+  std::string team;
+  std::string env;
+  std::string user;
+};
+
+struct RequestContext {
+  using Clock = std::chrono::steady_clock;
+
+  // Set by the server before the chain runs.
+  std::string request_id;
+  Route route = Route::ChatCompletions;
+  HeaderList headers;
+  nlohmann::json body;  // the parsed request body; filters may edit it
+  std::string model;    // body["model"] as the client sent it
+  bool stream = false;  // body["stream"] == true
+  Clock::time_point received_at{};
+
+  // Set by filters.
+  Tags tags;
+  std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
+
+  // Set by the dispatcher.
+  std::string backend;        // name of the backend that served
+  std::string served_model;   // the gateway model name that served
+  int upstream_status = 0;    // 0 when no backend was called
+  nlohmann::json response;    // parsed non-streamed response body (null for streams/errors)
+
+  // Returns the first header with this lower-case name, or nullopt.
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+};
+
+}  // namespace costgate::pipeline

@@ -1,0 +1,32 @@
+#pragma once
+// What the server observed of one request/response exchange. Plain data, so the access log and
+// the metrics can use it without pulling in sockets.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace costgate::server {
+
+struct ExchangeRecord {
+  std::string request_id;
+  std::string method;
+  std::string target;
+  std::string route;  // the handler's name for what was asked, e.g. "chat_completions"
+  std::string model;
+  std::string backend;
+  int status = 0;
+  bool stream = false;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::chrono::steady_clock::time_point started{};
+  std::chrono::microseconds latency{0};
+  std::chrono::microseconds upstream_latency{0};  // head sent to last byte read; 0 if no backend
+  std::string error;  // why the exchange failed, if it did (client gone, upstream reset...)
+  // Extra fields the handler wants in the access log (e.g. feature, team, env).
+  std::vector<std::pair<std::string, std::string>> annotations;
+};
+
+}  // namespace costgate::server

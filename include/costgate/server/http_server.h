@@ -1,0 +1,123 @@
+#pragma once
+// An HTTP/1.1 server: one io_context and one SO_REUSEPORT acceptor per worker thread, so a
+// connection and everything its requests do (upstream calls included) stay on one thread.
+// Shared by the gateway and the mock backend; the handler decides what each request means.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "costgate/server/exchange_record.h"
+
+namespace costgate::server {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct ServerLimits {
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+// The handler's way to answer one request. Each call returns false once the client is gone.
+class ResponseWriter {
+ public:
+  ResponseWriter(boost::beast::tcp_stream& stream, ExchangeRecord& record, bool keep_alive,
+                 std::chrono::milliseconds write_timeout)
+      : stream_(stream), record_(record), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
+  ~ResponseWriter();
+  ResponseWriter(const ResponseWriter&) = delete;
+  ResponseWriter& operator=(const ResponseWriter&) = delete;
+
+  // Sends a whole response; sets content-length, keep-alive and x-request-id.
+  net::awaitable<bool> send(Response response);
+  // Sends the head of a chunked response (the body of `head` is ignored).
+  net::awaitable<bool> beginStream(Response head);
+  // Sends one chunk now; an empty chunk is skipped.
+  net::awaitable<bool> writeChunk(std::string_view data);
+  // Sends the terminating chunk.
+  net::awaitable<bool> endStream();
+  // Calls on_gone once if the client closes or resets the connection while the handler runs.
+  // The watch ends when the handler returns.
+  void watchForDisconnect(std::function<void()> on_gone);
+  // Resets the connection at once (RST), e.g. for the mock's fault injection.
+  void abort();
+
+  bool responded() const { return responded_; }
+  bool clientGone() const { return client_gone_; }
+  bool keepAlive() const { return keep_alive_; }
+  // True when the connection can carry another request after this one.
+  bool reusable() const { return keep_alive_ && !client_gone_ && !aborted_ && (!streaming_ || ended_); }
+  ExchangeRecord& record() { return record_; }
+
+ private:
+  bool noteWrite(boost::system::error_code ec, std::size_t bytes);
+  void stopWatch();
+  void finishHeaders(Response& res);
+
+  boost::beast::tcp_stream& stream_;
+  ExchangeRecord& record_;
+  bool keep_alive_;
+  std::chrono::milliseconds write_timeout_;
+  bool responded_ = false;
+  bool streaming_ = false;
+  bool ended_ = false;
+  bool aborted_ = false;
+  bool client_gone_ = false;
+  std::shared_ptr<bool> watch_active_;
+};
+
+// Runs once per request on the connection's thread. It must answer through the writer unless the
+// client is gone; if it returns without answering, the server sends a 500.
+using Handler = std::function<net::awaitable<void>(Request&, ResponseWriter&)>;
+// Runs after every exchange, including the ones the server answered itself (400, 413, 431).
+using ExchangeObserver = std::function<void(const ExchangeRecord&)>;
+// Makes the id every response carries as x-request-id; `client_id` is the client's own, if any.
+std::string makeRequestId(std::string_view client_id);
+
+class HttpServer {
+ public:
+  HttpServer(const std::string& host, std::uint16_t port, unsigned threads, ServerLimits limits,
+             Handler handler, ExchangeObserver observer = {});
+  ~HttpServer();
+
+  // The port actually bound (useful when constructed with port 0).
+  std::uint16_t port() const { return port_; }
+  unsigned threads() const { return static_cast<unsigned>(contexts_.size()); }
+  // Connections accepted since start, on all threads.
+  std::uint64_t connectionsAccepted() const { return connections_accepted_.load(); }
+  // Serves on all worker threads until stop(); returns when they have ended.
+  void run();
+  // Safe to call from any thread or a signal handler's io_context.
+  void stop();
+
+ private:
+  struct Worker;
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::uint16_t port_ = 0;
+  ServerLimits limits_;
+  Handler handler_;
+  ExchangeObserver observer_;
+  std::atomic<std::uint64_t> connections_accepted_{0};
+};
+
+}  // namespace costgate::server

@@ -1,0 +1,125 @@
+#pragma once
+// Calls to model backends over HTTP/1.1 or HTTPS, with a keep-alive pool per backend per thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "costgate/config/config.h"
+
+namespace costgate::upstream {
+
+namespace net = boost::asio;
+
+// A backend as the data path uses it: its config and, for https, its TLS context. Built once per
+// configuration and shared by all threads (an SSL_CTX is safe to share once set up).
+class Backend {
+ public:
+  // Throws std::runtime_error at startup if the TLS settings cannot be loaded (bad CA file...).
+  explicit Backend(config::BackendConfig config);
+  const config::BackendConfig& config() const { return config_; }
+  bool tls() const { return tls_context_ != nullptr; }
+  net::ssl::context* tlsContext() const { return tls_context_.get(); }
+
+ private:
+  config::BackendConfig config_;
+  std::unique_ptr<net::ssl::context> tls_context_;
+};
+
+enum class FailureKind {
+  Connect,    // resolve or TCP connect failed: the backend is unreachable
+  Tls,        // the TLS handshake failed (untrusted certificate, wrong name...)
+  Timeout,    // connect, write or read took longer than the backend's timeout
+  Reset,      // the backend closed the connection before the response was complete
+  Protocol,   // the backend sent something that is not valid HTTP
+  Cancelled,  // we cancelled the call (the client went away)
+  TooLarge,   // a whole-body read exceeded its limit
+};
+
+struct Failure {
+  FailureKind kind;
+  std::string message;
+};
+
+struct Header {
+  std::string name;  // lower-case
+  std::string value;
+};
+
+struct Call {
+  std::string method = "POST";
+  std::string path;  // appended to the backend's base path, e.g. "/chat/completions"
+  std::string body;
+  std::vector<Header> headers;  // forwarded as they are; the backend's own key is added
+};
+
+// One piece of a response body: data (may be empty), or the end, or a failure.
+struct BodyPiece {
+  std::string_view data;
+  bool done = false;
+  std::optional<Failure> failure;
+};
+
+class ConnectionPool;
+
+// One request/response with a backend. Obtain it from UpstreamClient::start; read the body with
+// readSome() or readAll(). When the body was read to its end the connection goes back to the pool.
+class Exchange {
+ public:
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  int status() const;
+  // The first response header with this name, or empty.
+  std::string_view header(std::string_view name) const;
+  std::vector<Header> headers() const;
+  // True for text/event-stream responses.
+  bool isEventStream() const;
+
+  // Returns whatever body bytes arrive next; the view is valid until the next call.
+  net::awaitable<BodyPiece> readSome();
+  // Reads the rest of the body, failing with TooLarge past `limit` bytes.
+  net::awaitable<std::optional<Failure>> readAll(std::string& out, std::size_t limit);
+  // Closes the connection now; a pending read ends with Cancelled. Safe from a callback.
+  void cancel();
+
+  struct State;
+  explicit Exchange(std::unique_ptr<State> state);
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+// The connection pools of one worker thread. Use it only from that thread's io_context.
+class UpstreamClient {
+ public:
+  UpstreamClient();
+  ~UpstreamClient();
+
+  // The client of the thread running `context`. It lives as long as the context and is destroyed
+  // before the context's sockets machinery, so pooled connections close cleanly.
+  static UpstreamClient& of(net::execution_context& context);
+
+  // Sends the call and reads the response head. On success `out` holds the exchange.
+  net::awaitable<std::optional<Failure>> start(const Backend& backend, const Call& call,
+                                               std::unique_ptr<Exchange>& out);
+
+  // Idle connections currently pooled for this backend (for tests and metrics).
+  std::size_t idleConnections(const Backend& backend) const;
+
+ private:
+  ConnectionPool& poolFor(const Backend& backend);
+  std::vector<std::pair<const Backend*, std::unique_ptr<ConnectionPool>>> pools_;
+};
+
+}  // namespace costgate::upstream

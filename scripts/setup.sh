@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing and benchmarking) costgate needs on Debian 12.
+# Only missing packages are installed; run as root.
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev ca-certificates)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(nodejs npm openssl curl nginx-light prometheus wrk redis-server)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+# A node from elsewhere (e.g. a newer one already on the machine) is fine as long as it runs.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs/}")
+  missing=("${missing[@]/npm/}")
+fi
+read -ra missing <<<"${missing[*]}"
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian starts these services on install; the tests and benchmarks run their own instances.
+for service in nginx redis-server prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors, and runs every test: the C++ unit
+# tests (ctest), then the integration and end-to-end tests (node's test runner, against the real
+# gateway, the mock backend, nginx as a TLS terminator, promtool and the official openai SDK).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+scripts/build.sh -DCOSTGATE_WERROR=ON
+ctest --test-dir build --output-on-failure -j 2
+(cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+node --test --test-concurrency=1 tests/integration/

@@ -1,0 +1,394 @@
+#include "costgate/gateway/gateway.h"
+
+#include <array>
+#include <chrono>
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "costgate/openai/error.h"
+#include "costgate/openai/request_validation.h"
+#include "costgate/openai/sse.h"
+
+namespace costgate::gateway {
+
+namespace net = server::net;
+namespace http = server::http;
+using nlohmann::json;
+using pipeline::RequestContext;
+using server::Request;
+using server::Response;
+using server::ResponseWriter;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Whole (non-streamed) backend answers larger than this are refused rather than buffered.
+constexpr std::size_t kMaxWholeResponseBytes = 64 * 1024 * 1024;
+
+Response jsonResponse(int status, std::string body) {
+  Response response{static_cast<http::status>(status), 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  return response;
+}
+
+Response errorResponse(const openai::ApiError& error) {
+  return jsonResponse(error.status, error.body());
+}
+
+std::string lowerCase(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Client headers that must not reach a backend: hop-by-hop ones, the client's credentials (the
+// backend gets the gateway's own key), our own controls, and encodings we could not read.
+bool forwardable(std::string_view name) {
+  static constexpr std::array<std::string_view, 17> kDropped = {
+      "host",          "connection",          "keep-alive",  "proxy-connection",
+      "te",            "trailer",             "transfer-encoding", "upgrade",
+      "content-length", "authorization",      "proxy-authorization", "api-key",
+      "x-api-key",     "cookie",              "accept-encoding", "expect",
+      "x-request-id"};
+  if (name.starts_with("x-costgate-") || name.starts_with("openai-")) return false;
+  return std::find(kDropped.begin(), kDropped.end(), name) == kDropped.end();
+}
+
+// Backend response headers worth passing on to the client.
+bool relayedToClient(std::string_view name) {
+  return name == "retry-after" || name.starts_with("x-ratelimit-") ||
+         name == "openai-processing-ms";
+}
+
+std::string_view failureCode(upstream::FailureKind kind) {
+  switch (kind) {
+    case upstream::FailureKind::Connect:
+      return "upstream_unreachable";
+    case upstream::FailureKind::Tls:
+      return "upstream_tls_error";
+    case upstream::FailureKind::Timeout:
+      return "upstream_timeout";
+    case upstream::FailureKind::Reset:
+      return "upstream_reset";
+    case upstream::FailureKind::Protocol:
+      return "upstream_protocol_error";
+    case upstream::FailureKind::Cancelled:
+      return "cancelled";
+    case upstream::FailureKind::TooLarge:
+      return "upstream_response_too_large";
+  }
+  return "upstream_error";
+}
+
+openai::ApiError failureError(const upstream::Failure& failure) {
+  int status = failure.kind == upstream::FailureKind::Timeout ? 504 : 502;
+  return openai::serverError(status, failure.message, std::string(failureCode(failure.kind)));
+}
+
+std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain)
+    : config_(std::move(config)), chain_(std::move(chain)), access_log_(config_.access_log.path) {
+  for (const auto& [name, backend] : config_.backends) {
+    backends_.emplace(name, std::make_unique<upstream::Backend>(backend));
+  }
+  started_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  json data = json::array();
+  for (const auto& [name, model] : config_.models) {
+    routes_.emplace(name, Route{&model, backends_.at(model.backend).get()});
+    data.push_back({{"id", name},
+                    {"object", "model"},
+                    {"created", started_unix_},
+                    {"owned_by", model.owned_by}});
+  }
+  models_body_ = json{{"object", "list"}, {"data", std::move(data)}}.dump();
+}
+
+Response Gateway::modelsResponse(std::string_view target) const {
+  std::string_view path = pathOf(target);
+  if (path == "/v1/models") return jsonResponse(200, models_body_);
+  std::string_view id = path.substr(std::string_view("/v1/models/").size());
+  auto route = routes_.find(id);
+  if (route == routes_.end()) {
+    return errorResponse(openai::notFound(
+        "The model '" + std::string(id) + "' does not exist or is not served by this gateway",
+        "model_not_found"));
+  }
+  return jsonResponse(200, json{{"id", route->first},
+                                {"object", "model"},
+                                {"created", started_unix_},
+                                {"owned_by", route->second.model->owned_by}}
+                               .dump());
+}
+
+net::awaitable<void> Gateway::handle(Request& request, ResponseWriter& writer) {
+  std::string_view path = pathOf(request.target());
+  bool get = request.method() == http::verb::get;
+  bool post = request.method() == http::verb::post;
+
+  struct ProxyPath {
+    std::string_view path;
+    pipeline::Route route;
+  };
+  static constexpr std::array<ProxyPath, 3> kProxyPaths = {{
+      {"/v1/chat/completions", pipeline::Route::ChatCompletions},
+      {"/v1/completions", pipeline::Route::Completions},
+      {"/v1/embeddings", pipeline::Route::Embeddings},
+  }};
+  for (const auto& candidate : kProxyPaths) {
+    if (path != candidate.path) continue;
+    if (post) {
+      co_await proxy(candidate.route, request, writer);
+    } else {
+      auto response = errorResponse(openai::ApiError{
+          405, "invalid_request_error",
+          "Method " + std::string(request.method_string()) + " is not allowed on " +
+              std::string(path) + "; use POST",
+          {}, "method_not_allowed"});
+      response.set(http::field::allow, "POST");
+      co_await writer.send(std::move(response));
+    }
+    co_return;
+  }
+
+  Response response;
+  writer.record().route = "admin";
+  if (get && path == "/healthz") {
+    response = jsonResponse(200, R"({"status":"ok"})");
+  } else if (get && path == "/readyz") {
+    response = jsonResponse(200, R"({"status":"ready"})");
+  } else if (get && path == "/metrics") {
+    response = Response{http::status::ok, 11};
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = metrics_.serialize();
+  } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/"))) {
+    writer.record().route = "models";
+    response = modelsResponse(request.target());
+  } else {
+    writer.record().route = "unknown";
+    response = errorResponse(openai::notFound("Unknown request URL: " +
+                                                  std::string(request.method_string()) + " " +
+                                                  std::string(path),
+                                              "unknown_url"));
+  }
+  co_await writer.send(std::move(response));
+}
+
+net::awaitable<void> Gateway::proxy(pipeline::Route route, Request& request,
+                                    ResponseWriter& writer) {
+  auto& record = writer.record();
+  record.route = std::string(pipeline::routeName(route));
+
+  RequestContext ctx;
+  ctx.request_id = record.request_id;
+  ctx.route = route;
+  ctx.received_at = record.started;
+  ctx.body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+  if (ctx.body.is_discarded()) {
+    co_await writer.send(errorResponse(openai::invalidRequest(
+        "We could not parse the JSON body of your request: it is not valid JSON", {},
+        "invalid_json")));
+    co_return;
+  }
+  if (auto problem = openai::validateRequest(route, ctx.body)) {
+    co_await writer.send(errorResponse(*problem));
+    co_return;
+  }
+  ctx.model = ctx.body["model"].get<std::string>();
+  ctx.stream = ctx.body.value("stream", false);
+  record.stream = ctx.stream;
+  for (const auto& field : request) {
+    ctx.headers.emplace_back(lowerCase(field.name_string()), std::string(field.value()));
+  }
+
+  auto reply_locally = [&]() -> net::awaitable<void> {
+    const auto& local = *ctx.local_reply;
+    Response response{static_cast<http::status>(local.status), 11};
+    response.set(http::field::content_type, local.content_type);
+    for (const auto& [name, value] : local.headers) response.set(name, value);
+    response.body() = local.body;
+    co_await writer.send(std::move(response));
+  };
+
+  if (chain_.onRequest(ctx) == pipeline::FilterStatus::Respond) {
+    if (!ctx.local_reply) {
+      ctx.local_reply = pipeline::LocalReply{
+          500, "application/json",
+          openai::serverError(500, "a filter stopped the request without a reply",
+                              "internal_error")
+              .body(),
+          {}};
+    }
+    co_await reply_locally();
+    chain_.onComplete(ctx);
+    co_return;
+  }
+
+  // A filter may have changed the model (routing), so the lookup happens after the chain.
+  if (ctx.body["model"].is_string()) ctx.model = ctx.body["model"].get<std::string>();
+  auto found = routes_.find(ctx.model);
+  if (found == routes_.end()) {
+    record.model = "unknown";
+    ctx.local_reply = pipeline::LocalReply{
+        404, "application/json",
+        openai::notFound("The model '" + ctx.model +
+                             "' does not exist or is not served by this gateway",
+                         "model_not_found")
+            .body(),
+        {}};
+    co_await reply_locally();
+    chain_.onComplete(ctx);
+    co_return;
+  }
+  const Route& target = found->second;
+  record.model = ctx.model;
+  record.backend = target.model->backend;
+  ctx.backend = target.model->backend;
+  ctx.served_model = ctx.model;
+  for (const auto& [name, value] : std::initializer_list<std::pair<const char*, const std::string*>>{
+           {"feature", &ctx.tags.feature}, {"team", &ctx.tags.team}, {"env", &ctx.tags.env}}) {
+    if (!value->empty()) record.annotations.emplace_back(name, *value);
+  }
+
+  upstream::Call call;
+  call.path = std::string(pathOf(request.target()).substr(3));  // drop "/v1": base_path has it
+  ctx.body["model"] = target.model->backend_model;
+  call.body = ctx.body.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (const auto& [name, value] : ctx.headers) {
+    if (forwardable(name)) call.headers.push_back({name, value});
+  }
+  call.headers.push_back({"x-request-id", ctx.request_id});
+
+  auto executor = co_await net::this_coro::executor;
+  auto& client = upstream::UpstreamClient::of(net::query(executor, net::execution::context));
+  auto upstream_started = Clock::now();
+  std::unique_ptr<upstream::Exchange> exchange;
+  if (auto failure = co_await client.start(*target.backend, call, exchange)) {
+    metrics_.countUpstreamFailure(record.backend, failureCode(failure->kind));
+    record.error = failure->message;
+    co_await writer.send(errorResponse(failureError(*failure)));
+    chain_.onComplete(ctx);
+    co_return;
+  }
+  ctx.upstream_status = exchange->status();
+
+  if (exchange->status() == 200 && exchange->isEventStream()) {
+    co_await relayStream(ctx, *exchange, writer);
+  } else {
+    co_await relayWhole(ctx, *exchange, writer);
+  }
+  record.upstream_latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
+  metrics_.observeUpstream(record.backend,
+                           std::chrono::duration<double>(record.upstream_latency).count());
+  chain_.onComplete(ctx);
+}
+
+net::awaitable<void> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
+                                         ResponseWriter& writer) {
+  std::string body;
+  if (auto failure = co_await exchange.readAll(body, kMaxWholeResponseBytes)) {
+    metrics_.countUpstreamFailure(ctx.backend, failureCode(failure->kind));
+    writer.record().error = failure->message;
+    co_await writer.send(errorResponse(failureError(*failure)));
+    co_return;
+  }
+  int status = exchange.status();
+  // Successful answers pass through the filters; errors go back to the client as the backend
+  // sent them.
+  if (status == 200 && chain_.size() > 0) {
+    ctx.response = json::parse(body, nullptr, false);
+    if (!ctx.response.is_discarded()) {
+      chain_.onResponse(ctx);
+      body = ctx.response.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+  }
+  Response response{static_cast<http::status>(status), 11};
+  std::string_view content_type = exchange.header("content-type");
+  response.set(http::field::content_type,
+               content_type.empty() ? std::string_view("application/json") : content_type);
+  for (const auto& header : exchange.headers()) {
+    if (relayedToClient(header.name)) response.insert(header.name, header.value);
+  }
+  if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
+    response.set("x-upstream-request-id", upstream_id);
+  }
+  response.set("x-costgate-model", ctx.served_model);
+  response.body() = std::move(body);
+  co_await writer.send(std::move(response));
+}
+
+net::awaitable<void> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
+                                          ResponseWriter& writer) {
+  Response head{http::status::ok, 11};
+  head.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  head.set(http::field::cache_control, "no-cache");
+  head.set("x-costgate-model", ctx.served_model);
+  if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
+    head.set("x-upstream-request-id", upstream_id);
+  }
+  if (!co_await writer.beginStream(std::move(head))) {
+    exchange.cancel();
+    metrics_.countStream("client_gone");
+    co_return;
+  }
+  // Waiting on the backend, we would not notice the client leaving until the next write;
+  // the watch cancels the backend call as soon as it does.
+  writer.watchForDisconnect([&exchange] { exchange.cancel(); });
+
+  openai::SseParser parser;
+  std::string out;
+  auto relay = [&](openai::SseEvent&& sse) {
+    pipeline::StreamEvent event{std::move(sse)};
+    chain_.onChunk(ctx, event);
+    if (!event.drop) out += openai::serializeSse(event.sse);
+  };
+  for (;;) {
+    upstream::BodyPiece piece = co_await exchange.readSome();
+    if (piece.failure) {
+      if (writer.clientGone()) {
+        metrics_.countStream("client_gone");
+        co_return;
+      }
+      // Tell the client in-band: the status line has gone out already.
+      metrics_.countStream("upstream_failed");
+      metrics_.countUpstreamFailure(ctx.backend, failureCode(piece.failure->kind));
+      writer.record().error = piece.failure->message;
+      openai::ApiError error = openai::serverError(
+          502, "the backend's stream broke off: " + piece.failure->message,
+          std::string(failureCode(piece.failure->kind)));
+      co_await writer.writeChunk("data: " + error.body() + "\n\n");
+      co_await writer.endStream();
+      co_return;
+    }
+    // Only whole events are relayed, so an error event after a broken stream always parses.
+    out.clear();
+    for (auto& sse : parser.feed(piece.data)) relay(std::move(sse));
+    if (piece.done) {
+      if (auto last = parser.finish()) relay(std::move(*last));
+    }
+    if (!out.empty() && !co_await writer.writeChunk(out)) {
+      exchange.cancel();
+      metrics_.countStream("client_gone");
+      co_return;
+    }
+    if (piece.done) break;
+  }
+  metrics_.countStream(co_await writer.endStream() ? "completed" : "client_gone");
+}
+
+void Gateway::observe(const server::ExchangeRecord& record) {
+  access_log_.write(record);
+  std::string_view route = record.route.empty() ? "invalid" : std::string_view(record.route);
+  std::string_view model = record.model.empty() ? "none" : std::string_view(record.model);
+  metrics_.countRequest(route, model, record.status,
+                        std::chrono::duration<double>(record.latency).count());
+}
+
+}  // namespace costgate::gateway

@@ -1,0 +1,102 @@
+#include "costgate/log/access_log.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace costgate::log {
+
+void appendJsonString(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          out += "\\u00";
+          out.push_back(kHex[byte >> 4]);
+          out.push_back(kHex[byte & 0xf]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+  out.push_back(',');
+  appendJsonString(out, name);
+  out.push_back(':');
+  appendJsonString(out, value);
+}
+
+void field(std::string& out, std::string_view name, long long value) {
+  out.push_back(',');
+  appendJsonString(out, name);
+  out.push_back(':');
+  out += std::to_string(value);
+}
+
+}  // namespace
+
+std::string AccessLog::format(const server::ExchangeRecord& record) {
+  std::string out = "\"request_id\":";
+  appendJsonString(out, record.request_id);
+  field(out, "method", record.method);
+  field(out, "path", record.target);
+  field(out, "route", record.route);
+  field(out, "model", record.model);
+  field(out, "backend", record.backend);
+  field(out, "status", record.status);
+  out += record.stream ? ",\"stream\":true" : ",\"stream\":false";
+  field(out, "latency_us", record.latency.count());
+  field(out, "upstream_us", record.upstream_latency.count());
+  field(out, "bytes_in", static_cast<long long>(record.bytes_in));
+  field(out, "bytes_out", static_cast<long long>(record.bytes_out));
+  for (const auto& [name, value] : record.annotations) field(out, name, value);
+  if (!record.error.empty()) field(out, "error", record.error);
+  return out;
+}
+
+AccessLog::AccessLog(const std::string& path) {
+  if (path.empty()) return;
+  if (path == "-") {
+    logger_ = std::make_shared<spdlog::logger>(
+        "access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  } else {
+    logger_ = std::make_shared<spdlog::logger>(
+        "access", std::make_shared<spdlog::sinks::basic_file_sink_mt>(path));
+  }
+  // spdlog caches the formatted time, so the timestamp costs little per line.
+  logger_->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v})", spdlog::pattern_time_type::utc);
+  logger_->set_level(spdlog::level::info);
+  logger_->flush_on(spdlog::level::info);
+}
+
+AccessLog::~AccessLog() = default;
+
+void AccessLog::write(const server::ExchangeRecord& record) const {
+  if (!logger_) return;
+  logger_->info(format(record));
+}
+
+}  // namespace costgate::log

@@ -1,0 +1,125 @@
+// costgate: the gateway's command line. Loads and checks the configuration, then serves until
+// SIGINT or SIGTERM.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "costgate/config/load.h"
+#include "costgate/gateway/gateway.h"
+#include "costgate/pipeline/chain.h"
+#include "costgate/server/http_server.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
+
+  --config FILE        serve with this configuration (default: config/costgate.yaml)
+  --check-config FILE  load and validate FILE, print any error as file:line:column, and exit
+  --version            print the version and exit
+  --help               print this text and exit
+)";
+
+struct Loaded {
+  costgate::config::GatewayConfig config;
+  costgate::pipeline::Chain chain;
+};
+
+// Loads the file and builds its chain; prints the error and returns nullopt when it is invalid.
+std::optional<Loaded> load(const std::string& path) {
+  auto result = costgate::config::loadFile(path);
+  if (auto* error = std::get_if<costgate::config::ConfigError>(&result)) {
+    std::cerr << error->describe() << "\n";
+    return std::nullopt;
+  }
+  auto config = std::get<costgate::config::GatewayConfig>(std::move(result));
+  auto chain = costgate::pipeline::buildChain(config);
+  if (auto* error = std::get_if<costgate::config::ConfigError>(&chain)) {
+    std::cerr << error->describe() << "\n";
+    return std::nullopt;
+  }
+  return Loaded{std::move(config), std::get<costgate::pipeline::Chain>(std::move(chain))};
+}
+
+int serve(const std::string& path) {
+  auto loaded = load(path);
+  if (!loaded) return 1;
+  auto level = spdlog::level::from_str(loaded->config.log_level);
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("costgate"));
+  spdlog::set_level(level);
+  for (const auto& notice : loaded->config.notices) spdlog::info("{}", notice);
+
+  // Signals are taken by sigwait() on this thread only, not by the workers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    costgate::gateway::Gateway gateway(std::move(loaded->config), std::move(loaded->chain));
+    const auto& server_config = gateway.config().server;
+    costgate::server::ServerLimits limits{server_config.max_body_bytes,
+                                          server_config.max_header_bytes,
+                                          server_config.header_timeout, server_config.body_timeout,
+                                          server_config.idle_timeout};
+    costgate::server::HttpServer server(
+        server_config.host, server_config.port, server_config.threads, limits,
+        [&gateway](costgate::server::Request& request, costgate::server::ResponseWriter& writer) {
+          return gateway.handle(request, writer);
+        },
+        [&gateway](const costgate::server::ExchangeRecord& record) { gateway.observe(record); });
+    spdlog::info("costgate {} listening on {}:{} with {} threads, {} models, {} filters",
+                 COSTGATE_VERSION, server_config.host, server.port(), server.threads(),
+                 gateway.config().models.size(), gateway.config().filters.size());
+    std::thread runner([&server] { server.run(); });
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received signal {}, stopping", received);
+    server.stop();
+    runner.join();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = "config/costgate.yaml";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool has_value = i + 1 < argc;
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "costgate " << COSTGATE_VERSION << "\n";
+      return 0;
+    } else if (arg == "--check-config" && has_value) {
+      auto loaded = load(argv[++i]);
+      if (!loaded) return 1;
+      for (const auto& notice : loaded->config.notices) std::cout << "note: " << notice << "\n";
+      std::cout << argv[i] << ": OK (" << loaded->config.models.size() << " models, "
+                << loaded->chain.size() << " filters)\n";
+      return 0;
+    } else if (arg == "--config" && has_value) {
+      config_path = argv[++i];
+    } else {
+      std::cerr << "costgate: unknown or incomplete argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  return serve(config_path);
+}

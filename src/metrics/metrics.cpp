@@ -1,0 +1,139 @@
+#include "costgate/metrics/metrics.h"
+
+#include <atomic>
+#include <cstdint>
+#include <unordered_map>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace costgate::metrics {
+
+namespace {
+
+// Family::Add hashes and locks on every call; the hot path looks its series up here instead, in a
+// map owned by the calling thread.
+template <class Metric>
+class SeriesCache {
+ public:
+  explicit SeriesCache(prometheus::Family<Metric>& family) : family_(family) {}
+
+  template <class... Args>
+  Metric& get(const std::string& key, const prometheus::Labels& labels, Args&&... args) {
+    thread_local std::unordered_map<std::uint64_t, std::unordered_map<std::string, Metric*>> caches;
+    auto& cache = caches[id_];
+    auto it = cache.find(key);
+    if (it != cache.end()) return *it->second;
+    Metric& metric = family_.Add(labels, std::forward<Args>(args)...);
+    cache.emplace(key, &metric);
+    return metric;
+  }
+
+ private:
+  prometheus::Family<Metric>& family_;
+  // Unique per cache for the process lifetime, unlike `this`, which a later cache may reuse.
+  const std::uint64_t id_ = next_id_++;
+  static inline std::atomic<std::uint64_t> next_id_{1};
+};
+
+const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  return buckets;
+}
+
+}  // namespace
+
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& registry)
+      : requests(prometheus::BuildCounter()
+                     .Name("costgate_requests_total")
+                     .Help("Requests answered, by route, model and HTTP status")
+                     .Register(registry)),
+        request_duration(prometheus::BuildHistogram()
+                             .Name("costgate_request_duration_seconds")
+                             .Help("Time from the request's arrival to the last byte of its reply")
+                             .Register(registry)),
+        upstream_duration(prometheus::BuildHistogram()
+                              .Name("costgate_upstream_duration_seconds")
+                              .Help("Time from sending a call to a backend to its last byte")
+                              .Register(registry)),
+        upstream_failures(prometheus::BuildCounter()
+                              .Name("costgate_upstream_failures_total")
+                              .Help("Backend calls that failed before an answer, by kind")
+                              .Register(registry)),
+        streams(prometheus::BuildCounter()
+                    .Name("costgate_streams_total")
+                    .Help("Streamed responses by outcome (completed, client_gone, upstream_failed)")
+                    .Register(registry)),
+        build_info(prometheus::BuildGauge()
+                       .Name("costgate_build_info")
+                       .Help("Always 1; labelled with the running version")
+                       .Register(registry)),
+        request_cache(requests),
+        request_duration_cache(request_duration),
+        upstream_duration_cache(upstream_duration),
+        upstream_failure_cache(upstream_failures),
+        stream_cache(streams) {
+    build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
+  }
+
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& request_duration;
+  prometheus::Family<prometheus::Histogram>& upstream_duration;
+  prometheus::Family<prometheus::Counter>& upstream_failures;
+  prometheus::Family<prometheus::Counter>& streams;
+  prometheus::Family<prometheus::Gauge>& build_info;
+  SeriesCache<prometheus::Counter> request_cache;
+  SeriesCache<prometheus::Histogram> request_duration_cache;
+  SeriesCache<prometheus::Histogram> upstream_duration_cache;
+  SeriesCache<prometheus::Counter> upstream_failure_cache;
+  SeriesCache<prometheus::Counter> stream_cache;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<Families>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::countRequest(std::string_view route, std::string_view model, int status,
+                           double seconds) {
+  std::string status_text = std::to_string(status);
+  std::string key = std::string(route) + '\n' + std::string(model) + '\n' + status_text;
+  families_->request_cache
+      .get(key, {{"route", std::string(route)},
+                 {"model", std::string(model)},
+                 {"status", status_text}})
+      .Increment();
+  families_->request_duration_cache
+      .get(std::string(route), {{"route", std::string(route)}}, latencyBuckets())
+      .Observe(seconds);
+}
+
+void Metrics::observeUpstream(std::string_view backend, double seconds) {
+  families_->upstream_duration_cache
+      .get(std::string(backend), {{"backend", std::string(backend)}}, latencyBuckets())
+      .Observe(seconds);
+}
+
+void Metrics::countUpstreamFailure(std::string_view backend, std::string_view kind) {
+  std::string key = std::string(backend) + '\n' + std::string(kind);
+  families_->upstream_failure_cache
+      .get(key, {{"backend", std::string(backend)}, {"kind", std::string(kind)}})
+      .Increment();
+}
+
+void Metrics::countStream(std::string_view outcome) {
+  families_->stream_cache.get(std::string(outcome), {{"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+std::string Metrics::serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace costgate::metrics

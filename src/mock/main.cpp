@@ -1,0 +1,522 @@
+// costgate-mock: a fast stand-in for OpenAI's API, used by the gateway's tests and benchmarks.
+// What it answers lives in responses.cpp (plain functions over JSON); this file only routes
+// requests, applies the x-mock-* faults and writes to the socket.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "costgate/mock/responses.h"
+#include "costgate/server/http_server.h"
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+namespace mock = costgate::mock;
+using costgate::server::Request;
+using costgate::server::Response;
+using costgate::server::ResponseWriter;
+using mock::json;
+
+constexpr std::string_view kUsage = R"(usage: costgate-mock [options]
+
+A mock OpenAI backend: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
+/v1/models/{id}, Azure-style /openai/deployments/{name}/..., and GET /health.
+
+  --listen HOST:PORT          address to serve on (default 127.0.0.1:0; port 0 = any free port)
+  --threads N                 worker threads (default 1; 0 = one per core)
+  --chunks N                  content events per streamed choice (default 8)
+  --chunk-delay-ms D          wait before each streamed content event (default 0)
+  --latency-ms L              wait before answering (default 0)
+  --reply-words W             words in every reply before max_tokens (default 40)
+  --help                      this text
+
+Every x-mock-NAME request header is also a flag --NAME or --fault-NAME that applies to every
+request; a header overrides its flag:
+  x-mock-status: S            answer with status S (400-599) and an OpenAI error body
+                              (429 adds retry-after: 1); 200 = no fault
+  x-mock-latency-ms: L        x-mock-chunks: N        x-mock-chunk-delay-ms: D
+  x-mock-reply-words: W
+  x-mock-reset: 1             reset the connection (RST) instead of answering
+  x-mock-reset-after-chunks: K  stream K content events, then reset the connection
+  x-mock-stall-after-chunks: K  stream K content events, then send nothing more
+                              (a non-streamed answer is reset or stalled instead of sent)
+  x-mock-echo-headers: 1      add "mock_received_headers" (lower-case names) to the JSON body
+  x-mock-echo-body: 1         add "mock_received_body" (the parsed request) to the JSON body
+On start it prints one line, "costgate-mock listening on HOST:PORT", with the bound port.
+)";
+
+struct Settings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  unsigned threads = 1;
+  mock::Behaviour defaults;
+};
+
+enum class Route { kChat, kCompletions, kEmbeddings, kModels, kModel, kHealth, kUnknown };
+
+struct Destination {
+  Route route = Route::kUnknown;
+  std::string_view model_id;    // GET /v1/models/{id}
+  std::string_view deployment;  // Azure: the model when the body names none
+};
+
+Destination routeOf(std::string_view path) {
+  auto generation = [](std::string_view suffix) {
+    if (suffix == "/chat/completions") return Route::kChat;
+    if (suffix == "/completions") return Route::kCompletions;
+    if (suffix == "/embeddings") return Route::kEmbeddings;
+    return Route::kUnknown;
+  };
+  constexpr std::string_view kV1 = "/v1";
+  constexpr std::string_view kModelPrefix = "/v1/models/";
+  constexpr std::string_view kAzure = "/openai/deployments/";
+  if (path == "/v1/models") return {Route::kModels, {}, {}};
+  if (path.starts_with(kModelPrefix) && path.size() > kModelPrefix.size()) {
+    return {Route::kModel, path.substr(kModelPrefix.size()), {}};
+  }
+  if (path.starts_with(kV1)) return {generation(path.substr(kV1.size())), {}, {}};
+  if (path == "/health" || path == "/healthz") return {Route::kHealth, {}, {}};
+  if (path.starts_with(kAzure)) {
+    std::string_view rest = path.substr(kAzure.size());
+    std::size_t slash = rest.find('/');
+    if (slash == 0 || slash == std::string_view::npos) return {};
+    return {generation(rest.substr(slash)), {}, rest.substr(0, slash)};
+  }
+  return {};
+}
+
+std::string lowerCase(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lower;
+}
+
+json receivedHeaders(const Request& request) {
+  json headers = json::object();
+  for (const auto& field : request) {
+    std::string name = lowerCase(field.name_string());
+    std::string_view value = field.value();
+    auto it = headers.find(name);
+    if (it == headers.end()) {
+      headers.emplace(std::move(name), std::string(value));
+    } else {
+      // Repeated headers are folded as HTTP allows: "a, b".
+      it->get_ref<std::string&>().append(", ").append(value);
+    }
+  }
+  return headers;
+}
+
+// Waits on behalf of one request, and stops waiting as soon as its client goes away so a stalled
+// or slow answer never outlives the connection.
+class Pause {
+ public:
+  explicit Pause(ResponseWriter& writer) : writer_(writer) {}
+
+  // False if the client left (before or during the wait).
+  net::awaitable<bool> wait(std::chrono::milliseconds duration) {
+    if (!timer_) {
+      timer_ = std::make_shared<net::steady_timer>(co_await net::this_coro::executor);
+      // Weak: the watch can outlive this request's frame by a moment.
+      writer_.watchForDisconnect([weak = std::weak_ptr(timer_)] {
+        if (auto timer = weak.lock()) timer->cancel();
+      });
+    }
+    if (writer_.clientGone()) co_return false;
+    timer_->expires_after(duration);
+    co_await timer_->async_wait(net::as_tuple(net::use_awaitable));
+    co_return !writer_.clientGone();
+  }
+
+  // Waits until the client leaves or the server stops.
+  net::awaitable<void> forever() {
+    while (co_await wait(std::chrono::hours(1))) {
+    }
+  }
+
+ private:
+  ResponseWriter& writer_;
+  std::shared_ptr<net::steady_timer> timer_;
+};
+
+// One request being answered.
+//
+// Arguments of co_await calls are named locals, never temporaries: GCC 12 miscompiles some
+// temporaries there (a braced ApiError passed by const reference was freed twice).
+class Exchange {
+ public:
+  Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour)
+      : request_(request), writer_(writer), behaviour_(behaviour), pause_(writer) {}
+
+  net::awaitable<void> run(Destination destination);
+  mock::Behaviour& behaviour() { return behaviour_; }
+  void echoHeaders() { echo_headers_ = receivedHeaders(request_); }
+
+  net::awaitable<void> sendError(const mock::ApiError& error,
+                                 std::string_view allow = std::string_view()) {
+    Response response = jsonResponse(static_cast<http::status>(error.status),
+                                     mock::errorBody(error));
+    if (error.status == 429) response.set(http::field::retry_after, "1");
+    if (!allow.empty()) response.set(http::field::allow, allow);
+    co_await writer_.send(std::move(response));
+  }
+
+ private:
+  Response jsonResponse(http::status status, json body) {
+    addEcho(body);
+    Response response{status, request_.version()};
+    response.set(http::field::content_type, "application/json");
+    response.body() = mock::toWire(body);
+    return response;
+  }
+
+  void addEcho(json& body) {
+    if (!echo_headers_.is_null()) body["mock_received_headers"] = echo_headers_;
+    if (behaviour_.echo_body) body["mock_received_body"] = received_body_;
+  }
+
+  // How many content events go out before the injected reset or stall, if one is asked for.
+  std::optional<int> failAfter() const {
+    const auto& reset = behaviour_.reset_after_chunks;
+    const auto& stall = behaviour_.stall_after_chunks;
+    if (reset && stall) return std::min(*reset, *stall);
+    return reset ? reset : stall;
+  }
+
+  // The reset or stall asked for; the reset wins a tie.
+  net::awaitable<void> fail() {
+    const auto& reset = behaviour_.reset_after_chunks;
+    const auto& stall = behaviour_.stall_after_chunks;
+    if (reset && (!stall || *reset <= *stall)) {
+      writer_.abort();
+      co_return;
+    }
+    co_await pause_.forever();
+  }
+
+  net::awaitable<void> sendOk(json body) {
+    if (failAfter()) {
+      co_await fail();
+      co_return;
+    }
+    Response response = jsonResponse(http::status::ok, std::move(body));
+    co_await writer_.send(std::move(response));
+  }
+
+  net::awaitable<void> sendEvents(mock::SseEvents events);
+  net::awaitable<void> generate(Route route, std::string_view deployment);
+
+  Request& request_;
+  ResponseWriter& writer_;
+  mock::Behaviour behaviour_;
+  Pause pause_;
+  json echo_headers_;   // null unless x-mock-echo-headers
+  json received_body_;  // the parsed body, kept only for x-mock-echo-body
+};
+
+net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
+  if ((!echo_headers_.is_null() || behaviour_.echo_body) && events.data.size() > 1) {
+    // Echoes ride on the first event; rare, so re-parsing it is fine.
+    json first = json::parse(events.data.front());
+    addEcho(first);
+    events.data.front() = mock::toWire(first);
+  }
+  Response head{http::status::ok, request_.version()};
+  head.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  head.set(http::field::cache_control, "no-cache");
+  if (!co_await writer_.beginStream(std::move(head))) co_return;
+
+  // Index of the event that the injected fault replaces: after K content events, and never past
+  // them, so the client always sees a stream without its end.
+  std::size_t cut = events.data.size();
+  if (std::optional<int> k = failAfter()) {
+    cut = events.opening +
+          std::min(static_cast<std::size_t>(*k), events.content_end - events.opening);
+  }
+  const auto delay = std::chrono::milliseconds(behaviour_.chunk_delay_ms);
+  std::string frame;
+  for (std::size_t i = 0; i < events.data.size(); ++i) {
+    if (i == cut) {
+      co_await fail();
+      co_return;
+    }
+    bool content = i >= events.opening && i < events.content_end;
+    if (content && delay.count() > 0 && !co_await pause_.wait(delay)) co_return;
+    frame.assign("data: ").append(events.data[i]).append("\n\n");
+    if (!co_await writer_.writeChunk(frame)) co_return;
+  }
+  co_await writer_.endStream();
+}
+
+net::awaitable<void> Exchange::generate(Route route, std::string_view deployment) {
+  constexpr std::string_view kBadJson =
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+      "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+      "sent was not valid JSON.)";
+  json body = json::parse(request_.body(), nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    mock::ApiError error{400, std::string(kBadJson), "invalid_request_error", "", ""};
+    co_await sendError(error);
+    co_return;
+  }
+  if (behaviour_.echo_body) received_body_ = body;
+  if (!deployment.empty() && body.is_object() && !body.contains("model")) {
+    body["model"] = deployment;  // Azure names the model in the path; the body may omit it
+  }
+  if (route == Route::kChat) {
+    auto parsed = mock::parseChatRequest(body);
+    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
+      co_await sendError(*error);
+      co_return;
+    }
+    const auto& chat = std::get<mock::ChatRequest>(parsed);
+    mock::Stamp stamp = mock::newStamp("chatcmpl-");
+    if (chat.stream) {
+      mock::SseEvents events = mock::chatChunks(chat, behaviour_.options, stamp);
+      co_await sendEvents(std::move(events));
+    } else {
+      json answer = mock::chatCompletion(chat, behaviour_.options, stamp);
+      co_await sendOk(std::move(answer));
+    }
+  } else if (route == Route::kCompletions) {
+    auto parsed = mock::parseCompletionRequest(body);
+    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
+      co_await sendError(*error);
+      co_return;
+    }
+    const auto& legacy = std::get<mock::CompletionRequest>(parsed);
+    mock::Stamp stamp = mock::newStamp("cmpl-");
+    if (legacy.stream) {
+      mock::SseEvents events = mock::completionChunks(legacy, behaviour_.options, stamp);
+      co_await sendEvents(std::move(events));
+    } else {
+      json answer = mock::completion(legacy, behaviour_.options, stamp);
+      co_await sendOk(std::move(answer));
+    }
+  } else {
+    auto parsed = mock::parseEmbeddingsRequest(body);
+    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
+      co_await sendError(*error);
+      co_return;
+    }
+    json answer = mock::embeddings(std::get<mock::EmbeddingsRequest>(parsed));
+    co_await sendOk(std::move(answer));
+  }
+}
+
+net::awaitable<void> Exchange::run(Destination destination) {
+  if (behaviour_.reset) {
+    writer_.abort();
+    co_return;
+  }
+  if (behaviour_.latency_ms > 0 &&
+      !co_await pause_.wait(std::chrono::milliseconds(behaviour_.latency_ms))) {
+    co_return;
+  }
+  if (behaviour_.status != 0) {
+    mock::ApiError fault = mock::statusFault(behaviour_.status);
+    co_await sendError(fault);
+    co_return;
+  }
+  bool post = request_.method() == http::verb::post;
+  bool get = request_.method() == http::verb::get;
+  switch (destination.route) {
+    case Route::kChat:
+    case Route::kCompletions:
+    case Route::kEmbeddings:
+      if (!post) break;
+      co_await generate(destination.route, destination.deployment);
+      co_return;
+    case Route::kModels:
+    case Route::kModel: {
+      if (!get) break;
+      json answer = destination.route == Route::kModels ? mock::models()
+                                                        : mock::model(destination.model_id);
+      co_await sendOk(std::move(answer));
+      co_return;
+    }
+    case Route::kHealth:
+      break;  // GET was answered before any fault
+    case Route::kUnknown: {
+      mock::ApiError unknown{404,
+                             "Invalid URL (" + std::string(request_.method_string()) + " " +
+                                 std::string(request_.target()) + ")",
+                             "invalid_request_error", "", ""};
+      co_await sendError(unknown);
+      co_return;
+    }
+  }
+  bool posts = destination.route == Route::kChat || destination.route == Route::kCompletions ||
+               destination.route == Route::kEmbeddings;
+  std::string_view allow = posts ? "POST" : "GET";
+  mock::ApiError not_allowed{405,
+                             "Method " + std::string(request_.method_string()) +
+                                 " is not allowed for " + std::string(request_.target()) + ".",
+                             "invalid_request_error", "", "method_not_allowed"};
+  co_await sendError(not_allowed, allow);
+}
+
+net::awaitable<void> serve(const Settings& settings, Request& request, ResponseWriter& writer) {
+  std::string_view target = request.target();
+  Destination destination = routeOf(target.substr(0, target.find('?')));
+  if (destination.route == Route::kHealth && request.method() == http::verb::get) {
+    // Readiness probes bypass every injected fault.
+    Response response{http::status::ok, request.version()};
+    response.set(http::field::content_type, "application/json");
+    response.body() = R"({"status":"ok"})";
+    co_await writer.send(std::move(response));
+    co_return;
+  }
+  Exchange exchange(request, writer, settings.defaults);
+  std::optional<mock::ApiError> header_error;
+  for (const auto& field : request) {
+    std::string_view name = field.name_string();
+    if (!mock::isMockHeader(name)) continue;
+    auto error = mock::applyMockHeader(lowerCase(name), field.value(), exchange.behaviour());
+    if (error && !header_error) header_error = std::move(error);
+  }
+  if (exchange.behaviour().echo_headers) exchange.echoHeaders();
+  if (header_error) {
+    co_await exchange.sendError(*header_error);
+    co_return;
+  }
+  co_await exchange.run(destination);
+}
+
+// ---- Command line ----
+
+[[noreturn]] void usageError(const std::string& message) {
+  std::fprintf(stderr, "costgate-mock: %s\n(see costgate-mock --help)\n", message.c_str());
+  std::exit(2);
+}
+
+bool parseListen(std::string_view listen, Settings& settings) {
+  std::size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:8080
+  }
+  std::string_view port = listen.substr(colon + 1);
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (host.empty() || port.empty() || error != std::errc() || end != port.data() + port.size() ||
+      value > 65535) {
+    return false;
+  }
+  settings.host = std::string(host);
+  settings.port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+Settings parseCommandLine(int argc, char** argv) {
+  // The flags that map onto x-mock-* headers; the switches may stand without a value.
+  constexpr std::string_view kMockFlags[] = {
+      "status", "latency-ms", "chunks", "chunk-delay-ms", "reply-words", "reset-after-chunks",
+      "stall-after-chunks", "reset", "echo-headers", "echo-body"};
+  constexpr std::string_view kSwitches[] = {"reset", "echo-headers", "echo-body"};
+  Settings settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      std::exit(0);
+    }
+    if (!arg.starts_with("--")) usageError("unexpected argument '" + std::string(arg) + "'");
+    std::string_view name = arg.substr(2);
+    std::optional<std::string_view> value;
+    if (std::size_t equals = name.find('='); equals != std::string_view::npos) {
+      value = name.substr(equals + 1);
+      name = name.substr(0, equals);
+    }
+    std::string_view mock_name = name.starts_with("fault-") ? name.substr(6) : name;
+    bool is_switch =
+        std::find(std::begin(kSwitches), std::end(kSwitches), mock_name) != std::end(kSwitches);
+    if (!value) {
+      if (i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--")) {
+        value = argv[++i];
+      } else if (is_switch) {
+        value = "1";
+      } else {
+        usageError("--" + std::string(name) + " needs a value");
+      }
+    }
+    if (name == "listen") {
+      if (!parseListen(*value, settings)) usageError("--listen wants HOST:PORT");
+    } else if (name == "threads") {
+      unsigned threads = 0;
+      auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), threads);
+      if (error != std::errc() || end != value->data() + value->size() || threads > 1024) {
+        usageError("--threads wants a number from 0 to 1024");
+      }
+      settings.threads = threads;
+    } else if (std::find(std::begin(kMockFlags), std::end(kMockFlags), mock_name) !=
+               std::end(kMockFlags)) {
+      if (auto error = mock::applyMockHeader("x-mock-" + std::string(mock_name), *value,
+                                             settings.defaults)) {
+        usageError("--" + std::string(name) + ": " + error->message);
+      }
+    } else {
+      usageError("unknown option --" + std::string(name));
+    }
+  }
+  return settings;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings = parseCommandLine(argc, argv);
+  // Writes to a vanished client fail with EPIPE instead of killing the process.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    costgate::server::HttpServer server(
+        settings.host, settings.port, settings.threads, costgate::server::ServerLimits{},
+        [&settings](Request& request, ResponseWriter& writer) {
+          return serve(settings, request, writer);
+        });
+    net::io_context signal_context(1);
+    net::signal_set signals(signal_context, SIGINT, SIGTERM);
+    signals.async_wait([&server](const boost::system::error_code& error, int) {
+      if (!error) server.stop();
+    });
+    std::thread signal_thread([&signal_context] { signal_context.run(); });
+
+    // Tests read this line to learn the port: exactly one line, flushed at once.
+    bool ipv6 = settings.host.find(':') != std::string::npos;
+    std::printf("costgate-mock listening on %s%s%s:%u\n", ipv6 ? "[" : "", settings.host.c_str(),
+                ipv6 ? "]" : "", static_cast<unsigned>(server.port()));
+    std::fflush(stdout);
+
+    server.run();
+    signals.cancel();
+    signal_context.stop();
+    signal_thread.join();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "costgate-mock: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

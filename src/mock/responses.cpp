@@ -1,0 +1,940 @@
+#include "costgate/mock/responses.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+namespace costgate::mock {
+
+namespace {
+
+// Padding for replies and the alternatives in top_logprobs: fixed, so replies are predictable.
+constexpr std::array<std::string_view, 26> kFiller = {
+    "alpha",   "bravo",  "charlie", "delta",  "echo",    "foxtrot", "golf",  "hotel", "india",
+    "juliet",  "kilo",   "lima",    "mike",   "november", "oscar",  "papa",  "quebec", "romeo",
+    "sierra",  "tango",  "uniform", "victor", "whiskey", "xray",    "yankee", "zulu"};
+constexpr std::size_t kSnippetBytes = 60;
+constexpr int kTokensPerMessage = 3;
+constexpr int kMaxChoices = 128;
+constexpr int kMaxTopLogprobs = 20;
+constexpr int kMaxLegacyLogprobs = 5;
+constexpr int kMaxDimensions = 4096;
+constexpr std::size_t kMaxEmbeddingInputs = 2048;
+constexpr std::int64_t kModelsCreated = 1700000000;
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+template <typename Visit>
+void forEachWord(std::string_view text, Visit&& visit) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && isSpace(text[i])) ++i;
+    std::size_t start = i;
+    while (i < text.size() && !isSpace(text[i])) ++i;
+    if (i > start) visit(text.substr(start, i - start));
+  }
+}
+
+// At most `limit` bytes of `text`, never cutting a UTF-8 sequence in half (a cut one would make
+// the reply invalid UTF-8).
+std::string_view utf8Prefix(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return text;
+  std::size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// SplitMix64: a tiny generator whose output is the same on every platform, unlike the
+// distributions of <random>, so embeddings are reproducible everywhere.
+std::uint64_t splitMix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string joinWords(const std::vector<std::string>& words, std::size_t begin, std::size_t end) {
+  std::size_t size = 0;
+  for (std::size_t i = begin; i < end; ++i) size += words[i].size() + 1;
+  std::string text;
+  text.reserve(size);
+  for (std::size_t i = begin; i < end; ++i) {
+    // A chunk that does not start the reply carries the space before its first word, so the
+    // chunks concatenate to exactly the whole text.
+    if (i > 0) text += ' ';
+    text += words[i];
+  }
+  return text;
+}
+
+// One choice's reply after max_tokens truncation.
+struct Reply {
+  std::vector<std::string> words;
+  const char* finish_reason = "stop";
+};
+
+Reply makeReply(std::string_view source, int choice, std::optional<int> max_tokens,
+                const MockOptions& options) {
+  Reply reply{replyWords(source, choice, options)};
+  if (max_tokens && static_cast<std::size_t>(*max_tokens) < reply.words.size()) {
+    reply.words.resize(static_cast<std::size_t>(*max_tokens));
+    reply.finish_reason = "length";
+  }
+  return reply;
+}
+
+// How a reply of `words` words is cut into stream chunks: chunk g covers words
+// [bounds[g], bounds[g + 1]).
+std::vector<std::size_t> chunkBounds(std::size_t words, int chunks) {
+  std::size_t count = std::min<std::size_t>(words, static_cast<std::size_t>(std::max(1, chunks)));
+  std::vector<std::size_t> bounds(count + 1);
+  for (std::size_t g = 0; g <= count; ++g) bounds[g] = count == 0 ? 0 : g * words / count;
+  return bounds;
+}
+
+std::string tokenAt(const std::vector<std::string>& words, std::size_t i) {
+  return i == 0 ? words[0] : " " + words[i];
+}
+
+double tokenLogprob(std::string_view token, std::size_t position) {
+  return -static_cast<double>((fnv1a(token) + position) % 100) / 100.0;
+}
+
+std::string alternativeToken(std::string_view token, std::size_t position, int rank) {
+  std::string_view word = kFiller[(fnv1a(token) + static_cast<std::size_t>(rank)) % kFiller.size()];
+  return position == 0 ? std::string(word) : " " + std::string(word);
+}
+
+json tokenBytes(std::string_view token) {
+  json bytes = json::array();
+  for (char c : token) bytes.push_back(static_cast<unsigned char>(c));
+  return bytes;
+}
+
+// Chat logprobs entries for words [begin, end): the emitted token first in top_logprobs, then
+// filler alternatives each one nat less likely.
+json chatLogprobs(const std::vector<std::string>& words, std::size_t begin, std::size_t end,
+                  int top) {
+  json content = json::array();
+  for (std::size_t i = begin; i < end; ++i) {
+    std::string token = tokenAt(words, i);
+    double logprob = tokenLogprob(token, i);
+    json alternatives = json::array();
+    for (int rank = 0; rank < top; ++rank) {
+      std::string alternative = rank == 0 ? token : alternativeToken(token, i, rank);
+      alternatives.push_back({{"token", alternative},
+                              {"logprob", logprob - rank},
+                              {"bytes", tokenBytes(alternative)}});
+    }
+    content.push_back({{"token", token},
+                       {"logprob", logprob},
+                       {"bytes", tokenBytes(token)},
+                       {"top_logprobs", std::move(alternatives)}});
+  }
+  return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+// Legacy completions logprobs for words [begin, end); text_offset counts from the reply's start.
+json legacyLogprobs(const std::vector<std::string>& words, std::size_t begin, std::size_t end,
+                    int top) {
+  json tokens = json::array(), token_logprobs = json::array(), tops = json::array(),
+       offsets = json::array();
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < begin; ++i) offset += tokenAt(words, i).size();
+  for (std::size_t i = begin; i < end; ++i) {
+    std::string token = tokenAt(words, i);
+    double logprob = tokenLogprob(token, i);
+    json alternatives = json::object();
+    for (int rank = 0; rank < top; ++rank) {
+      alternatives[rank == 0 ? token : alternativeToken(token, i, rank)] = logprob - rank;
+    }
+    tokens.push_back(token);
+    token_logprobs.push_back(logprob);
+    tops.push_back(std::move(alternatives));
+    offsets.push_back(offset);
+    offset += token.size();
+  }
+  return {{"tokens", std::move(tokens)},
+          {"token_logprobs", std::move(token_logprobs)},
+          {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
+json chatUsage(int prompt_tokens, int completion_tokens) {
+  return {{"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", 0}, {"audio_tokens", 0}}},
+          {"completion_tokens_details",
+           {{"reasoning_tokens", 0},
+            {"audio_tokens", 0},
+            {"accepted_prediction_tokens", 0},
+            {"rejected_prediction_tokens", 0}}}};
+}
+
+// ---- Request validation, in OpenAI's words so SDK error messages look familiar ----
+
+const char* typeName(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::number_float:
+      return "a decimal";
+    default:
+      return "an integer";
+  }
+}
+
+ApiError invalidType(std::string_view param, std::string_view expected, const json& got) {
+  return {400,
+          "Invalid type for '" + std::string(param) + "': expected " + std::string(expected) +
+              ", but got " + typeName(got) + " instead.",
+          "invalid_request_error", std::string(param), "invalid_type"};
+}
+
+ApiError missing(std::string_view param) {
+  return {400, "Missing required parameter: '" + std::string(param) + "'.",
+          "invalid_request_error", std::string(param), "missing_required_parameter"};
+}
+
+std::optional<ApiError> requireObject(const json& body) {
+  if (body.is_object()) return std::nullopt;
+  return ApiError{400, "The request body must be a JSON object.", "invalid_request_error", "",
+                  "invalid_type"};
+}
+
+std::optional<ApiError> readModel(const json& body, std::string& model) {
+  auto it = body.find("model");
+  if (it == body.end() || it->is_null()) {
+    // OpenAI's exact answer to a request without a model (param and code are null).
+    return ApiError{400, "you must provide a model parameter", "invalid_request_error", "", ""};
+  }
+  if (!it->is_string()) return invalidType("model", "a string", *it);
+  model = it->get<std::string>();
+  return std::nullopt;
+}
+
+// An optional integer in [min, max]; absent or null leaves `out` alone.
+std::optional<ApiError> readInt(const json& body, const char* key, std::int64_t min,
+                                std::int64_t max, std::optional<int>& out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) return invalidType(key, "an integer", *it);
+  bool above = it->is_number_unsigned()
+                   ? it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)
+                   : it->get<std::int64_t>() > max;
+  if (above) {
+    return ApiError{400,
+                    "Invalid '" + std::string(key) +
+                        "': integer above maximum value. Expected a value <= " +
+                        std::to_string(max) + ", but got " + it->dump() + " instead.",
+                    "invalid_request_error", key, "integer_above_max_value"};
+  }
+  if (!it->is_number_unsigned() && it->get<std::int64_t>() < min) {
+    return ApiError{400,
+                    "Invalid '" + std::string(key) +
+                        "': integer below minimum value. Expected a value >= " +
+                        std::to_string(min) + ", but got " + it->dump() + " instead.",
+                    "invalid_request_error", key, "integer_below_min_value"};
+  }
+  out = static_cast<int>(it->get<std::int64_t>());
+  return std::nullopt;
+}
+
+std::optional<ApiError> readBool(const json& body, const char* key, bool& out) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_boolean()) return invalidType(key, "a boolean", *it);
+  out = it->get<bool>();
+  return std::nullopt;
+}
+
+// max_tokens and max_completion_tokens: the smaller one wins, as both cap the reply.
+std::optional<ApiError> readMaxTokens(const json& body, std::optional<int>& out) {
+  std::optional<int> max_tokens, max_completion_tokens;
+  constexpr std::int64_t kMax = std::numeric_limits<int>::max();
+  if (auto error = readInt(body, "max_tokens", 1, kMax, max_tokens)) return error;
+  if (auto error = readInt(body, "max_completion_tokens", 1, kMax, max_completion_tokens)) {
+    return error;
+  }
+  if (max_tokens && max_completion_tokens) {
+    out = std::min(*max_tokens, *max_completion_tokens);
+  } else {
+    out = max_tokens ? max_tokens : max_completion_tokens;
+  }
+  return std::nullopt;
+}
+
+// stream, and stream_options.include_usage, which OpenAI refuses without stream.
+std::optional<ApiError> readStream(const json& body, bool& stream, bool& include_usage) {
+  if (auto error = readBool(body, "stream", stream)) return error;
+  auto it = body.find("stream_options");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_object()) return invalidType("stream_options", "an object", *it);
+  if (!stream) {
+    return ApiError{400,
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    "invalid_request_error", "stream_options", ""};
+  }
+  auto usage = it->find("include_usage");
+  if (usage != it->end() && !usage->is_null()) {
+    if (!usage->is_boolean()) {
+      return invalidType("stream_options.include_usage", "a boolean", *usage);
+    }
+    include_usage = usage->get<bool>();
+  }
+  return std::nullopt;
+}
+
+// The text of a message's content: a string, null, or parts of which text parts count.
+std::optional<ApiError> messageText(const json& content, std::size_t index, std::string& text) {
+  if (content.is_null()) return std::nullopt;
+  if (content.is_string()) {
+    text = content.get<std::string>();
+    return std::nullopt;
+  }
+  std::string param = "messages[" + std::to_string(index) + "].content";
+  if (!content.is_array()) return invalidType(param, "one of a string or array of objects", content);
+  for (const json& part : content) {
+    if (!part.is_object()) return invalidType(param, "an array of objects", part);
+    auto type = part.find("type");
+    if (type == part.end() || !type->is_string() || *type != "text") continue;
+    auto part_text = part.find("text");
+    if (part_text == part.end() || !part_text->is_string()) {
+      return missing(param + ".text");
+    }
+    if (!text.empty()) text += ' ';
+    text += part_text->get_ref<const std::string&>();
+  }
+  return std::nullopt;
+}
+
+json chatChunk(const ChatRequest& request, const Stamp& stamp, json choices) {
+  json chunk = {{"id", stamp.id},
+                {"object", "chat.completion.chunk"},
+                {"created", stamp.created},
+                {"model", request.model},
+                {"system_fingerprint", kSystemFingerprint},
+                {"service_tier", "default"},
+                {"choices", std::move(choices)}};
+  if (request.include_usage) chunk["usage"] = nullptr;
+  return chunk;
+}
+
+json legacyChunk(const CompletionRequest& request, const Stamp& stamp, json choices) {
+  json chunk = {{"id", stamp.id},
+                {"object", "text_completion"},
+                {"created", stamp.created},
+                {"model", request.model},
+                {"choices", std::move(choices)}};
+  if (request.include_usage) chunk["usage"] = nullptr;
+  return chunk;
+}
+
+std::optional<int> parseNumber(std::string_view value) {
+  // Header values may carry optional whitespace around them (RFC 9110).
+  while (!value.empty() && isSpace(value.front())) value.remove_prefix(1);
+  while (!value.empty() && isSpace(value.back())) value.remove_suffix(1);
+  int number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+std::optional<bool> parseSwitch(std::string_view value) {
+  while (!value.empty() && isSpace(value.front())) value.remove_prefix(1);
+  while (!value.empty() && isSpace(value.back())) value.remove_suffix(1);
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  return std::nullopt;
+}
+
+ApiError badMockHeader(std::string_view name, std::string_view value, std::string_view expected) {
+  return {400,
+          "Invalid value '" + std::string(value) + "' for mock header " + std::string(name) +
+              ": expected " + std::string(expected) + ".",
+          "invalid_request_error", std::string(name), "invalid_mock_header"};
+}
+
+}  // namespace
+
+// ---- Shared ----
+
+std::string toWire(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+int countWords(std::string_view text) {
+  int words = 0;
+  forEachWord(text, [&](std::string_view) { ++words; });
+  return words;
+}
+
+std::vector<std::string> replyWords(std::string_view last_user_text, int choice,
+                                    const MockOptions& options) {
+  std::size_t total = static_cast<std::size_t>(std::max(1, options.reply_words));
+  std::vector<std::string> words{"Mock", "reply", "to:"};
+  words.reserve(std::max(total, words.size()));
+  forEachWord(utf8Prefix(last_user_text, kSnippetBytes),
+              [&](std::string_view word) { words.emplace_back(word); });
+  if (words.size() > total) words.resize(total);
+  for (std::size_t i = 0; words.size() < total; ++i) {
+    words.emplace_back(kFiller[(static_cast<std::size_t>(choice) + i) % kFiller.size()]);
+  }
+  return words;
+}
+
+// ---- Errors and ids ----
+
+json errorBody(const ApiError& error) {
+  return {{"error",
+           {{"message", error.message},
+            {"type", error.type},
+            {"param", error.param.empty() ? json() : json(error.param)},
+            {"code", error.code.empty() ? json() : json(error.code)}}}};
+}
+
+ApiError statusFault(int status) {
+  std::string message =
+      "Mock fault: HTTP " + std::to_string(status) + " injected by x-mock-status.";
+  if (status == 401) return {status, message, "invalid_request_error", "", "invalid_api_key"};
+  if (status == 404) return {status, message, "invalid_request_error", "", "model_not_found"};
+  if (status == 429) return {status, message, "requests", "", "rate_limit_exceeded"};
+  if (status >= 500) return {status, message, "server_error", "", ""};
+  return {status, message, "invalid_request_error", "", ""};
+}
+
+Stamp newStamp(std::string_view prefix) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  Stamp stamp;
+  stamp.id.reserve(prefix.size() + 29);
+  stamp.id += prefix;
+  // OpenAI's ids carry 29 random characters after the prefix.
+  for (int i = 0; i < 29; ++i) stamp.id += kAlphabet[random() % (sizeof(kAlphabet) - 1)];
+  stamp.created = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return stamp;
+}
+
+// ---- Chat completions ----
+
+Parsed<ChatRequest> parseChatRequest(const json& body) {
+  if (auto error = requireObject(body)) return *error;
+  ChatRequest request;
+  if (auto error = readModel(body, request.model)) return *error;
+  auto messages = body.find("messages");
+  if (messages == body.end() || messages->is_null()) return missing("messages");
+  if (!messages->is_array()) return invalidType("messages", "an array of objects", *messages);
+  if (messages->empty()) {
+    return ApiError{400,
+                    "Invalid 'messages': empty array. Expected an array with minimum length 1, "
+                    "but got an empty array instead.",
+                    "invalid_request_error", "messages", "empty_array"};
+  }
+  for (std::size_t i = 0; i < messages->size(); ++i) {
+    const json& message = (*messages)[i];
+    std::string param = "messages[" + std::to_string(i) + "]";
+    if (!message.is_object()) return invalidType(param, "an object", message);
+    auto role = message.find("role");
+    if (role == message.end() || role->is_null()) return missing(param + ".role");
+    if (!role->is_string()) return invalidType(param + ".role", "a string", *role);
+    std::string text;
+    auto content = message.find("content");
+    if (content != message.end()) {
+      if (auto error = messageText(*content, i, text)) return *error;
+    }
+    request.prompt_tokens += countWords(text) + kTokensPerMessage;
+    if (*role == "user") request.last_user_text = std::move(text);
+  }
+  request.messages = static_cast<int>(messages->size());
+
+  std::optional<int> n, top_logprobs;
+  if (auto error = readInt(body, "n", 1, kMaxChoices, n)) return *error;
+  request.n = n.value_or(1);
+  if (auto error = readMaxTokens(body, request.max_tokens)) return *error;
+  if (auto error = readBool(body, "logprobs", request.logprobs)) return *error;
+  if (auto error = readInt(body, "top_logprobs", 0, kMaxTopLogprobs, top_logprobs)) return *error;
+  if (top_logprobs && !request.logprobs) {
+    return ApiError{400, "Invalid value for 'top_logprobs': 'logprobs' must be set to true.",
+                    "invalid_request_error", "top_logprobs", ""};
+  }
+  request.top_logprobs = top_logprobs.value_or(0);
+  if (auto error = readStream(body, request.stream, request.include_usage)) return *error;
+  return request;
+}
+
+json chatCompletion(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
+  json choices = json::array();
+  int completion_tokens = 0;
+  for (int c = 0; c < request.n; ++c) {
+    Reply reply = makeReply(request.last_user_text, c, request.max_tokens, options);
+    completion_tokens += static_cast<int>(reply.words.size());
+    choices.push_back(
+        {{"index", c},
+         {"message",
+          {{"role", "assistant"},
+           {"content", joinWords(reply.words, 0, reply.words.size())},
+           {"refusal", nullptr},
+           {"annotations", json::array()}}},
+         {"logprobs", request.logprobs ? chatLogprobs(reply.words, 0, reply.words.size(),
+                                                      request.top_logprobs)
+                                       : json()},
+         {"finish_reason", reply.finish_reason}});
+  }
+  return {{"id", stamp.id},
+          {"object", "chat.completion"},
+          {"created", stamp.created},
+          {"model", request.model},
+          {"system_fingerprint", kSystemFingerprint},
+          {"service_tier", "default"},
+          {"choices", std::move(choices)},
+          {"usage", chatUsage(request.prompt_tokens, completion_tokens)}};
+}
+
+SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
+  std::vector<Reply> replies;
+  replies.reserve(static_cast<std::size_t>(request.n));
+  int completion_tokens = 0;
+  for (int c = 0; c < request.n; ++c) {
+    replies.push_back(makeReply(request.last_user_text, c, request.max_tokens, options));
+    completion_tokens += static_cast<int>(replies.back().words.size());
+  }
+  // Every choice has the same number of words, hence the same cut.
+  std::vector<std::size_t> bounds = chunkBounds(replies.front().words.size(), options.chunks);
+
+  SseEvents events;
+  events.data.reserve(static_cast<std::size_t>(request.n) * (bounds.size() + 1) + 2);
+  for (int c = 0; c < request.n; ++c) {
+    json delta = {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}};
+    events.data.push_back(toWire(chatChunk(
+        request, stamp,
+        json::array({{{"index", c},
+                      {"delta", std::move(delta)},
+                      {"logprobs", nullptr},
+                      {"finish_reason", nullptr}}}))));
+  }
+  events.opening = events.data.size();
+  for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
+    for (int c = 0; c < request.n; ++c) {
+      const auto& words = replies[static_cast<std::size_t>(c)].words;
+      json logprobs = request.logprobs
+                          ? chatLogprobs(words, bounds[g], bounds[g + 1], request.top_logprobs)
+                          : json();
+      events.data.push_back(toWire(
+          chatChunk(request, stamp,
+                    json::array({{{"index", c},
+                                  {"delta", {{"content", joinWords(words, bounds[g], bounds[g + 1])}}},
+                                  {"logprobs", std::move(logprobs)},
+                                  {"finish_reason", nullptr}}}))));
+    }
+  }
+  events.content_end = events.data.size();
+  for (int c = 0; c < request.n; ++c) {
+    events.data.push_back(toWire(chatChunk(
+        request, stamp,
+        json::array({{{"index", c},
+                      {"delta", json::object()},
+                      {"logprobs", nullptr},
+                      {"finish_reason", replies[static_cast<std::size_t>(c)].finish_reason}}}))));
+  }
+  if (request.include_usage) {
+    json chunk = chatChunk(request, stamp, json::array());
+    chunk["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
+    events.data.push_back(toWire(chunk));
+  }
+  events.data.emplace_back("[DONE]");
+  return events;
+}
+
+// ---- Legacy completions ----
+
+Parsed<CompletionRequest> parseCompletionRequest(const json& body) {
+  if (auto error = requireObject(body)) return *error;
+  CompletionRequest request;
+  if (auto error = readModel(body, request.model)) return *error;
+  auto prompt = body.find("prompt");
+  if (prompt == body.end() || prompt->is_null()) return missing("prompt");
+  auto tokenText = [](const json& tokens, std::string& text) {
+    for (const json& token : tokens) {
+      if (!token.is_number_integer()) return false;
+      if (!text.empty()) text += ' ';
+      text += token.dump();
+    }
+    return true;
+  };
+  const char* kPromptTypes =
+      "a string, an array of strings, an array of integers or an array of integer arrays";
+  if (prompt->is_string()) {
+    request.prompts.push_back(prompt->get<std::string>());
+    request.prompt_tokens = countWords(request.prompts.back());
+  } else if (prompt->is_array() && !prompt->empty() && (*prompt)[0].is_number_integer()) {
+    std::string text;
+    if (!tokenText(*prompt, text)) return invalidType("prompt", kPromptTypes, *prompt);
+    request.prompt_tokens = static_cast<int>(prompt->size());
+    request.prompts.push_back(std::move(text));
+  } else if (prompt->is_array() && !prompt->empty()) {
+    for (const json& item : *prompt) {
+      if (item.is_string()) {
+        request.prompts.push_back(item.get<std::string>());
+        request.prompt_tokens += countWords(request.prompts.back());
+      } else if (item.is_array()) {
+        std::string text;
+        if (!tokenText(item, text)) return invalidType("prompt", kPromptTypes, item);
+        request.prompt_tokens += static_cast<int>(item.size());
+        request.prompts.push_back(std::move(text));
+      } else {
+        return invalidType("prompt", kPromptTypes, item);
+      }
+    }
+  } else {
+    return invalidType("prompt", kPromptTypes, *prompt);
+  }
+
+  std::optional<int> n;
+  if (auto error = readInt(body, "n", 1, kMaxChoices, n)) return *error;
+  request.n = n.value_or(1);
+  if (auto error = readMaxTokens(body, request.max_tokens)) return *error;
+  if (auto error = readInt(body, "logprobs", 0, kMaxLegacyLogprobs, request.logprobs)) {
+    return *error;
+  }
+  if (auto error = readStream(body, request.stream, request.include_usage)) return *error;
+  return request;
+}
+
+json completion(const CompletionRequest& request, const MockOptions& options, const Stamp& stamp) {
+  json choices = json::array();
+  int completion_tokens = 0;
+  int index = 0;
+  for (const std::string& prompt : request.prompts) {
+    for (int c = 0; c < request.n; ++c, ++index) {
+      Reply reply = makeReply(prompt, c, request.max_tokens, options);
+      completion_tokens += static_cast<int>(reply.words.size());
+      choices.push_back(
+          {{"text", joinWords(reply.words, 0, reply.words.size())},
+           {"index", index},
+           {"logprobs", request.logprobs
+                            ? legacyLogprobs(reply.words, 0, reply.words.size(), *request.logprobs)
+                            : json()},
+           {"finish_reason", reply.finish_reason}});
+    }
+  }
+  return {{"id", stamp.id},
+          {"object", "text_completion"},
+          {"created", stamp.created},
+          {"model", request.model},
+          {"choices", std::move(choices)},
+          {"usage", chatUsage(request.prompt_tokens, completion_tokens)}};
+}
+
+SseEvents completionChunks(const CompletionRequest& request, const MockOptions& options,
+                           const Stamp& stamp) {
+  std::vector<Reply> replies;
+  int completion_tokens = 0;
+  for (const std::string& prompt : request.prompts) {
+    for (int c = 0; c < request.n; ++c) {
+      replies.push_back(makeReply(prompt, c, request.max_tokens, options));
+      completion_tokens += static_cast<int>(replies.back().words.size());
+    }
+  }
+  SseEvents events;
+  // Replies to different prompts differ in length, so each is cut on its own; the events
+  // interleave choices round by round as OpenAI's do.
+  std::vector<std::vector<std::size_t>> bounds;
+  std::size_t rounds = 0;
+  for (const Reply& reply : replies) {
+    bounds.push_back(chunkBounds(reply.words.size(), options.chunks));
+    rounds = std::max(rounds, bounds.back().size() - 1);
+  }
+  for (std::size_t g = 0; g < rounds; ++g) {
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      if (g + 1 >= bounds[i].size()) continue;
+      const auto& words = replies[i].words;
+      json logprobs = request.logprobs ? legacyLogprobs(words, bounds[i][g], bounds[i][g + 1],
+                                                        *request.logprobs)
+                                       : json();
+      events.data.push_back(
+          toWire(legacyChunk(request, stamp,
+                             json::array({{{"text", joinWords(words, bounds[i][g], bounds[i][g + 1])},
+                                           {"index", i},
+                                           {"logprobs", std::move(logprobs)},
+                                           {"finish_reason", nullptr}}}))));
+    }
+  }
+  events.content_end = events.data.size();
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    events.data.push_back(toWire(legacyChunk(request, stamp,
+                                             json::array({{{"text", ""},
+                                                           {"index", i},
+                                                           {"logprobs", nullptr},
+                                                           {"finish_reason",
+                                                            replies[i].finish_reason}}}))));
+  }
+  if (request.include_usage) {
+    json chunk = legacyChunk(request, stamp, json::array());
+    chunk["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
+    events.data.push_back(toWire(chunk));
+  }
+  events.data.emplace_back("[DONE]");
+  return events;
+}
+
+// ---- Embeddings ----
+
+Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
+  if (auto error = requireObject(body)) return *error;
+  EmbeddingsRequest request;
+  if (auto error = readModel(body, request.model)) return *error;
+  auto input = body.find("input");
+  if (input == body.end() || input->is_null()) return missing("input");
+  const char* kInputTypes =
+      "a string, an array of strings, an array of integers or an array of integer arrays";
+  ApiError empty{400, "'$.input' is invalid: it must not be empty.", "invalid_request_error",
+                 "input", "invalid_value"};
+  auto tokenSeed = [](const json& tokens, std::string& seed) {
+    seed = "tokens:";
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (!tokens[i].is_number_integer()) return false;
+      if (i > 0) seed += ',';
+      seed += tokens[i].dump();
+    }
+    return true;
+  };
+  if (input->is_string()) {
+    if (input->get_ref<const std::string&>().empty()) return empty;
+    request.seeds.push_back(input->get<std::string>());
+    request.prompt_tokens = countWords(request.seeds.back());
+  } else if (input->is_array() && !input->empty() && (*input)[0].is_number_integer()) {
+    std::string seed;
+    if (!tokenSeed(*input, seed)) return invalidType("input", kInputTypes, *input);
+    request.seeds.push_back(std::move(seed));
+    request.prompt_tokens = static_cast<int>(input->size());
+  } else if (input->is_array() && !input->empty()) {
+    if (input->size() > kMaxEmbeddingInputs) {
+      return ApiError{400,
+                      "'$.input' is invalid: at most " + std::to_string(kMaxEmbeddingInputs) +
+                          " inputs are allowed.",
+                      "invalid_request_error", "input", "invalid_value"};
+    }
+    for (const json& item : *input) {
+      std::string seed;
+      if (item.is_string()) {
+        if (item.get_ref<const std::string&>().empty()) return empty;
+        seed = item.get<std::string>();
+        request.prompt_tokens += countWords(seed);
+      } else if (item.is_array() && !item.empty()) {
+        if (!tokenSeed(item, seed)) return invalidType("input", kInputTypes, item);
+        request.prompt_tokens += static_cast<int>(item.size());
+      } else if (item.is_array()) {
+        return empty;
+      } else {
+        return invalidType("input", kInputTypes, item);
+      }
+      request.seeds.push_back(std::move(seed));
+    }
+  } else if (input->is_array()) {
+    return empty;
+  } else {
+    return invalidType("input", kInputTypes, *input);
+  }
+
+  std::optional<int> dimensions;
+  if (auto error = readInt(body, "dimensions", 1, kMaxDimensions, dimensions)) return *error;
+  request.dimensions = dimensions.value_or(request.dimensions);
+  auto format = body.find("encoding_format");
+  if (format != body.end() && !format->is_null()) {
+    if (!format->is_string()) return invalidType("encoding_format", "a string", *format);
+    if (*format == "base64") {
+      request.base64 = true;
+    } else if (*format != "float") {
+      return ApiError{400,
+                      "Invalid value for 'encoding_format': expected 'float' or 'base64', but "
+                      "got " + format->dump() + " instead.",
+                      "invalid_request_error", "encoding_format", "invalid_value"};
+    }
+  }
+  return request;
+}
+
+std::vector<float> embeddingVector(std::string_view seed, int dimensions) {
+  std::uint64_t state = fnv1a(seed);
+  std::vector<double> raw(static_cast<std::size_t>(std::max(1, dimensions)));
+  double norm = 0;
+  for (double& value : raw) {
+    // 53 random bits -> [0, 1) -> [-1, 1).
+    value = static_cast<double>(splitMix(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+    norm += value * value;
+  }
+  norm = std::sqrt(norm);
+  std::vector<float> vector(raw.size());
+  if (norm == 0) {  // all components exactly 0: astronomically unlikely, but stay a unit vector
+    vector[0] = 1.0f;
+    return vector;
+  }
+  for (std::size_t i = 0; i < raw.size(); ++i) vector[i] = static_cast<float>(raw[i] / norm);
+  return vector;
+}
+
+std::string base64Floats(const std::vector<float>& values) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::vector<unsigned char> bytes;
+  bytes.reserve(values.size() * 4);
+  for (float value : values) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    // Little-endian whatever the host's order, as OpenAI sends it.
+    for (int shift = 0; shift < 32; shift += 8) bytes.push_back((bits >> shift) & 0xff);
+  }
+  std::string text;
+  text.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t group = bytes[i] << 16;
+    if (i + 1 < bytes.size()) group |= bytes[i + 1] << 8;
+    if (i + 2 < bytes.size()) group |= bytes[i + 2];
+    text += kAlphabet[(group >> 18) & 63];
+    text += kAlphabet[(group >> 12) & 63];
+    text += i + 1 < bytes.size() ? kAlphabet[(group >> 6) & 63] : '=';
+    text += i + 2 < bytes.size() ? kAlphabet[group & 63] : '=';
+  }
+  return text;
+}
+
+json embeddings(const EmbeddingsRequest& request) {
+  json data = json::array();
+  for (std::size_t i = 0; i < request.seeds.size(); ++i) {
+    std::vector<float> vector = embeddingVector(request.seeds[i], request.dimensions);
+    json embedding;
+    if (request.base64) {
+      embedding = base64Floats(vector);
+    } else {
+      embedding = json::array();
+      // Widened exactly, so a client that narrows back to float32 gets the base64 values.
+      for (float value : vector) embedding.push_back(static_cast<double>(value));
+    }
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
+  }
+  return {{"object", "list"},
+          {"data", std::move(data)},
+          {"model", request.model},
+          {"usage", {{"prompt_tokens", request.prompt_tokens},
+                     {"total_tokens", request.prompt_tokens}}}};
+}
+
+// ---- Models ----
+
+json model(std::string_view id) {
+  return {{"id", id}, {"object", "model"}, {"created", kModelsCreated},
+          {"owned_by", "costgate-mock"}};
+}
+
+json models() {
+  static constexpr std::array<std::string_view, 8> kModels = {
+      "gpt-4o-mini",  "gpt-4o",  "gpt-4.1-mini",           "gpt-4.1-nano",
+      "o4-mini",      "gpt-3.5-turbo-instruct", "text-embedding-3-small",
+      "text-embedding-3-large"};
+  json data = json::array();
+  for (std::string_view id : kModels) data.push_back(model(id));
+  return {{"object", "list"}, {"data", std::move(data)}};
+}
+
+// ---- x-mock-* headers ----
+
+bool isMockHeader(std::string_view name) {
+  constexpr std::string_view kPrefix = "x-mock-";
+  if (name.size() < kPrefix.size()) return false;
+  for (std::size_t i = 0; i < kPrefix.size(); ++i) {
+    char c = name[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kPrefix[i]) return false;
+  }
+  return true;
+}
+
+std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view value,
+                                        Behaviour& behaviour) {
+  // Bounds keep a typo from asking for, say, a week of latency or a billion chunks.
+  constexpr int kMaxMillis = 3'600'000;
+  constexpr int kMaxCount = 1'000'000;
+  auto number = [&](int min, int max, auto&& store) -> std::optional<ApiError> {
+    std::optional<int> parsed = parseNumber(value);
+    if (!parsed || *parsed < min || *parsed > max) {
+      return badMockHeader(
+          name, value, "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    }
+    store(*parsed);
+    return std::nullopt;
+  };
+  auto flag = [&](bool& out) -> std::optional<ApiError> {
+    std::optional<bool> parsed = parseSwitch(value);
+    if (!parsed) return badMockHeader(name, value, "1 or 0");
+    out = *parsed;
+    return std::nullopt;
+  };
+  if (name == "x-mock-status") {
+    std::optional<int> parsed = parseNumber(value);
+    if (!parsed || !(*parsed == 200 || (*parsed >= 400 && *parsed <= 599))) {
+      return badMockHeader(name, value, "200 (no fault) or a status from 400 to 599");
+    }
+    behaviour.status = *parsed == 200 ? 0 : *parsed;
+    return std::nullopt;
+  }
+  if (name == "x-mock-latency-ms") {
+    return number(0, kMaxMillis, [&](int v) { behaviour.latency_ms = v; });
+  }
+  if (name == "x-mock-chunk-delay-ms") {
+    return number(0, kMaxMillis, [&](int v) { behaviour.chunk_delay_ms = v; });
+  }
+  if (name == "x-mock-chunks") {
+    return number(1, kMaxCount, [&](int v) { behaviour.options.chunks = v; });
+  }
+  if (name == "x-mock-reply-words") {
+    return number(1, kMaxCount, [&](int v) { behaviour.options.reply_words = v; });
+  }
+  if (name == "x-mock-reset-after-chunks") {
+    return number(0, kMaxCount, [&](int v) { behaviour.reset_after_chunks = v; });
+  }
+  if (name == "x-mock-stall-after-chunks") {
+    return number(0, kMaxCount, [&](int v) { behaviour.stall_after_chunks = v; });
+  }
+  if (name == "x-mock-reset") return flag(behaviour.reset);
+  if (name == "x-mock-echo-headers") return flag(behaviour.echo_headers);
+  if (name == "x-mock-echo-body") return flag(behaviour.echo_body);
+  return ApiError{400,
+                  "Unknown mock header " + std::string(name) +
+                      ". Known: x-mock-status, x-mock-latency-ms, x-mock-chunks, "
+                      "x-mock-chunk-delay-ms, x-mock-reply-words, x-mock-reset, "
+                      "x-mock-reset-after-chunks, x-mock-stall-after-chunks, "
+                      "x-mock-echo-headers, x-mock-echo-body.",
+                  "invalid_request_error", std::string(name), "invalid_mock_header"};
+}
+
+}  // namespace costgate::mock

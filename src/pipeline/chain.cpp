@@ -1,0 +1,53 @@
+#include "costgate/pipeline/chain.h"
+
+#include <ranges>
+
+#include "costgate/filters/tagging/tagging_filter.h"
+
+namespace costgate::pipeline {
+
+FilterStatus Chain::onRequest(RequestContext& ctx) const {
+  for (const auto& filter : filters_) {
+    if (filter->onRequest(ctx) == FilterStatus::Respond) return FilterStatus::Respond;
+  }
+  return FilterStatus::Continue;
+}
+
+void Chain::onResponse(RequestContext& ctx) const {
+  for (const auto& filter : std::views::reverse(filters_)) filter->onResponse(ctx);
+}
+
+void Chain::onChunk(RequestContext& ctx, StreamEvent& event) const {
+  for (const auto& filter : std::views::reverse(filters_)) filter->onChunk(ctx, event);
+}
+
+void Chain::onComplete(RequestContext& ctx) const {
+  for (const auto& filter : std::views::reverse(filters_)) filter->onComplete(ctx);
+}
+
+const std::map<std::string, FilterFactory>& filterRegistry() {
+  static const std::map<std::string, FilterFactory> registry = {
+      {"tagging", filters::tagging::makeTaggingFilter},
+  };
+  return registry;
+}
+
+std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config) {
+  std::vector<std::unique_ptr<Filter>> filters;
+  const auto& registry = filterRegistry();
+  for (const auto& spec : config.filters) {
+    auto factory = registry.find(spec.name);
+    if (factory == registry.end()) {
+      std::string known;
+      for (const auto& [name, unused] : registry) known += (known.empty() ? "" : ", ") + name;
+      return config::ConfigError{spec.mark,
+                                 "unknown filter '" + spec.name + "' (known filters: " + known + ")"};
+    }
+    auto built = factory->second(spec);
+    if (auto* error = std::get_if<config::ConfigError>(&built)) return std::move(*error);
+    filters.push_back(std::move(std::get<std::unique_ptr<Filter>>(built)));
+  }
+  return Chain(std::move(filters));
+}
+
+}  // namespace costgate::pipeline

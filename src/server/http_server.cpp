@@ -1,0 +1,365 @@
+#include "costgate/server/http_server.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "costgate/openai/error.h"
+
+namespace costgate::server {
+
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+bool isSafeIdChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+         c == ':';
+}
+
+// Answers for requests the server rejects before any handler sees them.
+Response rejection(const openai::ApiError& error) {
+  Response response{static_cast<http::status>(error.status), 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = error.body();
+  return response;
+}
+
+struct SessionEnv {
+  const ServerLimits& limits;
+  const Handler& handler;
+  const ExchangeObserver& observer;
+  std::atomic<std::uint64_t>& connections_accepted;
+};
+
+void finishRecord(ExchangeRecord& record) {
+  record.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - record.started);
+}
+
+net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
+  beast::tcp_stream stream{std::move(socket)};
+  beast::flat_buffer buffer;
+  bool first_request = true;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(env.limits.max_header_bytes));
+    parser.body_limit(env.limits.max_body_bytes);
+
+    // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
+    // longer for its next request.
+    stream.expires_after(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
+    auto [head_ec, head_bytes] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+
+    ExchangeRecord record;
+    record.started = std::chrono::steady_clock::now();
+    record.bytes_in = head_bytes;
+    std::optional<openai::ApiError> refusal;
+    if (head_ec == http::error::header_limit) {
+      refusal = openai::ApiError{431, "invalid_request_error", "request headers are too large",
+                                 {}, "request_header_fields_too_large"};
+    } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != beast::error::timeout &&
+               head_ec != net::error::eof && head_ec != net::error::connection_reset &&
+               head_ec != net::error::operation_aborted && head_bytes > 0) {
+      refusal = openai::invalidRequest("malformed HTTP request: " + head_ec.message());
+    } else if (head_ec) {
+      break;  // the client left, or sent nothing in time: nothing to answer
+    }
+
+    if (!refusal) {
+      auto& head = parser.get();
+      record.method = std::string(head.method_string());
+      record.target = std::string(head.target());
+      record.request_id = makeRequestId(head["x-request-id"]);
+      if (!parser.is_done()) {
+        if (beast::iequals(head[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> go_on{http::status::continue_, 11};
+          stream.expires_after(env.limits.body_timeout);
+          co_await http::async_write(stream, go_on, kUseTuple);
+        }
+        stream.expires_after(env.limits.body_timeout);
+        auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+        record.bytes_in += body_bytes;
+        if (body_ec == http::error::body_limit) {
+          refusal = openai::ApiError{
+              413, "invalid_request_error",
+              "request body exceeds the limit of " + std::to_string(env.limits.max_body_bytes) +
+                  " bytes",
+              {}, "request_too_large"};
+        } else if (body_ec == beast::error::timeout) {
+          refusal = openai::ApiError{408, "invalid_request_error",
+                                     "request body was not received in time", {}, "timeout"};
+        } else if (body_ec) {
+          if (body_ec == http::error::end_of_stream || body_ec == net::error::eof ||
+              body_ec == net::error::connection_reset || body_ec == http::error::partial_message) {
+            break;
+          }
+          refusal = openai::invalidRequest("malformed HTTP request body: " + body_ec.message());
+        }
+      }
+    }
+
+    if (refusal) {
+      // The stream may be mid-message, so the connection cannot be reused.
+      if (record.request_id.empty()) record.request_id = makeRequestId({});
+      ResponseWriter writer(stream, record, false, env.limits.body_timeout);
+      co_await writer.send(rejection(*refusal));
+      finishRecord(record);
+      if (env.observer) env.observer(record);
+      break;
+    }
+
+    Request& request = parser.get();
+    bool reusable = false;
+    {
+      ResponseWriter writer(stream, record, request.keep_alive(), env.limits.idle_timeout);
+      bool failed = false;
+      try {
+        co_await env.handler(request, writer);
+      } catch (const std::exception& e) {
+        failed = true;
+        record.error = std::string("handler failed: ") + e.what();
+      }
+      if (!writer.responded() && !writer.clientGone()) {
+        co_await writer.send(rejection(openai::serverError(
+            500, failed ? "internal error" : "the request was not answered", "internal_error")));
+      }
+      reusable = writer.reusable();
+    }
+    finishRecord(record);
+    if (env.observer) env.observer(record);
+    if (!reusable) break;
+    first_request = false;
+  }
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close();
+}
+
+net::awaitable<void> acceptLoop(tcp::acceptor& acceptor, const SessionEnv& env) {
+  auto executor = co_await net::this_coro::executor;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off instead of spinning on the error.
+      net::steady_timer pause(executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    env.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    net::co_spawn(executor, runSession(std::move(socket), env), net::detached);
+  }
+}
+
+}  // namespace
+
+std::string makeRequestId(std::string_view client_id) {
+  if (!client_id.empty() && client_id.size() <= 128 &&
+      std::all_of(client_id.begin(), client_id.end(), isSafeIdChar)) {
+    return std::string(client_id);
+  }
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = random();
+    for (int i = 0; i < 16; ++i, bits >>= 4) id[half * 16 + i] = kHex[bits & 0xf];
+  }
+  return id;
+}
+
+// ---- ResponseWriter ----
+
+ResponseWriter::~ResponseWriter() { stopWatch(); }
+
+void ResponseWriter::finishHeaders(Response& response) {
+  response.version(11);
+  response.keep_alive(keep_alive_);
+  response.set("x-request-id", record_.request_id);
+  responded_ = true;
+  record_.status = response.result_int();
+}
+
+bool ResponseWriter::noteWrite(error_code ec, std::size_t bytes) {
+  record_.bytes_out += bytes;
+  if (ec) {
+    client_gone_ = true;
+    if (record_.error.empty()) record_.error = "client write failed: " + ec.message();
+  }
+  return !ec;
+}
+
+net::awaitable<bool> ResponseWriter::send(Response response) {
+  if (client_gone_ || responded_) co_return false;
+  finishHeaders(response);
+  response.prepare_payload();
+  stream_.expires_after(write_timeout_);
+  auto [ec, bytes] = co_await http::async_write(stream_, response, kUseTuple);
+  co_return noteWrite(ec, bytes);
+}
+
+net::awaitable<bool> ResponseWriter::beginStream(Response head) {
+  if (client_gone_ || responded_) co_return false;
+  finishHeaders(head);
+  head.body().clear();
+  head.chunked(true);
+  streaming_ = true;
+  http::response_serializer<http::string_body> serializer{head};
+  stream_.expires_after(write_timeout_);
+  auto [ec, bytes] = co_await http::async_write_header(stream_, serializer, kUseTuple);
+  co_return noteWrite(ec, bytes);
+}
+
+net::awaitable<bool> ResponseWriter::writeChunk(std::string_view data) {
+  if (client_gone_ || !streaming_ || ended_) co_return false;
+  if (data.empty()) co_return true;
+  stream_.expires_after(write_timeout_);
+  auto [ec, bytes] =
+      co_await net::async_write(stream_, http::make_chunk(net::buffer(data)), kUseTuple);
+  co_return noteWrite(ec, bytes);
+}
+
+net::awaitable<bool> ResponseWriter::endStream() {
+  if (client_gone_ || !streaming_ || ended_) co_return false;
+  ended_ = true;
+  stream_.expires_after(write_timeout_);
+  auto [ec, bytes] = co_await net::async_write(stream_, http::make_chunk_last(), kUseTuple);
+  co_return noteWrite(ec, bytes);
+}
+
+void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
+  stopWatch();
+  auto active = std::make_shared<bool>(true);
+  watch_active_ = active;
+  // Waiting for readability consumes nothing, so a pipelined next request stays in the socket.
+  struct Watch {
+    std::shared_ptr<bool> active;
+    ResponseWriter* writer;
+    std::function<void()> on_gone;
+    void operator()(error_code ec) {
+      if (!*active) return;  // the handler has returned; the writer may be gone
+      auto& socket = writer->stream_.socket();
+      if (!ec) {
+        char probe;
+        ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) return;  // the client sent more (pipelining): it is still there
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          socket.async_wait(tcp::socket::wait_read, std::move(*this));
+          return;
+        }
+      }
+      *active = false;
+      writer->client_gone_ = true;
+      if (writer->record_.error.empty()) writer->record_.error = "client disconnected";
+      on_gone();
+    }
+  };
+  stream_.socket().async_wait(tcp::socket::wait_read, Watch{active, this, std::move(on_gone)});
+}
+
+void ResponseWriter::stopWatch() {
+  if (!watch_active_) return;
+  if (*watch_active_) {
+    *watch_active_ = false;
+    error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+  watch_active_.reset();
+}
+
+void ResponseWriter::abort() {
+  stopWatch();
+  aborted_ = true;
+  client_gone_ = true;
+  error_code ignored;
+  stream_.socket().set_option(net::socket_base::linger(true, 0), ignored);
+  stream_.socket().close(ignored);
+}
+
+// ---- HttpServer ----
+
+struct HttpServer::Worker {
+  Worker(net::io_context& context, const ServerLimits& limits, const Handler& handler,
+         const ExchangeObserver& observer, std::atomic<std::uint64_t>& connections_accepted)
+      : acceptor(context), env{limits, handler, observer, connections_accepted} {}
+  tcp::acceptor acceptor;
+  SessionEnv env;
+  std::thread thread;
+};
+
+HttpServer::HttpServer(const std::string& host, std::uint16_t port, unsigned threads,
+                       ServerLimits limits, Handler handler, ExchangeObserver observer)
+    : limits_(limits), handler_(std::move(handler)), observer_(std::move(observer)) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  net::io_context resolver_context;
+  tcp::resolver resolver(resolver_context);
+  tcp::endpoint endpoint = *resolver.resolve(host, std::to_string(port),
+                                             tcp::resolver::passive | tcp::resolver::numeric_service)
+                                .begin();
+  using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  for (unsigned i = 0; i < threads; ++i) {
+    // One thread per context lets Asio skip its internal locking.
+    contexts_.push_back(std::make_unique<net::io_context>(1));
+    auto worker = std::make_unique<Worker>(*contexts_.back(), limits_, handler_, observer_,
+                                           connections_accepted_);
+    auto& acceptor = worker->acceptor;
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.set_option(ReusePort(true));
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    if (i == 0) {
+      port_ = acceptor.local_endpoint().port();
+      endpoint.port(port_);  // with port 0, every worker must share the port the first one got
+    }
+    workers_.push_back(std::move(worker));
+  }
+}
+
+HttpServer::~HttpServer() {
+  stop();
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+void HttpServer::run() {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    net::co_spawn(*contexts_[i], acceptLoop(workers_[i]->acceptor, workers_[i]->env),
+                  net::detached);
+  }
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    workers_[i]->thread = std::thread([context = contexts_[i].get()] { context->run(); });
+  }
+  contexts_[0]->run();
+  for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+}
+
+void HttpServer::stop() {
+  for (auto& context : contexts_) context->stop();
+}
+
+}  // namespace costgate::server

@@ -1,0 +1,403 @@
+#include "costgate/upstream/upstream_client.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cctype>
+#include <stdexcept>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace costgate::upstream {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// ---- Backend ----
+
+Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
+  if (config_.scheme != "https") return;
+  tls_context_ = std::make_unique<ssl::context>(ssl::context::tls_client);
+  tls_context_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1);
+  if (!config_.verify_tls) {
+    tls_context_->set_verify_mode(ssl::verify_none);
+    return;
+  }
+  tls_context_->set_verify_mode(ssl::verify_peer);
+  error_code ec;
+  if (config_.ca_file.empty()) {
+    tls_context_->set_default_verify_paths(ec);
+  } else {
+    tls_context_->load_verify_file(config_.ca_file, ec);
+  }
+  if (ec) {
+    throw std::runtime_error("backend '" + config_.name + "': cannot load CA certificates: " +
+                             ec.message());
+  }
+}
+
+// ---- connections and their pool ----
+
+namespace {
+
+struct Connection {
+  Connection(const net::any_io_executor& executor, const Backend& backend)
+      : stream(backend.tls() ? Stream(std::in_place_type<TlsStream>, executor,
+                                      *backend.tlsContext())
+                             : Stream(std::in_place_type<PlainStream>, executor)) {}
+
+  PlainStream& lowest() {
+    return std::visit([](auto& s) -> PlainStream& { return beast::get_lowest_layer(s); }, stream);
+  }
+  // Runs `operation(stream)` on whichever stream type this connection has.
+  template <class Operation>
+  auto on(Operation&& operation) {
+    return std::visit(std::forward<Operation>(operation), stream);
+  }
+  // An idle pooled connection is dead if the peer closed it or sent anything unasked.
+  bool stillOpen() {
+    auto& socket = lowest().socket();
+    if (!socket.is_open()) return false;
+    char probe;
+    ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+  void close() {
+    error_code ignored;
+    lowest().socket().close(ignored);
+  }
+
+  using Stream = std::variant<PlainStream, TlsStream>;
+  Stream stream;
+  beast::flat_buffer buffer;
+};
+
+bool isIpLiteral(const std::string& host) {
+  error_code ec;
+  net::ip::make_address(host, ec);
+  return !ec;
+}
+
+Failure failureFrom(error_code ec, std::string_view during) {
+  FailureKind kind = FailureKind::Reset;
+  if (ec == beast::error::timeout) {
+    kind = FailureKind::Timeout;
+  } else if (ec == net::error::operation_aborted) {
+    kind = FailureKind::Cancelled;
+  } else if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    kind = FailureKind::Protocol;
+  }
+  return Failure{kind, std::string(during) + ": " + ec.message()};
+}
+
+bool closedBeforeAnswering(error_code ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::size_t max_idle) : max_idle_(max_idle) {}
+
+  std::unique_ptr<Connection> takeIdle() {
+    while (!idle_.empty()) {
+      auto connection = std::move(idle_.back());
+      idle_.pop_back();
+      if (connection->stillOpen()) return connection;
+    }
+    return nullptr;
+  }
+  void giveBack(std::unique_ptr<Connection> connection) {
+    if (idle_.size() < max_idle_ && connection->buffer.size() == 0) {
+      idle_.push_back(std::move(connection));
+    }
+  }
+  std::size_t idle() const { return idle_.size(); }
+
+ private:
+  std::size_t max_idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+// ---- Exchange ----
+
+struct Exchange::State {
+  ConnectionPool* pool = nullptr;
+  std::unique_ptr<Connection> connection;
+  http::response_parser<http::buffer_body> parser;
+  std::chrono::milliseconds read_timeout{0};
+  std::array<char, 16 * 1024> buffer{};
+  bool cancelled = false;
+  bool failed = false;
+
+  // The body has ended: the connection can serve another call if the backend allows it.
+  void finish() {
+    if (!connection) return;
+    if (parser.keep_alive() && !cancelled && !failed) pool->giveBack(std::move(connection));
+    connection.reset();
+  }
+};
+
+Exchange::Exchange(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Exchange::~Exchange() = default;
+
+int Exchange::status() const { return state_->parser.get().result_int(); }
+
+std::string_view Exchange::header(std::string_view name) const {
+  auto& fields = state_->parser.get();
+  auto it = fields.find(name);
+  if (it == fields.end()) return {};
+  return it->value();
+}
+
+std::vector<Header> Exchange::headers() const {
+  std::vector<Header> out;
+  for (const auto& field : state_->parser.get()) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back({std::move(name), std::string(field.value())});
+  }
+  return out;
+}
+
+bool Exchange::isEventStream() const {
+  std::string_view type = header("content-type");
+  return type.substr(0, 17) == "text/event-stream";
+}
+
+net::awaitable<BodyPiece> Exchange::readSome() {
+  State& s = *state_;
+  if (s.parser.is_done()) {
+    s.finish();
+    co_return BodyPiece{{}, true, std::nullopt};
+  }
+  if (!s.connection || s.cancelled) {
+    co_return BodyPiece{{}, false, Failure{FailureKind::Cancelled, "the call was cancelled"}};
+  }
+  auto& body = s.parser.get().body();
+  body.data = s.buffer.data();
+  body.size = s.buffer.size();
+  s.connection->lowest().expires_after(s.read_timeout);
+  auto [ec, bytes] = co_await s.connection->on([&](auto& stream) {
+    return http::async_read_some(stream, s.connection->buffer, s.parser, kUseTuple);
+  });
+  (void)bytes;
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) {
+    s.failed = true;
+    auto failure = s.cancelled ? Failure{FailureKind::Cancelled, "the call was cancelled"}
+                               : failureFrom(ec, "reading the backend's response");
+    s.connection.reset();
+    co_return BodyPiece{{}, false, std::move(failure)};
+  }
+  std::string_view data(s.buffer.data(), s.buffer.size() - body.size);
+  bool done = s.parser.is_done();
+  if (done) s.finish();
+  co_return BodyPiece{data, done, std::nullopt};
+}
+
+net::awaitable<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
+  for (;;) {
+    BodyPiece piece = co_await readSome();
+    if (piece.failure) co_return piece.failure;
+    if (out.size() + piece.data.size() > limit) {
+      cancel();
+      co_return Failure{FailureKind::TooLarge,
+                        "the backend's response exceeds " + std::to_string(limit) + " bytes"};
+    }
+    out.append(piece.data);
+    if (piece.done) co_return std::nullopt;
+  }
+}
+
+void Exchange::cancel() {
+  State& s = *state_;
+  s.cancelled = true;
+  if (s.connection) s.connection->close();
+}
+
+// ---- UpstreamClient ----
+
+UpstreamClient::UpstreamClient() = default;
+UpstreamClient::~UpstreamClient() = default;
+
+namespace {
+
+class UpstreamClientService : public net::execution_context::service {
+ public:
+  using key_type = UpstreamClientService;
+  static inline net::execution_context::id id;
+  explicit UpstreamClientService(net::execution_context& context) : service(context) {}
+  void shutdown() override { client.reset(); }
+  std::unique_ptr<UpstreamClient> client = std::make_unique<UpstreamClient>();
+};
+
+}  // namespace
+
+UpstreamClient& UpstreamClient::of(net::execution_context& context) {
+  // use_service locks a registry; remember the answer for this thread's context.
+  thread_local net::execution_context* cached_context = nullptr;
+  thread_local UpstreamClient* cached_client = nullptr;
+  if (cached_context != &context) {
+    cached_client = net::use_service<UpstreamClientService>(context).client.get();
+    cached_context = &context;
+  }
+  return *cached_client;
+}
+
+ConnectionPool& UpstreamClient::poolFor(const Backend& backend) {
+  for (auto& [key, pool] : pools_) {
+    if (key == &backend) return *pool;
+  }
+  pools_.emplace_back(&backend,
+                      std::make_unique<ConnectionPool>(backend.config().max_idle_connections));
+  return *pools_.back().second;
+}
+
+std::size_t UpstreamClient::idleConnections(const Backend& backend) const {
+  for (const auto& [key, pool] : pools_) {
+    if (key == &backend) return pool->idle();
+  }
+  return 0;
+}
+
+namespace {
+
+net::awaitable<std::optional<Failure>> connect(Connection& connection, const Backend& backend) {
+  const auto& config = backend.config();
+  auto executor = co_await net::this_coro::executor;
+  tcp::resolver resolver(executor);
+  auto [resolve_ec, endpoints] =
+      co_await resolver.async_resolve(config.host, std::to_string(config.port), kUseTuple);
+  if (resolve_ec) {
+    co_return Failure{FailureKind::Connect,
+                      "cannot resolve backend host '" + config.host + "': " + resolve_ec.message()};
+  }
+  auto& lowest = connection.lowest();
+  lowest.expires_after(config.connect_timeout);
+  auto [connect_ec, endpoint] = co_await lowest.async_connect(endpoints, kUseTuple);
+  (void)endpoint;
+  if (connect_ec) {
+    auto kind = connect_ec == beast::error::timeout ? FailureKind::Timeout : FailureKind::Connect;
+    co_return Failure{kind, "cannot connect to backend '" + config.name + "' at " + config.host +
+                                ":" + std::to_string(config.port) + ": " + connect_ec.message()};
+  }
+  error_code ignored;
+  lowest.socket().set_option(tcp::no_delay(true), ignored);
+  if (!backend.tls()) co_return std::nullopt;
+
+  auto& tls = std::get<TlsStream>(connection.stream);
+  if (!isIpLiteral(config.host)) {
+    // SNI: without it, virtual-hosted TLS backends present the wrong certificate.
+    SSL_set_tlsext_host_name(tls.native_handle(), config.host.c_str());
+  }
+  if (config.verify_tls) tls.set_verify_callback(ssl::host_name_verification(config.host));
+  lowest.expires_after(config.connect_timeout);
+  auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, kUseTuple);
+  if (handshake_ec) {
+    auto kind = handshake_ec == beast::error::timeout ? FailureKind::Timeout : FailureKind::Tls;
+    co_return Failure{kind, "TLS handshake with backend '" + config.name +
+                                "' failed: " + handshake_ec.message()};
+  }
+  co_return std::nullopt;
+}
+
+std::string hostHeader(const config::BackendConfig& config) {
+  bool default_port = (config.scheme == "https" && config.port == 443) ||
+                      (config.scheme == "http" && config.port == 80);
+  std::string host = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
+                                                                 : config.host;
+  return default_port ? host : host + ":" + std::to_string(config.port);
+}
+
+}  // namespace
+
+net::awaitable<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
+                                                             const Call& call,
+                                                             std::unique_ptr<Exchange>& out) {
+  const auto& config = backend.config();
+  ConnectionPool& pool = poolFor(backend);
+  auto executor = co_await net::this_coro::executor;
+
+  http::request<http::string_body> request{http::string_to_verb(call.method),
+                                           config.base_path + call.path, 11};
+  request.set(http::field::host, hostHeader(config));
+  request.set(http::field::user_agent, "costgate/" COSTGATE_VERSION);
+  for (const auto& header : call.headers) request.insert(header.name, header.value);
+  if (!config.api_key.empty()) request.set(http::field::authorization, "Bearer " + config.api_key);
+  if (!call.body.empty() && request.find(http::field::content_type) == request.end()) {
+    request.set(http::field::content_type, "application/json");
+  }
+  request.keep_alive(true);
+  request.body() = call.body;
+  request.prepare_payload();
+
+  // A pooled connection may have been closed by the backend just as we reused it; then the call
+  // is retried once on a new connection, since the backend cannot have answered it.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Connection> connection = attempt == 0 ? pool.takeIdle() : nullptr;
+    bool reused = connection != nullptr;
+    if (!connection) {
+      connection = std::make_unique<Connection>(executor, backend);
+      if (auto failure = co_await connect(*connection, backend)) co_return failure;
+    }
+
+    connection->lowest().expires_after(config.read_timeout);
+    auto [write_ec, written] = co_await connection->on(
+        [&](auto& stream) { return http::async_write(stream, request, kUseTuple); });
+    (void)written;
+    if (write_ec) {
+      if (reused && write_ec != beast::error::timeout) continue;
+      co_return failureFrom(write_ec, "sending the request to backend '" + config.name + "'");
+    }
+
+    auto state = std::make_unique<Exchange::State>();
+    state->pool = &pool;
+    state->read_timeout = config.read_timeout;
+    state->parser.header_limit(kMaxResponseHeaderBytes);
+    state->parser.body_limit(boost::none);
+    connection->lowest().expires_after(config.read_timeout);
+    auto [read_ec, read] = co_await connection->on([&](auto& stream) {
+      return http::async_read_header(stream, connection->buffer, state->parser, kUseTuple);
+    });
+    if (read_ec) {
+      if (reused && read == 0 && closedBeforeAnswering(read_ec)) continue;
+      co_return failureFrom(read_ec, "reading the response head from backend '" + config.name + "'");
+    }
+    state->connection = std::move(connection);
+    out = std::make_unique<Exchange>(std::move(state));
+    co_return std::nullopt;
+  }
+  co_return Failure{FailureKind::Reset, "backend '" + config.name + "' closed the connection"};
+}
+
+}  // namespace costgate::upstream

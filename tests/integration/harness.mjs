@@ -1,0 +1,196 @@
+// Starts the real processes the integration tests talk to: the gateway, the mock backend, nginx
+// (as a TLS terminator) and openssl (for a throw-away CA). Every process listens on an ephemeral
+// loopback port and is killed when its test ends.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const buildDir = process.env.COSTGATE_BUILD_DIR ? resolve(root, process.env.COSTGATE_BUILD_DIR) : join(root, 'build');
+export const gatewayBinary = join(buildDir, 'costgate');
+export const mockBinary = join(buildDir, 'costgate-mock');
+
+export function tempDir() {
+  return mkdtempSync(join(tmpdir(), 'costgate-test-'));
+}
+
+// Spawns a process and resolves once a line of its output matches `ready`.
+function startProcess(command, args, { ready, env = {}, stream = 'stdout', timeoutMs = 10000 }) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = { stdout: [], stderr: [] };
+  let resolveReady;
+  let rejectReady;
+  const readyPromise = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+  for (const name of ['stdout', 'stderr']) {
+    let partial = '';
+    child[name].setEncoding('utf8');
+    child[name].on('data', (data) => {
+      partial += data;
+      const parts = partial.split('\n');
+      partial = parts.pop();
+      for (const line of parts) {
+        lines[name].push(line);
+        if (name === stream) {
+          const match = ready && line.match(ready);
+          if (match) resolveReady(match);
+        }
+      }
+    });
+  }
+  const timer = setTimeout(() => rejectReady(new Error(`${command} did not start in ${timeoutMs} ms:\n${lines.stderr.join('\n')}\n${lines.stdout.join('\n')}`)), timeoutMs);
+  child.on('exit', (code, signal) => {
+    rejectReady(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${lines.stderr.join('\n')}\n${lines.stdout.join('\n')}`));
+  });
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  return {
+    child,
+    lines,
+    exited,
+    ready: readyPromise.finally(() => clearTimeout(timer)),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timeout = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const result = await exited;
+      clearTimeout(timeout);
+      return result;
+    },
+  };
+}
+
+export async function startMock(args = []) {
+  const proc = startProcess(mockBinary, ['--listen', '127.0.0.1:0', ...args], { ready: /listening on ([\d.]+):(\d+)/ });
+  const match = await proc.ready;
+  const port = Number(match[2]);
+  return { ...proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+// `config` is YAML text; `listen` defaults to an ephemeral port.
+export async function startGateway(config, { env = {} } = {}) {
+  const dir = tempDir();
+  const file = join(dir, 'costgate.yaml');
+  writeFileSync(file, config);
+  const proc = startProcess(gatewayBinary, ['--config', file], {
+    ready: /listening on (\S+):(\d+)/, stream: 'stderr', env,
+  });
+  const match = await proc.ready;
+  const port = Number(match[2]);
+  return {
+    ...proc,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    configFile: file,
+    // The access log: one JSON object per stdout line.
+    accessLog() {
+      return proc.lines.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    },
+    async stop() {
+      const result = await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
+
+// A gateway config with one mock backend and the given models (all routed to it).
+export function gatewayConfig({
+  backendUrl, apiKey = 'backend-secret', models = ['mock-small'], filters = [], server = {}, backend = {}, extraBackends = '',
+}) {
+  const serverLines = Object.entries({ listen: '127.0.0.1:0', threads: 2, ...server })
+    .map(([k, v]) => `  ${k}: ${v}`).join('\n');
+  const backendLines = Object.entries({ url: backendUrl, api_key: apiKey, connect_timeout_ms: 1000, read_timeout_ms: 3000, ...backend })
+    .map(([k, v]) => `    ${k}: ${v}`).join('\n');
+  const modelLines = models.map((m) => `  ${m}:\n    backend: mock\n    backend_model: backend-${m}`).join('\n');
+  const filterLines = filters.length ? `filters:\n${filters.map((f) => `  - ${f}`).join('\n')}\n` : '';
+  return `server:\n${serverLines}\nbackends:\n  mock:\n${backendLines}\n${extraBackends}models:\n${modelLines}\n${filterLines}log_level: warn\n`;
+}
+
+export async function postJson(url, body, headers = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+export function assertOpenAIError(result, status, type, code) {
+  assert.equal(result.status, status, result.text);
+  assert.ok(result.json && result.json.error, `not an OpenAI error: ${result.text}`);
+  const { error } = result.json;
+  assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type']);
+  assert.equal(typeof error.message, 'string');
+  assert.ok(error.message.length > 0);
+  if (type) assert.equal(error.type, type);
+  if (code !== undefined) assert.equal(error.code, code);
+}
+
+// Makes a CA and a certificate for localhost/127.0.0.1 signed by it.
+export function makeCertificates(dir) {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=costgate test CA',
+    '-keyout', 'ca.key', '-out', 'ca.pem');
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+    '-extfile', 'san.ext', '-out', 'server.pem');
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+}
+
+// nginx terminating TLS on an ephemeral port in front of `upstreamPort`.
+export async function startTlsTerminator(dir, certs, upstreamPort) {
+  const net = await import('node:net');
+  const port = await new Promise((res) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => res(p)); });
+  });
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, `
+worker_processes 1;
+error_log ${dir}/nginx-error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${certs.cert};
+    ssl_certificate_key ${certs.key};
+    location / {
+      proxy_pass http://127.0.0.1:${upstreamPort};
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`);
+  const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+  // nginx prints nothing when ready: wait until the port accepts connections.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((res) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); res(true); });
+      socket.on('error', () => res(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}
+
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
