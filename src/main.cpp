@@ -78,9 +78,11 @@ int serve(const std::string& path) {
           return gateway.handle(request, writer);
         },
         [&gateway](const costgate::server::ExchangeRecord& record) { gateway.observe(record); });
-    spdlog::info("costgate {} listening on {}:{} with {} threads, {} models, {} filters",
-                 COSTGATE_VERSION, server_config.host, server.port(), server.threads(),
-                 gateway.config().models.size(), gateway.config().filters.size());
+    // Printed whatever the log level: with port 0 it is the only way to learn the port.
+    std::cerr << "costgate " << COSTGATE_VERSION << " listening on " << server_config.host << ":"
+              << server.port() << " with " << server.threads() << " threads, "
+              << gateway.config().models.size() << " models, " << gateway.config().filters.size()
+              << " filters" << std::endl;
     std::thread runner([&server] { server.run(); });
     int received = 0;
     sigwait(&signals, &received);

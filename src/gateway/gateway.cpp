@@ -258,8 +258,13 @@ net::awaitable<void> Gateway::proxy(pipeline::Route route, Request& request,
 
   upstream::Call call;
   call.path = std::string(pathOf(request.target()).substr(3));  // drop "/v1": base_path has it
-  ctx.body["model"] = target.model->backend_model;
-  call.body = ctx.body.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (target.model->backend_model != ctx.model) {
+    ctx.body["model"] = target.model->backend_model;
+    ctx.body_changed = true;
+  }
+  // Re-serializing costs more than parsing; a body nothing changed goes out as the client sent it.
+  call.body = ctx.body_changed ? ctx.body.dump(-1, ' ', false, json::error_handler_t::replace)
+                               : std::move(request.body());
   for (const auto& [name, value] : ctx.headers) {
     if (forwardable(name)) call.headers.push_back({name, value});
   }

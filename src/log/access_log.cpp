@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 namespace costgate::log {
 
 void appendJsonString(std::string& out, std::string_view text) {
@@ -89,10 +91,21 @@ AccessLog::AccessLog(const std::string& path) {
   // spdlog caches the formatted time, so the timestamp costs little per line.
   logger_->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v})", spdlog::pattern_time_type::utc);
   logger_->set_level(spdlog::level::info);
-  logger_->flush_on(spdlog::level::info);
+  // A file is written in blocks and flushed each second, stdout line by line (it is usually a
+  // pipe that someone reads as it comes).
+  if (path == "-") {
+    logger_->flush_on(spdlog::level::info);
+  } else {
+    static std::atomic<int> instances{0};
+    logger_ = logger_->clone("access-" + std::to_string(instances++));
+    spdlog::register_logger(logger_);
+    spdlog::flush_every(std::chrono::seconds(1));
+  }
 }
 
-AccessLog::~AccessLog() = default;
+AccessLog::~AccessLog() {
+  if (logger_ && logger_->name() != "access") spdlog::drop(logger_->name());
+}
 
 void AccessLog::write(const server::ExchangeRecord& record) const {
   if (!logger_) return;

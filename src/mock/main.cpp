@@ -152,7 +152,9 @@ class Pause {
 
   // Waits until the client leaves or the server stops.
   net::awaitable<void> forever() {
-    while (co_await wait(std::chrono::hours(1))) {
+    for (;;) {
+      bool present = co_await wait(std::chrono::hours(1));
+      if (!present) co_return;
     }
   }
 
@@ -163,8 +165,9 @@ class Pause {
 
 // One request being answered.
 //
-// Arguments of co_await calls are named locals, never temporaries: GCC 12 miscompiles some
-// temporaries there (a braced ApiError passed by const reference was freed twice).
+// co_await stands alone in a statement, its arguments named locals: GCC 12 miscompiles some
+// temporaries there (a braced ApiError passed by const reference was freed twice) and a co_await
+// in a loop condition (it trapped).
 class Exchange {
  public:
   Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour)
@@ -176,8 +179,8 @@ class Exchange {
 
   net::awaitable<void> sendError(const mock::ApiError& error,
                                  std::string_view allow = std::string_view()) {
-    Response response = jsonResponse(static_cast<http::status>(error.status),
-                                     mock::errorBody(error));
+    Response response =
+        jsonResponse(static_cast<http::status>(error.status), mock::errorBody(error));
     if (error.status == 429) response.set(http::field::retry_after, "1");
     if (!allow.empty()) response.set(http::field::allow, allow);
     co_await writer_.send(std::move(response));
@@ -246,7 +249,8 @@ net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
   Response head{http::status::ok, request_.version()};
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
   head.set(http::field::cache_control, "no-cache");
-  if (!co_await writer_.beginStream(std::move(head))) co_return;
+  bool sent = co_await writer_.beginStream(std::move(head));
+  if (!sent) co_return;
 
   // Index of the event that the injected fault replaces: after K content events, and never past
   // them, so the client always sees a stream without its end.
@@ -262,10 +266,13 @@ net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
       co_await fail();
       co_return;
     }
-    bool content = i >= events.opening && i < events.content_end;
-    if (content && delay.count() > 0 && !co_await pause_.wait(delay)) co_return;
+    if (i >= events.opening && i < events.content_end && delay.count() > 0) {
+      bool present = co_await pause_.wait(delay);
+      if (!present) co_return;
+    }
     frame.assign("data: ").append(events.data[i]).append("\n\n");
-    if (!co_await writer_.writeChunk(frame)) co_return;
+    sent = co_await writer_.writeChunk(frame);
+    if (!sent) co_return;
   }
   co_await writer_.endStream();
 }
@@ -331,9 +338,9 @@ net::awaitable<void> Exchange::run(Destination destination) {
     writer_.abort();
     co_return;
   }
-  if (behaviour_.latency_ms > 0 &&
-      !co_await pause_.wait(std::chrono::milliseconds(behaviour_.latency_ms))) {
-    co_return;
+  if (behaviour_.latency_ms > 0) {
+    bool present = co_await pause_.wait(std::chrono::milliseconds(behaviour_.latency_ms));
+    if (!present) co_return;
   }
   if (behaviour_.status != 0) {
     mock::ApiError fault = mock::statusFault(behaviour_.status);
@@ -352,8 +359,8 @@ net::awaitable<void> Exchange::run(Destination destination) {
     case Route::kModels:
     case Route::kModel: {
       if (!get) break;
-      json answer = destination.route == Route::kModels ? mock::models()
-                                                        : mock::model(destination.model_id);
+      json answer =
+          destination.route == Route::kModels ? mock::models() : mock::model(destination.model_id);
       co_await sendOk(std::move(answer));
       co_return;
     }
@@ -433,9 +440,16 @@ bool parseListen(std::string_view listen, Settings& settings) {
 
 Settings parseCommandLine(int argc, char** argv) {
   // The flags that map onto x-mock-* headers; the switches may stand without a value.
-  constexpr std::string_view kMockFlags[] = {
-      "status", "latency-ms", "chunks", "chunk-delay-ms", "reply-words", "reset-after-chunks",
-      "stall-after-chunks", "reset", "echo-headers", "echo-body"};
+  constexpr std::string_view kMockFlags[] = {"status",
+                                             "latency-ms",
+                                             "chunks",
+                                             "chunk-delay-ms",
+                                             "reply-words",
+                                             "reset-after-chunks",
+                                             "stall-after-chunks",
+                                             "reset",
+                                             "echo-headers",
+                                             "echo-body"};
   constexpr std::string_view kSwitches[] = {"reset", "echo-headers", "echo-body"};
   Settings settings;
   for (int i = 1; i < argc; ++i) {
@@ -492,11 +506,11 @@ int main(int argc, char** argv) {
   // Writes to a vanished client fail with EPIPE instead of killing the process.
   ::signal(SIGPIPE, SIG_IGN);
   try {
-    costgate::server::HttpServer server(
-        settings.host, settings.port, settings.threads, costgate::server::ServerLimits{},
-        [&settings](Request& request, ResponseWriter& writer) {
-          return serve(settings, request, writer);
-        });
+    costgate::server::HttpServer server(settings.host, settings.port, settings.threads,
+                                        costgate::server::ServerLimits{},
+                                        [&settings](Request& request, ResponseWriter& writer) {
+                                          return serve(settings, request, writer);
+                                        });
     net::io_context signal_context(1);
     net::signal_set signals(signal_context, SIGINT, SIGTERM);
     signals.async_wait([&server](const boost::system::error_code& error, int) {

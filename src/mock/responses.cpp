@@ -15,9 +15,9 @@ namespace {
 
 // Padding for replies and the alternatives in top_logprobs: fixed, so replies are predictable.
 constexpr std::array<std::string_view, 26> kFiller = {
-    "alpha",   "bravo",  "charlie", "delta",  "echo",    "foxtrot", "golf",  "hotel", "india",
-    "juliet",  "kilo",   "lima",    "mike",   "november", "oscar",  "papa",  "quebec", "romeo",
-    "sierra",  "tango",  "uniform", "victor", "whiskey", "xray",    "yankee", "zulu"};
+    "alpha",  "bravo", "charlie", "delta",  "echo",     "foxtrot", "golf",   "hotel",  "india",
+    "juliet", "kilo",  "lima",    "mike",   "november", "oscar",   "papa",   "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey",  "xray",    "yankee", "zulu"};
 constexpr std::size_t kSnippetBytes = 60;
 constexpr int kTokensPerMessage = 3;
 constexpr int kMaxChoices = 128;
@@ -217,8 +217,8 @@ ApiError invalidType(std::string_view param, std::string_view expected, const js
 }
 
 ApiError missing(std::string_view param) {
-  return {400, "Missing required parameter: '" + std::string(param) + "'.",
-          "invalid_request_error", std::string(param), "missing_required_parameter"};
+  return {400, "Missing required parameter: '" + std::string(param) + "'.", "invalid_request_error",
+          std::string(param), "missing_required_parameter"};
 }
 
 std::optional<ApiError> requireObject(const json& body) {
@@ -244,9 +244,17 @@ std::optional<ApiError> readInt(const json& body, const char* key, std::int64_t 
   auto it = body.find(key);
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_number_integer()) return invalidType(key, "an integer", *it);
-  bool above = it->is_number_unsigned()
-                   ? it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)
-                   : it->get<std::int64_t>() > max;
+  // nlohmann stores non-negative integers as unsigned, so compare each kind in its own type.
+  bool above, below;
+  if (it->is_number_unsigned()) {
+    auto value = it->get<std::uint64_t>();
+    above = value > static_cast<std::uint64_t>(max);
+    below = min > 0 && value < static_cast<std::uint64_t>(min);
+  } else {
+    auto value = it->get<std::int64_t>();
+    above = value > max;
+    below = value < min;
+  }
   if (above) {
     return ApiError{400,
                     "Invalid '" + std::string(key) +
@@ -254,7 +262,7 @@ std::optional<ApiError> readInt(const json& body, const char* key, std::int64_t 
                         std::to_string(max) + ", but got " + it->dump() + " instead.",
                     "invalid_request_error", key, "integer_above_max_value"};
   }
-  if (!it->is_number_unsigned() && it->get<std::int64_t>() < min) {
+  if (below) {
     return ApiError{400,
                     "Invalid '" + std::string(key) +
                         "': integer below minimum value. Expected a value >= " +
@@ -296,8 +304,7 @@ std::optional<ApiError> readStream(const json& body, bool& stream, bool& include
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_object()) return invalidType("stream_options", "an object", *it);
   if (!stream) {
-    return ApiError{400,
-                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+    return ApiError{400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                     "invalid_request_error", "stream_options", ""};
   }
   auto usage = it->find("include_usage");
@@ -318,7 +325,8 @@ std::optional<ApiError> messageText(const json& content, std::size_t index, std:
     return std::nullopt;
   }
   std::string param = "messages[" + std::to_string(index) + "].content";
-  if (!content.is_array()) return invalidType(param, "one of a string or array of objects", content);
+  if (!content.is_array())
+    return invalidType(param, "one of a string or array of objects", content);
   for (const json& part : content) {
     if (!part.is_object()) return invalidType(param, "an array of objects", part);
     auto type = part.find("type");
@@ -333,26 +341,47 @@ std::optional<ApiError> messageText(const json& content, std::size_t index, std:
   return std::nullopt;
 }
 
-json chatChunk(const ChatRequest& request, const Stamp& stamp, json choices) {
-  json chunk = {{"id", stamp.id},
-                {"object", "chat.completion.chunk"},
-                {"created", stamp.created},
-                {"model", request.model},
-                {"system_fingerprint", kSystemFingerprint},
-                {"service_tier", "default"},
-                {"choices", std::move(choices)}};
-  if (request.include_usage) chunk["usage"] = nullptr;
-  return chunk;
+// Every chunk of a stream repeats the same fields around its choices: they are serialized once
+// and each chunk's choices spliced in, rather than building and dumping a whole object per chunk.
+class ChunkEnvelope {
+ public:
+  explicit ChunkEnvelope(const json& fields) : prefix_(toWire(fields)) {
+    prefix_.back() = ',';  // "{...}" -> "{...,"
+    prefix_ += "\"choices\":";
+  }
+
+  std::string wrap(const json& choices) const {
+    std::string choices_text = toWire(choices);
+    std::string chunk;
+    chunk.reserve(prefix_.size() + choices_text.size() + 1);
+    chunk += prefix_;
+    chunk += choices_text;
+    chunk += '}';
+    return chunk;
+  }
+
+ private:
+  std::string prefix_;
+};
+
+json chatChunkFields(const ChatRequest& request, const Stamp& stamp) {
+  json fields = {{"id", stamp.id},
+                 {"object", "chat.completion.chunk"},
+                 {"created", stamp.created},
+                 {"model", request.model},
+                 {"system_fingerprint", kSystemFingerprint},
+                 {"service_tier", "default"}};
+  if (request.include_usage) fields["usage"] = nullptr;
+  return fields;
 }
 
-json legacyChunk(const CompletionRequest& request, const Stamp& stamp, json choices) {
-  json chunk = {{"id", stamp.id},
-                {"object", "text_completion"},
-                {"created", stamp.created},
-                {"model", request.model},
-                {"choices", std::move(choices)}};
-  if (request.include_usage) chunk["usage"] = nullptr;
-  return chunk;
+json legacyChunkFields(const CompletionRequest& request, const Stamp& stamp) {
+  json fields = {{"id", stamp.id},
+                 {"object", "text_completion"},
+                 {"created", stamp.created},
+                 {"model", request.model}};
+  if (request.include_usage) fields["usage"] = nullptr;
+  return fields;
 }
 
 std::optional<int> parseNumber(std::string_view value) {
@@ -505,9 +534,9 @@ json chatCompletion(const ChatRequest& request, const MockOptions& options, cons
            {"content", joinWords(reply.words, 0, reply.words.size())},
            {"refusal", nullptr},
            {"annotations", json::array()}}},
-         {"logprobs", request.logprobs ? chatLogprobs(reply.words, 0, reply.words.size(),
-                                                      request.top_logprobs)
-                                       : json()},
+         {"logprobs", request.logprobs
+                          ? chatLogprobs(reply.words, 0, reply.words.size(), request.top_logprobs)
+                          : json()},
          {"finish_reason", reply.finish_reason}});
   }
   return {{"id", stamp.id},
@@ -531,16 +560,16 @@ SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, con
   // Every choice has the same number of words, hence the same cut.
   std::vector<std::size_t> bounds = chunkBounds(replies.front().words.size(), options.chunks);
 
+  json fields = chatChunkFields(request, stamp);
+  ChunkEnvelope envelope(fields);
   SseEvents events;
   events.data.reserve(static_cast<std::size_t>(request.n) * (bounds.size() + 1) + 2);
   for (int c = 0; c < request.n; ++c) {
     json delta = {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}};
-    events.data.push_back(toWire(chatChunk(
-        request, stamp,
-        json::array({{{"index", c},
-                      {"delta", std::move(delta)},
-                      {"logprobs", nullptr},
-                      {"finish_reason", nullptr}}}))));
+    events.data.push_back(envelope.wrap(json::array({{{"index", c},
+                                                      {"delta", std::move(delta)},
+                                                      {"logprobs", nullptr},
+                                                      {"finish_reason", nullptr}}})));
   }
   events.opening = events.data.size();
   for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
@@ -549,27 +578,25 @@ SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, con
       json logprobs = request.logprobs
                           ? chatLogprobs(words, bounds[g], bounds[g + 1], request.top_logprobs)
                           : json();
-      events.data.push_back(toWire(
-          chatChunk(request, stamp,
-                    json::array({{{"index", c},
-                                  {"delta", {{"content", joinWords(words, bounds[g], bounds[g + 1])}}},
-                                  {"logprobs", std::move(logprobs)},
-                                  {"finish_reason", nullptr}}}))));
+      events.data.push_back(envelope.wrap(
+          json::array({{{"index", c},
+                        {"delta", {{"content", joinWords(words, bounds[g], bounds[g + 1])}}},
+                        {"logprobs", std::move(logprobs)},
+                        {"finish_reason", nullptr}}})));
     }
   }
   events.content_end = events.data.size();
   for (int c = 0; c < request.n; ++c) {
-    events.data.push_back(toWire(chatChunk(
-        request, stamp,
+    events.data.push_back(envelope.wrap(
         json::array({{{"index", c},
                       {"delta", json::object()},
                       {"logprobs", nullptr},
-                      {"finish_reason", replies[static_cast<std::size_t>(c)].finish_reason}}}))));
+                      {"finish_reason", replies[static_cast<std::size_t>(c)].finish_reason}}})));
   }
   if (request.include_usage) {
-    json chunk = chatChunk(request, stamp, json::array());
-    chunk["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
-    events.data.push_back(toWire(chunk));
+    fields["choices"] = json::array();
+    fields["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
+    events.data.push_back(toWire(fields));
   }
   events.data.emplace_back("[DONE]");
   return events;
@@ -674,34 +701,34 @@ SseEvents completionChunks(const CompletionRequest& request, const MockOptions& 
     bounds.push_back(chunkBounds(reply.words.size(), options.chunks));
     rounds = std::max(rounds, bounds.back().size() - 1);
   }
+  json fields = legacyChunkFields(request, stamp);
+  ChunkEnvelope envelope(fields);
   for (std::size_t g = 0; g < rounds; ++g) {
     for (std::size_t i = 0; i < replies.size(); ++i) {
       if (g + 1 >= bounds[i].size()) continue;
       const auto& words = replies[i].words;
-      json logprobs = request.logprobs ? legacyLogprobs(words, bounds[i][g], bounds[i][g + 1],
-                                                        *request.logprobs)
-                                       : json();
+      json logprobs = request.logprobs
+                          ? legacyLogprobs(words, bounds[i][g], bounds[i][g + 1], *request.logprobs)
+                          : json();
       events.data.push_back(
-          toWire(legacyChunk(request, stamp,
-                             json::array({{{"text", joinWords(words, bounds[i][g], bounds[i][g + 1])},
-                                           {"index", i},
-                                           {"logprobs", std::move(logprobs)},
-                                           {"finish_reason", nullptr}}}))));
+          envelope.wrap(json::array({{{"text", joinWords(words, bounds[i][g], bounds[i][g + 1])},
+                                      {"index", i},
+                                      {"logprobs", std::move(logprobs)},
+                                      {"finish_reason", nullptr}}})));
     }
   }
   events.content_end = events.data.size();
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    events.data.push_back(toWire(legacyChunk(request, stamp,
-                                             json::array({{{"text", ""},
-                                                           {"index", i},
-                                                           {"logprobs", nullptr},
-                                                           {"finish_reason",
-                                                            replies[i].finish_reason}}}))));
+    events.data.push_back(
+        envelope.wrap(json::array({{{"text", ""},
+                                    {"index", i},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", replies[i].finish_reason}}})));
   }
   if (request.include_usage) {
-    json chunk = legacyChunk(request, stamp, json::array());
-    chunk["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
-    events.data.push_back(toWire(chunk));
+    fields["choices"] = json::array();
+    fields["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
+    events.data.push_back(toWire(fields));
   }
   events.data.emplace_back("[DONE]");
   return events;
@@ -777,7 +804,8 @@ Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
     } else if (*format != "float") {
       return ApiError{400,
                       "Invalid value for 'encoding_format': expected 'float' or 'base64', but "
-                      "got " + format->dump() + " instead.",
+                      "got " +
+                          format->dump() + " instead.",
                       "invalid_request_error", "encoding_format", "invalid_value"};
     }
   }
@@ -845,22 +873,26 @@ json embeddings(const EmbeddingsRequest& request) {
   return {{"object", "list"},
           {"data", std::move(data)},
           {"model", request.model},
-          {"usage", {{"prompt_tokens", request.prompt_tokens},
-                     {"total_tokens", request.prompt_tokens}}}};
+          {"usage",
+           {{"prompt_tokens", request.prompt_tokens}, {"total_tokens", request.prompt_tokens}}}};
 }
 
 // ---- Models ----
 
 json model(std::string_view id) {
-  return {{"id", id}, {"object", "model"}, {"created", kModelsCreated},
-          {"owned_by", "costgate-mock"}};
+  return {
+      {"id", id}, {"object", "model"}, {"created", kModelsCreated}, {"owned_by", "costgate-mock"}};
 }
 
 json models() {
-  static constexpr std::array<std::string_view, 8> kModels = {
-      "gpt-4o-mini",  "gpt-4o",  "gpt-4.1-mini",           "gpt-4.1-nano",
-      "o4-mini",      "gpt-3.5-turbo-instruct", "text-embedding-3-small",
-      "text-embedding-3-large"};
+  static constexpr std::array<std::string_view, 8> kModels = {"gpt-4o-mini",
+                                                              "gpt-4o",
+                                                              "gpt-4.1-mini",
+                                                              "gpt-4.1-nano",
+                                                              "o4-mini",
+                                                              "gpt-3.5-turbo-instruct",
+                                                              "text-embedding-3-small",
+                                                              "text-embedding-3-large"};
   json data = json::array();
   for (std::string_view id : kModels) data.push_back(model(id));
   return {{"object", "list"}, {"data", std::move(data)}};
@@ -887,8 +919,8 @@ std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view 
   auto number = [&](int min, int max, auto&& store) -> std::optional<ApiError> {
     std::optional<int> parsed = parseNumber(value);
     if (!parsed || *parsed < min || *parsed > max) {
-      return badMockHeader(
-          name, value, "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return badMockHeader(name, value,
+                           "an integer from " + std::to_string(min) + " to " + std::to_string(max));
     }
     store(*parsed);
     return std::nullopt;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <random>
 
@@ -18,7 +19,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include "costgate/openai/error.h"
@@ -75,7 +75,15 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
     record.started = std::chrono::steady_clock::now();
     record.bytes_in = head_bytes;
     std::optional<openai::ApiError> refusal;
-    if (head_ec == http::error::header_limit) {
+    auto too_large = [&] {
+      return openai::ApiError{413, "invalid_request_error",
+                              "request body exceeds the limit of " +
+                                  std::to_string(env.limits.max_body_bytes) + " bytes",
+                              {}, "request_too_large"};
+    };
+    if (head_ec == http::error::body_limit) {
+      refusal = too_large();  // a declared Content-Length over the limit is refused up front
+    } else if (head_ec == http::error::header_limit) {
       refusal = openai::ApiError{431, "invalid_request_error", "request headers are too large",
                                  {}, "request_header_fields_too_large"};
     } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != beast::error::timeout &&
@@ -101,11 +109,7 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
         auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kUseTuple);
         record.bytes_in += body_bytes;
         if (body_ec == http::error::body_limit) {
-          refusal = openai::ApiError{
-              413, "invalid_request_error",
-              "request body exceeds the limit of " + std::to_string(env.limits.max_body_bytes) +
-                  " bytes",
-              {}, "request_too_large"};
+          refusal = too_large();
         } else if (body_ec == beast::error::timeout) {
           refusal = openai::ApiError{408, "invalid_request_error",
                                      "request body was not received in time", {}, "timeout"};
@@ -212,12 +216,35 @@ bool ResponseWriter::noteWrite(error_code ec, std::size_t bytes) {
   return !ec;
 }
 
+namespace {
+
+// The status line and fields, serialized by hand: Beast's generic serializer is the most
+// expensive step of a small proxied response.
+std::string serializeHead(const Response& response) {
+  std::string head;
+  head.reserve(256);
+  head.append("HTTP/1.1 ").append(std::to_string(response.result_int())).append(" ");
+  std::string_view reason = response.reason();
+  if (reason.empty()) reason = http::obsolete_reason(response.result());
+  head.append(reason).append("\r\n");
+  for (const auto& field : response) {
+    head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  }
+  head.append("\r\n");
+  return head;
+}
+
+}  // namespace
+
 net::awaitable<bool> ResponseWriter::send(Response response) {
   if (client_gone_ || responded_) co_return false;
   finishHeaders(response);
-  response.prepare_payload();
+  response.content_length(response.body().size());
+  std::string head = serializeHead(response);
+  const std::array<net::const_buffer, 2> message = {net::buffer(head),
+                                                    net::buffer(response.body())};
   stream_.expires_after(write_timeout_);
-  auto [ec, bytes] = co_await http::async_write(stream_, response, kUseTuple);
+  auto [ec, bytes] = co_await net::async_write(stream_, message, kUseTuple);
   co_return noteWrite(ec, bytes);
 }
 
@@ -227,9 +254,9 @@ net::awaitable<bool> ResponseWriter::beginStream(Response head) {
   head.body().clear();
   head.chunked(true);
   streaming_ = true;
-  http::response_serializer<http::string_body> serializer{head};
+  std::string serialized = serializeHead(head);
   stream_.expires_after(write_timeout_);
-  auto [ec, bytes] = co_await http::async_write_header(stream_, serializer, kUseTuple);
+  auto [ec, bytes] = co_await net::async_write(stream_, net::buffer(serialized), kUseTuple);
   co_return noteWrite(ec, bytes);
 }
 

@@ -153,10 +153,10 @@ json model(std::string_view id);
 // Every x-mock-NAME header is also a command-line flag --NAME (or --fault-NAME) that sets it for
 // every request; a header overrides its flag.
 struct Behaviour {
-  MockOptions options;         // x-mock-reply-words, x-mock-chunks
-  int latency_ms = 0;          // x-mock-latency-ms: wait before answering
-  int chunk_delay_ms = 0;      // x-mock-chunk-delay-ms: wait before each content event
-  int status = 0;              // x-mock-status: answer with this error status (200 = no fault)
+  MockOptions options;     // x-mock-reply-words, x-mock-chunks
+  int latency_ms = 0;      // x-mock-latency-ms: wait before answering
+  int chunk_delay_ms = 0;  // x-mock-chunk-delay-ms: wait before each content event
+  int status = 0;          // x-mock-status: answer with this error status (200 = no fault)
   std::optional<int> reset_after_chunks;  // x-mock-reset-after-chunks: RST after K content events
   std::optional<int> stall_after_chunks;  // x-mock-stall-after-chunks: go silent after K events
   bool reset = false;                     // x-mock-reset: RST instead of any response

@@ -97,6 +97,7 @@ class Exchange {
   explicit Exchange(std::unique_ptr<State> state);
 
  private:
+  net::awaitable<BodyPiece> readInto(char* data, std::size_t size);
   std::unique_ptr<State> state_;
 };
 

@@ -4,8 +4,12 @@ namespace costgate::filters::tagging {
 
 namespace {
 
+// Cuts at a character boundary, so a long UTF-8 value never ends in half a character.
 std::string bounded(std::string_view value, std::size_t max_length) {
-  return std::string(value.substr(0, max_length));
+  if (value.size() <= max_length) return std::string(value);
+  std::size_t cut = max_length;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(value.substr(0, cut));
 }
 
 }  // namespace

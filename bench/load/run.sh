@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Load benchmark: requests/s and latency of non-streaming chat completions, in one run, for
+#   1. the mock backend directly (the floor),
+#   2. nginx as a plain reverse proxy in front of the mock (the baseline),
+#   3. costgate with an empty filter chain in front of the mock,
+# nginx with as many worker processes as costgate has threads. Prints costgate/nginx ratios and
+# costgate's peak RSS. Only loopback addresses are used; every run is bounded in time.
+#
+#   bench/load/run.sh [--duration SECONDS] [--connections N] [--threads N] [--rounds N]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+duration=10
+connections=64
+threads=2
+rounds=2
+while (($#)); do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh --test)" >&2; exit 1; }
+done
+[[ -x build/costgate && -x build/costgate-mock ]] || scripts/build.sh
+
+work=$(mktemp -d /tmp/costgate-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+wait_port() {
+  for _ in $(seq 100); do
+    (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "bench: nothing listens on port $1" >&2; exit 1
+}
+
+mock_port=$(free_port)
+build/costgate-mock --listen "127.0.0.1:$mock_port" --threads 1 >"$work/mock.log" 2>&1 &
+pids+=($!)
+wait_port "$mock_port"
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $threads;
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx/access.log;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream mock { server 127.0.0.1:$mock_port; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port reuseport;
+    keepalive_requests 100000;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+wait_port "$nginx_port"
+
+gateway_port=$(free_port)
+cat >"$work/costgate.yaml" <<CONF
+server:
+  listen: 127.0.0.1:$gateway_port
+  threads: $threads
+backends:
+  mock:
+    url: http://127.0.0.1:$mock_port/v1
+    max_idle_connections: 128
+models:
+  mock-small:
+    backend: mock
+filters: []
+access_log:
+  path: $work/costgate-access.log
+log_level: warn
+CONF
+build/costgate --config "$work/costgate.yaml" 2>"$work/costgate.log" &
+gateway_pid=$!
+pids+=($gateway_pid)
+wait_port "$gateway_port"
+
+# Runs wrk and prints "requests_per_second p50_ms p99_ms".
+measure() {
+  local url=$1 seconds=$2
+  wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s bench/load/chat.lua "$url/v1/chat/completions" >"$work/wrk.out"
+  if grep -q "Non-2xx" "$work/wrk.out"; then
+    echo "bench: $url answered with errors:" >&2; cat "$work/wrk.out" >&2; exit 1
+  fi
+  awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$work/wrk.out"
+}
+
+declare -A total_rps total_p50 total_p99
+targets=(mock nginx costgate)
+declare -A urls=([mock]="http://127.0.0.1:$mock_port" [nginx]="http://127.0.0.1:$nginx_port" [costgate]="http://127.0.0.1:$gateway_port")
+for target in "${targets[@]}"; do
+  measure "${urls[$target]}" 2 >/dev/null  # warm-up: connections, pools, caches
+  total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
+done
+
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat"
+printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
+for round in $(seq "$rounds"); do
+  for target in "${targets[@]}"; do
+    read -r rps p50 p99 < <(measure "${urls[$target]}" "$duration")
+    printf "%-10s %6s %12s %9s %9s\n" "$target" "$round" "$rps" "$p50" "$p99"
+    total_rps[$target]=$(echo "${total_rps[$target]} + $rps" | bc -l)
+    total_p50[$target]=$(echo "${total_p50[$target]} + $p50" | bc -l)
+    total_p99[$target]=$(echo "${total_p99[$target]} + $p99" | bc -l)
+  done
+done
+
+avg() { echo "scale=3; $1 / $rounds" | bc -l; }
+printf "\n%-10s %12s %9s %9s\n" "mean" "requests/s" "p50 ms" "p99 ms"
+for target in "${targets[@]}"; do
+  printf "%-10s %12.0f %9.3f %9.3f\n" "$target" "$(avg "${total_rps[$target]}")" \
+    "$(avg "${total_p50[$target]}")" "$(avg "${total_p99[$target]}")"
+done
+
+ratio=$(echo "scale=3; ${total_rps[costgate]} / ${total_rps[nginx]}" | bc -l)
+added_costgate=$(echo "scale=3; (${total_p99[costgate]} - ${total_p99[mock]}) / $rounds" | bc -l)
+added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $rounds" | bc -l)
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
+echo
+echo "throughput ratio costgate/nginx: $ratio (target >= 1.0)"
+echo "p99 added over the mock: costgate ${added_costgate} ms, nginx ${added_nginx} ms (target: costgate < 1 ms)"
+printf "costgate peak RSS: %.1f MiB (target < 64 MiB)\n" "$(echo "$rss_kib / 1024" | bc -l)"

@@ -1,0 +1,366 @@
+#include "costgate/filters/tagging/tagging_filter.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include "costgate/config/load.h"
+
+namespace costgate::filters::tagging {
+namespace {
+
+constexpr char kFile[] = "gateway.yaml";
+// Appended after the `filters:` block of each test document, so the lines asserted are the lines
+// of the filter YAML as written in the test.
+constexpr char kBackendsAndModels[] = R"(backends:
+  mock:
+    url: http://127.0.0.1:8081/v1
+models:
+  m:
+    backend: mock
+)";
+
+// The tagging FilterSpec of a whole gateway file, as config::parse() hands it to the filter.
+config::FilterSpec specFrom(const std::string& filters_yaml) {
+  config::LoadResult result =
+      config::parse(filters_yaml + kBackendsAndModels, kFile,
+                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  if (const auto* error = std::get_if<config::ConfigError>(&result)) {
+    ADD_FAILURE() << "the gateway file itself is invalid: " << error->describe();
+    return {};
+  }
+  const config::GatewayConfig& gateway = std::get<config::GatewayConfig>(result);
+  EXPECT_EQ(gateway.filters.size(), 1u);
+  EXPECT_EQ(gateway.filters.at(0).name, "tagging");
+  return gateway.filters.at(0);
+}
+
+TaggingConfig configOk(const std::string& filters_yaml) {
+  auto parsed = parseTaggingConfig(specFrom(filters_yaml));
+  if (const auto* error = std::get_if<config::ConfigError>(&parsed)) {
+    ADD_FAILURE() << "unexpected error: " << error->describe();
+    return {};
+  }
+  return std::get<TaggingConfig>(std::move(parsed));
+}
+
+config::ConfigError configError(const std::string& filters_yaml) {
+  auto parsed = parseTaggingConfig(specFrom(filters_yaml));
+  if (!std::holds_alternative<config::ConfigError>(parsed)) {
+    ADD_FAILURE() << "expected an error for:\n" << filters_yaml;
+    return {};
+  }
+  return std::get<config::ConfigError>(std::move(parsed));
+}
+
+TEST(TaggingConfig, NoSettingsKeepsTheDefaults) {
+  for (const char* yaml :
+       {"filters:\n  - tagging\n", "filters:\n  - tagging:\n", "filters:\n  - tagging: {}\n",
+        "filters:\n  - tagging:\n      headers:\n      defaults:\n"}) {
+    SCOPED_TRACE(yaml);
+    const TaggingConfig config = configOk(yaml);
+    EXPECT_EQ(config.feature_header, "x-costgate-feature");
+    EXPECT_EQ(config.team_header, "x-costgate-team");
+    EXPECT_EQ(config.env_header, "x-costgate-env");
+    EXPECT_EQ(config.user_header, "x-costgate-user");
+    EXPECT_EQ(config.defaults.feature, "unknown");
+    EXPECT_EQ(config.defaults.team, "unknown");
+    EXPECT_EQ(config.defaults.env, "unknown");
+    EXPECT_EQ(config.defaults.user, "");
+    EXPECT_EQ(config.max_length, 64u);
+  }
+}
+
+TEST(TaggingConfig, ReadsEveryKey) {
+  const TaggingConfig config = configOk(R"(filters:
+  - tagging:
+      headers:
+        feature: X-Feature
+        team: X-Team
+        env: X-Env
+        user: X-End-User
+      defaults:
+        feature: chat
+        team: platform
+        env: Prod
+        user: anonymous
+      max_length: 1024
+)");
+  EXPECT_EQ(config.feature_header, "x-feature") << "header names are lower-cased";
+  EXPECT_EQ(config.team_header, "x-team");
+  EXPECT_EQ(config.env_header, "x-env");
+  EXPECT_EQ(config.user_header, "x-end-user");
+  EXPECT_EQ(config.defaults.feature, "chat");
+  EXPECT_EQ(config.defaults.team, "platform");
+  EXPECT_EQ(config.defaults.env, "Prod") << "default values are kept as written";
+  EXPECT_EQ(config.defaults.user, "anonymous");
+  EXPECT_EQ(config.max_length, 1024u);
+}
+
+TEST(TaggingConfig, KeysLeftOutKeepTheirDefaults) {
+  const TaggingConfig config = configOk(R"(filters:
+  - tagging:
+      headers:
+        team: x-team
+      defaults:
+        env: dev
+      max_length: 1
+)");
+  EXPECT_EQ(config.feature_header, "x-costgate-feature");
+  EXPECT_EQ(config.team_header, "x-team");
+  EXPECT_EQ(config.defaults.feature, "unknown");
+  EXPECT_EQ(config.defaults.env, "dev");
+  EXPECT_EQ(config.max_length, 1u);
+}
+
+TEST(TaggingConfig, ErrorsPointAtTheOffendingKeyOrValue) {
+  struct Case {
+    std::string name;
+    std::string yaml;
+    int line;
+    int column;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"unknown tag in headers", R"(filters:
+  - tagging:
+      headers:
+        colour: x-colour
+)",
+       4, 9, "tagging: unknown key 'colour' in headers (known: feature, team, env, user)"},
+      {"misspelled tag in defaults", R"(filters:
+  - tagging:
+      defaults:
+        teams: core
+)",
+       4, 9, "tagging: unknown key 'teams' in defaults (did you mean 'team'?)"},
+      {"misspelled setting", R"(filters:
+  - tagging:
+      max_lenth: 10
+)",
+       3, 7, "tagging: unknown key 'max_lenth' (did you mean 'max_length'?)"},
+      {"unknown setting", R"(filters:
+  - tagging:
+      prefix: x
+)",
+       3, 7, "tagging: unknown key 'prefix' (known: headers, defaults, max_length)"},
+      {"duplicate setting", R"(filters:
+  - tagging:
+      max_length: 10
+      max_length: 20
+)",
+       4, 7, "tagging: duplicate key 'max_length' (first at line 3)"},
+      {"max_length zero", R"(filters:
+  - tagging:
+      max_length: 0
+)",
+       3, 19, "tagging: max_length: must be between 1 and 1024, got '0'"},
+      {"max_length too large", R"(filters:
+  - tagging:
+      max_length: 4096
+)",
+       3, 19, "tagging: max_length: must be between 1 and 1024, got '4096'"},
+      {"max_length not a number", R"(filters:
+  - tagging:
+      max_length: 12.5
+)",
+       3, 19, "tagging: max_length: expected a non-negative integer, got '12.5'"},
+      {"max_length empty points at the key", R"(filters:
+  - tagging:
+      max_length:
+)",
+       3, 7, "tagging: max_length: expected a non-negative integer, got nothing"},
+      {"settings not a map", R"(filters:
+  - tagging: x-costgate
+)",
+       2, 14, "tagging: expected a map, got 'x-costgate'"},
+      {"headers not a map", R"(filters:
+  - tagging:
+      headers: [x-team]
+)",
+       3, 16, "tagging: headers: expected a map, got a list"},
+      {"header name a list", R"(filters:
+  - tagging:
+      headers:
+        team: [x-team]
+)",
+       4, 15, "tagging: headers.team: expected a string, got a list"},
+      {"header name with a space", R"(filters:
+  - tagging:
+      headers:
+        env: "x env"
+)",
+       4, 14, "tagging: headers.env: expected a header name such as x-costgate-env, got 'x env'"},
+      {"header name with a colon", R"(filters:
+  - tagging:
+      headers:
+        user: "x-user:"
+)",
+       4, 15,
+       "tagging: headers.user: expected a header name such as x-costgate-user, got 'x-user:'"},
+      {"empty header name points at the key", R"(filters:
+  - tagging:
+      headers:
+        feature:
+)",
+       4, 9, "tagging: headers.feature: expected a header name such as x-costgate-feature, got ''"},
+      {"default a map", R"(filters:
+  - tagging:
+      defaults:
+        env: {name: dev}
+)",
+       4, 14, "tagging: defaults.env: expected a string, got a map"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const config::ConfigError error = configError(c.yaml);
+    EXPECT_EQ(error.where.file, kFile);
+    EXPECT_EQ(error.where.line, c.line);
+    EXPECT_EQ(error.where.column, c.column);
+    EXPECT_EQ(error.message, c.message);
+  }
+}
+
+TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
+  const config::FilterSpec spec{
+      .name = "tagging",
+      .settings = YAML::Load("headers:\n  team: X-Squad\nmax_length: x\n"),
+      .mark = {}};
+  auto parsed = parseTaggingConfig(spec);
+  ASSERT_TRUE(std::holds_alternative<config::ConfigError>(parsed));
+  const auto& error = std::get<config::ConfigError>(parsed);
+  EXPECT_EQ(error.describe(),
+            "3:13: tagging: max_length: expected a non-negative integer, got 'x'");
+}
+
+TEST(TaggingConfig, MakeTaggingFilterReportsTheConfigError) {
+  auto made = makeTaggingFilter(specFrom("filters:\n  - tagging:\n      max_length: 0\n"));
+  ASSERT_TRUE(std::holds_alternative<config::ConfigError>(made));
+  EXPECT_EQ(std::get<config::ConfigError>(made).describe(),
+            "gateway.yaml:3:19: tagging: max_length: must be between 1 and 1024, got '0'");
+
+  auto built = makeTaggingFilter(specFrom("filters:\n  - tagging\n"));
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(built));
+  EXPECT_EQ(std::get<std::unique_ptr<pipeline::Filter>>(built)->name(), "tagging");
+}
+
+// The filter's behaviour on one request.
+
+pipeline::RequestContext request(pipeline::HeaderList headers, nlohmann::json body) {
+  pipeline::RequestContext ctx;
+  ctx.headers = std::move(headers);
+  ctx.body = std::move(body);
+  return ctx;
+}
+
+pipeline::Tags tag(const TaggingFilter& filter, pipeline::RequestContext ctx) {
+  EXPECT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  EXPECT_FALSE(ctx.local_reply.has_value());
+  return ctx.tags;
+}
+
+TEST(TaggingFilter, UsesDefaultsWhenNothingNamesATag) {
+  const TaggingFilter filter{TaggingConfig{}};
+  const pipeline::Tags tags = tag(filter, request({}, {{"model", "m"}}));
+  EXPECT_EQ(tags.feature, "unknown");
+  EXPECT_EQ(tags.team, "unknown");
+  EXPECT_EQ(tags.env, "unknown");
+  EXPECT_EQ(tags.user, "");
+}
+
+TEST(TaggingFilter, HeaderBeatsMetadataBeatsDefaults) {
+  TaggingConfig config;
+  config.defaults = {"default-feature", "default-team", "default-env", ""};
+  const TaggingFilter filter{config};
+  const nlohmann::json body = {
+      {"model", "m"},
+      {"metadata", {{"feature", "meta-feature"}, {"team", "meta-team"}}},
+  };
+  const pipeline::Tags tags =
+      tag(filter, request({{"x-costgate-feature", "header-feature"}}, body));
+  EXPECT_EQ(tags.feature, "header-feature");
+  EXPECT_EQ(tags.team, "meta-team");
+  EXPECT_EQ(tags.env, "default-env");
+}
+
+TEST(TaggingFilter, ReadsTheConfiguredHeaders) {
+  const TaggingFilter filter{configOk(R"(filters:
+  - tagging:
+      headers:
+        team: X-Squad
+)")};
+  const pipeline::Tags tags = tag(
+      filter, request({{"x-costgate-team", "ignored"}, {"x-squad", "search"}}, nlohmann::json{}));
+  EXPECT_EQ(tags.team, "search");
+}
+
+TEST(TaggingFilter, EmptyOrNonStringValuesFallThrough) {
+  const TaggingFilter filter{TaggingConfig{}};
+  const nlohmann::json body = {
+      {"metadata", {{"feature", ""}, {"team", 42}, {"env", "staging"}}},
+  };
+  const pipeline::Tags tags =
+      tag(filter, request({{"x-costgate-feature", ""}, {"x-costgate-env", ""}}, body));
+  EXPECT_EQ(tags.feature, "unknown") << "an empty header and an empty metadata value";
+  EXPECT_EQ(tags.team, "unknown") << "a number in metadata";
+  EXPECT_EQ(tags.env, "staging") << "an empty header falls through to metadata";
+}
+
+TEST(TaggingFilter, MetadataThatIsNotAnObjectIsIgnored) {
+  const TaggingFilter filter{TaggingConfig{}};
+  const pipeline::Tags tags = tag(filter, request({}, {{"metadata", "feature=chat"}}));
+  EXPECT_EQ(tags.feature, "unknown");
+}
+
+TEST(TaggingFilter, UserFromHeaderThenMetadataThenBody) {
+  TaggingConfig config;
+  config.defaults.user = "nobody";
+  const TaggingFilter filter{config};
+  const nlohmann::json everything = {{"user", "body-user"}, {"metadata", {{"user", "meta-user"}}}};
+  EXPECT_EQ(tag(filter, request({{"x-costgate-user", "header-user"}}, everything)).user,
+            "header-user");
+  EXPECT_EQ(tag(filter, request({}, everything)).user, "meta-user");
+  EXPECT_EQ(tag(filter, request({}, {{"user", "body-user"}})).user, "body-user");
+  EXPECT_EQ(tag(filter, request({}, {{"user", 7}})).user, "nobody") << "a non-string user";
+  EXPECT_EQ(tag(filter, request({}, nlohmann::json::object())).user, "nobody");
+}
+
+TEST(TaggingFilter, CutsValuesToMaxLength) {
+  TaggingConfig config;
+  config.max_length = 4;
+  const TaggingFilter filter{config};
+  const nlohmann::json body = {{"metadata", {{"team", "platform"}}}, {"user", "someone@example"}};
+  const pipeline::Tags tags =
+      tag(filter, request({{"x-costgate-feature", "checkout"}, {"x-costgate-env", "prod"}}, body));
+  EXPECT_EQ(tags.feature, "chec");
+  EXPECT_EQ(tags.team, "plat");
+  EXPECT_EQ(tags.env, "prod");
+  EXPECT_EQ(tags.user, "some");
+  EXPECT_EQ(tag(filter, request({{"x-costgate-user", "administrator"}}, {})).user, "admi");
+  EXPECT_EQ(tag(filter, request({}, {{"metadata", {{"user", "operator"}}}})).user, "oper");
+}
+
+TEST(TaggingFilter, NeverReplies) {
+  const TaggingFilter filter{TaggingConfig{}};
+  const nlohmann::json bodies[] = {
+      nullptr,
+      nlohmann::json::array({1, 2}),
+      "text",
+      {{"metadata", nullptr}, {"user", nullptr}},
+      {{"metadata", {{"feature", {{"nested", true}}}}}, {"user", {1}}},
+  };
+  for (const nlohmann::json& body : bodies) {
+    SCOPED_TRACE(body.dump());
+    const pipeline::Tags tags = tag(filter, request({{"x-costgate-team", "t"}}, body));
+    EXPECT_EQ(tags.team, "t");
+    EXPECT_EQ(tags.feature, "unknown");
+  }
+}
+
+}  // namespace
+}  // namespace costgate::filters::tagging
