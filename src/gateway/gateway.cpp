@@ -127,7 +127,7 @@ Response Gateway::modelsResponse(std::string_view target) const {
                                .dump());
 }
 
-net::awaitable<void> Gateway::handle(Request& request, ResponseWriter& writer) {
+server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
   std::string_view path = pathOf(request.target());
   bool get = request.method() == http::verb::get;
   bool post = request.method() == http::verb::post;
@@ -180,7 +180,7 @@ net::awaitable<void> Gateway::handle(Request& request, ResponseWriter& writer) {
   co_await writer.send(std::move(response));
 }
 
-net::awaitable<void> Gateway::proxy(pipeline::Route route, Request& request,
+server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
                                     ResponseWriter& writer) {
   auto& record = writer.record();
   record.route = std::string(pipeline::routeName(route));
@@ -207,7 +207,7 @@ net::awaitable<void> Gateway::proxy(pipeline::Route route, Request& request,
     ctx.headers.emplace_back(lowerCase(field.name_string()), std::string(field.value()));
   }
 
-  auto reply_locally = [&]() -> net::awaitable<void> {
+  auto reply_locally = [&]() -> server::Task<> {
     const auto& local = *ctx.local_reply;
     Response response{static_cast<http::status>(local.status), 11};
     response.set(http::field::content_type, local.content_type);
@@ -295,7 +295,7 @@ net::awaitable<void> Gateway::proxy(pipeline::Route route, Request& request,
   chain_.onComplete(ctx);
 }
 
-net::awaitable<void> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
+server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
                                          ResponseWriter& writer) {
   std::string body;
   if (auto failure = co_await exchange.readAll(body, kMaxWholeResponseBytes)) {
@@ -318,9 +318,9 @@ net::awaitable<void> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange
   std::string_view content_type = exchange.header("content-type");
   response.set(http::field::content_type,
                content_type.empty() ? std::string_view("application/json") : content_type);
-  for (const auto& header : exchange.headers()) {
-    if (relayedToClient(header.name)) response.insert(header.name, header.value);
-  }
+  exchange.forEachHeader([&](std::string_view name, std::string_view value) {
+    if (relayedToClient(name)) response.insert(name, value);
+  });
   if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
     response.set("x-upstream-request-id", upstream_id);
   }
@@ -329,7 +329,7 @@ net::awaitable<void> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange
   co_await writer.send(std::move(response));
 }
 
-net::awaitable<void> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
+server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
                                           ResponseWriter& writer) {
   Response head{http::status::ok, 11};
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");

@@ -21,13 +21,14 @@ class SeriesCache {
  public:
   explicit SeriesCache(prometheus::Family<Metric>& family) : family_(family) {}
 
-  template <class... Args>
-  Metric& get(const std::string& key, const prometheus::Labels& labels, Args&&... args) {
+  // `make_labels` runs only when this thread has not seen `key` before.
+  template <class MakeLabels, class... Args>
+  Metric& get(const std::string& key, MakeLabels&& make_labels, Args&&... args) {
     thread_local std::unordered_map<std::uint64_t, std::unordered_map<std::string, Metric*>> caches;
     auto& cache = caches[id_];
     auto it = cache.find(key);
     if (it != cache.end()) return *it->second;
-    Metric& metric = family_.Add(labels, std::forward<Args>(args)...);
+    Metric& metric = family_.Add(make_labels(), std::forward<Args>(args)...);
     cache.emplace(key, &metric);
     return metric;
   }
@@ -105,30 +106,30 @@ void Metrics::countRequest(std::string_view route, std::string_view model, int s
   std::string status_text = std::to_string(status);
   std::string key = std::string(route) + '\n' + std::string(model) + '\n' + status_text;
   families_->request_cache
-      .get(key, {{"route", std::string(route)},
+      .get(key, [&] { return prometheus::Labels{{"route", std::string(route)},
                  {"model", std::string(model)},
-                 {"status", status_text}})
+                 {"status", status_text}}; })
       .Increment();
   families_->request_duration_cache
-      .get(std::string(route), {{"route", std::string(route)}}, latencyBuckets())
+      .get(std::string(route), [&] { return prometheus::Labels{{"route", std::string(route)}}; }, latencyBuckets())
       .Observe(seconds);
 }
 
 void Metrics::observeUpstream(std::string_view backend, double seconds) {
   families_->upstream_duration_cache
-      .get(std::string(backend), {{"backend", std::string(backend)}}, latencyBuckets())
+      .get(std::string(backend), [&] { return prometheus::Labels{{"backend", std::string(backend)}}; }, latencyBuckets())
       .Observe(seconds);
 }
 
 void Metrics::countUpstreamFailure(std::string_view backend, std::string_view kind) {
   std::string key = std::string(backend) + '\n' + std::string(kind);
   families_->upstream_failure_cache
-      .get(key, {{"backend", std::string(backend)}, {"kind", std::string(kind)}})
+      .get(key, [&] { return prometheus::Labels{{"backend", std::string(backend)}, {"kind", std::string(kind)}}; })
       .Increment();
 }
 
 void Metrics::countStream(std::string_view outcome) {
-  families_->stream_cache.get(std::string(outcome), {{"outcome", std::string(outcome)}})
+  families_->stream_cache.get(std::string(outcome), [&] { return prometheus::Labels{{"outcome", std::string(outcome)}}; })
       .Increment();
 }
 

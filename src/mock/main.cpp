@@ -5,8 +5,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -32,6 +34,7 @@ namespace {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 namespace mock = costgate::mock;
+namespace server = costgate::server;
 using costgate::server::Request;
 using costgate::server::Response;
 using costgate::server::ResponseWriter;
@@ -40,7 +43,9 @@ using mock::json;
 constexpr std::string_view kUsage = R"(usage: costgate-mock [options]
 
 A mock OpenAI backend: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
-/v1/models/{id}, Azure-style /openai/deployments/{name}/..., and GET /health.
+/v1/models/{id}, Azure-style /openai/deployments/{name}/..., GET /health, and GET /mock/stats
+(counters of what the mock saw: connections_accepted, requests, streams_started,
+streams_completed, streams_cancelled, streams_stalled, resets, status_faults).
 
   --listen HOST:PORT          address to serve on (default 127.0.0.1:0; port 0 = any free port)
   --threads N                 worker threads (default 1; 0 = one per core)
@@ -72,7 +77,31 @@ struct Settings {
   mock::Behaviour defaults;
 };
 
-enum class Route { kChat, kCompletions, kEmbeddings, kModels, kModel, kHealth, kUnknown };
+// What the mock saw, for GET /mock/stats: tests use it to check that a gateway cancels upstream
+// streams and reuses its connections. Relaxed atomics: nothing is ordered by them.
+struct Stats {
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> streams_started{0};
+  std::atomic<std::uint64_t> streams_completed{0};
+  std::atomic<std::uint64_t> streams_cancelled{0};  // the client left while events were due
+  std::atomic<std::uint64_t> streams_stalled{0};    // x-mock-stall-after-chunks took effect
+  std::atomic<std::uint64_t> resets{0};             // connections reset on purpose
+  std::atomic<std::uint64_t> status_faults{0};      // x-mock-status answers
+
+  static void count(std::atomic<std::uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+// Everything the handler shares across requests.
+struct Service {
+  Settings settings;
+  Stats stats;
+  // Set before the server runs, read only by /mock/stats.
+  const costgate::server::HttpServer* server = nullptr;
+};
+
+enum class Route { kChat, kCompletions, kEmbeddings, kModels, kModel, kHealth, kStats, kUnknown };
 
 struct Destination {
   Route route = Route::kUnknown;
@@ -96,6 +125,7 @@ Destination routeOf(std::string_view path) {
   }
   if (path.starts_with(kV1)) return {generation(path.substr(kV1.size())), {}, {}};
   if (path == "/health" || path == "/healthz") return {Route::kHealth, {}, {}};
+  if (path == "/mock/stats") return {Route::kStats, {}, {}};
   if (path.starts_with(kAzure)) {
     std::string_view rest = path.substr(kAzure.size());
     std::size_t slash = rest.find('/');
@@ -136,9 +166,9 @@ class Pause {
   explicit Pause(ResponseWriter& writer) : writer_(writer) {}
 
   // False if the client left (before or during the wait).
-  net::awaitable<bool> wait(std::chrono::milliseconds duration) {
+  server::Task<bool> wait(std::chrono::milliseconds duration) {
     if (!timer_) {
-      timer_ = std::make_shared<net::steady_timer>(co_await net::this_coro::executor);
+      timer_ = std::make_shared<server::Timer>(co_await net::this_coro::executor);
       // Weak: the watch can outlive this request's frame by a moment.
       writer_.watchForDisconnect([weak = std::weak_ptr(timer_)] {
         if (auto timer = weak.lock()) timer->cancel();
@@ -146,12 +176,12 @@ class Pause {
     }
     if (writer_.clientGone()) co_return false;
     timer_->expires_after(duration);
-    co_await timer_->async_wait(net::as_tuple(net::use_awaitable));
+    co_await timer_->async_wait(server::kAwait);
     co_return !writer_.clientGone();
   }
 
   // Waits until the client leaves or the server stops.
-  net::awaitable<void> forever() {
+  server::Task<void> forever() {
     for (;;) {
       bool present = co_await wait(std::chrono::hours(1));
       if (!present) co_return;
@@ -160,7 +190,7 @@ class Pause {
 
  private:
   ResponseWriter& writer_;
-  std::shared_ptr<net::steady_timer> timer_;
+  std::shared_ptr<server::Timer> timer_;
 };
 
 // One request being answered.
@@ -170,15 +200,15 @@ class Pause {
 // in a loop condition (it trapped).
 class Exchange {
  public:
-  Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour)
-      : request_(request), writer_(writer), behaviour_(behaviour), pause_(writer) {}
+  Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour, Stats& stats)
+      : request_(request), writer_(writer), behaviour_(behaviour), stats_(stats), pause_(writer) {}
 
-  net::awaitable<void> run(Destination destination);
+  server::Task<void> run(Destination destination);
   mock::Behaviour& behaviour() { return behaviour_; }
   void echoHeaders() { echo_headers_ = receivedHeaders(request_); }
 
-  net::awaitable<void> sendError(const mock::ApiError& error,
-                                 std::string_view allow = std::string_view()) {
+  server::Task<void> sendError(const mock::ApiError& error,
+                               std::string_view allow = std::string_view()) {
     Response response =
         jsonResponse(static_cast<http::status>(error.status), mock::errorBody(error));
     if (error.status == 429) response.set(http::field::retry_after, "1");
@@ -209,17 +239,19 @@ class Exchange {
   }
 
   // The reset or stall asked for; the reset wins a tie.
-  net::awaitable<void> fail() {
+  server::Task<void> fail() {
     const auto& reset = behaviour_.reset_after_chunks;
     const auto& stall = behaviour_.stall_after_chunks;
     if (reset && (!stall || *reset <= *stall)) {
+      Stats::count(stats_.resets);
       writer_.abort();
       co_return;
     }
+    Stats::count(stats_.streams_stalled);
     co_await pause_.forever();
   }
 
-  net::awaitable<void> sendOk(json body) {
+  server::Task<void> sendOk(json body) {
     if (failAfter()) {
       co_await fail();
       co_return;
@@ -228,18 +260,19 @@ class Exchange {
     co_await writer_.send(std::move(response));
   }
 
-  net::awaitable<void> sendEvents(mock::SseEvents events);
-  net::awaitable<void> generate(Route route, std::string_view deployment);
+  server::Task<void> sendEvents(mock::SseEvents events);
+  server::Task<void> generate(Route route, std::string_view deployment);
 
   Request& request_;
   ResponseWriter& writer_;
   mock::Behaviour behaviour_;
+  Stats& stats_;
   Pause pause_;
   json echo_headers_;   // null unless x-mock-echo-headers
   json received_body_;  // the parsed body, kept only for x-mock-echo-body
 };
 
-net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
+server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
   if ((!echo_headers_.is_null() || behaviour_.echo_body) && events.data.size() > 1) {
     // Echoes ride on the first event; rare, so re-parsing it is fine.
     json first = json::parse(events.data.front());
@@ -251,6 +284,7 @@ net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
   head.set(http::field::cache_control, "no-cache");
   bool sent = co_await writer_.beginStream(std::move(head));
   if (!sent) co_return;
+  Stats::count(stats_.streams_started);
 
   // Index of the event that the injected fault replaces: after K content events, and never past
   // them, so the client always sees a stream without its end.
@@ -268,16 +302,23 @@ net::awaitable<void> Exchange::sendEvents(mock::SseEvents events) {
     }
     if (i >= events.opening && i < events.content_end && delay.count() > 0) {
       bool present = co_await pause_.wait(delay);
-      if (!present) co_return;
+      if (!present) {
+        Stats::count(stats_.streams_cancelled);
+        co_return;
+      }
     }
     frame.assign("data: ").append(events.data[i]).append("\n\n");
     sent = co_await writer_.writeChunk(frame);
-    if (!sent) co_return;
+    if (!sent) {
+      Stats::count(stats_.streams_cancelled);
+      co_return;
+    }
   }
-  co_await writer_.endStream();
+  sent = co_await writer_.endStream();
+  if (sent) Stats::count(stats_.streams_completed);
 }
 
-net::awaitable<void> Exchange::generate(Route route, std::string_view deployment) {
+server::Task<void> Exchange::generate(Route route, std::string_view deployment) {
   constexpr std::string_view kBadJson =
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
       "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
@@ -333,8 +374,9 @@ net::awaitable<void> Exchange::generate(Route route, std::string_view deployment
   }
 }
 
-net::awaitable<void> Exchange::run(Destination destination) {
+server::Task<void> Exchange::run(Destination destination) {
   if (behaviour_.reset) {
+    Stats::count(stats_.resets);
     writer_.abort();
     co_return;
   }
@@ -343,6 +385,7 @@ net::awaitable<void> Exchange::run(Destination destination) {
     if (!present) co_return;
   }
   if (behaviour_.status != 0) {
+    Stats::count(stats_.status_faults);
     mock::ApiError fault = mock::statusFault(behaviour_.status);
     co_await sendError(fault);
     co_return;
@@ -365,6 +408,7 @@ net::awaitable<void> Exchange::run(Destination destination) {
       co_return;
     }
     case Route::kHealth:
+    case Route::kStats:
       break;  // GET was answered before any fault
     case Route::kUnknown: {
       mock::ApiError unknown{404,
@@ -385,18 +429,37 @@ net::awaitable<void> Exchange::run(Destination destination) {
   co_await sendError(not_allowed, allow);
 }
 
-net::awaitable<void> serve(const Settings& settings, Request& request, ResponseWriter& writer) {
+std::string statsBody(const Service& service) {
+  auto read = [](const std::atomic<std::uint64_t>& counter) {
+    return counter.load(std::memory_order_relaxed);
+  };
+  const Stats& stats = service.stats;
+  json body = {{"connections_accepted", service.server ? service.server->connectionsAccepted() : 0},
+               {"requests", read(stats.requests)},
+               {"streams_started", read(stats.streams_started)},
+               {"streams_completed", read(stats.streams_completed)},
+               {"streams_cancelled", read(stats.streams_cancelled)},
+               {"streams_stalled", read(stats.streams_stalled)},
+               {"resets", read(stats.resets)},
+               {"status_faults", read(stats.status_faults)}};
+  return mock::toWire(body);
+}
+
+server::Task<void> serve(Service& service, Request& request, ResponseWriter& writer) {
   std::string_view target = request.target();
   Destination destination = routeOf(target.substr(0, target.find('?')));
-  if (destination.route == Route::kHealth && request.method() == http::verb::get) {
-    // Readiness probes bypass every injected fault.
+  bool probe = destination.route == Route::kHealth || destination.route == Route::kStats;
+  if (probe && request.method() == http::verb::get) {
+    // Probes bypass every injected fault and are not counted as requests.
     Response response{http::status::ok, request.version()};
     response.set(http::field::content_type, "application/json");
-    response.body() = R"({"status":"ok"})";
+    response.body() =
+        destination.route == Route::kHealth ? R"({"status":"ok"})" : statsBody(service);
     co_await writer.send(std::move(response));
     co_return;
   }
-  Exchange exchange(request, writer, settings.defaults);
+  Stats::count(service.stats.requests);
+  Exchange exchange(request, writer, service.settings.defaults, service.stats);
   std::optional<mock::ApiError> header_error;
   for (const auto& field : request) {
     std::string_view name = field.name_string();
@@ -502,15 +565,18 @@ Settings parseCommandLine(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings settings = parseCommandLine(argc, argv);
+  Service service{parseCommandLine(argc, argv), {}, nullptr};
+  const Settings& settings = service.settings;
   // Writes to a vanished client fail with EPIPE instead of killing the process.
   ::signal(SIGPIPE, SIG_IGN);
   try {
     costgate::server::HttpServer server(settings.host, settings.port, settings.threads,
                                         costgate::server::ServerLimits{},
-                                        [&settings](Request& request, ResponseWriter& writer) {
-                                          return serve(settings, request, writer);
+                                        [&service](Request& request, ResponseWriter& writer) {
+                                          return serve(service, request, writer);
                                         });
+    // Worker threads start in run(), after this store.
+    service.server = &server;
     net::io_context signal_context(1);
     net::signal_set signals(signal_context, SIGINT, SIGTERM);
     signals.async_wait([&server](const boost::system::error_code& error, int) {

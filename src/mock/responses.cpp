@@ -116,9 +116,18 @@ double tokenLogprob(std::string_view token, std::size_t position) {
   return -static_cast<double>((fnv1a(token) + position) % 100) / 100.0;
 }
 
+// The rank-th (from 1) alternative to `token`: distinct filler words, never the token's own.
+// top_logprobs asks for at most 20, and 25 fillers always remain.
 std::string alternativeToken(std::string_view token, std::size_t position, int rank) {
-  std::string_view word = kFiller[(fnv1a(token) + static_cast<std::size_t>(rank)) % kFiller.size()];
-  return position == 0 ? std::string(word) : " " + std::string(word);
+  std::string_view word = position == 0 ? token : token.substr(1);
+  std::size_t start = fnv1a(token) % kFiller.size();
+  int found = 0;
+  for (std::size_t k = 0; k < kFiller.size(); ++k) {
+    std::string_view candidate = kFiller[(start + k) % kFiller.size()];
+    if (candidate == word || ++found < rank) continue;
+    return position == 0 ? std::string(candidate) : " " + std::string(candidate);
+  }
+  return std::string(token);
 }
 
 json tokenBytes(std::string_view token) {

@@ -3,18 +3,16 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <cctype>
 #include <random>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -28,7 +26,8 @@ namespace costgate::server {
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
-constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
+constexpr std::size_t kReadBufferBytes = 8 * 1024;
 
 namespace {
 
@@ -57,9 +56,12 @@ void finishRecord(ExchangeRecord& record) {
       std::chrono::steady_clock::now() - record.started);
 }
 
-net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
-  beast::tcp_stream stream{std::move(socket)};
+Task<> runSession(Socket socket, const SessionEnv& env) {
+  Deadline deadline(socket);
   beast::flat_buffer buffer;
+  // Beast sizes each read by the buffer's free capacity, starting at 512 bytes: a typical
+  // request would then take two reads.
+  buffer.reserve(kReadBufferBytes);
   bool first_request = true;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -68,8 +70,8 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
 
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
     // longer for its next request.
-    stream.expires_after(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
-    auto [head_ec, head_bytes] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+    deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
+    auto [head_ec, head_bytes] = co_await http::async_read_header(socket, buffer, parser, kAwait);
 
     ExchangeRecord record;
     record.started = std::chrono::steady_clock::now();
@@ -86,9 +88,9 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
     } else if (head_ec == http::error::header_limit) {
       refusal = openai::ApiError{431, "invalid_request_error", "request headers are too large",
                                  {}, "request_header_fields_too_large"};
-    } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != beast::error::timeout &&
-               head_ec != net::error::eof && head_ec != net::error::connection_reset &&
-               head_ec != net::error::operation_aborted && head_bytes > 0) {
+    } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != net::error::eof &&
+               head_ec != net::error::connection_reset && head_ec != net::error::operation_aborted &&
+               head_bytes > 0) {
       refusal = openai::invalidRequest("malformed HTTP request: " + head_ec.message());
     } else if (head_ec) {
       break;  // the client left, or sent nothing in time: nothing to answer
@@ -101,16 +103,16 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
       record.request_id = makeRequestId(head["x-request-id"]);
       if (!parser.is_done()) {
         if (beast::iequals(head[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> go_on{http::status::continue_, 11};
-          stream.expires_after(env.limits.body_timeout);
-          co_await http::async_write(stream, go_on, kUseTuple);
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          deadline.expiresAfter(env.limits.body_timeout);
+          co_await net::async_write(socket, net::buffer(kContinue), kAwait);
         }
-        stream.expires_after(env.limits.body_timeout);
-        auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+        deadline.expiresAfter(env.limits.body_timeout);
+        auto [body_ec, body_bytes] = co_await http::async_read(socket, buffer, parser, kAwait);
         record.bytes_in += body_bytes;
         if (body_ec == http::error::body_limit) {
           refusal = too_large();
-        } else if (body_ec == beast::error::timeout) {
+        } else if (body_ec == net::error::operation_aborted && deadline.expired()) {
           refusal = openai::ApiError{408, "invalid_request_error",
                                      "request body was not received in time", {}, "timeout"};
         } else if (body_ec) {
@@ -126,7 +128,7 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
     if (refusal) {
       // The stream may be mid-message, so the connection cannot be reused.
       if (record.request_id.empty()) record.request_id = makeRequestId({});
-      ResponseWriter writer(stream, record, false, env.limits.body_timeout);
+      ResponseWriter writer(socket, deadline, record, false, env.limits.body_timeout);
       co_await writer.send(rejection(*refusal));
       finishRecord(record);
       if (env.observer) env.observer(record);
@@ -135,8 +137,10 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
 
     Request& request = parser.get();
     bool reusable = false;
+    deadline.clear();  // the handler may wait on a backend for as long as that takes
     {
-      ResponseWriter writer(stream, record, request.keep_alive(), env.limits.idle_timeout);
+      ResponseWriter writer(socket, deadline, record, request.keep_alive(),
+                            env.limits.idle_timeout);
       bool failed = false;
       try {
         co_await env.handler(request, writer);
@@ -156,19 +160,19 @@ net::awaitable<void> runSession(tcp::socket socket, const SessionEnv& env) {
     first_request = false;
   }
   error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
-net::awaitable<void> acceptLoop(tcp::acceptor& acceptor, const SessionEnv& env) {
+Task<> acceptLoop(Acceptor& acceptor, const SessionEnv& env) {
   auto executor = co_await net::this_coro::executor;
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    auto [ec, socket] = co_await acceptor.async_accept(kAwait);
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off instead of spinning on the error.
-      net::steady_timer pause(executor, std::chrono::milliseconds(50));
-      co_await pause.async_wait(kUseTuple);
+      Timer pause(executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kAwait);
       continue;
     }
     env.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -207,13 +211,20 @@ void ResponseWriter::finishHeaders(Response& response) {
   record_.status = response.result_int();
 }
 
-bool ResponseWriter::noteWrite(error_code ec, std::size_t bytes) {
+Task<bool> ResponseWriter::write(std::string_view head, std::string_view body) {
+  const std::array<net::const_buffer, 2> message = {net::buffer(head), net::buffer(body)};
+  deadline_.expiresAfter(write_timeout_);
+  auto [ec, bytes] = co_await net::async_write(socket_, message, kAwait);
+  deadline_.clear();
   record_.bytes_out += bytes;
   if (ec) {
     client_gone_ = true;
-    if (record_.error.empty()) record_.error = "client write failed: " + ec.message();
+    if (record_.error.empty()) {
+      record_.error = deadline_.expired() ? "client did not read the response in time"
+                                          : "client write failed: " + ec.message();
+    }
   }
-  return !ec;
+  co_return !ec;
 }
 
 namespace {
@@ -236,45 +247,37 @@ std::string serializeHead(const Response& response) {
 
 }  // namespace
 
-net::awaitable<bool> ResponseWriter::send(Response response) {
+Task<bool> ResponseWriter::send(Response response) {
   if (client_gone_ || responded_) co_return false;
   finishHeaders(response);
   response.content_length(response.body().size());
-  std::string head = serializeHead(response);
-  const std::array<net::const_buffer, 2> message = {net::buffer(head),
-                                                    net::buffer(response.body())};
-  stream_.expires_after(write_timeout_);
-  auto [ec, bytes] = co_await net::async_write(stream_, message, kUseTuple);
-  co_return noteWrite(ec, bytes);
+  co_return co_await write(serializeHead(response), response.body());
 }
 
-net::awaitable<bool> ResponseWriter::beginStream(Response head) {
+Task<bool> ResponseWriter::beginStream(Response head) {
   if (client_gone_ || responded_) co_return false;
   finishHeaders(head);
   head.body().clear();
   head.chunked(true);
   streaming_ = true;
-  std::string serialized = serializeHead(head);
-  stream_.expires_after(write_timeout_);
-  auto [ec, bytes] = co_await net::async_write(stream_, net::buffer(serialized), kUseTuple);
-  co_return noteWrite(ec, bytes);
+  co_return co_await write(serializeHead(head), {});
 }
 
-net::awaitable<bool> ResponseWriter::writeChunk(std::string_view data) {
+Task<bool> ResponseWriter::writeChunk(std::string_view data) {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   if (data.empty()) co_return true;
-  stream_.expires_after(write_timeout_);
-  auto [ec, bytes] =
-      co_await net::async_write(stream_, http::make_chunk(net::buffer(data)), kUseTuple);
-  co_return noteWrite(ec, bytes);
+  char size_line[24];
+  int length = std::snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
+  std::string framed;
+  framed.reserve(data.size() + 2);
+  framed.append(data).append("\r\n");
+  co_return co_await write(std::string_view(size_line, length), framed);
 }
 
-net::awaitable<bool> ResponseWriter::endStream() {
+Task<bool> ResponseWriter::endStream() {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   ended_ = true;
-  stream_.expires_after(write_timeout_);
-  auto [ec, bytes] = co_await net::async_write(stream_, http::make_chunk_last(), kUseTuple);
-  co_return noteWrite(ec, bytes);
+  co_return co_await write("0\r\n\r\n", {});
 }
 
 void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
@@ -288,7 +291,7 @@ void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
     std::function<void()> on_gone;
     void operator()(error_code ec) {
       if (!*active) return;  // the handler has returned; the writer may be gone
-      auto& socket = writer->stream_.socket();
+      auto& socket = writer->socket_;
       if (!ec) {
         char probe;
         ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -304,7 +307,7 @@ void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
       on_gone();
     }
   };
-  stream_.socket().async_wait(tcp::socket::wait_read, Watch{active, this, std::move(on_gone)});
+  socket_.async_wait(tcp::socket::wait_read, Watch{active, this, std::move(on_gone)});
 }
 
 void ResponseWriter::stopWatch() {
@@ -312,7 +315,7 @@ void ResponseWriter::stopWatch() {
   if (*watch_active_) {
     *watch_active_ = false;
     error_code ignored;
-    stream_.socket().cancel(ignored);
+    socket_.cancel(ignored);
   }
   watch_active_.reset();
 }
@@ -322,8 +325,8 @@ void ResponseWriter::abort() {
   aborted_ = true;
   client_gone_ = true;
   error_code ignored;
-  stream_.socket().set_option(net::socket_base::linger(true, 0), ignored);
-  stream_.socket().close(ignored);
+  socket_.set_option(net::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
 }
 
 // ---- HttpServer ----
@@ -331,8 +334,8 @@ void ResponseWriter::abort() {
 struct HttpServer::Worker {
   Worker(net::io_context& context, const ServerLimits& limits, const Handler& handler,
          const ExchangeObserver& observer, std::atomic<std::uint64_t>& connections_accepted)
-      : acceptor(context), env{limits, handler, observer, connections_accepted} {}
-  tcp::acceptor acceptor;
+      : acceptor(context.get_executor()), env{limits, handler, observer, connections_accepted} {}
+  Acceptor acceptor;
   SessionEnv env;
   std::thread thread;
 };
@@ -375,8 +378,8 @@ HttpServer::~HttpServer() {
 
 void HttpServer::run() {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    net::co_spawn(*contexts_[i], acceptLoop(workers_[i]->acceptor, workers_[i]->env),
-                  net::detached);
+    net::co_spawn(contexts_[i]->get_executor(),
+                  acceptLoop(workers_[i]->acceptor, workers_[i]->env), net::detached);
   }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([context = contexts_[i].get()] { context->run(); });

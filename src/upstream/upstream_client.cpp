@@ -1,5 +1,7 @@
 #include "costgate/upstream/upstream_client.h"
 
+#include "costgate/server/deadline.h"
+
 #include <sys/socket.h>
 
 #include <array>
@@ -7,20 +9,18 @@
 #include <stdexcept>
 #include <variant>
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 namespace costgate::upstream {
 
@@ -29,11 +29,15 @@ namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
-constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+using server::Deadline;
+using server::Executor;
+using server::kAwait;
+using server::Socket;
+using server::Task;
 constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = Socket;
+using TlsStream = ssl::stream<Socket>;
 
 // ---- Backend ----
 
@@ -64,14 +68,31 @@ Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
 
 namespace {
 
+Failure failureFrom(error_code ec, std::string_view during) {
+  FailureKind kind = FailureKind::Reset;
+  if (ec == net::error::operation_aborted) {
+    kind = FailureKind::Cancelled;
+  } else if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    kind = FailureKind::Protocol;
+  }
+  return Failure{kind, std::string(during) + ": " + ec.message()};
+}
+
 struct Connection {
-  Connection(const net::any_io_executor& executor, const Backend& backend)
+  Connection(const Executor& executor, const Backend& backend)
       : stream(backend.tls() ? Stream(std::in_place_type<TlsStream>, executor,
                                       *backend.tlsContext())
-                             : Stream(std::in_place_type<PlainStream>, executor)) {}
+                             : Stream(std::in_place_type<PlainStream>, executor)),
+        deadline(lowest()) {
+    // Beast sizes each read by the free capacity, starting at 512 bytes: a typical response head
+    // and body would then take several reads.
+    buffer.reserve(16 * 1024);
+  }
 
-  PlainStream& lowest() {
-    return std::visit([](auto& s) -> PlainStream& { return beast::get_lowest_layer(s); }, stream);
+  Socket& lowest() {
+    if (auto* tls = std::get_if<TlsStream>(&stream)) return tls->next_layer();
+    return std::get<PlainStream>(stream);
   }
   // Runs `operation(stream)` on whichever stream type this connection has.
   template <class Operation>
@@ -80,7 +101,7 @@ struct Connection {
   }
   // An idle pooled connection is dead if the peer closed it or sent anything unasked.
   bool stillOpen() {
-    auto& socket = lowest().socket();
+    auto& socket = lowest();
     if (!socket.is_open()) return false;
     char probe;
     ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -88,11 +109,19 @@ struct Connection {
   }
   void close() {
     error_code ignored;
-    lowest().socket().close(ignored);
+    lowest().close(ignored);
+  }
+  // The failure for an operation that ended with `ec`.
+  Failure failure(error_code ec, std::string_view during) const {
+    if (ec == net::error::operation_aborted && deadline.expired()) {
+      return Failure{FailureKind::Timeout, std::string(during) + ": timed out"};
+    }
+    return failureFrom(ec, during);
   }
 
   using Stream = std::variant<PlainStream, TlsStream>;
   Stream stream;
+  Deadline deadline;
   beast::flat_buffer buffer;
   std::chrono::steady_clock::time_point idle_since;
 };
@@ -103,18 +132,6 @@ bool isIpLiteral(const std::string& host) {
   return !ec;
 }
 
-Failure failureFrom(error_code ec, std::string_view during) {
-  FailureKind kind = FailureKind::Reset;
-  if (ec == beast::error::timeout) {
-    kind = FailureKind::Timeout;
-  } else if (ec == net::error::operation_aborted) {
-    kind = FailureKind::Cancelled;
-  } else if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
-             ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    kind = FailureKind::Protocol;
-  }
-  return Failure{kind, std::string(during) + ": " + ec.message()};
-}
 
 bool closedBeforeAnswering(error_code ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
@@ -187,14 +204,14 @@ std::string_view Exchange::header(std::string_view name) const {
   return it->value();
 }
 
-std::vector<Header> Exchange::headers() const {
-  std::vector<Header> out;
+void Exchange::forEachHeader(
+    const std::function<void(std::string_view, std::string_view)>& visit) const {
+  std::string name;
   for (const auto& field : state_->parser.get()) {
-    std::string name(field.name_string());
+    name.assign(field.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.push_back({std::move(name), std::string(field.value())});
+    visit(name, field.value());
   }
-  return out;
 }
 
 bool Exchange::isEventStream() const {
@@ -202,7 +219,7 @@ bool Exchange::isEventStream() const {
   return type.substr(0, 17) == "text/event-stream";
 }
 
-net::awaitable<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
+Task<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
   State& s = *state_;
   if (s.parser.is_done()) {
     s.finish();
@@ -214,16 +231,17 @@ net::awaitable<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
   auto& body = s.parser.get().body();
   body.data = data;
   body.size = size;
-  s.connection->lowest().expires_after(s.read_timeout);
+  s.connection->deadline.expiresAfter(s.read_timeout);
   auto [ec, bytes] = co_await s.connection->on([&](auto& stream) {
-    return http::async_read_some(stream, s.connection->buffer, s.parser, kUseTuple);
+    return http::async_read_some(stream, s.connection->buffer, s.parser, kAwait);
   });
+  s.connection->deadline.clear();
   (void)bytes;
   if (ec == http::error::need_buffer) ec = {};
   if (ec) {
     s.failed = true;
     auto failure = s.cancelled ? Failure{FailureKind::Cancelled, "the call was cancelled"}
-                               : failureFrom(ec, "reading the backend's response");
+                               : s.connection->failure(ec, "reading the backend's response");
     s.connection.reset();
     co_return BodyPiece{{}, false, std::move(failure)};
   }
@@ -233,14 +251,14 @@ net::awaitable<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
   co_return BodyPiece{got, done, std::nullopt};
 }
 
-net::awaitable<BodyPiece> Exchange::readSome() {
+Task<BodyPiece> Exchange::readSome() {
   constexpr std::size_t kPieceBytes = 16 * 1024;
   // Not zeroed, and only for streamed bodies: whole bodies are read straight into their string.
   if (!state_->stream_buffer) state_->stream_buffer.reset(new char[kPieceBytes]);
   co_return co_await readInto(state_->stream_buffer.get(), kPieceBytes);
 }
 
-net::awaitable<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
+Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
   std::size_t expected = state_->parser.content_length().value_or(16 * 1024);
   for (;;) {
     std::size_t used = out.size();
@@ -313,28 +331,33 @@ std::size_t UpstreamClient::idleConnections(const Backend& backend) const {
 
 namespace {
 
-net::awaitable<std::optional<Failure>> connect(Connection& connection, const Backend& backend) {
+Task<std::optional<Failure>> connect(Connection& connection, const Backend& backend) {
   const auto& config = backend.config();
   auto executor = co_await net::this_coro::executor;
-  tcp::resolver resolver(executor);
+  net::ip::basic_resolver<tcp, Executor> resolver(executor);
   auto [resolve_ec, endpoints] =
-      co_await resolver.async_resolve(config.host, std::to_string(config.port), kUseTuple);
+      co_await resolver.async_resolve(config.host, std::to_string(config.port), kAwait);
   if (resolve_ec) {
     co_return Failure{FailureKind::Connect,
                       "cannot resolve backend host '" + config.host + "': " + resolve_ec.message()};
   }
   auto& lowest = connection.lowest();
-  lowest.expires_after(config.connect_timeout);
-  auto [connect_ec, endpoint] = co_await lowest.async_connect(endpoints, kUseTuple);
+  connection.deadline.expiresAfter(config.connect_timeout);
+  auto [connect_ec, endpoint] = co_await net::async_connect(lowest, endpoints, kAwait);
   (void)endpoint;
   if (connect_ec) {
-    auto kind = connect_ec == beast::error::timeout ? FailureKind::Timeout : FailureKind::Connect;
+    bool timed_out = connection.deadline.expired();
+    connection.deadline.clear();
+    auto kind = timed_out ? FailureKind::Timeout : FailureKind::Connect;
     co_return Failure{kind, "cannot connect to backend '" + config.name + "' at " + config.host +
                                 ":" + std::to_string(config.port) + ": " + connect_ec.message()};
   }
   error_code ignored;
-  lowest.socket().set_option(tcp::no_delay(true), ignored);
-  if (!backend.tls()) co_return std::nullopt;
+  lowest.set_option(tcp::no_delay(true), ignored);
+  if (!backend.tls()) {
+    connection.deadline.clear();
+    co_return std::nullopt;
+  }
 
   auto& tls = std::get<TlsStream>(connection.stream);
   if (!isIpLiteral(config.host)) {
@@ -342,10 +365,12 @@ net::awaitable<std::optional<Failure>> connect(Connection& connection, const Bac
     SSL_set_tlsext_host_name(tls.native_handle(), config.host.c_str());
   }
   if (config.verify_tls) tls.set_verify_callback(ssl::host_name_verification(config.host));
-  lowest.expires_after(config.connect_timeout);
-  auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, kUseTuple);
+  connection.deadline.expiresAfter(config.connect_timeout);
+  auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, kAwait);
+  bool timed_out = connection.deadline.expired();
+  connection.deadline.clear();
   if (handshake_ec) {
-    auto kind = handshake_ec == beast::error::timeout ? FailureKind::Timeout : FailureKind::Tls;
+    auto kind = timed_out ? FailureKind::Timeout : FailureKind::Tls;
     co_return Failure{kind, "TLS handshake with backend '" + config.name +
                                 "' failed: " + handshake_ec.message()};
   }
@@ -362,7 +387,7 @@ std::string hostHeader(const config::BackendConfig& config) {
 
 }  // namespace
 
-net::awaitable<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
+Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
                                                              const Call& call,
                                                              std::unique_ptr<Exchange>& out) {
   const auto& config = backend.config();
@@ -396,13 +421,15 @@ net::awaitable<std::optional<Failure>> UpstreamClient::start(const Backend& back
       if (auto failure = co_await connect(*connection, backend)) co_return failure;
     }
 
-    connection->lowest().expires_after(config.read_timeout);
+    connection->deadline.expiresAfter(config.read_timeout);
     auto [write_ec, written] = co_await connection->on(
-        [&](auto& stream) { return net::async_write(stream, request, kUseTuple); });
+        [&](auto& stream) { return net::async_write(stream, request, kAwait); });
     (void)written;
     if (write_ec) {
-      if (reused && write_ec != beast::error::timeout) continue;
-      co_return failureFrom(write_ec, "sending the request to backend '" + config.name + "'");
+      connection->deadline.clear();
+      if (reused && !connection->deadline.expired()) continue;
+      co_return connection->failure(write_ec,
+                                    "sending the request to backend '" + config.name + "'");
     }
 
     auto state = std::make_unique<Exchange::State>();
@@ -410,13 +437,14 @@ net::awaitable<std::optional<Failure>> UpstreamClient::start(const Backend& back
     state->read_timeout = config.read_timeout;
     state->parser.header_limit(kMaxResponseHeaderBytes);
     state->parser.body_limit(boost::none);
-    connection->lowest().expires_after(config.read_timeout);
     auto [read_ec, read] = co_await connection->on([&](auto& stream) {
-      return http::async_read_header(stream, connection->buffer, state->parser, kUseTuple);
+      return http::async_read_header(stream, connection->buffer, state->parser, kAwait);
     });
+    connection->deadline.clear();
     if (read_ec) {
       if (reused && read == 0 && closedBeforeAnswering(read_ec)) continue;
-      co_return failureFrom(read_ec, "reading the response head from backend '" + config.name + "'");
+      co_return connection->failure(
+          read_ec, "reading the response head from backend '" + config.name + "'");
     }
     state->connection = std::move(connection);
     out = std::make_unique<Exchange>(std::move(state));

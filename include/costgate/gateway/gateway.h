@@ -21,7 +21,7 @@ class Gateway {
   Gateway(config::GatewayConfig config, pipeline::Chain chain);
 
   // The server's handler for every request.
-  server::net::awaitable<void> handle(server::Request& request, server::ResponseWriter& writer);
+  server::Task<> handle(server::Request& request, server::ResponseWriter& writer);
   // The server's observer for every finished exchange: access log and metrics.
   void observe(const server::ExchangeRecord& record);
 
@@ -32,12 +32,12 @@ class Gateway {
     const config::ModelRoute* model;
     const upstream::Backend* backend;
   };
-  server::net::awaitable<void> proxy(pipeline::Route route, server::Request& request,
+  server::Task<> proxy(pipeline::Route route, server::Request& request,
                                      server::ResponseWriter& writer);
-  server::net::awaitable<void> relayStream(pipeline::RequestContext& ctx,
+  server::Task<> relayStream(pipeline::RequestContext& ctx,
                                            upstream::Exchange& exchange,
                                            server::ResponseWriter& writer);
-  server::net::awaitable<void> relayWhole(pipeline::RequestContext& ctx,
+  server::Task<> relayWhole(pipeline::RequestContext& ctx,
                                           upstream::Exchange& exchange,
                                           server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;

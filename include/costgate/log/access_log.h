@@ -19,7 +19,7 @@ class AccessLog {
   explicit AccessLog(const std::string& path);
   ~AccessLog();
   void write(const server::ExchangeRecord& record) const;
-  // The line write() would log after its timestamp, for tests.
+  // The JSON line write() logs.
   static std::string format(const server::ExchangeRecord& record);
 
  private:

@@ -13,18 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "costgate/server/deadline.h"
 #include "costgate/server/exchange_record.h"
 
 namespace costgate::server {
 
-namespace net = boost::asio;
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -40,21 +36,25 @@ struct ServerLimits {
 // The handler's way to answer one request. Each call returns false once the client is gone.
 class ResponseWriter {
  public:
-  ResponseWriter(boost::beast::tcp_stream& stream, ExchangeRecord& record, bool keep_alive,
+  ResponseWriter(Socket& socket, Deadline& deadline, ExchangeRecord& record, bool keep_alive,
                  std::chrono::milliseconds write_timeout)
-      : stream_(stream), record_(record), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
+      : socket_(socket),
+        deadline_(deadline),
+        record_(record),
+        keep_alive_(keep_alive),
+        write_timeout_(write_timeout) {}
   ~ResponseWriter();
   ResponseWriter(const ResponseWriter&) = delete;
   ResponseWriter& operator=(const ResponseWriter&) = delete;
 
   // Sends a whole response; sets content-length, keep-alive and x-request-id.
-  net::awaitable<bool> send(Response response);
+  Task<bool> send(Response response);
   // Sends the head of a chunked response (the body of `head` is ignored).
-  net::awaitable<bool> beginStream(Response head);
+  Task<bool> beginStream(Response head);
   // Sends one chunk now; an empty chunk is skipped.
-  net::awaitable<bool> writeChunk(std::string_view data);
+  Task<bool> writeChunk(std::string_view data);
   // Sends the terminating chunk.
-  net::awaitable<bool> endStream();
+  Task<bool> endStream();
   // Calls on_gone once if the client closes or resets the connection while the handler runs.
   // The watch ends when the handler returns.
   void watchForDisconnect(std::function<void()> on_gone);
@@ -63,17 +63,19 @@ class ResponseWriter {
 
   bool responded() const { return responded_; }
   bool clientGone() const { return client_gone_; }
-  bool keepAlive() const { return keep_alive_; }
-  // True when the connection can carry another request after this one.
-  bool reusable() const { return keep_alive_ && !client_gone_ && !aborted_ && (!streaming_ || ended_); }
   ExchangeRecord& record() { return record_; }
+  // True when the connection can carry another request after this one.
+  bool reusable() const {
+    return keep_alive_ && !client_gone_ && !aborted_ && (!streaming_ || ended_);
+  }
 
  private:
-  bool noteWrite(boost::system::error_code ec, std::size_t bytes);
+  Task<bool> write(std::string_view head, std::string_view body);
+  void finishHeaders(Response& response);
   void stopWatch();
-  void finishHeaders(Response& res);
 
-  boost::beast::tcp_stream& stream_;
+  Socket& socket_;
+  Deadline& deadline_;
   ExchangeRecord& record_;
   bool keep_alive_;
   std::chrono::milliseconds write_timeout_;
@@ -87,7 +89,7 @@ class ResponseWriter {
 
 // Runs once per request on the connection's thread. It must answer through the writer unless the
 // client is gone; if it returns without answering, the server sends a 500.
-using Handler = std::function<net::awaitable<void>(Request&, ResponseWriter&)>;
+using Handler = std::function<Task<>(Request&, ResponseWriter&)>;
 // Runs after every exchange, including the ones the server answered itself (400, 413, 431).
 using ExchangeObserver = std::function<void(const ExchangeRecord&)>;
 // Makes the id every response carries as x-request-id; `client_id` is the client's own, if any.
@@ -95,6 +97,7 @@ std::string makeRequestId(std::string_view client_id);
 
 class HttpServer {
  public:
+  // Binds on all threads now (throws on failure); serving starts with run().
   HttpServer(const std::string& host, std::uint16_t port, unsigned threads, ServerLimits limits,
              Handler handler, ExchangeObserver observer = {});
   ~HttpServer();
@@ -106,7 +109,7 @@ class HttpServer {
   std::uint64_t connectionsAccepted() const { return connections_accepted_.load(); }
   // Serves on all worker threads until stop(); returns when they have ended.
   void run();
-  // Safe to call from any thread or a signal handler's io_context.
+  // Safe to call from any thread.
   void stop();
 
  private:

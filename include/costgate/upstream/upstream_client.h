@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,11 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include "costgate/config/config.h"
+#include "costgate/server/task.h"
 
 namespace costgate::upstream {
 
@@ -50,16 +51,17 @@ struct Failure {
   std::string message;
 };
 
+// A header to send, viewing strings the caller keeps alive until start() returns.
 struct Header {
-  std::string name;  // lower-case
-  std::string value;
+  std::string_view name;  // lower-case
+  std::string_view value;
 };
 
 struct Call {
   std::string method = "POST";
   std::string path;  // appended to the backend's base path, e.g. "/chat/completions"
   std::string body;
-  std::vector<Header> headers;  // forwarded as they are; the backend's own key is added
+  std::vector<Header> headers;  // sent as they are; the backend's own key is added
 };
 
 // One piece of a response body: data (may be empty), or the end, or a failure.
@@ -82,14 +84,15 @@ class Exchange {
   int status() const;
   // The first response header with this name, or empty.
   std::string_view header(std::string_view name) const;
-  std::vector<Header> headers() const;
+  // Calls visit(lower-case name, value) for each response header.
+  void forEachHeader(const std::function<void(std::string_view, std::string_view)>& visit) const;
   // True for text/event-stream responses.
   bool isEventStream() const;
 
   // Returns whatever body bytes arrive next; the view is valid until the next call.
-  net::awaitable<BodyPiece> readSome();
+  server::Task<BodyPiece> readSome();
   // Reads the rest of the body, failing with TooLarge past `limit` bytes.
-  net::awaitable<std::optional<Failure>> readAll(std::string& out, std::size_t limit);
+  server::Task<std::optional<Failure>> readAll(std::string& out, std::size_t limit);
   // Closes the connection now; a pending read ends with Cancelled. Safe from a callback.
   void cancel();
 
@@ -97,7 +100,7 @@ class Exchange {
   explicit Exchange(std::unique_ptr<State> state);
 
  private:
-  net::awaitable<BodyPiece> readInto(char* data, std::size_t size);
+  server::Task<BodyPiece> readInto(char* data, std::size_t size);
   std::unique_ptr<State> state_;
 };
 
@@ -112,7 +115,7 @@ class UpstreamClient {
   static UpstreamClient& of(net::execution_context& context);
 
   // Sends the call and reads the response head. On success `out` holds the exchange.
-  net::awaitable<std::optional<Failure>> start(const Backend& backend, const Call& call,
+  server::Task<std::optional<Failure>> start(const Backend& backend, const Call& call,
                                                std::unique_ptr<Exchange>& out);
 
   // Idle connections currently pooled for this backend (for tests and metrics).

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -198,10 +199,26 @@ TEST(MockChat, Logprobs) {
     for (std::size_t k = 1; k < 3; ++k) {
       EXPECT_LT(entry["top_logprobs"][k]["logprob"].get<double>(),
                 entry["top_logprobs"][k - 1]["logprob"].get<double>());
+      for (std::size_t j = 0; j < k; ++j) {
+        EXPECT_NE(entry["top_logprobs"][k]["token"], entry["top_logprobs"][j]["token"]);
+      }
     }
   }
   EXPECT_EQ(joined, choice["message"]["content"]);
   EXPECT_TRUE(choice["logprobs"]["refusal"].is_null());
+}
+
+TEST(MockChat, TwentyDistinctTopLogprobs) {
+  ChatRequest request = chatRequest(
+      R"({"model":"m","logprobs":true,"top_logprobs":20,"max_tokens":30,
+          "messages":[{"role":"user","content":"alpha bravo charlie"}]})");
+  json content =
+      chatCompletion(request, MockOptions{}, kStamp)["choices"][0]["logprobs"]["content"];
+  for (const json& entry : content) {
+    std::set<std::string> tokens;
+    for (const json& top : entry["top_logprobs"]) tokens.insert(top["token"].get<std::string>());
+    EXPECT_EQ(tokens.size(), 20u) << entry["token"];
+  }
 }
 
 // ---- Chat streaming ----
