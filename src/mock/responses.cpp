@@ -8,8 +8,13 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <span>
+
+#include "costgate/openai/request_validation.h"
 
 namespace costgate::mock {
+
+using openai::invalidRequest;
 
 namespace {
 
@@ -26,6 +31,9 @@ constexpr int kMaxLegacyLogprobs = 5;
 constexpr int kMaxDimensions = 4096;
 constexpr std::size_t kMaxEmbeddingInputs = 2048;
 constexpr std::int64_t kModelsCreated = 1700000000;
+// What a prompt (completions) or an input (embeddings) may be.
+constexpr const char* kTokenInputTypes =
+    "a string, an array of strings, an array of integers or an array of integer arrays";
 
 bool isSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -97,6 +105,24 @@ Reply makeReply(std::string_view source, int choice, std::optional<int> max_toke
     reply.finish_reason = "length";
   }
   return reply;
+}
+
+// `n` replies to each source in turn, so choice index = source * n + choice.
+std::vector<Reply> makeReplies(std::span<const std::string> sources, int n,
+                               std::optional<int> max_tokens, const MockOptions& options) {
+  std::vector<Reply> replies;
+  replies.reserve(sources.size() * static_cast<std::size_t>(n));
+  for (const std::string& source : sources) {
+    for (int c = 0; c < n; ++c) replies.push_back(makeReply(source, c, max_tokens, options));
+  }
+  return replies;
+}
+
+// Words emitted over all replies: the usage's completion_tokens.
+int completionTokens(const std::vector<Reply>& replies) {
+  int tokens = 0;
+  for (const Reply& reply : replies) tokens += static_cast<int>(reply.words.size());
+  return tokens;
 }
 
 // How a reply of `words` words is cut into stream chunks: chunk g covers words
@@ -199,51 +225,40 @@ json chatUsage(int prompt_tokens, int completion_tokens) {
 
 // ---- Request validation, in OpenAI's words so SDK error messages look familiar ----
 
-const char* typeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::number_float:
-      return "a decimal";
-    default:
-      return "an integer";
-  }
+// OpenAI names a number with a fraction "a decimal" (the gateway's own messages say "a number").
+std::string_view typeName(const json& value) {
+  return value.is_number_float() ? "a decimal" : openai::describeJsonType(value);
 }
 
 ApiError invalidType(std::string_view param, std::string_view expected, const json& got) {
-  return {400,
-          "Invalid type for '" + std::string(param) + "': expected " + std::string(expected) +
-              ", but got " + typeName(got) + " instead.",
-          "invalid_request_error", std::string(param), "invalid_type"};
+  return invalidRequest("Invalid type for '" + std::string(param) + "': expected " +
+                            std::string(expected) + ", but got " + std::string(typeName(got)) +
+                            " instead.",
+                        std::string(param), "invalid_type");
 }
 
 ApiError missing(std::string_view param) {
-  return {400, "Missing required parameter: '" + std::string(param) + "'.", "invalid_request_error",
-          std::string(param), "missing_required_parameter"};
+  return invalidRequest("Missing required parameter: '" + std::string(param) + "'.",
+                        std::string(param), "missing_required_parameter");
 }
 
-std::optional<ApiError> requireObject(const json& body) {
-  if (body.is_object()) return std::nullopt;
-  return ApiError{400, "The request body must be a JSON object.", "invalid_request_error", "",
-                  "invalid_type"};
-}
-
-std::optional<ApiError> readModel(const json& body, std::string& model) {
+// How every request starts: an object body naming a model, and the field the endpoint cannot do
+// without (messages, prompt, input), which `value` then points at.
+std::optional<ApiError> readRequired(const json& body, std::string& model, const char* field,
+                                     const json*& value) {
+  if (!body.is_object()) {
+    return invalidRequest("The request body must be a JSON object.", {}, "invalid_type");
+  }
   auto it = body.find("model");
   if (it == body.end() || it->is_null()) {
     // OpenAI's exact answer to a request without a model (param and code are null).
-    return ApiError{400, "you must provide a model parameter", "invalid_request_error", "", ""};
+    return invalidRequest("you must provide a model parameter");
   }
   if (!it->is_string()) return invalidType("model", "a string", *it);
   model = it->get<std::string>();
+  it = body.find(field);
+  if (it == body.end() || it->is_null()) return missing(field);
+  value = &*it;
   return std::nullopt;
 }
 
@@ -264,19 +279,13 @@ std::optional<ApiError> readInt(const json& body, const char* key, std::int64_t 
     above = value > max;
     below = value < min;
   }
-  if (above) {
-    return ApiError{400,
-                    "Invalid '" + std::string(key) +
-                        "': integer above maximum value. Expected a value <= " +
-                        std::to_string(max) + ", but got " + it->dump() + " instead.",
-                    "invalid_request_error", key, "integer_above_max_value"};
-  }
-  if (below) {
-    return ApiError{400,
-                    "Invalid '" + std::string(key) +
-                        "': integer below minimum value. Expected a value >= " +
-                        std::to_string(min) + ", but got " + it->dump() + " instead.",
-                    "invalid_request_error", key, "integer_below_min_value"};
+  if (above || below) {
+    return invalidRequest(
+        "Invalid '" + std::string(key) + "': integer " +
+            (above ? "above maximum value. Expected a value <= " + std::to_string(max)
+                   : "below minimum value. Expected a value >= " + std::to_string(min)) +
+            ", but got " + it->dump() + " instead.",
+        key, above ? "integer_above_max_value" : "integer_below_min_value");
   }
   out = static_cast<int>(it->get<std::int64_t>());
   return std::nullopt;
@@ -290,18 +299,20 @@ std::optional<ApiError> readBool(const json& body, const char* key, bool& out) {
   return std::nullopt;
 }
 
-// max_tokens and max_completion_tokens: the smaller one wins, as both cap the reply.
-std::optional<ApiError> readMaxTokens(const json& body, std::optional<int>& out) {
-  std::optional<int> max_tokens, max_completion_tokens;
+// n, then max_tokens and max_completion_tokens: the smaller one wins, as both cap the reply.
+std::optional<ApiError> readChoices(const json& body, int& n, std::optional<int>& cap) {
+  std::optional<int> count, max_tokens, max_completion_tokens;
+  if (auto error = readInt(body, "n", 1, kMaxChoices, count)) return error;
+  n = count.value_or(1);
   constexpr std::int64_t kMax = std::numeric_limits<int>::max();
   if (auto error = readInt(body, "max_tokens", 1, kMax, max_tokens)) return error;
   if (auto error = readInt(body, "max_completion_tokens", 1, kMax, max_completion_tokens)) {
     return error;
   }
   if (max_tokens && max_completion_tokens) {
-    out = std::min(*max_tokens, *max_completion_tokens);
+    cap = std::min(*max_tokens, *max_completion_tokens);
   } else {
-    out = max_tokens ? max_tokens : max_completion_tokens;
+    cap = max_tokens ? max_tokens : max_completion_tokens;
   }
   return std::nullopt;
 }
@@ -313,8 +324,9 @@ std::optional<ApiError> readStream(const json& body, bool& stream, bool& include
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_object()) return invalidType("stream_options", "an object", *it);
   if (!stream) {
-    return ApiError{400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                    "invalid_request_error", "stream_options", ""};
+    return invalidRequest(
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        "stream_options");
   }
   auto usage = it->find("include_usage");
   if (usage != it->end() && !usage->is_null()) {
@@ -350,53 +362,125 @@ std::optional<ApiError> messageText(const json& content, std::size_t index, std:
   return std::nullopt;
 }
 
-// Every chunk of a stream repeats the same fields around its choices: they are serialized once
-// and each chunk's choices spliced in, rather than building and dumping a whole object per chunk.
-class ChunkEnvelope {
+// Appends the integers of a token array to `out`, `separator` between them; false if one is not
+// an integer.
+bool appendTokens(const json& tokens, char separator, std::string& out) {
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (!tokens[i].is_number_integer()) return false;
+    if (i > 0) out += separator;
+    out += tokens[i].dump();
+  }
+  return true;
+}
+
+// The fields that open every response object and every chunk of a stream.
+json responseFields(std::string_view object, const Stamp& stamp, const std::string& model) {
+  return {{"id", stamp.id}, {"object", object}, {"created", stamp.created}, {"model", model}};
+}
+
+// Chat responses and their chunks also carry these.
+json chatFields(std::string_view object, const Stamp& stamp, const std::string& model) {
+  json fields = responseFields(object, stamp, model);
+  fields["system_fingerprint"] = kSystemFingerprint;
+  fields["service_tier"] = "default";
+  return fields;
+}
+
+// A whole (non-streamed) response: `fields`, `choice(index, reply)` for every reply, the usage.
+template <typename Choice>
+json wholeResponse(json fields, const std::vector<Reply>& replies, int prompt_tokens,
+                   Choice&& choice) {
+  json choices = json::array();
+  for (std::size_t i = 0; i < replies.size(); ++i) choices.push_back(choice(i, replies[i]));
+  fields["choices"] = std::move(choices);
+  fields["usage"] = chatUsage(prompt_tokens, completionTokens(replies));
+  return fields;
+}
+
+// Builds a stream's events, one choice per chunk. Every chunk repeats the same fields around its
+// choices: they are serialized once and each chunk's choices spliced in, rather than building and
+// dumping a whole object per chunk.
+class StreamWriter {
  public:
-  explicit ChunkEnvelope(const json& fields) : prefix_(toWire(fields)) {
+  // With include_usage every chunk before the usage chunk carries "usage": null, as OpenAI's do.
+  StreamWriter(json fields, bool include_usage)
+      : fields_(std::move(fields)), include_usage_(include_usage) {
+    if (include_usage_) fields_["usage"] = nullptr;
+    prefix_ = toWire(fields_);
     prefix_.back() = ',';  // "{...}" -> "{...,"
     prefix_ += "\"choices\":";
   }
 
-  std::string wrap(const json& choices) const {
-    std::string choices_text = toWire(choices);
+  // One chunk carrying `choice`.
+  void push(const json& choice) {
+    std::string choices_text = toWire(json::array({choice}));
     std::string chunk;
     chunk.reserve(prefix_.size() + choices_text.size() + 1);
     chunk += prefix_;
     chunk += choices_text;
     chunk += '}';
-    return chunk;
+    events_.data.push_back(std::move(chunk));
+  }
+
+  // The content events, after what was pushed so far: round by round, every choice with words
+  // left sends its next chunk, interleaved as OpenAI's are. Each reply is cut on its own, as
+  // replies to different prompts differ in length. `choice(index, reply, begin, end)` carries
+  // words [begin, end) of a reply.
+  template <typename Choice>
+  void pushContent(const std::vector<Reply>& replies, int chunks, Choice&& choice) {
+    std::vector<std::vector<std::size_t>> bounds;
+    bounds.reserve(replies.size());
+    std::size_t rounds = 0;
+    for (const Reply& reply : replies) {
+      bounds.push_back(chunkBounds(reply.words.size(), chunks));
+      rounds = std::max(rounds, bounds.back().size() - 1);
+    }
+    events_.opening = events_.data.size();
+    events_.data.reserve(events_.opening + (rounds + 1) * replies.size() + 2);
+    for (std::size_t g = 0; g < rounds; ++g) {
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (g + 1 < bounds[i].size()) push(choice(i, replies[i], bounds[i][g], bounds[i][g + 1]));
+      }
+    }
+    events_.content_end = events_.data.size();
+  }
+
+  // A finish_reason event per reply, its `content_key` ("delta", "text") holding `no_content`,
+  // then the usage chunk (include_usage only) and [DONE]: the finished stream, which leaves the
+  // writer empty.
+  SseEvents finish(const std::vector<Reply>& replies, int prompt_tokens, const char* content_key,
+                   const json& no_content) {
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      push({{"index", i},
+            {content_key, no_content},
+            {"logprobs", nullptr},
+            {"finish_reason", replies[i].finish_reason}});
+    }
+    if (include_usage_) {
+      fields_["choices"] = json::array();
+      fields_["usage"] = chatUsage(prompt_tokens, completionTokens(replies));
+      events_.data.push_back(toWire(fields_));
+    }
+    events_.data.emplace_back("[DONE]");
+    return std::move(events_);
   }
 
  private:
+  json fields_;
+  bool include_usage_;
   std::string prefix_;
+  SseEvents events_;
 };
 
-json chatChunkFields(const ChatRequest& request, const Stamp& stamp) {
-  json fields = {{"id", stamp.id},
-                 {"object", "chat.completion.chunk"},
-                 {"created", stamp.created},
-                 {"model", request.model},
-                 {"system_fingerprint", kSystemFingerprint},
-                 {"service_tier", "default"}};
-  if (request.include_usage) fields["usage"] = nullptr;
-  return fields;
-}
-
-json legacyChunkFields(const CompletionRequest& request, const Stamp& stamp) {
-  json fields = {{"id", stamp.id},
-                 {"object", "text_completion"},
-                 {"created", stamp.created},
-                 {"model", request.model}};
-  if (request.include_usage) fields["usage"] = nullptr;
-  return fields;
+// Header values may carry optional whitespace around them (RFC 9110).
+std::string_view trimSpace(std::string_view value) {
+  while (!value.empty() && isSpace(value.front())) value.remove_prefix(1);
+  while (!value.empty() && isSpace(value.back())) value.remove_suffix(1);
+  return value;
 }
 
 std::optional<int> parseNumber(std::string_view value) {
-  // Header values may carry optional whitespace around them (RFC 9110).
-  while (!value.empty() && isSpace(value.front())) value.remove_prefix(1);
-  while (!value.empty() && isSpace(value.back())) value.remove_suffix(1);
+  value = trimSpace(value);
   int number = 0;
   auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
   if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
@@ -406,18 +490,16 @@ std::optional<int> parseNumber(std::string_view value) {
 }
 
 std::optional<bool> parseSwitch(std::string_view value) {
-  while (!value.empty() && isSpace(value.front())) value.remove_prefix(1);
-  while (!value.empty() && isSpace(value.back())) value.remove_suffix(1);
+  value = trimSpace(value);
   if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
   if (value == "0" || value == "false" || value == "no" || value == "off") return false;
   return std::nullopt;
 }
 
 ApiError badMockHeader(std::string_view name, std::string_view value, std::string_view expected) {
-  return {400,
-          "Invalid value '" + std::string(value) + "' for mock header " + std::string(name) +
-              ": expected " + std::string(expected) + ".",
-          "invalid_request_error", std::string(name), "invalid_mock_header"};
+  return invalidRequest("Invalid value '" + std::string(value) + "' for mock header " +
+                            std::string(name) + ": expected " + std::string(expected) + ".",
+                        std::string(name), "invalid_mock_header");
 }
 
 }  // namespace
@@ -450,22 +532,20 @@ std::vector<std::string> replyWords(std::string_view last_user_text, int choice,
 
 // ---- Errors and ids ----
 
-json errorBody(const ApiError& error) {
-  return {{"error",
-           {{"message", error.message},
-            {"type", error.type},
-            {"param", error.param.empty() ? json() : json(error.param)},
-            {"code", error.code.empty() ? json() : json(error.code)}}}};
-}
-
 ApiError statusFault(int status) {
-  std::string message =
-      "Mock fault: HTTP " + std::to_string(status) + " injected by x-mock-status.";
-  if (status == 401) return {status, message, "invalid_request_error", "", "invalid_api_key"};
-  if (status == 404) return {status, message, "invalid_request_error", "", "model_not_found"};
-  if (status == 429) return {status, message, "requests", "", "rate_limit_exceeded"};
-  if (status >= 500) return {status, message, "server_error", "", ""};
-  return {status, message, "invalid_request_error", "", ""};
+  ApiError fault{status,
+                 "invalid_request_error",
+                 "Mock fault: HTTP " + std::to_string(status) + " injected by x-mock-status.",
+                 {},
+                 {}};
+  if (status == 401) fault.code = "invalid_api_key";
+  if (status == 404) fault.code = "model_not_found";
+  if (status == 429) {
+    fault.type = "requests";
+    fault.code = "rate_limit_exceeded";
+  }
+  if (status >= 500) fault.type = "server_error";
+  return fault;
 }
 
 Stamp newStamp(std::string_view prefix) {
@@ -486,17 +566,15 @@ Stamp newStamp(std::string_view prefix) {
 // ---- Chat completions ----
 
 Parsed<ChatRequest> parseChatRequest(const json& body) {
-  if (auto error = requireObject(body)) return *error;
   ChatRequest request;
-  if (auto error = readModel(body, request.model)) return *error;
-  auto messages = body.find("messages");
-  if (messages == body.end() || messages->is_null()) return missing("messages");
+  const json* messages = nullptr;
+  if (auto error = readRequired(body, request.model, "messages", messages)) return *error;
   if (!messages->is_array()) return invalidType("messages", "an array of objects", *messages);
   if (messages->empty()) {
-    return ApiError{400,
-                    "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-                    "but got an empty array instead.",
-                    "invalid_request_error", "messages", "empty_array"};
+    return invalidRequest(
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
+        "empty array instead.",
+        "messages", "empty_array");
   }
   for (std::size_t i = 0; i < messages->size(); ++i) {
     const json& message = (*messages)[i];
@@ -515,126 +593,82 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
   }
   request.messages = static_cast<int>(messages->size());
 
-  std::optional<int> n, top_logprobs;
-  if (auto error = readInt(body, "n", 1, kMaxChoices, n)) return *error;
-  request.n = n.value_or(1);
-  if (auto error = readMaxTokens(body, request.max_tokens)) return *error;
+  if (auto error = readChoices(body, request.n, request.max_tokens)) return *error;
+  std::optional<int> top_logprobs;
   if (auto error = readBool(body, "logprobs", request.logprobs)) return *error;
   if (auto error = readInt(body, "top_logprobs", 0, kMaxTopLogprobs, top_logprobs)) return *error;
   if (top_logprobs && !request.logprobs) {
-    return ApiError{400, "Invalid value for 'top_logprobs': 'logprobs' must be set to true.",
-                    "invalid_request_error", "top_logprobs", ""};
+    return invalidRequest("Invalid value for 'top_logprobs': 'logprobs' must be set to true.",
+                          "top_logprobs");
   }
   request.top_logprobs = top_logprobs.value_or(0);
   if (auto error = readStream(body, request.stream, request.include_usage)) return *error;
   return request;
 }
 
+namespace {
+
+std::vector<Reply> chatReplies(const ChatRequest& request, const MockOptions& options) {
+  return makeReplies(std::span(&request.last_user_text, 1), request.n, request.max_tokens, options);
+}
+
+// The logprobs of words [begin, end) of a reply, or null when the request did not ask.
+json chatChoiceLogprobs(const ChatRequest& request, const Reply& reply, std::size_t begin,
+                        std::size_t end) {
+  return request.logprobs ? chatLogprobs(reply.words, begin, end, request.top_logprobs) : json();
+}
+
+}  // namespace
+
 json chatCompletion(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
-  json choices = json::array();
-  int completion_tokens = 0;
-  for (int c = 0; c < request.n; ++c) {
-    Reply reply = makeReply(request.last_user_text, c, request.max_tokens, options);
-    completion_tokens += static_cast<int>(reply.words.size());
-    choices.push_back(
-        {{"index", c},
-         {"message",
-          {{"role", "assistant"},
-           {"content", joinWords(reply.words, 0, reply.words.size())},
-           {"refusal", nullptr},
-           {"annotations", json::array()}}},
-         {"logprobs", request.logprobs
-                          ? chatLogprobs(reply.words, 0, reply.words.size(), request.top_logprobs)
-                          : json()},
-         {"finish_reason", reply.finish_reason}});
-  }
-  return {{"id", stamp.id},
-          {"object", "chat.completion"},
-          {"created", stamp.created},
-          {"model", request.model},
-          {"system_fingerprint", kSystemFingerprint},
-          {"service_tier", "default"},
-          {"choices", std::move(choices)},
-          {"usage", chatUsage(request.prompt_tokens, completion_tokens)}};
+  return wholeResponse(chatFields("chat.completion", stamp, request.model),
+                       chatReplies(request, options), request.prompt_tokens,
+                       [&](std::size_t c, const Reply& reply) -> json {
+                         std::size_t words = reply.words.size();
+                         return {{"index", c},
+                                 {"message",
+                                  {{"role", "assistant"},
+                                   {"content", joinWords(reply.words, 0, words)},
+                                   {"refusal", nullptr},
+                                   {"annotations", json::array()}}},
+                                 {"logprobs", chatChoiceLogprobs(request, reply, 0, words)},
+                                 {"finish_reason", reply.finish_reason}};
+                       });
 }
 
 SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
-  std::vector<Reply> replies;
-  replies.reserve(static_cast<std::size_t>(request.n));
-  int completion_tokens = 0;
-  for (int c = 0; c < request.n; ++c) {
-    replies.push_back(makeReply(request.last_user_text, c, request.max_tokens, options));
-    completion_tokens += static_cast<int>(replies.back().words.size());
+  std::vector<Reply> replies = chatReplies(request, options);
+  StreamWriter stream(chatFields("chat.completion.chunk", stamp, request.model),
+                      request.include_usage);
+  for (std::size_t c = 0; c < replies.size(); ++c) {
+    stream.push({{"index", c},
+                 {"delta", {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}},
+                 {"logprobs", nullptr},
+                 {"finish_reason", nullptr}});
   }
-  // Every choice has the same number of words, hence the same cut.
-  std::vector<std::size_t> bounds = chunkBounds(replies.front().words.size(), options.chunks);
-
-  json fields = chatChunkFields(request, stamp);
-  ChunkEnvelope envelope(fields);
-  SseEvents events;
-  events.data.reserve(static_cast<std::size_t>(request.n) * (bounds.size() + 1) + 2);
-  for (int c = 0; c < request.n; ++c) {
-    json delta = {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}};
-    events.data.push_back(envelope.wrap(json::array({{{"index", c},
-                                                      {"delta", std::move(delta)},
-                                                      {"logprobs", nullptr},
-                                                      {"finish_reason", nullptr}}})));
-  }
-  events.opening = events.data.size();
-  for (std::size_t g = 0; g + 1 < bounds.size(); ++g) {
-    for (int c = 0; c < request.n; ++c) {
-      const auto& words = replies[static_cast<std::size_t>(c)].words;
-      json logprobs = request.logprobs
-                          ? chatLogprobs(words, bounds[g], bounds[g + 1], request.top_logprobs)
-                          : json();
-      events.data.push_back(envelope.wrap(
-          json::array({{{"index", c},
-                        {"delta", {{"content", joinWords(words, bounds[g], bounds[g + 1])}}},
-                        {"logprobs", std::move(logprobs)},
-                        {"finish_reason", nullptr}}})));
-    }
-  }
-  events.content_end = events.data.size();
-  for (int c = 0; c < request.n; ++c) {
-    events.data.push_back(envelope.wrap(
-        json::array({{{"index", c},
-                      {"delta", json::object()},
-                      {"logprobs", nullptr},
-                      {"finish_reason", replies[static_cast<std::size_t>(c)].finish_reason}}})));
-  }
-  if (request.include_usage) {
-    fields["choices"] = json::array();
-    fields["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
-    events.data.push_back(toWire(fields));
-  }
-  events.data.emplace_back("[DONE]");
-  return events;
+  stream.pushContent(
+      replies, options.chunks,
+      [&](std::size_t c, const Reply& reply, std::size_t begin, std::size_t end) -> json {
+        return {{"index", c},
+                {"delta", {{"content", joinWords(reply.words, begin, end)}}},
+                {"logprobs", chatChoiceLogprobs(request, reply, begin, end)},
+                {"finish_reason", nullptr}};
+      });
+  return stream.finish(replies, request.prompt_tokens, "delta", json::object());
 }
 
 // ---- Legacy completions ----
 
 Parsed<CompletionRequest> parseCompletionRequest(const json& body) {
-  if (auto error = requireObject(body)) return *error;
   CompletionRequest request;
-  if (auto error = readModel(body, request.model)) return *error;
-  auto prompt = body.find("prompt");
-  if (prompt == body.end() || prompt->is_null()) return missing("prompt");
-  auto tokenText = [](const json& tokens, std::string& text) {
-    for (const json& token : tokens) {
-      if (!token.is_number_integer()) return false;
-      if (!text.empty()) text += ' ';
-      text += token.dump();
-    }
-    return true;
-  };
-  const char* kPromptTypes =
-      "a string, an array of strings, an array of integers or an array of integer arrays";
+  const json* prompt = nullptr;
+  if (auto error = readRequired(body, request.model, "prompt", prompt)) return *error;
   if (prompt->is_string()) {
     request.prompts.push_back(prompt->get<std::string>());
     request.prompt_tokens = countWords(request.prompts.back());
   } else if (prompt->is_array() && !prompt->empty() && (*prompt)[0].is_number_integer()) {
     std::string text;
-    if (!tokenText(*prompt, text)) return invalidType("prompt", kPromptTypes, *prompt);
+    if (!appendTokens(*prompt, ' ', text)) return invalidType("prompt", kTokenInputTypes, *prompt);
     request.prompt_tokens = static_cast<int>(prompt->size());
     request.prompts.push_back(std::move(text));
   } else if (prompt->is_array() && !prompt->empty()) {
@@ -644,21 +678,18 @@ Parsed<CompletionRequest> parseCompletionRequest(const json& body) {
         request.prompt_tokens += countWords(request.prompts.back());
       } else if (item.is_array()) {
         std::string text;
-        if (!tokenText(item, text)) return invalidType("prompt", kPromptTypes, item);
+        if (!appendTokens(item, ' ', text)) return invalidType("prompt", kTokenInputTypes, item);
         request.prompt_tokens += static_cast<int>(item.size());
         request.prompts.push_back(std::move(text));
       } else {
-        return invalidType("prompt", kPromptTypes, item);
+        return invalidType("prompt", kTokenInputTypes, item);
       }
     }
   } else {
-    return invalidType("prompt", kPromptTypes, *prompt);
+    return invalidType("prompt", kTokenInputTypes, *prompt);
   }
 
-  std::optional<int> n;
-  if (auto error = readInt(body, "n", 1, kMaxChoices, n)) return *error;
-  request.n = n.value_or(1);
-  if (auto error = readMaxTokens(body, request.max_tokens)) return *error;
+  if (auto error = readChoices(body, request.n, request.max_tokens)) return *error;
   if (auto error = readInt(body, "logprobs", 0, kMaxLegacyLogprobs, request.logprobs)) {
     return *error;
   }
@@ -666,103 +697,57 @@ Parsed<CompletionRequest> parseCompletionRequest(const json& body) {
   return request;
 }
 
+namespace {
+
+// The logprobs of words [begin, end) of a reply, or null when the request did not ask.
+json legacyChoiceLogprobs(const CompletionRequest& request, const Reply& reply, std::size_t begin,
+                          std::size_t end) {
+  return request.logprobs ? legacyLogprobs(reply.words, begin, end, *request.logprobs) : json();
+}
+
+// The text and logprobs of words [begin, end) of reply `index`.
+json legacyChoice(const CompletionRequest& request, std::size_t index, const Reply& reply,
+                  std::size_t begin, std::size_t end, json finish_reason) {
+  return {{"text", joinWords(reply.words, begin, end)},
+          {"index", index},
+          {"logprobs", legacyChoiceLogprobs(request, reply, begin, end)},
+          {"finish_reason", std::move(finish_reason)}};
+}
+
+}  // namespace
+
 json completion(const CompletionRequest& request, const MockOptions& options, const Stamp& stamp) {
-  json choices = json::array();
-  int completion_tokens = 0;
-  int index = 0;
-  for (const std::string& prompt : request.prompts) {
-    for (int c = 0; c < request.n; ++c, ++index) {
-      Reply reply = makeReply(prompt, c, request.max_tokens, options);
-      completion_tokens += static_cast<int>(reply.words.size());
-      choices.push_back(
-          {{"text", joinWords(reply.words, 0, reply.words.size())},
-           {"index", index},
-           {"logprobs", request.logprobs
-                            ? legacyLogprobs(reply.words, 0, reply.words.size(), *request.logprobs)
-                            : json()},
-           {"finish_reason", reply.finish_reason}});
-    }
-  }
-  return {{"id", stamp.id},
-          {"object", "text_completion"},
-          {"created", stamp.created},
-          {"model", request.model},
-          {"choices", std::move(choices)},
-          {"usage", chatUsage(request.prompt_tokens, completion_tokens)}};
+  return wholeResponse(responseFields("text_completion", stamp, request.model),
+                       makeReplies(request.prompts, request.n, request.max_tokens, options),
+                       request.prompt_tokens, [&](std::size_t i, const Reply& reply) {
+                         return legacyChoice(request, i, reply, 0, reply.words.size(),
+                                             reply.finish_reason);
+                       });
 }
 
 SseEvents completionChunks(const CompletionRequest& request, const MockOptions& options,
                            const Stamp& stamp) {
-  std::vector<Reply> replies;
-  int completion_tokens = 0;
-  for (const std::string& prompt : request.prompts) {
-    for (int c = 0; c < request.n; ++c) {
-      replies.push_back(makeReply(prompt, c, request.max_tokens, options));
-      completion_tokens += static_cast<int>(replies.back().words.size());
-    }
-  }
-  SseEvents events;
-  // Replies to different prompts differ in length, so each is cut on its own; the events
-  // interleave choices round by round as OpenAI's do.
-  std::vector<std::vector<std::size_t>> bounds;
-  std::size_t rounds = 0;
-  for (const Reply& reply : replies) {
-    bounds.push_back(chunkBounds(reply.words.size(), options.chunks));
-    rounds = std::max(rounds, bounds.back().size() - 1);
-  }
-  json fields = legacyChunkFields(request, stamp);
-  ChunkEnvelope envelope(fields);
-  for (std::size_t g = 0; g < rounds; ++g) {
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-      if (g + 1 >= bounds[i].size()) continue;
-      const auto& words = replies[i].words;
-      json logprobs = request.logprobs
-                          ? legacyLogprobs(words, bounds[i][g], bounds[i][g + 1], *request.logprobs)
-                          : json();
-      events.data.push_back(
-          envelope.wrap(json::array({{{"text", joinWords(words, bounds[i][g], bounds[i][g + 1])},
-                                      {"index", i},
-                                      {"logprobs", std::move(logprobs)},
-                                      {"finish_reason", nullptr}}})));
-    }
-  }
-  events.content_end = events.data.size();
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    events.data.push_back(
-        envelope.wrap(json::array({{{"text", ""},
-                                    {"index", i},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", replies[i].finish_reason}}})));
-  }
-  if (request.include_usage) {
-    fields["choices"] = json::array();
-    fields["usage"] = chatUsage(request.prompt_tokens, completion_tokens);
-    events.data.push_back(toWire(fields));
-  }
-  events.data.emplace_back("[DONE]");
-  return events;
+  std::vector<Reply> replies = makeReplies(request.prompts, request.n, request.max_tokens, options);
+  StreamWriter stream(responseFields("text_completion", stamp, request.model),
+                      request.include_usage);
+  stream.pushContent(replies, options.chunks,
+                     [&](std::size_t i, const Reply& reply, std::size_t begin, std::size_t end) {
+                       return legacyChoice(request, i, reply, begin, end, nullptr);
+                     });
+  return stream.finish(replies, request.prompt_tokens, "text", "");
 }
 
 // ---- Embeddings ----
 
 Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
-  if (auto error = requireObject(body)) return *error;
   EmbeddingsRequest request;
-  if (auto error = readModel(body, request.model)) return *error;
-  auto input = body.find("input");
-  if (input == body.end() || input->is_null()) return missing("input");
-  const char* kInputTypes =
-      "a string, an array of strings, an array of integers or an array of integer arrays";
-  ApiError empty{400, "'$.input' is invalid: it must not be empty.", "invalid_request_error",
-                 "input", "invalid_value"};
+  const json* input = nullptr;
+  if (auto error = readRequired(body, request.model, "input", input)) return *error;
+  ApiError empty =
+      invalidRequest("'$.input' is invalid: it must not be empty.", "input", "invalid_value");
   auto tokenSeed = [](const json& tokens, std::string& seed) {
     seed = "tokens:";
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
-      if (!tokens[i].is_number_integer()) return false;
-      if (i > 0) seed += ',';
-      seed += tokens[i].dump();
-    }
-    return true;
+    return appendTokens(tokens, ',', seed);
   };
   if (input->is_string()) {
     if (input->get_ref<const std::string&>().empty()) return empty;
@@ -770,15 +755,14 @@ Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
     request.prompt_tokens = countWords(request.seeds.back());
   } else if (input->is_array() && !input->empty() && (*input)[0].is_number_integer()) {
     std::string seed;
-    if (!tokenSeed(*input, seed)) return invalidType("input", kInputTypes, *input);
+    if (!tokenSeed(*input, seed)) return invalidType("input", kTokenInputTypes, *input);
     request.seeds.push_back(std::move(seed));
     request.prompt_tokens = static_cast<int>(input->size());
   } else if (input->is_array() && !input->empty()) {
     if (input->size() > kMaxEmbeddingInputs) {
-      return ApiError{400,
-                      "'$.input' is invalid: at most " + std::to_string(kMaxEmbeddingInputs) +
-                          " inputs are allowed.",
-                      "invalid_request_error", "input", "invalid_value"};
+      return invalidRequest("'$.input' is invalid: at most " + std::to_string(kMaxEmbeddingInputs) +
+                                " inputs are allowed.",
+                            "input", "invalid_value");
     }
     for (const json& item : *input) {
       std::string seed;
@@ -787,19 +771,19 @@ Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
         seed = item.get<std::string>();
         request.prompt_tokens += countWords(seed);
       } else if (item.is_array() && !item.empty()) {
-        if (!tokenSeed(item, seed)) return invalidType("input", kInputTypes, item);
+        if (!tokenSeed(item, seed)) return invalidType("input", kTokenInputTypes, item);
         request.prompt_tokens += static_cast<int>(item.size());
       } else if (item.is_array()) {
         return empty;
       } else {
-        return invalidType("input", kInputTypes, item);
+        return invalidType("input", kTokenInputTypes, item);
       }
       request.seeds.push_back(std::move(seed));
     }
   } else if (input->is_array()) {
     return empty;
   } else {
-    return invalidType("input", kInputTypes, *input);
+    return invalidType("input", kTokenInputTypes, *input);
   }
 
   std::optional<int> dimensions;
@@ -811,11 +795,11 @@ Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
     if (*format == "base64") {
       request.base64 = true;
     } else if (*format != "float") {
-      return ApiError{400,
-                      "Invalid value for 'encoding_format': expected 'float' or 'base64', but "
-                      "got " +
-                          format->dump() + " instead.",
-                      "invalid_request_error", "encoding_format", "invalid_value"};
+      return invalidRequest(
+          "Invalid value for 'encoding_format': expected 'float' or 'base64', "
+          "but got " +
+              format->dump() + " instead.",
+          "encoding_format", "invalid_value");
     }
   }
   return request;
@@ -907,6 +891,39 @@ json models() {
   return {{"object", "list"}, {"data", std::move(data)}};
 }
 
+// ---- POST to a generation route ----
+
+namespace {
+
+// The answer to a parsed chat or completions request: `whole` or, when it asks, `stream`.
+template <typename Request>
+Answer generate(const Parsed<Request>& parsed, std::string_view id_prefix,
+                const MockOptions& options,
+                json (*whole)(const Request&, const MockOptions&, const Stamp&),
+                SseEvents (*stream)(const Request&, const MockOptions&, const Stamp&)) {
+  if (const auto* error = std::get_if<ApiError>(&parsed)) return *error;
+  const Request& request = std::get<Request>(parsed);
+  Stamp stamp = newStamp(id_prefix);
+  if (request.stream) return stream(request, options, stamp);
+  return whole(request, options, stamp);
+}
+
+}  // namespace
+
+Answer answer(pipeline::Route route, const json& body, const MockOptions& options) {
+  switch (route) {
+    case pipeline::Route::ChatCompletions:
+      return generate(parseChatRequest(body), "chatcmpl-", options, chatCompletion, chatChunks);
+    case pipeline::Route::Completions:
+      return generate(parseCompletionRequest(body), "cmpl-", options, completion, completionChunks);
+    case pipeline::Route::Embeddings:
+      break;
+  }
+  Parsed<EmbeddingsRequest> parsed = parseEmbeddingsRequest(body);
+  if (const auto* error = std::get_if<ApiError>(&parsed)) return *error;
+  return embeddings(std::get<EmbeddingsRequest>(parsed));
+}
+
 // ---- x-mock-* headers ----
 
 bool isMockHeader(std::string_view name) {
@@ -969,13 +986,12 @@ std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view 
   if (name == "x-mock-reset") return flag(behaviour.reset);
   if (name == "x-mock-echo-headers") return flag(behaviour.echo_headers);
   if (name == "x-mock-echo-body") return flag(behaviour.echo_body);
-  return ApiError{400,
-                  "Unknown mock header " + std::string(name) +
-                      ". Known: x-mock-status, x-mock-latency-ms, x-mock-chunks, "
-                      "x-mock-chunk-delay-ms, x-mock-reply-words, x-mock-reset, "
-                      "x-mock-reset-after-chunks, x-mock-stall-after-chunks, "
-                      "x-mock-echo-headers, x-mock-echo-body.",
-                  "invalid_request_error", std::string(name), "invalid_mock_header"};
+  return invalidRequest("Unknown mock header " + std::string(name) +
+                            ". Known: x-mock-status, x-mock-latency-ms, x-mock-chunks, "
+                            "x-mock-chunk-delay-ms, x-mock-reply-words, x-mock-reset, "
+                            "x-mock-reset-after-chunks, x-mock-stall-after-chunks, "
+                            "x-mock-echo-headers, x-mock-echo-body.",
+                        std::string(name), "invalid_mock_header");
 }
 
 }  // namespace costgate::mock

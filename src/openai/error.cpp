@@ -11,7 +11,7 @@ std::string ApiError::body() const {
                           {"code", code.empty() ? nlohmann::json() : nlohmann::json(code)}};
   // Replace invalid UTF-8 (e.g. echoed from a client's bytes) instead of throwing.
   return nlohmann::json{{"error", std::move(error)}}.dump(-1, ' ', false,
-                                                         nlohmann::json::error_handler_t::replace);
+                                                          nlohmann::json::error_handler_t::replace);
 }
 
 ApiError invalidRequest(std::string message, std::string param, std::string code) {
@@ -25,6 +25,10 @@ ApiError notFound(std::string message, std::string code) {
 
 ApiError serverError(int status, std::string message, std::string code) {
   return ApiError{status, "api_error", std::move(message), {}, std::move(code)};
+}
+
+ApiError methodNotAllowed(std::string message) {
+  return ApiError{405, "invalid_request_error", std::move(message), {}, "method_not_allowed"};
 }
 
 }  // namespace costgate::openai

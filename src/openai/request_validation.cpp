@@ -10,28 +10,9 @@ using pipeline::Route;
 
 namespace {
 
-std::string describeType(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return "an integer";
-  }
-}
-
 ApiError wrongType(std::string_view field, std::string_view expected, const json& got) {
   return invalidRequest("'" + std::string(field) + "' must be " + std::string(expected) + ", got " +
-                            describeType(got),
+                            std::string(describeJsonType(got)),
                         std::string(field), "invalid_type");
 }
 
@@ -106,8 +87,8 @@ Problem checkMessages(const json& body) {
   }
   if (!it->is_array()) return wrongType("messages", "an array", *it);
   if (it->empty()) return invalidRequest("'messages' must not be empty", "messages", "empty_array");
-  static constexpr std::string_view kRoles[] = {"system", "developer", "user",
-                                                "assistant", "tool", "function"};
+  static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
+                                                "assistant", "tool",      "function"};
   for (std::size_t i = 0; i < it->size(); ++i) {
     const json& message = (*it)[i];
     std::string at = "messages[" + std::to_string(i) + "]";
@@ -119,8 +100,10 @@ Problem checkMessages(const json& body) {
     }
     if (std::find(std::begin(kRoles), std::end(kRoles), role->get<std::string_view>()) ==
         std::end(kRoles)) {
-      return invalidRequest("'" + at + ".role' must be one of system, developer, user, assistant, "
-                            "tool, function; got '" + role->get<std::string>() + "'",
+      return invalidRequest("'" + at +
+                                ".role' must be one of system, developer, user, assistant, "
+                                "tool, function; got '" +
+                                role->get<std::string>() + "'",
                             at + ".role", "invalid_value");
     }
     auto content = message.find("content");
@@ -170,6 +153,16 @@ Problem checkSampling(const json& body) {
 }
 
 }  // namespace
+
+std::string_view describeJsonType(const json& value) {
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_string()) return "a string";
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  if (value.is_number_float()) return "a number";
+  return "an integer";
+}
 
 std::optional<ApiError> validateRequest(Route route, const json& body) {
   if (!body.is_object()) {

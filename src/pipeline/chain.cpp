@@ -40,8 +40,8 @@ std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig&
     if (factory == registry.end()) {
       std::string known;
       for (const auto& [name, unused] : registry) known += (known.empty() ? "" : ", ") + name;
-      return config::ConfigError{spec.mark,
-                                 "unknown filter '" + spec.name + "' (known filters: " + known + ")"};
+      return config::ConfigError{
+          spec.mark, "unknown filter '" + spec.name + "' (known filters: " + known + ")"};
     }
     auto built = factory->second(spec);
     if (auto* error = std::get_if<config::ConfigError>(&built)) return std::move(*error);

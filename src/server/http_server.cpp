@@ -3,9 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <random>
 
 #include <boost/asio/co_spawn.hpp>
@@ -78,19 +78,24 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     record.bytes_in = head_bytes;
     std::optional<openai::ApiError> refusal;
     auto too_large = [&] {
-      return openai::ApiError{413, "invalid_request_error",
+      return openai::ApiError{413,
+                              "invalid_request_error",
                               "request body exceeds the limit of " +
                                   std::to_string(env.limits.max_body_bytes) + " bytes",
-                              {}, "request_too_large"};
+                              {},
+                              "request_too_large"};
     };
     if (head_ec == http::error::body_limit) {
       refusal = too_large();  // a declared Content-Length over the limit is refused up front
     } else if (head_ec == http::error::header_limit) {
-      refusal = openai::ApiError{431, "invalid_request_error", "request headers are too large",
-                                 {}, "request_header_fields_too_large"};
+      refusal = openai::ApiError{431,
+                                 "invalid_request_error",
+                                 "request headers are too large",
+                                 {},
+                                 "request_header_fields_too_large"};
     } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != net::error::eof &&
-               head_ec != net::error::connection_reset && head_ec != net::error::operation_aborted &&
-               head_bytes > 0) {
+               head_ec != net::error::connection_reset &&
+               head_ec != net::error::operation_aborted && head_bytes > 0) {
       refusal = openai::invalidRequest("malformed HTTP request: " + head_ec.message());
     } else if (head_ec) {
       break;  // the client left, or sent nothing in time: nothing to answer
@@ -101,7 +106,21 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       record.method = std::string(head.method_string());
       record.target = std::string(head.target());
       record.request_id = makeRequestId(head["x-request-id"]);
-      if (!parser.is_done()) {
+      // The body usually came with the head: parse what is buffered now, without another
+      // asynchronous step, and read only what is still missing.
+      if (!parser.is_done() && buffer.size() > 0) {
+        parser.eager(true);
+        error_code put_ec;
+        std::size_t used = parser.put(buffer.data(), put_ec);
+        buffer.consume(used);
+        record.bytes_in += used;
+        if (put_ec == http::error::body_limit) {
+          refusal = too_large();
+        } else if (put_ec && put_ec != http::error::need_more) {
+          refusal = openai::invalidRequest("malformed HTTP request body: " + put_ec.message());
+        }
+      }
+      if (!refusal && !parser.is_done()) {
         if (beast::iequals(head[http::field::expect], "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           deadline.expiresAfter(env.limits.body_timeout);
@@ -113,8 +132,8 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
         if (body_ec == http::error::body_limit) {
           refusal = too_large();
         } else if (body_ec == net::error::operation_aborted && deadline.expired()) {
-          refusal = openai::ApiError{408, "invalid_request_error",
-                                     "request body was not received in time", {}, "timeout"};
+          refusal = openai::ApiError{
+              408, "invalid_request_error", "request body was not received in time", {}, "timeout"};
         } else if (body_ec) {
           if (body_ec == http::error::end_of_stream || body_ec == net::error::eof ||
               body_ec == net::error::connection_reset || body_ec == http::error::partial_message) {
@@ -346,13 +365,16 @@ HttpServer::HttpServer(const std::string& host, std::uint16_t port, unsigned thr
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   net::io_context resolver_context;
   tcp::resolver resolver(resolver_context);
-  tcp::endpoint endpoint = *resolver.resolve(host, std::to_string(port),
-                                             tcp::resolver::passive | tcp::resolver::numeric_service)
+  tcp::endpoint endpoint = *resolver
+                                .resolve(host, std::to_string(port),
+                                         tcp::resolver::passive | tcp::resolver::numeric_service)
                                 .begin();
   using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
   for (unsigned i = 0; i < threads; ++i) {
-    // One thread per context lets Asio skip its internal locking.
-    contexts_.push_back(std::make_unique<net::io_context>(1));
+    // Sockets and timers are only ever used by the thread that runs their context, so the
+    // reactor's per-descriptor locking can go; the scheduler keeps its own, since the resolver's
+    // thread posts completions into it.
+    contexts_.push_back(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     auto worker = std::make_unique<Worker>(*contexts_.back(), limits_, handler_, observer_,
                                            connections_accepted_);
     auto& acceptor = worker->acceptor;
@@ -378,8 +400,8 @@ HttpServer::~HttpServer() {
 
 void HttpServer::run() {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    net::co_spawn(contexts_[i]->get_executor(),
-                  acceptLoop(workers_[i]->acceptor, workers_[i]->env), net::detached);
+    net::co_spawn(contexts_[i]->get_executor(), acceptLoop(workers_[i]->acceptor, workers_[i]->env),
+                  net::detached);
   }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->thread = std::thread([context = contexts_[i].get()] { context->run(); });

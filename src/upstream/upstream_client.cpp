@@ -59,8 +59,8 @@ Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
     tls_context_->load_verify_file(config_.ca_file, ec);
   }
   if (ec) {
-    throw std::runtime_error("backend '" + config_.name + "': cannot load CA certificates: " +
-                             ec.message());
+    throw std::runtime_error("backend '" + config_.name +
+                             "': cannot load CA certificates: " + ec.message());
   }
 }
 
@@ -81,9 +81,9 @@ Failure failureFrom(error_code ec, std::string_view during) {
 
 struct Connection {
   Connection(const Executor& executor, const Backend& backend)
-      : stream(backend.tls() ? Stream(std::in_place_type<TlsStream>, executor,
-                                      *backend.tlsContext())
-                             : Stream(std::in_place_type<PlainStream>, executor)),
+      : stream(backend.tls()
+                   ? Stream(std::in_place_type<TlsStream>, executor, *backend.tlsContext())
+                   : Stream(std::in_place_type<PlainStream>, executor)),
         deadline(lowest()) {
     // Beast sizes each read by the free capacity, starting at 512 bytes: a typical response head
     // and body would then take several reads.
@@ -131,7 +131,6 @@ bool isIpLiteral(const std::string& host) {
   net::ip::make_address(host, ec);
   return !ec;
 }
-
 
 bool closedBeforeAnswering(error_code ec) {
   return ec == http::error::end_of_stream || ec == net::error::eof ||
@@ -231,6 +230,27 @@ Task<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
   auto& body = s.parser.get().body();
   body.data = data;
   body.size = size;
+  // Most bodies arrive with their head: parse what is buffered without an asynchronous step.
+  if (auto& buffered = s.connection->buffer; buffered.size() > 0) {
+    // Eager only here: an eager asynchronous read would wait to fill the whole buffer, holding
+    // back a stream's events.
+    s.parser.eager(true);
+    error_code put_ec;
+    buffered.consume(s.parser.put(buffered.data(), put_ec));
+    s.parser.eager(false);
+    std::size_t got = size - body.size;
+    bool done = s.parser.is_done();
+    if (!put_ec || put_ec == http::error::need_buffer || put_ec == http::error::need_more) {
+      if (got > 0 || done) {
+        if (done) s.finish();
+        co_return BodyPiece{std::string_view(data, got), done, std::nullopt};
+      }
+    } else {
+      s.failed = true;
+      s.connection.reset();
+      co_return BodyPiece{{}, false, failureFrom(put_ec, "parsing the backend's response")};
+    }
+  }
   s.connection->deadline.expiresAfter(s.read_timeout);
   auto [ec, bytes] = co_await s.connection->on([&](auto& stream) {
     return http::async_read_some(stream, s.connection->buffer, s.parser, kAwait);
@@ -371,8 +391,8 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
   connection.deadline.clear();
   if (handshake_ec) {
     auto kind = timed_out ? FailureKind::Timeout : FailureKind::Tls;
-    co_return Failure{kind, "TLS handshake with backend '" + config.name +
-                                "' failed: " + handshake_ec.message()};
+    co_return Failure{
+        kind, "TLS handshake with backend '" + config.name + "' failed: " + handshake_ec.message()};
   }
   co_return std::nullopt;
 }
@@ -380,16 +400,15 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
 std::string hostHeader(const config::BackendConfig& config) {
   bool default_port = (config.scheme == "https" && config.port == 443) ||
                       (config.scheme == "http" && config.port == 80);
-  std::string host = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
-                                                                 : config.host;
+  std::string host =
+      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
   return default_port ? host : host + ":" + std::to_string(config.port);
 }
 
 }  // namespace
 
-Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
-                                                             const Call& call,
-                                                             std::unique_ptr<Exchange>& out) {
+Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const Call& call,
+                                                   std::unique_ptr<Exchange>& out) {
   const auto& config = backend.config();
   ConnectionPool& pool = poolFor(backend);
   auto executor = co_await net::this_coro::executor;
@@ -406,7 +425,8 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
     has_content_type = has_content_type || header.name == "content-type";
     head.append(header.name).append(": ").append(header.value).append("\r\n");
   }
-  if (!config.api_key.empty()) head.append("Authorization: Bearer ").append(config.api_key).append("\r\n");
+  if (!config.api_key.empty())
+    head.append("Authorization: Bearer ").append(config.api_key).append("\r\n");
   if (!call.body.empty() && !has_content_type) head.append("Content-Type: application/json\r\n");
   head.append("Content-Length: ").append(std::to_string(call.body.size())).append("\r\n\r\n");
   const std::array<net::const_buffer, 2> request = {net::buffer(head), net::buffer(call.body)};
@@ -443,8 +463,8 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend,
     connection->deadline.clear();
     if (read_ec) {
       if (reused && read == 0 && closedBeforeAnswering(read_ec)) continue;
-      co_return connection->failure(
-          read_ec, "reading the response head from backend '" + config.name + "'");
+      co_return connection->failure(read_ec,
+                                    "reading the response head from backend '" + config.name + "'");
     }
     state->connection = std::move(connection);
     out = std::make_unique<Exchange>(std::move(state));

@@ -33,13 +33,11 @@ class Gateway {
     const upstream::Backend* backend;
   };
   server::Task<> proxy(pipeline::Route route, server::Request& request,
-                                     server::ResponseWriter& writer);
-  server::Task<> relayStream(pipeline::RequestContext& ctx,
-                                           upstream::Exchange& exchange,
-                                           server::ResponseWriter& writer);
-  server::Task<> relayWhole(pipeline::RequestContext& ctx,
-                                          upstream::Exchange& exchange,
-                                          server::ResponseWriter& writer);
+                       server::ResponseWriter& writer);
+  server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
+                             server::ResponseWriter& writer);
+  server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
+                            server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
 
   config::GatewayConfig config_;

@@ -31,6 +31,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "costgate/openai/error.h"
+#include "costgate/pipeline/request_context.h"
+
 namespace costgate::mock {
 
 using json = nlohmann::json;
@@ -41,17 +44,10 @@ struct MockOptions {
   int chunks = 8;        // content events per streamed choice (fewer if the reply is shorter)
 };
 
-// An error in the shape OpenAI returns, with the HTTP status it goes out with.
-struct ApiError {
-  int status = 400;
-  std::string message;
-  std::string type = "invalid_request_error";
-  std::string param;  // empty -> null
-  std::string code;   // empty -> null
-};
+// An error in the shape OpenAI returns, with the HTTP status it goes out with; body() is the
+// {"error":{"message","type","param","code"}} it answers with.
+using ApiError = openai::ApiError;
 
-// {"error":{"message","type","param","code"}}
-json errorBody(const ApiError& error);
 // The error a fault-injected status replies with, typed as OpenAI types that status (429 ->
 // "requests"/"rate_limit_exceeded", 5xx -> "server_error", ...).
 ApiError statusFault(int status);
@@ -147,6 +143,13 @@ std::string base64Floats(const std::vector<float>& values);
 json models();
 // The mock serves any model name, so any id has a model object.
 json model(std::string_view id);
+
+// ---- POST to a generation route ----
+
+// What one POST answers: a JSON body, a stream, or an error.
+using Answer = std::variant<json, SseEvents, ApiError>;
+// Parses `body` for `route` and answers it: chat and completions stream when the request asks.
+Answer answer(pipeline::Route route, const json& body, const MockOptions& options);
 
 // ---- How one request is answered: CLI defaults, then x-mock-* headers ----
 

@@ -20,5 +20,7 @@ struct ApiError {
 ApiError invalidRequest(std::string message, std::string param = {}, std::string code = {});
 ApiError notFound(std::string message, std::string code = "not_found");
 ApiError serverError(int status, std::string message, std::string code);
+// 405 for a known path asked with the wrong method; the caller sets the Allow header.
+ApiError methodNotAllowed(std::string message);
 
 }  // namespace costgate::openai

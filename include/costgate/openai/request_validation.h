@@ -3,6 +3,7 @@
 // 400 naming the offending field instead of reaching a backend or a filter half-understood.
 
 #include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -13,5 +14,9 @@ namespace costgate::openai {
 
 // Returns the first problem found in `body` for this route, or nullopt when it is acceptable.
 std::optional<ApiError> validateRequest(pipeline::Route route, const nlohmann::json& body);
+
+// The kind of a JSON value as an error message names it: "null", "a boolean", "a string",
+// "an array", "an object", "a number" (a value with a fraction or exponent) or "an integer".
+std::string_view describeJsonType(const nlohmann::json& value);
 
 }  // namespace costgate::openai

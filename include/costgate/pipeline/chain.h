@@ -34,8 +34,8 @@ class Chain {
 };
 
 // Builds one filter from its YAML block, or reports what is wrong with it.
-using FilterFactory =
-    std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(const config::FilterSpec&)>;
+using FilterFactory = std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(
+    const config::FilterSpec&)>;
 
 // Every filter the gateway knows, by YAML name.
 const std::map<std::string, FilterFactory>& filterRegistry();

@@ -44,10 +44,10 @@ struct RequestContext {
   std::string request_id;
   Route route = Route::ChatCompletions;
   HeaderList headers;
-  nlohmann::json body;  // the parsed request body; filters may edit it...
+  nlohmann::json body;        // the parsed request body; filters may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
-  std::string model;    // body["model"] as the client sent it
-  bool stream = false;  // body["stream"] == true
+  std::string model;          // body["model"] as the client sent it
+  bool stream = false;        // body["stream"] == true
   Clock::time_point received_at{};
 
   // Set by filters.
@@ -55,10 +55,10 @@ struct RequestContext {
   std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
 
   // Set by the dispatcher.
-  std::string backend;        // name of the backend that served
-  std::string served_model;   // the gateway model name that served
-  int upstream_status = 0;    // 0 when no backend was called
-  nlohmann::json response;    // parsed non-streamed response body (null for streams/errors)
+  std::string backend;       // name of the backend that served
+  std::string served_model;  // the gateway model name that served
+  int upstream_status = 0;   // 0 when no backend was called
+  nlohmann::json response;   // parsed non-streamed response body (null for streams/errors)
 
   // Returns the first header with this lower-case name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;

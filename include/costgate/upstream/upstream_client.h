@@ -116,7 +116,7 @@ class UpstreamClient {
 
   // Sends the call and reads the response head. On success `out` holds the exchange.
   server::Task<std::optional<Failure>> start(const Backend& backend, const Call& call,
-                                               std::unique_ptr<Exchange>& out);
+                                             std::unique_ptr<Exchange>& out);
 
   // Idle connections currently pooled for this backend (for tests and metrics).
   std::size_t idleConnections(const Backend& backend) const;

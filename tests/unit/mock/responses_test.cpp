@@ -490,12 +490,32 @@ TEST(MockModels, ListAndAnyId) {
 // ---- Errors ----
 
 TEST(MockErrors, BodyShape) {
-  json body = errorBody(ApiError{400, "bad", "invalid_request_error", "messages", "x"});
-  EXPECT_EQ(body, parse(R"({"error":{"message":"bad","type":"invalid_request_error",
-                                     "param":"messages","code":"x"}})"));
-  body = errorBody(ApiError{500, "boom", "server_error", "", ""});
+  json body = parse(statusFault(429).body());
+  EXPECT_EQ(body, parse(R"({"error":{"message":"Mock fault: HTTP 429 injected by x-mock-status.",
+                                     "type":"requests","param":null,"code":"rate_limit_exceeded"}})"));
+  body = parse(parsedError(parseChatRequest(parse(R"({"model":"m"})"))).body());
+  EXPECT_EQ(body, parse(R"({"error":{"message":"Missing required parameter: 'messages'.",
+                                     "type":"invalid_request_error","param":"messages",
+                                     "code":"missing_required_parameter"}})"));
+  body = parse(parsedError(parseChatRequest(parse(R"({"messages":[]})"))).body());
   EXPECT_TRUE(body["error"]["param"].is_null());
   EXPECT_TRUE(body["error"]["code"].is_null());
+}
+
+TEST(MockErrors, TypeNamesInOpenAIsWords) {
+  auto completionsError = [](const std::string& extra) {
+    return parsedError(parseCompletionRequest(parse(R"({"model":"m","prompt":"x",)" + extra + "}")))
+        .message;
+  };
+  EXPECT_EQ(completionsError(R"("n":1.5)"),
+            "Invalid type for 'n': expected an integer, but got a decimal instead.");
+  EXPECT_EQ(completionsError(R"("stream":2)"),
+            "Invalid type for 'stream': expected a boolean, but got an integer instead.");
+  EXPECT_EQ(completionsError(R"("max_tokens":"5")"),
+            "Invalid type for 'max_tokens': expected an integer, but got a string instead.");
+  EXPECT_EQ(parsedError(parseEmbeddingsRequest(parse(R"({"model":"e","input":{}})"))).message,
+            "Invalid type for 'input': expected a string, an array of strings, an array of "
+            "integers or an array of integer arrays, but got an object instead.");
 }
 
 TEST(MockErrors, ChatValidation) {
@@ -529,12 +549,46 @@ TEST(MockErrors, ChatValidation) {
 }
 
 TEST(MockErrors, StatusFaults) {
+  EXPECT_EQ(statusFault(404).code, "model_not_found");
+  EXPECT_EQ(statusFault(500).code, "");
   EXPECT_EQ(statusFault(429).type, "requests");
   EXPECT_EQ(statusFault(429).code, "rate_limit_exceeded");
   EXPECT_EQ(statusFault(503).type, "server_error");
   EXPECT_EQ(statusFault(401).code, "invalid_api_key");
   EXPECT_EQ(statusFault(418).type, "invalid_request_error");
   EXPECT_EQ(statusFault(503).status, 503);
+}
+
+// ---- answer(): parse, then a whole response, a stream or an error ----
+
+TEST(MockAnswer, DispatchesByRouteAndStream) {
+  const MockOptions options;
+  const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}])";
+  Answer whole = answer(pipeline::Route::ChatCompletions, parse(chat + "}"), options);
+  ASSERT_TRUE(std::holds_alternative<json>(whole));
+  EXPECT_EQ(std::get<json>(whole)["object"], "chat.completion");
+  EXPECT_TRUE(std::get<json>(whole)["id"].get<std::string>().starts_with("chatcmpl-"));
+
+  Answer stream =
+      answer(pipeline::Route::ChatCompletions, parse(chat + R"(,"stream":true})"), options);
+  ASSERT_TRUE(std::holds_alternative<SseEvents>(stream));
+  EXPECT_EQ(std::get<SseEvents>(stream).data.back(), "[DONE]");
+
+  Answer legacy = answer(pipeline::Route::Completions,
+                         parse(R"({"model":"m","prompt":"hi","stream":true})"), options);
+  ASSERT_TRUE(std::holds_alternative<SseEvents>(legacy));
+  EXPECT_EQ(parse(std::get<SseEvents>(legacy).data.front())["object"], "text_completion");
+  EXPECT_TRUE(parse(std::get<SseEvents>(legacy).data.front())["id"].get<std::string>().starts_with(
+      "cmpl-"));
+
+  Answer vectors =
+      answer(pipeline::Route::Embeddings, parse(R"({"model":"e","input":"hi"})"), options);
+  ASSERT_TRUE(std::holds_alternative<json>(vectors));
+  EXPECT_EQ(std::get<json>(vectors)["object"], "list");
+
+  Answer error = answer(pipeline::Route::Completions, parse(R"({"model":"m"})"), options);
+  ASSERT_TRUE(std::holds_alternative<ApiError>(error));
+  EXPECT_EQ(std::get<ApiError>(error).param, "prompt");
 }
 
 // ---- x-mock-* headers ----

@@ -1,0 +1,51 @@
+#include "costgate/log/access_log.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace costgate::log {
+namespace {
+
+TEST(AccessLog, FormatsOneJsonObjectWithEveryField) {
+  server::ExchangeRecord record;
+  record.request_id = "abc";
+  record.method = "POST";
+  record.target = "/v1/chat/completions";
+  record.route = "chat_completions";
+  record.model = "m\"odel\n";  // escaped, not breaking the line
+  record.backend = "mock";
+  record.status = 502;
+  record.stream = true;
+  record.bytes_in = 10;
+  record.bytes_out = 20;
+  record.latency = std::chrono::microseconds(1234);
+  record.upstream_latency = std::chrono::microseconds(1000);
+  record.error = "backend reset";
+  record.annotations = {{"feature", "search"}, {"team", "growth"}};
+  std::string line = AccessLog::format(record);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto json = nlohmann::json::parse(line);
+  EXPECT_EQ(json["request_id"], "abc");
+  EXPECT_EQ(json["model"], "m\"odel\n");
+  EXPECT_EQ(json["status"], 502);
+  EXPECT_EQ(json["stream"], true);
+  EXPECT_EQ(json["latency_us"], 1234);
+  EXPECT_EQ(json["upstream_us"], 1000);
+  EXPECT_EQ(json["bytes_in"], 10);
+  EXPECT_EQ(json["bytes_out"], 20);
+  EXPECT_EQ(json["error"], "backend reset");
+  EXPECT_EQ(json["feature"], "search");
+  EXPECT_EQ(json["team"], "growth");
+  EXPECT_TRUE(json["ts"].get<std::string>().ends_with("Z"));
+  EXPECT_EQ(json["ts"].get<std::string>().size(), 24u);  // 2026-11-28T18:30:13.402Z
+}
+
+TEST(AccessLog, EscapesControlCharacters) {
+  std::string out;
+  appendJsonString(out, std::string("a\x01\tb\\", 5));
+  EXPECT_EQ(out, "\"a\\u0001\\tb\\\\\"");
+}
+
+}  // namespace
+}  // namespace costgate::log

@@ -1,0 +1,95 @@
+#include "costgate/openai/request_validation.h"
+
+#include <gtest/gtest.h>
+
+namespace costgate::openai {
+namespace {
+
+using nlohmann::json;
+using pipeline::Route;
+
+json chat() { return json::parse(R"({"model":"m","messages":[{"role":"user","content":"hi"}]})"); }
+
+// The `param` of the error for `body`, or "ok" when it is accepted.
+std::string problemParam(Route route, const json& body) {
+  auto error = validateRequest(route, body);
+  if (!error) return "ok";
+  EXPECT_EQ(error->status, 400);
+  EXPECT_EQ(error->type, "invalid_request_error");
+  EXPECT_FALSE(error->message.empty());
+  return error->param.empty() ? "(none)" : error->param;
+}
+
+TEST(RequestValidation, AcceptsWellFormedRequests) {
+  EXPECT_EQ(problemParam(Route::ChatCompletions, chat()), "ok");
+  json full = chat();
+  full.update(json::parse(R"({"stream":true,"stream_options":{"include_usage":true},
+      "temperature":0.5,"top_p":1,"n":2,"max_tokens":10,"max_completion_tokens":10,"stop":["x"],
+      "user":"u","metadata":{"a":"b"},"logprobs":true,"top_logprobs":3,"seed":7,"tools":[],
+      "presence_penalty":-1,"frequency_penalty":2,"response_format":{"type":"text"}})"));
+  EXPECT_EQ(problemParam(Route::ChatCompletions, full), "ok");
+  EXPECT_EQ(problemParam(Route::Completions, json::parse(R"({"model":"m","prompt":"p"})")), "ok");
+  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":["a"]})")), "ok");
+  // null means "not given" for optional fields, as OpenAI accepts it.
+  json nulls = chat();
+  nulls["temperature"] = nullptr;
+  EXPECT_EQ(problemParam(Route::ChatCompletions, nulls), "ok");
+}
+
+TEST(RequestValidation, NamesTheOffendingField) {
+  auto with = [](const char* field, json value) {
+    json body = chat();
+    body[field] = std::move(value);
+    return problemParam(Route::ChatCompletions, body);
+  };
+  EXPECT_EQ(with("model", 3), "model");
+  EXPECT_EQ(with("model", ""), "model");
+  EXPECT_EQ(with("messages", "hi"), "messages");
+  EXPECT_EQ(with("messages", json::array()), "messages");
+  EXPECT_EQ(with("messages", json::array({1})), "messages[0]");
+  EXPECT_EQ(with("messages", json::parse(R"([{"content":"x"}])")), "messages[0].role");
+  EXPECT_EQ(with("messages", json::parse(R"([{"role":"robot","content":"x"}])")),
+            "messages[0].role");
+  EXPECT_EQ(with("messages", json::parse(R"([{"role":"user","content":5}])")),
+            "messages[0].content");
+  EXPECT_EQ(with("temperature", "hot"), "temperature");
+  EXPECT_EQ(with("temperature", 2.5), "temperature");
+  EXPECT_EQ(with("top_p", -0.1), "top_p");
+  EXPECT_EQ(with("n", 1.5), "n");
+  EXPECT_EQ(with("n", 0), "n");
+  EXPECT_EQ(with("max_tokens", 0), "max_tokens");
+  EXPECT_EQ(with("max_tokens", "10"), "max_tokens");
+  EXPECT_EQ(with("stream", "yes"), "stream");
+  EXPECT_EQ(with("stream_options", json::parse(R"({"include_usage":"yes"})")),
+            "stream_options.include_usage");
+  EXPECT_EQ(with("stop", json::array({"a", "b", "c", "d", "e"})), "stop");
+  EXPECT_EQ(with("stop", json::array({1})), "stop");
+  EXPECT_EQ(with("metadata", "x"), "metadata");
+  EXPECT_EQ(with("top_logprobs", 21), "top_logprobs");
+}
+
+TEST(RequestValidation, ChecksEachRoutesRequiredInput) {
+  EXPECT_EQ(problemParam(Route::ChatCompletions, json::parse(R"({"model":"m"})")), "messages");
+  EXPECT_EQ(problemParam(Route::Completions, json::parse(R"({"model":"m"})")), "prompt");
+  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":[]})")), "input");
+  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":3})")), "input");
+  EXPECT_EQ(problemParam(Route::ChatCompletions, json::parse(R"({"messages":[]})")), "model");
+  EXPECT_EQ(problemParam(Route::ChatCompletions, json::array()), "(none)");
+}
+
+TEST(ApiErrorShape, HasExactlyTheFourFieldsWithNulls) {
+  json error = json::parse(invalidRequest("bad", "", "").body());
+  ASSERT_TRUE(error.contains("error"));
+  EXPECT_EQ(error["error"].size(), 4u);
+  EXPECT_EQ(error["error"]["message"], "bad");
+  EXPECT_EQ(error["error"]["type"], "invalid_request_error");
+  EXPECT_TRUE(error["error"]["param"].is_null());
+  EXPECT_TRUE(error["error"]["code"].is_null());
+  json with = json::parse(notFound("no model", "model_not_found").body());
+  EXPECT_EQ(with["error"]["code"], "model_not_found");
+  // Invalid UTF-8 in a message is replaced, never thrown.
+  EXPECT_NO_THROW(json::parse(invalidRequest(std::string("bad \xff byte")).body()));
+}
+
+}  // namespace
+}  // namespace costgate::openai
