@@ -158,12 +158,8 @@ server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
       co_await proxy(candidate.route, request, writer);
     } else {
       auto response = errorResponse(
-          openai::ApiError{405,
-                           "invalid_request_error",
-                           "Method " + std::string(request.method_string()) +
-                               " is not allowed on " + std::string(path) + "; use POST",
-                           {},
-                           "method_not_allowed"});
+          openai::methodNotAllowed("Method " + std::string(request.method_string()) +
+                                   " is not allowed on " + std::string(path) + "; use POST"));
       response.set(http::field::allow, "POST");
       co_await writer.send(std::move(response));
     }
