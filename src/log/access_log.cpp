@@ -1,22 +1,32 @@
 #include "costgate/log/access_log.h"
 
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <mutex>
+#include <stdexcept>
 
 namespace costgate::log {
 
 void appendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    switch (c) {
+  // Copy runs of characters that need no escaping in one append each.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte != '"' && byte != '\\' && byte != 0x7f) continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
+    switch (byte) {
       case '"':
         out += "\\\"";
         break;
@@ -33,15 +43,12 @@ void appendJsonString(std::string& out, std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (byte < 0x20 || byte == 0x7f) {
-          out += "\\u00";
-          out.push_back(kHex[byte >> 4]);
-          out.push_back(kHex[byte & 0xf]);
-        } else {
-          out.push_back(c);
-        }
+        out += "\\u00";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xf]);
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out.push_back('"');
 }
 
@@ -105,32 +112,72 @@ std::string AccessLog::format(const server::ExchangeRecord& record) {
   return out;
 }
 
+namespace {
+
+// Appends whole lines to a file descriptor in large blocks: one write(2) per 64 KiB of log, or per
+// line when `flush_each_line` (stdout, usually a pipe someone reads as it comes). Lines are the
+// finished JSON from AccessLog::format, so no pattern formatting happens here.
+class LineSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  LineSink(int fd, bool owns_fd, bool flush_each_line)
+      : fd_(fd), owns_fd_(owns_fd), flush_each_line_(flush_each_line) {
+    buffer_.reserve(kBlockBytes + 1024);
+  }
+  ~LineSink() override {
+    flush_();
+    if (owns_fd_) ::close(fd_);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    buffer_.append(message.payload.data(), message.payload.size()).push_back('\n');
+    if (flush_each_line_ || buffer_.size() >= kBlockBytes) flush_();
+  }
+  void flush_() override {
+    std::size_t written = 0;
+    while (written < buffer_.size()) {
+      ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // a full disk or closed pipe must not stall requests: drop the block
+      written += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kBlockBytes = 64 * 1024;
+  int fd_;
+  bool owns_fd_;
+  bool flush_each_line_;
+  std::string buffer_;
+};
+
+}  // namespace
+
 AccessLog::AccessLog(const std::string& path) {
   if (path.empty()) return;
+  std::shared_ptr<LineSink> sink;
   if (path == "-") {
-    logger_ = std::make_shared<spdlog::logger>("access",
-                                               std::make_shared<spdlog::sinks::stdout_sink_mt>());
+    sink = std::make_shared<LineSink>(STDOUT_FILENO, false, true);
   } else {
-    logger_ = std::make_shared<spdlog::logger>(
-        "access", std::make_shared<spdlog::sinks::basic_file_sink_mt>(path));
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      throw std::runtime_error("cannot open access log '" + path + "': " + std::strerror(errno));
+    }
+    sink = std::make_shared<LineSink>(fd, true, false);
   }
-  // format() writes the whole line, timestamp included, cheaper than spdlog's pattern engine.
-  logger_->set_pattern("%v");
+  static std::atomic<int> instances{0};
+  logger_ = std::make_shared<spdlog::logger>("access-" + std::to_string(instances++), sink);
   logger_->set_level(spdlog::level::info);
-  // A file is written in blocks and flushed each second, stdout line by line (it is usually a
-  // pipe that someone reads as it comes).
-  if (path == "-") {
-    logger_->flush_on(spdlog::level::info);
-  } else {
-    static std::atomic<int> instances{0};
-    logger_ = logger_->clone("access-" + std::to_string(instances++));
+  // A file is flushed at least once a second so that a quiet gateway's lines still appear.
+  if (path != "-") {
     spdlog::register_logger(logger_);
     spdlog::flush_every(std::chrono::seconds(1));
   }
 }
 
 AccessLog::~AccessLog() {
-  if (logger_ && logger_->name() != "access") spdlog::drop(logger_->name());
+  if (logger_) spdlog::drop(logger_->name());
 }
 
 void AccessLog::write(const server::ExchangeRecord& record) const {
