@@ -3,11 +3,11 @@
 # Only missing packages are installed; run as root.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build ccache pkg-config
+packages=(build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(nodejs npm openssl curl bc nginx-light prometheus wrk redis-server)
+  packages+=(clang-format nodejs npm openssl curl bc nginx-light prometheus wrk redis-server)
 fi
 
 missing=()

@@ -43,7 +43,7 @@ struct BackendConfig {
   std::string ca_file;    // https: trust these CAs instead of the system store
   bool verify_tls = true;
   Millis connect_timeout{5'000};
-  Millis read_timeout{120'000};  // max wait for the response head and between body bytes
+  Millis read_timeout{120'000};           // max wait for the response head and between body bytes
   std::size_t max_idle_connections = 64;  // per worker thread
   SourceMark mark;
 };
