@@ -7,7 +7,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-format nodejs npm openssl curl bc nginx-light prometheus wrk redis-server)
+  packages+=(clang-format nodejs npm openssl curl bc nginx-light prometheus wrk)
 fi
 
 missing=()
@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian starts these services on install; the tests and benchmarks run their own instances.
-for service in nginx redis-server prometheus; do
+for service in nginx prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

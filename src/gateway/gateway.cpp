@@ -355,6 +355,11 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
   // Waiting on the backend, we would not notice the client leaving until the next write;
   // the watch cancels the backend call as soon as it does.
   writer.watchForDisconnect([&exchange] { exchange.cancel(); });
+  // The watch refers to `exchange`, which the caller destroys after this returns.
+  struct StopWatching {
+    ResponseWriter& writer;
+    ~StopWatching() { writer.stopWatching(); }
+  } stop_watching{writer};
 
   openai::SseParser parser;
   std::string out;

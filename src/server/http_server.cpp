@@ -220,7 +220,7 @@ std::string makeRequestId(std::string_view client_id) {
 
 // ---- ResponseWriter ----
 
-ResponseWriter::~ResponseWriter() { stopWatch(); }
+ResponseWriter::~ResponseWriter() { stopWatching(); }
 
 void ResponseWriter::finishHeaders(Response& response) {
   response.version(11);
@@ -300,7 +300,7 @@ Task<bool> ResponseWriter::endStream() {
 }
 
 void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
-  stopWatch();
+  stopWatching();
   auto active = std::make_shared<bool>(true);
   watch_active_ = active;
   // Waiting for readability consumes nothing, so a pipelined next request stays in the socket.
@@ -329,7 +329,7 @@ void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
   socket_.async_wait(tcp::socket::wait_read, Watch{active, this, std::move(on_gone)});
 }
 
-void ResponseWriter::stopWatch() {
+void ResponseWriter::stopWatching() {
   if (!watch_active_) return;
   if (*watch_active_) {
     *watch_active_ = false;
@@ -340,7 +340,7 @@ void ResponseWriter::stopWatch() {
 }
 
 void ResponseWriter::abort() {
-  stopWatch();
+  stopWatching();
   aborted_ = true;
   client_gone_ = true;
   error_code ignored;

@@ -55,9 +55,10 @@ class ResponseWriter {
   Task<bool> writeChunk(std::string_view data);
   // Sends the terminating chunk.
   Task<bool> endStream();
-  // Calls on_gone once if the client closes or resets the connection while the handler runs.
-  // The watch ends when the handler returns.
+  // Calls on_gone once if the client closes or resets the connection, until stopWatching() or
+  // the end of the exchange.
   void watchForDisconnect(std::function<void()> on_gone);
+  void stopWatching();
   // Resets the connection at once (RST), e.g. for the mock's fault injection.
   void abort();
 
@@ -72,7 +73,6 @@ class ResponseWriter {
  private:
   Task<bool> write(std::string_view head, std::string_view body);
   void finishHeaders(Response& response);
-  void stopWatch();
 
   Socket& socket_;
   Deadline& deadline_;
