@@ -409,21 +409,16 @@ std::vector<Section> Section::sectionMap(std::string_view key, KeyList known) co
     reader_->fail(*std::move(error));
     return {};
   }
-  std::vector<Section> sections;
-  for (const Field& item : names.fields_) {
-    Section entry(reader_, item);
-    if (MaybeError error = entry.open(item, known)) {
-      reader_->fail(*std::move(error));
-      return {};
-    }
-    sections.push_back(std::move(entry));
-  }
-  return sections;
+  return openEach(names.fields_, known);
 }
 
 std::vector<Section> Section::sectionList(std::string_view key, KeyList known) const {
+  return openEach(items(key, "maps"), known);
+}
+
+std::vector<Section> Section::openEach(const std::vector<Field>& fields, KeyList known) const {
   std::vector<Section> sections;
-  for (const Field& item : items(key, "maps")) {
+  for (const Field& item : fields) {
     Section entry(reader_, item);
     if (MaybeError error = entry.open(item, known)) {
       reader_->fail(*std::move(error));

@@ -148,6 +148,8 @@ class Section {
              const std::function<std::optional<ConfigError>(const Field&)>&) const;
   // Reads the field's map into fields(): plain unique keys, and with `known`, only those keys.
   std::optional<ConfigError> open(const Field& field, std::optional<KeyList> known);
+  // Opens each field as a section with `known` keys; empty after the first error.
+  std::vector<Section> openEach(const std::vector<Field>& fields, KeyList known) const;
   std::string childPath(std::string_view key) const;
   std::string place() const;  // " in server", " at the top level" or ""
 
