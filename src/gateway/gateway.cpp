@@ -100,6 +100,12 @@ openai::ApiError failureError(const upstream::Failure& failure) {
 
 std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
+openai::ApiError modelNotFound(std::string_view model) {
+  return openai::notFound(
+      "The model '" + std::string(model) + "' does not exist or is not served by this gateway",
+      "model_not_found");
+}
+
 }  // namespace
 
 Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain)
@@ -126,11 +132,7 @@ Response Gateway::modelsResponse(std::string_view target) const {
   if (path == "/v1/models") return jsonResponse(200, models_body_);
   std::string_view id = path.substr(std::string_view("/v1/models/").size());
   auto route = routes_.find(id);
-  if (route == routes_.end()) {
-    return errorResponse(openai::notFound(
-        "The model '" + std::string(id) + "' does not exist or is not served by this gateway",
-        "model_not_found"));
-  }
+  if (route == routes_.end()) return errorResponse(modelNotFound(id));
   return jsonResponse(200, json{{"id", route->first},
                                 {"object", "model"},
                                 {"created", started_unix_},
@@ -238,18 +240,14 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
 
   // A filter may have changed the model (routing), so the lookup happens after the chain.
-  if (ctx.body["model"].is_string()) ctx.model = ctx.body["model"].get<std::string>();
+  if (auto model = ctx.body.find("model"); model != ctx.body.end() && model->is_string()) {
+    ctx.model = model->get<std::string>();
+  }
   auto found = routes_.find(ctx.model);
   if (found == routes_.end()) {
     record.model = "unknown";
-    ctx.local_reply = pipeline::LocalReply{
-        404,
-        "application/json",
-        openai::notFound(
-            "The model '" + ctx.model + "' does not exist or is not served by this gateway",
-            "model_not_found")
-            .body(),
-        {}};
+    ctx.local_reply =
+        pipeline::LocalReply{404, "application/json", modelNotFound(ctx.model).body(), {}};
     co_await reply_locally();
     chain_.onComplete(ctx);
     co_return;
