@@ -86,8 +86,9 @@ int serve(const std::string& path) {
     std::thread runner([&server] { server.run(); });
     int received = 0;
     sigwait(&signals, &received);
-    spdlog::info("received signal {}, stopping", received);
-    server.stop();
+    spdlog::info("received signal {}, finishing requests in flight for up to {} ms", received,
+                 server_config.drain_timeout.count());
+    server.stop(server_config.drain_timeout);
     runner.join();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());

@@ -33,8 +33,9 @@ using MaybeError = std::optional<ConfigError>;
 constexpr std::string_view kTopKeys[] = {"server",  "backends",   "models",
                                          "filters", "access_log", "log_level"};
 constexpr std::string_view kServerKeys[] = {
-    "listen",          "threads",        "max_body_bytes", "max_header_bytes", "header_timeout_ms",
-    "body_timeout_ms", "idle_timeout_ms"};
+    "listen",           "threads",           "max_body_bytes",
+    "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
+    "idle_timeout_ms",  "drain_timeout_ms"};
 constexpr std::string_view kBackendKeys[] = {"url",
                                              "api_key",
                                              "ca_file",
@@ -301,6 +302,7 @@ class Loader {
     section.millis("header_timeout_ms", &server->header_timeout);
     section.millis("body_timeout_ms", &server->body_timeout);
     section.millis("idle_timeout_ms", &server->idle_timeout);
+    section.millis("drain_timeout_ms", &server->drain_timeout, Millis(0));
   }
 
   void readBackends(const std::vector<Section>& sections,

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <random>
+#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -44,11 +45,19 @@ Response rejection(const openai::ApiError& error) {
   return response;
 }
 
+// The sessions of one worker, for draining on shutdown. Touched only on the worker's thread.
+struct LiveSessions {
+  std::size_t live = 0;
+  bool draining = false;
+  std::unordered_set<Socket*> idle;  // waiting for their next request: safe to close at once
+};
+
 struct SessionEnv {
   const ServerLimits& limits;
   const Handler& handler;
   const ExchangeObserver& observer;
   std::atomic<std::uint64_t>& connections_accepted;
+  LiveSessions& sessions;
 };
 
 void finishRecord(ExchangeRecord& record) {
@@ -57,6 +66,11 @@ void finishRecord(ExchangeRecord& record) {
 }
 
 Task<> runSession(Socket socket, const SessionEnv& env) {
+  ++env.sessions.live;
+  struct Leave {
+    LiveSessions& sessions;
+    ~Leave() { --sessions.live; }
+  } leave{env.sessions};
   Deadline deadline(socket);
   beast::flat_buffer buffer;
   // Beast sizes each read by the buffer's free capacity, starting at 512 bytes: a typical
@@ -71,7 +85,10 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
     // longer for its next request.
     deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
+    if (env.sessions.draining) break;
+    env.sessions.idle.insert(&socket);
     auto [head_ec, head_bytes] = co_await http::async_read_header(socket, buffer, parser, kAwait);
+    env.sessions.idle.erase(&socket);
 
     ExchangeRecord record;
     record.started = std::chrono::steady_clock::now();
@@ -175,7 +192,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     }
     finishRecord(record);
     if (env.observer) env.observer(record);
-    if (!reusable) break;
+    if (!reusable || env.sessions.draining) break;
     first_request = false;
   }
   error_code ignored;
@@ -353,8 +370,10 @@ void ResponseWriter::abort() {
 struct HttpServer::Worker {
   Worker(net::io_context& context, const ServerLimits& limits, const Handler& handler,
          const ExchangeObserver& observer, std::atomic<std::uint64_t>& connections_accepted)
-      : acceptor(context.get_executor()), env{limits, handler, observer, connections_accepted} {}
+      : acceptor(context.get_executor()),
+        env{limits, handler, observer, connections_accepted, sessions} {}
   Acceptor acceptor;
+  LiveSessions sessions;
   SessionEnv env;
   std::thread thread;
 };
@@ -410,8 +429,37 @@ void HttpServer::run() {
   for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
 }
 
-void HttpServer::stop() {
-  for (auto& context : contexts_) context->stop();
+namespace {
+
+// Stops accepting, closes idle connections, lets requests in flight finish (streams included)
+// until `timeout`, then stops the worker's context.
+Task<> drain(Acceptor& acceptor, LiveSessions& sessions, net::io_context& context,
+             std::chrono::milliseconds timeout) {
+  sessions.draining = true;
+  error_code ignored;
+  acceptor.close(ignored);
+  for (Socket* idle : sessions.idle) idle->cancel(ignored);
+  auto until = std::chrono::steady_clock::now() + timeout;
+  Timer pause(co_await net::this_coro::executor);
+  while (sessions.live > 0 && std::chrono::steady_clock::now() < until) {
+    pause.expires_after(std::chrono::milliseconds(20));
+    co_await pause.async_wait(kAwait);
+  }
+  context.stop();
+}
+
+}  // namespace
+
+void HttpServer::stop(std::chrono::milliseconds drain_timeout) {
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    if (drain_timeout.count() <= 0) {
+      contexts_[i]->stop();
+      continue;
+    }
+    net::co_spawn(contexts_[i]->get_executor(),
+                  drain(workers_[i]->acceptor, workers_[i]->sessions, *contexts_[i], drain_timeout),
+                  net::detached);
+  }
 }
 
 }  // namespace costgate::server

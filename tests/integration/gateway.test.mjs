@@ -290,3 +290,35 @@ describe('gateway without a reachable backend', () => {
     }
   });
 });
+
+describe('graceful shutdown', () => {
+  test('SIGTERM lets a stream in flight finish, refuses new connections, then exits 0', async () => {
+    const mock = await startMock();
+    const gateway = await startGateway(gatewayConfig({ backendUrl: `${mock.url}/v1` }));
+    try {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-mock-chunks': '6', 'x-mock-chunk-delay-ms': '150' },
+        body: JSON.stringify(chat({ stream: true })),
+      });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let text = decoder.decode((await reader.read()).value, { stream: true });
+      gateway.child.kill('SIGTERM');
+      await sleep(100);
+      const refused = await fetch(`${gateway.url}/healthz`).then(() => false, () => true);
+      assert.ok(refused, 'a new connection was accepted while draining');
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      assert.ok(text.includes('data: [DONE]'), 'the stream was cut by the shutdown');
+      const { code } = await gateway.exited;
+      assert.equal(code, 0);
+    } finally {
+      await gateway.stop();
+      await mock.stop();
+    }
+  });
+});

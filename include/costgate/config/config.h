@@ -31,6 +31,7 @@ struct ServerConfig {
   Millis header_timeout{10'000};  // a new connection must send its request head within this
   Millis body_timeout{30'000};    // the whole body must arrive within this
   Millis idle_timeout{60'000};    // keep-alive connections idle longer are closed
+  Millis drain_timeout{10'000};   // on SIGTERM, requests in flight get this long to finish
 };
 
 struct BackendConfig {

@@ -109,8 +109,9 @@ class HttpServer {
   std::uint64_t connectionsAccepted() const { return connections_accepted_.load(); }
   // Serves on all worker threads until stop(); returns when they have ended.
   void run();
-  // Safe to call from any thread.
-  void stop();
+  // Safe to call from any thread. With a drain timeout, stops accepting and lets requests in
+  // flight finish first (for at most that long); without, stops at once.
+  void stop(std::chrono::milliseconds drain_timeout = std::chrono::milliseconds(0));
 
  private:
   struct Worker;

@@ -154,6 +154,15 @@ log_level: debug
   EXPECT_TRUE(config.notices.empty());
 }
 
+TEST(ConfigLoad, DrainTimeoutMayBeZero) {
+  // Zero means "stop at once" on SIGTERM; other timeouts must be positive.
+  const GatewayConfig config = parseOk("server:\n  drain_timeout_ms: 0\n" + std::string(kMinimal));
+  EXPECT_EQ(config.server.drain_timeout, Millis(0));
+  EXPECT_EQ(
+      parseOk("server:\n  drain_timeout_ms: 2500\n" + std::string(kMinimal)).server.drain_timeout,
+      Millis(2500));
+}
+
 TEST(ConfigLoad, DefaultsWhenSectionsAbsent) {
   const GatewayConfig config = parseOk(kMinimal);
   const ServerConfig defaults;
@@ -165,6 +174,7 @@ TEST(ConfigLoad, DefaultsWhenSectionsAbsent) {
   EXPECT_EQ(config.server.header_timeout, defaults.header_timeout);
   EXPECT_EQ(config.server.body_timeout, defaults.body_timeout);
   EXPECT_EQ(config.server.idle_timeout, defaults.idle_timeout);
+  EXPECT_EQ(config.server.drain_timeout, defaults.drain_timeout);
 
   const BackendConfig& backend = config.backends.at("mock");
   EXPECT_EQ(backend.scheme, "http");
