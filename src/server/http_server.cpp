@@ -6,8 +6,8 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <list>
 #include <random>
-#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -47,9 +47,12 @@ Response rejection(const openai::ApiError& error) {
 
 // The sessions of one worker, for draining on shutdown. Touched only on the worker's thread.
 struct LiveSessions {
-  std::size_t live = 0;
+  struct Entry {
+    Socket* socket;
+    bool idle;  // waiting for its next request: safe to close at once
+  };
+  std::list<Entry> live;  // one node per connection, not per request
   bool draining = false;
-  std::unordered_set<Socket*> idle;  // waiting for their next request: safe to close at once
 };
 
 struct SessionEnv {
@@ -66,11 +69,13 @@ void finishRecord(ExchangeRecord& record) {
 }
 
 Task<> runSession(Socket socket, const SessionEnv& env) {
-  ++env.sessions.live;
+  auto& sessions = env.sessions.live;
+  auto self = sessions.insert(sessions.end(), {&socket, false});
   struct Leave {
-    LiveSessions& sessions;
-    ~Leave() { --sessions.live; }
-  } leave{env.sessions};
+    std::list<LiveSessions::Entry>& sessions;
+    std::list<LiveSessions::Entry>::iterator self;
+    ~Leave() { sessions.erase(self); }
+  } leave{sessions, self};
   Deadline deadline(socket);
   beast::flat_buffer buffer;
   // Beast sizes each read by the buffer's free capacity, starting at 512 bytes: a typical
@@ -86,9 +91,9 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     // longer for its next request.
     deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
     if (env.sessions.draining) break;
-    env.sessions.idle.insert(&socket);
+    self->idle = true;
     auto [head_ec, head_bytes] = co_await http::async_read_header(socket, buffer, parser, kAwait);
-    env.sessions.idle.erase(&socket);
+    self->idle = false;
 
     ExchangeRecord record;
     record.started = std::chrono::steady_clock::now();
@@ -438,10 +443,12 @@ Task<> drain(Acceptor& acceptor, LiveSessions& sessions, net::io_context& contex
   sessions.draining = true;
   error_code ignored;
   acceptor.close(ignored);
-  for (Socket* idle : sessions.idle) idle->cancel(ignored);
+  for (auto& session : sessions.live) {
+    if (session.idle) session.socket->cancel(ignored);
+  }
   auto until = std::chrono::steady_clock::now() + timeout;
   Timer pause(co_await net::this_coro::executor);
-  while (sessions.live > 0 && std::chrono::steady_clock::now() < until) {
+  while (!sessions.live.empty() && std::chrono::steady_clock::now() < until) {
     pause.expires_after(std::chrono::milliseconds(20));
     co_await pause.async_wait(kAwait);
   }
