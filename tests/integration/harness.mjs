@@ -130,16 +130,22 @@ export function assertOpenAIError(result, status, type, code) {
   if (code !== undefined) assert.equal(error.code, code);
 }
 
-// Makes a CA and a certificate for localhost/127.0.0.1 signed by it.
+// Makes a CA and, signed by it, a certificate for localhost/127.0.0.1 (`cert`) and one for
+// another name only (`wrongCert`).
 export function makeCertificates(dir) {
   const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=costgate test CA',
     '-keyout', 'ca.key', '-out', 'ca.pem');
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-    '-extfile', 'san.ext', '-out', 'server.pem');
-  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+  const issue = (name, san) => {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\n`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
+      '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+    return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+  };
+  const good = issue('localhost', 'DNS:localhost,IP:127.0.0.1');
+  const wrong = issue('other.example', 'DNS:other.example');
+  return { ca: join(dir, 'ca.pem'), cert: good.cert, key: good.key, wrongCert: wrong.cert, wrongKey: wrong.key };
 }
 
 // nginx terminating TLS on an ephemeral port in front of `upstreamPort`.
