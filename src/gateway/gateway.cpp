@@ -314,7 +314,7 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
   int status = exchange.status();
   // Successful answers pass through the filters; errors go back to the client as the backend
   // sent them.
-  if (status == 200 && chain_.size() > 0) {
+  if (status == 200 && chain_.readsResponse()) {
     ctx.response = json::parse(body, nullptr, false);
     if (!ctx.response.is_discarded()) {
       chain_.onResponse(ctx);

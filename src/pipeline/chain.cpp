@@ -6,6 +6,10 @@
 
 namespace costgate::pipeline {
 
+Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {
+  for (const auto& filter : filters_) reads_response_ = reads_response_ || filter->readsResponse();
+}
+
 FilterStatus Chain::onRequest(RequestContext& ctx) const {
   for (const auto& filter : filters_) {
     if (filter->onRequest(ctx) == FilterStatus::Respond) return FilterStatus::Respond;

@@ -17,7 +17,7 @@ namespace costgate::pipeline {
 class Chain {
  public:
   Chain() = default;
-  explicit Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {}
+  explicit Chain(std::vector<std::unique_ptr<Filter>> filters);
 
   // Runs onRequest in order; stops at the first filter that returns Respond.
   FilterStatus onRequest(RequestContext& ctx) const;
@@ -27,10 +27,13 @@ class Chain {
   void onComplete(RequestContext& ctx) const;
 
   std::size_t size() const { return filters_.size(); }
+  // Whether a whole response must be parsed for onResponse.
+  bool readsResponse() const { return reads_response_; }
   const Filter& at(std::size_t i) const { return *filters_[i]; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
+  bool reads_response_ = false;
 };
 
 // Builds one filter from its YAML block, or reports what is wrong with it.

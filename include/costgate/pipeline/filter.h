@@ -39,8 +39,11 @@ class Filter {
   }
 
   // After a whole (non-streamed) successful response is parsed into ctx.response, in reverse
-  // chain order. May edit ctx.response.
+  // chain order. May edit ctx.response. Runs only if some filter's readsResponse() is true:
+  // otherwise the backend's bytes go to the client untouched and unparsed.
   virtual void onResponse(RequestContext& ctx) const { (void)ctx; }
+  // True for filters that implement onResponse.
+  virtual bool readsResponse() const { return false; }
 
   // For each event of a streamed response, in reverse chain order, before it is relayed.
   virtual void onChunk(RequestContext& ctx, StreamEvent& event) const {

@@ -19,6 +19,7 @@ class RecordingFilter : public Filter {
     return FilterStatus::Respond;
   }
   void onResponse(RequestContext& ctx) const override { ctx.tags.feature += "resp:" + id_ + " "; }
+  bool readsResponse() const override { return id_ == "c"; }
   void onChunk(RequestContext& ctx, StreamEvent& event) const override {
     ctx.tags.feature += "chunk:" + id_ + " ";
     if (id_ == "b") event.drop = true;
@@ -65,6 +66,14 @@ TEST(Chain, EmptyChainPassesThrough) {
   RequestContext ctx;
   EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Continue);
   EXPECT_EQ(chain.size(), 0u);
+  EXPECT_FALSE(chain.readsResponse());
+}
+
+TEST(Chain, ReadsResponsesWhenAnyFilterDoes) {
+  EXPECT_TRUE(makeChain(false).readsResponse());
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<RecordingFilter>("a", false));
+  EXPECT_FALSE(Chain(std::move(filters)).readsResponse());
 }
 
 config::GatewayConfig configWithFilters(const std::string& filters) {
