@@ -72,7 +72,9 @@ class ResponseWriter {
 
  private:
   Task<bool> write(std::string_view head, std::string_view body);
-  void finishHeaders(Response& response);
+  // The serialized head: status line, the response's fields, x-request-id, Connection when
+  // closing, and `framing` (Content-Length or Transfer-Encoding). Marks the writer as responded.
+  std::string headFor(const Response& response, std::string_view framing);
 
   Socket& socket_;
   Deadline& deadline_;
