@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "costgate/jsonview/document.h"
 #include "costgate/openai/error.h"
 #include "costgate/openai/request_validation.h"
 #include "costgate/openai/sse.h"
@@ -198,20 +199,25 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.request_id = record.request_id;
   ctx.route = route;
   ctx.received_at = record.started;
-  ctx.body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
-  if (ctx.body.is_discarded()) {
+  // Checking and routing need only an index of the body; the DOM is built for filters, which may
+  // read and edit it, and costs more than everything else on an empty chain.
+  auto document = jsonview::Document::parse(request.body());
+  if (!document) {
     co_await writer.send(errorResponse(openai::invalidRequest(
         "We could not parse the JSON body of your request: it is not valid JSON", {},
         "invalid_json")));
     co_return;
   }
-  if (auto problem = openai::validateRequest(route, ctx.body)) {
+  jsonview::Value body = document->root();
+  if (auto problem = openai::validateRequest(route, body)) {
     co_await writer.send(errorResponse(*problem));
     co_return;
   }
-  ctx.model = ctx.body["model"].get<std::string>();
-  ctx.stream = ctx.body.value("stream", false);
+  ctx.model = body.find("model")->string();
+  auto stream = body.find("stream");
+  ctx.stream = stream && stream->boolean();
   record.stream = ctx.stream;
+  if (chain_.size() > 0) ctx.body = json::parse(request.body());
   for (const auto& field : request) {
     ctx.headers.emplace_back(lowerCase(field.name_string()), std::string(field.value()));
   }
@@ -240,7 +246,8 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
 
   // A filter may have changed the model (routing), so the lookup happens after the chain.
-  if (auto model = ctx.body.find("model"); model != ctx.body.end() && model->is_string()) {
+  if (auto model = ctx.body.find("model");
+      ctx.body.is_object() && model != ctx.body.end() && model->is_string()) {
     ctx.model = model->get<std::string>();
   }
   auto found = routes_.find(ctx.model);
@@ -266,6 +273,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   upstream::Call call;
   call.path = std::string(pathOf(request.target()).substr(3));  // drop "/v1": base_path has it
   if (target.model->backend_model != ctx.model) {
+    if (!ctx.body.is_object()) ctx.body = json::parse(request.body());
     ctx.body["model"] = target.model->backend_model;
     ctx.body_changed = true;
   }

@@ -1,16 +1,18 @@
 #include "costgate/openai/request_validation.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
 namespace costgate::openai {
 
-using nlohmann::json;
+using jsonview::Kind;
+using jsonview::Value;
 using pipeline::Route;
 
 namespace {
 
-ApiError wrongType(std::string_view field, std::string_view expected, const json& got) {
+ApiError wrongType(std::string_view field, std::string_view expected, const Value& got) {
   return invalidRequest("'" + std::string(field) + "' must be " + std::string(expected) + ", got " +
                             std::string(describeJsonType(got)),
                         std::string(field), "invalid_type");
@@ -24,137 +26,153 @@ ApiError outOfRange(std::string_view field, std::string_view range) {
 // Each check returns the problem with an optional field, if it is present and not null.
 using Problem = std::optional<ApiError>;
 
-Problem checkNumber(const json& body, const char* field, double low, double high) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number()) return wrongType(field, "a number", *it);
-  double value = it->get<double>();
+// The member `field` of `body` unless it is absent or null.
+std::optional<Value> given(const Value& body, std::string_view field) {
+  auto member = body.find(field);
+  if (member && member->isNull()) return std::nullopt;
+  return member;
+}
+
+// Bounds as an error message prints them: integers without a fraction.
+std::string printBound(double bound) {
+  std::string text = std::to_string(bound);
+  if (text.find('.') != std::string::npos) {
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+  }
+  return text;
+}
+
+Problem checkNumber(const Value& body, const char* field, double low, double high) {
+  auto it = given(body, field);
+  if (!it) return std::nullopt;
+  if (!it->isNumber()) return wrongType(field, "a number", *it);
+  double value = it->number();
   if (value < low || value > high) {
-    return outOfRange(field, "between " + json(low).dump() + " and " + json(high).dump());
+    return outOfRange(field, "between " + printBound(low) + " and " + printBound(high));
   }
   return std::nullopt;
 }
 
-Problem checkInteger(const json& body, const char* field, long long low, long long high) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number_integer()) return wrongType(field, "an integer", *it);
-  long long value = it->is_number_unsigned() && it->get<unsigned long long>() > 1ull << 62
-                        ? high + 1
-                        : it->get<long long>();
+Problem checkInteger(const Value& body, const char* field, long long low, long long high) {
+  auto it = given(body, field);
+  if (!it) return std::nullopt;
+  if (it->kind() != Kind::Integer) return wrongType(field, "an integer", *it);
+  // Beyond 64 bits is out of range on whichever side its sign puts it.
+  long long value = it->integer().value_or(it->raw().starts_with('-') ? low - 1 : high + 1);
   if (value < low || value > high) {
     return outOfRange(field, "between " + std::to_string(low) + " and " + std::to_string(high));
   }
   return std::nullopt;
 }
 
-Problem checkKind(const json& body, const char* field, json::value_t kind, std::string_view name) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  bool matches = it->type() == kind || (kind == json::value_t::number_float && it->is_number());
+Problem checkKind(const Value& body, const char* field, Kind kind, std::string_view name) {
+  auto it = given(body, field);
+  if (!it) return std::nullopt;
+  bool matches = it->kind() == kind || (kind == Kind::Number && it->isNumber());
   if (!matches) return wrongType(field, name, *it);
   return std::nullopt;
 }
 
-Problem checkStop(const json& body) {
-  auto it = body.find("stop");
-  if (it == body.end() || it->is_null() || it->is_string()) return std::nullopt;
-  if (!it->is_array()) return wrongType("stop", "a string or an array of strings", *it);
+Problem checkStop(const Value& body) {
+  auto it = given(body, "stop");
+  if (!it || it->isString()) return std::nullopt;
+  if (!it->isArray()) return wrongType("stop", "a string or an array of strings", *it);
   if (it->size() > 4) return outOfRange("stop", "at most 4 sequences");
-  for (const auto& item : *it) {
-    if (!item.is_string()) return wrongType("stop", "a string or an array of strings", item);
+  for (const Value& item : it->elements()) {
+    if (!item.isString()) return wrongType("stop", "a string or an array of strings", item);
   }
   return std::nullopt;
 }
 
-Problem checkStreamOptions(const json& body) {
-  if (auto problem = checkKind(body, "stream_options", json::value_t::object, "an object")) {
-    return problem;
-  }
-  auto it = body.find("stream_options");
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  auto usage = it->find("include_usage");
-  if (usage != it->end() && !usage->is_boolean() && !usage->is_null()) {
+Problem checkStreamOptions(const Value& body) {
+  if (auto problem = checkKind(body, "stream_options", Kind::Object, "an object")) return problem;
+  auto it = given(body, "stream_options");
+  if (!it) return std::nullopt;
+  auto usage = given(*it, "include_usage");
+  if (usage && usage->kind() != Kind::Boolean) {
     return wrongType("stream_options.include_usage", "a boolean", *usage);
   }
   return std::nullopt;
 }
 
-Problem checkMessages(const json& body) {
+Problem checkMessages(const Value& body) {
   auto it = body.find("messages");
-  if (it == body.end()) {
+  if (!it) {
     return invalidRequest("'messages' is required", "messages", "missing_required_parameter");
   }
-  if (!it->is_array()) return wrongType("messages", "an array", *it);
-  if (it->empty()) return invalidRequest("'messages' must not be empty", "messages", "empty_array");
+  if (!it->isArray()) return wrongType("messages", "an array", *it);
+  if (it->size() == 0) {
+    return invalidRequest("'messages' must not be empty", "messages", "empty_array");
+  }
   static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
                                                 "assistant", "tool",      "function"};
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const json& message = (*it)[i];
-    std::string at = "messages[" + std::to_string(i) + "]";
-    if (!message.is_object()) return wrongType(at, "an object", message);
+  std::size_t i = 0;
+  for (const Value& message : it->elements()) {
+    auto at = [&] { return "messages[" + std::to_string(i) + "]"; };
+    if (!message.isObject()) return wrongType(at(), "an object", message);
     auto role = message.find("role");
-    if (role == message.end() || !role->is_string()) {
-      return invalidRequest("'" + at + ".role' is required and must be a string", at + ".role",
+    if (!role || !role->isString()) {
+      return invalidRequest("'" + at() + ".role' is required and must be a string", at() + ".role",
                             "invalid_type");
     }
-    if (std::find(std::begin(kRoles), std::end(kRoles), role->get<std::string_view>()) ==
-        std::end(kRoles)) {
-      return invalidRequest("'" + at +
+    if (std::none_of(std::begin(kRoles), std::end(kRoles),
+                     [&](std::string_view known) { return role->stringEquals(known); })) {
+      return invalidRequest("'" + at() +
                                 ".role' must be one of system, developer, user, assistant, "
                                 "tool, function; got '" +
-                                role->get<std::string>() + "'",
-                            at + ".role", "invalid_value");
+                                role->string() + "'",
+                            at() + ".role", "invalid_value");
     }
     auto content = message.find("content");
-    if (content != message.end() && !content->is_string() && !content->is_array() &&
-        !content->is_null()) {
-      return wrongType(at + ".content", "a string or an array of content parts", *content);
+    if (content && !content->isString() && !content->isArray() && !content->isNull()) {
+      return wrongType(at() + ".content", "a string or an array of content parts", *content);
     }
+    ++i;
   }
   return std::nullopt;
 }
 
-Problem checkPresentStringOrArray(const json& body, const char* field) {
+Problem checkPresentStringOrArray(const Value& body, const char* field) {
   auto it = body.find(field);
-  if (it == body.end()) {
+  if (!it) {
     return invalidRequest("'" + std::string(field) + "' is required", field,
                           "missing_required_parameter");
   }
-  if (!it->is_string() && !it->is_array()) {
-    return wrongType(field, "a string or an array", *it);
-  }
-  if (it->is_array() && it->empty()) {
+  if (!it->isString() && !it->isArray()) return wrongType(field, "a string or an array", *it);
+  if (it->isArray() && it->size() == 0) {
     return invalidRequest("'" + std::string(field) + "' must not be empty", field, "empty_array");
   }
   return std::nullopt;
 }
 
-Problem checkSampling(const json& body) {
-  using K = json::value_t;
-  for (const Problem& problem : {
-           checkKind(body, "stream", K::boolean, "a boolean"),
-           checkStreamOptions(body),
-           checkNumber(body, "temperature", 0, 2),
-           checkNumber(body, "top_p", 0, 1),
-           checkNumber(body, "presence_penalty", -2, 2),
-           checkNumber(body, "frequency_penalty", -2, 2),
-           checkInteger(body, "n", 1, 128),
-           checkInteger(body, "max_tokens", 1, 1LL << 31),
-           checkInteger(body, "seed", -(1LL << 62), 1LL << 62),
-           checkKind(body, "user", K::string, "a string"),
-           checkKind(body, "metadata", K::object, "an object"),
-           checkKind(body, "logit_bias", K::object, "an object"),
-           checkStop(body),
-       }) {
-    if (problem) return problem;
-  }
-  return std::nullopt;
+// Runs the checks in order and returns the first problem; later checks do not run.
+template <typename... Checks>
+Problem firstProblem(Checks&&... checks) {
+  Problem problem;
+  ((problem = checks()) || ...);
+  return problem;
+}
+
+Problem checkSampling(const Value& body) {
+  return firstProblem([&] { return checkKind(body, "stream", Kind::Boolean, "a boolean"); },
+                      [&] { return checkStreamOptions(body); },
+                      [&] { return checkNumber(body, "temperature", 0, 2); },
+                      [&] { return checkNumber(body, "top_p", 0, 1); },
+                      [&] { return checkNumber(body, "presence_penalty", -2, 2); },
+                      [&] { return checkNumber(body, "frequency_penalty", -2, 2); },
+                      [&] { return checkInteger(body, "n", 1, 128); },
+                      [&] { return checkInteger(body, "max_tokens", 1, 1LL << 31); },
+                      [&] { return checkInteger(body, "seed", -(1LL << 62), 1LL << 62); },
+                      [&] { return checkKind(body, "user", Kind::String, "a string"); },
+                      [&] { return checkKind(body, "metadata", Kind::Object, "an object"); },
+                      [&] { return checkKind(body, "logit_bias", Kind::Object, "an object"); },
+                      [&] { return checkStop(body); });
 }
 
 }  // namespace
 
-std::string_view describeJsonType(const json& value) {
+std::string_view describeJsonType(const nlohmann::json& value) {
   if (value.is_null()) return "null";
   if (value.is_boolean()) return "a boolean";
   if (value.is_string()) return "a string";
@@ -164,41 +182,54 @@ std::string_view describeJsonType(const json& value) {
   return "an integer";
 }
 
-std::optional<ApiError> validateRequest(Route route, const json& body) {
-  if (!body.is_object()) {
+std::string_view describeJsonType(const Value& value) {
+  switch (value.kind()) {
+    case Kind::Null:
+      return "null";
+    case Kind::Boolean:
+      return "a boolean";
+    case Kind::String:
+      return "a string";
+    case Kind::Array:
+      return "an array";
+    case Kind::Object:
+      return "an object";
+    case Kind::Number:
+      return "a number";
+    case Kind::Integer:
+      return "an integer";
+  }
+  return "a value";
+}
+
+std::optional<ApiError> validateRequest(Route route, const Value& body) {
+  if (!body.isObject()) {
     return invalidRequest("the request body must be a JSON object", {}, "invalid_json");
   }
   auto model = body.find("model");
-  if (model == body.end()) {
-    return invalidRequest("'model' is required", "model", "missing_required_parameter");
-  }
-  if (!model->is_string()) return wrongType("model", "a string", *model);
-  if (model->get_ref<const std::string&>().empty()) {
+  if (!model) return invalidRequest("'model' is required", "model", "missing_required_parameter");
+  if (!model->isString()) return wrongType("model", "a string", *model);
+  if (model->stringEquals("")) {
     return invalidRequest("'model' must not be empty", "model", "invalid_value");
   }
-  using K = json::value_t;
   switch (route) {
     case Route::ChatCompletions:
-      for (const Problem& problem : {
-               checkMessages(body),
-               checkSampling(body),
-               checkInteger(body, "max_completion_tokens", 1, 1LL << 31),
-               checkKind(body, "logprobs", K::boolean, "a boolean"),
-               checkInteger(body, "top_logprobs", 0, 20),
-               checkKind(body, "tools", K::array, "an array"),
-               checkKind(body, "response_format", K::object, "an object"),
-           }) {
-        if (problem) return problem;
-      }
-      return std::nullopt;
+      return firstProblem(
+          [&] { return checkMessages(body); }, [&] { return checkSampling(body); },
+          [&] { return checkInteger(body, "max_completion_tokens", 1, 1LL << 31); },
+          [&] { return checkKind(body, "logprobs", Kind::Boolean, "a boolean"); },
+          [&] { return checkInteger(body, "top_logprobs", 0, 20); },
+          [&] { return checkKind(body, "tools", Kind::Array, "an array"); },
+          [&] { return checkKind(body, "response_format", Kind::Object, "an object"); });
     case Route::Completions:
-      if (auto problem = checkPresentStringOrArray(body, "prompt")) return problem;
-      if (auto problem = checkSampling(body)) return problem;
-      return checkInteger(body, "logprobs", 0, 5);
+      return firstProblem([&] { return checkPresentStringOrArray(body, "prompt"); },
+                          [&] { return checkSampling(body); },
+                          [&] { return checkInteger(body, "logprobs", 0, 5); });
     case Route::Embeddings:
-      if (auto problem = checkPresentStringOrArray(body, "input")) return problem;
-      if (auto problem = checkInteger(body, "dimensions", 1, 65536)) return problem;
-      return checkKind(body, "encoding_format", K::string, "a string");
+      return firstProblem(
+          [&] { return checkPresentStringOrArray(body, "input"); },
+          [&] { return checkInteger(body, "dimensions", 1, 65536); },
+          [&] { return checkKind(body, "encoding_format", Kind::String, "a string"); });
   }
   return std::nullopt;
 }

@@ -7,16 +7,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "costgate/jsonview/document.h"
 #include "costgate/openai/error.h"
 #include "costgate/pipeline/request_context.h"
 
 namespace costgate::openai {
 
 // Returns the first problem found in `body` for this route, or nullopt when it is acceptable.
-std::optional<ApiError> validateRequest(pipeline::Route route, const nlohmann::json& body);
+std::optional<ApiError> validateRequest(pipeline::Route route, const jsonview::Value& body);
 
 // The kind of a JSON value as an error message names it: "null", "a boolean", "a string",
 // "an array", "an object", "a number" (a value with a fraction or exponent) or "an integer".
 std::string_view describeJsonType(const nlohmann::json& value);
+std::string_view describeJsonType(const jsonview::Value& value);
 
 }  // namespace costgate::openai

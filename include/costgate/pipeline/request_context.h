@@ -44,7 +44,8 @@ struct RequestContext {
   std::string request_id;
   Route route = Route::ChatCompletions;
   HeaderList headers;
-  nlohmann::json body;        // the parsed request body; filters may edit it...
+  nlohmann::json body;        // the parsed request body (null when the chain is empty); filters
+                              // may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
   std::string model;          // body["model"] as the client sent it
   bool stream = false;        // body["stream"] == true

@@ -12,7 +12,10 @@ json chat() { return json::parse(R"({"model":"m","messages":[{"role":"user","con
 
 // The `param` of the error for `body`, or "ok" when it is accepted.
 std::string problemParam(Route route, const json& body) {
-  auto error = validateRequest(route, body);
+  std::string text = body.dump();
+  auto document = jsonview::Document::parse(text);
+  EXPECT_TRUE(document);
+  auto error = validateRequest(route, document->root());
   if (!error) return "ok";
   EXPECT_EQ(error->status, 400);
   EXPECT_EQ(error->type, "invalid_request_error");
@@ -75,6 +78,28 @@ TEST(RequestValidation, ChecksEachRoutesRequiredInput) {
   EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":3})")), "input");
   EXPECT_EQ(problemParam(Route::ChatCompletions, json::parse(R"({"messages":[]})")), "model");
   EXPECT_EQ(problemParam(Route::ChatCompletions, json::array()), "(none)");
+}
+
+TEST(RequestValidation, SaysWhatIsWrong) {
+  auto message = [](const char* text) {
+    auto document = jsonview::Document::parse(text);
+    EXPECT_TRUE(document);
+    auto error = validateRequest(Route::ChatCompletions, document->root());
+    return error ? error->message : std::string("ok");
+  };
+  const char* kMessages = R"("messages":[{"role":"user","content":"hi"}])";
+  EXPECT_EQ(message((std::string(R"({"model":"m","temperature":2.5,)") + kMessages + "}").c_str()),
+            "'temperature' must be between 0 and 2");
+  EXPECT_EQ(message((std::string(R"({"model":"m","n":"2",)") + kMessages + "}").c_str()),
+            "'n' must be an integer, got a string");
+  EXPECT_EQ(
+      message((std::string(R"({"model":"m","n":99999999999999999999,)") + kMessages + "}").c_str()),
+      "'n' must be between 1 and 128");
+  EXPECT_EQ(message(R"({"model":"m","messages":[{"role":"us\u0065r"},{"role":"bot"}]})"),
+            "'messages[1].role' must be one of system, developer, user, assistant, tool, "
+            "function; got 'bot'");
+  EXPECT_EQ(message(R"({"model":"m","messages":[{"role":"user","content":{}}]})"),
+            "'messages[0].content' must be a string or an array of content parts, got an object");
 }
 
 TEST(ApiErrorShape, HasExactlyTheFourFieldsWithNulls) {

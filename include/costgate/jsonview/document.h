@@ -1,0 +1,85 @@
+#pragma once
+// A read-only index over JSON text. One strict pass (RFC 8259, UTF-8 and escapes checked, as
+// strict as nlohmann::json's parser) records each value's kind and byte range without copying or
+// unescaping, so the request path can check and route a body without building a DOM. Code that
+// edits a body parses it with nlohmann::json instead.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace costgate::jsonview {
+
+// Integer: a number written without fraction or exponent; Number: any other number.
+enum class Kind : std::uint8_t { Null, Boolean, String, Integer, Number, Array, Object };
+
+class Document;
+
+// One value of a Document; valid while the Document and the text it indexes live.
+class Value {
+ public:
+  Kind kind() const;
+  bool isNull() const { return kind() == Kind::Null; }
+  bool isString() const { return kind() == Kind::String; }
+  bool isArray() const { return kind() == Kind::Array; }
+  bool isObject() const { return kind() == Kind::Object; }
+  bool isNumber() const { return kind() == Kind::Integer || kind() == Kind::Number; }
+
+  // The value's text as it appears in the document (a string keeps its quotes).
+  std::string_view raw() const;
+  // Arrays: the element count; objects: the member count; anything else: 0.
+  std::size_t size() const;
+  // Objects: the value of the member named `key` (the last one when repeated, as nlohmann::json
+  // keeps it); nullopt when absent or when this is not an object.
+  std::optional<Value> find(std::string_view key) const;
+  // Arrays: the elements in order.
+  std::vector<Value> elements() const;
+
+  // Boolean only.
+  bool boolean() const;
+  // String only: the text with escapes resolved.
+  std::string string() const;
+  // String only: whether the unescaped text equals `text`, without allocating when the string
+  // has no escapes.
+  bool stringEquals(std::string_view text) const;
+  // Integer or Number.
+  double number() const;
+  // Integer only: the value, or nullopt when it does not fit in 64 signed bits.
+  std::optional<std::int64_t> integer() const;
+
+ private:
+  friend class Document;
+  Value(const Document* document, std::uint32_t index) : document_(document), index_(index) {}
+  const Document* document_;
+  std::uint32_t index_;
+};
+
+class Document {
+ public:
+  // Indexes `text`, which must outlive the Document; nullopt when it is not exactly one valid
+  // JSON value (surrounding whitespace allowed) or nests deeper than kMaxDepth.
+  static std::optional<Document> parse(std::string_view text);
+  static constexpr std::size_t kMaxDepth = 512;
+
+  Value root() const { return Value(this, 0); }
+
+ private:
+  friend class Value;
+  struct Node {
+    Kind kind;
+    bool escaped;         // strings: contains a backslash escape
+    std::uint32_t begin;  // byte range of the value's text
+    std::uint32_t end;
+    std::uint32_t after;  // index of the first node after this value's subtree
+    std::uint32_t count;  // arrays: elements; objects: members (each is a key node + value tree)
+  };
+  friend class Parser;
+
+  std::string_view text_;
+  std::vector<Node> nodes_;
+};
+
+}  // namespace costgate::jsonview

@@ -1,0 +1,168 @@
+#include "costgate/jsonview/document.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace costgate::jsonview {
+namespace {
+
+bool accepts(std::string_view text) { return Document::parse(text).has_value(); }
+
+TEST(JsonViewDocument, AcceptsWhatNlohmannAccepts) {
+  const std::vector<std::string> valid = {
+      "{}",
+      "[]",
+      " \t\r\n{ } ",
+      "0",
+      "-0",
+      "1.5e-3",
+      "-12E+4",
+      "true",
+      "false",
+      "null",
+      R"("plain")",
+      R"("esc \" \\ \/ \b \f \n \r \t")",
+      R"("\u00e9\uD83D\uDE00")",
+      "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"",
+      R"({"a":[1,{"b":[]},"c",null],"d":{"e":{}}})",
+      R"([[[[[]]]]])",
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.2})"};
+  for (const auto& text : valid) {
+    EXPECT_TRUE(nlohmann::json::accept(text)) << text;
+    EXPECT_TRUE(accepts(text)) << text;
+  }
+}
+
+TEST(JsonViewDocument, RefusesWhatNlohmannRefuses) {
+  const std::vector<std::string> invalid = {"",
+                                            " ",
+                                            "{",
+                                            "}",
+                                            "[1,]",
+                                            "[,1]",
+                                            "{\"a\":1,}",
+                                            "{\"a\" 1}",
+                                            "{a:1}",
+                                            "{1:2}",
+                                            "01",
+                                            "1.",
+                                            ".5",
+                                            "-",
+                                            "1e",
+                                            "1e+",
+                                            "+1",
+                                            "tru",
+                                            "nul",
+                                            "True",
+                                            "'x'",
+                                            "\"open",
+                                            "\"bad \\x escape\"",
+                                            "\"\\u12G4\"",
+                                            "\"\\uD83D\"",
+                                            "\"\\uDE00\"",
+                                            "\"\\uD83D\\u0041\"",
+                                            "\"tab\tinside\"",
+                                            "\"\xC0\xAF\"",
+                                            "\"\xED\xA0\x80\"",
+                                            "\"\xF4\x90\x80\x80\"",
+                                            "\"\xE2\x82\"",
+                                            "\"\x80\"",
+                                            "{} {}",
+                                            "[1] x",
+                                            "[1 2]",
+                                            "{\"a\":1 \"b\":2}",
+                                            "[\"a\":1]",
+                                            "{\"a\"}",
+                                            "nulll"};
+  for (const auto& text : invalid) {
+    EXPECT_FALSE(nlohmann::json::accept(text)) << text;
+    EXPECT_FALSE(accepts(text)) << text;
+  }
+}
+
+// Random damage to valid bodies: both parsers must agree on every variant.
+TEST(JsonViewDocument, AgreesWithNlohmannOnMutatedBodies) {
+  const std::vector<std::string> seeds = {
+      R"({"model":"m","messages":[{"role":"user","content":"h\u00e9 \"q\""}],"n":-1.5e3})",
+      R"([true,false,null,{"k":[0,1,{"x":"\uD83D\uDE00"}]}])",
+      "{\"s\":\"caf\xC3\xA9\",\"t\":[[],{}]}"};
+  const std::string alphabet = "{}[],:\"\\ -+.eE0123456789tfnulr\x80\xC3\xA9\xED\xF4x";
+  std::mt19937 random(1234);
+  int disagreements = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = seeds[round % seeds.size()];
+    int edits = 1 + static_cast<int>(random() % 3);
+    for (int e = 0; e < edits; ++e) {
+      std::size_t at = random() % (text.size() + 1);
+      switch (random() % 3) {
+        case 0:
+          text.insert(at, 1, alphabet[random() % alphabet.size()]);
+          break;
+        case 1:
+          if (at < text.size()) text.erase(at, 1);
+          break;
+        default:
+          if (at < text.size()) text[at] = alphabet[random() % alphabet.size()];
+      }
+    }
+    if (nlohmann::json::accept(text) != accepts(text)) {
+      ADD_FAILURE() << "disagree on: " << text;
+      if (++disagreements > 5) break;
+    }
+  }
+}
+
+TEST(JsonViewDocument, LimitsNesting) {
+  std::string deep(Document::kMaxDepth, '[');
+  deep += std::string(Document::kMaxDepth, ']');
+  EXPECT_TRUE(accepts(deep));
+  EXPECT_FALSE(accepts("[" + deep + "]"));
+}
+
+TEST(JsonViewDocument, ReadsValues) {
+  std::string text =
+      R"({"s":"a\nb\u00e9\uD83D\uDE00","i":-42,"big":123456789012345678901,"f":2.5e1,
+          "b":true,"z":null,"arr":[1,[2,3],{"x":4},"y"],"dup":1,"dup":2,"o":{}})";
+  auto document = Document::parse(text);
+  ASSERT_TRUE(document);
+  Value root = document->root();
+  EXPECT_EQ(root.kind(), Kind::Object);
+  EXPECT_EQ(root.size(), 10u);
+  EXPECT_EQ(root.find("s")->string(), "a\nb\xC3\xA9\xF0\x9F\x98\x80");
+  EXPECT_TRUE(root.find("s")->stringEquals("a\nb\xC3\xA9\xF0\x9F\x98\x80"));
+  EXPECT_EQ(root.find("i")->kind(), Kind::Integer);
+  EXPECT_EQ(root.find("i")->integer(), -42);
+  EXPECT_EQ(root.find("big")->kind(), Kind::Integer);
+  EXPECT_FALSE(root.find("big")->integer());
+  EXPECT_EQ(root.find("f")->kind(), Kind::Number);
+  EXPECT_DOUBLE_EQ(root.find("f")->number(), 25.0);
+  EXPECT_TRUE(root.find("b")->boolean());
+  EXPECT_TRUE(root.find("z")->isNull());
+  EXPECT_EQ(root.find("dup")->integer(), 2);  // the last one, as nlohmann keeps it
+  EXPECT_EQ(root.find("o")->size(), 0u);
+  EXPECT_FALSE(root.find("missing"));
+  EXPECT_FALSE(root.find("i")->find("x"));
+
+  auto elements = root.find("arr")->elements();
+  ASSERT_EQ(elements.size(), 4u);
+  EXPECT_EQ(elements[1].raw(), "[2,3]");
+  EXPECT_EQ(elements[1].elements()[1].integer(), 3);
+  EXPECT_EQ(elements[2].find("x")->integer(), 4);
+  EXPECT_TRUE(elements[3].stringEquals("y"));
+  EXPECT_FALSE(elements[3].stringEquals("\"y\""));
+}
+
+TEST(JsonViewDocument, MatchesKeysWithEscapes) {
+  auto document = Document::parse(R"({"mo\u0064el":"m"})");
+  ASSERT_TRUE(document);
+  ASSERT_TRUE(document->root().find("model"));
+  EXPECT_EQ(document->root().find("model")->string(), "m");
+}
+
+}  // namespace
+}  // namespace costgate::jsonview
