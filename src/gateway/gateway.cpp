@@ -38,12 +38,6 @@ Response errorResponse(const openai::ApiError& error) {
   return jsonResponse(error.status, error.body());
 }
 
-std::string lowerCase(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Client headers that must not reach a backend: hop-by-hop ones, the client's credentials (the
 // backend gets the gateway's own key), our own controls, and encodings we could not read.
 bool forwardable(std::string_view name) {
@@ -141,31 +135,41 @@ Response Gateway::modelsResponse(std::string_view target) const {
                                .dump());
 }
 
-server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
-  std::string_view path = pathOf(request.target());
-  bool get = request.method() == http::verb::get;
-  bool post = request.method() == http::verb::post;
+namespace {
 
-  struct ProxyPath {
-    std::string_view path;
-    pipeline::Route route;
-  };
-  static constexpr std::array<ProxyPath, 3> kProxyPaths = {{
-      {"/v1/chat/completions", pipeline::Route::ChatCompletions},
-      {"/v1/completions", pipeline::Route::Completions},
-      {"/v1/embeddings", pipeline::Route::Embeddings},
-  }};
+struct ProxyPath {
+  std::string_view path;
+  pipeline::Route route;
+};
+constexpr std::array<ProxyPath, 3> kProxyPaths = {{
+    {"/v1/chat/completions", pipeline::Route::ChatCompletions},
+    {"/v1/completions", pipeline::Route::Completions},
+    {"/v1/embeddings", pipeline::Route::Embeddings},
+}};
+
+}  // namespace
+
+// Not a coroutine itself: the proxied call, the common case, runs without an extra frame.
+server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
+  std::string_view path = pathOf(request.head.target());
+  if (request.head.method() == "POST") {
+    for (const auto& candidate : kProxyPaths) {
+      if (path == candidate.path) return proxy(candidate.route, request, writer);
+    }
+  }
+  return answerLocally(request, writer);
+}
+
+server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) {
+  std::string_view path = pathOf(request.head.target());
+  bool get = request.head.method() == "GET";
   for (const auto& candidate : kProxyPaths) {
     if (path != candidate.path) continue;
-    if (post) {
-      co_await proxy(candidate.route, request, writer);
-    } else {
-      auto response = errorResponse(
-          openai::methodNotAllowed("Method " + std::string(request.method_string()) +
-                                   " is not allowed on " + std::string(path) + "; use POST"));
-      response.set(http::field::allow, "POST");
-      co_await writer.send(std::move(response));
-    }
+    auto response = errorResponse(
+        openai::methodNotAllowed("Method " + std::string(request.head.method()) +
+                                 " is not allowed on " + std::string(path) + "; use POST"));
+    response.set(http::field::allow, "POST");
+    co_await writer.send(std::move(response));
     co_return;
   }
 
@@ -181,11 +185,11 @@ server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
     response.body() = metrics_.serialize();
   } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/"))) {
     writer.record().route = "models";
-    response = modelsResponse(request.target());
+    response = modelsResponse(request.head.target());
   } else {
     writer.record().route = "unknown";
     response = errorResponse(openai::notFound(
-        "Unknown request URL: " + std::string(request.method_string()) + " " + std::string(path),
+        "Unknown request URL: " + std::string(request.head.method()) + " " + std::string(path),
         "unknown_url"));
   }
   co_await writer.send(std::move(response));
@@ -201,7 +205,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.received_at = record.started;
   // Checking and routing need only an index of the body; the DOM is built for filters, which may
   // read and edit it, and costs more than everything else on an empty chain.
-  auto document = jsonview::Document::parse(request.body());
+  auto document = jsonview::Document::parse(request.body);
   if (!document) {
     co_await writer.send(errorResponse(openai::invalidRequest(
         "We could not parse the JSON body of your request: it is not valid JSON", {},
@@ -217,9 +221,11 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   auto stream = body.find("stream");
   ctx.stream = stream && stream->boolean();
   record.stream = ctx.stream;
-  if (chain_.size() > 0) ctx.body = json::parse(request.body());
-  for (const auto& field : request) {
-    ctx.headers.emplace_back(lowerCase(field.name_string()), std::string(field.value()));
+  if (chain_.size() > 0) ctx.body = json::parse(request.body);
+  ctx.headers.reserve(request.head.fieldCount());
+  for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
+    auto field = request.head.field(i);
+    ctx.headers.emplace_back(field.name, field.value);
   }
 
   auto reply_locally = [&]() -> server::Task<> {
@@ -271,15 +277,15 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
 
   upstream::Call call;
-  call.path = std::string(pathOf(request.target()).substr(3));  // drop "/v1": base_path has it
+  call.path = std::string(pathOf(request.head.target()).substr(3));  // drop "/v1": base_path has it
   if (target.model->backend_model != ctx.model) {
-    if (!ctx.body.is_object()) ctx.body = json::parse(request.body());
+    if (!ctx.body.is_object()) ctx.body = json::parse(request.body);
     ctx.body["model"] = target.model->backend_model;
     ctx.body_changed = true;
   }
   // Re-serializing costs more than parsing; a body nothing changed goes out as the client sent it.
   call.body = ctx.body_changed ? ctx.body.dump(-1, ' ', false, json::error_handler_t::replace)
-                               : std::move(request.body());
+                               : std::move(request.body);
   for (const auto& [name, value] : ctx.headers) {
     if (forwardable(name)) call.headers.push_back({name, value});
   }

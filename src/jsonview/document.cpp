@@ -344,9 +344,12 @@ std::optional<Value> Value::find(std::string_view key) const {
   std::optional<Value> found;
   std::uint32_t at = index_ + 1;
   for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
-    Value name(document_, at);
-    Value member(document_, at + 1);
-    if (name.stringEquals(key)) found = member;
+    const Document::Node& name = nodes[at];
+    // Most keys differ in length from the one sought, and few have escapes: compare bytes first.
+    bool same = name.escaped ? Value(document_, at).string() == key
+                             : name.end - name.begin - 2 == key.size() &&
+                                   document_->text_.compare(name.begin + 1, key.size(), key) == 0;
+    if (same) found = Value(document_, at + 1);
     at = nodes[at + 1].after;
   }
   return found;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -54,18 +55,17 @@ void appendJsonString(std::string& out, std::string_view text) {
 
 namespace {
 
+// Field names are ours: plain ASCII that needs no escaping.
 void field(std::string& out, std::string_view name, std::string_view value) {
-  out.push_back(',');
-  appendJsonString(out, name);
-  out.push_back(':');
+  out.append(",\"").append(name).append("\":");
   appendJsonString(out, value);
 }
 
 void field(std::string& out, std::string_view name, long long value) {
-  out.push_back(',');
-  appendJsonString(out, name);
-  out.push_back(':');
-  out += std::to_string(value);
+  out.append(",\"").append(name).append("\":");
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+  out.append(digits, end);
 }
 
 // "2026-11-28T18:30:13.402Z": the part up to the seconds is formatted once a second per thread.
@@ -81,9 +81,11 @@ void appendTimestamp(std::string& out) {
     std::strftime(cached_prefix, sizeof(cached_prefix), "%Y-%m-%dT%H:%M:%S", &utc);
     cached_second = second;
   }
-  char fraction[8];
-  std::snprintf(fraction, sizeof(fraction), ".%03dZ", static_cast<int>(millis.count() % 1000));
-  out.append(cached_prefix).append(fraction);
+  auto millisecond = static_cast<int>(millis.count() % 1000);
+  const char fraction[] = {'.', static_cast<char>('0' + millisecond / 100),
+                           static_cast<char>('0' + millisecond / 10 % 10),
+                           static_cast<char>('0' + millisecond % 10), 'Z'};
+  out.append(cached_prefix).append(fraction, sizeof(fraction));
 }
 
 }  // namespace
@@ -106,7 +108,12 @@ std::string AccessLog::format(const server::ExchangeRecord& record) {
   field(out, "upstream_us", record.upstream_latency.count());
   field(out, "bytes_in", static_cast<long long>(record.bytes_in));
   field(out, "bytes_out", static_cast<long long>(record.bytes_out));
-  for (const auto& [name, value] : record.annotations) field(out, name, value);
+  for (const auto& [name, value] : record.annotations) {
+    out.push_back(',');
+    appendJsonString(out, name);  // the handler's names: escaped like any other text
+    out.push_back(':');
+    appendJsonString(out, value);
+  }
   if (!record.error.empty()) field(out, "error", record.error);
   out.push_back('}');
   return out;

@@ -141,22 +141,13 @@ Destination routeOf(std::string_view path) {
   return {};
 }
 
-std::string lowerCase(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
-}
-
 json receivedHeaders(const Request& request) {
   json headers = json::object();
-  for (const auto& field : request) {
-    std::string name = lowerCase(field.name_string());
-    std::string_view value = field.value();
+  for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
+    auto [name, value] = request.head.field(i);
     auto it = headers.find(name);
     if (it == headers.end()) {
-      headers.emplace(std::move(name), std::string(value));
+      headers.emplace(std::string(name), std::string(value));
     } else {
       // Repeated headers are folded as HTTP allows: "a, b".
       it->get_ref<std::string&>().append(", ").append(value);
@@ -226,7 +217,7 @@ class Exchange {
 
  private:
   Response jsonResponse(http::status status, std::string body) {
-    Response response{status, request_.version()};
+    Response response{status, 11};
     response.set(http::field::content_type, "application/json");
     response.body() = std::move(body);
     return response;
@@ -288,7 +279,7 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
     // Echoes ride on the first event; rare, so re-parsing it is fine.
     events.data.front() = withEcho(json::parse(events.data.front()));
   }
-  Response head{http::status::ok, request_.version()};
+  Response head{http::status::ok, 11};
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
   head.set(http::field::cache_control, "no-cache");
   bool sent = co_await writer_.beginStream(std::move(head));
@@ -332,7 +323,7 @@ server::Task<void> Exchange::generate(Route route, std::string_view deployment) 
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
       "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
       "sent was not valid JSON.)";
-  json body = json::parse(request_.body(), nullptr, /*allow_exceptions=*/false);
+  json body = json::parse(request_.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     mock::ApiError error = openai::invalidRequest(std::string(kBadJson));
     co_await sendError(error);
@@ -369,8 +360,8 @@ server::Task<void> Exchange::run(Destination destination) {
     co_await sendError(fault);
     co_return;
   }
-  bool post = request_.method() == http::verb::post;
-  bool get = request_.method() == http::verb::get;
+  bool post = request_.head.method() == "POST";
+  bool get = request_.head.method() == "GET";
   switch (destination.target) {
     case Target::kGenerate:
       if (!post) break;
@@ -389,8 +380,8 @@ server::Task<void> Exchange::run(Destination destination) {
       break;  // GET was answered before any fault
     case Target::kUnknown: {
       mock::ApiError unknown =
-          openai::notFound("Invalid URL (" + std::string(request_.method_string()) + " " +
-                               std::string(request_.target()) + ")",
+          openai::notFound("Invalid URL (" + std::string(request_.head.method()) + " " +
+                               std::string(request_.head.target()) + ")",
                            {});
       co_await sendError(unknown);
       co_return;
@@ -398,8 +389,8 @@ server::Task<void> Exchange::run(Destination destination) {
   }
   std::string_view allow = destination.target == Target::kGenerate ? "POST" : "GET";
   mock::ApiError not_allowed =
-      openai::methodNotAllowed("Method " + std::string(request_.method_string()) +
-                               " is not allowed for " + std::string(request_.target()) + ".");
+      openai::methodNotAllowed("Method " + std::string(request_.head.method()) +
+                               " is not allowed for " + std::string(request_.head.target()) + ".");
   co_await sendError(not_allowed, allow);
 }
 
@@ -420,12 +411,12 @@ std::string statsBody(const Service& service) {
 }
 
 server::Task<void> serve(Service& service, Request& request, ResponseWriter& writer) {
-  std::string_view target = request.target();
+  std::string_view target = request.head.target();
   Destination destination = routeOf(target.substr(0, target.find('?')));
   bool probe = destination.target == Target::kHealth || destination.target == Target::kStats;
-  if (probe && request.method() == http::verb::get) {
+  if (probe && request.head.method() == "GET") {
     // Probes bypass every injected fault and are not counted as requests.
-    Response response{http::status::ok, request.version()};
+    Response response{http::status::ok, 11};
     response.set(http::field::content_type, "application/json");
     response.body() =
         destination.target == Target::kHealth ? R"({"status":"ok"})" : statsBody(service);
@@ -435,10 +426,10 @@ server::Task<void> serve(Service& service, Request& request, ResponseWriter& wri
   Stats::count(service.stats.requests);
   Exchange exchange(request, writer, service.settings.defaults, service.stats);
   std::optional<mock::ApiError> header_error;
-  for (const auto& field : request) {
-    std::string_view name = field.name_string();
+  for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
+    auto [name, value] = request.head.field(i);
     if (!mock::isMockHeader(name)) continue;
-    auto error = mock::applyMockHeader(lowerCase(name), field.value(), exchange.behaviour());
+    auto error = mock::applyMockHeader(name, value, exchange.behaviour());
     if (error && !header_error) header_error = std::move(error);
   }
   if (exchange.behaviour().echo_headers) exchange.echoHeaders();

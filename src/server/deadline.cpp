@@ -1,5 +1,7 @@
 #include "costgate/server/deadline.h"
 
+#include <time.h>
+
 #include <cstdint>
 
 namespace costgate::server {
@@ -34,6 +36,14 @@ struct Deadline::State {
   }
 };
 
+Deadline::Clock::time_point Deadline::coarseNow() {
+  // steady_clock is CLOCK_MONOTONIC, which the coarse clock follows.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return Clock::time_point(std::chrono::seconds(now.tv_sec) +
+                           std::chrono::nanoseconds(now.tv_nsec));
+}
+
 Deadline::Deadline(Socket& socket) : state_(std::make_shared<State>(socket)) {}
 
 Deadline::~Deadline() {
@@ -43,7 +53,7 @@ Deadline::~Deadline() {
 
 void Deadline::expiresAfter(std::chrono::milliseconds timeout) {
   state_->expired = false;
-  state_->deadline = Clock::now() + timeout;
+  state_->deadline = coarseNow() + timeout;
   // Only an earlier deadline needs the timer moved; a later one is handled when it wakes.
   if (state_->deadline < state_->armed_for) {
     if (state_->armed_for != Clock::time_point::max()) state_->timer.cancel();

@@ -12,14 +12,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-
+#include "costgate/http1/body.h"
+#include "costgate/http1/input_buffer.h"
 #include "costgate/openai/error.h"
 
 namespace costgate::server {
@@ -29,6 +23,8 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
 constexpr std::size_t kReadBufferBytes = 8 * 1024;
+// A read is never offered less room than this: a typical request then arrives in one read.
+constexpr std::size_t kMinReadBytes = 4 * 1024;
 
 namespace {
 
@@ -77,27 +73,35 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     ~Leave() { sessions.erase(self); }
   } leave{sessions, self};
   Deadline deadline(socket);
-  beast::flat_buffer buffer;
-  // Beast sizes each read by the buffer's free capacity, starting at 512 bytes: a typical
-  // request would then take two reads.
-  buffer.reserve(kReadBufferBytes);
+  http1::InputBuffer in(kReadBufferBytes);
   bool first_request = true;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(env.limits.max_header_bytes));
-    parser.body_limit(env.limits.max_body_bytes);
-
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
-    // longer for its next request.
+    // longer for its next request, and then has the header timeout to finish it.
     deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
     if (env.sessions.draining) break;
-    self->idle = true;
-    auto [head_ec, head_bytes] = co_await http::async_read_header(socket, buffer, parser, kAwait);
+    self->idle = in.size() == 0;
+    Request request;
+    http1::ParseResult head;
+    bool client_left = false;
+    for (;;) {
+      head = http1::parseRequestHead(in.data(), env.limits.max_header_bytes, request.head);
+      if (head.state != http1::ParseResult::Incomplete) break;
+      char* at = in.prepare(kMinReadBytes);
+      auto [ec, n] = co_await socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+      in.commit(n);
+      if (ec) {
+        client_left = true;  // or sent nothing, or not a whole head, in time: nothing to answer
+        break;
+      }
+      if (self->idle && !first_request) deadline.expiresAfter(env.limits.header_timeout);
+      self->idle = false;
+    }
     self->idle = false;
+    if (client_left) break;
 
     ExchangeRecord record;
     record.started = std::chrono::steady_clock::now();
-    record.bytes_in = head_bytes;
     std::optional<openai::ApiError> refusal;
     auto too_large = [&] {
       return openai::ApiError{413,
@@ -107,63 +111,78 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
                               {},
                               "request_too_large"};
     };
-    if (head_ec == http::error::body_limit) {
-      refusal = too_large();  // a declared Content-Length over the limit is refused up front
-    } else if (head_ec == http::error::header_limit) {
+    std::optional<http1::Framing> framing;
+    if (head.state == http1::ParseResult::TooLarge) {
       refusal = openai::ApiError{431,
                                  "invalid_request_error",
                                  "request headers are too large",
                                  {},
                                  "request_header_fields_too_large"};
-    } else if (head_ec && head_ec != http::error::end_of_stream && head_ec != net::error::eof &&
-               head_ec != net::error::connection_reset &&
-               head_ec != net::error::operation_aborted && head_bytes > 0) {
-      refusal = openai::invalidRequest("malformed HTTP request: " + head_ec.message());
-    } else if (head_ec) {
-      break;  // the client left, or sent nothing in time: nothing to answer
+    } else if (head.state == http1::ParseResult::Invalid) {
+      refusal = openai::invalidRequest("malformed HTTP request: " + head.error);
+    } else {
+      in.consume(head.consumed);
+      record.bytes_in = head.consumed;
+      record.method = std::string(request.head.method());
+      record.target = std::string(request.head.target());
+      record.request_id = makeRequestId(request.head.get("x-request-id"));
+      std::string framing_error;
+      framing = http1::requestFraming(request.head, framing_error);
+      if (!framing) {
+        refusal = openai::invalidRequest("malformed HTTP request: " + framing_error);
+      } else if (framing->mode == http1::Framing::Length &&
+                 framing->length > env.limits.max_body_bytes) {
+        refusal = too_large();  // a declared Content-Length over the limit is refused up front
+      }
     }
 
     if (!refusal) {
-      auto& head = parser.get();
-      record.method = std::string(head.method_string());
-      record.target = std::string(head.target());
-      record.request_id = makeRequestId(head["x-request-id"]);
-      // The body usually came with the head: parse what is buffered now, without another
-      // asynchronous step, and read only what is still missing.
-      if (!parser.is_done() && buffer.size() > 0) {
-        parser.eager(true);
-        error_code put_ec;
-        std::size_t used = parser.put(buffer.data(), put_ec);
-        buffer.consume(used);
-        record.bytes_in += used;
-        if (put_ec == http::error::body_limit) {
-          refusal = too_large();
-        } else if (put_ec && put_ec != http::error::need_more) {
-          refusal = openai::invalidRequest("malformed HTTP request body: " + put_ec.message());
-        }
+      // The body usually came with the head: what is buffered is decoded without another
+      // asynchronous step, and only what is still missing is read.
+      http1::BodyDecoder decoder(*framing);
+      if (framing->mode == http1::Framing::Length) {
+        request.body.reserve(static_cast<std::size_t>(framing->length));
       }
-      if (!refusal && !parser.is_done()) {
-        if (beast::iequals(head[http::field::expect], "100-continue")) {
+      bool expects_continue = http1::hasToken(request.head.get("expect"), "100-continue");
+      while (!decoder.done()) {
+        if (in.size() > 0) {
+          std::size_t used = request.body.size();
+          request.body.resize(used + in.size());  // decoding never makes the bytes more
+          auto step = decoder.decode(in.data(), request.body.data() + used, in.size());
+          request.body.resize(used + step.produced);
+          in.consume(step.consumed);
+          record.bytes_in += step.consumed;
+          if (step.invalid) {
+            refusal = openai::invalidRequest("malformed HTTP request body: bad chunked encoding");
+            break;
+          }
+          if (request.body.size() > env.limits.max_body_bytes) {
+            refusal = too_large();
+            break;
+          }
+          if (step.done) break;
+        }
+        if (expects_continue) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           deadline.expiresAfter(env.limits.body_timeout);
           co_await net::async_write(socket, net::buffer(kContinue), kAwait);
+          expects_continue = false;
         }
         deadline.expiresAfter(env.limits.body_timeout);
-        auto [body_ec, body_bytes] = co_await http::async_read(socket, buffer, parser, kAwait);
-        record.bytes_in += body_bytes;
-        if (body_ec == http::error::body_limit) {
-          refusal = too_large();
-        } else if (body_ec == net::error::operation_aborted && deadline.expired()) {
+        char* at = in.prepare(kMinReadBytes);
+        auto [ec, n] = co_await socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+        in.commit(n);
+        if (ec == net::error::operation_aborted && deadline.expired()) {
           refusal = openai::ApiError{
               408, "invalid_request_error", "request body was not received in time", {}, "timeout"};
-        } else if (body_ec) {
-          if (body_ec == http::error::end_of_stream || body_ec == net::error::eof ||
-              body_ec == net::error::connection_reset || body_ec == http::error::partial_message) {
-            break;
-          }
-          refusal = openai::invalidRequest("malformed HTTP request body: " + body_ec.message());
+          break;
+        }
+        if (ec) {
+          client_left = true;  // mid-body: there is no one to answer
+          break;
         }
       }
+      if (client_left) break;
     }
 
     if (refusal) {
@@ -176,11 +195,10 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       break;
     }
 
-    Request& request = parser.get();
     bool reusable = false;
     deadline.clear();  // the handler may wait on a backend for as long as that takes
     {
-      ResponseWriter writer(socket, deadline, record, request.keep_alive(),
+      ResponseWriter writer(socket, deadline, record, request.head.keepAlive(),
                             env.limits.idle_timeout);
       bool failed = false;
       try {
@@ -265,10 +283,14 @@ std::string ResponseWriter::headFor(const Response& response, std::string_view f
   return head;
 }
 
-Task<bool> ResponseWriter::write(std::string_view head, std::string_view body) {
+Task<std::tuple<error_code, std::size_t>> ResponseWriter::startWrite(std::string_view head,
+                                                                     std::string_view body) {
   const std::array<net::const_buffer, 2> message = {net::buffer(head), net::buffer(body)};
   deadline_.expiresAfter(write_timeout_);
-  auto [ec, bytes] = co_await net::async_write(socket_, message, kAwait);
+  return net::async_write(socket_, message, kAwait);
+}
+
+bool ResponseWriter::finishWrite(error_code ec, std::size_t bytes) {
   deadline_.clear();
   record_.bytes_out += bytes;
   if (ec) {
@@ -278,19 +300,22 @@ Task<bool> ResponseWriter::write(std::string_view head, std::string_view body) {
                                           : "client write failed: " + ec.message();
     }
   }
-  co_return !ec;
+  return !ec;
 }
 
 Task<bool> ResponseWriter::send(Response response) {
   if (client_gone_ || responded_) co_return false;
   std::string head = headFor(response, "Content-Length: " + std::to_string(response.body().size()));
-  co_return co_await write(head, response.body());
+  auto [ec, bytes] = co_await startWrite(head, response.body());
+  co_return finishWrite(ec, bytes);
 }
 
 Task<bool> ResponseWriter::beginStream(Response head) {
   if (client_gone_ || responded_) co_return false;
   streaming_ = true;
-  co_return co_await write(headFor(head, "Transfer-Encoding: chunked"), {});
+  std::string serialized = headFor(head, "Transfer-Encoding: chunked");
+  auto [ec, bytes] = co_await startWrite(serialized, {});
+  co_return finishWrite(ec, bytes);
 }
 
 Task<bool> ResponseWriter::writeChunk(std::string_view data) {
@@ -301,13 +326,15 @@ Task<bool> ResponseWriter::writeChunk(std::string_view data) {
   std::string framed;
   framed.reserve(data.size() + 2);
   framed.append(data).append("\r\n");
-  co_return co_await write(std::string_view(size_line, length), framed);
+  auto [ec, bytes] = co_await startWrite(std::string_view(size_line, length), framed);
+  co_return finishWrite(ec, bytes);
 }
 
 Task<bool> ResponseWriter::endStream() {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   ended_ = true;
-  co_return co_await write("0\r\n\r\n", {});
+  auto [ec, bytes] = co_await startWrite("0\r\n\r\n", {});
+  co_return finishWrite(ec, bytes);
 }
 
 void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {

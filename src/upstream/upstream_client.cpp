@@ -16,16 +16,13 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+
+#include "costgate/http1/body.h"
+#include "costgate/http1/head.h"
+#include "costgate/http1/input_buffer.h"
 
 namespace costgate::upstream {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
@@ -34,7 +31,9 @@ using server::Executor;
 using server::kAwait;
 using server::Socket;
 using server::Task;
-constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
+constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+// A read is never offered less room than this.
+constexpr std::size_t kMinReadBytes = 4 * 1024;
 
 using PlainStream = Socket;
 using TlsStream = ssl::stream<Socket>;
@@ -69,14 +68,14 @@ Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
 namespace {
 
 Failure failureFrom(error_code ec, std::string_view during) {
-  FailureKind kind = FailureKind::Reset;
-  if (ec == net::error::operation_aborted) {
-    kind = FailureKind::Cancelled;
-  } else if (ec.category() == make_error_code(http::error::end_of_stream).category() &&
-             ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    kind = FailureKind::Protocol;
-  }
+  FailureKind kind =
+      ec == net::error::operation_aborted ? FailureKind::Cancelled : FailureKind::Reset;
   return Failure{kind, std::string(during) + ": " + ec.message()};
+}
+
+bool closedByPeer(error_code ec) {
+  return ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
 struct Connection {
@@ -84,11 +83,8 @@ struct Connection {
       : stream(backend.tls()
                    ? Stream(std::in_place_type<TlsStream>, executor, *backend.tlsContext())
                    : Stream(std::in_place_type<PlainStream>, executor)),
-        deadline(lowest()) {
-    // Beast sizes each read by the free capacity, starting at 512 bytes: a typical response head
-    // and body would then take several reads.
-    buffer.reserve(16 * 1024);
-  }
+        deadline(lowest()),
+        buffer(16 * 1024) {}
 
   Socket& lowest() {
     if (auto* tls = std::get_if<TlsStream>(&stream)) return tls->next_layer();
@@ -111,6 +107,14 @@ struct Connection {
     error_code ignored;
     lowest().close(ignored);
   }
+  // Reads what has arrived into `buffer`: co_await it, then commit() the bytes read. Not a
+  // coroutine itself, so a read costs no frame of its own.
+  auto readSome() {
+    char* at = buffer.prepare(kMinReadBytes);
+    return on([&](auto& stream) {
+      return stream.async_read_some(net::buffer(at, buffer.writable()), kAwait);
+    });
+  }
   // The failure for an operation that ended with `ec`.
   Failure failure(error_code ec, std::string_view during) const {
     if (ec == net::error::operation_aborted && deadline.expired()) {
@@ -122,7 +126,7 @@ struct Connection {
   using Stream = std::variant<PlainStream, TlsStream>;
   Stream stream;
   Deadline deadline;
-  beast::flat_buffer buffer;
+  http1::InputBuffer buffer;
   std::chrono::steady_clock::time_point idle_since;
 };
 
@@ -130,12 +134,6 @@ bool isIpLiteral(const std::string& host) {
   error_code ec;
   net::ip::make_address(host, ec);
   return !ec;
-}
-
-bool closedBeforeAnswering(error_code ec) {
-  return ec == http::error::end_of_stream || ec == net::error::eof ||
-         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
-         ec == ssl::error::stream_truncated;
 }
 
 }  // namespace
@@ -147,7 +145,7 @@ class ConnectionPool {
   explicit ConnectionPool(std::size_t max_idle) : max_idle_(max_idle) {}
 
   std::unique_ptr<Connection> takeIdle() {
-    auto now = std::chrono::steady_clock::now();
+    auto now = Deadline::coarseNow();
     while (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -161,7 +159,7 @@ class ConnectionPool {
   }
   void giveBack(std::unique_ptr<Connection> connection) {
     if (idle_.size() < max_idle_ && connection->buffer.size() == 0) {
-      connection->idle_since = std::chrono::steady_clock::now();
+      connection->idle_since = Deadline::coarseNow();
       idle_.push_back(std::move(connection));
     }
   }
@@ -177,39 +175,64 @@ class ConnectionPool {
 struct Exchange::State {
   ConnectionPool* pool = nullptr;
   std::unique_ptr<Connection> connection;
-  http::response_parser<http::buffer_body> parser;
+  http1::Head head;
+  http1::Framing framing;
+  http1::BodyDecoder decoder;
+  bool keep_alive = false;
   std::chrono::milliseconds read_timeout{0};
   std::unique_ptr<char[]> stream_buffer;  // readSome's pieces; allocated on first use
+  bool ended = false;
   bool cancelled = false;
   bool failed = false;
 
   // The body has ended: the connection can serve another call if the backend allows it.
   void finish() {
+    ended = true;
     if (!connection) return;
-    if (parser.keep_alive() && !cancelled && !failed) pool->giveBack(std::move(connection));
+    if (keep_alive && !cancelled && !failed) pool->giveBack(std::move(connection));
     connection.reset();
+  }
+  BodyPiece fail(Failure failure) {
+    failed = true;
+    connection.reset();
+    return BodyPiece{{}, false, std::move(failure)};
+  }
+  // The next piece if it needs no read: the end, a failure, or body bytes already buffered (most
+  // bodies arrive with their head). nullopt when a read is needed.
+  std::optional<BodyPiece> readyPiece(char* data, std::size_t size) {
+    if (ended || decoder.done()) {
+      finish();
+      return BodyPiece{{}, true, std::nullopt};
+    }
+    if (!connection || cancelled) {
+      return BodyPiece{{}, false, Failure{FailureKind::Cancelled, "the call was cancelled"}};
+    }
+    auto& buffered = connection->buffer;
+    if (buffered.size() == 0) return std::nullopt;
+    auto step = decoder.decode(buffered.data(), data, size);
+    buffered.consume(step.consumed);
+    if (step.invalid) {
+      return fail(
+          Failure{FailureKind::Protocol, "parsing the backend's response: bad chunked encoding"});
+    }
+    if (step.produced == 0 && !step.done) return std::nullopt;
+    if (step.done) finish();
+    return BodyPiece{std::string_view(data, step.produced), step.done, std::nullopt};
   }
 };
 
 Exchange::Exchange(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Exchange::~Exchange() = default;
 
-int Exchange::status() const { return state_->parser.get().result_int(); }
+int Exchange::status() const { return state_->head.status(); }
 
-std::string_view Exchange::header(std::string_view name) const {
-  auto& fields = state_->parser.get();
-  auto it = fields.find(name);
-  if (it == fields.end()) return {};
-  return it->value();
-}
+std::string_view Exchange::header(std::string_view name) const { return state_->head.get(name); }
 
 void Exchange::forEachHeader(
     const std::function<void(std::string_view, std::string_view)>& visit) const {
-  std::string name;
-  for (const auto& field : state_->parser.get()) {
-    name.assign(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    visit(name, field.value());
+  for (std::size_t i = 0; i < state_->head.fieldCount(); ++i) {
+    auto field = state_->head.field(i);
+    visit(field.name, field.value);
   }
 }
 
@@ -220,55 +243,23 @@ bool Exchange::isEventStream() const {
 
 Task<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
   State& s = *state_;
-  if (s.parser.is_done()) {
-    s.finish();
-    co_return BodyPiece{{}, true, std::nullopt};
-  }
-  if (!s.connection || s.cancelled) {
-    co_return BodyPiece{{}, false, Failure{FailureKind::Cancelled, "the call was cancelled"}};
-  }
-  auto& body = s.parser.get().body();
-  body.data = data;
-  body.size = size;
-  // Most bodies arrive with their head: parse what is buffered without an asynchronous step.
-  if (auto& buffered = s.connection->buffer; buffered.size() > 0) {
-    // Eager only here: an eager asynchronous read would wait to fill the whole buffer, holding
-    // back a stream's events.
-    s.parser.eager(true);
-    error_code put_ec;
-    buffered.consume(s.parser.put(buffered.data(), put_ec));
-    s.parser.eager(false);
-    std::size_t got = size - body.size;
-    bool done = s.parser.is_done();
-    if (!put_ec || put_ec == http::error::need_buffer || put_ec == http::error::need_more) {
-      if (got > 0 || done) {
-        if (done) s.finish();
-        co_return BodyPiece{std::string_view(data, got), done, std::nullopt};
-      }
-    } else {
-      s.failed = true;
-      s.connection.reset();
-      co_return BodyPiece{{}, false, failureFrom(put_ec, "parsing the backend's response")};
+  for (;;) {
+    if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
+    s.connection->deadline.expiresAfter(s.read_timeout);
+    auto [ec, n] = co_await s.connection->readSome();
+    s.connection->buffer.commit(n);
+    s.connection->deadline.clear();
+    if (!ec) continue;
+    if (s.cancelled) {
+      co_return s.fail(Failure{FailureKind::Cancelled, "the call was cancelled"});
     }
+    if (closedByPeer(ec) && s.decoder.endsAtClose()) {
+      s.keep_alive = false;
+      s.finish();
+      co_return BodyPiece{{}, true, std::nullopt};
+    }
+    co_return s.fail(s.connection->failure(ec, "reading the backend's response"));
   }
-  s.connection->deadline.expiresAfter(s.read_timeout);
-  auto [ec, bytes] = co_await s.connection->on([&](auto& stream) {
-    return http::async_read_some(stream, s.connection->buffer, s.parser, kAwait);
-  });
-  s.connection->deadline.clear();
-  (void)bytes;
-  if (ec == http::error::need_buffer) ec = {};
-  if (ec) {
-    s.failed = true;
-    auto failure = s.cancelled ? Failure{FailureKind::Cancelled, "the call was cancelled"}
-                               : s.connection->failure(ec, "reading the backend's response");
-    s.connection.reset();
-    co_return BodyPiece{{}, false, std::move(failure)};
-  }
-  std::string_view got(data, size - body.size);
-  bool done = s.parser.is_done();
-  if (done) s.finish();
-  co_return BodyPiece{got, done, std::nullopt};
 }
 
 Task<BodyPiece> Exchange::readSome() {
@@ -279,13 +270,21 @@ Task<BodyPiece> Exchange::readSome() {
 }
 
 Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
-  std::size_t expected = state_->parser.content_length().value_or(16 * 1024);
+  std::size_t expected =
+      state_->framing.mode == http1::Framing::Length
+          ? static_cast<std::size_t>(std::min<std::uint64_t>(state_->framing.length, limit + 1))
+          : 16 * 1024;
   for (;;) {
     std::size_t used = out.size();
     std::size_t room = std::max<std::size_t>(expected, 4096);
     if (used + room > limit + 1) room = limit + 1 - used;
     out.resize(used + room);
-    BodyPiece piece = co_await readInto(out.data() + used, room);
+    BodyPiece piece;
+    if (auto ready = state_->readyPiece(out.data() + used, room)) {
+      piece = std::move(*ready);
+    } else {
+      piece = co_await readInto(out.data() + used, room);
+    }
     out.resize(used + piece.data.size());
     if (piece.failure) co_return piece.failure;
     if (out.size() > limit) {
@@ -455,17 +454,45 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     auto state = std::make_unique<Exchange::State>();
     state->pool = &pool;
     state->read_timeout = config.read_timeout;
-    state->parser.header_limit(kMaxResponseHeaderBytes);
-    state->parser.body_limit(boost::none);
-    auto [read_ec, read] = co_await connection->on([&](auto& stream) {
-      return http::async_read_header(stream, connection->buffer, state->parser, kAwait);
-    });
-    connection->deadline.clear();
-    if (read_ec) {
-      if (reused && read == 0 && closedBeforeAnswering(read_ec)) continue;
-      co_return connection->failure(read_ec,
-                                    "reading the response head from backend '" + config.name + "'");
+    std::optional<Failure> failure;
+    bool retry = false;
+    std::string during = "reading the response head from backend '" + config.name + "'";
+    for (bool received = false;;) {
+      auto& buffered = connection->buffer;
+      auto parsed = http1::parseResponseHead(buffered.data(), kMaxResponseHeaderBytes, state->head);
+      if (parsed.state == http1::ParseResult::Complete) {
+        buffered.consume(parsed.consumed);
+        if (state->head.status() < 200) continue;  // 100 Continue, 103 Early Hints: not the answer
+        break;
+      }
+      if (parsed.state != http1::ParseResult::Incomplete) {
+        failure = Failure{
+            FailureKind::Protocol,
+            during + ": " +
+                (parsed.state == http1::ParseResult::TooLarge
+                     ? "the head exceeds " + std::to_string(kMaxResponseHeaderBytes) + " bytes"
+                     : parsed.error)};
+        break;
+      }
+      auto [read_ec, n] = co_await connection->readSome();
+      buffered.commit(n);
+      if (read_ec) {
+        // A reused connection the backend closed before answering: it never saw the call.
+        retry = reused && !received && buffered.size() == 0 && closedByPeer(read_ec);
+        failure = connection->failure(read_ec, during);
+        break;
+      }
+      received = true;
     }
+    connection->deadline.clear();
+    if (retry) continue;
+    if (failure) co_return failure;
+    std::string framing_error;
+    auto framing = http1::responseFraming(state->head, framing_error);
+    if (!framing) co_return Failure{FailureKind::Protocol, during + ": " + framing_error};
+    state->framing = *framing;
+    state->decoder = http1::BodyDecoder(*framing);
+    state->keep_alive = state->head.keepAlive() && framing->mode != http1::Framing::UntilClose;
     state->connection = std::move(connection);
     out = std::make_unique<Exchange>(std::move(state));
     co_return std::nullopt;

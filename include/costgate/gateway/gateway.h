@@ -34,6 +34,8 @@ class Gateway {
   };
   server::Task<> proxy(pipeline::Route route, server::Request& request,
                        server::ResponseWriter& writer);
+  // Admin endpoints, models, and the errors for unknown paths and wrong methods.
+  server::Task<> answerLocally(server::Request& request, server::ResponseWriter& writer);
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                              server::ResponseWriter& writer);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,

@@ -18,8 +18,10 @@ enum class Route { ChatCompletions, Completions, Embeddings };
 
 std::string_view routeName(Route route);
 
-// Header names are stored lower-case; values as received.
+// Header names are lower-case; values as received.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+// The same, viewing the request, which outlives its context.
+using RequestHeaders = std::vector<std::pair<std::string_view, std::string_view>>;
 
 // A reply the gateway produces itself instead of calling a backend (an error, a cache hit...).
 struct LocalReply {
@@ -43,7 +45,7 @@ struct RequestContext {
   // Set by the server before the chain runs.
   std::string request_id;
   Route route = Route::ChatCompletions;
-  HeaderList headers;
+  RequestHeaders headers;
   nlohmann::json body;        // the parsed request body (null when the chain is empty); filters
                               // may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded

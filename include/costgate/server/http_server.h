@@ -11,19 +11,27 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "costgate/http1/head.h"
 #include "costgate/server/deadline.h"
 #include "costgate/server/exchange_record.h"
 
 namespace costgate::server {
 
 namespace http = boost::beast::http;
-using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+
+// One request as a handler receives it: the parsed head (header names lower-case) and the whole
+// body, its transfer coding undone.
+struct Request {
+  http1::Head head;
+  std::string body;
+};
 
 struct ServerLimits {
   std::size_t max_body_bytes = 4 * 1024 * 1024;
@@ -71,7 +79,11 @@ class ResponseWriter {
   }
 
  private:
-  Task<bool> write(std::string_view head, std::string_view body);
+  // A write is started by a plain function and finished by another, so that writing costs the
+  // calling coroutine no extra frame. The views must live until the write completes.
+  Task<std::tuple<boost::system::error_code, std::size_t>> startWrite(std::string_view head,
+                                                                      std::string_view body);
+  bool finishWrite(boost::system::error_code ec, std::size_t bytes);
   // The serialized head: status line, the response's fields, x-request-id, Connection when
   // closing, and `framing` (Content-Length or Transfer-Encoding). Marks the writer as responded.
   std::string headFor(const Response& response, std::string_view framing);

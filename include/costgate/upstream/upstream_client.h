@@ -82,8 +82,8 @@ class Exchange {
   Exchange& operator=(const Exchange&) = delete;
 
   int status() const;
-  // The first response header with this name, or empty.
-  std::string_view header(std::string_view name) const;
+  // The first response header named `lower_name`, or empty.
+  std::string_view header(std::string_view lower_name) const;
   // Calls visit(lower-case name, value) for each response header.
   void forEachHeader(const std::function<void(std::string_view, std::string_view)>& visit) const;
   // True for text/event-stream responses.

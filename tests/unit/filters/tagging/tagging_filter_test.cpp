@@ -251,7 +251,7 @@ TEST(TaggingConfig, MakeTaggingFilterReportsTheConfigError) {
 
 // The filter's behaviour on one request.
 
-pipeline::RequestContext request(pipeline::HeaderList headers, nlohmann::json body) {
+pipeline::RequestContext request(pipeline::RequestHeaders headers, nlohmann::json body) {
   pipeline::RequestContext ctx;
   ctx.headers = std::move(headers);
   ctx.body = std::move(body);

@@ -1,0 +1,194 @@
+#include "costgate/http1/body.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace costgate::http1 {
+
+namespace {
+
+constexpr std::size_t kMaxTrailerBytes = 16 * 1024;
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Content-Length, possibly repeated or as a list: every value must be the same number.
+std::optional<std::uint64_t> contentLength(const Head& head, bool& malformed) {
+  std::optional<std::uint64_t> length;
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    Field field = head.field(i);
+    if (field.name != "content-length") continue;
+    std::string_view list = field.value;
+    do {
+      std::size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (item.empty() || item.size() > 18 ||
+          !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        malformed = true;
+        return std::nullopt;
+      }
+      std::uint64_t value = 0;
+      for (char c : item) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+      if (length && *length != value) {
+        malformed = true;
+        return std::nullopt;
+      }
+      length = value;
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    } while (!list.empty());
+  }
+  return length;
+}
+
+// Whether Transfer-Encoding is exactly "chunked", the one coding we decode; nullopt without one.
+std::optional<bool> chunkedOnly(const Head& head) {
+  int fields = 0;
+  bool chunked = true;
+  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
+    Field field = head.field(i);
+    if (field.name != "transfer-encoding") continue;
+    ++fields;
+    chunked = chunked && field.value.find(',') == std::string_view::npos &&
+              hasToken(field.value, "chunked");
+  }
+  if (fields == 0) return std::nullopt;
+  return fields == 1 && chunked;
+}
+
+std::optional<Framing> framing(const Head& head, std::string& error, bool response) {
+  auto chunked = chunkedOnly(head);
+  bool malformed = false;
+  auto length = contentLength(head, malformed);
+  if (malformed) {
+    error = "invalid Content-Length";
+    return std::nullopt;
+  }
+  if (chunked) {
+    if (!*chunked) {
+      error = "unsupported Transfer-Encoding (only chunked is accepted)";
+      return std::nullopt;
+    }
+    if (length) {
+      error = "both Transfer-Encoding and Content-Length";
+      return std::nullopt;
+    }
+    return Framing{Framing::Chunked, 0};
+  }
+  if (length) return Framing{*length == 0 ? Framing::None : Framing::Length, *length};
+  return Framing{response ? Framing::UntilClose : Framing::None, 0};
+}
+
+}  // namespace
+
+std::optional<Framing> requestFraming(const Head& head, std::string& error) {
+  return framing(head, error, false);
+}
+
+std::optional<Framing> responseFraming(const Head& head, std::string& error) {
+  int status = head.status();
+  if ((status >= 100 && status < 200) || status == 204 || status == 304) return Framing{};
+  return framing(head, error, true);
+}
+
+BodyDecoder::BodyDecoder(Framing framing)
+    : framing_(framing), done_(framing.mode == Framing::None), remaining_(framing.length) {}
+
+BodyDecoder::Step BodyDecoder::decode(std::string_view in, char* out, std::size_t room) {
+  Step step;
+  auto copy = [&](std::size_t available) {
+    std::size_t n = std::min<std::size_t>({available, room - step.produced});
+    std::memcpy(out + step.produced, in.data() + step.consumed, n);
+    step.produced += n;
+    step.consumed += n;
+    return n;
+  };
+  switch (framing_.mode) {
+    case Framing::None:
+      step.done = done_ = true;
+      return step;
+    case Framing::UntilClose:
+      copy(in.size());
+      return step;
+    case Framing::Length:
+      remaining_ -= copy(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size())));
+      step.done = done_ = remaining_ == 0;
+      return step;
+    case Framing::Chunked:
+      break;
+  }
+  while (step.consumed < in.size() && !done_) {
+    if (state_ == ChunkState::Data) {
+      std::size_t available =
+          static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - step.consumed));
+      if (available > 0 && step.produced == room) break;  // out is full
+      remaining_ -= copy(available);
+      if (remaining_ == 0) state_ = ChunkState::DataEnd;
+      continue;
+    }
+    char c = in[step.consumed++];
+    switch (state_) {
+      case ChunkState::Size: {
+        int digit = hexDigit(c);
+        if (digit >= 0) {
+          if (remaining_ >> 56) {  // more than any body we would accept
+            step.invalid = true;
+            return step;
+          }
+          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(digit);
+          size_digits_ = true;
+        } else if (size_digits_ && (c == ';' || c == ' ' || c == '\t')) {
+          state_ = ChunkState::Extension;
+        } else if (size_digits_ && c == '\r') {
+          state_ = ChunkState::SizeLineEnd;
+        } else {
+          step.invalid = true;
+          return step;
+        }
+        break;
+      }
+      case ChunkState::Extension:
+        if (c == '\r')
+          state_ = ChunkState::SizeLineEnd;
+        else if (c == '\n' || (++trailer_bytes_ > kMaxTrailerBytes))
+          step.invalid = true;
+        break;
+      case ChunkState::SizeLineEnd:
+        if (c != '\n') step.invalid = true;
+        size_digits_ = false;
+        state_ = remaining_ == 0 ? ChunkState::TrailerStart : ChunkState::Data;
+        break;
+      case ChunkState::DataEnd:
+        if (c != '\r') step.invalid = true;
+        state_ = ChunkState::DataLineEnd;
+        break;
+      case ChunkState::DataLineEnd:
+        if (c != '\n') step.invalid = true;
+        state_ = ChunkState::Size;
+        break;
+      case ChunkState::TrailerStart:
+        state_ = c == '\r' ? ChunkState::LastLineEnd : ChunkState::Trailer;
+        break;
+      case ChunkState::Trailer:
+        if (c == '\n') state_ = ChunkState::TrailerStart;
+        if (++trailer_bytes_ > kMaxTrailerBytes) step.invalid = true;
+        break;
+      case ChunkState::LastLineEnd:
+        if (c != '\n') step.invalid = true;
+        done_ = true;
+        break;
+      case ChunkState::Data:
+        break;
+    }
+    if (step.invalid) return step;
+  }
+  step.done = done_;
+  return step;
+}
+
+}  // namespace costgate::http1

@@ -1,0 +1,214 @@
+#include "costgate/http1/head.h"
+
+#include <array>
+#include <optional>
+
+namespace costgate::http1 {
+
+namespace {
+
+// RFC 9110 tchar: the characters of methods and field names.
+constexpr std::array<bool, 256> kTokenChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+// Field values: visible characters, space, tab and obs-text; no other control characters.
+constexpr std::array<bool, 256> kValueChar = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c < 0x100; ++c) table[c] = c != 0x7f;
+  table['\t'] = true;
+  return table;
+}();
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+struct HeadParser {
+  Head& head;
+  std::string& raw;
+  std::size_t pos = 0;
+
+  ParseResult fail(std::string message) {
+    return ParseResult{ParseResult::Invalid, 0, std::move(message)};
+  }
+
+  Head::Span spanTo(std::size_t end) {
+    Head::Span span{static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(end - pos)};
+    pos = end;
+    return span;
+  }
+
+  bool expect(std::string_view text) {
+    if (raw.compare(pos, text.size(), text) != 0) return false;
+    pos += text.size();
+    return true;
+  }
+
+  // "HTTP/1.0" or "HTTP/1.1".
+  bool version() {
+    if (!expect("HTTP/1.") || pos >= raw.size()) return false;
+    char minor = raw[pos++];
+    if (minor != '0' && minor != '1') return false;
+    head.version_minor_ = minor - '0';
+    return true;
+  }
+
+  // Header fields up to and including the blank line.
+  ParseResult fields(std::size_t consumed) {
+    head.fields_.clear();
+    for (;;) {
+      if (expect("\r\n")) return ParseResult{ParseResult::Complete, consumed, {}};
+      std::size_t start = pos;
+      while (pos < raw.size() && kTokenChar[static_cast<unsigned char>(raw[pos])]) {
+        raw[pos] = lower(raw[pos]);
+        ++pos;
+      }
+      if (pos == start) {
+        return fail(raw[pos] == ' ' || raw[pos] == '\t' ? "obsolete line folding is not accepted"
+                                                        : "invalid header field name");
+      }
+      if (pos >= raw.size() || raw[pos] != ':') {
+        return fail("invalid header field name (whitespace before ':'?)");
+      }
+      Head::Span name{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(pos - start)};
+      ++pos;
+      while (pos < raw.size() && (raw[pos] == ' ' || raw[pos] == '\t')) ++pos;
+      std::size_t value_start = pos;
+      while (pos < raw.size() && raw[pos] != '\r' &&
+             kValueChar[static_cast<unsigned char>(raw[pos])]) {
+        ++pos;
+      }
+      std::size_t value_end = pos;
+      if (!expect("\r\n")) return fail("invalid character in a header field value");
+      while (value_end > value_start && (raw[value_end - 1] == ' ' || raw[value_end - 1] == '\t')) {
+        --value_end;
+      }
+      head.fields_.push_back({name,
+                              {static_cast<std::uint32_t>(value_start),
+                               static_cast<std::uint32_t>(value_end - value_start)}});
+    }
+  }
+
+  // Copies the head (if complete) into `out`, or says why not.
+  static std::optional<ParseResult> take(std::string_view bytes, std::size_t max_bytes, Head& out) {
+    std::size_t end = bytes.find("\r\n\r\n");
+    if (end == std::string_view::npos || end + 4 > max_bytes) {
+      bool too_large = end != std::string_view::npos || bytes.size() >= max_bytes;
+      return ParseResult{too_large ? ParseResult::TooLarge : ParseResult::Incomplete, 0, {}};
+    }
+    out.raw_.assign(bytes.data(), end + 4);
+    return std::nullopt;
+  }
+
+  static ParseResult request(std::string_view bytes, std::size_t max_bytes, Head& out) {
+    if (auto early = take(bytes, max_bytes, out)) return *early;
+    HeadParser parser{out, out.raw_};
+    std::string& raw = out.raw_;
+    std::size_t end = raw.size();
+    std::size_t method_end = 0;
+    while (method_end < end && kTokenChar[static_cast<unsigned char>(raw[method_end])]) {
+      ++method_end;
+    }
+    if (method_end == 0 || raw[method_end] != ' ') return parser.fail("invalid request line");
+    out.method_ = parser.spanTo(method_end);
+    ++parser.pos;
+    std::size_t target_end = parser.pos;
+    while (target_end < end && raw[target_end] > ' ' && raw[target_end] != 0x7f) ++target_end;
+    if (target_end == parser.pos || raw[target_end] != ' ') {
+      return parser.fail("invalid request target");
+    }
+    out.target_ = parser.spanTo(target_end);
+    ++parser.pos;
+    if (!parser.version() || !parser.expect("\r\n")) return parser.fail("invalid HTTP version");
+    return parser.fields(end);
+  }
+
+  static ParseResult response(std::string_view bytes, std::size_t max_bytes, Head& out) {
+    if (auto early = take(bytes, max_bytes, out)) return *early;
+    HeadParser parser{out, out.raw_};
+    std::string& raw = out.raw_;
+    if (!parser.version() || !parser.expect(" ")) return parser.fail("invalid status line");
+    int status = 0;
+    for (int i = 0; i < 3; ++i, ++parser.pos) {
+      char c = raw[parser.pos];
+      if (c < '0' || c > '9') return parser.fail("invalid status code");
+      status = status * 10 + (c - '0');
+    }
+    if (status < 100) return parser.fail("invalid status code");
+    out.status_ = status;
+    std::size_t reason_end = raw.find("\r\n", parser.pos);
+    if (parser.pos < reason_end && raw[parser.pos] == ' ') ++parser.pos;
+    if (parser.pos != reason_end && raw[parser.pos - 1] != ' ')
+      return parser.fail("invalid status line");
+    for (std::size_t i = parser.pos; i < reason_end; ++i) {
+      if (!kValueChar[static_cast<unsigned char>(raw[i])]) {
+        return parser.fail("invalid reason phrase");
+      }
+    }
+    out.reason_ = parser.spanTo(reason_end);
+    parser.pos += 2;
+    return parser.fields(raw.size());
+  }
+};
+
+ParseResult parseRequestHead(std::string_view bytes, std::size_t max_bytes, Head& out) {
+  return HeadParser::request(bytes, max_bytes, out);
+}
+
+ParseResult parseResponseHead(std::string_view bytes, std::size_t max_bytes, Head& out) {
+  return HeadParser::response(bytes, max_bytes, out);
+}
+
+std::string_view Head::get(std::string_view lower_name) const {
+  for (const auto& field : fields_) {
+    if (view(field.name) == lower_name) return view(field.value);
+  }
+  return {};
+}
+
+bool Head::has(std::string_view lower_name) const {
+  for (const auto& field : fields_) {
+    if (view(field.name) == lower_name) return true;
+  }
+  return false;
+}
+
+bool Head::keepAlive() const {
+  bool close = false;
+  bool keep_alive = false;
+  for (const auto& field : fields_) {
+    if (view(field.name) != "connection") continue;
+    close = close || hasToken(view(field.value), "close");
+    keep_alive = keep_alive || hasToken(view(field.value), "keep-alive");
+  }
+  return version_minor_ >= 1 ? !close : keep_alive && !close;
+}
+
+bool hasToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (equalsIgnoringCase(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace costgate::http1
