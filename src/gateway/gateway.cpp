@@ -14,7 +14,6 @@
 namespace costgate::gateway {
 
 namespace net = server::net;
-namespace http = server::http;
 using nlohmann::json;
 using pipeline::RequestContext;
 using server::Request;
@@ -28,10 +27,7 @@ namespace {
 constexpr std::size_t kMaxWholeResponseBytes = 64 * 1024 * 1024;
 
 Response jsonResponse(int status, std::string body) {
-  Response response{static_cast<http::status>(status), 11};
-  response.set(http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  return response;
+  return Response(status, "application/json", std::move(body));
 }
 
 Response errorResponse(const openai::ApiError& error) {
@@ -168,7 +164,7 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
     auto response = errorResponse(
         openai::methodNotAllowed("Method " + std::string(request.head.method()) +
                                  " is not allowed on " + std::string(path) + "; use POST"));
-    response.set(http::field::allow, "POST");
+    response.add("Allow", "POST");
     co_await writer.send(std::move(response));
     co_return;
   }
@@ -180,9 +176,7 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
   } else if (get && path == "/readyz") {
     response = jsonResponse(200, R"({"status":"ready"})");
   } else if (get && path == "/metrics") {
-    response = Response{http::status::ok, 11};
-    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    response.body() = metrics_.serialize();
+    response = Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize());
   } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/"))) {
     writer.record().route = "models";
     response = modelsResponse(request.head.target());
@@ -197,7 +191,7 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
 
 server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseWriter& writer) {
   auto& record = writer.record();
-  record.route = std::string(pipeline::routeName(route));
+  record.route = pipeline::routeName(route);
 
   RequestContext ctx;
   ctx.request_id = record.request_id;
@@ -230,10 +224,8 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
 
   auto reply_locally = [&]() -> server::Task<> {
     const auto& local = *ctx.local_reply;
-    Response response{static_cast<http::status>(local.status), 11};
-    response.set(http::field::content_type, local.content_type);
-    for (const auto& [name, value] : local.headers) response.set(name, value);
-    response.body() = local.body;
+    Response response(local.status, local.content_type, local.body);
+    for (const auto& [name, value] : local.headers) response.add(name, value);
     co_await writer.send(std::move(response));
   };
 
@@ -335,29 +327,25 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
       body = ctx.response.dump(-1, ' ', false, json::error_handler_t::replace);
     }
   }
-  Response response{static_cast<http::status>(status), 11};
   std::string_view content_type = exchange.header("content-type");
-  response.set(http::field::content_type,
-               content_type.empty() ? std::string_view("application/json") : content_type);
+  Response response(status, content_type.empty() ? "application/json" : content_type,
+                    std::move(body));
   exchange.forEachHeader([&](std::string_view name, std::string_view value) {
-    if (relayedToClient(name)) response.insert(name, value);
+    if (relayedToClient(name)) response.add(name, value);
   });
   if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
-    response.set("x-upstream-request-id", upstream_id);
+    response.add("x-upstream-request-id", upstream_id);
   }
-  response.set("x-costgate-model", ctx.served_model);
-  response.body() = std::move(body);
+  response.add("x-costgate-model", ctx.served_model);
   co_await writer.send(std::move(response));
 }
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
                                     ResponseWriter& writer) {
-  Response head{http::status::ok, 11};
-  head.set(http::field::content_type, "text/event-stream; charset=utf-8");
-  head.set(http::field::cache_control, "no-cache");
-  head.set("x-costgate-model", ctx.served_model);
+  Response head(200, "text/event-stream; charset=utf-8");
+  head.add("Cache-Control", "no-cache").add("x-costgate-model", ctx.served_model);
   if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
-    head.set("x-upstream-request-id", upstream_id);
+    head.add("x-upstream-request-id", upstream_id);
   }
   if (!co_await writer.beginStream(std::move(head))) {
     exchange.cancel();
@@ -416,7 +404,7 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
 
 void Gateway::observe(const server::ExchangeRecord& record) {
   access_log_.write(record);
-  std::string_view route = record.route.empty() ? "invalid" : std::string_view(record.route);
+  std::string_view route = record.route.empty() ? "invalid" : record.route;
   std::string_view model = record.model.empty() ? "none" : std::string_view(record.model);
   metrics_.countRequest(route, model, record.status,
                         std::chrono::duration<double>(record.latency).count());

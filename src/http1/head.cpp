@@ -70,6 +70,7 @@ struct HeadParser {
   // Header fields up to and including the blank line.
   ParseResult fields(std::size_t consumed) {
     head.fields_.clear();
+    head.fields_.reserve(16);
     for (;;) {
       if (expect("\r\n")) return ParseResult{ParseResult::Complete, consumed, {}};
       std::size_t start = pos;

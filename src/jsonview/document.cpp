@@ -355,6 +355,17 @@ std::optional<Value> Value::find(std::string_view key) const {
   return found;
 }
 
+void Value::forEachMember(
+    const std::function<void(const Value& key, const Value& value)>& visit) const {
+  const auto& nodes = document_->nodes_;
+  if (nodes[index_].kind != Kind::Object) return;
+  std::uint32_t at = index_ + 1;
+  for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
+    visit(Value(document_, at), Value(document_, at + 1));
+    at = nodes[at + 1].after;
+  }
+}
+
 std::vector<Value> Value::elements() const {
   const auto& nodes = document_->nodes_;
   std::vector<Value> out;

@@ -69,10 +69,9 @@ void field(std::string& out, std::string_view name, long long value) {
 }
 
 // "2026-11-28T18:30:13.402Z": the part up to the seconds is formatted once a second per thread.
-void appendTimestamp(std::string& out) {
+void appendTimestamp(std::string& out, std::chrono::system_clock::time_point now) {
   thread_local std::time_t cached_second = -1;
   thread_local char cached_prefix[32];
-  auto now = std::chrono::system_clock::now();
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
   std::time_t second = static_cast<std::time_t>(millis.count() / 1000);
   if (second != cached_second) {
@@ -90,11 +89,12 @@ void appendTimestamp(std::string& out) {
 
 }  // namespace
 
-std::string AccessLog::format(const server::ExchangeRecord& record) {
+std::string AccessLog::format(const server::ExchangeRecord& record,
+                              std::chrono::system_clock::time_point at) {
   std::string out;
   out.reserve(384);
   out.append("{\"ts\":\"");
-  appendTimestamp(out);
+  appendTimestamp(out, at);
   out.append("\",\"request_id\":");
   appendJsonString(out, record.request_id);
   field(out, "method", record.method);
@@ -189,7 +189,9 @@ AccessLog::~AccessLog() {
 
 void AccessLog::write(const server::ExchangeRecord& record) const {
   if (!logger_) return;
-  logger_->info(format(record));
+  // One clock reading serves spdlog's record and the line's own timestamp.
+  auto now = std::chrono::system_clock::now();
+  logger_->log(now, spdlog::source_loc{}, spdlog::level::info, format(record, now));
 }
 
 }  // namespace costgate::log

@@ -1,6 +1,7 @@
 #include "costgate/metrics/metrics.h"
 
 #include <atomic>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <unordered_map>
@@ -116,7 +117,8 @@ void Metrics::countRequest(std::string_view route, std::string_view model, int s
   thread_local std::string key;
   key.assign(route).append("\n").append(model).append("\n");
   char status_text[8];
-  key.append(status_text, std::snprintf(status_text, sizeof(status_text), "%d", status));
+  key.append(status_text,
+             std::to_chars(status_text, status_text + sizeof(status_text), status).ptr);
   families_->request_cache
       .get(key,
            [&] {

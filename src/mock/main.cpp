@@ -32,7 +32,6 @@
 namespace {
 
 namespace net = boost::asio;
-namespace http = boost::beast::http;
 namespace mock = costgate::mock;
 namespace openai = costgate::openai;
 namespace server = costgate::server;
@@ -209,18 +208,15 @@ class Exchange {
     std::string body = error.body();
     // Echoes are rare, so re-parsing the error body for them is fine.
     if (echoing()) body = withEcho(json::parse(body));
-    Response response = jsonResponse(static_cast<http::status>(error.status), std::move(body));
-    if (error.status == 429) response.set(http::field::retry_after, "1");
-    if (!allow.empty()) response.set(http::field::allow, allow);
+    Response response = jsonResponse(error.status, std::move(body));
+    if (error.status == 429) response.add("Retry-After", "1");
+    if (!allow.empty()) response.add("Allow", allow);
     co_await writer_.send(std::move(response));
   }
 
  private:
-  Response jsonResponse(http::status status, std::string body) {
-    Response response{status, 11};
-    response.set(http::field::content_type, "application/json");
-    response.body() = std::move(body);
-    return response;
+  Response jsonResponse(int status, std::string body) {
+    return Response(status, "application/json", std::move(body));
   }
 
   bool echoing() const { return !echo_headers_.is_null() || behaviour_.echo_body; }
@@ -258,7 +254,7 @@ class Exchange {
       co_await fail();
       co_return;
     }
-    Response response = jsonResponse(http::status::ok, withEcho(std::move(body)));
+    Response response = jsonResponse(200, withEcho(std::move(body)));
     co_await writer_.send(std::move(response));
   }
 
@@ -279,9 +275,8 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
     // Echoes ride on the first event; rare, so re-parsing it is fine.
     events.data.front() = withEcho(json::parse(events.data.front()));
   }
-  Response head{http::status::ok, 11};
-  head.set(http::field::content_type, "text/event-stream; charset=utf-8");
-  head.set(http::field::cache_control, "no-cache");
+  Response head(200, "text/event-stream; charset=utf-8");
+  head.add("Cache-Control", "no-cache");
   bool sent = co_await writer_.beginStream(std::move(head));
   if (!sent) co_return;
   Stats::count(stats_.streams_started);
@@ -416,10 +411,9 @@ server::Task<void> serve(Service& service, Request& request, ResponseWriter& wri
   bool probe = destination.target == Target::kHealth || destination.target == Target::kStats;
   if (probe && request.head.method() == "GET") {
     // Probes bypass every injected fault and are not counted as requests.
-    Response response{http::status::ok, 11};
-    response.set(http::field::content_type, "application/json");
-    response.body() =
-        destination.target == Target::kHealth ? R"({"status":"ok"})" : statsBody(service);
+    Response response(
+        200, "application/json",
+        destination.target == Target::kHealth ? R"({"status":"ok"})" : statsBody(service));
     co_await writer.send(std::move(response));
     co_return;
   }

@@ -1,6 +1,8 @@
 #include "costgate/openai/request_validation.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,11 +28,83 @@ ApiError outOfRange(std::string_view field, std::string_view range) {
 // Each check returns the problem with an optional field, if it is present and not null.
 using Problem = std::optional<ApiError>;
 
-// The member `field` of `body` unless it is absent or null.
-std::optional<Value> given(const Value& body, std::string_view field) {
-  auto member = body.find(field);
-  if (member && member->isNull()) return std::nullopt;
-  return member;
+// The top-level fields the checks read.
+enum Field : std::uint8_t {
+  kModel,
+  kMessages,
+  kStream,
+  kStreamOptions,
+  kTemperature,
+  kTopP,
+  kPresencePenalty,
+  kFrequencyPenalty,
+  kN,
+  kMaxTokens,
+  kSeed,
+  kUser,
+  kMetadata,
+  kLogitBias,
+  kStop,
+  kMaxCompletionTokens,
+  kLogprobs,
+  kTopLogprobs,
+  kTools,
+  kResponseFormat,
+  kPrompt,
+  kInput,
+  kDimensions,
+  kEncodingFormat,
+  kFieldCount
+};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"model",
+                                                                   "messages",
+                                                                   "stream",
+                                                                   "stream_options",
+                                                                   "temperature",
+                                                                   "top_p",
+                                                                   "presence_penalty",
+                                                                   "frequency_penalty",
+                                                                   "n",
+                                                                   "max_tokens",
+                                                                   "seed",
+                                                                   "user",
+                                                                   "metadata",
+                                                                   "logit_bias",
+                                                                   "stop",
+                                                                   "max_completion_tokens",
+                                                                   "logprobs",
+                                                                   "top_logprobs",
+                                                                   "tools",
+                                                                   "response_format",
+                                                                   "prompt",
+                                                                   "input",
+                                                                   "dimensions",
+                                                                   "encoding_format"};
+
+// The body's known fields, found in one pass over its members rather than a search per check.
+class Fields {
+ public:
+  explicit Fields(const Value& body) {
+    body.forEachMember([this](const Value& key, const Value& value) {
+      for (std::size_t i = 0; i < kFieldCount; ++i) {
+        if (key.stringEquals(kFieldNames[i])) {
+          values_[i] = value;  // a repeated key: the last one counts, as for every JSON reader here
+          break;
+        }
+      }
+    });
+  }
+  // The field's value, even null; nullopt when absent.
+  const std::optional<Value>& operator[](Field field) const { return values_[field]; }
+
+ private:
+  std::array<std::optional<Value>, kFieldCount> values_;
+};
+
+// The field unless it is absent or null.
+std::optional<Value> given(const Fields& body, Field field) {
+  if (body[field] && body[field]->isNull()) return std::nullopt;
+  return body[field];
 }
 
 // Bounds as an error message prints them: integers without a fraction.
@@ -43,39 +117,41 @@ std::string printBound(double bound) {
   return text;
 }
 
-Problem checkNumber(const Value& body, const char* field, double low, double high) {
+Problem checkNumber(const Fields& body, Field field, double low, double high) {
   auto it = given(body, field);
   if (!it) return std::nullopt;
-  if (!it->isNumber()) return wrongType(field, "a number", *it);
+  if (!it->isNumber()) return wrongType(kFieldNames[field], "a number", *it);
   double value = it->number();
   if (value < low || value > high) {
-    return outOfRange(field, "between " + printBound(low) + " and " + printBound(high));
+    return outOfRange(kFieldNames[field],
+                      "between " + printBound(low) + " and " + printBound(high));
   }
   return std::nullopt;
 }
 
-Problem checkInteger(const Value& body, const char* field, long long low, long long high) {
+Problem checkInteger(const Fields& body, Field field, long long low, long long high) {
   auto it = given(body, field);
   if (!it) return std::nullopt;
-  if (it->kind() != Kind::Integer) return wrongType(field, "an integer", *it);
+  if (it->kind() != Kind::Integer) return wrongType(kFieldNames[field], "an integer", *it);
   // Beyond 64 bits is out of range on whichever side its sign puts it.
   long long value = it->integer().value_or(it->raw().starts_with('-') ? low - 1 : high + 1);
   if (value < low || value > high) {
-    return outOfRange(field, "between " + std::to_string(low) + " and " + std::to_string(high));
+    return outOfRange(kFieldNames[field],
+                      "between " + std::to_string(low) + " and " + std::to_string(high));
   }
   return std::nullopt;
 }
 
-Problem checkKind(const Value& body, const char* field, Kind kind, std::string_view name) {
+Problem checkKind(const Fields& body, Field field, Kind kind, std::string_view name) {
   auto it = given(body, field);
   if (!it) return std::nullopt;
   bool matches = it->kind() == kind || (kind == Kind::Number && it->isNumber());
-  if (!matches) return wrongType(field, name, *it);
+  if (!matches) return wrongType(kFieldNames[field], name, *it);
   return std::nullopt;
 }
 
-Problem checkStop(const Value& body) {
-  auto it = given(body, "stop");
+Problem checkStop(const Fields& body) {
+  auto it = given(body, kStop);
   if (!it || it->isString()) return std::nullopt;
   if (!it->isArray()) return wrongType("stop", "a string or an array of strings", *it);
   if (it->size() > 4) return outOfRange("stop", "at most 4 sequences");
@@ -85,19 +161,19 @@ Problem checkStop(const Value& body) {
   return std::nullopt;
 }
 
-Problem checkStreamOptions(const Value& body) {
-  if (auto problem = checkKind(body, "stream_options", Kind::Object, "an object")) return problem;
-  auto it = given(body, "stream_options");
+Problem checkStreamOptions(const Fields& body) {
+  if (auto problem = checkKind(body, kStreamOptions, Kind::Object, "an object")) return problem;
+  auto it = given(body, kStreamOptions);
   if (!it) return std::nullopt;
-  auto usage = given(*it, "include_usage");
-  if (usage && usage->kind() != Kind::Boolean) {
+  auto usage = it->find("include_usage");
+  if (usage && !usage->isNull() && usage->kind() != Kind::Boolean) {
     return wrongType("stream_options.include_usage", "a boolean", *usage);
   }
   return std::nullopt;
 }
 
-Problem checkMessages(const Value& body) {
-  auto it = body.find("messages");
+Problem checkMessages(const Fields& body) {
+  const auto& it = body[kMessages];
   if (!it) {
     return invalidRequest("'messages' is required", "messages", "missing_required_parameter");
   }
@@ -133,15 +209,17 @@ Problem checkMessages(const Value& body) {
   return std::nullopt;
 }
 
-Problem checkPresentStringOrArray(const Value& body, const char* field) {
-  auto it = body.find(field);
+Problem checkPresentStringOrArray(const Fields& body, Field field) {
+  auto it = body[field];
   if (!it) {
-    return invalidRequest("'" + std::string(field) + "' is required", field,
-                          "missing_required_parameter");
+    return invalidRequest("'" + std::string(kFieldNames[field]) + "' is required",
+                          std::string(kFieldNames[field]), "missing_required_parameter");
   }
-  if (!it->isString() && !it->isArray()) return wrongType(field, "a string or an array", *it);
+  if (!it->isString() && !it->isArray())
+    return wrongType(kFieldNames[field], "a string or an array", *it);
   if (it->isArray() && it->size() == 0) {
-    return invalidRequest("'" + std::string(field) + "' must not be empty", field, "empty_array");
+    return invalidRequest("'" + std::string(kFieldNames[field]) + "' must not be empty",
+                          std::string(kFieldNames[field]), "empty_array");
   }
   return std::nullopt;
 }
@@ -154,19 +232,19 @@ Problem firstProblem(Checks&&... checks) {
   return problem;
 }
 
-Problem checkSampling(const Value& body) {
-  return firstProblem([&] { return checkKind(body, "stream", Kind::Boolean, "a boolean"); },
+Problem checkSampling(const Fields& body) {
+  return firstProblem([&] { return checkKind(body, kStream, Kind::Boolean, "a boolean"); },
                       [&] { return checkStreamOptions(body); },
-                      [&] { return checkNumber(body, "temperature", 0, 2); },
-                      [&] { return checkNumber(body, "top_p", 0, 1); },
-                      [&] { return checkNumber(body, "presence_penalty", -2, 2); },
-                      [&] { return checkNumber(body, "frequency_penalty", -2, 2); },
-                      [&] { return checkInteger(body, "n", 1, 128); },
-                      [&] { return checkInteger(body, "max_tokens", 1, 1LL << 31); },
-                      [&] { return checkInteger(body, "seed", -(1LL << 62), 1LL << 62); },
-                      [&] { return checkKind(body, "user", Kind::String, "a string"); },
-                      [&] { return checkKind(body, "metadata", Kind::Object, "an object"); },
-                      [&] { return checkKind(body, "logit_bias", Kind::Object, "an object"); },
+                      [&] { return checkNumber(body, kTemperature, 0, 2); },
+                      [&] { return checkNumber(body, kTopP, 0, 1); },
+                      [&] { return checkNumber(body, kPresencePenalty, -2, 2); },
+                      [&] { return checkNumber(body, kFrequencyPenalty, -2, 2); },
+                      [&] { return checkInteger(body, kN, 1, 128); },
+                      [&] { return checkInteger(body, kMaxTokens, 1, 1LL << 31); },
+                      [&] { return checkInteger(body, kSeed, -(1LL << 62), 1LL << 62); },
+                      [&] { return checkKind(body, kUser, Kind::String, "a string"); },
+                      [&] { return checkKind(body, kMetadata, Kind::Object, "an object"); },
+                      [&] { return checkKind(body, kLogitBias, Kind::Object, "an object"); },
                       [&] { return checkStop(body); });
 }
 
@@ -202,11 +280,12 @@ std::string_view describeJsonType(const Value& value) {
   return "a value";
 }
 
-std::optional<ApiError> validateRequest(Route route, const Value& body) {
-  if (!body.isObject()) {
+std::optional<ApiError> validateRequest(Route route, const Value& request) {
+  if (!request.isObject()) {
     return invalidRequest("the request body must be a JSON object", {}, "invalid_json");
   }
-  auto model = body.find("model");
+  Fields body(request);
+  const auto& model = body[kModel];
   if (!model) return invalidRequest("'model' is required", "model", "missing_required_parameter");
   if (!model->isString()) return wrongType("model", "a string", *model);
   if (model->stringEquals("")) {
@@ -216,20 +295,20 @@ std::optional<ApiError> validateRequest(Route route, const Value& body) {
     case Route::ChatCompletions:
       return firstProblem(
           [&] { return checkMessages(body); }, [&] { return checkSampling(body); },
-          [&] { return checkInteger(body, "max_completion_tokens", 1, 1LL << 31); },
-          [&] { return checkKind(body, "logprobs", Kind::Boolean, "a boolean"); },
-          [&] { return checkInteger(body, "top_logprobs", 0, 20); },
-          [&] { return checkKind(body, "tools", Kind::Array, "an array"); },
-          [&] { return checkKind(body, "response_format", Kind::Object, "an object"); });
+          [&] { return checkInteger(body, kMaxCompletionTokens, 1, 1LL << 31); },
+          [&] { return checkKind(body, kLogprobs, Kind::Boolean, "a boolean"); },
+          [&] { return checkInteger(body, kTopLogprobs, 0, 20); },
+          [&] { return checkKind(body, kTools, Kind::Array, "an array"); },
+          [&] { return checkKind(body, kResponseFormat, Kind::Object, "an object"); });
     case Route::Completions:
-      return firstProblem([&] { return checkPresentStringOrArray(body, "prompt"); },
+      return firstProblem([&] { return checkPresentStringOrArray(body, kPrompt); },
                           [&] { return checkSampling(body); },
-                          [&] { return checkInteger(body, "logprobs", 0, 5); });
+                          [&] { return checkInteger(body, kLogprobs, 0, 5); });
     case Route::Embeddings:
       return firstProblem(
-          [&] { return checkPresentStringOrArray(body, "input"); },
-          [&] { return checkInteger(body, "dimensions", 1, 65536); },
-          [&] { return checkKind(body, "encoding_format", Kind::String, "a string"); });
+          [&] { return checkPresentStringOrArray(body, kInput); },
+          [&] { return checkInteger(body, kDimensions, 1, 65536); },
+          [&] { return checkKind(body, kEncodingFormat, Kind::String, "a string"); });
   }
   return std::nullopt;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <list>
 #include <random>
@@ -18,7 +19,6 @@
 
 namespace costgate::server {
 
-namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
@@ -35,10 +35,7 @@ bool isSafeIdChar(char c) {
 
 // Answers for requests the server rejects before any handler sees them.
 Response rejection(const openai::ApiError& error) {
-  Response response{static_cast<http::status>(error.status), 11};
-  response.set(http::field::content_type, "application/json");
-  response.body() = error.body();
-  return response;
+  return Response(error.status, "application/json", error.body());
 }
 
 // The sessions of one worker, for draining on shutdown. Touched only on the worker's thread.
@@ -74,6 +71,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
   } leave{sessions, self};
   Deadline deadline(socket);
   http1::InputBuffer in(kReadBufferBytes);
+  Request request;  // reused, so its buffers' capacity carries over to the next request
   bool first_request = true;
   for (;;) {
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
@@ -81,7 +79,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
     if (env.sessions.draining) break;
     self->idle = in.size() == 0;
-    Request request;
+    request.body.clear();
     http1::ParseResult head;
     bool client_left = false;
     for (;;) {
@@ -264,20 +262,19 @@ ResponseWriter::~ResponseWriter() { stopWatching(); }
 
 std::string ResponseWriter::headFor(const Response& response, std::string_view framing) {
   responded_ = true;
-  record_.status = response.result_int();
-  // The status line and fields, serialized by hand, and the fields every response gets appended
-  // as text rather than inserted into Beast's field list: both cost more than the rest of a small
-  // proxied response.
+  record_.status = response.status;
   std::string head;
-  head.reserve(256);
-  head.append("HTTP/1.1 ").append(std::to_string(response.result_int())).append(" ");
-  std::string_view reason = response.reason();
-  if (reason.empty()) reason = http::obsolete_reason(response.result());
-  head.append(reason).append("\r\n");
-  for (const auto& field : response) {
-    head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
-  }
-  head.append("x-request-id: ").append(record_.request_id).append("\r\n");
+  head.reserve(128 + response.fields.size());
+  char status[8];
+  head.append("HTTP/1.1 ")
+      .append(status, std::to_chars(status, status + sizeof(status), response.status).ptr)
+      .append(" ")
+      .append(http1::reasonPhrase(response.status))
+      .append("\r\n")
+      .append(response.fields)
+      .append("x-request-id: ")
+      .append(record_.request_id)
+      .append("\r\n");
   if (!keep_alive_) head.append("Connection: close\r\n");
   head.append(framing).append("\r\n\r\n");
   return head;
@@ -305,8 +302,11 @@ bool ResponseWriter::finishWrite(error_code ec, std::size_t bytes) {
 
 Task<bool> ResponseWriter::send(Response response) {
   if (client_gone_ || responded_) co_return false;
-  std::string head = headFor(response, "Content-Length: " + std::to_string(response.body().size()));
-  auto [ec, bytes] = co_await startWrite(head, response.body());
+  char framing[40] = "Content-Length: ";
+  constexpr std::size_t kPrefix = std::char_traits<char>::length("Content-Length: ");
+  char* end = std::to_chars(framing + kPrefix, framing + sizeof(framing), response.body.size()).ptr;
+  std::string head = headFor(response, std::string_view(framing, end - framing));
+  auto [ec, bytes] = co_await startWrite(head, response.body);
   co_return finishWrite(ec, bytes);
 }
 

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <stdexcept>
 #include <variant>
 
@@ -40,7 +41,24 @@ using TlsStream = ssl::stream<Socket>;
 
 // ---- Backend ----
 
+namespace {
+
+std::string hostHeader(const config::BackendConfig& config) {
+  bool default_port = (config.scheme == "https" && config.port == 443) ||
+                      (config.scheme == "http" && config.port == 80);
+  std::string host =
+      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
+  return default_port ? host : host + ":" + std::to_string(config.port);
+}
+
+}  // namespace
+
 Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
+  fixed_headers_ =
+      "Host: " + hostHeader(config_) + "\r\nUser-Agent: costgate/" COSTGATE_VERSION "\r\n";
+  if (!config_.api_key.empty()) {
+    fixed_headers_ += "Authorization: Bearer " + config_.api_key + "\r\n";
+  }
   if (config_.scheme != "https") return;
   tls_context_ = std::make_unique<ssl::context>(ssl::context::tls_client);
   tls_context_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -396,14 +414,6 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
   co_return std::nullopt;
 }
 
-std::string hostHeader(const config::BackendConfig& config) {
-  bool default_port = (config.scheme == "https" && config.port == 443) ||
-                      (config.scheme == "http" && config.port == 80);
-  std::string host =
-      config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
-  return default_port ? host : host + ":" + std::to_string(config.port);
-}
-
 }  // namespace
 
 Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const Call& call,
@@ -415,19 +425,19 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
   // The request is serialized by hand into one buffer: Beast's generic serializer costs more
   // than the whole rest of a proxied call.
   std::string head;
-  head.reserve(512);
+  head.reserve(256 + backend.fixedHeaders().size() + 64 * call.headers.size());
   head.append(call.method).append(" ").append(config.base_path).append(call.path);
-  head.append(" HTTP/1.1\r\nHost: ").append(hostHeader(config));
-  head.append("\r\nUser-Agent: costgate/" COSTGATE_VERSION "\r\n");
+  head.append(" HTTP/1.1\r\n").append(backend.fixedHeaders());
   bool has_content_type = false;
   for (const auto& header : call.headers) {
     has_content_type = has_content_type || header.name == "content-type";
     head.append(header.name).append(": ").append(header.value).append("\r\n");
   }
-  if (!config.api_key.empty())
-    head.append("Authorization: Bearer ").append(config.api_key).append("\r\n");
   if (!call.body.empty() && !has_content_type) head.append("Content-Type: application/json\r\n");
-  head.append("Content-Length: ").append(std::to_string(call.body.size())).append("\r\n\r\n");
+  char length[24];
+  head.append("Content-Length: ")
+      .append(length, std::to_chars(length, length + sizeof(length), call.body.size()).ptr)
+      .append("\r\n\r\n");
   const std::array<net::const_buffer, 2> request = {net::buffer(head), net::buffer(call.body)};
 
   // A pooled connection may have been closed by the backend just as we reused it; then the call
@@ -456,7 +466,7 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     state->read_timeout = config.read_timeout;
     std::optional<Failure> failure;
     bool retry = false;
-    std::string during = "reading the response head from backend '" + config.name + "'";
+    auto during = [&] { return "reading the response head from backend '" + config.name + "'"; };
     for (bool received = false;;) {
       auto& buffered = connection->buffer;
       auto parsed = http1::parseResponseHead(buffered.data(), kMaxResponseHeaderBytes, state->head);
@@ -468,7 +478,7 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
       if (parsed.state != http1::ParseResult::Incomplete) {
         failure = Failure{
             FailureKind::Protocol,
-            during + ": " +
+            during() + ": " +
                 (parsed.state == http1::ParseResult::TooLarge
                      ? "the head exceeds " + std::to_string(kMaxResponseHeaderBytes) + " bytes"
                      : parsed.error)};
@@ -479,7 +489,7 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
       if (read_ec) {
         // A reused connection the backend closed before answering: it never saw the call.
         retry = reused && !received && buffered.size() == 0 && closedByPeer(read_ec);
-        failure = connection->failure(read_ec, during);
+        failure = connection->failure(read_ec, during());
         break;
       }
       received = true;
@@ -489,7 +499,7 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     if (failure) co_return failure;
     std::string framing_error;
     auto framing = http1::responseFraming(state->head, framing_error);
-    if (!framing) co_return Failure{FailureKind::Protocol, during + ": " + framing_error};
+    if (!framing) co_return Failure{FailureKind::Protocol, during() + ": " + framing_error};
     state->framing = *framing;
     state->decoder = http1::BodyDecoder(*framing);
     state->keep_alive = state->head.keepAlive() && framing->mode != http1::Framing::UntilClose;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,8 @@ class Value {
   std::optional<Value> find(std::string_view key) const;
   // Arrays: the elements in order.
   std::vector<Value> elements() const;
+  // Objects: calls visit(key, value) for each member in order (the key is a String value).
+  void forEachMember(const std::function<void(const Value& key, const Value& value)>& visit) const;
 
   // Boolean only.
   bool boolean() const;

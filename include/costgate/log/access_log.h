@@ -1,6 +1,7 @@
 #pragma once
 // One JSON line per request, written through spdlog so file output is buffered and thread-safe.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,8 +20,9 @@ class AccessLog {
   explicit AccessLog(const std::string& path);
   ~AccessLog();
   void write(const server::ExchangeRecord& record) const;
-  // The JSON line write() logs.
-  static std::string format(const server::ExchangeRecord& record);
+  // The JSON line write() logs, stamped with `at`.
+  static std::string format(const server::ExchangeRecord& record,
+                            std::chrono::system_clock::time_point at);
 
  private:
   std::shared_ptr<spdlog::logger> logger_;

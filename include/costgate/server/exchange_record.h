@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,7 +15,8 @@ struct ExchangeRecord {
   std::string request_id;
   std::string method;
   std::string target;
-  std::string route;  // the handler's name for what was asked, e.g. "chat_completions"
+  // The handler's name for what was asked, e.g. "chat_completions": a string with static storage.
+  std::string_view route;
   std::string model;
   std::string backend;
   int status = 0;

@@ -14,17 +14,14 @@
 #include <tuple>
 #include <vector>
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-
 #include "costgate/http1/head.h"
+#include "costgate/http1/response.h"
 #include "costgate/server/deadline.h"
 #include "costgate/server/exchange_record.h"
 
 namespace costgate::server {
 
-namespace http = boost::beast::http;
-using Response = http::response<http::string_body>;
+using Response = http1::Response;
 
 // One request as a handler receives it: the parsed head (header names lower-case) and the whole
 // body, its transfer coding undone.

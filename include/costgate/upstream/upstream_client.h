@@ -30,9 +30,13 @@ class Backend {
   const config::BackendConfig& config() const { return config_; }
   bool tls() const { return tls_context_ != nullptr; }
   net::ssl::context* tlsContext() const { return tls_context_.get(); }
+  // The header lines every call to this backend carries (Host, User-Agent, its API key), each
+  // ending in CRLF.
+  const std::string& fixedHeaders() const { return fixed_headers_; }
 
  private:
   config::BackendConfig config_;
+  std::string fixed_headers_;
   std::unique_ptr<net::ssl::context> tls_context_;
 };
 

@@ -148,6 +148,11 @@ TEST(JsonViewDocument, ReadsValues) {
   EXPECT_FALSE(root.find("missing"));
   EXPECT_FALSE(root.find("i")->find("x"));
 
+  std::vector<std::string> keys;
+  root.forEachMember([&](const Value& key, const Value&) { keys.push_back(key.string()); });
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"s", "i", "big", "f", "b", "z", "arr", "dup", "dup", "o"}));
+
   auto elements = root.find("arr")->elements();
   ASSERT_EQ(elements.size(), 4u);
   EXPECT_EQ(elements[1].raw(), "[2,3]");

@@ -23,7 +23,7 @@ TEST(AccessLog, FormatsOneJsonObjectWithEveryField) {
   record.upstream_latency = std::chrono::microseconds(1000);
   record.error = "backend reset";
   record.annotations = {{"feature", "search"}, {"team", "growth"}};
-  std::string line = AccessLog::format(record);
+  std::string line = AccessLog::format(record, std::chrono::system_clock::now());
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto json = nlohmann::json::parse(line);
   EXPECT_EQ(json["request_id"], "abc");
