@@ -16,6 +16,7 @@
 #include "costgate/http1/body.h"
 #include "costgate/http1/input_buffer.h"
 #include "costgate/openai/error.h"
+#include "costgate/server/write_now.h"
 
 namespace costgate::server {
 
@@ -235,6 +236,7 @@ Task<> acceptLoop(Acceptor& acceptor, const SessionEnv& env) {
     env.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);  // for writeNow()
     net::co_spawn(executor, runSession(std::move(socket), env), net::detached);
   }
 }
@@ -280,16 +282,23 @@ std::string ResponseWriter::headFor(const Response& response, std::string_view f
   return head;
 }
 
-Task<std::tuple<error_code, std::size_t>> ResponseWriter::startWrite(std::string_view head,
-                                                                     std::string_view body) {
-  const std::array<net::const_buffer, 2> message = {net::buffer(head), net::buffer(body)};
-  deadline_.expiresAfter(write_timeout_);
-  return net::async_write(socket_, message, kAwait);
+bool ResponseWriter::write(std::string_view head, std::string_view body) {
+  pending_ = writeNow(socket_, head, body);
+  record_.bytes_out += pending_.written;
+  if (!pending_.done()) return false;
+  finish(pending_.ec);
+  return true;
 }
 
-bool ResponseWriter::finishWrite(error_code ec, std::size_t bytes) {
+Task<bool> ResponseWriter::writeRest() {
+  deadline_.expiresAfter(write_timeout_);
+  auto [ec, bytes] = co_await net::async_write(socket_, pending_.rest, kAwait);
   deadline_.clear();
   record_.bytes_out += bytes;
+  co_return finish(ec);
+}
+
+bool ResponseWriter::finish(error_code ec) {
   if (ec) {
     client_gone_ = true;
     if (record_.error.empty()) {
@@ -306,16 +315,16 @@ Task<bool> ResponseWriter::send(Response response) {
   constexpr std::size_t kPrefix = std::char_traits<char>::length("Content-Length: ");
   char* end = std::to_chars(framing + kPrefix, framing + sizeof(framing), response.body.size()).ptr;
   std::string head = headFor(response, std::string_view(framing, end - framing));
-  auto [ec, bytes] = co_await startWrite(head, response.body);
-  co_return finishWrite(ec, bytes);
+  if (write(head, response.body)) co_return !client_gone_;
+  co_return co_await writeRest();
 }
 
 Task<bool> ResponseWriter::beginStream(Response head) {
   if (client_gone_ || responded_) co_return false;
   streaming_ = true;
   std::string serialized = headFor(head, "Transfer-Encoding: chunked");
-  auto [ec, bytes] = co_await startWrite(serialized, {});
-  co_return finishWrite(ec, bytes);
+  if (write(serialized, {})) co_return !client_gone_;
+  co_return co_await writeRest();
 }
 
 Task<bool> ResponseWriter::writeChunk(std::string_view data) {
@@ -326,15 +335,15 @@ Task<bool> ResponseWriter::writeChunk(std::string_view data) {
   std::string framed;
   framed.reserve(data.size() + 2);
   framed.append(data).append("\r\n");
-  auto [ec, bytes] = co_await startWrite(std::string_view(size_line, length), framed);
-  co_return finishWrite(ec, bytes);
+  if (write(std::string_view(size_line, length), framed)) co_return !client_gone_;
+  co_return co_await writeRest();
 }
 
 Task<bool> ResponseWriter::endStream() {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   ended_ = true;
-  auto [ec, bytes] = co_await startWrite("0\r\n\r\n", {});
-  co_return finishWrite(ec, bytes);
+  if (write("0\r\n\r\n", {})) co_return !client_gone_;
+  co_return co_await writeRest();
 }
 
 void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {

@@ -1,6 +1,7 @@
 #include "costgate/upstream/upstream_client.h"
 
 #include "costgate/server/deadline.h"
+#include "costgate/server/write_now.h"
 
 #include <sys/socket.h>
 
@@ -391,6 +392,7 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
   }
   error_code ignored;
   lowest.set_option(tcp::no_delay(true), ignored);
+  lowest.non_blocking(true, ignored);  // for server::writeNow()
   if (!backend.tls()) {
     connection.deadline.clear();
     co_return std::nullopt;
@@ -438,7 +440,6 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
   head.append("Content-Length: ")
       .append(length, std::to_chars(length, length + sizeof(length), call.body.size()).ptr)
       .append("\r\n\r\n");
-  const std::array<net::const_buffer, 2> request = {net::buffer(head), net::buffer(call.body)};
 
   // A pooled connection may have been closed by the backend just as we reused it; then the call
   // is retried once on a new connection, since the backend cannot have answered it.
@@ -451,9 +452,18 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     }
 
     connection->deadline.expiresAfter(config.read_timeout);
-    auto [write_ec, written] = co_await connection->on(
-        [&](auto& stream) { return net::async_write(stream, request, kAwait); });
-    (void)written;
+    // A plain socket takes the request at once; TLS, or a remainder, goes the asynchronous way.
+    server::PendingWrite write{{net::buffer(head), net::buffer(call.body)}, 0, {}};
+    if (auto* plain = std::get_if<PlainStream>(&connection->stream)) {
+      write = server::writeNow(*plain, head, call.body);
+    }
+    error_code write_ec = write.ec;
+    if (!write.done()) {
+      auto [ec, written] = co_await connection->on(
+          [&](auto& stream) { return net::async_write(stream, write.rest, kAwait); });
+      (void)written;
+      write_ec = ec;
+    }
     if (write_ec) {
       connection->deadline.clear();
       if (reused && !connection->deadline.expired()) continue;

@@ -18,6 +18,7 @@
 #include "costgate/http1/response.h"
 #include "costgate/server/deadline.h"
 #include "costgate/server/exchange_record.h"
+#include "costgate/server/write_now.h"
 
 namespace costgate::server {
 
@@ -76,11 +77,13 @@ class ResponseWriter {
   }
 
  private:
-  // A write is started by a plain function and finished by another, so that writing costs the
-  // calling coroutine no extra frame. The views must live until the write completes.
-  Task<std::tuple<boost::system::error_code, std::size_t>> startWrite(std::string_view head,
-                                                                      std::string_view body);
-  bool finishWrite(boost::system::error_code ec, std::size_t bytes);
+  // Sends what the socket takes now; true when that was all of it (or the write failed), so
+  // the caller needs no asynchronous step. Otherwise writeRest() sends the remainder, while the
+  // views stay alive.
+  bool write(std::string_view head, std::string_view body);
+  Task<bool> writeRest();
+  // Records a failed write; returns whether the write succeeded.
+  bool finish(boost::system::error_code ec);
   // The serialized head: status line, the response's fields, x-request-id, Connection when
   // closing, and `framing` (Content-Length or Transfer-Encoding). Marks the writer as responded.
   std::string headFor(const Response& response, std::string_view framing);
@@ -96,6 +99,7 @@ class ResponseWriter {
   bool aborted_ = false;
   bool client_gone_ = false;
   std::shared_ptr<bool> watch_active_;
+  PendingWrite pending_;
 };
 
 // Runs once per request on the connection's thread. It must answer through the writer unless the
