@@ -278,6 +278,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   // Re-serializing costs more than parsing; a body nothing changed goes out as the client sent it.
   call.body = ctx.body_changed ? ctx.body.dump(-1, ' ', false, json::error_handler_t::replace)
                                : std::move(request.body);
+  call.headers.reserve(ctx.headers.size() + 1);
   for (const auto& [name, value] : ctx.headers) {
     if (forwardable(name)) call.headers.push_back({name, value});
   }

@@ -16,6 +16,7 @@ void appendWithoutLineBreaks(std::string& out, std::string_view text) {
 
 Response::Response(int status_code, std::string_view content_type, std::string text)
     : status(status_code), body(std::move(text)) {
+  fields.reserve(160);  // room for the few lines a response has, in one allocation
   if (!content_type.empty()) add("Content-Type", content_type);
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -17,6 +18,18 @@
 
 namespace costgate::log {
 
+namespace {
+
+// Control characters, DEL, '"' and '\\' are escaped; every other byte is copied as it is.
+constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) table[c] = true;
+  table['"'] = table['\\'] = table[0x7f] = true;
+  return table;
+}();
+
+}  // namespace
+
 void appendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -24,7 +37,7 @@ void appendJsonString(std::string& out, std::string_view text) {
   std::size_t run = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto byte = static_cast<unsigned char>(text[i]);
-    if (byte >= 0x20 && byte != '"' && byte != '\\' && byte != 0x7f) continue;
+    if (!kNeedsEscape[byte]) continue;
     out.append(text.data() + run, i - run);
     run = i + 1;
     switch (byte) {
@@ -55,14 +68,14 @@ void appendJsonString(std::string& out, std::string_view text) {
 
 namespace {
 
-// Field names are ours: plain ASCII that needs no escaping.
-void field(std::string& out, std::string_view name, std::string_view value) {
-  out.append(",\"").append(name).append("\":");
+// `key` is ours, with its punctuation: `,"name":`. It needs no escaping.
+void field(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key);
   appendJsonString(out, value);
 }
 
-void field(std::string& out, std::string_view name, long long value) {
-  out.append(",\"").append(name).append("\":");
+void field(std::string& out, std::string_view key, long long value) {
+  out.append(key);
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
   out.append(digits, end);
@@ -92,31 +105,35 @@ void appendTimestamp(std::string& out, std::chrono::system_clock::time_point now
 std::string AccessLog::format(const server::ExchangeRecord& record,
                               std::chrono::system_clock::time_point at) {
   std::string out;
-  out.reserve(384);
+  appendLine(out, record, at);
+  return out;
+}
+
+void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& record,
+                           std::chrono::system_clock::time_point at) {
   out.append("{\"ts\":\"");
   appendTimestamp(out, at);
   out.append("\",\"request_id\":");
   appendJsonString(out, record.request_id);
-  field(out, "method", record.method);
-  field(out, "path", record.target);
-  field(out, "route", record.route);
-  field(out, "model", record.model);
-  field(out, "backend", record.backend);
-  field(out, "status", record.status);
+  field(out, R"(,"method":)", record.method);
+  field(out, R"(,"path":)", record.target);
+  field(out, R"(,"route":)", record.route);
+  field(out, R"(,"model":)", record.model);
+  field(out, R"(,"backend":)", record.backend);
+  field(out, R"(,"status":)", record.status);
   out += record.stream ? ",\"stream\":true" : ",\"stream\":false";
-  field(out, "latency_us", record.latency.count());
-  field(out, "upstream_us", record.upstream_latency.count());
-  field(out, "bytes_in", static_cast<long long>(record.bytes_in));
-  field(out, "bytes_out", static_cast<long long>(record.bytes_out));
+  field(out, R"(,"latency_us":)", record.latency.count());
+  field(out, R"(,"upstream_us":)", record.upstream_latency.count());
+  field(out, R"(,"bytes_in":)", static_cast<long long>(record.bytes_in));
+  field(out, R"(,"bytes_out":)", static_cast<long long>(record.bytes_out));
   for (const auto& [name, value] : record.annotations) {
     out.push_back(',');
     appendJsonString(out, name);  // the handler's names: escaped like any other text
     out.push_back(':');
     appendJsonString(out, value);
   }
-  if (!record.error.empty()) field(out, "error", record.error);
+  if (!record.error.empty()) field(out, R"(,"error":)", record.error);
   out.push_back('}');
-  return out;
 }
 
 namespace {
@@ -191,7 +208,10 @@ void AccessLog::write(const server::ExchangeRecord& record) const {
   if (!logger_) return;
   // One clock reading serves spdlog's record and the line's own timestamp.
   auto now = std::chrono::system_clock::now();
-  logger_->log(now, spdlog::source_loc{}, spdlog::level::info, format(record, now));
+  thread_local std::string line;  // reused: formatting allocates nothing once warm
+  line.clear();
+  appendLine(line, record, now);
+  logger_->log(now, spdlog::source_loc{}, spdlog::level::info, line);
 }
 
 }  // namespace costgate::log

@@ -23,6 +23,9 @@ class AccessLog {
   // The JSON line write() logs, stamped with `at`.
   static std::string format(const server::ExchangeRecord& record,
                             std::chrono::system_clock::time_point at);
+  // The same, appended to `out`.
+  static void appendLine(std::string& out, const server::ExchangeRecord& record,
+                         std::chrono::system_clock::time_point at);
 
  private:
   std::shared_ptr<spdlog::logger> logger_;
