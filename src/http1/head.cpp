@@ -1,6 +1,7 @@
 #include "costgate/http1/head.h"
 
 #include <array>
+#include <cstring>
 #include <optional>
 
 namespace costgate::http1 {
@@ -14,6 +15,15 @@ constexpr std::array<bool, 256> kTokenChar = [] {
   for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
   for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
   for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+// Token characters lower-cased; 0 for anything that cannot be in a field name.
+constexpr std::array<char, 256> kLowerTokenChar = [] {
+  std::array<char, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    if (kTokenChar[c]) table[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+  }
   return table;
 }();
 
@@ -71,31 +81,32 @@ struct HeadParser {
   ParseResult fields(std::size_t consumed) {
     head.fields_.clear();
     head.fields_.reserve(16);
+    // The head ends with CRLF CRLF (take() made sure), so every scan below stops inside it.
+    const char* text = raw.data();
     for (;;) {
       if (expect("\r\n")) return ParseResult{ParseResult::Complete, consumed, {}};
       std::size_t start = pos;
-      while (pos < raw.size() && kTokenChar[static_cast<unsigned char>(raw[pos])]) {
-        raw[pos] = lower(raw[pos]);
-        ++pos;
-      }
+      while (char c = kLowerTokenChar[static_cast<unsigned char>(text[pos])]) raw[pos++] = c;
       if (pos == start) {
-        return fail(raw[pos] == ' ' || raw[pos] == '\t' ? "obsolete line folding is not accepted"
-                                                        : "invalid header field name");
+        return fail(text[pos] == ' ' || text[pos] == '\t' ? "obsolete line folding is not accepted"
+                                                          : "invalid header field name");
       }
-      if (pos >= raw.size() || raw[pos] != ':') {
-        return fail("invalid header field name (whitespace before ':'?)");
-      }
+      if (text[pos] != ':') return fail("invalid header field name (whitespace before ':'?)");
       Head::Span name{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(pos - start)};
       ++pos;
-      while (pos < raw.size() && (raw[pos] == ' ' || raw[pos] == '\t')) ++pos;
+      while (text[pos] == ' ' || text[pos] == '\t') ++pos;
       std::size_t value_start = pos;
-      while (pos < raw.size() && raw[pos] != '\r' &&
-             kValueChar[static_cast<unsigned char>(raw[pos])]) {
-        ++pos;
+      auto line_end = static_cast<const char*>(std::memchr(text + pos, '\r', raw.size() - pos));
+      pos = static_cast<std::size_t>(line_end - text);
+      // Branch-free, so the compiler can check many bytes at a time.
+      bool bad = false;
+      for (std::size_t i = value_start; i < pos; ++i) {
+        bad |= !kValueChar[static_cast<unsigned char>(text[i])];
       }
-      std::size_t value_end = pos;
-      if (!expect("\r\n")) return fail("invalid character in a header field value");
-      while (value_end > value_start && (raw[value_end - 1] == ' ' || raw[value_end - 1] == '\t')) {
+      if (bad || !expect("\r\n")) return fail("invalid character in a header field value");
+      std::size_t value_end = line_end - text;
+      while (value_end > value_start &&
+             (text[value_end - 1] == ' ' || text[value_end - 1] == '\t')) {
         --value_end;
       }
       head.fields_.push_back({name,

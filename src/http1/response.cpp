@@ -1,5 +1,7 @@
 #include "costgate/http1/response.h"
 
+#include <cstring>
+
 namespace costgate::http1 {
 
 namespace {
@@ -7,6 +9,10 @@ namespace {
 void appendWithoutLineBreaks(std::string& out, std::string_view text) {
   std::size_t start = out.size();
   out.append(text);
+  if (!std::memchr(text.data(), '\r', text.size()) &&
+      !std::memchr(text.data(), '\n', text.size())) {
+    return;  // the usual case, found by two vectorized scans
+  }
   for (std::size_t i = start; i < out.size(); ++i) {
     if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
   }

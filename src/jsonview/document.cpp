@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 namespace costgate::jsonview {
@@ -240,9 +241,7 @@ class Parser {
   bool string(bool& escaped) {
     ++pos_;
     for (;;) {
-      while (pos_ < text_.size() && kPlainStringByte[static_cast<unsigned char>(text_[pos_])]) {
-        ++pos_;
-      }
+      skipPlainBytes();
       if (pos_ >= text_.size()) return false;
       auto c = static_cast<unsigned char>(text_[pos_]);
       if (c == '"') {
@@ -257,6 +256,26 @@ class Parser {
       } else {
         return false;  // a control character must be escaped
       }
+    }
+  }
+
+  // Skips the bytes of a string that need no attention, eight at a time while it can: printable
+  // ASCII other than '"' and '\\'.
+  void skipPlainBytes() {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+    constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+    auto hasZeroByte = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+    while (pos_ + 8 <= text_.size()) {
+      std::uint64_t v;
+      std::memcpy(&v, text_.data() + pos_, 8);
+      std::uint64_t special = (v & kHighs) |                        // non-ASCII
+                              ((v - kOnes * 0x20) & ~v & kHighs) |  // control characters
+                              hasZeroByte(v ^ (kOnes * '"')) | hasZeroByte(v ^ (kOnes * '\\'));
+      if (special) break;
+      pos_ += 8;
+    }
+    while (pos_ < text_.size() && kPlainStringByte[static_cast<unsigned char>(text_[pos_])]) {
+      ++pos_;
     }
   }
 
@@ -358,17 +377,6 @@ std::optional<Value> Value::find(std::string_view key) const {
   return found;
 }
 
-void Value::forEachMember(
-    const std::function<void(const Value& key, const Value& value)>& visit) const {
-  const auto& nodes = document_->nodes_;
-  if (nodes[index_].kind != Kind::Object) return;
-  std::uint32_t at = index_ + 1;
-  for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
-    visit(Value(document_, at), Value(document_, at + 1));
-    at = nodes[at + 1].after;
-  }
-}
-
 std::vector<Value> Value::elements() const {
   const auto& nodes = document_->nodes_;
   std::vector<Value> out;
@@ -388,6 +396,13 @@ std::string Value::string() const {
   std::string_view body = raw().substr(1, raw().size() - 2);
   if (!document_->nodes_[index_].escaped) return std::string(body);
   return unescape(body);
+}
+
+bool Value::hasEscapes() const { return document_->nodes_[index_].escaped; }
+
+std::string_view Value::unquoted() const {
+  std::string_view text = raw();
+  return text.substr(1, text.size() - 2);
 }
 
 bool Value::stringEquals(std::string_view text) const {

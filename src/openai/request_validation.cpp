@@ -85,9 +85,12 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"model",
 class Fields {
  public:
   explicit Fields(const Value& body) {
-    body.forEachMember([this](const Value& key, const Value& value) {
+    std::string unescaped;
+    body.forEachMember([&](const Value& key, const Value& value) {
+      std::string_view name = key.unquoted();
+      if (key.hasEscapes()) name = unescaped = key.string();
       for (std::size_t i = 0; i < kFieldCount; ++i) {
-        if (key.stringEquals(kFieldNames[i])) {
+        if (name == kFieldNames[i]) {
           values_[i] = value;  // a repeated key: the last one counts, as for every JSON reader here
           break;
         }
@@ -228,7 +231,14 @@ Problem checkPresentStringOrArray(const Fields& body, Field field) {
 template <typename... Checks>
 Problem firstProblem(Checks&&... checks) {
   Problem problem;
-  ((problem = checks()) || ...);
+  auto found = [&problem](auto& check) {
+    if (auto found_problem = check()) {
+      problem = std::move(found_problem);
+      return true;
+    }
+    return false;
+  };
+  (found(checks) || ...);
   return problem;
 }
 

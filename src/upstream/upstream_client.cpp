@@ -289,17 +289,20 @@ Task<BodyPiece> Exchange::readSome() {
 }
 
 Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
-  std::size_t expected =
-      state_->framing.mode == http1::Framing::Length
-          ? static_cast<std::size_t>(std::min<std::uint64_t>(state_->framing.length, limit + 1))
-          : 16 * 1024;
+  State& s = *state_;
   for (;;) {
+    // Room for what the next step can produce, no more: growing the string zero-fills it.
+    std::size_t room = 16 * 1024;
+    if (s.framing.mode == http1::Framing::Length) {
+      room = static_cast<std::size_t>(std::min<std::uint64_t>(s.decoder.remaining(), room));
+    } else if (s.connection && s.connection->buffer.size() > 0) {
+      room = s.connection->buffer.size();  // decoding never makes the bytes more
+    }
     std::size_t used = out.size();
-    std::size_t room = std::max<std::size_t>(expected, 4096);
-    if (used + room > limit + 1) room = limit + 1 - used;
+    room = std::min(room, limit + 1 - used);
     out.resize(used + room);
     BodyPiece piece;
-    if (auto ready = state_->readyPiece(out.data() + used, room)) {
+    if (auto ready = s.readyPiece(out.data() + used, room)) {
       piece = std::move(*ready);
     } else {
       piece = co_await readInto(out.data() + used, room);
@@ -312,7 +315,6 @@ Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t lim
                         "the backend's response exceeds " + std::to_string(limit) + " bytes"};
     }
     if (piece.done) co_return std::nullopt;
-    expected = 16 * 1024;
   }
 }
 

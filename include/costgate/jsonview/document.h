@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,7 +38,8 @@ class Value {
   // Arrays: the elements in order.
   std::vector<Value> elements() const;
   // Objects: calls visit(key, value) for each member in order (the key is a String value).
-  void forEachMember(const std::function<void(const Value& key, const Value& value)>& visit) const;
+  template <class Visit>
+  void forEachMember(Visit&& visit) const;
 
   // Boolean only.
   bool boolean() const;
@@ -48,6 +48,10 @@ class Value {
   // String only: whether the unescaped text equals `text`, without allocating when the string
   // has no escapes.
   bool stringEquals(std::string_view text) const;
+  // String only: whether the text has backslash escapes; if not, unquoted() is its value.
+  bool hasEscapes() const;
+  // String only: the text between the quotes, escapes not resolved.
+  std::string_view unquoted() const;
   // Integer or Number.
   double number() const;
   // Integer only: the value, or nullopt when it does not fit in 64 signed bits.
@@ -84,5 +88,16 @@ class Document {
   std::string_view text_;
   std::vector<Node> nodes_;
 };
+
+template <class Visit>
+void Value::forEachMember(Visit&& visit) const {
+  const auto& nodes = document_->nodes_;
+  if (nodes[index_].kind != Kind::Object) return;
+  std::uint32_t at = index_ + 1;
+  for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
+    visit(Value(document_, at), Value(document_, at + 1));
+    at = nodes[at + 1].after;
+  }
+}
 
 }  // namespace costgate::jsonview

@@ -31,7 +31,9 @@ TEST(JsonViewDocument, AcceptsWhatNlohmannAccepts) {
       "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"",
       R"({"a":[1,{"b":[]},"c",null],"d":{"e":{}}})",
       R"([[[[[]]]]])",
-      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.2})"};
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.2})",
+      "\"a long plain string, read eight bytes at a time \x7f\"",
+      "\"0123456789abcdef\\u00e9 then more plain text \xC3\xA9 and the end\""};
   for (const auto& text : valid) {
     EXPECT_TRUE(nlohmann::json::accept(text)) << text;
     EXPECT_TRUE(accepts(text)) << text;
@@ -39,7 +41,10 @@ TEST(JsonViewDocument, AcceptsWhatNlohmannAccepts) {
 }
 
 TEST(JsonViewDocument, RefusesWhatNlohmannRefuses) {
-  const std::vector<std::string> invalid = {"",
+  const std::vector<std::string> invalid = {"\"0123456789abcdef\x01 a control character later\"",
+                                            "\"0123456789abcdefghij\xFF\"",
+                                            "\"0123456789abcdefghij",
+                                            "",
                                             " ",
                                             "{",
                                             "}",
