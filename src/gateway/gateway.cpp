@@ -334,7 +334,9 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
   exchange.forEachHeader([&](std::string_view name, std::string_view value) {
     if (relayedToClient(name)) response.add(name, value);
   });
-  if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
+  // The backend got our id; only an id of its own is worth passing on.
+  if (auto upstream_id = exchange.header("x-request-id");
+      !upstream_id.empty() && upstream_id != ctx.request_id) {
     response.add("x-upstream-request-id", upstream_id);
   }
   response.add("x-costgate-model", ctx.served_model);
@@ -345,7 +347,8 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
                                     ResponseWriter& writer) {
   Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", ctx.served_model);
-  if (auto upstream_id = exchange.header("x-request-id"); !upstream_id.empty()) {
+  if (auto upstream_id = exchange.header("x-request-id");
+      !upstream_id.empty() && upstream_id != ctx.request_id) {
     head.add("x-upstream-request-id", upstream_id);
   }
   if (!co_await writer.beginStream(std::move(head))) {

@@ -63,7 +63,10 @@ struct HeadParser {
   }
 
   bool expect(std::string_view text) {
-    if (raw.compare(pos, text.size(), text) != 0) return false;
+    if (raw.size() - pos < text.size()) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (raw[pos + i] != text[i]) return false;
+    }
     pos += text.size();
     return true;
   }

@@ -74,6 +74,12 @@ void field(std::string& out, std::string_view key, std::string_view value) {
   appendJsonString(out, value);
 }
 
+// For values that cannot hold a character JSON must escape: the request id (makeRequestId
+// admits only [A-Za-z0-9._:-]), the method (an HTTP token) and the route (our own names).
+void plainField(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key).append(1, '"').append(value).append(1, '"');
+}
+
 void field(std::string& out, std::string_view key, long long value) {
   out.append(key);
   char digits[24];
@@ -113,11 +119,11 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
                            std::chrono::system_clock::time_point at) {
   out.append("{\"ts\":\"");
   appendTimestamp(out, at);
-  out.append("\",\"request_id\":");
-  appendJsonString(out, record.request_id);
-  field(out, R"(,"method":)", record.method);
+  out.append("\"");
+  plainField(out, R"(,"request_id":)", record.request_id);
+  plainField(out, R"(,"method":)", record.method);
   field(out, R"(,"path":)", record.target);
-  field(out, R"(,"route":)", record.route);
+  plainField(out, R"(,"route":)", record.route);
   field(out, R"(,"model":)", record.model);
   field(out, R"(,"backend":)", record.backend);
   field(out, R"(,"status":)", record.status);

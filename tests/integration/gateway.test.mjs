@@ -89,6 +89,7 @@ describe('gateway core', () => {
     assert.ok(result.json.choices[0].message.content.length > 0);
     assert.equal(result.headers.get('x-costgate-model'), 'mock-small');
     assert.equal(result.headers.get('x-request-id'), 'client-chosen-id-1');
+    assert.equal(result.headers.get('x-upstream-request-id'), null, 'the mock echoed our id: nothing new');
     const seen = result.json.mock_received_headers;
     assert.equal(seen.authorization, 'Bearer backend-secret');
     assert.equal(seen['x-request-id'], 'client-chosen-id-1');

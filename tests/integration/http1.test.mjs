@@ -175,7 +175,8 @@ describe('HTTP/1.1 from backends', () => {
     backend.closeAfter = false;
     const half = Math.floor(answer.length / 2);
     backend.reply = () => 'HTTP/1.1 100 Continue\r\n\r\n' +
-      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: backend-own-id\r\n' +
+      'Transfer-Encoding: chunked\r\n\r\n' +
       `${half.toString(16)}\r\n${answer.slice(0, half)}\r\n` +
       `${(answer.length - half).toString(16)}\r\n${answer.slice(half)}\r\n0\r\n\r\n`;
     for (let i = 0; i < 2; i++) {  // and the kept-alive connection serves the next call
@@ -183,6 +184,7 @@ describe('HTTP/1.1 from backends', () => {
       assert.equal(result.status, 200);
       assert.equal(result.text, answer);
       assert.equal(result.headers.get('content-length'), String(answer.length));
+      assert.equal(result.headers.get('x-upstream-request-id'), 'backend-own-id');
     }
   });
 
