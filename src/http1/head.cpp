@@ -47,6 +47,33 @@ bool equalsIgnoringCase(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+namespace {
+
+// Lower-cases the token starting at `at` in place; returns where it ends. Locals only, so the
+// stores cannot alias the parser's state and the loop stays in registers.
+std::size_t lowerCaseToken(char* text, std::size_t at) {
+  while (char c = kLowerTokenChar[static_cast<unsigned char>(text[at])]) text[at++] = c;
+  return at;
+}
+
+// Whether [begin, end) holds only field-value characters, eight bytes at a time while it can.
+bool validValue(const char* begin, const char* end) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+  for (; end - begin >= 8; begin += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, begin, 8);
+    std::uint64_t below_space = (v - kOnes * 0x20) & ~v & kHighs;  // controls, tab included
+    std::uint64_t del = ((v ^ (kOnes * 0x7f)) - kOnes) & ~(v ^ (kOnes * 0x7f)) & kHighs;
+    if (below_space | del) break;  // the byte loop decides (a tab is allowed)
+  }
+  bool bad = false;
+  for (; begin < end; ++begin) bad |= !kValueChar[static_cast<unsigned char>(*begin)];
+  return !bad;
+}
+
+}  // namespace
+
 struct HeadParser {
   Head& head;
   std::string& raw;
@@ -89,7 +116,7 @@ struct HeadParser {
     for (;;) {
       if (expect("\r\n")) return ParseResult{ParseResult::Complete, consumed, {}};
       std::size_t start = pos;
-      while (char c = kLowerTokenChar[static_cast<unsigned char>(text[pos])]) raw[pos++] = c;
+      pos = lowerCaseToken(raw.data(), pos);
       if (pos == start) {
         return fail(text[pos] == ' ' || text[pos] == '\t' ? "obsolete line folding is not accepted"
                                                           : "invalid header field name");
@@ -101,12 +128,9 @@ struct HeadParser {
       std::size_t value_start = pos;
       auto line_end = static_cast<const char*>(std::memchr(text + pos, '\r', raw.size() - pos));
       pos = static_cast<std::size_t>(line_end - text);
-      // Branch-free, so the compiler can check many bytes at a time.
-      bool bad = false;
-      for (std::size_t i = value_start; i < pos; ++i) {
-        bad |= !kValueChar[static_cast<unsigned char>(text[i])];
+      if (!validValue(text + value_start, text + pos) || !expect("\r\n")) {
+        return fail("invalid character in a header field value");
       }
-      if (bad || !expect("\r\n")) return fail("invalid character in a header field value");
       std::size_t value_end = line_end - text;
       while (value_end > value_start &&
              (text[value_end - 1] == ' ' || text[value_end - 1] == '\t')) {

@@ -28,6 +28,13 @@ TEST(Http1Head, ParsesARequestAndLowerCasesNames) {
   EXPECT_TRUE(head.keepAlive());
 }
 
+TEST(Http1Head, AcceptsTabsAndObsoleteTextInValues) {
+  Head head;
+  std::string bytes = "GET / HTTP/1.1\r\nA: 0123456789\tabcdef caf\xC3\xA9 and more text\r\n\r\n";
+  ASSERT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::Complete);
+  EXPECT_EQ(head.get("a"), "0123456789\tabcdef caf\xC3\xA9 and more text");
+}
+
 TEST(Http1Head, OwnsItsBytes) {
   std::string bytes = "GET /healthz HTTP/1.1\r\nA: b\r\n\r\n";
   Head head;
@@ -59,6 +66,8 @@ TEST(Http1Head, RefusesMalformedRequests) {
            "GET / HTTP/1.1\r\nA: b\nc\r\n\r\n",     // bare LF
            "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",    // control character
            "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+           "GET / HTTP/1.1\r\nA: 0123456789abcdef\x01 past the first eight bytes\r\n\r\n",
+           "GET / HTTP/1.1\r\nA: 0123456789abcdef\x7f\r\n\r\n",
        }) {
     Head head;
     ParseResult result = parseRequestHead(bad, 1024, head);
