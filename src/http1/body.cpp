@@ -16,71 +16,74 @@ int hexDigit(char c) {
   return -1;
 }
 
-// Content-Length, possibly repeated or as a list: every value must be the same number.
-std::optional<std::uint64_t> contentLength(const Head& head, bool& malformed) {
-  std::optional<std::uint64_t> length;
-  for (std::size_t i = 0; i < head.fieldCount(); ++i) {
-    Field field = head.field(i);
-    if (field.name != "content-length") continue;
-    std::string_view list = field.value;
-    do {
-      std::size_t comma = list.find(',');
-      std::string_view item = list.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (item.empty() || item.size() > 18 ||
-          !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        malformed = true;
-        return std::nullopt;
-      }
-      std::uint64_t value = 0;
-      for (char c : item) value = value * 10 + static_cast<std::uint64_t>(c - '0');
-      if (length && *length != value) {
-        malformed = true;
-        return std::nullopt;
-      }
-      length = value;
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    } while (!list.empty());
-  }
-  return length;
+// What a head declares about its body, read in one pass over its fields.
+struct Declared {
+  std::optional<std::uint64_t> length;  // Content-Length, possibly repeated or a list
+  bool bad_length = false;              // a value that is not a number, or numbers that differ
+  int transfer_encodings = 0;           // Transfer-Encoding fields
+  bool chunked_only = true;             // ...each exactly "chunked"
+};
+
+// Adds one Content-Length value (a comma-separated list is allowed) to `declared`.
+void addLength(Declared& declared, std::string_view list) {
+  do {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty() || item.size() > 18 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      declared.bad_length = true;
+      return;
+    }
+    std::uint64_t value = 0;
+    for (char c : item) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    if (declared.length && *declared.length != value) {
+      declared.bad_length = true;
+      return;
+    }
+    declared.length = value;
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  } while (!list.empty());
 }
 
-// Whether Transfer-Encoding is exactly "chunked", the one coding we decode; nullopt without one.
-std::optional<bool> chunkedOnly(const Head& head) {
-  int fields = 0;
-  bool chunked = true;
+Declared declaredBody(const Head& head) {
+  Declared declared;
   for (std::size_t i = 0; i < head.fieldCount(); ++i) {
     Field field = head.field(i);
-    if (field.name != "transfer-encoding") continue;
-    ++fields;
-    chunked = chunked && field.value.find(',') == std::string_view::npos &&
-              hasToken(field.value, "chunked");
+    if (field.name == "content-length") {
+      addLength(declared, field.value);
+    } else if (field.name == "transfer-encoding") {
+      ++declared.transfer_encodings;
+      declared.chunked_only = declared.chunked_only &&
+                              field.value.find(',') == std::string_view::npos &&
+                              hasToken(field.value, "chunked");
+    }
   }
-  if (fields == 0) return std::nullopt;
-  return fields == 1 && chunked;
+  return declared;
 }
 
 std::optional<Framing> framing(const Head& head, std::string& error, bool response) {
-  auto chunked = chunkedOnly(head);
-  bool malformed = false;
-  auto length = contentLength(head, malformed);
-  if (malformed) {
+  Declared declared = declaredBody(head);
+  if (declared.bad_length) {
     error = "invalid Content-Length";
     return std::nullopt;
   }
-  if (chunked) {
-    if (!*chunked) {
+  if (declared.transfer_encodings > 0) {
+    // Only one coding, "chunked", is undone here; anything else would be guessed at.
+    if (declared.transfer_encodings > 1 || !declared.chunked_only) {
       error = "unsupported Transfer-Encoding (only chunked is accepted)";
       return std::nullopt;
     }
-    if (length) {
+    if (declared.length) {
       error = "both Transfer-Encoding and Content-Length";
       return std::nullopt;
     }
     return Framing{Framing::Chunked, 0};
   }
-  if (length) return Framing{*length == 0 ? Framing::None : Framing::Length, *length};
+  if (declared.length) {
+    return Framing{*declared.length == 0 ? Framing::None : Framing::Length, *declared.length};
+  }
   return Framing{response ? Framing::UntilClose : Framing::None, 0};
 }
 

@@ -26,7 +26,12 @@ struct KeyHash {
 
 template <class Metric>
 class SeriesCache {
-  using Series = std::unordered_map<std::string, Metric*, KeyHash, std::equal_to<>>;
+  struct Series {
+    std::unordered_map<std::string, Metric*, KeyHash, std::equal_to<>> by_key;
+    // Most requests name the same series as the one before: checked before hashing.
+    std::string last_key;
+    Metric* last = nullptr;
+  };
 
  public:
   explicit SeriesCache(prometheus::Family<Metric>& family) : family_(family) {}
@@ -36,11 +41,18 @@ class SeriesCache {
   Metric& get(std::string_view key, MakeLabels&& make_labels, Args&&... args) {
     thread_local std::unordered_map<std::uint64_t, Series> caches;
     auto& cache = caches[id_];
-    auto it = cache.find(key);
-    if (it != cache.end()) return *it->second;
-    Metric& metric = family_.Add(make_labels(), std::forward<Args>(args)...);
-    cache.emplace(std::string(key), &metric);
-    return metric;
+    if (cache.last && cache.last_key == key) return *cache.last;
+    auto it = cache.by_key.find(key);
+    Metric* metric;
+    if (it != cache.by_key.end()) {
+      metric = it->second;
+    } else {
+      metric = &family_.Add(make_labels(), std::forward<Args>(args)...);
+      cache.by_key.emplace(std::string(key), metric);
+    }
+    cache.last_key.assign(key);
+    cache.last = metric;
+    return *metric;
   }
 
  private:
