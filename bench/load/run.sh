@@ -121,7 +121,8 @@ measure() {
     END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$work/wrk.out"
 }
 
-declare -A total_rps total_p50 total_p99
+declare -A total_rps total_p50 total_p99 round_rps
+round_ratios=()
 targets=(mock nginx costgate)
 declare -A urls=([mock]="http://127.0.0.1:$mock_port" [nginx]="http://127.0.0.1:$nginx_port" [costgate]="http://127.0.0.1:$gateway_port")
 for target in "${targets[@]}"; do
@@ -136,9 +137,11 @@ for round in $(seq "$rounds"); do
     read -r rps p50 p99 < <(measure "${urls[$target]}" "$duration")
     printf "%-10s %6s %12s %9s %9s\n" "$target" "$round" "$rps" "$p50" "$p99"
     total_rps[$target]=$(echo "${total_rps[$target]} + $rps" | bc -l)
+    round_rps[$target]=$rps
     total_p50[$target]=$(echo "${total_p50[$target]} + $p50" | bc -l)
     total_p99[$target]=$(echo "${total_p99[$target]} + $p99" | bc -l)
   done
+  round_ratios+=("$(echo "scale=3; ${round_rps[costgate]} / ${round_rps[nginx]}" | bc -l)")
 done
 
 avg() { echo "scale=3; $1 / $rounds" | bc -l; }
@@ -163,7 +166,7 @@ added_costgate=$(echo "scale=3; (${total_p99[costgate]} - ${total_p99[mock]}) / 
 added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $rounds" | bc -l)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
 echo
-echo "throughput ratio costgate/nginx: $ratio (target >= 1.0)"
+echo "throughput ratio costgate/nginx: $ratio (target >= 1.0); by round: ${round_ratios[*]}"
 echo "p99 added over the mock at $connections connections: costgate ${added_costgate} ms, nginx ${added_nginx} ms"
 quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | bc -l)
 quiet_nginx=$(echo "scale=3; ${quiet_p99[nginx]} - ${quiet_p99[mock]}" | bc -l)
