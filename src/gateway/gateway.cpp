@@ -207,13 +207,13 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     co_return;
   }
   jsonview::Value body = document->root();
-  if (auto problem = openai::validateRequest(route, body)) {
+  openai::RequestBasics basics;
+  if (auto problem = openai::validateRequest(route, body, &basics)) {
     co_await writer.send(errorResponse(*problem));
     co_return;
   }
-  ctx.model = body.find("model")->string();
-  auto stream = body.find("stream");
-  ctx.stream = stream && stream->boolean();
+  ctx.model = std::move(basics.model);
+  ctx.stream = basics.stream;
   record.stream = ctx.stream;
   if (chain_.size() > 0) ctx.body = json::parse(request.body);
   ctx.headers.reserve(request.head.fieldCount());

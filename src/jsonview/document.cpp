@@ -351,15 +351,6 @@ std::optional<Document> Document::parse(std::string_view text) {
   return document;
 }
 
-Kind Value::kind() const { return document_->nodes_[index_].kind; }
-
-std::string_view Value::raw() const {
-  const auto& node = document_->nodes_[index_];
-  return document_->text_.substr(node.begin, node.end - node.begin);
-}
-
-std::size_t Value::size() const { return document_->nodes_[index_].count; }
-
 std::optional<Value> Value::find(std::string_view key) const {
   const auto& nodes = document_->nodes_;
   if (nodes[index_].kind != Kind::Object) return std::nullopt;
@@ -396,13 +387,6 @@ std::string Value::string() const {
   std::string_view body = raw().substr(1, raw().size() - 2);
   if (!document_->nodes_[index_].escaped) return std::string(body);
   return unescape(body);
-}
-
-bool Value::hasEscapes() const { return document_->nodes_[index_].escaped; }
-
-std::string_view Value::unquoted() const {
-  std::string_view text = raw();
-  return text.substr(1, text.size() - 2);
 }
 
 bool Value::stringEquals(std::string_view text) const {

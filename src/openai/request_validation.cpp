@@ -290,7 +290,7 @@ std::string_view describeJsonType(const Value& value) {
   return "a value";
 }
 
-std::optional<ApiError> validateRequest(Route route, const Value& request) {
+std::optional<ApiError> validateRequest(Route route, const Value& request, RequestBasics* basics) {
   if (!request.isObject()) {
     return invalidRequest("the request body must be a JSON object", {}, "invalid_json");
   }
@@ -300,6 +300,11 @@ std::optional<ApiError> validateRequest(Route route, const Value& request) {
   if (!model->isString()) return wrongType("model", "a string", *model);
   if (model->stringEquals("")) {
     return invalidRequest("'model' must not be empty", "model", "invalid_value");
+  }
+  if (basics) {
+    basics->model = model->string();
+    basics->stream =
+        body[kStream] && body[kStream]->kind() == Kind::Boolean && body[kStream]->boolean();
   }
   switch (route) {
     case Route::ChatCompletions:

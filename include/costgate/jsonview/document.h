@@ -89,6 +89,23 @@ class Document {
   std::vector<Node> nodes_;
 };
 
+// The accessors every check calls, inline.
+inline Kind Value::kind() const { return document_->nodes_[index_].kind; }
+
+inline std::string_view Value::raw() const {
+  const auto& node = document_->nodes_[index_];
+  return document_->text_.substr(node.begin, node.end - node.begin);
+}
+
+inline std::size_t Value::size() const { return document_->nodes_[index_].count; }
+
+inline bool Value::hasEscapes() const { return document_->nodes_[index_].escaped; }
+
+inline std::string_view Value::unquoted() const {
+  const auto& node = document_->nodes_[index_];
+  return document_->text_.substr(node.begin + 1, node.end - node.begin - 2);
+}
+
 template <class Visit>
 void Value::forEachMember(Visit&& visit) const {
   const auto& nodes = document_->nodes_;

@@ -3,6 +3,7 @@
 // 400 naming the offending field instead of reaching a backend or a filter half-understood.
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -13,8 +14,16 @@
 
 namespace costgate::openai {
 
-// Returns the first problem found in `body` for this route, or nullopt when it is acceptable.
-std::optional<ApiError> validateRequest(pipeline::Route route, const jsonview::Value& body);
+// What the dispatcher needs of a request, read while checking it.
+struct RequestBasics {
+  std::string model;
+  bool stream = false;
+};
+
+// Returns the first problem found in `body` for this route, or nullopt when it is acceptable; then
+// `basics`, if given, holds the request's model and stream flag.
+std::optional<ApiError> validateRequest(pipeline::Route route, const jsonview::Value& body,
+                                        RequestBasics* basics = nullptr);
 
 // The kind of a JSON value as an error message names it: "null", "a boolean", "a string",
 // "an array", "an object", "a number" (a value with a fraction or exponent) or "an integer".

@@ -80,6 +80,21 @@ TEST(RequestValidation, ChecksEachRoutesRequiredInput) {
   EXPECT_EQ(problemParam(Route::ChatCompletions, json::array()), "(none)");
 }
 
+TEST(RequestValidation, ReportsTheModelAndStreamFlag) {
+  auto document = jsonview::Document::parse(
+      R"({"model":"m\u00e9","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(document);
+  RequestBasics basics;
+  EXPECT_FALSE(validateRequest(Route::ChatCompletions, document->root(), &basics));
+  EXPECT_EQ(basics.model, "m\xC3\xA9");
+  EXPECT_TRUE(basics.stream);
+  auto plain = jsonview::Document::parse(R"({"model":"m","stream":null,"prompt":"p"})");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(validateRequest(Route::Completions, plain->root(), &basics));
+  EXPECT_EQ(basics.model, "m");
+  EXPECT_FALSE(basics.stream);
+}
+
 TEST(RequestValidation, SaysWhatIsWrong) {
   auto message = [](const char* text) {
     auto document = jsonview::Document::parse(text);
