@@ -7,13 +7,16 @@
 # costgate's peak RSS. Only loopback addresses are used; every run is bounded in time.
 #
 #   bench/load/run.sh [--duration SECONDS] [--connections N] [--threads N] [--rounds N]
+#
+# The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
+# which a single disturbed round moves less.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-duration=10
+duration=8
 connections=64
 threads=2
-rounds=2
+rounds=5
 while (($#)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -166,7 +169,8 @@ added_costgate=$(echo "scale=3; (${total_p99[costgate]} - ${total_p99[mock]}) / 
 added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $rounds" | bc -l)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
 echo
-echo "throughput ratio costgate/nginx: $ratio (target >= 1.0); by round: ${round_ratios[*]}"
+median=$(printf "%s\n" "${round_ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
+echo "throughput ratio costgate/nginx: $ratio (target >= 1.0); by round: ${round_ratios[*]}; median $median"
 echo "p99 added over the mock at $connections connections: costgate ${added_costgate} ms, nginx ${added_nginx} ms"
 quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | bc -l)
 quiet_nginx=$(echo "scale=3; ${quiet_p99[nginx]} - ${quiet_p99[mock]}" | bc -l)
