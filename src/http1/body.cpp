@@ -28,9 +28,7 @@ struct Declared {
 void addLength(Declared& declared, std::string_view list) {
   do {
     std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    std::string_view item = trimWhitespace(list.substr(0, comma));
     if (item.empty() || item.size() > 18 ||
         !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       declared.bad_length = true;

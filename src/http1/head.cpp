@@ -124,21 +124,16 @@ struct HeadParser {
       if (text[pos] != ':') return fail("invalid header field name (whitespace before ':'?)");
       Head::Span name{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(pos - start)};
       ++pos;
-      while (text[pos] == ' ' || text[pos] == '\t') ++pos;
       std::size_t value_start = pos;
       auto line_end = static_cast<const char*>(std::memchr(text + pos, '\r', raw.size() - pos));
       pos = static_cast<std::size_t>(line_end - text);
-      if (!validValue(text + value_start, text + pos) || !expect("\r\n")) {
+      if (!validValue(text + value_start, line_end) || !expect("\r\n")) {
         return fail("invalid character in a header field value");
       }
-      std::size_t value_end = line_end - text;
-      while (value_end > value_start &&
-             (text[value_end - 1] == ' ' || text[value_end - 1] == '\t')) {
-        --value_end;
-      }
+      std::string_view value = trimWhitespace(std::string_view(text + value_start, line_end));
       head.fields_.push_back({name,
-                              {static_cast<std::uint32_t>(value_start),
-                               static_cast<std::uint32_t>(value_end - value_start)}});
+                              {static_cast<std::uint32_t>(value.data() - text),
+                               static_cast<std::uint32_t>(value.size())}});
     }
   }
 
@@ -237,13 +232,16 @@ bool Head::keepAlive() const {
   return version_minor_ >= 1 ? !close : keep_alive && !close;
 }
 
+std::string_view trimWhitespace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 bool hasToken(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (equalsIgnoringCase(item, token)) return true;
+    if (equalsIgnoringCase(trimWhitespace(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }

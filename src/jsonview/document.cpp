@@ -352,19 +352,10 @@ std::optional<Document> Document::parse(std::string_view text) {
 }
 
 std::optional<Value> Value::find(std::string_view key) const {
-  const auto& nodes = document_->nodes_;
-  if (nodes[index_].kind != Kind::Object) return std::nullopt;
   std::optional<Value> found;
-  std::uint32_t at = index_ + 1;
-  for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
-    const Document::Node& name = nodes[at];
-    // Most keys differ in length from the one sought, and few have escapes: compare bytes first.
-    bool same = name.escaped ? Value(document_, at).string() == key
-                             : name.end - name.begin - 2 == key.size() &&
-                                   document_->text_.compare(name.begin + 1, key.size(), key) == 0;
-    if (same) found = Value(document_, at + 1);
-    at = nodes[at + 1].after;
-  }
+  forEachMember([&](const Value& name, const Value& value) {
+    if (name.stringEquals(key)) found = value;
+  });
   return found;
 }
 
@@ -391,7 +382,7 @@ std::string Value::string() const {
 
 bool Value::stringEquals(std::string_view text) const {
   if (kind() != Kind::String) return false;
-  if (!document_->nodes_[index_].escaped) return raw().substr(1, raw().size() - 2) == text;
+  if (!hasEscapes()) return unquoted() == text;
   return string() == text;
 }
 

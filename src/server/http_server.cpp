@@ -73,6 +73,11 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
   Deadline deadline(socket);
   http1::InputBuffer in(kReadBufferBytes);
   Request request;  // reused, so its buffers' capacity carries over to the next request
+  // Reads what has arrived into `in`: co_await it, then commit() the bytes read.
+  auto readMore = [&socket, &in] {
+    char* at = in.prepare(kMinReadBytes);
+    return socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+  };
   bool first_request = true;
   for (;;) {
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
@@ -86,8 +91,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     for (;;) {
       head = http1::parseRequestHead(in.data(), env.limits.max_header_bytes, request.head);
       if (head.state != http1::ParseResult::Incomplete) break;
-      char* at = in.prepare(kMinReadBytes);
-      auto [ec, n] = co_await socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+      auto [ec, n] = co_await readMore();
       in.commit(n);
       if (ec) {
         client_left = true;  // or sent nothing, or not a whole head, in time: nothing to answer
@@ -168,8 +172,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
           expects_continue = false;
         }
         deadline.expiresAfter(env.limits.body_timeout);
-        char* at = in.prepare(kMinReadBytes);
-        auto [ec, n] = co_await socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+        auto [ec, n] = co_await readMore();
         in.commit(n);
         if (ec == net::error::operation_aborted && deadline.expired()) {
           refusal = openai::ApiError{

@@ -260,15 +260,17 @@ bool Exchange::isEventStream() const {
   return type.substr(0, 17) == "text/event-stream";
 }
 
-Task<BodyPiece> Exchange::readInto(char* data, std::size_t size) {
+Task<BodyPiece> Exchange::readMoreInto(char* data, std::size_t size) {
   State& s = *state_;
   for (;;) {
-    if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
     s.connection->deadline.expiresAfter(s.read_timeout);
     auto [ec, n] = co_await s.connection->readSome();
     s.connection->buffer.commit(n);
     s.connection->deadline.clear();
-    if (!ec) continue;
+    if (!ec) {
+      if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
+      continue;  // only framing arrived so far
+    }
     if (s.cancelled) {
       co_return s.fail(Failure{FailureKind::Cancelled, "the call was cancelled"});
     }
@@ -285,7 +287,10 @@ Task<BodyPiece> Exchange::readSome() {
   constexpr std::size_t kPieceBytes = 16 * 1024;
   // Not zeroed, and only for streamed bodies: whole bodies are read straight into their string.
   if (!state_->stream_buffer) state_->stream_buffer.reset(new char[kPieceBytes]);
-  co_return co_await readInto(state_->stream_buffer.get(), kPieceBytes);
+  if (auto piece = state_->readyPiece(state_->stream_buffer.get(), kPieceBytes)) {
+    co_return std::move(*piece);
+  }
+  co_return co_await readMoreInto(state_->stream_buffer.get(), kPieceBytes);
 }
 
 Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
@@ -305,7 +310,7 @@ Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t lim
     if (auto ready = s.readyPiece(out.data() + used, room)) {
       piece = std::move(*ready);
     } else {
-      piece = co_await readInto(out.data() + used, room);
+      piece = co_await readMoreInto(out.data() + used, room);
     }
     out.resize(used + piece.data.size());
     if (piece.failure) co_return piece.failure;

@@ -69,6 +69,9 @@ struct ParseResult {
 ParseResult parseRequestHead(std::string_view bytes, std::size_t max_bytes, Head& out);
 ParseResult parseResponseHead(std::string_view bytes, std::size_t max_bytes, Head& out);
 
+// `text` without the spaces and tabs around it (RFC 9110's optional whitespace).
+std::string_view trimWhitespace(std::string_view text);
+
 // Whether the comma-separated header value `list` holds `token` (case-insensitive).
 bool hasToken(std::string_view list, std::string_view token);
 

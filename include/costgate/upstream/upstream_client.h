@@ -104,7 +104,8 @@ class Exchange {
   explicit Exchange(std::unique_ptr<State> state);
 
  private:
-  server::Task<BodyPiece> readInto(char* data, std::size_t size);
+  // Once nothing buffered makes a piece: reads from the backend until something does.
+  server::Task<BodyPiece> readMoreInto(char* data, std::size_t size);
   std::unique_ptr<State> state_;
 };
 
