@@ -3,9 +3,6 @@
 #include <array>
 #include <chrono>
 
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "costgate/jsonview/document.h"
 #include "costgate/openai/error.h"
 #include "costgate/openai/request_validation.h"
@@ -13,7 +10,6 @@
 
 namespace costgate::gateway {
 
-namespace net = server::net;
 using nlohmann::json;
 using pipeline::RequestContext;
 using server::Request;
@@ -284,8 +280,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   call.headers.push_back({"x-request-id", ctx.request_id});
 
-  auto executor = co_await net::this_coro::executor;
-  auto& client = upstream::UpstreamClient::of(net::query(executor, net::execution::context));
+  auto& client = upstream::UpstreamClient::of(server::EventLoop::current());
   auto upstream_started = Clock::now();
   std::unique_ptr<upstream::Exchange> exchange;
   if (auto failure = co_await client.start(*target.backend, call, exchange)) {

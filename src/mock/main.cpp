@@ -2,6 +2,7 @@
 // What it answers lives in responses.cpp (plain functions over JSON); this file only routes
 // requests, applies the x-mock-* faults and writes to the socket.
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -19,19 +20,11 @@
 #include <utility>
 #include <variant>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "costgate/mock/responses.h"
 #include "costgate/server/http_server.h"
 
 namespace {
 
-namespace net = boost::asio;
 namespace mock = costgate::mock;
 namespace openai = costgate::openai;
 namespace server = costgate::server;
@@ -160,19 +153,19 @@ json receivedHeaders(const Request& request) {
 class Pause {
  public:
   explicit Pause(ResponseWriter& writer) : writer_(writer) {}
+  ~Pause() { writer_.stopWatching(); }  // the watch refers to timer_
+  Pause(const Pause&) = delete;
+  Pause& operator=(const Pause&) = delete;
 
   // False if the client left (before or during the wait).
   server::Task<bool> wait(std::chrono::milliseconds duration) {
     if (!timer_) {
-      timer_ = std::make_shared<server::Timer>(co_await net::this_coro::executor);
-      // Weak: the watch can outlive this request's frame by a moment.
-      writer_.watchForDisconnect([weak = std::weak_ptr(timer_)] {
-        if (auto timer = weak.lock()) timer->cancel();
-      });
+      timer_ = std::make_unique<server::Timer>(server::EventLoop::current());
+      // The writer stops the watch when the exchange ends, before this Pause goes.
+      writer_.watchForDisconnect([timer = timer_.get()] { timer->cancel(); });
     }
     if (writer_.clientGone()) co_return false;
-    timer_->expires_after(duration);
-    co_await timer_->async_wait(server::kAwait);
+    co_await timer_->wait(duration);
     co_return !writer_.clientGone();
   }
 
@@ -186,7 +179,7 @@ class Pause {
 
  private:
   ResponseWriter& writer_;
-  std::shared_ptr<server::Timer> timer_;
+  std::unique_ptr<server::Timer> timer_;
 };
 
 // One request being answered.
@@ -528,6 +521,12 @@ int main(int argc, char** argv) {
   const Settings& settings = service.settings;
   // Writes to a vanished client fail with EPIPE instead of killing the process.
   ::signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by sigwait() on the main thread only, not by the workers.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
     costgate::server::HttpServer server(settings.host, settings.port, settings.threads,
                                         costgate::server::ServerLimits{},
@@ -536,12 +535,6 @@ int main(int argc, char** argv) {
                                         });
     // Worker threads start in run(), after this store.
     service.server = &server;
-    net::io_context signal_context(1);
-    net::signal_set signals(signal_context, SIGINT, SIGTERM);
-    signals.async_wait([&server](const boost::system::error_code& error, int) {
-      if (!error) server.stop();
-    });
-    std::thread signal_thread([&signal_context] { signal_context.run(); });
 
     // Tests read this line to learn the port: exactly one line, flushed at once.
     bool ipv6 = settings.host.find(':') != std::string::npos;
@@ -549,10 +542,11 @@ int main(int argc, char** argv) {
                 ipv6 ? "]" : "", static_cast<unsigned>(server.port()));
     std::fflush(stdout);
 
-    server.run();
-    signals.cancel();
-    signal_context.stop();
-    signal_thread.join();
+    std::thread runner([&server] { server.run(); });
+    int received = 0;
+    sigwait(&signals, &received);
+    server.stop();
+    runner.join();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "costgate-mock: %s\n", e.what());
     return 1;

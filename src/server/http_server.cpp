@@ -1,28 +1,27 @@
 #include "costgate/server/http_server.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <list>
 #include <random>
+#include <stdexcept>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/write.hpp>
 #include "costgate/http1/body.h"
 #include "costgate/http1/input_buffer.h"
 #include "costgate/openai/error.h"
-#include "costgate/server/write_now.h"
 
 namespace costgate::server {
 
-using tcp = net::ip::tcp;
-using boost::system::error_code;
-using Acceptor = net::basic_socket_acceptor<tcp, Executor>;
 constexpr std::size_t kReadBufferBytes = 8 * 1024;
 // A read is never offered less room than this: a typical request then arrives in one read.
 constexpr std::size_t kMinReadBytes = 4 * 1024;
@@ -70,19 +69,18 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     std::list<LiveSessions::Entry>::iterator self;
     ~Leave() { sessions.erase(self); }
   } leave{sessions, self};
-  Deadline deadline(socket);
   http1::InputBuffer in(kReadBufferBytes);
   Request request;  // reused, so its buffers' capacity carries over to the next request
   // Reads what has arrived into `in`: co_await it, then commit() the bytes read.
   auto readMore = [&socket, &in] {
     char* at = in.prepare(kMinReadBytes);
-    return socket.async_read_some(net::buffer(at, in.writable()), kAwait);
+    return socket.read(at, in.writable());
   };
   bool first_request = true;
   for (;;) {
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
     // longer for its next request, and then has the header timeout to finish it.
-    deadline.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
+    socket.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);
     if (env.sessions.draining) break;
     self->idle = in.size() == 0;
     request.body.clear();
@@ -91,13 +89,13 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     for (;;) {
       head = http1::parseRequestHead(in.data(), env.limits.max_header_bytes, request.head);
       if (head.state != http1::ParseResult::Incomplete) break;
-      auto [ec, n] = co_await readMore();
-      in.commit(n);
-      if (ec) {
+      IoResult read = co_await readMore();
+      in.commit(read.bytes);
+      if (read.error || read.bytes == 0) {
         client_left = true;  // or sent nothing, or not a whole head, in time: nothing to answer
         break;
       }
-      if (self->idle && !first_request) deadline.expiresAfter(env.limits.header_timeout);
+      if (self->idle && !first_request) socket.expiresAfter(env.limits.header_timeout);
       self->idle = false;
     }
     self->idle = false;
@@ -167,19 +165,19 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
         }
         if (expects_continue) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          deadline.expiresAfter(env.limits.body_timeout);
-          co_await net::async_write(socket, net::buffer(kContinue), kAwait);
+          socket.expiresAfter(env.limits.body_timeout);
+          co_await socket.write(kContinue);
           expects_continue = false;
         }
-        deadline.expiresAfter(env.limits.body_timeout);
-        auto [ec, n] = co_await readMore();
-        in.commit(n);
-        if (ec == net::error::operation_aborted && deadline.expired()) {
+        socket.expiresAfter(env.limits.body_timeout);
+        IoResult read = co_await readMore();
+        in.commit(read.bytes);
+        if (read.error == ETIMEDOUT) {
           refusal = openai::ApiError{
               408, "invalid_request_error", "request body was not received in time", {}, "timeout"};
           break;
         }
-        if (ec) {
+        if (read.error || read.bytes == 0) {
           client_left = true;  // mid-body: there is no one to answer
           break;
         }
@@ -190,7 +188,8 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     if (refusal) {
       // The stream may be mid-message, so the connection cannot be reused.
       if (record.request_id.empty()) record.request_id = makeRequestId({});
-      ResponseWriter writer(socket, deadline, record, false, env.limits.body_timeout);
+      socket.clearDeadline();
+      ResponseWriter writer(socket, record, false, env.limits.body_timeout);
       co_await writer.send(rejection(*refusal));
       finishRecord(record);
       if (env.observer) env.observer(record);
@@ -198,10 +197,9 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     }
 
     bool reusable = false;
-    deadline.clear();  // the handler may wait on a backend for as long as that takes
+    socket.clearDeadline();  // the handler may wait on a backend for as long as that takes
     {
-      ResponseWriter writer(socket, deadline, record, request.head.keepAlive(),
-                            env.limits.idle_timeout);
+      ResponseWriter writer(socket, record, request.head.keepAlive(), env.limits.idle_timeout);
       bool failed = false;
       try {
         co_await env.handler(request, writer);
@@ -220,27 +218,25 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     if (!reusable || env.sessions.draining) break;
     first_request = false;
   }
-  error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  socket.close(ignored);
+  socket.shutdownSend();
+  socket.close();
 }
 
-Task<> acceptLoop(Acceptor& acceptor, const SessionEnv& env) {
-  auto executor = co_await net::this_coro::executor;
+Task<> acceptLoop(Socket& listener, const SessionEnv& env) {
+  EventLoop& loop = listener.loop();
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kAwait);
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
+    IoResult accepted = co_await listener.accept();
+    if (!listener.isOpen()) co_return;
+    if (accepted.error) {
       // Out of descriptors or memory: back off instead of spinning on the error.
-      Timer pause(executor, std::chrono::milliseconds(50));
-      co_await pause.async_wait(kAwait);
+      co_await sleepFor(std::chrono::milliseconds(50));
       continue;
     }
     env.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-    error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    socket.non_blocking(true, ignored);  // for writeNow()
-    net::co_spawn(executor, runSession(std::move(socket), env), net::detached);
+    int fd = static_cast<int>(accepted.bytes);
+    int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    loop.spawn(runSession(Socket(loop, fd), env));
   }
 }
 
@@ -285,31 +281,23 @@ std::string ResponseWriter::headFor(const Response& response, std::string_view f
   return head;
 }
 
-bool ResponseWriter::write(std::string_view head, std::string_view body) {
-  pending_ = writeNow(socket_, head, body);
-  record_.bytes_out += pending_.written;
-  if (!pending_.done()) return false;
-  finish(pending_.ec);
-  return true;
+Socket::Write ResponseWriter::write(std::string_view head, std::string_view body) {
+  socket_.expiresAfter(write_timeout_);
+  return socket_.write(head, body);
 }
 
-Task<bool> ResponseWriter::writeRest() {
-  deadline_.expiresAfter(write_timeout_);
-  auto [ec, bytes] = co_await net::async_write(socket_, pending_.rest, kAwait);
-  deadline_.clear();
-  record_.bytes_out += bytes;
-  co_return finish(ec);
-}
-
-bool ResponseWriter::finish(error_code ec) {
-  if (ec) {
+bool ResponseWriter::finish(IoResult written) {
+  socket_.clearDeadline();
+  record_.bytes_out += written.bytes;
+  if (written.error) {
     client_gone_ = true;
     if (record_.error.empty()) {
-      record_.error = deadline_.expired() ? "client did not read the response in time"
-                                          : "client write failed: " + ec.message();
+      record_.error = written.error == ETIMEDOUT
+                          ? "client did not read the response in time"
+                          : "client write failed: " + describeError(written.error);
     }
   }
-  return !ec;
+  return !written.error;
 }
 
 Task<bool> ResponseWriter::send(Response response) {
@@ -318,16 +306,16 @@ Task<bool> ResponseWriter::send(Response response) {
   constexpr std::size_t kPrefix = std::char_traits<char>::length("Content-Length: ");
   char* end = std::to_chars(framing + kPrefix, framing + sizeof(framing), response.body.size()).ptr;
   std::string head = headFor(response, std::string_view(framing, end - framing));
-  if (write(head, response.body)) co_return !client_gone_;
-  co_return co_await writeRest();
+  IoResult written = co_await write(head, response.body);
+  co_return finish(written);
 }
 
 Task<bool> ResponseWriter::beginStream(Response head) {
   if (client_gone_ || responded_) co_return false;
   streaming_ = true;
   std::string serialized = headFor(head, "Transfer-Encoding: chunked");
-  if (write(serialized, {})) co_return !client_gone_;
-  co_return co_await writeRest();
+  IoResult written = co_await write(serialized, {});
+  co_return finish(written);
 }
 
 Task<bool> ResponseWriter::writeChunk(std::string_view data) {
@@ -338,107 +326,113 @@ Task<bool> ResponseWriter::writeChunk(std::string_view data) {
   std::string framed;
   framed.reserve(data.size() + 2);
   framed.append(data).append("\r\n");
-  if (write(std::string_view(size_line, length), framed)) co_return !client_gone_;
-  co_return co_await writeRest();
+  IoResult written = co_await write(std::string_view(size_line, length), framed);
+  co_return finish(written);
 }
 
 Task<bool> ResponseWriter::endStream() {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   ended_ = true;
-  if (write("0\r\n\r\n", {})) co_return !client_gone_;
-  co_return co_await writeRest();
+  IoResult written = co_await write("0\r\n\r\n", {});
+  co_return finish(written);
 }
 
 void ResponseWriter::watchForDisconnect(std::function<void()> on_gone) {
-  stopWatching();
-  auto active = std::make_shared<bool>(true);
-  watch_active_ = active;
-  // Waiting for readability consumes nothing, so a pipelined next request stays in the socket.
-  struct Watch {
-    std::shared_ptr<bool> active;
-    ResponseWriter* writer;
-    std::function<void()> on_gone;
-    void operator()(error_code ec) {
-      if (!*active) return;  // the handler has returned; the writer may be gone
-      auto& socket = writer->socket_;
-      if (!ec) {
-        char probe;
-        ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0) return;  // the client sent more (pipelining): it is still there
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          socket.async_wait(tcp::socket::wait_read, std::move(*this));
-          return;
-        }
-      }
-      *active = false;
-      writer->client_gone_ = true;
-      if (writer->record_.error.empty()) writer->record_.error = "client disconnected";
-      on_gone();
-    }
-  };
-  socket_.async_wait(tcp::socket::wait_read, Watch{active, this, std::move(on_gone)});
+  watching_ = true;
+  // Peeking consumes nothing, so a pipelined next request stays in the socket.
+  socket_.watchReadable([this, on_gone = std::move(on_gone)] {
+    char probe;
+    ssize_t n = ::recv(socket_.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    stopWatching();
+    if (n > 0) return;  // the client sent more (pipelining): it is still there
+    client_gone_ = true;
+    if (record_.error.empty()) record_.error = "client disconnected";
+    on_gone();
+  });
 }
 
 void ResponseWriter::stopWatching() {
-  if (!watch_active_) return;
-  if (*watch_active_) {
-    *watch_active_ = false;
-    error_code ignored;
-    socket_.cancel(ignored);
-  }
-  watch_active_.reset();
+  if (!watching_) return;
+  watching_ = false;
+  socket_.stopWatching();
 }
 
 void ResponseWriter::abort() {
   stopWatching();
   aborted_ = true;
   client_gone_ = true;
-  error_code ignored;
-  socket_.set_option(net::socket_base::linger(true, 0), ignored);
-  socket_.close(ignored);
+  socket_.reset();
 }
 
 // ---- HttpServer ----
 
 struct HttpServer::Worker {
-  Worker(net::io_context& context, const ServerLimits& limits, const Handler& handler,
-         const ExchangeObserver& observer, std::atomic<std::uint64_t>& connections_accepted)
-      : acceptor(context.get_executor()),
-        env{limits, handler, observer, connections_accepted, sessions} {}
-  Acceptor acceptor;
+  Worker(const ServerLimits& limits, const Handler& handler, const ExchangeObserver& observer,
+         std::atomic<std::uint64_t>& connections_accepted)
+      : env{limits, handler, observer, connections_accepted, sessions} {}
+  Socket listener;
   LiveSessions sessions;
   SessionEnv env;
   std::thread thread;
 };
 
+namespace {
+
+// A listening socket on `address`, shared through SO_REUSEPORT by the workers; throws on failure.
+int listenOn(const addrinfo& address) {
+  int fd = ::socket(address.ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int on = 1;
+  if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+      ::bind(fd, address.ai_addr, address.ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot listen: " + reason);
+  }
+  return fd;
+}
+
+std::uint16_t boundPort(int fd) {
+  sockaddr_storage bound{};
+  socklen_t size = sizeof(bound);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
+  return ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                           : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+}
+
+}  // namespace
+
 HttpServer::HttpServer(const std::string& host, std::uint16_t port, unsigned threads,
                        ServerLimits limits, Handler handler, ExchangeObserver observer)
     : limits_(limits), handler_(std::move(handler)), observer_(std::move(observer)) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  net::io_context resolver_context;
-  tcp::resolver resolver(resolver_context);
-  tcp::endpoint endpoint = *resolver
-                                .resolve(host, std::to_string(port),
-                                         tcp::resolver::passive | tcp::resolver::numeric_service)
-                                .begin();
-  using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int code = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(),
+                               &hints, &found);
+      code != 0) {
+    throw std::runtime_error("cannot resolve listen address '" + host + "': " + gai_strerror(code));
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> address(found, &::freeaddrinfo);
   for (unsigned i = 0; i < threads; ++i) {
-    // Sockets and timers are only ever used by the thread that runs their context, so the
-    // reactor's per-descriptor locking can go; the scheduler keeps its own, since the resolver's
-    // thread posts completions into it.
-    contexts_.push_back(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
-    auto worker = std::make_unique<Worker>(*contexts_.back(), limits_, handler_, observer_,
-                                           connections_accepted_);
-    auto& acceptor = worker->acceptor;
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(net::socket_base::reuse_address(true));
-    acceptor.set_option(ReusePort(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(net::socket_base::max_listen_connections);
+    loops_.push_back(std::make_unique<EventLoop>());
+    auto worker = std::make_unique<Worker>(limits_, handler_, observer_, connections_accepted_);
+    int fd = listenOn(*address);
     if (i == 0) {
-      port_ = acceptor.local_endpoint().port();
-      endpoint.port(port_);  // with port 0, every worker must share the port the first one got
+      port_ = boundPort(fd);
+      // With port 0, every worker must share the port the first one got.
+      auto* bound = address->ai_addr;
+      if (bound->sa_family == AF_INET6) {
+        reinterpret_cast<sockaddr_in6*>(bound)->sin6_port = htons(port_);
+      } else {
+        reinterpret_cast<sockaddr_in*>(bound)->sin_port = htons(port_);
+      }
     }
+    worker->listener = Socket(*loops_.back(), fd);
     workers_.push_back(std::move(worker));
   }
 }
@@ -448,52 +442,54 @@ HttpServer::~HttpServer() {
   for (auto& worker : workers_) {
     if (worker->thread.joinable()) worker->thread.join();
   }
+  // The loops' tasks refer to their worker's session list: the loops (and so the tasks) go
+  // first, after the listeners, which need their loop to close.
+  for (auto& worker : workers_) worker->listener.close();
+  loops_.clear();
 }
 
 void HttpServer::run() {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    net::co_spawn(contexts_[i]->get_executor(), acceptLoop(workers_[i]->acceptor, workers_[i]->env),
-                  net::detached);
+    loops_[i]->spawn(acceptLoop(workers_[i]->listener, workers_[i]->env));
   }
   for (std::size_t i = 1; i < workers_.size(); ++i) {
-    workers_[i]->thread = std::thread([context = contexts_[i].get()] { context->run(); });
+    workers_[i]->thread = std::thread([loop = loops_[i].get()] { loop->run(); });
   }
-  contexts_[0]->run();
+  loops_[0]->run();
   for (std::size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
 }
 
 namespace {
 
 // Stops accepting, closes idle connections, lets requests in flight finish (streams included)
-// until `timeout`, then stops the worker's context.
-Task<> drain(Acceptor& acceptor, LiveSessions& sessions, net::io_context& context,
-             std::chrono::milliseconds timeout) {
+// until `timeout`, then stops the worker's loop.
+Task<> drain(Socket& listener, LiveSessions& sessions, std::chrono::milliseconds timeout) {
   sessions.draining = true;
-  error_code ignored;
-  acceptor.close(ignored);
+  EventLoop& loop = listener.loop();
+  listener.close();
   for (auto& session : sessions.live) {
-    if (session.idle) session.socket->cancel(ignored);
+    if (session.idle) session.socket->cancel(ECANCELED);
   }
   auto until = std::chrono::steady_clock::now() + timeout;
-  Timer pause(co_await net::this_coro::executor);
   while (!sessions.live.empty() && std::chrono::steady_clock::now() < until) {
-    pause.expires_after(std::chrono::milliseconds(20));
-    co_await pause.async_wait(kAwait);
+    co_await sleepFor(std::chrono::milliseconds(20));
   }
-  context.stop();
+  loop.stop();
 }
 
 }  // namespace
 
 void HttpServer::stop(std::chrono::milliseconds drain_timeout) {
-  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    EventLoop& loop = *loops_[i];
     if (drain_timeout.count() <= 0) {
-      contexts_[i]->stop();
+      loop.stop();
       continue;
     }
-    net::co_spawn(contexts_[i]->get_executor(),
-                  drain(workers_[i]->acceptor, workers_[i]->sessions, *contexts_[i], drain_timeout),
-                  net::detached);
+    Worker& worker = *workers_[i];
+    loop.post([&loop, &worker, drain_timeout] {
+      loop.spawn(drain(worker.listener, worker.sessions, drain_timeout));
+    });
   }
 }
 

@@ -1,44 +1,35 @@
 #include "costgate/upstream/upstream_client.h"
 
-#include "costgate/server/deadline.h"
-#include "costgate/server/write_now.h"
-
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
-#include <variant>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/write.hpp>
+#include <thread>
 
 #include "costgate/http1/body.h"
 #include "costgate/http1/head.h"
 #include "costgate/http1/input_buffer.h"
+#include "costgate/server/socket.h"
 
 namespace costgate::upstream {
 
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
-using boost::system::error_code;
-using server::Deadline;
-using server::Executor;
-using server::kAwait;
+using server::EventLoop;
+using server::IoResult;
 using server::Socket;
 using server::Task;
 constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
 // A read is never offered less room than this.
 constexpr std::size_t kMinReadBytes = 4 * 1024;
-
-using PlainStream = Socket;
-using TlsStream = ssl::stream<Socket>;
 
 // ---- Backend ----
 
@@ -54,31 +45,49 @@ std::string hostHeader(const config::BackendConfig& config) {
 
 }  // namespace
 
-Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
+namespace {
+
+// The text of OpenSSL's last error, with the certificate check's verdict when that failed.
+std::string tlsErrorText(SSL* tls) {
+  char text[256] = "unknown TLS error";
+  if (unsigned long code = ERR_get_error()) ERR_error_string_n(code, text, sizeof(text));
+  std::string message = text;
+  if (tls) {
+    long verdict = SSL_get_verify_result(tls);
+    if (verdict != X509_V_OK) {
+      message += std::string(" (") + X509_verify_cert_error_string(verdict) + ")";
+    }
+  }
+  return message;
+}
+
+}  // namespace
+
+Backend::Backend(config::BackendConfig config)
+    : config_(std::move(config)), tls_context_(nullptr, &SSL_CTX_free) {
   fixed_headers_ =
       "Host: " + hostHeader(config_) + "\r\nUser-Agent: costgate/" COSTGATE_VERSION "\r\n";
   if (!config_.api_key.empty()) {
     fixed_headers_ += "Authorization: Bearer " + config_.api_key + "\r\n";
   }
   if (config_.scheme != "https") return;
-  tls_context_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-  tls_context_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                            ssl::context::no_tlsv1_1);
+  tls_context_.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* context = tls_context_.get();
+  if (!context) throw std::runtime_error("cannot create a TLS context: " + tlsErrorText(nullptr));
+  SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+  // Writes are retried with the rest of the same buffer; let OpenSSL take part of one.
+  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (!config_.verify_tls) {
-    tls_context_->set_verify_mode(ssl::verify_none);
+    SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
     return;
   }
-  tls_context_->set_verify_mode(ssl::verify_peer);
-  error_code ec;
-  if (config_.ca_file.empty()) {
-    tls_context_->set_default_verify_paths(ec);
-  } else {
-    tls_context_->load_verify_file(config_.ca_file, ec);
-  }
-  if (ec) {
+  SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
+  int loaded = config_.ca_file.empty()
+                   ? SSL_CTX_set_default_verify_paths(context)
+                   : SSL_CTX_load_verify_locations(context, config_.ca_file.c_str(), nullptr);
+  if (loaded != 1) {
     throw std::runtime_error("backend '" + config_.name +
-                             "': cannot load CA certificates: " + ec.message());
+                             "': cannot load CA certificates: " + tlsErrorText(nullptr));
   }
 }
 
@@ -86,73 +95,59 @@ Backend::Backend(config::BackendConfig config) : config_(std::move(config)) {
 
 namespace {
 
-Failure failureFrom(error_code ec, std::string_view during) {
-  FailureKind kind =
-      ec == net::error::operation_aborted ? FailureKind::Cancelled : FailureKind::Reset;
-  return Failure{kind, std::string(during) + ": " + ec.message()};
-}
-
-bool closedByPeer(error_code ec) {
-  return ec == net::error::eof || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe || ec == ssl::error::stream_truncated;
+// The backend closed the connection (end of stream, reset, or TLS without close_notify).
+bool closedByPeer(const IoResult& result) {
+  return (result.error == 0 && result.bytes == 0) || result.error == ECONNRESET ||
+         result.error == EPIPE;
 }
 
 struct Connection {
-  Connection(const Executor& executor, const Backend& backend)
-      : stream(backend.tls()
-                   ? Stream(std::in_place_type<TlsStream>, executor, *backend.tlsContext())
-                   : Stream(std::in_place_type<PlainStream>, executor)),
-        deadline(lowest()),
-        buffer(16 * 1024) {}
+  Connection() : buffer(16 * 1024) {}
 
-  Socket& lowest() {
-    if (auto* tls = std::get_if<TlsStream>(&stream)) return tls->next_layer();
-    return std::get<PlainStream>(stream);
-  }
-  // Runs `operation(stream)` on whichever stream type this connection has.
-  template <class Operation>
-  auto on(Operation&& operation) {
-    return std::visit(std::forward<Operation>(operation), stream);
-  }
   // An idle pooled connection is dead if the peer closed it or sent anything unasked.
   bool stillOpen() {
-    auto& socket = lowest();
-    if (!socket.is_open()) return false;
+    if (!socket.isOpen()) return false;
     char probe;
-    ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(socket.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   }
   void close() {
-    error_code ignored;
-    lowest().close(ignored);
+    tls.reset();
+    socket.close();
   }
-  // Reads what has arrived into `buffer`: co_await it, then commit() the bytes read. Not a
-  // coroutine itself, so a read costs no frame of its own.
-  auto readSome() {
+  // Reads what has arrived into `buffer`: co_await it, then commit() the bytes read.
+  Socket::Read readSome() {
     char* at = buffer.prepare(kMinReadBytes);
-    return on([&](auto& stream) {
-      return stream.async_read_some(net::buffer(at, buffer.writable()), kAwait);
-    });
+    return socket.read(at, buffer.writable(), tls.get());
   }
-  // The failure for an operation that ended with `ec`.
-  Failure failure(error_code ec, std::string_view during) const {
-    if (ec == net::error::operation_aborted && deadline.expired()) {
+  // The failure for an operation that ended with `result`.
+  Failure failure(const IoResult& result, std::string_view during) const {
+    if (result.error == ETIMEDOUT) {
       return Failure{FailureKind::Timeout, std::string(during) + ": timed out"};
     }
-    return failureFrom(ec, during);
+    if (result.error == ECANCELED) {
+      return Failure{FailureKind::Cancelled, std::string(during) + ": cancelled"};
+    }
+    if (result.error == 0) {
+      return Failure{FailureKind::Reset, std::string(during) + ": the connection was closed"};
+    }
+    if (result.error == EPROTO && tls) {
+      return Failure{FailureKind::Reset, std::string(during) + ": " + tlsErrorText(tls.get())};
+    }
+    return Failure{FailureKind::Reset,
+                   std::string(during) + ": " + server::describeError(result.error)};
   }
 
-  using Stream = std::variant<PlainStream, TlsStream>;
-  Stream stream;
-  Deadline deadline;
+  Socket socket;
+  std::unique_ptr<SSL, void (*)(SSL*)> tls{nullptr, &SSL_free};  // freed before the socket closes
   http1::InputBuffer buffer;
   std::chrono::steady_clock::time_point idle_since;
 };
 
 bool isIpLiteral(const std::string& host) {
-  error_code ec;
-  net::ip::make_address(host, ec);
-  return !ec;
+  unsigned char address[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), address) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), address) == 1;
 }
 
 }  // namespace
@@ -164,7 +159,7 @@ class ConnectionPool {
   explicit ConnectionPool(std::size_t max_idle) : max_idle_(max_idle) {}
 
   std::unique_ptr<Connection> takeIdle() {
-    auto now = Deadline::coarseNow();
+    auto now = EventLoop::coarseNow();
     while (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -178,7 +173,7 @@ class ConnectionPool {
   }
   void giveBack(std::unique_ptr<Connection> connection) {
     if (idle_.size() < max_idle_ && connection->buffer.size() == 0) {
-      connection->idle_since = Deadline::coarseNow();
+      connection->idle_since = EventLoop::coarseNow();
       idle_.push_back(std::move(connection));
     }
   }
@@ -263,23 +258,23 @@ bool Exchange::isEventStream() const {
 Task<BodyPiece> Exchange::readMoreInto(char* data, std::size_t size) {
   State& s = *state_;
   for (;;) {
-    s.connection->deadline.expiresAfter(s.read_timeout);
-    auto [ec, n] = co_await s.connection->readSome();
-    s.connection->buffer.commit(n);
-    s.connection->deadline.clear();
-    if (!ec) {
-      if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
-      continue;  // only framing arrived so far
-    }
+    s.connection->socket.expiresAfter(s.read_timeout);
+    IoResult read = co_await s.connection->readSome();
+    s.connection->buffer.commit(read.bytes);
+    s.connection->socket.clearDeadline();
     if (s.cancelled) {
       co_return s.fail(Failure{FailureKind::Cancelled, "the call was cancelled"});
     }
-    if (closedByPeer(ec) && s.decoder.endsAtClose()) {
+    if (read.bytes > 0) {
+      if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
+      continue;  // only framing arrived so far
+    }
+    if (closedByPeer(read) && s.decoder.endsAtClose()) {
       s.keep_alive = false;
       s.finish();
       co_return BodyPiece{{}, true, std::nullopt};
     }
-    co_return s.fail(s.connection->failure(ec, "reading the backend's response"));
+    co_return s.fail(s.connection->failure(read, "reading the backend's response"));
   }
 }
 
@@ -334,26 +329,12 @@ void Exchange::cancel() {
 UpstreamClient::UpstreamClient() = default;
 UpstreamClient::~UpstreamClient() = default;
 
-namespace {
-
-class UpstreamClientService : public net::execution_context::service {
- public:
-  using key_type = UpstreamClientService;
-  static inline net::execution_context::id id;
-  explicit UpstreamClientService(net::execution_context& context) : service(context) {}
-  void shutdown() override { client.reset(); }
-  std::unique_ptr<UpstreamClient> client = std::make_unique<UpstreamClient>();
-};
-
-}  // namespace
-
-UpstreamClient& UpstreamClient::of(net::execution_context& context) {
-  // use_service locks a registry; remember the answer for this thread's context.
-  thread_local net::execution_context* cached_context = nullptr;
+UpstreamClient& UpstreamClient::of(EventLoop& loop) {
+  thread_local EventLoop* cached_loop = nullptr;
   thread_local UpstreamClient* cached_client = nullptr;
-  if (cached_context != &context) {
-    cached_client = net::use_service<UpstreamClientService>(context).client.get();
-    cached_context = &context;
+  if (cached_loop != &loop) {
+    cached_client = &loop.local<UpstreamClient>();
+    cached_loop = &loop;
   }
   return *cached_client;
 }
@@ -376,50 +357,133 @@ std::size_t UpstreamClient::idleConnections(const Backend& backend) const {
 
 namespace {
 
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+struct Resolved {
+  std::vector<Address> addresses;
+  std::string error;
+};
+
+Resolved resolveNow(const std::string& host, const std::string& port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+  addrinfo* found = nullptr;
+  Resolved resolved;
+  if (int code = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); code != 0) {
+    resolved.error = gai_strerror(code);
+    return resolved;
+  }
+  for (addrinfo* each = found; each; each = each->ai_next) {
+    Address address;
+    std::memcpy(&address.storage, each->ai_addr, each->ai_addrlen);
+    address.size = each->ai_addrlen;
+    resolved.addresses.push_back(address);
+  }
+  ::freeaddrinfo(found);
+  return resolved;
+}
+
+// A name lookup off the loop: getaddrinfo blocks, so it runs on a thread of its own and the
+// answer comes back through the loop's mailbox (dropped if the loop has gone meanwhile).
+struct Lookup {
+  std::string host;
+  std::string port;
+  Resolved result;
+  bool await_ready() const { return false; }
+  void await_suspend(std::coroutine_handle<> waiter) {
+    std::thread([this, host = host, port = port, waiter, mailbox = EventLoop::current().mailbox()] {
+      auto answer = std::make_shared<Resolved>(resolveNow(host, port));
+      mailbox->post([this, waiter, answer] {
+        result = std::move(*answer);
+        waiter.resume();
+      });
+    }).detach();
+  }
+  void await_resume() const {}
+};
+
+Task<Resolved> resolve(const std::string& host, std::uint16_t port) {
+  if (isIpLiteral(host)) co_return resolveNow(host, std::to_string(port));  // no lookup
+  // A named local, not a temporary: GCC 12 may keep a co_await's temporary awaiter on the
+  // stack, and the lookup writes its answer into the awaiter after the suspension.
+  Lookup lookup{host, std::to_string(port), {}};
+  co_await lookup;
+  co_return std::move(lookup.result);
+}
+
 Task<std::optional<Failure>> connect(Connection& connection, const Backend& backend) {
   const auto& config = backend.config();
-  auto executor = co_await net::this_coro::executor;
-  net::ip::basic_resolver<tcp, Executor> resolver(executor);
-  auto [resolve_ec, endpoints] =
-      co_await resolver.async_resolve(config.host, std::to_string(config.port), kAwait);
-  if (resolve_ec) {
+  Resolved resolved = co_await resolve(config.host, config.port);
+  if (resolved.addresses.empty()) {
     co_return Failure{FailureKind::Connect,
-                      "cannot resolve backend host '" + config.host + "': " + resolve_ec.message()};
+                      "cannot resolve backend host '" + config.host + "': " + resolved.error};
   }
-  auto& lowest = connection.lowest();
-  connection.deadline.expiresAfter(config.connect_timeout);
-  auto [connect_ec, endpoint] = co_await net::async_connect(lowest, endpoints, kAwait);
-  (void)endpoint;
-  if (connect_ec) {
-    bool timed_out = connection.deadline.expired();
-    connection.deadline.clear();
+  auto& socket = connection.socket;
+  int connect_error = 0;
+  bool timed_out = false;
+  for (const auto& address : resolved.addresses) {
+    socket = Socket::open(EventLoop::current(), address.storage.ss_family, connect_error);
+    if (!socket.isOpen()) continue;
+    socket.expiresAfter(config.connect_timeout);
+    connect_error = co_await socket.connect(address.get(), address.size);
+    socket.clearDeadline();
+    if (connect_error == 0) break;
+    timed_out = connect_error == ETIMEDOUT;
+    socket.close();
+  }
+  if (connect_error != 0) {
     auto kind = timed_out ? FailureKind::Timeout : FailureKind::Connect;
     co_return Failure{kind, "cannot connect to backend '" + config.name + "' at " + config.host +
-                                ":" + std::to_string(config.port) + ": " + connect_ec.message()};
+                                ":" + std::to_string(config.port) + ": " +
+                                server::describeError(connect_error)};
   }
-  error_code ignored;
-  lowest.set_option(tcp::no_delay(true), ignored);
-  lowest.non_blocking(true, ignored);  // for server::writeNow()
-  if (!backend.tls()) {
-    connection.deadline.clear();
-    co_return std::nullopt;
-  }
+  int on = 1;
+  ::setsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  if (!backend.tls()) co_return std::nullopt;
 
-  auto& tls = std::get<TlsStream>(connection.stream);
-  if (!isIpLiteral(config.host)) {
+  connection.tls.reset(SSL_new(backend.tlsContext()));
+  SSL* tls = connection.tls.get();
+  auto tls_failure = [&](FailureKind kind, const std::string& why) {
+    return Failure{kind, "TLS handshake with backend '" + config.name + "' failed: " + why};
+  };
+  if (!tls || SSL_set_fd(tls, socket.fd()) != 1) {
+    co_return tls_failure(FailureKind::Tls, tlsErrorText(tls));
+  }
+  if (isIpLiteral(config.host)) {
+    if (config.verify_tls) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls), config.host.c_str());
+  } else {
     // SNI: without it, virtual-hosted TLS backends present the wrong certificate.
-    SSL_set_tlsext_host_name(tls.native_handle(), config.host.c_str());
+    SSL_set_tlsext_host_name(tls, config.host.c_str());
+    if (config.verify_tls) SSL_set1_host(tls, config.host.c_str());
   }
-  if (config.verify_tls) tls.set_verify_callback(ssl::host_name_verification(config.host));
-  connection.deadline.expiresAfter(config.connect_timeout);
-  auto [handshake_ec] = co_await tls.async_handshake(ssl::stream_base::client, kAwait);
-  bool timed_out = connection.deadline.expired();
-  connection.deadline.clear();
-  if (handshake_ec) {
-    auto kind = timed_out ? FailureKind::Timeout : FailureKind::Tls;
-    co_return Failure{
-        kind, "TLS handshake with backend '" + config.name + "' failed: " + handshake_ec.message()};
+  socket.expiresAfter(config.connect_timeout);
+  for (;;) {
+    ERR_clear_error();
+    int done = SSL_connect(tls);
+    if (done == 1) break;
+    int code = SSL_get_error(tls, done);
+    if (code != SSL_ERROR_WANT_READ && code != SSL_ERROR_WANT_WRITE) {
+      std::string why = code == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
+                            ? "the backend closed the connection"
+                            : tlsErrorText(tls);
+      socket.clearDeadline();
+      co_return tls_failure(FailureKind::Tls, why);
+    }
+    // One co_await, in a statement of its own (GCC 12 mishandles awaiters in branches).
+    IoResult waited = co_await socket.ready(code == SSL_ERROR_WANT_WRITE);
+    if (waited.error) {
+      socket.clearDeadline();
+      co_return tls_failure(waited.error == ETIMEDOUT ? FailureKind::Timeout : FailureKind::Tls,
+                            server::describeError(waited.error));
+    }
   }
+  socket.clearDeadline();
   co_return std::nullopt;
 }
 
@@ -429,7 +493,6 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
                                                    std::unique_ptr<Exchange>& out) {
   const auto& config = backend.config();
   ConnectionPool& pool = poolFor(backend);
-  auto executor = co_await net::this_coro::executor;
 
   // The request is serialized by hand into one buffer: Beast's generic serializer costs more
   // than the whole rest of a proxied call.
@@ -454,27 +517,17 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     std::unique_ptr<Connection> connection = attempt == 0 ? pool.takeIdle() : nullptr;
     bool reused = connection != nullptr;
     if (!connection) {
-      connection = std::make_unique<Connection>(executor, backend);
+      connection = std::make_unique<Connection>();
       if (auto failure = co_await connect(*connection, backend)) co_return failure;
     }
 
-    connection->deadline.expiresAfter(config.read_timeout);
-    // A plain socket takes the request at once; TLS, or a remainder, goes the asynchronous way.
-    server::PendingWrite write{{net::buffer(head), net::buffer(call.body)}, 0, {}};
-    if (auto* plain = std::get_if<PlainStream>(&connection->stream)) {
-      write = server::writeNow(*plain, head, call.body);
-    }
-    error_code write_ec = write.ec;
-    if (!write.done()) {
-      auto [ec, written] = co_await connection->on(
-          [&](auto& stream) { return net::async_write(stream, write.rest, kAwait); });
-      (void)written;
-      write_ec = ec;
-    }
-    if (write_ec) {
-      connection->deadline.clear();
-      if (reused && !connection->deadline.expired()) continue;
-      co_return connection->failure(write_ec,
+    auto& socket = connection->socket;
+    socket.expiresAfter(config.read_timeout);
+    IoResult written = co_await socket.write(head, call.body, connection->tls.get());
+    if (written.error) {
+      socket.clearDeadline();
+      if (reused && !socket.expired()) continue;
+      co_return connection->failure(written,
                                     "sending the request to backend '" + config.name + "'");
     }
 
@@ -501,17 +554,17 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
                      : parsed.error)};
         break;
       }
-      auto [read_ec, n] = co_await connection->readSome();
-      buffered.commit(n);
-      if (read_ec) {
+      IoResult read = co_await connection->readSome();
+      buffered.commit(read.bytes);
+      if (read.error || read.bytes == 0) {
         // A reused connection the backend closed before answering: it never saw the call.
-        retry = reused && !received && buffered.size() == 0 && closedByPeer(read_ec);
-        failure = connection->failure(read_ec, during());
+        retry = reused && !received && buffered.size() == 0 && closedByPeer(read);
+        failure = connection->failure(read, during());
         break;
       }
       received = true;
     }
-    connection->deadline.clear();
+    socket.clearDeadline();
     if (retry) continue;
     if (failure) co_return failure;
     std::string framing_error;

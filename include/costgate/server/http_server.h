@@ -1,5 +1,5 @@
 #pragma once
-// An HTTP/1.1 server: one io_context and one SO_REUSEPORT acceptor per worker thread, so a
+// An HTTP/1.1 server: one EventLoop and one SO_REUSEPORT listener per worker thread, so a
 // connection and everything its requests do (upstream calls included) stay on one thread.
 // Shared by the gateway and the mock backend; the handler decides what each request means.
 
@@ -16,9 +16,10 @@
 
 #include "costgate/http1/head.h"
 #include "costgate/http1/response.h"
-#include "costgate/server/deadline.h"
+#include "costgate/server/event_loop.h"
 #include "costgate/server/exchange_record.h"
-#include "costgate/server/write_now.h"
+#include "costgate/server/socket.h"
+#include "costgate/server/task.h"
 
 namespace costgate::server {
 
@@ -42,13 +43,9 @@ struct ServerLimits {
 // The handler's way to answer one request. Each call returns false once the client is gone.
 class ResponseWriter {
  public:
-  ResponseWriter(Socket& socket, Deadline& deadline, ExchangeRecord& record, bool keep_alive,
+  ResponseWriter(Socket& socket, ExchangeRecord& record, bool keep_alive,
                  std::chrono::milliseconds write_timeout)
-      : socket_(socket),
-        deadline_(deadline),
-        record_(record),
-        keep_alive_(keep_alive),
-        write_timeout_(write_timeout) {}
+      : socket_(socket), record_(record), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
   ~ResponseWriter();
   ResponseWriter(const ResponseWriter&) = delete;
   ResponseWriter& operator=(const ResponseWriter&) = delete;
@@ -77,19 +74,15 @@ class ResponseWriter {
   }
 
  private:
-  // Sends what the socket takes now; true when that was all of it (or the write failed), so
-  // the caller needs no asynchronous step. Otherwise writeRest() sends the remainder, while the
-  // views stay alive.
-  bool write(std::string_view head, std::string_view body);
-  Task<bool> writeRest();
-  // Records a failed write; returns whether the write succeeded.
-  bool finish(boost::system::error_code ec);
+  // Sends head then body, within the write timeout.
+  Socket::Write write(std::string_view head, std::string_view body);
+  // Records what a write did; returns whether it succeeded.
+  bool finish(IoResult written);
   // The serialized head: status line, the response's fields, x-request-id, Connection when
   // closing, and `framing` (Content-Length or Transfer-Encoding). Marks the writer as responded.
   std::string headFor(const Response& response, std::string_view framing);
 
   Socket& socket_;
-  Deadline& deadline_;
   ExchangeRecord& record_;
   bool keep_alive_;
   std::chrono::milliseconds write_timeout_;
@@ -98,8 +91,7 @@ class ResponseWriter {
   bool ended_ = false;
   bool aborted_ = false;
   bool client_gone_ = false;
-  std::shared_ptr<bool> watch_active_;
-  PendingWrite pending_;
+  bool watching_ = false;
 };
 
 // Runs once per request on the connection's thread. It must answer through the writer unless the
@@ -119,7 +111,7 @@ class HttpServer {
 
   // The port actually bound (useful when constructed with port 0).
   std::uint16_t port() const { return port_; }
-  unsigned threads() const { return static_cast<unsigned>(contexts_.size()); }
+  unsigned threads() const { return static_cast<unsigned>(loops_.size()); }
   // Connections accepted since start, on all threads.
   std::uint64_t connectionsAccepted() const { return connections_accepted_.load(); }
   // Serves on all worker threads until stop(); returns when they have ended.
@@ -130,7 +122,7 @@ class HttpServer {
 
  private:
   struct Worker;
-  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint16_t port_ = 0;
   ServerLimits limits_;

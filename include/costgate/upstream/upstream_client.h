@@ -11,15 +11,13 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/execution_context.hpp>
-#include <boost/asio/ssl/context.hpp>
-
 #include "costgate/config/config.h"
+#include "costgate/server/event_loop.h"
 #include "costgate/server/task.h"
 
-namespace costgate::upstream {
+typedef struct ssl_ctx_st SSL_CTX;
 
-namespace net = boost::asio;
+namespace costgate::upstream {
 
 // A backend as the data path uses it: its config and, for https, its TLS context. Built once per
 // configuration and shared by all threads (an SSL_CTX is safe to share once set up).
@@ -29,7 +27,7 @@ class Backend {
   explicit Backend(config::BackendConfig config);
   const config::BackendConfig& config() const { return config_; }
   bool tls() const { return tls_context_ != nullptr; }
-  net::ssl::context* tlsContext() const { return tls_context_.get(); }
+  SSL_CTX* tlsContext() const { return tls_context_.get(); }
   // The header lines every call to this backend carries (Host, User-Agent, its API key), each
   // ending in CRLF.
   const std::string& fixedHeaders() const { return fixed_headers_; }
@@ -37,7 +35,7 @@ class Backend {
  private:
   config::BackendConfig config_;
   std::string fixed_headers_;
-  std::unique_ptr<net::ssl::context> tls_context_;
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_context_;
 };
 
 enum class FailureKind {
@@ -109,15 +107,14 @@ class Exchange {
   std::unique_ptr<State> state_;
 };
 
-// The connection pools of one worker thread. Use it only from that thread's io_context.
+// The connection pools of one worker thread. Use it only on that thread's loop.
 class UpstreamClient {
  public:
   UpstreamClient();
   ~UpstreamClient();
 
-  // The client of the thread running `context`. It lives as long as the context and is destroyed
-  // before the context's sockets machinery, so pooled connections close cleanly.
-  static UpstreamClient& of(net::execution_context& context);
+  // The client of `loop`, which owns it: pooled connections close with the loop.
+  static UpstreamClient& of(server::EventLoop& loop);
 
   // Sends the call and reads the response head. On success `out` holds the exchange.
   server::Task<std::optional<Failure>> start(const Backend& backend, const Call& call,
