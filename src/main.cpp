@@ -78,6 +78,7 @@ int serve(const std::string& path) {
           return gateway.handle(request, writer);
         },
         [&gateway](const costgate::server::ExchangeRecord& record) { gateway.observe(record); });
+    server.setBusyPoll(std::chrono::microseconds(server_config.busy_poll_us));
     // Printed whatever the log level: with port 0 it is the only way to learn the port.
     std::cerr << "costgate " << COSTGATE_VERSION << " listening on " << server_config.host << ":"
               << server.port() << " with " << server.threads() << " threads, "

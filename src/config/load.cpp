@@ -35,7 +35,7 @@ constexpr std::string_view kTopKeys[] = {"server",  "backends",   "models",
 constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
-    "idle_timeout_ms",  "drain_timeout_ms"};
+    "idle_timeout_ms",  "drain_timeout_ms",  "busy_poll_us"};
 constexpr std::string_view kBackendKeys[] = {"url",
                                              "api_key",
                                              "ca_file",
@@ -303,6 +303,7 @@ class Loader {
     section.millis("body_timeout_ms", &server->body_timeout);
     section.millis("idle_timeout_ms", &server->idle_timeout);
     section.millis("drain_timeout_ms", &server->drain_timeout, Millis(0));
+    section.integer("busy_poll_us", 0, 10'000, &server->busy_poll_us);
   }
 
   void readBackends(const std::vector<Section>& sections,

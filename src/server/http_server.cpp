@@ -448,6 +448,10 @@ HttpServer::~HttpServer() {
   loops_.clear();
 }
 
+void HttpServer::setBusyPoll(std::chrono::microseconds window) {
+  for (auto& loop : loops_) loop->setBusyPoll(window);
+}
+
 void HttpServer::run() {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     loops_[i]->spawn(acceptLoop(workers_[i]->listener, workers_[i]->env));

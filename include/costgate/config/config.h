@@ -32,6 +32,7 @@ struct ServerConfig {
   Millis body_timeout{30'000};    // the whole body must arrive within this
   Millis idle_timeout{60'000};    // keep-alive connections idle longer are closed
   Millis drain_timeout{10'000};   // on SIGTERM, requests in flight get this long to finish
+  unsigned busy_poll_us = 15;     // after work, poll this long before sleeping (0 = never)
 };
 
 struct BackendConfig {

@@ -114,6 +114,8 @@ class HttpServer {
   unsigned threads() const { return static_cast<unsigned>(loops_.size()); }
   // Connections accepted since start, on all threads.
   std::uint64_t connectionsAccepted() const { return connections_accepted_.load(); }
+  // See EventLoop::setBusyPoll; call before run().
+  void setBusyPoll(std::chrono::microseconds window);
   // Serves on all worker threads until stop(); returns when they have ended.
   void run();
   // Safe to call from any thread. With a drain timeout, stops accepting and lets requests in
