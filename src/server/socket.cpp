@@ -46,6 +46,7 @@ Socket& Socket::operator=(Socket&& other) noexcept {
   key_ = other.key_;
   may_read_ = other.may_read_;
   may_write_ = other.may_write_;
+  peer_closed_ = other.peer_closed_;
   expired_ = other.expired_;
   reader_ = std::exchange(other.reader_, nullptr);
   writer_ = std::exchange(other.writer_, nullptr);
@@ -103,8 +104,9 @@ bool Socket::Read::perform(Socket& s) {
   if (n >= 0) {
     result.bytes = static_cast<std::size_t>(n);
     // A read that did not fill the buffer took everything there was (edge-triggered: the next
-    // arrival raises a new edge); an end of stream stays readable.
-    if (n > 0 && static_cast<std::size_t>(n) < size) s.may_read_ = false;
+    // arrival raises a new edge), unless the peer's end already came with the same edge: then
+    // the next read must still be tried, to see it. An end of stream stays readable.
+    if (n > 0 && static_cast<std::size_t>(n) < size && !s.peer_closed_) s.may_read_ = false;
     return true;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -226,6 +228,7 @@ Task<int> Socket::connect(const sockaddr* address, socklen_t length) {
 void Socket::onEvents(std::uint32_t events, std::uint64_t key) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     may_read_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
     EventLoop* loop = loop_;
     if (reader_) {
       if (reader_->perform(*this)) std::exchange(reader_, nullptr)->waiter.resume();

@@ -155,6 +155,7 @@ class Socket {
   std::uint64_t key_ = 0;
   bool may_read_ = true;
   bool may_write_ = true;
+  bool peer_closed_ = false;  // the peer's end of stream (or an error) was signalled
   bool expired_ = false;
   Operation* reader_ = nullptr;
   Operation* writer_ = nullptr;
