@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${COSTGATE_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-# Two jobs: a Beast translation unit takes over 1 GiB to compile, and these machines have 2 cores.
+# Two jobs: these machines have 2 cores.
 ninja -C "$build_dir" -j "${COSTGATE_JOBS:-2}"

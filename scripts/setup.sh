@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
+  nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang-format nodejs npm openssl curl bc nginx-light prometheus wrk)

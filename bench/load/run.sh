@@ -7,6 +7,7 @@
 # costgate's peak RSS. Only loopback addresses are used; every run is bounded in time.
 #
 #   bench/load/run.sh [--duration SECONDS] [--connections N] [--threads N] [--rounds N]
+#                     [--busy-poll-us N]   (costgate's server.busy_poll_us; default: the config's)
 #
 # The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
 # which a single disturbed round moves less.
@@ -17,12 +18,14 @@ duration=8
 connections=64
 threads=2
 rounds=5
+busy_poll=""
 while (($#)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -91,6 +94,7 @@ cat >"$work/costgate.yaml" <<CONF
 server:
   listen: 127.0.0.1:$gateway_port
   threads: $threads
+$busy_poll
 backends:
   mock:
     url: http://127.0.0.1:$mock_port/v1
@@ -133,7 +137,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do
