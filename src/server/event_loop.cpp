@@ -101,7 +101,15 @@ EventLoop::~EventLoop() {
     mailbox_->open_ = false;
     mailbox_->work_.clear();
   }
-  // Tasks first: their sockets deregister from this loop as their frames go.
+  // Tasks first: their sockets deregister from this loop as their frames go. A pending operation
+  // lives in an inner frame, which goes before the frame owning its socket: forget them all now,
+  // so no socket closing later writes into a freed operation.
+  for (Slot& slot : slots_) {
+    if (!slot.socket) continue;
+    slot.socket->reader_ = nullptr;
+    slot.socket->writer_ = nullptr;
+    slot.socket->on_readable_ = nullptr;
+  }
   EventLoop* previous = std::exchange(running_loop, this);
   while (spawned_) {
     auto* promise = spawned_;
@@ -134,7 +142,7 @@ void EventLoop::run() {
   while (!stopping_.load(std::memory_order_relaxed)) {
     runReady();
     int timeout = waitMilliseconds();
-    int n = timeout != 0 && busy_ ? poll(events, kEventsPerWait) : 0;
+    int n = timeout != 0 && busy_ && busy_poll_.count() > 0 ? poll(events, kEventsPerWait) : 0;
     if (n == 0) n = ::epoll_wait(epoll_fd_, events, kEventsPerWait, timeout);
     busy_ = n > 0;
     for (int i = 0; i < n; ++i) {
@@ -151,6 +159,7 @@ void EventLoop::run() {
 
 int EventLoop::poll(epoll_event* events, int capacity) {
   auto until = Clock::now() + busy_poll_;
+  if (!due_.empty()) until = std::min(until, due_.front().when);  // a timer is due first
   for (;;) {
     int n = ::epoll_wait(epoll_fd_, events, capacity, 0);
     if (n != 0 || Clock::now() >= until || stopping_.load(std::memory_order_relaxed)) return n;

@@ -86,8 +86,12 @@ bool Socket::Read::perform(Socket& s) {
     }
     switch (SSL_get_error(tls, n)) {
       case SSL_ERROR_WANT_READ:
-      case SSL_ERROR_WANT_WRITE:
         s.may_read_ = false;
+        waits_for_other_side = false;
+        return false;
+      case SSL_ERROR_WANT_WRITE:  // e.g. a key update to answer while the send buffer is full
+        s.may_write_ = false;
+        waits_for_other_side = true;
         return false;
       case SSL_ERROR_ZERO_RETURN:
         return true;  // close_notify: end of stream
@@ -96,7 +100,10 @@ bool Socket::Read::perform(Socket& s) {
         result.error = errno != 0 ? errno : ECONNRESET;
         return true;
       default:
-        result.error = EPROTO;
+        // OpenSSL 3 reports a close without close_notify this way: a truncation, like a reset.
+        result.error = ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING
+                           ? ECONNRESET
+                           : EPROTO;
         return true;
     }
   }
@@ -142,7 +149,8 @@ bool Socket::Write::perform(Socket& s) {
       if (written <= 0) {
         int code = SSL_get_error(tls, written);
         if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
-          s.may_write_ = false;
+          waits_for_other_side = code == SSL_ERROR_WANT_READ;
+          (waits_for_other_side ? s.may_read_ : s.may_write_) = false;
           return false;
         }
         result.error = code == SSL_ERROR_SYSCALL && errno != 0 ? errno : EPROTO;
@@ -226,22 +234,28 @@ Task<int> Socket::connect(const sockaddr* address, socklen_t length) {
 // ---- events, deadlines, cancellation ----
 
 void Socket::onEvents(std::uint32_t events, std::uint64_t key) {
+  EventLoop* loop = loop_;
+  // Retries `waiting` if set; false once what ran closed or destroyed this socket.
+  auto retry = [&](Operation*& waiting) {
+    if (waiting && waiting->perform(*this)) std::exchange(waiting, nullptr)->waiter.resume();
+    return loop->lookup(key) == this;
+  };
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     may_read_ = true;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
-    EventLoop* loop = loop_;
+    if (writer_ && writer_->waits_for_other_side && !retry(writer_)) return;
     if (reader_) {
-      if (reader_->perform(*this)) std::exchange(reader_, nullptr)->waiter.resume();
+      if (!retry(reader_)) return;
     } else if (on_readable_) {
       auto watch = on_readable_;  // it may stop the watch, or close this socket
       watch();
+      if (loop->lookup(key) != this) return;
     }
-    // What ran may have closed this socket, or destroyed it with its task.
-    if (loop->lookup(key) != this) return;
   }
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
     may_write_ = true;
-    if (writer_ && writer_->perform(*this)) std::exchange(writer_, nullptr)->waiter.resume();
+    if (reader_ && reader_->waits_for_other_side && !retry(reader_)) return;
+    retry(writer_);
   }
 }
 
@@ -267,7 +281,9 @@ void Socket::onDeadline(EventLoop::Clock::time_point when) {
   if (when != armed_for_) return;  // superseded by an earlier wake-up
   armed_for_ = EventLoop::Clock::time_point::max();
   if (deadline_ == EventLoop::Clock::time_point::max()) return;
-  if (EventLoop::coarseNow() < deadline_) {
+  // Compared with the wake-up's own time, not a clock: the loop woke because that time passed,
+  // and the coarse clock may not show it yet (re-arming then would wake again at once).
+  if (deadline_ > when) {
     arm();
     return;
   }

@@ -285,7 +285,9 @@ Task<BodyPiece> Exchange::readSome() {
   if (auto piece = state_->readyPiece(state_->stream_buffer.get(), kPieceBytes)) {
     co_return std::move(*piece);
   }
-  co_return co_await readMoreInto(state_->stream_buffer.get(), kPieceBytes);
+  // Not `co_return co_await`: GCC 12 may keep that awaiter off the frame (docs/architecture.md).
+  BodyPiece piece = co_await readMoreInto(state_->stream_buffer.get(), kPieceBytes);
+  co_return piece;
 }
 
 Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
@@ -329,15 +331,7 @@ void Exchange::cancel() {
 UpstreamClient::UpstreamClient() = default;
 UpstreamClient::~UpstreamClient() = default;
 
-UpstreamClient& UpstreamClient::of(EventLoop& loop) {
-  thread_local EventLoop* cached_loop = nullptr;
-  thread_local UpstreamClient* cached_client = nullptr;
-  if (cached_loop != &loop) {
-    cached_client = &loop.local<UpstreamClient>();
-    cached_loop = &loop;
-  }
-  return *cached_client;
-}
+UpstreamClient& UpstreamClient::of(EventLoop& loop) { return loop.local<UpstreamClient>(); }
 
 ConnectionPool& UpstreamClient::poolFor(const Backend& backend) {
   for (auto& [key, pool] : pools_) {

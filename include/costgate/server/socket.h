@@ -43,6 +43,9 @@ class Socket {
     virtual bool perform(Socket& socket) = 0;
     IoResult result;
     std::coroutine_handle<> waiter;
+    // A TLS read that OpenSSL needs to write for (or a write that needs a read) waits for the
+    // other direction's edge.
+    bool waits_for_other_side = false;
   };
 
   Socket() = default;

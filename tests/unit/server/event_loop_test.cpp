@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -257,6 +258,56 @@ TEST(SocketTest, WatchSeesThePeerLeave) {
   loop.run();
   closer.join();
   EXPECT_GE(calls, 1);
+}
+
+TEST(SocketTest, DeadlinesDoNotSpinTheLoop) {
+  // The loop wakes for a deadline by the precise clock, and the coarse clock can lag it by a
+  // tick: a deadline that re-armed itself by the coarse clock spun the loop until the tick came
+  // (about twice the CPU of this test on these machines; a spin per wait would fail it).
+  EventLoop loop;
+  Pair pair(loop);
+  int timeouts = 0;
+  loop.spawn([](EventLoop& loop, Socket& socket, int& count) -> Task<> {
+    char buffer[16];
+    for (int i = 0; i < 10; ++i) {
+      socket.expiresAfter(20ms);
+      IoResult read = co_await socket.read(buffer, sizeof(buffer));
+      if (read.error == ETIMEDOUT) ++count;
+    }
+    loop.stop();
+  }(loop, pair.near, timeouts));
+  timespec before{}, after{};
+  auto started = EventLoop::Clock::now();
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before);
+  loop.run();
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after);
+  auto took = EventLoop::Clock::now() - started;
+  auto cpu = std::chrono::seconds(after.tv_sec - before.tv_sec) +
+             std::chrono::nanoseconds(after.tv_nsec - before.tv_nsec);
+  EXPECT_EQ(timeouts, 10);
+  // Deadlines are kept to within the coarse clock's tick (4 ms at most here).
+  EXPECT_GE(took, 10 * 15ms);
+  // Waiting, not spinning, costs well under a millisecond per wait.
+  EXPECT_LT(cpu, 10ms);
+}
+
+TEST(EventLoopTest, DestroyingTheLoopWithPendingReads) {
+  // The read's awaiter lives in an inner frame, destroyed before the outer frame that owns the
+  // socket; closing the socket then must not touch the awaiter.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  {
+    EventLoop loop;
+    loop.spawn([](EventLoop& loop, int fd) -> Task<> {
+      Socket socket(loop, fd);
+      char buffer[16];
+      co_await [](Socket& socket, char* buffer) -> Task<> { co_await socket.read(buffer, 16); }(
+                                                    socket, buffer);
+    }(loop, fds[0]));
+    loop.post([&loop] { loop.stop(); });
+    loop.run();
+  }
+  ::close(fds[1]);
 }
 
 TEST(EventLoopTest, DestroyingTheLoopEndsItsTasks) {
