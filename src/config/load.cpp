@@ -44,7 +44,8 @@ constexpr std::string_view kBackendKeys[] = {"url",
                                              "read_timeout_ms",
                                              "max_idle_connections",
                                              "enable_if_env"};
-constexpr std::string_view kModelKeys[] = {"backend", "backend_model", "owned_by"};
+constexpr std::string_view kModelKeys[] = {"backend", "backend_model", "owned_by", "price"};
+constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output", "reasoning"};
 constexpr std::string_view kAccessLogKeys[] = {"path"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
@@ -369,6 +370,7 @@ class Loader {
       }
       section.nonEmptyString("backend_model", &route.backend_model);
       section.nonEmptyString("owned_by", &route.owned_by);
+      if (section.has("price")) route.price = readPrice(section.section("price", kPriceKeys));
       if (reader.failed()) return;
       config->models.emplace(section.key(), std::move(route));
     }
@@ -379,6 +381,29 @@ class Loader {
     }
     reader.fail({.where = field != nullptr ? field->keyMark() : SourceMark{.file = file_},
                  .message = message});
+  }
+
+  // USD per million tokens, as written: `input: 0.15`. Input and output are required; cached
+  // input and reasoning default to them (pricing::Price).
+  static pricing::Price readPrice(const Section& section) {
+    pricing::Price price;
+    section.require("input");
+    section.require("output");
+    auto usd = [&section](std::string_view key, pricing::Micros* out) {
+      section.parsed(key, [out](const Field& field, const std::string& text) -> MaybeError {
+        auto amount = pricing::parseUsd(text);
+        if (!amount) {
+          return field.error("expected USD per million tokens such as 0.15 (at most 6 decimals)");
+        }
+        *out = *amount;
+        return std::nullopt;
+      });
+    };
+    usd("input", &price.input);
+    usd("output", &price.output);
+    if (section.has("cached_input")) usd("cached_input", &price.cached_input.emplace());
+    if (section.has("reasoning")) usd("reasoning", &price.reasoning.emplace());
+    return price;
   }
 
   static std::string definedBackends(const GatewayConfig& config) {

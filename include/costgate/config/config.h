@@ -11,6 +11,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "costgate/pricing/price.h"
+
 namespace costgate::config {
 
 using Millis = std::chrono::milliseconds;
@@ -55,6 +57,7 @@ struct ModelRoute {
   std::string backend;        // key into GatewayConfig::backends
   std::string backend_model;  // what the backend is sent as "model"
   std::string owned_by = "costgate";
+  std::optional<pricing::Price> price;  // none: calls to this model are not priced
   SourceMark mark;
 };
 

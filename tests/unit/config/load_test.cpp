@@ -154,6 +154,23 @@ log_level: debug
   EXPECT_TRUE(config.notices.empty());
 }
 
+TEST(ConfigLoad, ModelPrices) {
+  GatewayConfig config = parseOk(std::string(kMinimal) + R"(    price:
+      input: 0.15
+      cached_input: 0.075
+      output: 0.6
+  plain:
+    backend: mock
+)");
+  const auto& price = config.models.at("gpt-4o-mini").price;
+  ASSERT_TRUE(price.has_value());
+  EXPECT_EQ(price->input, 150'000);
+  EXPECT_EQ(price->cached_input, 75'000);
+  EXPECT_EQ(price->output, 600'000);
+  EXPECT_EQ(price->reasoning, std::nullopt);  // priced as output
+  EXPECT_FALSE(config.models.at("plain").price.has_value());
+}
+
 TEST(ConfigLoad, DrainTimeoutMayBeZero) {
   // Zero means "stop at once" on SIGTERM; other timeouts must be positive.
   const GatewayConfig config = parseOk("server:\n  drain_timeout_ms: 0\n" + std::string(kMinimal));
@@ -396,6 +413,12 @@ TEST(ConfigLoad, ErrorsPointAtTheProblem) {
       {"unknown backend key", backends + "    apikey: x\n" + models, 4, 5,
        "unknown key 'apikey' in backends.mock (did you mean 'api_key'?)"},
       {"unknown model key", minimal + "    color: red\n", 7, 5, "unknown key 'color' in models.m"},
+      {"price not a decimal", minimal + "    price:\n      input: 1e-3\n      output: 1\n", 8, 14,
+       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals)"},
+      {"price without output", minimal + "    price:\n      input: 0.15\n", 7, 5,
+       "models.m.price: missing required key 'output'"},
+      {"unknown price key", minimal + "    price:\n      inputs: 1\n", 8, 7,
+       "unknown key 'inputs' in models.m.price (did you mean 'input'?)"},
       {"unknown top-level key", minimal + "filter:\n  - tagging\n", 7, 1,
        "unknown key 'filter' at the top level (did you mean 'filters'?)"},
       {"duplicate key", minimal + "server:\n  threads: 1\n  threads: 2\n", 9, 3,

@@ -1,0 +1,84 @@
+#include "costgate/pricing/price.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace costgate::pricing {
+namespace {
+
+// gpt-4o-mini's published prices: $0.15 input, $0.075 cached input, $0.60 output per million.
+const Price kMini{.input = 150'000, .cached_input = 75'000, .output = 600'000, .reasoning = {}};
+
+TEST(PriceTest, ChargesInputAndOutputPerMillionTokens) {
+  // 1M input tokens and 1M output tokens: $0.15 + $0.60.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 1'000'000, .completion_tokens = 1'000'000}), 750'000);
+  // 1,000 in, 500 out: 150 + 300 micro-dollars.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 1'000, .completion_tokens = 500}), 450);
+}
+
+TEST(PriceTest, CachedTokensArePartOfThePromptAtTheirOwnPrice) {
+  // 10,000 prompt tokens of which 8,000 cached: 2,000 x 0.15 + 8,000 x 0.075 = 300 + 600.
+  Usage usage{.prompt_tokens = 10'000, .completion_tokens = 0, .cached_tokens = 8'000};
+  EXPECT_EQ(costOf(kMini, usage), 900);
+  // Without a cached price, cached tokens cost what input does.
+  Price flat{.input = 150'000, .cached_input = {}, .output = 600'000, .reasoning = {}};
+  EXPECT_EQ(costOf(flat, usage), 1'500);
+}
+
+TEST(PriceTest, ReasoningTokensArePartOfTheCompletionAtTheirOwnPrice) {
+  Price reasoner{
+      .input = 1'000'000, .cached_input = {}, .output = 4'000'000, .reasoning = 8'000'000};
+  // 1,000 completion tokens of which 600 reasoning: 400 x 4 + 600 x 8 micro-dollars.
+  Usage usage{.prompt_tokens = 0, .completion_tokens = 1'000, .reasoning_tokens = 600};
+  EXPECT_EQ(costOf(reasoner, usage), 1'600 + 4'800);
+  // Without a reasoning price, reasoning tokens cost what output does.
+  reasoner.reasoning.reset();
+  EXPECT_EQ(costOf(reasoner, usage), 4'000);
+}
+
+TEST(PriceTest, RoundsOnceToTheNearestMicroDollar) {
+  // 44 tokens at $0.15 per million: 6.6 micro-dollars, rounded to 7.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 44}), 7);
+  // 10 tokens at $0.15: 1.5 rounds up; 3 tokens: 0.45 rounds down.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 10}), 2);
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 3}), 0);
+  // The parts are added before rounding: 3 input (0.45) + 1 output (0.6) = 1.05 -> 1.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 3, .completion_tokens = 1}), 1);
+}
+
+TEST(PriceTest, ClampsInconsistentCountsInsteadOfChargingTwice) {
+  // More cached than prompt tokens: all prompt tokens are cached, none charged twice.
+  EXPECT_EQ(costOf(kMini, {.prompt_tokens = 1'000, .cached_tokens = 5'000}), 75);
+  EXPECT_EQ(costOf(kMini, {.completion_tokens = 1'000, .reasoning_tokens = 9'000}), 600);
+}
+
+TEST(PriceTest, SaturatesInsteadOfOverflowing) {
+  Price dear{.input = 1'000'000'000'000'000, .cached_input = {}, .output = 0, .reasoning = {}};
+  Usage huge{.prompt_tokens = std::numeric_limits<std::uint64_t>::max()};
+  EXPECT_EQ(costOf(dear, huge), std::numeric_limits<Micros>::max());
+}
+
+TEST(PriceTest, ParsesUsdAmounts) {
+  EXPECT_EQ(parseUsd("0.15"), 150'000);
+  EXPECT_EQ(parseUsd("2.5"), 2'500'000);
+  EXPECT_EQ(parseUsd("10"), 10'000'000);
+  EXPECT_EQ(parseUsd("0.000001"), 1);
+  EXPECT_EQ(parseUsd("0"), 0);
+  EXPECT_EQ(parseUsd("1000000000"), 1'000'000'000'000'000);
+  for (const char* bad : {"", ".5", "5.", "-1", "+1", "1e-3", "0.0000001", "1,5", "abc", " 1",
+                          "1000000000.01", "99999999999", "nan", "inf", "0x10"}) {
+    EXPECT_EQ(parseUsd(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(PriceTest, FormatsMicroDollars) {
+  EXPECT_EQ(formatUsd(7), "0.000007");
+  EXPECT_EQ(formatUsd(750'000), "0.750000");
+  EXPECT_EQ(formatUsd(12'345'678), "12.345678");
+  EXPECT_EQ(formatUsd(-5), "-0.000005");
+  EXPECT_EQ(formatUsd(std::numeric_limits<Micros>::min()), "-9223372036854.775808");
+}
+
+}  // namespace
+}  // namespace costgate::pricing
