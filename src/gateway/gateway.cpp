@@ -7,6 +7,8 @@
 #include "costgate/openai/error.h"
 #include "costgate/openai/request_validation.h"
 #include "costgate/openai/sse.h"
+#include "costgate/openai/usage.h"
+#include "costgate/pricing/price.h"
 
 namespace costgate::gateway {
 
@@ -335,7 +337,21 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
     response.add("x-upstream-request-id", upstream_id);
   }
   response.add("x-costgate-model", ctx.served_model);
+  if (status == 200) addCostHeaders(ctx.served_model, response);
   co_await writer.send(std::move(response));
+}
+
+void Gateway::addCostHeaders(std::string_view model, Response& response) const {
+  auto route = routes_.find(model);
+  if (route == routes_.end() || !route->second.model->price) return;
+  auto document = jsonview::Document::parse(response.body);
+  if (!document) return;
+  auto usage = openai::usageOf(document->root());
+  if (!usage) return;
+  response.add("x-costgate-cost-usd",
+               pricing::formatUsd(pricing::costOf(*route->second.model->price, *usage)));
+  response.add("x-costgate-tokens-in", std::to_string(usage->prompt_tokens));
+  response.add("x-costgate-tokens-out", std::to_string(usage->completion_tokens));
 }
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,

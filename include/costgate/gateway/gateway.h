@@ -41,6 +41,9 @@ class Gateway {
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
+  // x-costgate-cost-usd and the token counts of a whole 200 answer, when `model` has a price and
+  // the body reports usage; nothing otherwise.
+  void addCostHeaders(std::string_view model, server::Response& response) const;
 
   config::GatewayConfig config_;
   pipeline::Chain chain_;

@@ -1,0 +1,50 @@
+#include "costgate/openai/usage.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace costgate::openai {
+namespace {
+
+std::optional<pricing::Usage> usageIn(const std::string& body) {
+  auto document = jsonview::Document::parse(body);
+  EXPECT_TRUE(document.has_value()) << body;
+  return document ? usageOf(document->root()) : std::nullopt;
+}
+
+TEST(UsageTest, ReadsAChatCompletionsUsage) {
+  auto usage = usageIn(R"({"id":"x","usage":{"prompt_tokens":120,"completion_tokens":40,
+    "total_tokens":160,"prompt_tokens_details":{"cached_tokens":100,"audio_tokens":0},
+    "completion_tokens_details":{"reasoning_tokens":25,"audio_tokens":0}}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 120u);
+  EXPECT_EQ(usage->completion_tokens, 40u);
+  EXPECT_EQ(usage->cached_tokens, 100u);
+  EXPECT_EQ(usage->reasoning_tokens, 25u);
+}
+
+TEST(UsageTest, MissingCountsAreZero) {
+  // Embeddings: prompt tokens only; details may be null.
+  auto usage = usageIn(R"({"usage":{"prompt_tokens":8,"total_tokens":8,
+    "prompt_tokens_details":null}})");
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->prompt_tokens, 8u);
+  EXPECT_EQ(usage->completion_tokens, 0u);
+  EXPECT_EQ(usage->cached_tokens, 0u);
+}
+
+TEST(UsageTest, NoUsageOrABadOneIsNone) {
+  EXPECT_FALSE(usageIn(R"({"id":"x"})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":null})").has_value());
+  EXPECT_FALSE(usageIn(R"([1,2])").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":-1}})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":"12"}})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":1.5}})").has_value());
+  EXPECT_FALSE(
+      usageIn(R"({"usage":{"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":true}}})")
+          .has_value());
+}
+
+}  // namespace
+}  // namespace costgate::openai
