@@ -337,21 +337,24 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
     response.add("x-upstream-request-id", upstream_id);
   }
   response.add("x-costgate-model", ctx.served_model);
-  if (status == 200) addCostHeaders(ctx.served_model, response);
+  if (status == 200) priceWholeAnswer(ctx.served_model, response, writer.record());
   co_await writer.send(std::move(response));
 }
 
-void Gateway::addCostHeaders(std::string_view model, Response& response) const {
-  auto route = routes_.find(model);
-  if (route == routes_.end() || !route->second.model->price) return;
+void Gateway::priceWholeAnswer(std::string_view model, Response& response,
+                               server::ExchangeRecord& record) const {
   auto document = jsonview::Document::parse(response.body);
   if (!document) return;
   auto usage = openai::usageOf(document->root());
   if (!usage) return;
-  response.add("x-costgate-cost-usd",
-               pricing::formatUsd(pricing::costOf(*route->second.model->price, *usage)));
+  record.usage = usage;
+  record.usage_source = "backend";
   response.add("x-costgate-tokens-in", std::to_string(usage->prompt_tokens));
   response.add("x-costgate-tokens-out", std::to_string(usage->completion_tokens));
+  auto route = routes_.find(model);
+  if (route == routes_.end() || !route->second.model->price) return;
+  record.cost = pricing::costOf(*route->second.model->price, *usage);
+  response.add("x-costgate-cost-usd", pricing::formatUsd(*record.cost));
 }
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,

@@ -132,6 +132,15 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   field(out, R"(,"upstream_us":)", record.upstream_latency.count());
   field(out, R"(,"bytes_in":)", static_cast<long long>(record.bytes_in));
   field(out, R"(,"bytes_out":)", static_cast<long long>(record.bytes_out));
+  if (record.usage) {
+    field(out, R"(,"tokens_in":)", static_cast<long long>(record.usage->prompt_tokens));
+    field(out, R"(,"tokens_out":)", static_cast<long long>(record.usage->completion_tokens));
+    field(out, R"(,"cached_tokens":)", static_cast<long long>(record.usage->cached_tokens));
+    field(out, R"(,"reasoning_tokens":)", static_cast<long long>(record.usage->reasoning_tokens));
+    plainField(out, R"(,"usage_source":)", record.usage_source);
+  }
+  // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
+  if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
   for (const auto& [name, value] : record.annotations) {
     out.push_back(',');
     appendJsonString(out, name);  // the handler's names: escaped like any other text

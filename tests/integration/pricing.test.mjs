@@ -52,6 +52,7 @@ test('no cost header for a model without a price, or for an error', async () => 
   });
   assert.equal(unpriced.status, 200, unpriced.text);
   assert.equal(unpriced.headers.get('x-costgate-cost-usd'), null);
+  assert.equal(unpriced.headers.get('x-costgate-tokens-in'), String(unpriced.json.usage.prompt_tokens));
   const failed = await postJson(`${gateway.url}/v1/chat/completions`, {
     model: 'mock-small', messages: [{ role: 'user', content: 'hi' }],
   }, { 'x-mock-status': '500' });

@@ -41,9 +41,10 @@ class Gateway {
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
-  // x-costgate-cost-usd and the token counts of a whole 200 answer, when `model` has a price and
-  // the body reports usage; nothing otherwise.
-  void addCostHeaders(std::string_view model, server::Response& response) const;
+  // The usage a whole 200 answer reports, into `record` and the x-costgate-tokens-in/-out
+  // headers, and for a priced `model` its cost (x-costgate-cost-usd). Nothing without usage.
+  void priceWholeAnswer(std::string_view model, server::Response& response,
+                        server::ExchangeRecord& record) const;
 
   config::GatewayConfig config_;
   pipeline::Chain chain_;

@@ -4,10 +4,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "costgate/pricing/price.h"
 
 namespace costgate::server {
 
@@ -27,6 +30,12 @@ struct ExchangeRecord {
   std::chrono::microseconds latency{0};
   std::chrono::microseconds upstream_latency{0};  // head sent to last byte read; 0 if no backend
   std::string error;  // why the exchange failed, if it did (client gone, upstream reset...)
+  // The tokens the call used, when known, and where the count came from ("backend": its
+  // `usage`; "estimated": the gateway's own count). A string with static storage.
+  std::optional<pricing::Usage> usage;
+  std::string_view usage_source;
+  // What the call cost, for a model with a price.
+  std::optional<pricing::Micros> cost;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

@@ -41,6 +41,27 @@ TEST(AccessLog, FormatsOneJsonObjectWithEveryField) {
   EXPECT_EQ(json["ts"].get<std::string>().size(), 24u);  // 2026-11-28T18:30:13.402Z
 }
 
+TEST(AccessLog, CarriesUsageAndCostWhenKnown) {
+  server::ExchangeRecord record;
+  record.request_id = "abc";
+  std::string bare = AccessLog::format(record, std::chrono::system_clock::now());
+  EXPECT_FALSE(nlohmann::json::parse(bare).contains("tokens_in"));
+  EXPECT_FALSE(nlohmann::json::parse(bare).contains("cost_usd"));
+
+  record.usage = pricing::Usage{
+      .prompt_tokens = 120, .completion_tokens = 40, .cached_tokens = 100, .reasoning_tokens = 5};
+  record.usage_source = "backend";
+  record.cost = 7;
+  std::string line = AccessLog::format(record, std::chrono::system_clock::now());
+  auto json = nlohmann::json::parse(line);
+  EXPECT_EQ(json["tokens_in"], 120);
+  EXPECT_EQ(json["tokens_out"], 40);
+  EXPECT_EQ(json["cached_tokens"], 100);
+  EXPECT_EQ(json["reasoning_tokens"], 5);
+  EXPECT_EQ(json["usage_source"], "backend");
+  EXPECT_NE(line.find(R"("cost_usd":0.000007)"), std::string::npos) << line;  // exact text
+}
+
 TEST(AccessLog, EscapesControlCharacters) {
   std::string out;
   appendJsonString(out, std::string("a\x01\tb\\", 5));
