@@ -213,6 +213,11 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.model = std::move(basics.model);
   ctx.stream = basics.stream;
   record.stream = ctx.stream;
+  StreamAccounting accounting;
+  if (ctx.stream) {
+    accounting.client_asked_for_usage = openai::asksForUsage(body);
+    accounting.prompt_characters = openai::promptCharacters(body);
+  }
   if (chain_.size() > 0) ctx.body = json::parse(request.body);
   ctx.headers.reserve(request.head.fieldCount());
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
@@ -273,6 +278,13 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     ctx.body["model"] = target.model->backend_model;
     ctx.body_changed = true;
   }
+  if (ctx.stream && !accounting.client_asked_for_usage) {
+    // A stream's usage comes only in a final chunk that must be asked for: ask, and hide it.
+    if (!ctx.body.is_object()) ctx.body = json::parse(request.body);
+    ctx.body["stream_options"]["include_usage"] = true;
+    ctx.body_changed = true;
+  }
+  if (target.model->price) accounting.price = &*target.model->price;
   // Re-serializing costs more than parsing; a body nothing changed goes out as the client sent it.
   call.body = ctx.body_changed ? ctx.body.dump(-1, ' ', false, json::error_handler_t::replace)
                                : std::move(request.body);
@@ -295,7 +307,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.upstream_status = exchange->status();
 
   if (exchange->status() == 200 && exchange->isEventStream()) {
-    co_await relayStream(ctx, *exchange, writer);
+    co_await relayStream(ctx, *exchange, writer, accounting);
   } else {
     co_await relayWhole(ctx, *exchange, writer);
   }
@@ -357,8 +369,62 @@ void Gateway::priceWholeAnswer(std::string_view model, Response& response,
   response.add("x-costgate-cost-usd", pricing::formatUsd(*record.cost));
 }
 
+namespace {
+
+// What a stream is charged: the usage the backend reported, or else the gateway's count of the
+// prompt and of the text relayed. Settled once, on whichever way the stream ends (a client that
+// left mid-stream included).
+class StreamCharge {
+ public:
+  StreamCharge(const std::uint64_t prompt_characters, const pricing::Price* price,
+               server::ExchangeRecord& record)
+      : prompt_characters_(prompt_characters), price_(price), record_(record) {}
+  ~StreamCharge() { settle(); }
+  StreamCharge(const StreamCharge&) = delete;
+  StreamCharge& operator=(const StreamCharge&) = delete;
+
+  void reported(const pricing::Usage& usage) { reported_ = usage; }
+  void relayed(std::uint64_t characters) { completion_characters_ += characters; }
+  void settle() {
+    if (settled_) return;
+    settled_ = true;
+    pricing::Usage usage;
+    if (reported_) {
+      usage = *reported_;
+      record_.usage_source = "backend";
+    } else {
+      usage.prompt_tokens = openai::estimateTokens(prompt_characters_);
+      usage.completion_tokens = openai::estimateTokens(completion_characters_);
+      record_.usage_source = "estimated";
+    }
+    record_.usage = usage;
+    if (price_) record_.cost = pricing::costOf(*price_, usage);
+  }
+
+ private:
+  std::uint64_t prompt_characters_;
+  const pricing::Price* price_;
+  server::ExchangeRecord& record_;
+  std::optional<pricing::Usage> reported_;
+  std::uint64_t completion_characters_ = 0;
+  bool settled_ = false;
+};
+
+// An SSE comment (ignored by clients) with what a stream used and cost, sent before [DONE]:
+// a stream's headers leave before its cost is known.
+std::string costComment(const server::ExchangeRecord& record) {
+  std::string comment = ": costgate usage=" + std::string(record.usage_source) +
+                        " tokens_in=" + std::to_string(record.usage->prompt_tokens) +
+                        " tokens_out=" + std::to_string(record.usage->completion_tokens);
+  if (record.cost) comment += " cost_usd=" + pricing::formatUsd(*record.cost);
+  return comment + "\n\n";
+}
+
+}  // namespace
+
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
-                                    ResponseWriter& writer) {
+                                    ResponseWriter& writer, StreamAccounting accounting) {
+  StreamCharge charge(accounting.prompt_characters, accounting.price, writer.record());
   Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", ctx.served_model);
   if (auto upstream_id = exchange.header("x-request-id");
@@ -382,9 +448,24 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
   openai::SseParser parser;
   std::string out;
   auto relay = [&](openai::SseEvent&& sse) {
+    bool hide = false;
+    if (sse.data == "[DONE]") {
+      charge.settle();
+      out += costComment(writer.record());
+    } else if (auto chunk = jsonview::Document::parse(sse.data)) {
+      auto root = chunk->root();
+      charge.relayed(openai::chunkCharacters(root));
+      if (auto usage = openai::usageOf(root)) {
+        charge.reported(*usage);
+        // The usage-only chunk the gateway asked for on the client's behalf.
+        auto choices = root.find("choices");
+        hide = !accounting.client_asked_for_usage &&
+               (!choices || (choices->isArray() && choices->size() == 0));
+      }
+    }
     pipeline::StreamEvent event{std::move(sse)};
     chain_.onChunk(ctx, event);
-    if (!event.drop) out += openai::serializeSse(event.sse);
+    if (!event.drop && !hide) out += openai::serializeSse(event.sse);
   };
   for (;;) {
     upstream::BodyPiece piece = co_await exchange.readSome();

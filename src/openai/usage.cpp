@@ -16,7 +16,60 @@ bool readCount(const jsonview::Value& object, std::string_view key, std::uint64_
   return true;
 }
 
+// The characters of a string, or of the text parts of an array of content parts.
+std::uint64_t textCharacters(const jsonview::Value& content) {
+  if (content.isString()) return content.unquoted().size();
+  std::uint64_t total = 0;
+  if (content.isArray()) {
+    for (const auto& part : content.elements()) {
+      if (part.isString()) {
+        total += part.unquoted().size();
+      } else if (auto text = part.isObject() ? part.find("text") : std::nullopt; text) {
+        total += textCharacters(*text);
+      }
+    }
+  }
+  return total;
+}
+
 }  // namespace
+
+std::uint64_t promptCharacters(const jsonview::Value& request) {
+  if (!request.isObject()) return 0;
+  if (auto prompt = request.find("prompt")) return textCharacters(*prompt);
+  std::uint64_t total = 0;
+  if (auto messages = request.find("messages"); messages && messages->isArray()) {
+    for (const auto& message : messages->elements()) {
+      if (auto content = message.isObject() ? message.find("content") : std::nullopt; content) {
+        total += textCharacters(*content);
+      }
+    }
+  }
+  return total;
+}
+
+std::uint64_t chunkCharacters(const jsonview::Value& chunk) {
+  auto choices = chunk.isObject() ? chunk.find("choices") : std::nullopt;
+  if (!choices || !choices->isArray()) return 0;
+  std::uint64_t total = 0;
+  for (const auto& choice : choices->elements()) {
+    if (!choice.isObject()) continue;
+    if (auto text = choice.find("text")) total += textCharacters(*text);
+    if (auto delta = choice.find("delta"); delta && delta->isObject()) {
+      if (auto content = delta->find("content")) total += textCharacters(*content);
+    }
+  }
+  return total;
+}
+
+std::uint64_t estimateTokens(std::uint64_t characters) { return (characters + 3) / 4; }
+
+bool asksForUsage(const jsonview::Value& request) {
+  auto options = request.isObject() ? request.find("stream_options") : std::nullopt;
+  if (!options || !options->isObject()) return false;
+  auto include = options->find("include_usage");
+  return include && include->kind() == jsonview::Kind::Boolean && include->boolean();
+}
 
 std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {
   if (!response.isObject()) return std::nullopt;

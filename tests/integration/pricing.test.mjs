@@ -59,3 +59,69 @@ test('no cost header for a model without a price, or for an error', async () => 
   assert.equal(failed.status, 500);
   assert.equal(failed.headers.get('x-costgate-cost-usd'), null);
 });
+
+// The data lines of an SSE body, and the costgate comment line, if any.
+function parseStream(text) {
+  const events = text.split('\n\n').filter((e) => e.length > 0);
+  const data = events.filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  const comment = events.find((e) => e.startsWith(': costgate '));
+  const fields = Object.fromEntries((comment ?? '').slice(': costgate '.length).split(' ')
+    .filter((f) => f.includes('=')).map((f) => f.split('=')));
+  return { data, fields };
+}
+
+test('a streamed call costs what the same call unstreamed costs, and its usage chunk stays hidden', async () => {
+  const question = { model: 'mock-small', messages: [{ role: 'user', content: 'the same prompt, twice over' }] };
+  const whole = await postJson(`${gateway.url}/v1/chat/completions`, question);
+  assert.equal(whole.status, 200, whole.text);
+  const streamed = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...question, stream: true }),
+  });
+  const { data, fields } = parseStream(await streamed.text());
+  assert.equal(data.at(-1), '[DONE]');
+  // The client did not ask for usage: no chunk of the stream carries it.
+  assert.ok(data.slice(0, -1).every((d) => JSON.parse(d).usage == null), 'a usage chunk reached the client');
+  assert.equal(fields.usage, 'backend');
+  assert.equal(fields.cost_usd, whole.headers.get('x-costgate-cost-usd'));
+  assert.equal(fields.tokens_in, whole.headers.get('x-costgate-tokens-in'));
+  assert.equal(fields.tokens_out, whole.headers.get('x-costgate-tokens-out'));
+});
+
+test('a client that asked for usage gets its usage chunk', async () => {
+  const streamed = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'mock-small', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }],
+    }),
+  });
+  const { data } = parseStream(await streamed.text());
+  const usage = data.slice(0, -1).map((d) => JSON.parse(d)).filter((c) => c.usage);
+  assert.equal(usage.length, 1);
+  assert.deepEqual(usage[0].choices, []);
+});
+
+test('a stream the client leaves mid-way is still charged for what was generated', async () => {
+  const controller = new AbortController();
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': 'leaves-early', 'x-mock-chunks': '50', 'x-mock-chunk-delay-ms': '20' },
+    body: JSON.stringify({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: 'a long answer please' }] }),
+    signal: controller.signal,
+  });
+  const reader = response.body.getReader();
+  await reader.read();
+  await reader.read();
+  controller.abort();
+  let line;
+  for (let i = 0; i < 50 && !line; i += 1) {
+    await new Promise((r) => setTimeout(r, 50));
+    line = gateway.accessLog().find((l) => l.request_id === 'leaves-early');
+  }
+  assert.ok(line, 'no access-log line for the stream');
+  // The backend never sent its usage: the gateway counted what it relayed.
+  assert.equal(line.usage_source, 'estimated');
+  assert.ok(line.tokens_in > 0);
+  assert.ok(line.tokens_out > 0);
+  assert.ok(line.cost_usd > 0, JSON.stringify(line));
+});

@@ -36,8 +36,16 @@ class Gateway {
                        server::ResponseWriter& writer);
   // Admin endpoints, models, and the errors for unknown paths and wrong methods.
   server::Task<> answerLocally(server::Request& request, server::ResponseWriter& writer);
+  // What a stream is charged from: the backend's final usage chunk, which the gateway asks for
+  // and hides from a client that did not; without one, its own count of the prompt and of the
+  // text relayed.
+  struct StreamAccounting {
+    bool client_asked_for_usage = false;
+    std::uint64_t prompt_characters = 0;
+    const pricing::Price* price = nullptr;  // null: not priced
+  };
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
-                             server::ResponseWriter& writer);
+                             server::ResponseWriter& writer, StreamAccounting accounting);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;

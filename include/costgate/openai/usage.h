@@ -2,6 +2,7 @@
 // The token usage a backend reports in a response body (`usage`, OpenAI's shape), as pricing
 // counts it.
 
+#include <cstdint>
 #include <optional>
 
 #include "costgate/jsonview/document.h"
@@ -13,5 +14,18 @@ namespace costgate::openai {
 // final usage chunk); nullopt when there is none or it is not made of non-negative integers.
 // Missing counts are 0 (embeddings report no completion tokens).
 std::optional<pricing::Usage> usageOf(const jsonview::Value& response);
+
+// For the gateway's own count when a backend reports no usage: the characters of a request's
+// prompt (chat `messages[].content`, text parts included; completions `prompt`), and of the text
+// one streamed chunk carries (`choices[].delta.content` or `choices[].text`), as sent (escapes
+// counted as written).
+std::uint64_t promptCharacters(const jsonview::Value& request);
+std::uint64_t chunkCharacters(const jsonview::Value& chunk);
+// A rough token count for `characters` of English text (about four per token), until the
+// tokenizer gives exact ones.
+std::uint64_t estimateTokens(std::uint64_t characters);
+
+// Whether a streamed request asked for the final usage chunk (stream_options.include_usage).
+bool asksForUsage(const jsonview::Value& request);
 
 }  // namespace costgate::openai

@@ -46,5 +46,53 @@ TEST(UsageTest, NoUsageOrABadOneIsNone) {
           .has_value());
 }
 
+std::uint64_t promptIn(const std::string& body) {
+  auto document = jsonview::Document::parse(body);
+  EXPECT_TRUE(document.has_value()) << body;
+  return document ? promptCharacters(document->root()) : 0;
+}
+
+std::uint64_t chunkIn(const std::string& body) {
+  auto document = jsonview::Document::parse(body);
+  EXPECT_TRUE(document.has_value()) << body;
+  return document ? chunkCharacters(document->root()) : 0;
+}
+
+TEST(UsageTest, CountsPromptCharacters) {
+  EXPECT_EQ(promptIn(R"({"messages":[{"role":"system","content":"abcd"},
+    {"role":"user","content":[{"type":"text","text":"efgh"},{"type":"image_url","image_url":{}}]},
+    {"role":"assistant","content":null}]})"),
+            8u);
+  EXPECT_EQ(promptIn(R"({"prompt":"twelve chars"})"), 12u);
+  EXPECT_EQ(promptIn(R"({"prompt":["ab","cd"]})"), 4u);
+  EXPECT_EQ(promptIn(R"({"model":"m"})"), 0u);
+}
+
+TEST(UsageTest, CountsTheTextOfAStreamedChunk) {
+  EXPECT_EQ(chunkIn(R"({"choices":[{"delta":{"content":"Hello"}},{"delta":{"content":"!"}}]})"),
+            6u);
+  EXPECT_EQ(chunkIn(R"({"choices":[{"text":"abc"}]})"), 3u);
+  EXPECT_EQ(chunkIn(R"({"choices":[{"delta":{"role":"assistant"}}]})"), 0u);
+  EXPECT_EQ(chunkIn(R"({"choices":[],"usage":{"prompt_tokens":1}})"), 0u);
+}
+
+TEST(UsageTest, EstimatesAboutFourCharactersPerToken) {
+  EXPECT_EQ(estimateTokens(0), 0u);
+  EXPECT_EQ(estimateTokens(1), 1u);
+  EXPECT_EQ(estimateTokens(8), 2u);
+  EXPECT_EQ(estimateTokens(9), 3u);
+}
+
+TEST(UsageTest, SeesWhetherAStreamAskedForUsage) {
+  auto asks = [](const std::string& body) {
+    auto document = jsonview::Document::parse(body);
+    return document && asksForUsage(document->root());
+  };
+  EXPECT_TRUE(asks(R"({"stream":true,"stream_options":{"include_usage":true}})"));
+  EXPECT_FALSE(asks(R"({"stream":true,"stream_options":{"include_usage":false}})"));
+  EXPECT_FALSE(asks(R"({"stream":true,"stream_options":null})"));
+  EXPECT_FALSE(asks(R"({"stream":true})"));
+}
+
 }  // namespace
 }  // namespace costgate::openai
