@@ -8,6 +8,7 @@
 #
 #   bench/load/run.sh [--duration SECONDS] [--connections N] [--threads N] [--rounds N]
 #                     [--busy-poll-us N]   (costgate's server.busy_poll_us; default: the config's)
+#                     [--with-costs]       (costgate with the tagging filter and a priced model)
 #
 # The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
 # which a single disturbed round moves less.
@@ -19,6 +20,7 @@ connections=64
 threads=2
 rounds=5
 busy_poll=""
+with_costs=""
 while (($#)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while (($#)); do
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
+    --with-costs) with_costs=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -102,7 +105,8 @@ backends:
 models:
   mock-small:
     backend: mock
-filters: []
+${with_costs:+    price: {input: 0.15, cached_input: 0.075, output: 0.6\}}
+filters: [${with_costs:+tagging}]
 access_log:
   path: $work/costgate-access.log
 log_level: warn
@@ -137,7 +141,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do
