@@ -507,6 +507,14 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   std::string_view model = record.model.empty() ? "none" : std::string_view(record.model);
   metrics_.countRequest(route, model, record.status,
                         std::chrono::duration<double>(record.latency).count());
+  if (!record.usage) return;
+  metrics::Attribution who{.feature = {}, .team = {}, .env = {}, .model = model};
+  for (const auto& [name, value] : record.annotations) {
+    if (name == "feature") who.feature = value;
+    if (name == "team") who.team = value;
+    if (name == "env") who.env = value;
+  }
+  metrics_.countUsage(who, *record.usage, record.cost);
 }
 
 }  // namespace costgate::gateway

@@ -1,10 +1,13 @@
 #include "costgate/metrics/metrics.h"
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -92,6 +95,15 @@ struct Metrics::Families {
                     .Name("costgate_streams_total")
                     .Help("Streamed responses by outcome (completed, client_gone, upstream_failed)")
                     .Register(registry)),
+        tokens(prometheus::BuildCounter()
+                   .Name("costgate_tokens_total")
+                   .Help("Tokens used, by type (input, cached_input, output, reasoning: disjoint), "
+                         "feature, team, env and model")
+                   .Register(registry)),
+        cost(prometheus::BuildCounter()
+                 .Name("costgate_cost_usd_total")
+                 .Help("What calls cost in USD, by feature, team, env and model")
+                 .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -100,7 +112,9 @@ struct Metrics::Families {
         request_duration_cache(request_duration),
         upstream_duration_cache(upstream_duration),
         upstream_failure_cache(upstream_failures),
-        stream_cache(streams) {
+        stream_cache(streams),
+        token_cache(tokens),
+        cost_cache(cost) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -109,17 +123,50 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& upstream_duration;
   prometheus::Family<prometheus::Counter>& upstream_failures;
   prometheus::Family<prometheus::Counter>& streams;
+  prometheus::Family<prometheus::Counter>& tokens;
+  prometheus::Family<prometheus::Counter>& cost;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
   SeriesCache<prometheus::Histogram> upstream_duration_cache;
   SeriesCache<prometheus::Counter> upstream_failure_cache;
   SeriesCache<prometheus::Counter> stream_cache;
+  SeriesCache<prometheus::Counter> token_cache;
+  SeriesCache<prometheus::Counter> cost_cache;
+};
+
+// The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
+// the ones it has seen and takes the lock only for a value new to it.
+class Metrics::TagLabels {
+ public:
+  // `value`, or "none" when empty, or "other" once kMaxTagValues others were admitted.
+  std::string_view admit(std::size_t tag, std::string_view value) {
+    if (value.empty()) return "none";
+    thread_local std::unordered_map<std::uint64_t,
+                                    std::unordered_set<std::string, KeyHash, std::equal_to<>>>
+        known;
+    auto& mine = known[id_ * 4 + tag];
+    if (auto it = mine.find(value); it != mine.end()) return *it;
+    std::lock_guard lock(mutex_);
+    auto& all = admitted_[tag];
+    if (!all.contains(value)) {
+      if (all.size() >= kMaxTagValues) return "other";
+      all.emplace(value);
+    }
+    return *mine.emplace(value).first;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<std::unordered_set<std::string, KeyHash, std::equal_to<>>, 3> admitted_;
+  const std::uint64_t id_ = next_id_++;
+  static inline std::atomic<std::uint64_t> next_id_{1};
 };
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      families_(std::make_unique<Families>(*registry_)) {}
+      families_(std::make_unique<Families>(*registry_)),
+      tag_labels_(std::make_unique<TagLabels>()) {}
 
 Metrics::~Metrics() = default;
 
@@ -182,6 +229,41 @@ void Metrics::countStream(std::string_view outcome) {
 
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
+                         std::optional<pricing::Micros> cost) {
+  std::string_view feature = tag_labels_->admit(0, who.feature);
+  std::string_view team = tag_labels_->admit(1, who.team);
+  std::string_view env = tag_labels_->admit(2, who.env);
+  thread_local std::string key;
+  auto labels = [&](std::string_view type) {
+    prometheus::Labels result{{"feature", std::string(feature)},
+                              {"team", std::string(team)},
+                              {"env", std::string(env)},
+                              {"model", std::string(who.model)}};
+    if (!type.empty()) result.emplace("type", std::string(type));
+    return result;
+  };
+  std::uint64_t cached = std::min(usage.cached_tokens, usage.prompt_tokens);
+  std::uint64_t reasoning = std::min(usage.reasoning_tokens, usage.completion_tokens);
+  const std::pair<std::string_view, std::uint64_t> counts[] = {
+      {"input", usage.prompt_tokens - cached},
+      {"cached_input", cached},
+      {"output", usage.completion_tokens - reasoning},
+      {"reasoning", reasoning}};
+  for (const auto& [type, count] : counts) {
+    if (count == 0) continue;
+    key.assign(type).append("\n").append(feature).append("\n").append(team).append("\n");
+    key.append(env).append("\n").append(who.model);
+    families_->token_cache.get(key, [&] { return labels(type); })
+        .Increment(static_cast<double>(count));
+  }
+  if (!cost) return;
+  key.assign(feature).append("\n").append(team).append("\n").append(env).append("\n");
+  key.append(who.model);
+  families_->cost_cache.get(key, [&] { return labels({}); })
+      .Increment(static_cast<double>(*cost) / 1e6);
 }
 
 }  // namespace costgate::metrics

@@ -22,7 +22,7 @@ function expectedCost(usage) {
 
 before(async () => {
   mock = await startMock();
-  const config = gatewayConfig({ backendUrl: `${mock.url}/v1`, models: ['mock-small', 'mock-large'] })
+  const config = gatewayConfig({ backendUrl: `${mock.url}/v1`, models: ['mock-small', 'mock-large'], filters: ['tagging'] })
     .replace('backend_model: backend-mock-small',
       'backend_model: backend-mock-small\n    price:\n      input: 0.15\n      cached_input: 0.075\n      output: 0.6');
   gateway = await startGateway(config);
@@ -124,4 +124,25 @@ test('a stream the client leaves mid-way is still charged for what was generated
   assert.ok(line.tokens_in > 0);
   assert.ok(line.tokens_out > 0);
   assert.ok(line.cost_usd > 0, JSON.stringify(line));
+});
+
+test('the metrics add up the cost per feature', async () => {
+  const costs = { report: 0, digest: 0 };
+  for (const [feature, times] of [['report', 3], ['digest', 2]]) {
+    for (let i = 0; i < times; i += 1) {
+      const result = await postJson(`${gateway.url}/v1/chat/completions`, {
+        model: 'mock-small', messages: [{ role: 'user', content: `call ${i} for ${feature}` }],
+      }, { 'x-costgate-feature': feature, 'x-costgate-team': 'pricing-test' });
+      assert.equal(result.status, 200, result.text);
+      costs[feature] += Number(result.headers.get('x-costgate-cost-usd'));
+    }
+  }
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  for (const [feature, expected] of Object.entries(costs)) {
+    const line = text.split('\n').find((l) => l.startsWith('costgate_cost_usd_total{')
+      && l.includes(`feature="${feature}"`) && l.includes('team="pricing-test"'));
+    assert.ok(line, `no cost series for ${feature}:\n${text}`);
+    assert.ok(Math.abs(Number(line.split(' ').at(-1)) - expected) < 1e-9, `${line} vs ${expected}`);
+  }
+  assert.match(text, /costgate_tokens_total\{[^}]*feature="report"[^}]*type="output"\} \d+/);
 });

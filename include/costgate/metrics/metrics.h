@@ -2,15 +2,31 @@
 // Every Prometheus family the gateway exports is declared here, with bounded label values only:
 // callers pass route names, configured model and backend names, status codes and fixed kinds.
 
+#include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "costgate/pricing/price.h"
 
 namespace prometheus {
 class Registry;
 }
 
 namespace costgate::metrics {
+
+// Who a call is charged to. Tag values are the client's, so Metrics bounds them: each of feature,
+// team and env gets at most kMaxTagValues distinct label values, in the order first seen; later
+// ones, and empty ones, are labelled "other" and "none". `model` must be a configured name.
+struct Attribution {
+  std::string_view feature;
+  std::string_view team;
+  std::string_view env;
+  std::string_view model;
+};
+
+inline constexpr std::size_t kMaxTagValues = 100;
 
 class Metrics {
  public:
@@ -27,14 +43,20 @@ class Metrics {
   void countUpstreamFailure(std::string_view backend, std::string_view kind);
   // A streamed response relayed to its end (`completed`) or cut short.
   void countStream(std::string_view outcome);
+  // The tokens a call used (costgate_tokens_total, by type: input, cached_input, output and
+  // reasoning, which do not overlap) and, when priced, its cost (costgate_cost_usd_total).
+  void countUsage(const Attribution& who, const pricing::Usage& usage,
+                  std::optional<pricing::Micros> cost);
 
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;
 
  private:
   struct Families;
+  class TagLabels;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  std::unique_ptr<TagLabels> tag_labels_;
 };
 
 }  // namespace costgate::metrics

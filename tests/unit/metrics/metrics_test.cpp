@@ -31,6 +31,57 @@ TEST(Metrics, SerializesEveryFamilyWithItsLabels) {
             std::string::npos);
 }
 
+TEST(Metrics, CountsTokensByTypeAndCostByWhoPays) {
+  Metrics metrics;
+  Attribution who{.feature = "search", .team = "growth", .env = "prod", .model = "mock-small"};
+  pricing::Usage usage{
+      .prompt_tokens = 120, .completion_tokens = 40, .cached_tokens = 100, .reasoning_tokens = 10};
+  metrics.countUsage(who, usage, 2'500);
+  metrics.countUsage(who, usage, 2'500);
+  std::string text = metrics.serialize();
+  const std::string labels = "env=\"prod\",feature=\"search\",model=\"mock-small\",team=\"growth\"";
+  EXPECT_NE(text.find("costgate_tokens_total{" + labels + ",type=\"input\"} 40"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("costgate_tokens_total{" + labels + ",type=\"cached_input\"} 200"),
+            std::string::npos);
+  EXPECT_NE(text.find("costgate_tokens_total{" + labels + ",type=\"output\"} 60"),
+            std::string::npos);
+  EXPECT_NE(text.find("costgate_tokens_total{" + labels + ",type=\"reasoning\"} 20"),
+            std::string::npos);
+  EXPECT_NE(text.find("costgate_cost_usd_total{" + labels + "} 0.005"), std::string::npos);
+  // Unpriced: tokens, no cost series.
+  metrics.countUsage({.feature = "", .team = "", .env = "", .model = "free"}, usage, std::nullopt);
+  text = metrics.serialize();
+  EXPECT_NE(text.find("feature=\"none\",model=\"free\""), std::string::npos);
+  EXPECT_EQ(text.find("costgate_cost_usd_total{env=\"none\""), std::string::npos);
+}
+
+TEST(Metrics, TagLabelsAreBounded) {
+  Metrics metrics;
+  pricing::Usage usage{.prompt_tokens = 1};
+  for (std::size_t i = 0; i < kMaxTagValues + 50; ++i) {
+    std::string feature = "feature-" + std::to_string(i);
+    metrics.countUsage({.feature = feature, .team = "t", .env = "e", .model = "m"}, usage, 1);
+  }
+  std::string text = metrics.serialize();
+  std::size_t series = 0;
+  for (std::size_t at = 0; (at = text.find("costgate_cost_usd_total{", at)) != std::string::npos;
+       ++at) {
+    ++series;
+  }
+  EXPECT_EQ(series, kMaxTagValues + 1);  // the first values seen, and "other"
+  // 50 calls of 1 micro-dollar each went to "other".
+  const std::string other =
+      "costgate_cost_usd_total{env=\"e\",feature=\"other\",model=\"m\",team=\"t\"} ";
+  auto at = text.find(other);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_NEAR(std::stod(text.substr(at + other.size())), 50e-6, 1e-12);
+  // A value admitted before stays itself.
+  metrics.countUsage({.feature = "feature-0", .team = "t", .env = "e", .model = "m"}, usage, 1);
+  EXPECT_NE(metrics.serialize().find("feature=\"feature-0\",model=\"m\",team=\"t\"} 2e-06"),
+            std::string::npos);
+}
+
 TEST(Metrics, SeparateInstancesDoNotShareSeries) {
   // The per-thread lookup caches must not hand one registry's series to another.
   auto first = std::make_unique<Metrics>();
