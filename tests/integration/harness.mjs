@@ -148,12 +148,42 @@ export function makeCertificates(dir) {
   return { ca: join(dir, 'ca.pem'), cert: good.cert, key: good.key, wrongCert: wrong.cert, wrongKey: wrong.key };
 }
 
+// A port nothing listens on right now, for servers that cannot be told to pick their own.
+export async function freePort() {
+  const net = await import('node:net');
+  return new Promise((res) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => res(p)); });
+  });
+}
+
+// A real Prometheus server scraping `target` ("host:port") every second; `query(promql)` returns
+// the result vector of an instant query through its HTTP API.
+export async function startPrometheus(dir, target) {
+  const port = await freePort();
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(config, `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: costgate\n    static_configs:\n      - targets: ['${target}']\n`);
+  const proc = startProcess('prometheus', [
+    `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ], { ready: /Server is ready to receive web requests/, stream: 'stderr', timeoutMs: 30000 });
+  await proc.ready;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    ...proc,
+    url,
+    async query(promql) {
+      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = await response.json();
+      if (body.status !== 'success') throw new Error(`query failed: ${JSON.stringify(body)}`);
+      return body.data.result;
+    },
+  };
+}
+
 // nginx terminating TLS on an ephemeral port in front of `upstreamPort`.
 export async function startTlsTerminator(dir, certs, upstreamPort) {
   const net = await import('node:net');
-  const port = await new Promise((res) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => res(p)); });
-  });
+  const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, `
 worker_processes 1;
