@@ -270,6 +270,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
            {"feature", &ctx.tags.feature}, {"team", &ctx.tags.team}, {"env", &ctx.tags.env}}) {
     if (!value->empty()) record.annotations.emplace_back(name, *value);
   }
+  record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
 
   upstream::Call call;
   call.path = std::string(pathOf(request.head.target()).substr(3));  // drop "/v1": base_path has it
@@ -508,13 +509,11 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   metrics_.countRequest(route, model, record.status,
                         std::chrono::duration<double>(record.latency).count());
   if (!record.usage) return;
-  metrics::Attribution who{.feature = {}, .team = {}, .env = {}, .model = model};
-  for (const auto& [name, value] : record.annotations) {
-    if (name == "feature") who.feature = value;
-    if (name == "team") who.team = value;
-    if (name == "env") who.env = value;
-  }
-  metrics_.countUsage(who, *record.usage, record.cost);
+  metrics_.countUsage({.feature = record.tag_labels.feature,
+                       .team = record.tag_labels.team,
+                       .env = record.tag_labels.env,
+                       .model = model},
+                      *record.usage, record.cost);
 }
 
 }  // namespace costgate::gateway

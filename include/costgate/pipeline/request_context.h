@@ -55,6 +55,9 @@ struct RequestContext {
 
   // Set by filters.
   Tags tags;
+  // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
+  // allow-list for it that does not name the value. Empty when no filter tagged the request.
+  Tags tag_labels;
   std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
 
   // Set by the dispatcher.

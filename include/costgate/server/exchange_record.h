@@ -36,6 +36,12 @@ struct ExchangeRecord {
   std::string_view usage_source;
   // What the call cost, for a model with a price.
   std::optional<pricing::Micros> cost;
+  // The request's tags as metric label values (pipeline::RequestContext::tag_labels).
+  struct TagLabels {
+    std::string feature;
+    std::string team;
+    std::string env;
+  } tag_labels;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

@@ -12,6 +12,13 @@
 //         env: unknown
 //         user: ""
 //       max_length: 64      # longer values are cut to this many bytes (1 to 1024)
+//       api_keys:           # gateway keys (Authorization: Bearer <key>) and their tags
+//         require: false    # true: a request without a listed key gets 401
+//         keys:
+//           - {key: "${SEARCH_KEY}", feature: search, team: growth, env: prod}
+//       allow:              # metric label values per tag; others are labelled "other"
+//         feature: [search, chat]
+//         env: [prod, staging]
 
 #include <algorithm>
 #include <cctype>
@@ -26,8 +33,12 @@
 namespace costgate::filters::tagging {
 namespace {
 
-constexpr std::string_view kSettingsKeys[] = {"headers", "defaults", "max_length"};
+constexpr std::string_view kSettingsKeys[] = {"headers", "defaults", "max_length", "api_keys",
+                                              "allow"};
 constexpr std::string_view kTags[] = {"feature", "team", "env", "user"};
+constexpr std::string_view kApiKeySettings[] = {"require", "keys"};
+constexpr std::string_view kApiKeyEntry[] = {"key", "feature", "team", "env", "user"};
+constexpr std::string_view kLabelledTags[] = {"feature", "team", "env"};
 constexpr uint64_t kLongestMaxLength = 1024;
 
 // RFC 9110 token characters: what a header name may contain.
@@ -74,6 +85,34 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
   defaults.string("user", &config.defaults.user);
 
   settings.integer("max_length", 1, kLongestMaxLength, &config.max_length);
+
+  const config::Section api_keys = settings.section("api_keys", kApiKeySettings);
+  api_keys.boolean("require", &config.require_api_key);
+  for (const config::Section& entry : api_keys.sectionList("keys", kApiKeyEntry)) {
+    entry.require("key");
+    pipeline::Tags tags;
+    entry.string("feature", &tags.feature);
+    entry.string("team", &tags.team);
+    entry.string("env", &tags.env);
+    entry.string("user", &tags.user);
+    entry.parsed("key",
+                 [&](const config::Field& field,
+                     const std::string& key) -> std::optional<config::ConfigError> {
+                   if (key.empty()) return field.error("expected a key, got nothing");
+                   // The key is a secret: the message says which entry, never the key.
+                   if (!config.api_keys.emplace(key, tags).second)
+                     return field.error("the same key twice");
+                   return std::nullopt;
+                 });
+  }
+  if (config.require_api_key && config.api_keys.empty() && !reader.failed()) {
+    reader.fail(api_keys.find("require")->error("require: true needs at least one key"));
+  }
+
+  const config::Section allow = settings.section("allow", kLabelledTags);
+  allow.strings("feature", &config.allowed_features);
+  allow.strings("team", &config.allowed_teams);
+  allow.strings("env", &config.allowed_envs);
 
   if (const auto& error = reader.error()) return *error;
   return config;

@@ -1,5 +1,10 @@
 #include "costgate/filters/tagging/tagging_filter.h"
 
+#include <algorithm>
+
+#include "costgate/http1/head.h"
+#include "costgate/openai/error.h"
+
 namespace costgate::filters::tagging {
 
 namespace {
@@ -12,15 +17,60 @@ std::string bounded(std::string_view value, std::size_t max_length) {
   return std::string(value.substr(0, cut));
 }
 
+// The key of "Authorization: Bearer <key>", or empty.
+std::string_view bearerKey(const pipeline::RequestContext& ctx) {
+  auto authorization = ctx.header("authorization");
+  if (!authorization || authorization->size() < 7) return {};
+  std::string_view scheme = authorization->substr(0, 7);
+  bool bearer = std::equal(scheme.begin(), scheme.end(), "bearer ", [](char a, char b) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(a))) == b;
+  });
+  return bearer ? http1::trimWhitespace(authorization->substr(7)) : std::string_view();
+}
+
+// `value` if `allowed` is empty or names it, else "other".
+std::string labelFor(const std::vector<std::string>& allowed, const std::string& value) {
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
+    return value;
+  }
+  return "other";
+}
+
 }  // namespace
 
 pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) const {
+  const pipeline::Tags* keyed = nullptr;
+  if (std::string_view key = bearerKey(ctx); !key.empty()) {
+    if (auto it = config_.api_keys.find(std::string(key)); it != config_.api_keys.end()) {
+      keyed = &it->second;
+    }
+  }
+  if (!keyed && config_.require_api_key) {
+    // The key itself is never echoed: it may be a real secret sent to the wrong place.
+    bool sent = !bearerKey(ctx).empty();
+    openai::ApiError error{401,
+                           "invalid_request_error",
+                           sent ? "Incorrect API key provided for this gateway."
+                                : "You didn't provide an API key. Send your gateway key in the "
+                                  "Authorization header: Authorization: Bearer YOUR_KEY.",
+                           {},
+                           sent ? "invalid_api_key" : "missing_api_key"};
+    ctx.local_reply = pipeline::LocalReply{401, "application/json", error.body(), {}};
+    return pipeline::FilterStatus::Respond;
+  }
   const nlohmann::json* metadata = nullptr;
   if (auto it = ctx.body.find("metadata"); it != ctx.body.end() && it->is_object()) {
     metadata = &*it;
   }
   auto pick = [&](const std::string& header, const char* metadata_key,
                   const std::string& fallback) -> std::string {
+    if (keyed) {
+      const std::string& from_key = std::string_view(metadata_key) == "feature" ? keyed->feature
+                                    : std::string_view(metadata_key) == "team"  ? keyed->team
+                                    : std::string_view(metadata_key) == "env"   ? keyed->env
+                                                                                : keyed->user;
+      if (!from_key.empty()) return from_key;
+    }
     if (auto value = ctx.header(header); value && !value->empty()) {
       return bounded(*value, config_.max_length);
     }
@@ -40,6 +90,9 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
     user_fallback = it->get<std::string>();
   }
   ctx.tags.user = pick(config_.user_header, "user", bounded(user_fallback, config_.max_length));
+  ctx.tag_labels = {labelFor(config_.allowed_features, ctx.tags.feature),
+                    labelFor(config_.allowed_teams, ctx.tags.team),
+                    labelFor(config_.allowed_envs, ctx.tags.env), ""};
   return pipeline::FilterStatus::Continue;
 }
 

@@ -1,10 +1,13 @@
 #pragma once
-// The tagging filter decides who pays for a request: feature, team, env and user, taken from
-// configured headers, then the body's `metadata` object (and `user` field), then defaults.
+// The tagging filter decides who pays for a request: feature, team, env and user, taken in order
+// of trust from the gateway API key the client sent (a configured table of keys and their tags),
+// configured headers, the body's `metadata` object (and `user` field), then defaults.
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
@@ -22,6 +25,16 @@ struct TaggingConfig {
   pipeline::Tags defaults{"unknown", "unknown", "unknown", ""};
   // Longer values are cut to this many bytes, so a client cannot make log lines unbounded.
   std::size_t max_length = 64;
+  // Gateway API keys (sent as "Authorization: Bearer <key>") and the tags each carries; a tag
+  // left empty comes from the other sources. These keys are never forwarded to a backend.
+  std::unordered_map<std::string, pipeline::Tags> api_keys;
+  // When set, a request without one of api_keys is refused with 401.
+  bool require_api_key = false;
+  // The metric label values a tag may take; any other value is labelled "other". An empty list
+  // allows any value (the metrics still bound how many).
+  std::vector<std::string> allowed_features;
+  std::vector<std::string> allowed_teams;
+  std::vector<std::string> allowed_envs;
 };
 
 std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(const config::FilterSpec& spec);
@@ -30,7 +43,7 @@ class TaggingFilter : public pipeline::Filter {
  public:
   explicit TaggingFilter(TaggingConfig config) : config_(std::move(config)) {}
   std::string_view name() const override { return "tagging"; }
-  // Fills ctx.tags; never replies.
+  // Fills ctx.tags and ctx.tag_labels; replies 401 only when a key is required and missing.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
 
  private:

@@ -148,7 +148,8 @@ TEST(TaggingConfig, ErrorsPointAtTheOffendingKeyOrValue) {
   - tagging:
       prefix: x
 )",
-       3, 7, "tagging: unknown key 'prefix' (known: headers, defaults, max_length)"},
+       3, 7,
+       "tagging: unknown key 'prefix' (known: headers, defaults, max_length, api_keys, allow)"},
       {"duplicate setting", R"(filters:
   - tagging:
       max_length: 10
@@ -343,6 +344,97 @@ TEST(TaggingFilter, CutsValuesToMaxLength) {
   EXPECT_EQ(tags.user, "some");
   EXPECT_EQ(tag(filter, request({{"x-costgate-user", "administrator"}}, {})).user, "admi");
   EXPECT_EQ(tag(filter, request({}, {{"metadata", {{"user", "operator"}}}})).user, "oper");
+}
+
+constexpr char kKeyedConfig[] = R"(filters:
+  - tagging:
+      api_keys:
+        require: true
+        keys:
+          - {key: sk-search, feature: search, team: growth}
+          - {key: sk-ops, env: prod}
+      allow:
+        feature: [search, chat]
+        env: [prod]
+)";
+
+TEST(TaggingConfig, ReadsApiKeysAndAllowLists) {
+  TaggingConfig config = configOk(kKeyedConfig);
+  EXPECT_TRUE(config.require_api_key);
+  ASSERT_EQ(config.api_keys.size(), 2u);
+  EXPECT_EQ(config.api_keys.at("sk-search").feature, "search");
+  EXPECT_EQ(config.api_keys.at("sk-search").env, "");
+  EXPECT_EQ(config.allowed_features, (std::vector<std::string>{"search", "chat"}));
+  EXPECT_TRUE(config.allowed_teams.empty());
+}
+
+TEST(TaggingConfig, ApiKeyErrorsNeverShowTheKey) {
+  config::ConfigError twice = configError(R"(filters:
+  - tagging:
+      api_keys:
+        keys:
+          - {key: sk-secret-1, team: a}
+          - {key: sk-secret-1, team: b}
+)");
+  EXPECT_EQ(twice.where.line, 6);
+  EXPECT_NE(twice.message.find("the same key twice"), std::string::npos) << twice.message;
+  EXPECT_EQ(twice.message.find("sk-secret-1"), std::string::npos) << twice.message;
+  config::ConfigError none = configError(R"(filters:
+  - tagging:
+      api_keys:
+        require: true
+)");
+  EXPECT_EQ(none.where.line, 4);
+  EXPECT_NE(none.message.find("at least one key"), std::string::npos) << none.message;
+}
+
+TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
+  const TaggingFilter filter{configOk(kKeyedConfig)};
+  pipeline::RequestContext ctx = request({{"authorization", "Bearer sk-search"},
+                                          {"x-costgate-feature", "other-feature"},
+                                          {"x-costgate-env", "staging"}},
+                                         nlohmann::json{});
+  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  EXPECT_EQ(ctx.tags.feature, "search");  // the key's, not the header's
+  EXPECT_EQ(ctx.tags.team, "growth");
+  EXPECT_EQ(ctx.tags.env, "staging");  // the key names no env: the header's
+}
+
+TEST(TaggingFilter, RequiredKeyMissingOrUnknownIs401) {
+  const TaggingFilter filter{configOk(kKeyedConfig)};
+  for (const auto& [headers, code] : std::vector<std::pair<pipeline::RequestHeaders, std::string>>{
+           {{}, "missing_api_key"},
+           {{{"authorization", "Bearer sk-wrong-and-secret"}}, "invalid_api_key"},
+           {{{"authorization", "Basic abc"}}, "missing_api_key"}}) {
+    pipeline::RequestContext ctx = request(headers, nlohmann::json{});
+    ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Respond) << code;
+    ASSERT_TRUE(ctx.local_reply.has_value());
+    EXPECT_EQ(ctx.local_reply->status, 401);
+    auto body = nlohmann::json::parse(ctx.local_reply->body);
+    EXPECT_EQ(body["error"]["code"], code);
+    EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+    EXPECT_EQ(ctx.local_reply->body.find("sk-wrong"), std::string::npos);
+  }
+  // Keys not required: an unknown key is ignored.
+  TaggingConfig optional = configOk(kKeyedConfig);
+  optional.require_api_key = false;
+  const TaggingFilter lenient{optional};
+  EXPECT_EQ(tag(lenient, request({{"authorization", "Bearer nope"}}, nlohmann::json{})).feature,
+            "unknown");
+}
+
+TEST(TaggingFilter, LabelsOutsideTheAllowListAreOther) {
+  TaggingConfig config = configOk(kKeyedConfig);
+  config.require_api_key = false;
+  const TaggingFilter filter{config};
+  pipeline::RequestContext ctx = request(
+      {{"x-costgate-feature", "chat"}, {"x-costgate-team", "anyone"}, {"x-costgate-env", "dev"}},
+      nlohmann::json{});
+  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  EXPECT_EQ(ctx.tag_labels.feature, "chat");  // listed
+  EXPECT_EQ(ctx.tag_labels.team, "anyone");   // no list for teams
+  EXPECT_EQ(ctx.tag_labels.env, "other");     // not listed
+  EXPECT_EQ(ctx.tags.env, "dev");             // the raw value stays, for the log
 }
 
 TEST(TaggingFilter, NeverReplies) {
