@@ -455,7 +455,13 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
       out += costComment(writer.record());
     } else if (auto chunk = jsonview::Document::parse(sse.data)) {
       auto root = chunk->root();
-      charge.relayed(openai::chunkCharacters(root));
+      std::uint64_t characters = openai::chunkCharacters(root);
+      charge.relayed(characters);
+      auto& record = writer.record();
+      if (characters > 0 && record.time_to_first_token.count() == 0) {
+        record.time_to_first_token = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - record.started);
+      }
       if (auto usage = openai::usageOf(root)) {
         charge.reported(*usage);
         // The usage-only chunk the gateway asked for on the client's behalf.
@@ -506,14 +512,20 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   access_log_.write(record);
   std::string_view route = record.route.empty() ? "invalid" : record.route;
   std::string_view model = record.model.empty() ? "none" : std::string_view(record.model);
-  metrics_.countRequest(route, model, record.status,
-                        std::chrono::duration<double>(record.latency).count());
-  if (!record.usage) return;
-  metrics_.countUsage({.feature = record.tag_labels.feature,
-                       .team = record.tag_labels.team,
-                       .env = record.tag_labels.env,
-                       .model = model},
-                      *record.usage, record.cost);
+  metrics::Attribution who{.feature = record.tag_labels.feature,
+                           .team = record.tag_labels.team,
+                           .env = record.tag_labels.env,
+                           .model = model};
+  using Seconds = std::chrono::duration<double>;
+  metrics_.countRequest(who, route, record.status, Seconds(record.latency).count());
+  if (record.upstream_latency.count() > 0) {
+    auto overhead = std::max(record.latency - record.upstream_latency, decltype(record.latency){});
+    metrics_.observeOverhead(route, Seconds(overhead).count());
+  }
+  if (record.time_to_first_token.count() > 0) {
+    metrics_.observeTimeToFirstToken(model, Seconds(record.time_to_first_token).count());
+  }
+  if (record.usage) metrics_.countUsage(who, *record.usage, record.cost);
 }
 
 }  // namespace costgate::gateway

@@ -95,6 +95,15 @@ struct Metrics::Families {
                     .Name("costgate_streams_total")
                     .Help("Streamed responses by outcome (completed, client_gone, upstream_failed)")
                     .Register(registry)),
+        overhead(prometheus::BuildHistogram()
+                     .Name("costgate_overhead_seconds")
+                     .Help("Time the gateway itself added to a proxied request (its whole time "
+                           "less the backend's)")
+                     .Register(registry)),
+        time_to_first_token(prometheus::BuildHistogram()
+                                .Name("costgate_time_to_first_token_seconds")
+                                .Help("Streams: the request's arrival to the first text relayed")
+                                .Register(registry)),
         tokens(prometheus::BuildCounter()
                    .Name("costgate_tokens_total")
                    .Help("Tokens used, by type (input, cached_input, output, reasoning: disjoint), "
@@ -113,6 +122,8 @@ struct Metrics::Families {
         upstream_duration_cache(upstream_duration),
         upstream_failure_cache(upstream_failures),
         stream_cache(streams),
+        overhead_cache(overhead),
+        time_to_first_token_cache(time_to_first_token),
         token_cache(tokens),
         cost_cache(cost) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
@@ -123,6 +134,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& upstream_duration;
   prometheus::Family<prometheus::Counter>& upstream_failures;
   prometheus::Family<prometheus::Counter>& streams;
+  prometheus::Family<prometheus::Histogram>& overhead;
+  prometheus::Family<prometheus::Histogram>& time_to_first_token;
   prometheus::Family<prometheus::Counter>& tokens;
   prometheus::Family<prometheus::Counter>& cost;
   prometheus::Family<prometheus::Gauge>& build_info;
@@ -131,6 +144,8 @@ struct Metrics::Families {
   SeriesCache<prometheus::Histogram> upstream_duration_cache;
   SeriesCache<prometheus::Counter> upstream_failure_cache;
   SeriesCache<prometheus::Counter> stream_cache;
+  SeriesCache<prometheus::Histogram> overhead_cache;
+  SeriesCache<prometheus::Histogram> time_to_first_token_cache;
   SeriesCache<prometheus::Counter> token_cache;
   SeriesCache<prometheus::Counter> cost_cache;
 };
@@ -170,20 +185,25 @@ Metrics::Metrics()
 
 Metrics::~Metrics() = default;
 
-void Metrics::countRequest(std::string_view route, std::string_view model, int status,
+void Metrics::countRequest(const Attribution& who, std::string_view route, int status,
                            double seconds) {
+  std::string_view feature = tag_labels_->admit(0, who.feature);
+  std::string_view team = tag_labels_->admit(1, who.team);
+  std::string_view env = tag_labels_->admit(2, who.env);
   // Reused per thread: building the lookup key then allocates nothing once warm.
   thread_local std::string key;
-  key.assign(route).append("\n").append(model).append("\n");
+  key.assign(route).append("\n").append(who.model).append("\n");
   char status_text[8];
   key.append(status_text,
              std::to_chars(status_text, status_text + sizeof(status_text), status).ptr);
+  key.append("\n").append(feature).append("\n").append(team).append("\n").append(env);
   families_->request_cache
       .get(key,
            [&] {
-             return prometheus::Labels{{"route", std::string(route)},
-                                       {"model", std::string(model)},
-                                       {"status", std::to_string(status)}};
+             return prometheus::Labels{
+                 {"route", std::string(route)},      {"model", std::string(who.model)},
+                 {"status", std::to_string(status)}, {"feature", std::string(feature)},
+                 {"team", std::string(team)},        {"env", std::string(env)}};
            })
       .Increment();
   families_->request_duration_cache
@@ -229,6 +249,31 @@ void Metrics::countStream(std::string_view outcome) {
 
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void Metrics::observeOverhead(std::string_view route, double seconds) {
+  // From tens of microseconds (a proxied call) to a tenth of a second (a stalled filter).
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1};
+  families_->overhead_cache
+      .get(
+          route,
+          [&] {
+            return prometheus::Labels{{"route", std::string(route)}};
+          },
+          buckets)
+      .Observe(seconds);
+}
+
+void Metrics::observeTimeToFirstToken(std::string_view model, double seconds) {
+  families_->time_to_first_token_cache
+      .get(
+          model,
+          [&] {
+            return prometheus::Labels{{"model", std::string(model)}};
+          },
+          latencyBuckets())
+      .Observe(seconds);
 }
 
 void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,

@@ -145,4 +145,8 @@ test('the metrics add up the cost per feature', async () => {
     assert.ok(Math.abs(Number(line.split(' ').at(-1)) - expected) < 1e-9, `${line} vs ${expected}`);
   }
   assert.match(text, /costgate_tokens_total\{[^}]*feature="report"[^}]*type="output"\} \d+/);
+  assert.match(text, /costgate_requests_total\{[^}]*feature="report"[^}]*status="200",team="pricing-test"\} 3/);
+  assert.match(text, /costgate_overhead_seconds_count\{route="chat_completions"\} \d+/);
+  // Earlier tests in this file streamed: their first text was timed.
+  assert.match(text, /costgate_time_to_first_token_seconds_count\{model="mock-small"\} [1-9]/);
 });

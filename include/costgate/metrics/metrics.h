@@ -35,8 +35,12 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // One finished request: `model` must be a configured model name or "unknown".
-  void countRequest(std::string_view route, std::string_view model, int status, double seconds);
+  // One finished request: `who.model` must be a configured model name, "unknown" or "none".
+  void countRequest(const Attribution& who, std::string_view route, int status, double seconds);
+  // The time the gateway itself added to a proxied request: its whole time less the backend's.
+  void observeOverhead(std::string_view route, double seconds);
+  // A stream's time from the request's arrival to the first text relayed.
+  void observeTimeToFirstToken(std::string_view model, double seconds);
   // Time from sending a call to a backend until its last byte.
   void observeUpstream(std::string_view backend, double seconds);
   // A call that failed before the backend answered; `kind` names the failure.

@@ -29,6 +29,8 @@ struct ExchangeRecord {
   std::chrono::steady_clock::time_point started{};
   std::chrono::microseconds latency{0};
   std::chrono::microseconds upstream_latency{0};  // head sent to last byte read; 0 if no backend
+  // Streams: the request's arrival to the first text relayed; 0 if none was.
+  std::chrono::microseconds time_to_first_token{0};
   std::string error;  // why the exchange failed, if it did (client gone, upstream reset...)
   // The tokens the call used, when known, and where the count came from ("backend": its
   // `usage`; "estimated": the gateway's own count). A string with static storage.

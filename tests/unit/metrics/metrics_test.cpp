@@ -7,18 +7,30 @@ namespace {
 
 TEST(Metrics, SerializesEveryFamilyWithItsLabels) {
   Metrics metrics;
-  metrics.countRequest("chat_completions", "mock-small", 200, 0.01);
-  metrics.countRequest("chat_completions", "mock-small", 200, 0.02);
-  metrics.countRequest("chat_completions", "unknown", 404, 0.001);
+  Attribution who{.feature = "search", .team = "growth", .env = "prod", .model = "mock-small"};
+  metrics.countRequest(who, "chat_completions", 200, 0.01);
+  metrics.countRequest(who, "chat_completions", 200, 0.02);
+  metrics.countRequest({.feature = "", .team = "", .env = "", .model = "unknown"},
+                       "chat_completions", 404, 0.001);
+  metrics.observeOverhead("chat_completions", 0.0002);
+  metrics.observeTimeToFirstToken("mock-small", 0.05);
   metrics.observeUpstream("mock", 0.005);
   metrics.countUpstreamFailure("mock", "upstream_timeout");
   metrics.countStream("completed");
   std::string text = metrics.serialize();
-  EXPECT_NE(text.find("costgate_requests_total{model=\"mock-small\",route=\"chat_completions\","
-                      "status=\"200\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("costgate_requests_total{env=\"prod\",feature=\"search\",model=\"mock-small\","
+                "route=\"chat_completions\",status=\"200\",team=\"growth\"} 2"),
+      std::string::npos)
       << text;
-  EXPECT_NE(text.find("status=\"404\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("costgate_requests_total{env=\"none\",feature=\"none\",model=\"unknown\""),
+            std::string::npos);
+  EXPECT_NE(
+      text.find("costgate_overhead_seconds_bucket{route=\"chat_completions\",le=\"0.00025\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("costgate_time_to_first_token_seconds_count{model=\"mock-small\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("status=\"404\",team=\"none\"} 1"), std::string::npos);
   EXPECT_NE(text.find("costgate_request_duration_seconds_count{route=\"chat_completions\"} 3"),
             std::string::npos);
   EXPECT_NE(text.find("costgate_upstream_duration_seconds_count{backend=\"mock\"} 1"),
@@ -85,11 +97,12 @@ TEST(Metrics, TagLabelsAreBounded) {
 TEST(Metrics, SeparateInstancesDoNotShareSeries) {
   // The per-thread lookup caches must not hand one registry's series to another.
   auto first = std::make_unique<Metrics>();
-  first->countRequest("embeddings", "m", 200, 0.1);
+  first->countRequest({.feature = "", .team = "", .env = "", .model = "m"}, "embeddings", 200, 0.1);
   first.reset();
   Metrics second;
-  second.countRequest("embeddings", "m", 200, 0.1);
-  EXPECT_NE(second.serialize().find("route=\"embeddings\",status=\"200\"} 1"), std::string::npos);
+  second.countRequest({.feature = "", .team = "", .env = "", .model = "m"}, "embeddings", 200, 0.1);
+  EXPECT_NE(second.serialize().find("route=\"embeddings\",status=\"200\",team=\"none\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace
