@@ -6,9 +6,13 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -16,18 +20,82 @@
 #include "costgate/config/load.h"
 #include "costgate/gateway/gateway.h"
 #include "costgate/pipeline/chain.h"
+#include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
 
 namespace {
 
 constexpr const char* kUsage =
     R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
+       costgate report [--log FILE] [--by DIMENSIONS] [--since TIME] [--until TIME]
+                       [--format table|csv|json]
 
   --config FILE        serve with this configuration (default: config/costgate.yaml)
   --check-config FILE  load and validate FILE, print any error as file:line:column, and exit
   --version            print the version and exit
   --help               print this text and exit
+
+report: spend, calls and tokens from an access log (default: standard input), grouped by
+DIMENSIONS, a comma-separated list of feature, team, env and model (default: feature), for calls
+from TIME (inclusive) until TIME (exclusive), given as UTC ISO 8601 prefixes such as 2026-11-28
+or 2026-11-28T18:00.
 )";
+
+// `costgate report ...`: exit 0, or 2 on a bad argument, 1 when the log cannot be read.
+int report(int argc, char** argv) {
+  std::string log_path = "-";
+  std::string since, until, format = "table";
+  std::vector<costgate::report::Dimension> by{costgate::report::Dimension::Feature};
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i + 1 >= argc) {
+      std::cerr << "costgate report: '" << arg << "' needs a value\n" << kUsage;
+      return 2;
+    }
+    std::string value = argv[++i];
+    if (arg == "--log") {
+      log_path = value;
+    } else if (arg == "--since") {
+      since = value;
+    } else if (arg == "--until") {
+      until = value;
+    } else if (arg == "--format" && (value == "table" || value == "csv" || value == "json")) {
+      format = value;
+    } else if (arg == "--by") {
+      by.clear();
+      std::stringstream names(value);
+      for (std::string name; std::getline(names, name, ',');) {
+        auto dimension = costgate::report::dimensionNamed(name);
+        if (!dimension) {
+          std::cerr << "costgate report: cannot group by '" << name
+                    << "' (feature, team, env, model)\n";
+          return 2;
+        }
+        by.push_back(*dimension);
+      }
+    } else {
+      std::cerr << "costgate report: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  std::ifstream file;
+  if (log_path != "-") {
+    file.open(log_path);
+    if (!file) {
+      std::cerr << "costgate report: cannot read " << log_path << "\n";
+      return 1;
+    }
+  }
+  std::istream& in = log_path == "-" ? std::cin : file;
+  costgate::report::SpendTotals totals(by);
+  for (std::string line; std::getline(in, line);) {
+    if (auto call = costgate::report::callFromLogLine(line, since, until)) totals.add(*call);
+  }
+  std::cout << (format == "csv"    ? totals.csv()
+                : format == "json" ? totals.json() + "\n"
+                                   : totals.table());
+  return 0;
+}
 
 struct Loaded {
   costgate::config::GatewayConfig config;
@@ -101,6 +169,7 @@ int serve(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "report") return report(argc, argv);
   std::string config_path = "config/costgate.yaml";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

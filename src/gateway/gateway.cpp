@@ -173,6 +173,8 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
     response = jsonResponse(200, R"({"status":"ok"})");
   } else if (get && path == "/readyz") {
     response = jsonResponse(200, R"({"status":"ready"})");
+  } else if (get && path == "/costgate/spend") {
+    response = jsonResponse(200, spendJson());
   } else if (get && path == "/metrics") {
     response = Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize());
   } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/"))) {
@@ -526,6 +528,27 @@ void Gateway::observe(const server::ExchangeRecord& record) {
     metrics_.observeTimeToFirstToken(model, Seconds(record.time_to_first_token).count());
   }
   if (record.usage) metrics_.countUsage(who, *record.usage, record.cost);
+  bool proxied = record.route == "chat_completions" || record.route == "completions" ||
+                 record.route == "embeddings";
+  if (proxied && !record.backend.empty()) {
+    report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
+                               record.tag_labels.env, record.model},
+                      .tokens_in = record.usage ? record.usage->prompt_tokens : 0,
+                      .tokens_out = record.usage ? record.usage->completion_tokens : 0,
+                      .cost = record.cost.value_or(0)};
+    std::lock_guard lock(spend_mutex_);
+    spend_.add(call);
+  }
+}
+
+std::string Gateway::spendJson() const {
+  std::string totals;
+  {
+    std::lock_guard lock(spend_mutex_);
+    totals = spend_.json();
+  }
+  // The totals' object, with when they started counting in front.
+  return "{\"since\":" + std::to_string(started_unix_) + "," + totals.substr(1);
 }
 
 }  // namespace costgate::gateway

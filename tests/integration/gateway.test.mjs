@@ -3,11 +3,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  startMock, startGateway, gatewayConfig, postJson, assertOpenAIError, sleep, tempDir,
+  startMock, startGateway, gatewayConfig, postJson, assertOpenAIError, sleep, checkMetrics, freePort,
 } from './harness.mjs';
 
 const chat = (extra = {}) => ({
@@ -270,18 +267,13 @@ describe('gateway core', () => {
     assert.equal(response.status, 200);
     const text = await response.text();
     assert.match(text, /costgate_requests_total\{.*route="chat_completions".*\} \d+/);
-    const dir = tempDir();
-    writeFileSync(join(dir, 'metrics.txt'), text);
-    // promtool exits non-zero on a malformed exposition; lint warnings are printed but allowed.
-    execFileSync('sh', ['-c', `promtool check metrics < ${join(dir, 'metrics.txt')}`], { stdio: 'pipe' });
+    checkMetrics(text);
   });
 });
 
 describe('gateway without a reachable backend', () => {
   test('an unreachable backend is 502', async () => {
-    const closedPort = await new Promise((res) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => res(p)); });
-    });
+    const closedPort = await freePort();
     const gateway = await startGateway(gatewayConfig({ backendUrl: `http://127.0.0.1:${closedPort}/v1` }));
     try {
       const result = await postJson(`${gateway.url}/v1/chat/completions`, chat());

@@ -148,6 +148,18 @@ export function makeCertificates(dir) {
   return { ca: join(dir, 'ca.pem'), cert: good.cert, key: good.key, wrongCert: wrong.cert, wrongKey: wrong.key };
 }
 
+// Runs `promtool check metrics` on an exposition; throws if promtool rejects it (lint warnings
+// are printed but allowed).
+export function checkMetrics(text) {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'metrics.txt'), text);
+    execFileSync('sh', ['-c', `promtool check metrics < ${join(dir, 'metrics.txt')}`], { stdio: 'pipe' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // A port nothing listens on right now, for servers that cannot be told to pick their own.
 export async function freePort() {
   const net = await import('node:net');

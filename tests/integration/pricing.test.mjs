@@ -2,7 +2,12 @@
 // answers, in integer micro-dollars.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startGateway, gatewayConfig, postJson } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  startMock, startGateway, gatewayConfig, postJson, gatewayBinary, tempDir, sleep, checkMetrics,
+} from './harness.mjs';
 
 let mock;
 let gateway;
@@ -138,6 +143,7 @@ test('the metrics add up the cost per feature', async () => {
     }
   }
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  checkMetrics(text);
   for (const [feature, expected] of Object.entries(costs)) {
     const line = text.split('\n').find((l) => l.startsWith('costgate_cost_usd_total{')
       && l.includes(`feature="${feature}"`) && l.includes('team="pricing-test"'));
@@ -149,4 +155,38 @@ test('the metrics add up the cost per feature', async () => {
   assert.match(text, /costgate_overhead_seconds_count\{route="chat_completions"\} \d+/);
   // Earlier tests in this file streamed: their first text was timed.
   assert.match(text, /costgate_time_to_first_token_seconds_count\{model="mock-small"\} [1-9]/);
+});
+
+// "0.000450" -> 450n: exact, as the gateway computes it.
+const micros = (usd) => BigInt(usd.replace('.', ''));
+
+test('spend since start and costgate report add up what the calls cost', async () => {
+  let expected = 0n;
+  for (let i = 0; i < 4; i += 1) {
+    const result = await postJson(`${gateway.url}/v1/chat/completions`, {
+      model: 'mock-small', messages: [{ role: 'user', content: `spend call ${i}` }],
+    }, { 'x-costgate-feature': 'spend-test', 'x-costgate-team': 'finance' });
+    expected += micros(result.headers.get('x-costgate-cost-usd'));
+  }
+  const spend = await (await fetch(`${gateway.url}/costgate/spend`)).json();
+  assert.ok(spend.since > 0);
+  const group = spend.groups.find((g) => g.feature === 'spend-test');
+  assert.ok(group, JSON.stringify(spend));
+  assert.equal(group.team, 'finance');
+  assert.equal(group.model, 'mock-small');
+  assert.equal(group.calls, 4);
+  assert.equal(micros(group.cost_usd), expected);
+
+  // The same from the access log, through the command line.
+  await sleep(100);
+  const dir = tempDir();
+  const log = join(dir, 'access.log');
+  writeFileSync(log, gateway.lines.stdout.join('\n'));
+  const csv = execFileSync(gatewayBinary, ['report', '--log', log, '--by', 'feature,team', '--format', 'csv'], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  const row = csv.split('\n').find((l) => l.startsWith('spend-test,finance,'));
+  assert.ok(row, csv);
+  const [, , calls, , , cost] = row.split(',');
+  assert.equal(calls, '4');
+  assert.equal(micros(cost), expected);
 });

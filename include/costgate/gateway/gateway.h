@@ -4,12 +4,14 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "costgate/config/config.h"
 #include "costgate/log/access_log.h"
 #include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/chain.h"
+#include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
 #include "costgate/upstream/upstream_client.h"
 
@@ -49,6 +51,9 @@ class Gateway {
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
+  // GET /costgate/spend: report::SpendTotals::json() of the calls since start, by feature, team,
+  // env and model, with "since" (Unix seconds).
+  std::string spendJson() const;
   // The usage a whole 200 answer reports, into `record` and the x-costgate-tokens-in/-out
   // headers, and for a priced `model` its cost (x-costgate-cost-usd). Nothing without usage.
   void priceWholeAnswer(std::string_view model, server::Response& response,
@@ -61,6 +66,9 @@ class Gateway {
   std::string models_body_;
   long long started_unix_ = 0;
   metrics::Metrics metrics_;
+  mutable std::mutex spend_mutex_;  // observe() runs on every worker thread
+  report::SpendTotals spend_{{report::Dimension::Feature, report::Dimension::Team,
+                              report::Dimension::Env, report::Dimension::Model}};
   log::AccessLog access_log_;
 };
 

@@ -1,0 +1,73 @@
+#pragma once
+// Spend totals for showback and chargeback: calls, tokens and cost grouped by any of feature,
+// team, env and model. Fed from access-log lines by `costgate report`, and from finished
+// exchanges by the gateway's /costgate/spend endpoint. Plain data, no I/O.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "costgate/pricing/price.h"
+
+namespace costgate::report {
+
+enum class Dimension { Feature, Team, Env, Model };
+inline constexpr std::array<std::string_view, 4> kDimensionNames = {"feature", "team", "env",
+                                                                    "model"};
+// "feature" -> Dimension::Feature; nullopt for anything else.
+std::optional<Dimension> dimensionNamed(std::string_view name);
+
+struct Call {
+  std::array<std::string, 4> tags;  // by Dimension; empty = not tagged
+  std::uint64_t tokens_in = 0;
+  std::uint64_t tokens_out = 0;
+  pricing::Micros cost = 0;  // 0 for unpriced calls
+};
+
+struct Totals {
+  std::uint64_t calls = 0;
+  std::uint64_t tokens_in = 0;
+  std::uint64_t tokens_out = 0;
+  pricing::Micros cost = 0;
+};
+
+class SpendTotals {
+ public:
+  // Groups by `by` (in that order); at most `max_groups` groups, then further ones add to a group
+  // whose values are all "other", so memory stays bounded whatever the tags.
+  explicit SpendTotals(std::vector<Dimension> by, std::size_t max_groups = 100'000)
+      : by_(std::move(by)), max_groups_(max_groups) {}
+
+  void add(const Call& call);
+  const std::vector<Dimension>& by() const { return by_; }
+  // The groups in order of their values, and everything together.
+  const std::map<std::vector<std::string>, Totals>& groups() const { return groups_; }
+  const Totals& total() const { return total_; }
+
+  // A fixed-width table, most expensive group first, with a total line.
+  std::string table() const;
+  // CSV with a header line; cost as exact decimal USD.
+  std::string csv() const;
+  // {"groups":[{"feature":...,"calls":...,"tokens_in":...,"tokens_out":...,"cost_usd":"..."}],
+  //  "total":{...}}
+  std::string json() const;
+
+ private:
+  std::vector<Dimension> by_;
+  std::size_t max_groups_;
+  std::map<std::vector<std::string>, Totals> groups_;
+  Totals total_;
+};
+
+// One access-log line as a Call, if it is a proxied call's line (it has a route and a model)
+// whose timestamp is in [since, until) (ISO 8601 prefixes such as "2026-11-28" or
+// "2026-11-28T18:00"; empty = unbounded). nullopt for other lines and for lines that are not
+// JSON.
+std::optional<Call> callFromLogLine(std::string_view line, std::string_view since,
+                                    std::string_view until);
+
+}  // namespace costgate::report

@@ -1,0 +1,167 @@
+#include "costgate/report/spend.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "costgate/jsonview/document.h"
+#include "costgate/log/access_log.h"
+
+namespace costgate::report {
+
+std::optional<Dimension> dimensionNamed(std::string_view name) {
+  for (std::size_t i = 0; i < kDimensionNames.size(); ++i) {
+    if (kDimensionNames[i] == name) return static_cast<Dimension>(i);
+  }
+  return std::nullopt;
+}
+
+void SpendTotals::add(const Call& call) {
+  std::vector<std::string> key;
+  key.reserve(by_.size());
+  for (Dimension dimension : by_) {
+    const std::string& value = call.tags[static_cast<std::size_t>(dimension)];
+    key.push_back(value.empty() ? "none" : value);
+  }
+  auto it = groups_.find(key);
+  if (it == groups_.end()) {
+    if (groups_.size() >= max_groups_) std::fill(key.begin(), key.end(), "other");
+    it = groups_.try_emplace(std::move(key)).first;
+  }
+  for (Totals* totals : {&it->second, &total_}) {
+    ++totals->calls;
+    totals->tokens_in += call.tokens_in;
+    totals->tokens_out += call.tokens_out;
+    totals->cost += call.cost;
+  }
+}
+
+namespace {
+
+std::vector<std::pair<const std::vector<std::string>*, const Totals*>> byCost(
+    const std::map<std::vector<std::string>, Totals>& groups) {
+  std::vector<std::pair<const std::vector<std::string>*, const Totals*>> rows;
+  for (const auto& [key, totals] : groups) rows.emplace_back(&key, &totals);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.second->cost > b.second->cost; });
+  return rows;
+}
+
+// CSV: quoted when it holds a comma, a quote or a line break.
+std::string csvField(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string SpendTotals::table() const {
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::string> header;
+  for (Dimension dimension : by_) {
+    header.emplace_back(kDimensionNames[static_cast<std::size_t>(dimension)]);
+  }
+  for (const char* column : {"calls", "tokens_in", "tokens_out", "cost_usd"}) {
+    header.emplace_back(column);
+  }
+  cells.push_back(header);
+  auto numbers = [](const Totals& totals) {
+    return std::vector<std::string>{std::to_string(totals.calls), std::to_string(totals.tokens_in),
+                                    std::to_string(totals.tokens_out),
+                                    pricing::formatUsd(totals.cost)};
+  };
+  for (const auto& [key, totals] : byCost(groups_)) {
+    std::vector<std::string> row = *key;
+    for (auto& number : numbers(*totals)) row.push_back(std::move(number));
+    cells.push_back(std::move(row));
+  }
+  std::vector<std::string> total_row(by_.size(), "");
+  if (!total_row.empty()) total_row[0] = "total";
+  for (auto& number : numbers(total_)) total_row.push_back(std::move(number));
+  cells.push_back(std::move(total_row));
+
+  std::vector<std::size_t> widths(header.size(), 0);
+  for (const auto& row : cells) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : cells) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      bool number = i >= by_.size();  // numbers right-aligned, names left-aligned
+      std::string pad(widths[i] - row[i].size(), ' ');
+      out += i > 0 ? "  " : "";
+      out += number ? pad + row[i] : row[i] + (i + 1 < row.size() ? pad : "");
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string SpendTotals::csv() const {
+  std::string out;
+  for (Dimension dimension : by_) {
+    out.append(kDimensionNames[static_cast<std::size_t>(dimension)]).append(",");
+  }
+  out += "calls,tokens_in,tokens_out,cost_usd\n";
+  for (const auto& [key, totals] : byCost(groups_)) {
+    for (const auto& value : *key) out.append(csvField(value)).append(",");
+    out += std::to_string(totals->calls) + "," + std::to_string(totals->tokens_in) + "," +
+           std::to_string(totals->tokens_out) + "," + pricing::formatUsd(totals->cost) + "\n";
+  }
+  return out;
+}
+
+std::string SpendTotals::json() const {
+  auto numbers = [](const Totals& totals) {
+    return "\"calls\":" + std::to_string(totals.calls) +
+           ",\"tokens_in\":" + std::to_string(totals.tokens_in) +
+           ",\"tokens_out\":" + std::to_string(totals.tokens_out) + ",\"cost_usd\":\"" +
+           pricing::formatUsd(totals.cost) + "\"";
+  };
+  std::string out = "{\"groups\":[";
+  bool first = true;
+  for (const auto& [key, totals] : byCost(groups_)) {
+    out += first ? "{" : ",{";
+    first = false;
+    for (std::size_t i = 0; i < by_.size(); ++i) {
+      log::appendJsonString(out, kDimensionNames[static_cast<std::size_t>(by_[i])]);
+      out += ':';
+      log::appendJsonString(out, (*key)[i]);
+      out += ',';
+    }
+    out += numbers(*totals) + "}";
+  }
+  return out + "],\"total\":{" + numbers(total_) + "}}";
+}
+
+std::optional<Call> callFromLogLine(std::string_view line, std::string_view since,
+                                    std::string_view until) {
+  auto document = jsonview::Document::parse(line);
+  if (!document || !document->root().isObject()) return std::nullopt;
+  auto root = document->root();
+  auto text = [&](std::string_view key) -> std::string {
+    auto value = root.find(key);
+    return value && value->isString() ? value->string() : std::string();
+  };
+  std::string ts = text("ts");
+  if (!since.empty() && ts < since) return std::nullopt;
+  if (!until.empty() && ts >= until) return std::nullopt;
+  Call call;
+  call.tags = {text("feature"), text("team"), text("env"), text("model")};
+  std::string route = text("route");
+  bool proxied = route == "chat_completions" || route == "completions" || route == "embeddings";
+  if (!proxied || call.tags[3].empty() || call.tags[3] == "unknown") return std::nullopt;
+  auto count = [&](std::string_view key) -> std::uint64_t {
+    auto value = root.find(key);
+    auto number = value ? value->integer() : std::nullopt;
+    return number && *number > 0 ? static_cast<std::uint64_t>(*number) : 0;
+  };
+  call.tokens_in = count("tokens_in");
+  call.tokens_out = count("tokens_out");
+  // The log writes cost as exact decimal text; read back exactly.
+  if (auto cost = root.find("cost_usd")) call.cost = pricing::parseUsd(cost->raw()).value_or(0);
+  return call;
+}
+
+}  // namespace costgate::report

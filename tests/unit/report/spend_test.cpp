@@ -1,0 +1,103 @@
+#include "costgate/report/spend.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace costgate::report {
+namespace {
+
+std::string line(const std::string& ts, const std::string& feature, const std::string& model,
+                 const std::string& extra) {
+  return R"({"ts":")" + ts + R"(","route":"chat_completions","model":")" + model +
+         R"(","feature":")" + feature + R"(","team":"growth","status":200)" + extra + "}";
+}
+
+TEST(SpendReport, ReadsProxiedCallsFromTheLog) {
+  auto call = callFromLogLine(
+      line("2026-11-28T10:00:00.000Z", "search", "mock-small",
+           R"(,"tokens_in":120,"tokens_out":40,"usage_source":"backend","cost_usd":0.000450)"),
+      "", "");
+  ASSERT_TRUE(call.has_value());
+  EXPECT_EQ(call->tags[0], "search");
+  EXPECT_EQ(call->tags[1], "growth");
+  EXPECT_EQ(call->tags[2], "");
+  EXPECT_EQ(call->tags[3], "mock-small");
+  EXPECT_EQ(call->tokens_in, 120u);
+  EXPECT_EQ(call->tokens_out, 40u);
+  EXPECT_EQ(call->cost, 450);
+  // Not proxied calls, unknown models and lines that are not JSON are not calls.
+  EXPECT_FALSE(callFromLogLine(R"({"ts":"x","route":"admin","model":""})", "", ""));
+  EXPECT_FALSE(callFromLogLine(line("2026-11-28", "f", "unknown", ""), "", ""));
+  EXPECT_FALSE(callFromLogLine("costgate 0.1.0 listening on ...", "", ""));
+}
+
+TEST(SpendReport, KeepsCallsInTheTimeRange) {
+  std::string at_ten = line("2026-11-28T10:00:00.000Z", "f", "m", "");
+  EXPECT_TRUE(callFromLogLine(at_ten, "2026-11-28", ""));
+  EXPECT_TRUE(callFromLogLine(at_ten, "2026-11-28T10:00", "2026-11-28T10:01"));
+  EXPECT_FALSE(callFromLogLine(at_ten, "2026-11-28T10:01", ""));
+  EXPECT_FALSE(callFromLogLine(at_ten, "", "2026-11-28T10:00"));  // until is exclusive
+  EXPECT_FALSE(callFromLogLine(at_ten, "2026-11-29", ""));
+}
+
+TEST(SpendReport, AddsUpExactlyPerGroup) {
+  SpendTotals totals({Dimension::Feature});
+  // A thousand calls of 0.000001: exactly 0.001000, which doubles would miss.
+  for (int i = 0; i < 1000; ++i) {
+    totals.add({.tags = {"search", "", "", "m"}, .tokens_in = 1, .tokens_out = 2, .cost = 1});
+  }
+  totals.add({.tags = {"chat", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 5000});
+  totals.add({.tags = {"", "", "", "m"}, .tokens_in = 0, .tokens_out = 0, .cost = 0});
+  ASSERT_EQ(totals.groups().size(), 3u);
+  EXPECT_EQ(totals.groups().at({"search"}).cost, 1000);
+  EXPECT_EQ(totals.groups().at({"search"}).calls, 1000u);
+  EXPECT_EQ(totals.groups().at({"none"}).calls, 1u);
+  EXPECT_EQ(totals.total().cost, 6000);
+  EXPECT_EQ(totals.total().tokens_out, 2020u);
+
+  std::string table = totals.table();
+  EXPECT_EQ(table.substr(0, table.find('\n')), "feature  calls  tokens_in  tokens_out  cost_usd");
+  // The most expensive group first, the total last.
+  EXPECT_LT(table.find("chat"), table.find("search"));
+  EXPECT_NE(table.find("total     1002       1010        2020  0.006000"), std::string::npos)
+      << table;
+
+  EXPECT_EQ(totals.csv(),
+            "feature,calls,tokens_in,tokens_out,cost_usd\n"
+            "chat,1,10,20,0.005000\n"
+            "search,1000,1000,2000,0.001000\n"
+            "none,1,0,0,0.000000\n");
+
+  auto json = nlohmann::json::parse(totals.json());
+  EXPECT_EQ(json["groups"][0]["feature"], "chat");
+  EXPECT_EQ(json["groups"][0]["cost_usd"], "0.005000");
+  EXPECT_EQ(json["total"]["calls"], 1002);
+  EXPECT_EQ(json["total"]["cost_usd"], "0.006000");
+}
+
+TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
+  SpendTotals totals({Dimension::Team, Dimension::Model});
+  totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3});
+  totals.add({.tags = {"g", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 4});
+  EXPECT_EQ(totals.csv(),
+            "team,model,calls,tokens_in,tokens_out,cost_usd\n\"a,b\",m1,2,2,2,0.000007\n");
+}
+
+TEST(SpendReport, GroupsAreBounded) {
+  SpendTotals totals({Dimension::Feature}, 3);
+  for (int i = 0; i < 10; ++i) {
+    totals.add({.tags = {"f" + std::to_string(i), "", "", "m"},
+                .tokens_in = 0,
+                .tokens_out = 0,
+                .cost = 1});
+  }
+  EXPECT_EQ(totals.groups().size(), 4u);  // three, and "other"
+  EXPECT_EQ(totals.groups().at({"other"}).calls, 7u);
+  EXPECT_EQ(totals.total().cost, 10);
+}
+
+}  // namespace
+}  // namespace costgate::report
