@@ -220,7 +220,8 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     accounting.client_asked_for_usage = openai::asksForUsage(body);
     accounting.prompt_characters = openai::promptCharacters(body);
   }
-  if (chain_.size() > 0) ctx.body = json::parse(request.body);
+  ctx.request_index = body;
+  if (chain_.usesBody()) ctx.body = json::parse(request.body);
   ctx.headers.reserve(request.head.fieldCount());
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto field = request.head.field(i);

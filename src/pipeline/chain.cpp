@@ -7,7 +7,10 @@
 namespace costgate::pipeline {
 
 Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {
-  for (const auto& filter : filters_) reads_response_ = reads_response_ || filter->readsResponse();
+  for (const auto& filter : filters_) {
+    reads_response_ = reads_response_ || filter->readsResponse();
+    uses_body_ = uses_body_ || filter->usesBody();
+  }
 }
 
 FilterStatus Chain::onRequest(RequestContext& ctx) const {

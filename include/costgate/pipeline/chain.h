@@ -29,11 +29,14 @@ class Chain {
   std::size_t size() const { return filters_.size(); }
   // Whether a whole response must be parsed for onResponse.
   bool readsResponse() const { return reads_response_; }
+  // Whether some filter reads or edits ctx.body (Filter::usesBody).
+  bool usesBody() const { return uses_body_; }
   const Filter& at(std::size_t i) const { return *filters_[i]; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
   bool reads_response_ = false;
+  bool uses_body_ = false;
 };
 
 // Builds one filter from its YAML block, or reports what is wrong with it.

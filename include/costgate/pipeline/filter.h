@@ -44,6 +44,10 @@ class Filter {
   virtual void onResponse(RequestContext& ctx) const { (void)ctx; }
   // True for filters that implement onResponse.
   virtual bool readsResponse() const { return false; }
+  // False for filters that only read the request body, through ctx.request_index: the DOM
+  // (ctx.body) is then built only if another filter needs it, since it costs more than the rest
+  // of a proxied call.
+  virtual bool usesBody() const { return true; }
 
   // For each event of a streamed response, in reverse chain order, before it is relayed.
   virtual void onChunk(RequestContext& ctx, StreamEvent& event) const {

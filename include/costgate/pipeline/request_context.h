@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "costgate/jsonview/document.h"
 
 namespace costgate::pipeline {
 
@@ -46,8 +47,10 @@ struct RequestContext {
   std::string request_id;
   Route route = Route::ChatCompletions;
   RequestHeaders headers;
-  nlohmann::json body;        // the parsed request body (null when the chain is empty); filters
-                              // may edit it...
+  // The request body's index, for reading (always set; valid during onRequest).
+  std::optional<jsonview::Value> request_index;
+  nlohmann::json body;        // the parsed request body (null unless a filter usesBody());
+                              // filters may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
   std::string model;          // body["model"] as the client sent it
   bool stream = false;        // body["stream"] == true

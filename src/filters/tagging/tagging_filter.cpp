@@ -58,9 +58,18 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
     ctx.local_reply = pipeline::LocalReply{401, "application/json", error.body(), {}};
     return pipeline::FilterStatus::Respond;
   }
-  const nlohmann::json* metadata = nullptr;
-  if (auto it = ctx.body.find("metadata"); it != ctx.body.end() && it->is_object()) {
-    metadata = &*it;
+  // A string member of `object` that is not empty.
+  auto nonEmptyString = [](const std::optional<jsonview::Value>& object,
+                           std::string_view key) -> std::optional<std::string> {
+    if (!object || !object->isObject()) return std::nullopt;
+    auto value = object->find(key);
+    if (!value || !value->isString()) return std::nullopt;
+    std::string text = value->string();
+    return text.empty() ? std::nullopt : std::optional<std::string>(std::move(text));
+  };
+  std::optional<jsonview::Value> metadata;
+  if (ctx.request_index && ctx.request_index->isObject()) {
+    metadata = ctx.request_index->find("metadata");
   }
   auto pick = [&](const std::string& header, const char* metadata_key,
                   const std::string& fallback) -> std::string {
@@ -74,11 +83,8 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
     if (auto value = ctx.header(header); value && !value->empty()) {
       return bounded(*value, config_.max_length);
     }
-    if (metadata) {
-      auto it = metadata->find(metadata_key);
-      if (it != metadata->end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
-        return bounded(it->get_ref<const std::string&>(), config_.max_length);
-      }
+    if (auto value = nonEmptyString(metadata, metadata_key)) {
+      return bounded(*value, config_.max_length);
     }
     return fallback;
   };
@@ -86,8 +92,10 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
   ctx.tags.team = pick(config_.team_header, "team", config_.defaults.team);
   ctx.tags.env = pick(config_.env_header, "env", config_.defaults.env);
   std::string user_fallback = config_.defaults.user;
-  if (auto it = ctx.body.find("user"); it != ctx.body.end() && it->is_string()) {
-    user_fallback = it->get<std::string>();
+  if (ctx.request_index && ctx.request_index->isObject()) {
+    if (auto user = ctx.request_index->find("user"); user && user->isString()) {
+      user_fallback = user->string();
+    }
   }
   ctx.tags.user = pick(config_.user_header, "user", bounded(user_fallback, config_.max_length));
   ctx.tag_labels = {labelFor(config_.allowed_features, ctx.tags.feature),

@@ -44,7 +44,9 @@ class TaggingFilter : public pipeline::Filter {
   explicit TaggingFilter(TaggingConfig config) : config_(std::move(config)) {}
   std::string_view name() const override { return "tagging"; }
   // Fills ctx.tags and ctx.tag_labels; replies 401 only when a key is required and missing.
+  // Reads the body through ctx.request_index only.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
+  bool usesBody() const override { return false; }
 
  private:
   TaggingConfig config_;

@@ -1,5 +1,6 @@
 #include "costgate/filters/tagging/tagging_filter.h"
 
+#include <list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -252,10 +253,18 @@ TEST(TaggingConfig, MakeTaggingFilterReportsTheConfigError) {
 
 // The filter's behaviour on one request.
 
-pipeline::RequestContext request(pipeline::RequestHeaders headers, nlohmann::json body) {
+// A context as the gateway hands it to the filter: the body's index, not its DOM. The texts and
+// indexes live until the end of the test program.
+pipeline::RequestContext request(pipeline::RequestHeaders headers, const nlohmann::json& body) {
+  static std::list<std::string> texts;
+  static std::list<jsonview::Document> documents;
+  texts.push_back(body.is_null() ? "{}" : body.dump());
+  auto document = jsonview::Document::parse(texts.back());
+  EXPECT_TRUE(document.has_value());
+  documents.push_back(std::move(*document));
   pipeline::RequestContext ctx;
   ctx.headers = std::move(headers);
-  ctx.body = std::move(body);
+  ctx.request_index = documents.back().root();
   return ctx;
 }
 
