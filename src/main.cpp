@@ -55,6 +55,11 @@ int report(int argc, char** argv) {
     std::string value = argv[++i];
     if (arg == "--log") {
       log_path = value;
+    } else if ((arg == "--since" || arg == "--until") &&
+               !costgate::report::isTimestampPrefix(value)) {
+      std::cerr << "costgate report: " << arg << " takes a UTC time such as 2026-11-28 or "
+                << "2026-11-28T18:00, got '" << value << "'\n";
+      return 2;
     } else if (arg == "--since") {
       since = value;
     } else if (arg == "--until") {

@@ -391,9 +391,13 @@ class Loader {
     section.require("output");
     auto usd = [&section](std::string_view key, pricing::Micros* out) {
       section.parsed(key, [out](const Field& field, const std::string& text) -> MaybeError {
+        // A billion dollars per million tokens is beyond any real price: a unit mistake.
+        constexpr pricing::Micros kMaxPrice = 1'000'000'000'000'000;
         auto amount = pricing::parseUsd(text);
-        if (!amount) {
-          return field.error("expected USD per million tokens such as 0.15 (at most 6 decimals)");
+        if (!amount || *amount > kMaxPrice) {
+          return field.error(
+              "expected USD per million tokens such as 0.15 (at most 6 decimals, at most "
+              "1000000000)");
         }
         *out = *amount;
         return std::nullopt;

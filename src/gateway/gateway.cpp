@@ -235,7 +235,9 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     co_await writer.send(std::move(response));
   };
 
-  if (chain_.onRequest(ctx) == pipeline::FilterStatus::Respond) {
+  pipeline::FilterStatus decision = chain_.onRequest(ctx);
+  ctx.request_index.reset();  // it views request.body, which is forwarded (moved) below
+  if (decision == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {
       ctx.local_reply = pipeline::LocalReply{
           500,

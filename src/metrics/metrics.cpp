@@ -154,6 +154,31 @@ struct Metrics::Families {
 // the ones it has seen and takes the lock only for a value new to it.
 class Metrics::TagLabels {
  public:
+  // The label values of a (feature, team, env) combination: see Attribution.
+  std::array<std::string_view, 3> admit(const Attribution& who) {
+    std::array<std::string_view, 3> labels = {admit(0, who.feature), admit(1, who.team),
+                                              admit(2, who.env)};
+    // Each label value bounded alone would still allow kMaxTagValues^3 series.
+    thread_local std::unordered_map<std::uint64_t,
+                                    std::unordered_set<std::string, KeyHash, std::equal_to<>>>
+        known;
+    thread_local std::string key;
+    key.clear();
+    for (std::string_view label : labels) {  // length-prefixed: no value can fake a boundary
+      key.append(std::to_string(label.size())).append(":").append(label);
+    }
+    auto& mine = known[id_];
+    if (mine.contains(std::string_view(key))) return labels;
+    std::lock_guard lock(mutex_);
+    if (!combinations_.contains(std::string_view(key))) {
+      if (combinations_.size() >= kMaxTagCombinations) return {"other", "other", "other"};
+      combinations_.emplace(key);
+    }
+    mine.emplace(key);
+    return labels;
+  }
+
+ private:
   // `value`, or "none" when empty, or "other" once kMaxTagValues others were admitted.
   std::string_view admit(std::size_t tag, std::string_view value) {
     if (value.empty()) return "none";
@@ -171,9 +196,9 @@ class Metrics::TagLabels {
     return *mine.emplace(value).first;
   }
 
- private:
   std::mutex mutex_;
   std::array<std::unordered_set<std::string, KeyHash, std::equal_to<>>, 3> admitted_;
+  std::unordered_set<std::string, KeyHash, std::equal_to<>> combinations_;
   const std::uint64_t id_ = next_id_++;
   static inline std::atomic<std::uint64_t> next_id_{1};
 };
@@ -187,9 +212,7 @@ Metrics::~Metrics() = default;
 
 void Metrics::countRequest(const Attribution& who, std::string_view route, int status,
                            double seconds) {
-  std::string_view feature = tag_labels_->admit(0, who.feature);
-  std::string_view team = tag_labels_->admit(1, who.team);
-  std::string_view env = tag_labels_->admit(2, who.env);
+  auto [feature, team, env] = tag_labels_->admit(who);
   // Reused per thread: building the lookup key then allocates nothing once warm.
   thread_local std::string key;
   key.assign(route).append("\n").append(who.model).append("\n");
@@ -278,9 +301,7 @@ void Metrics::observeTimeToFirstToken(std::string_view model, double seconds) {
 
 void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
                          std::optional<pricing::Micros> cost) {
-  std::string_view feature = tag_labels_->admit(0, who.feature);
-  std::string_view team = tag_labels_->admit(1, who.team);
-  std::string_view env = tag_labels_->admit(2, who.env);
+  auto [feature, team, env] = tag_labels_->admit(who);
   thread_local std::string key;
   auto labels = [&](std::string_view type) {
     prometheus::Labels result{{"feature", std::string(feature)},

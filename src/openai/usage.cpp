@@ -10,8 +10,10 @@ namespace {
 bool readCount(const jsonview::Value& object, std::string_view key, std::uint64_t* out) {
   auto value = object.find(key);
   if (!value || value->isNull()) return true;
+  // 2^40 tokens in one call is no real usage: a broken or hostile backend, not a bill.
+  constexpr std::int64_t kMostTokens = std::int64_t{1} << 40;
   auto count = value->integer();
-  if (!count || *count < 0) return false;
+  if (!count || *count < 0 || *count > kMostTokens) return false;
   *out = static_cast<std::uint64_t>(*count);
   return true;
 }

@@ -9,8 +9,6 @@ namespace {
 
 constexpr Micros kMicrosPerDollar = 1'000'000;
 constexpr std::int64_t kTokensPerPriceUnit = 1'000'000;  // prices are per million tokens
-// A billion dollars per million tokens is far beyond any real price and keeps products small.
-constexpr Micros kMaxAmount = 1'000'000'000 * kMicrosPerDollar;
 
 bool isDigits(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -32,23 +30,28 @@ Micros costOf(const Price& price, const Usage& usage) {
                                                            : static_cast<Micros>(micros);
 }
 
+Micros addSaturating(Micros a, Micros b) {
+  Micros sum;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? std::numeric_limits<Micros>::max() : std::numeric_limits<Micros>::min();
+}
+
 std::optional<Micros> parseUsd(std::string_view text) {
   std::size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot);
   std::string_view fraction = dot == std::string_view::npos ? "" : text.substr(dot + 1);
-  if (!isDigits(whole) || !isDigits(fraction) || whole.empty() || whole.size() > 10 ||
+  if (!isDigits(whole) || !isDigits(fraction) || whole.empty() || whole.size() > 13 ||
       fraction.size() > 6 || (dot != std::string_view::npos && fraction.empty())) {
     return std::nullopt;
   }
   Micros amount = 0;
   for (char c : whole) amount = amount * 10 + (c - '0');
-  amount *= kMicrosPerDollar;
+  if (__builtin_mul_overflow(amount, kMicrosPerDollar, &amount)) return std::nullopt;
   Micros scale = kMicrosPerDollar / 10;
   for (char c : fraction) {
-    amount += (c - '0') * scale;
+    if (__builtin_add_overflow(amount, (c - '0') * scale, &amount)) return std::nullopt;
     scale /= 10;
   }
-  if (amount > kMaxAmount) return std::nullopt;
   return amount;
 }
 

@@ -15,6 +15,16 @@ std::optional<Dimension> dimensionNamed(std::string_view name) {
   return std::nullopt;
 }
 
+bool isTimestampPrefix(std::string_view text) {
+  constexpr std::string_view kShape = "0000-00-00T00:00:00.000Z";
+  if (text.empty() || text.size() > kShape.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kShape[i] == '0' ? !digit : text[i] != kShape[i]) return false;
+  }
+  return true;
+}
+
 void SpendTotals::add(const Call& call) {
   std::vector<std::string> key;
   key.reserve(by_.size());
@@ -31,7 +41,7 @@ void SpendTotals::add(const Call& call) {
     ++totals->calls;
     totals->tokens_in += call.tokens_in;
     totals->tokens_out += call.tokens_out;
-    totals->cost += call.cost;
+    totals->cost = pricing::addSaturating(totals->cost, call.cost);
   }
 }
 

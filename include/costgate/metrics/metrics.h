@@ -17,8 +17,9 @@ class Registry;
 namespace costgate::metrics {
 
 // Who a call is charged to. Tag values are the client's, so Metrics bounds them: each of feature,
-// team and env gets at most kMaxTagValues distinct label values, in the order first seen; later
-// ones, and empty ones, are labelled "other" and "none". `model` must be a configured name.
+// team and env gets at most kMaxTagValues distinct label values, and the three together at most
+// kMaxTagCombinations, in the order first seen; later ones are labelled "other" (all three, for a
+// combination), and empty ones "none". `model` must be a configured name.
 struct Attribution {
   std::string_view feature;
   std::string_view team;
@@ -27,6 +28,7 @@ struct Attribution {
 };
 
 inline constexpr std::size_t kMaxTagValues = 100;
+inline constexpr std::size_t kMaxTagCombinations = 1000;
 
 class Metrics {
  public:

@@ -36,8 +36,12 @@ struct Usage {
 // Saturates instead of overflowing.
 Micros costOf(const Price& price, const Usage& usage);
 
+// a + b, held at the largest (or smallest) amount instead of overflowing: totals of hostile or
+// absurd usage stay wrong-but-defined, never undefined.
+Micros addSaturating(Micros a, Micros b);
+
 // A decimal USD amount such as "0.15", "2.5" or "10" with at most six decimals, into micro-dollars;
-// nullopt for anything else (signs, exponents, more decimals, more than a billion dollars).
+// nullopt for anything else (signs, exponents, more decimals, more than fits in Micros).
 std::optional<Micros> parseUsd(std::string_view text);
 
 // Micro-dollars as a decimal USD amount with six decimals: 7 -> "0.000007".

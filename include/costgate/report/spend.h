@@ -63,6 +63,10 @@ class SpendTotals {
   Totals total_;
 };
 
+// Whether `text` is a prefix of the access log's timestamps (2026-11-28T18:30:13.402Z), as
+// --since and --until take: "2026-11-28", "2026-11-28T18:00".
+bool isTimestampPrefix(std::string_view text);
+
 // One access-log line as a Call, if it is a proxied call's line (it has a route and a model)
 // whose timestamp is in [since, until) (ISO 8601 prefixes such as "2026-11-28" or
 // "2026-11-28T18:00"; empty = unbounded). nullopt for other lines and for lines that are not

@@ -9,12 +9,20 @@ namespace costgate::filters::tagging {
 
 namespace {
 
-// Cuts at a character boundary, so a long UTF-8 value never ends in half a character.
+// Cuts at a character boundary, so a long UTF-8 value never ends in half a character, and turns
+// control characters into '?': a tag is a name, and a line break in one could make two tags'
+// metric series one.
 std::string bounded(std::string_view value, std::size_t max_length) {
-  if (value.size() <= max_length) return std::string(value);
-  std::size_t cut = max_length;
-  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(value.substr(0, cut));
+  std::size_t cut = value.size();
+  if (cut > max_length) {
+    cut = max_length;
+    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string result(value.substr(0, cut));
+  for (char& c : result) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return result;
 }
 
 // The key of "Authorization: Bearer <key>", or empty.

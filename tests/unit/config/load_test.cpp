@@ -414,7 +414,11 @@ TEST(ConfigLoad, ErrorsPointAtTheProblem) {
        "unknown key 'apikey' in backends.mock (did you mean 'api_key'?)"},
       {"unknown model key", minimal + "    color: red\n", 7, 5, "unknown key 'color' in models.m"},
       {"price not a decimal", minimal + "    price:\n      input: 1e-3\n      output: 1\n", 8, 14,
-       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals)"},
+       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals, at "
+       "most 1000000000)"},
+      {"price too large", minimal + "    price:\n      input: 1000000001\n      output: 1\n", 8, 14,
+       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals, at "
+       "most 1000000000)"},
       {"price without output", minimal + "    price:\n      input: 0.15\n", 7, 5,
        "models.m.price: missing required key 'output'"},
       {"unknown price key", minimal + "    price:\n      inputs: 1\n", 8, 7,

@@ -94,6 +94,28 @@ TEST(Metrics, TagLabelsAreBounded) {
             std::string::npos);
 }
 
+TEST(Metrics, TagCombinationsAreBounded) {
+  // 40 x 40 combinations, each tag within its own bound: the combinations are capped too.
+  Metrics metrics;
+  pricing::Usage usage{.prompt_tokens = 1};
+  for (int f = 0; f < 40; ++f) {
+    for (int t = 0; t < 40; ++t) {
+      std::string feature = "f" + std::to_string(f), team = "t" + std::to_string(t);
+      metrics.countUsage({.feature = feature, .team = team, .env = "e", .model = "m"}, usage, 1);
+    }
+  }
+  std::string text = metrics.serialize();
+  std::size_t series = 0;
+  for (std::size_t at = 0; (at = text.find("costgate_cost_usd_total{", at)) != std::string::npos;
+       ++at) {
+    ++series;
+  }
+  EXPECT_EQ(series, kMaxTagCombinations + 1);
+  EXPECT_NE(
+      text.find(R"(costgate_cost_usd_total{env="other",feature="other",model="m",team="other"})"),
+      std::string::npos);
+}
+
 TEST(Metrics, SeparateInstancesDoNotShareSeries) {
   // The per-thread lookup caches must not hand one registry's series to another.
   auto first = std::make_unique<Metrics>();

@@ -41,6 +41,9 @@ TEST(UsageTest, NoUsageOrABadOneIsNone) {
   EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":-1}})").has_value());
   EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":"12"}})").has_value());
   EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":1.5}})").has_value());
+  // No call uses 2^40 tokens: a broken backend, not a bill.
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":9000000000000000000}})").has_value());
+  EXPECT_TRUE(usageIn(R"({"usage":{"prompt_tokens":1099511627776}})").has_value());
   EXPECT_FALSE(
       usageIn(R"({"usage":{"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":true}}})")
           .has_value());

@@ -66,10 +66,24 @@ TEST(PriceTest, ParsesUsdAmounts) {
   EXPECT_EQ(parseUsd("0.000001"), 1);
   EXPECT_EQ(parseUsd("0"), 0);
   EXPECT_EQ(parseUsd("1000000000"), 1'000'000'000'000'000);
-  for (const char* bad : {"", ".5", "5.", "-1", "+1", "1e-3", "0.0000001", "1,5", "abc", " 1",
-                          "1000000000.01", "99999999999", "nan", "inf", "0x10"}) {
+  // Up to what Micros holds: the report reads back any cost the log wrote.
+  EXPECT_EQ(parseUsd("9223372036854.775807"), std::numeric_limits<Micros>::max());
+  for (const char* bad :
+       {"", ".5", "5.", "-1", "+1", "1e-3", "0.0000001", "1,5", "abc", " 1", "9223372036854.775808",
+        "9223372036855", "99999999999999", "nan", "inf", "0x10"}) {
     EXPECT_EQ(parseUsd(bad), std::nullopt) << bad;
   }
+}
+
+TEST(PriceTest, AddsWithoutOverflowing) {
+  constexpr Micros kMost = std::numeric_limits<Micros>::max();
+  EXPECT_EQ(addSaturating(2, 3), 5);
+  EXPECT_EQ(addSaturating(kMost, 1), kMost);
+  EXPECT_EQ(addSaturating(kMost - 1, kMost), kMost);
+  EXPECT_EQ(addSaturating(std::numeric_limits<Micros>::min(), -1),
+            std::numeric_limits<Micros>::min());
+  // Round trip through the log's text.
+  EXPECT_EQ(parseUsd(formatUsd(kMost)), kMost);
 }
 
 TEST(PriceTest, FormatsMicroDollars) {

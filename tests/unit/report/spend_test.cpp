@@ -43,6 +43,17 @@ TEST(SpendReport, KeepsCallsInTheTimeRange) {
   EXPECT_FALSE(callFromLogLine(at_ten, "2026-11-29", ""));
 }
 
+TEST(SpendReport, TimesArePrefixesOfTheLogsTimestamps) {
+  for (const char* good : {"2026", "2026-11", "2026-11-28", "2026-11-28T18", "2026-11-28T18:00",
+                           "2026-11-28T18:00:00.000Z"}) {
+    EXPECT_TRUE(isTimestampPrefix(good)) << good;
+  }
+  for (const char* bad : {"", "2026-11-28 18:00", "28/11/2026", "2026-11-28T18:00:00Z",
+                          "2026-11-28T18:00:00.000Z1", "yesterday"}) {
+    EXPECT_FALSE(isTimestampPrefix(bad)) << bad;
+  }
+}
+
 TEST(SpendReport, AddsUpExactlyPerGroup) {
   SpendTotals totals({Dimension::Feature});
   // A thousand calls of 0.000001: exactly 0.001000, which doubles would miss.

@@ -446,6 +446,14 @@ TEST(TaggingFilter, LabelsOutsideTheAllowListAreOther) {
   EXPECT_EQ(ctx.tags.env, "dev");             // the raw value stays, for the log
 }
 
+TEST(TaggingFilter, ControlCharactersInTagsBecomeQuestionMarks) {
+  const TaggingFilter filter{TaggingConfig{}};
+  const nlohmann::json body = {{"metadata", {{"feature", "a\nb"}, {"team", "c\u0001d"}}}};
+  const pipeline::Tags tags = tag(filter, request({}, body));
+  EXPECT_EQ(tags.feature, "a?b");
+  EXPECT_EQ(tags.team, "c?d");
+}
+
 TEST(TaggingFilter, NeverReplies) {
   const TaggingFilter filter{TaggingConfig{}};
   const nlohmann::json bodies[] = {
