@@ -46,19 +46,31 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
+// What a task's promise keeps of its result, by result type.
+template <class T>
+struct ResultPromise : PromiseBase {
+  std::optional<T> value;
+  template <class U>
+  void return_value(U&& result) {
+    value.emplace(std::forward<U>(result));
+  }
+  T take() { return std::move(*value); }
+};
+
+template <>
+struct ResultPromise<void> : PromiseBase {
+  void return_void() {}
+  void take() {}
+};
+
 }  // namespace detail
 
 template <class T = void>
 class [[nodiscard]] Task {
  public:
-  struct promise_type : detail::PromiseBase {
-    std::optional<T> value;
+  struct promise_type : detail::ResultPromise<T> {
     Task get_return_object() { return Task(Handle::from_promise(*this)); }
     detail::FinalAwaiter final_suspend() noexcept { return {}; }
-    template <class U>
-    void return_value(U&& result) {
-      value.emplace(std::forward<U>(result));
-    }
   };
   using Handle = std::coroutine_handle<promise_type>;
 
@@ -82,46 +94,9 @@ class [[nodiscard]] Task {
   T await_resume() {
     auto& promise = handle_.promise();
     if (promise.error) std::rethrow_exception(promise.error);
-    return std::move(*promise.value);
+    return promise.take();
   }
   // Gives up ownership of the frame (for EventLoop::spawn).
-  Handle release() { return std::exchange(handle_, {}); }
-
- private:
-  explicit Task(Handle handle) : handle_(handle) {}
-  Handle handle_;
-};
-
-template <>
-class [[nodiscard]] Task<void> {
- public:
-  struct promise_type : detail::PromiseBase {
-    Task get_return_object() { return Task(Handle::from_promise(*this)); }
-    detail::FinalAwaiter final_suspend() noexcept { return {}; }
-    void return_void() {}
-  };
-  using Handle = std::coroutine_handle<promise_type>;
-
-  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
-  Task& operator=(Task&& other) noexcept {
-    if (this != &other) {
-      if (handle_) handle_.destroy();
-      handle_ = std::exchange(other.handle_, {});
-    }
-    return *this;
-  }
-  ~Task() {
-    if (handle_) handle_.destroy();
-  }
-
-  bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
-    handle_.promise().continuation = awaiter;
-    return handle_;
-  }
-  void await_resume() {
-    if (handle_.promise().error) std::rethrow_exception(handle_.promise().error);
-  }
   Handle release() { return std::exchange(handle_, {}); }
 
  private:
