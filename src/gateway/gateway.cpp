@@ -531,9 +531,7 @@ void Gateway::observe(const server::ExchangeRecord& record) {
     metrics_.observeTimeToFirstToken(model, Seconds(record.time_to_first_token).count());
   }
   if (record.usage) metrics_.countUsage(who, *record.usage, record.cost);
-  bool proxied = record.route == "chat_completions" || record.route == "completions" ||
-                 record.route == "embeddings";
-  if (proxied && !record.backend.empty()) {
+  if (!record.backend.empty()) {  // a call routed to a backend
     report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
                                record.tag_labels.env, record.model},
                       .tokens_in = record.usage ? record.usage->prompt_tokens : 0,

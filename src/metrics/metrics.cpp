@@ -156,6 +156,29 @@ class Metrics::TagLabels {
  public:
   // The label values of a (feature, team, env) combination: see Attribution.
   std::array<std::string_view, 3> admit(const Attribution& who) {
+    // Each call is admitted twice (its request, its usage), and most calls are tagged like the
+    // one before: that answer is kept per thread.
+    struct Last {
+      std::uint64_t owner = 0;
+      std::string feature, team, env;
+      std::array<std::string_view, 3> labels;
+    };
+    thread_local Last last;
+    if (last.owner == id_ && last.feature == who.feature && last.team == who.team &&
+        last.env == who.env) {
+      return last.labels;
+    }
+    last.owner = 0;  // until the answer below is known
+    last.labels = admitUncached(who);
+    last.feature.assign(who.feature);
+    last.team.assign(who.team);
+    last.env.assign(who.env);
+    last.owner = id_;
+    return last.labels;
+  }
+
+ private:
+  std::array<std::string_view, 3> admitUncached(const Attribution& who) {
     std::array<std::string_view, 3> labels = {admit(0, who.feature), admit(1, who.team),
                                               admit(2, who.env)};
     // Each label value bounded alone would still allow kMaxTagValues^3 series.
@@ -178,7 +201,6 @@ class Metrics::TagLabels {
     return labels;
   }
 
- private:
   // `value`, or "none" when empty, or "other" once kMaxTagValues others were admitted.
   std::string_view admit(std::size_t tag, std::string_view value) {
     if (value.empty()) return "none";
