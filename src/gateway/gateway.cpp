@@ -4,7 +4,9 @@
 #include <chrono>
 
 #include "costgate/jsonview/document.h"
+#include "costgate/jsonview/splice.h"
 #include "costgate/openai/error.h"
+#include "costgate/openai/prompt_tokens.h"
 #include "costgate/openai/request_validation.h"
 #include "costgate/openai/sse.h"
 #include "costgate/openai/usage.h"
@@ -30,6 +32,14 @@ Response jsonResponse(int status, std::string body) {
 
 Response errorResponse(const openai::ApiError& error) {
   return jsonResponse(error.status, error.body());
+}
+
+// What the filters did to the request, for the client.
+void addFilterHeaders(const RequestContext& ctx, Response& response) {
+  for (const auto& [name, value] : ctx.response_headers) response.add(name, value);
+  if (std::int64_t saved = ctx.tokensSaved(); saved > 0) {
+    response.add("x-costgate-tokens-saved", std::to_string(saved));
+  }
 }
 
 // Client headers that must not reach a backend: hop-by-hop ones, the client's credentials (the
@@ -222,6 +232,9 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   ctx.request_index = body;
   if (chain_.usesBody()) ctx.body = json::parse(request.body);
+  if (auto requested = routes_.find(ctx.model); requested != routes_.end()) {
+    ctx.encoding = requested->second.model->encoding.get();
+  }
   ctx.headers.reserve(request.head.fieldCount());
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto field = request.head.field(i);
@@ -236,7 +249,20 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   };
 
   pipeline::FilterStatus decision = chain_.onRequest(ctx);
-  ctx.request_index.reset();  // it views request.body, which is forwarded (moved) below
+  // The body as the filters left it, for building what is forwarded.
+  jsonview::Value filtered = *ctx.request_index;
+  ctx.request_index.reset();  // it may view request.body, which is forwarded (moved) below
+  for (const auto& saving : ctx.savings) {
+    record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
+  }
+  if (ctx.prompt_tokens) record.prompt_tokens_counted = ctx.prompt_tokens->tokens;
+  // Requests the chain answered itself are attributed too.
+  for (const auto& [name, value] :
+       std::initializer_list<std::pair<const char*, const std::string*>>{
+           {"feature", &ctx.tags.feature}, {"team", &ctx.tags.team}, {"env", &ctx.tags.env}}) {
+    if (!value->empty()) record.annotations.emplace_back(name, *value);
+  }
+  record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
   if (decision == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {
       ctx.local_reply = pipeline::LocalReply{
@@ -256,6 +282,9 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
       ctx.body.is_object() && model != ctx.body.end() && model->is_string()) {
     ctx.model = model->get<std::string>();
   }
+  if (const std::string* model = ctx.editedMember("model")) {
+    if (json name = json::parse(*model, nullptr, false); name.is_string()) ctx.model = name;
+  }
   auto found = routes_.find(ctx.model);
   if (found == routes_.end()) {
     record.model = "unknown";
@@ -270,30 +299,30 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   record.backend = target.model->backend;
   ctx.backend = target.model->backend;
   ctx.served_model = ctx.model;
-  for (const auto& [name, value] :
-       std::initializer_list<std::pair<const char*, const std::string*>>{
-           {"feature", &ctx.tags.feature}, {"team", &ctx.tags.team}, {"env", &ctx.tags.env}}) {
-    if (!value->empty()) record.annotations.emplace_back(name, *value);
-  }
-  record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
 
   upstream::Call call;
   call.path = std::string(pathOf(request.head.target()).substr(3));  // drop "/v1": base_path has it
   if (target.model->backend_model != ctx.model) {
-    if (!ctx.body.is_object()) ctx.body = json::parse(request.body);
-    ctx.body["model"] = target.model->backend_model;
-    ctx.body_changed = true;
+    ctx.setMember("model", json(target.model->backend_model).dump());
   }
   if (ctx.stream && !accounting.client_asked_for_usage) {
     // A stream's usage comes only in a final chunk that must be asked for: ask, and hide it.
-    if (!ctx.body.is_object()) ctx.body = json::parse(request.body);
-    ctx.body["stream_options"]["include_usage"] = true;
-    ctx.body_changed = true;
+    auto options = filtered.find("stream_options");
+    if (options && options->isObject() && options->size() > 0) {
+      json merged = json::parse(options->raw());
+      merged["include_usage"] = true;
+      ctx.setMember("stream_options", merged.dump());
+    } else {
+      ctx.setMember("stream_options", R"({"include_usage":true})");
+    }
   }
   if (target.model->price) accounting.price = &*target.model->price;
-  // Re-serializing costs more than parsing; a body nothing changed goes out as the client sent it.
-  call.body = ctx.body_changed ? ctx.body.dump(-1, ' ', false, json::error_handler_t::replace)
-                               : std::move(request.body);
+  accounting.prompt_tokens = ctx.prompt_tokens;
+  if (ctx.stream && !accounting.prompt_tokens && ctx.encoding) {
+    // Exact, should the backend report no usage; a whole answer without usage is not charged.
+    accounting.prompt_tokens = openai::countPrompt(route, filtered, *ctx.encoding);
+  }
+  call.body = forwardedBody(ctx, filtered, request.body);
   call.headers.reserve(ctx.headers.size() + 1);
   for (const auto& [name, value] : ctx.headers) {
     if (forwardable(name)) call.headers.push_back({name, value});
@@ -355,8 +384,21 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
     response.add("x-upstream-request-id", upstream_id);
   }
   response.add("x-costgate-model", ctx.served_model);
+  addFilterHeaders(ctx, response);
   if (status == 200) priceWholeAnswer(ctx.served_model, response, writer.record());
   co_await writer.send(std::move(response));
+}
+
+std::string Gateway::forwardedBody(RequestContext& ctx, const jsonview::Value& filtered,
+                                   std::string& client_body) {
+  if (ctx.body_changed) {
+    for (const auto& [key, value] : ctx.member_edits) ctx.body[key] = json::parse(value);
+    return ctx.body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  if (!ctx.member_edits.empty()) return jsonview::withMembers(filtered, ctx.member_edits);
+  if (!ctx.replaced_body.empty()) return std::move(ctx.replaced_body);
+  // Nothing changed: the body goes out as the client sent it.
+  return std::move(client_body);
 }
 
 void Gateway::priceWholeAnswer(std::string_view model, Response& response,
@@ -382,9 +424,11 @@ namespace {
 // left mid-stream included).
 class StreamCharge {
  public:
-  StreamCharge(const std::uint64_t prompt_characters, const pricing::Price* price,
-               server::ExchangeRecord& record)
-      : prompt_characters_(prompt_characters), price_(price), record_(record) {}
+  StreamCharge(const Gateway::StreamAccounting& accounting, server::ExchangeRecord& record)
+      : prompt_characters_(accounting.prompt_characters),
+        prompt_tokens_(accounting.prompt_tokens),
+        price_(accounting.price),
+        record_(record) {}
   ~StreamCharge() { settle(); }
   StreamCharge(const StreamCharge&) = delete;
   StreamCharge& operator=(const StreamCharge&) = delete;
@@ -399,7 +443,8 @@ class StreamCharge {
       usage = *reported_;
       record_.usage_source = "backend";
     } else {
-      usage.prompt_tokens = openai::estimateTokens(prompt_characters_);
+      usage.prompt_tokens = prompt_tokens_ ? static_cast<std::uint64_t>(prompt_tokens_->tokens)
+                                           : openai::estimateTokens(prompt_characters_);
       usage.completion_tokens = openai::estimateTokens(completion_characters_);
       record_.usage_source = "estimated";
     }
@@ -409,6 +454,7 @@ class StreamCharge {
 
  private:
   std::uint64_t prompt_characters_;
+  std::optional<pipeline::TokenCount> prompt_tokens_;
   const pricing::Price* price_;
   server::ExchangeRecord& record_;
   std::optional<pricing::Usage> reported_;
@@ -430,9 +476,10 @@ std::string costComment(const server::ExchangeRecord& record) {
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
                                     ResponseWriter& writer, StreamAccounting accounting) {
-  StreamCharge charge(accounting.prompt_characters, accounting.price, writer.record());
+  StreamCharge charge(accounting, writer.record());
   Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", ctx.served_model);
+  addFilterHeaders(ctx, head);
   if (auto upstream_id = exchange.header("x-request-id");
       !upstream_id.empty() && upstream_id != ctx.request_id) {
     head.add("x-upstream-request-id", upstream_id);
@@ -531,6 +578,9 @@ void Gateway::observe(const server::ExchangeRecord& record) {
     metrics_.observeTimeToFirstToken(model, Seconds(record.time_to_first_token).count());
   }
   if (record.usage) metrics_.countUsage(who, *record.usage, record.cost);
+  for (const auto& saving : record.token_savings) {
+    metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
+  }
   if (!record.backend.empty()) {  // a call routed to a backend
     report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
                                record.tag_labels.env, record.model},

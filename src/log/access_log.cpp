@@ -139,6 +139,20 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
     field(out, R"(,"reasoning_tokens":)", static_cast<long long>(record.usage->reasoning_tokens));
     plainField(out, R"(,"usage_source":)", record.usage_source);
   }
+  if (record.prompt_tokens_counted) {
+    field(out, R"(,"tokens_in_counted":)", static_cast<long long>(*record.prompt_tokens_counted));
+  }
+  if (!record.token_savings.empty()) {
+    long long saved = 0;
+    std::string policies;
+    for (const auto& saving : record.token_savings) {
+      saved += saving.tokens;
+      policies.append(policies.empty() ? "" : ",").append(saving.filter).append(":");
+      policies.append(saving.policy);
+    }
+    field(out, R"(,"tokens_saved":)", saved);
+    field(out, R"(,"policies":)", policies);
+  }
   // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
   if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
   for (const auto& [name, value] : record.annotations) {

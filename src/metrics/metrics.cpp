@@ -113,6 +113,11 @@ struct Metrics::Families {
                  .Name("costgate_cost_usd_total")
                  .Help("What calls cost in USD, by feature, team, env and model")
                  .Register(registry)),
+        tokens_saved(prometheus::BuildCounter()
+                         .Name("costgate_tokens_saved_total")
+                         .Help("Input tokens filters took out of requests before the backend "
+                               "call, by filter, policy, feature, team and env")
+                         .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -125,7 +130,8 @@ struct Metrics::Families {
         overhead_cache(overhead),
         time_to_first_token_cache(time_to_first_token),
         token_cache(tokens),
-        cost_cache(cost) {
+        cost_cache(cost),
+        tokens_saved_cache(tokens_saved) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -138,6 +144,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Histogram>& time_to_first_token;
   prometheus::Family<prometheus::Counter>& tokens;
   prometheus::Family<prometheus::Counter>& cost;
+  prometheus::Family<prometheus::Counter>& tokens_saved;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -148,6 +155,7 @@ struct Metrics::Families {
   SeriesCache<prometheus::Histogram> time_to_first_token_cache;
   SeriesCache<prometheus::Counter> token_cache;
   SeriesCache<prometheus::Counter> cost_cache;
+  SeriesCache<prometheus::Counter> tokens_saved_cache;
 };
 
 // The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
@@ -352,6 +360,25 @@ void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
   key.append(who.model);
   families_->cost_cache.get(key, [&] { return labels({}); })
       .Increment(static_cast<double>(*cost) / 1e6);
+}
+
+void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,
+                               std::string_view policy, std::int64_t tokens) {
+  if (tokens <= 0) return;
+  auto [feature, team, env] = tag_labels_->admit(who);
+  thread_local std::string key;
+  key.assign(filter).append("\n").append(policy).append("\n").append(feature).append("\n");
+  key.append(team).append("\n").append(env);
+  families_->tokens_saved_cache
+      .get(key,
+           [&] {
+             return prometheus::Labels{{"filter", std::string(filter)},
+                                       {"policy", std::string(policy)},
+                                       {"feature", std::string(feature)},
+                                       {"team", std::string(team)},
+                                       {"env", std::string(env)}};
+           })
+      .Increment(static_cast<double>(tokens));
 }
 
 }  // namespace costgate::metrics

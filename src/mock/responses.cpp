@@ -11,6 +11,7 @@
 #include <span>
 
 #include "costgate/openai/request_validation.h"
+#include "costgate/text/base64.h"
 
 namespace costgate::mock {
 
@@ -825,28 +826,16 @@ std::vector<float> embeddingVector(std::string_view seed, int dimensions) {
 }
 
 std::string base64Floats(const std::vector<float>& values) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::vector<unsigned char> bytes;
+  std::string bytes;
   bytes.reserve(values.size() * 4);
   for (float value : values) {
     std::uint32_t bits;
     std::memcpy(&bits, &value, sizeof bits);
     // Little-endian whatever the host's order, as OpenAI sends it.
-    for (int shift = 0; shift < 32; shift += 8) bytes.push_back((bits >> shift) & 0xff);
+    for (int shift = 0; shift < 32; shift += 8)
+      bytes.push_back(static_cast<char>((bits >> shift) & 0xff));
   }
-  std::string text;
-  text.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    std::uint32_t group = bytes[i] << 16;
-    if (i + 1 < bytes.size()) group |= bytes[i + 1] << 8;
-    if (i + 2 < bytes.size()) group |= bytes[i + 2];
-    text += kAlphabet[(group >> 18) & 63];
-    text += kAlphabet[(group >> 12) & 63];
-    text += i + 1 < bytes.size() ? kAlphabet[(group >> 6) & 63] : '=';
-    text += i + 2 < bytes.size() ? kAlphabet[group & 63] : '=';
-  }
-  return text;
+  return text::base64Encode(bytes);
 }
 
 json embeddings(const EmbeddingsRequest& request) {

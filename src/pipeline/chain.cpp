@@ -2,7 +2,9 @@
 
 #include <ranges>
 
+#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
 #include "costgate/filters/tagging/tagging_filter.h"
+#include "costgate/filters/token_cap/token_cap_filter.h"
 
 namespace costgate::pipeline {
 
@@ -35,6 +37,8 @@ void Chain::onComplete(RequestContext& ctx) const {
 const std::map<std::string, FilterFactory>& filterRegistry() {
   static const std::map<std::string, FilterFactory> registry = {
       {"tagging", filters::tagging::makeTaggingFilter},
+      {"token_cap", filters::token_cap::makeTokenCapFilter},
+      {"prompt_pruning", filters::prompt_pruning::makePromptPruningFilter},
   };
   return registry;
 }

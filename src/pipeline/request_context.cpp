@@ -21,4 +21,30 @@ std::optional<std::string_view> RequestContext::header(std::string_view lower_na
   return std::nullopt;
 }
 
+void RequestContext::setMember(std::string key, std::string json) {
+  member_edits.emplace_back(std::move(key), std::move(json));
+}
+
+const std::string* RequestContext::editedMember(std::string_view key) const {
+  for (auto it = member_edits.rbegin(); it != member_edits.rend(); ++it) {
+    if (it->first == key) return &it->second;
+  }
+  return nullptr;
+}
+
+void RequestContext::replaceBody(std::string json) {
+  replaced_index.reset();
+  replaced_body = std::move(json);
+  replaced_index = jsonview::Document::parse(replaced_body);
+  if (replaced_index) request_index = replaced_index->root();
+  // A filter that reads the DOM sees the same body.
+  if (!body.is_null()) body = nlohmann::json::parse(replaced_body, nullptr, false);
+}
+
+std::int64_t RequestContext::tokensSaved() const {
+  std::int64_t total = 0;
+  for (const auto& saving : savings) total += saving.tokens;
+  return total;
+}
+
 }  // namespace costgate::pipeline

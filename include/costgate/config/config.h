@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "costgate/pricing/price.h"
+#include "costgate/tokenizer/encoding.h"
 
 namespace costgate::config {
 
@@ -52,12 +53,30 @@ struct BackendConfig {
   SourceMark mark;
 };
 
+// Where token counts come from.
+struct TokenizerConfig {
+  std::string data_dir;  // holds <name>.tiktoken for the built-in encodings
+  // For models whose name is not one of OpenAI's families (tokenizer::encodingForModel); "none"
+  // leaves them without token counts.
+  std::string default_encoding = "o200k_base";
+  // Encodings beyond the built-in ones (or other files for them): a rank file and the split rule
+  // of a built-in encoding.
+  struct Custom {
+    std::string file;
+    tokenizer::SplitRule rule = tokenizer::SplitRule::kO200k;
+    SourceMark mark;
+  };
+  std::map<std::string, Custom> encodings;
+};
+
 struct ModelRoute {
   std::string name;           // what clients send as "model"
   std::string backend;        // key into GatewayConfig::backends
   std::string backend_model;  // what the backend is sent as "model"
   std::string owned_by = "costgate";
   std::optional<pricing::Price> price;  // none: calls to this model are not priced
+  // How the model counts tokens; null when it has none (TokenizerConfig::default_encoding: none).
+  std::shared_ptr<const tokenizer::Encoding> encoding;
   SourceMark mark;
 };
 
@@ -77,6 +96,7 @@ struct GatewayConfig {
   ServerConfig server;
   std::map<std::string, BackendConfig> backends;
   std::map<std::string, ModelRoute> models;
+  TokenizerConfig tokenizer;
   std::vector<FilterSpec> filters;
   AccessLogConfig access_log;
   std::string log_level = "info";

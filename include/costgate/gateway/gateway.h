@@ -29,6 +29,17 @@ class Gateway {
 
   const config::GatewayConfig& config() const { return config_; }
 
+  // What a stream is charged from: the backend's final usage chunk, which the gateway asks for
+  // and hides from a client that did not; without one, its own count of the prompt and of the
+  // text relayed.
+  struct StreamAccounting {
+    bool client_asked_for_usage = false;
+    std::uint64_t prompt_characters = 0;
+    const pricing::Price* price = nullptr;  // null: not priced
+    // The prompt's tokens as a filter counted them, used when the backend reports no usage.
+    std::optional<pipeline::TokenCount> prompt_tokens;
+  };
+
  private:
   struct Route {
     const config::ModelRoute* model;
@@ -38,19 +49,16 @@ class Gateway {
                        server::ResponseWriter& writer);
   // Admin endpoints, models, and the errors for unknown paths and wrong methods.
   server::Task<> answerLocally(server::Request& request, server::ResponseWriter& writer);
-  // What a stream is charged from: the backend's final usage chunk, which the gateway asks for
-  // and hides from a client that did not; without one, its own count of the prompt and of the
-  // text relayed.
-  struct StreamAccounting {
-    bool client_asked_for_usage = false;
-    std::uint64_t prompt_characters = 0;
-    const pricing::Price* price = nullptr;  // null: not priced
-  };
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                              server::ResponseWriter& writer, StreamAccounting accounting);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
+  // The body to send the backend: `filtered` (the body as the filters left it) with their member
+  // edits spliced in, or the DOM when a filter edited that; the client's bytes, moved, when
+  // nothing changed.
+  static std::string forwardedBody(pipeline::RequestContext& ctx, const jsonview::Value& filtered,
+                                   std::string& client_body);
   // GET /costgate/spend: report::SpendTotals::json() of the calls since start, by feature, team,
   // env and model, with "since" (Unix seconds).
   std::string spendJson() const;

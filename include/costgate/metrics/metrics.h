@@ -3,6 +3,7 @@
 // callers pass route names, configured model and backend names, status codes and fixed kinds.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,10 @@ class Metrics {
   // reasoning, which do not overlap) and, when priced, its cost (costgate_cost_usd_total).
   void countUsage(const Attribution& who, const pricing::Usage& usage,
                   std::optional<pricing::Micros> cost);
+
+  // Input tokens a filter took out of a request under one of its policies (a configured name).
+  void countTokensSaved(const Attribution& who, std::string_view filter, std::string_view policy,
+                        std::int64_t tokens);
 
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;

@@ -3,8 +3,11 @@
 // by every request on every thread, so filters are immutable after construction: per-request state
 // lives in the RequestContext.
 
+#include <memory>
 #include <string_view>
+#include <variant>
 
+#include "costgate/config/load.h"
 #include "costgate/openai/sse.h"
 #include "costgate/pipeline/request_context.h"
 
@@ -58,5 +61,14 @@ class Filter {
   // Once per request after the reply went out (or failed), in reverse chain order. Never replies.
   virtual void onComplete(RequestContext& ctx) const { (void)ctx; }
 };
+
+// The end of every filter's factory: the filter built from its parsed settings, or the error
+// that parsing them found.
+template <class FilterType, class Config>
+std::variant<std::unique_ptr<Filter>, config::ConfigError> filterFrom(
+    std::variant<Config, config::ConfigError> parsed) {
+  if (auto* error = std::get_if<config::ConfigError>(&parsed)) return std::move(*error);
+  return std::make_unique<FilterType>(std::get<Config>(std::move(parsed)));
+}
 
 }  // namespace costgate::pipeline

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 #include "costgate/jsonview/document.h"
+#include "costgate/tokenizer/encoding.h"
 
 namespace costgate::pipeline {
 
@@ -40,6 +41,25 @@ struct Tags {
   std::string user;
 };
 
+// A count of tokens, and whether some part of it was estimated rather than counted exactly.
+struct TokenCount {
+  std::int64_t tokens = 0;
+  bool estimated = false;
+
+  TokenCount& operator+=(const TokenCount& other) {
+    tokens += other.tokens;
+    estimated = estimated || other.estimated;
+    return *this;
+  }
+};
+
+// Tokens a filter took out of a request, under which of its policies.
+struct TokenSaving {
+  std::string_view filter;  // the filter's name (static storage)
+  std::string policy;
+  std::int64_t tokens = 0;
+};
+
 struct RequestContext {
   using Clock = std::chrono::steady_clock;
 
@@ -47,8 +67,11 @@ struct RequestContext {
   std::string request_id;
   Route route = Route::ChatCompletions;
   RequestHeaders headers;
-  // The request body's index, for reading (always set; valid during onRequest).
+  // The request body's index, for reading (always set; valid during onRequest). It shows the body
+  // as the last replaceBody() left it, without the setMember() edits.
   std::optional<jsonview::Value> request_index;
+  // The tokenizer of the requested model; null when the model is unknown or counts no tokens.
+  const tokenizer::Encoding* encoding = nullptr;
   nlohmann::json body;        // the parsed request body (null unless a filter usesBody());
                               // filters may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
@@ -57,6 +80,18 @@ struct RequestContext {
   Clock::time_point received_at{};
 
   // Set by filters.
+  // Top-level members to set in the forwarded body, as JSON text, in order (a later edit of the
+  // same key wins). Re-splicing the body is much cheaper than re-serializing a DOM.
+  std::vector<std::pair<std::string, std::string>> member_edits;
+  // The whole body a filter rewrote (replaceBody), and its index; empty when none did.
+  std::string replaced_body;
+  std::optional<jsonview::Document> replaced_index;
+  // The request's input tokens as last counted (openai::countPrompt); a filter that changes the
+  // input updates or resets it.
+  std::optional<TokenCount> prompt_tokens;
+  std::vector<TokenSaving> savings;
+  // Headers filters add to the response sent to the client.
+  HeaderList response_headers;
   Tags tags;
   // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
@@ -71,6 +106,15 @@ struct RequestContext {
 
   // Returns the first header with this lower-case name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;
+  // Sets top-level member `key` (a plain ASCII name) to `json` in the forwarded body.
+  void setMember(std::string key, std::string json);
+  // The JSON text setMember() last gave `key`, or nullptr.
+  const std::string* editedMember(std::string_view key) const;
+  // Replaces the whole body with `json` (a valid JSON object: the caller built it) and re-indexes
+  // it; member edits made so far still apply on top.
+  void replaceBody(std::string json);
+  // The tokens all filters saved.
+  std::int64_t tokensSaved() const;
 };
 
 }  // namespace costgate::pipeline

@@ -44,6 +44,16 @@ struct ExchangeRecord {
     std::string team;
     std::string env;
   } tag_labels;
+  // The request's input tokens as the gateway counted them (exactly, by the model's encoding),
+  // when a filter did.
+  std::optional<std::int64_t> prompt_tokens_counted;
+  // Tokens filters took out of the request, and under which policy.
+  struct TokenSaving {
+    std::string_view filter;  // static storage
+    std::string policy;
+    std::int64_t tokens = 0;
+  };
+  std::vector<TokenSaving> token_savings;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

@@ -114,9 +114,7 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTaggingFilter(
     const config::FilterSpec& spec) {
-  auto parsed = parseTaggingConfig(spec);
-  if (auto* error = std::get_if<config::ConfigError>(&parsed)) return std::move(*error);
-  return std::make_unique<TaggingFilter>(std::get<TaggingConfig>(std::move(parsed)));
+  return pipeline::filterFrom<TaggingFilter>(parseTaggingConfig(spec));
 }
 
 }  // namespace costgate::filters::tagging

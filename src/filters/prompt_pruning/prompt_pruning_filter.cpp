@@ -1,0 +1,102 @@
+// The prompt_pruning filter's settings:
+//
+//   - prompt_pruning:
+//       policies:                   # the first whose `match` applies is used (pipeline/policy.h)
+//         - name: chat
+//           match: {feature: [chat]}
+//           collapse_whitespace: true   # runs of spaces and blank lines, outside ``` blocks
+//           drop_duplicates: true       # messages and content parts seen earlier
+//           max_input_tokens: 6000      # the budget of the two steps below (none: they never run)
+//           drop_old_turns: true        # oldest turns first, between the system prompt and...
+//           keep_last_turns: 4          # ...the last turns, which are kept
+//           truncate_longest: true      # then the middle of the longest text
+//           marker: "[...]"             # what replaces the cut middle
+
+#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+
+#include "costgate/jsonview/splice.h"
+#include "costgate/openai/prompt_tokens.h"
+
+namespace costgate::filters::prompt_pruning {
+namespace {
+
+constexpr std::string_view kSettingsKeys[] = {"policies"};
+constexpr std::uint64_t kMaxTokens = 100'000'000;
+constexpr std::uint64_t kMaxTurns = 100'000;
+
+}  // namespace
+
+void readPruneSteps(const config::Section& section, PruneSteps* steps) {
+  section.boolean("collapse_whitespace", &steps->collapse_whitespace);
+  section.boolean("drop_duplicates", &steps->drop_duplicates);
+  section.boolean("drop_old_turns", &steps->drop_old_turns);
+  section.integer("keep_last_turns", 1, kMaxTurns, &steps->keep_last_turns);
+  section.boolean("truncate_longest", &steps->truncate_longest);
+  section.string("marker", &steps->marker);
+}
+
+std::variant<PruningConfig, config::ConfigError> parsePruningConfig(
+    const config::FilterSpec& spec) {
+  static constexpr auto kPolicyKeys = [] {
+    std::array<std::string_view, std::size(kPruneStepKeys) + 3> keys{};
+    std::size_t i = 0;
+    for (std::string_view key : {"name", "match", "max_input_tokens"}) keys[i++] = key;
+    for (std::string_view key : kPruneStepKeys) keys[i++] = key;
+    return keys;
+  }();
+  PruningConfig config;
+  config::SettingsReader reader(spec);
+  const config::Section settings = reader.root(kSettingsKeys);
+  settings.require("policies");
+  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
+    PruningPolicy policy;
+    section.require("name");
+    section.nonEmptyString("name", &policy.name);
+    pipeline::readPolicyMatch(section, &policy.match);
+    readPruneSteps(section, &policy.steps);
+    if (section.has("max_input_tokens")) {
+      section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
+    }
+    config.policies.push_back(std::move(policy));
+  }
+  if (const auto& error = reader.error()) return *error;
+  return config;
+}
+
+bool pruneRequest(pipeline::RequestContext& ctx, const PruneSteps& steps,
+                  std::optional<std::int64_t> budget, std::string_view filter,
+                  const std::string& policy) {
+  if (!ctx.encoding || !ctx.request_index || !ctx.request_index->isObject()) return false;
+  const jsonview::Value body = *ctx.request_index;
+  auto messages = body.find("messages");
+  if (!messages || !messages->isArray()) return false;
+  openai::PromptTokens overhead = openai::countChatOverhead(body, *ctx.encoding);
+  std::optional<std::int64_t> messages_budget;
+  if (budget) messages_budget = std::max<std::int64_t>(*budget - overhead.tokens, 0);
+  PruneResult result = prune(*messages, steps, messages_budget, *ctx.encoding);
+  ctx.prompt_tokens = overhead;
+  ctx.prompt_tokens->tokens += result.tokens_after;
+  if (result.messages) {
+    std::pair<std::string, std::string> edit{"messages", std::move(*result.messages)};
+    ctx.replaceBody(jsonview::withMembers(body, std::span(&edit, 1)));
+    if (std::int64_t saved = result.tokens_before - result.tokens_after; saved > 0) {
+      ctx.savings.push_back({filter, policy, saved});
+    }
+  }
+  return result.within_budget;
+}
+
+pipeline::FilterStatus PromptPruningFilter::onRequest(pipeline::RequestContext& ctx) const {
+  if (ctx.route != pipeline::Route::ChatCompletions) return pipeline::FilterStatus::Continue;
+  if (const PruningPolicy* policy = pipeline::firstMatching(config_.policies, ctx)) {
+    pruneRequest(ctx, policy->steps, policy->max_input_tokens, name(), policy->name);
+  }
+  return pipeline::FilterStatus::Continue;
+}
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makePromptPruningFilter(
+    const config::FilterSpec& spec) {
+  return pipeline::filterFrom<PromptPruningFilter>(parsePruningConfig(spec));
+}
+
+}  // namespace costgate::filters::prompt_pruning

@@ -1,0 +1,570 @@
+#include "costgate/filters/prompt_pruning/pruner.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "costgate/openai/prompt_tokens.h"
+
+namespace costgate::filters::prompt_pruning {
+
+namespace {
+
+using jsonview::Value;
+using tokenizer::Encoding;
+using tokenizer::Token;
+
+// What the pruner may do to a message.
+enum class Role {
+  kPinned,      // system, developer, or anything not understood: never edited or dropped
+  kUser,        // starts a turn
+  kAssistant,   // may call tools
+  kToolResult,  // tool (or legacy function): answers an assistant's call
+};
+
+// A string the pruner may edit: a message's string content or a text part's "text". Edits replace
+// exactly the source's bytes, so everything around it goes upstream as the client wrote it.
+struct Text {
+  Value source;
+  std::string value;
+  bool edited = false;
+};
+
+struct Part {
+  Value source;
+  std::optional<Text> text{};  // only {"type":"text","text":...} parts; others are never touched
+  bool dropped = false;
+};
+
+struct Message {
+  Value source;
+  Role role = Role::kPinned;
+  bool calls_tools = false;  // tool_calls, or a legacy function_call
+  std::vector<std::string> call_ids{};
+  std::string answers_call{};  // a tool result's tool_call_id
+  std::optional<Value> content{};
+  std::optional<Text> string_content{};
+  std::vector<Part> parts{};  // when the content is an array
+  bool dropped = false;
+  std::string json{};  // the message as it would be sent now
+  std::int64_t tokens = 0;
+};
+
+constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
+
+std::string quoted(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, kReplaceInvalidUtf8);
+}
+
+// `whole` with `inner`, a view into it, replaced by `replacement`.
+std::string splice(std::string_view whole, std::string_view inner, std::string_view replacement) {
+  const auto at = static_cast<std::size_t>(inner.data() - whole.data());
+  std::string out;
+  out.reserve(whole.size() - inner.size() + replacement.size());
+  out.append(whole.substr(0, at)).append(replacement).append(whole.substr(at + inner.size()));
+  return out;
+}
+
+std::int64_t tokensOf(std::string_view message_json, const Encoding& encoding) {
+  auto document = jsonview::Document::parse(message_json);
+  // Only text this file wrote gets here, and prune() refuses output that does not parse.
+  if (!document) return 0;
+  return openai::countChatMessage(document->root(), encoding).tokens;
+}
+
+std::int64_t totalTokens(const std::vector<Message>& messages) {
+  std::int64_t total = 0;
+  for (const Message& message : messages) {
+    if (!message.dropped) total += message.tokens;
+  }
+  return total;
+}
+
+template <class Visit>
+void forEachText(Message& message, Visit&& visit) {
+  if (message.string_content) visit(*message.string_content);
+  for (Part& part : message.parts) {
+    if (part.text && !part.dropped) visit(*part.text);
+  }
+}
+
+// --- Reading -------------------------------------------------------------------------------------
+
+Part readPart(const Value& source) {
+  Part part{.source = source};
+  if (!source.isObject()) return part;
+  auto type = source.find("type");
+  auto text = source.find("text");
+  if (type && type->isString() && type->stringEquals("text") && text && text->isString()) {
+    part.text = Text{.source = *text, .value = text->string()};
+  }
+  return part;
+}
+
+Role roleOf(const Value& message) {
+  auto role = message.isObject() ? message.find("role") : std::nullopt;
+  if (!role || !role->isString()) return Role::kPinned;
+  if (role->stringEquals("user")) return Role::kUser;
+  if (role->stringEquals("assistant")) return Role::kAssistant;
+  if (role->stringEquals("tool") || role->stringEquals("function")) return Role::kToolResult;
+  return Role::kPinned;
+}
+
+Message readMessage(const Value& source, const Encoding& encoding) {
+  Message message{.source = source, .role = roleOf(source), .json = std::string(source.raw())};
+  message.tokens = openai::countChatMessage(source, encoding).tokens;
+  if (message.role == Role::kPinned) return message;
+  if (auto calls = source.find("tool_calls"); calls && !calls->isNull()) {
+    message.calls_tools = true;
+    if (calls->isArray()) {
+      for (const Value& call : calls->elements()) {
+        auto id = call.isObject() ? call.find("id") : std::nullopt;
+        if (id && id->isString()) message.call_ids.push_back(id->string());
+      }
+    }
+  }
+  if (auto call = source.find("function_call"); call && !call->isNull()) message.calls_tools = true;
+  if (auto id = source.find("tool_call_id"); id && id->isString()) {
+    message.answers_call = id->string();
+  }
+  auto content = source.find("content");
+  if (content && content->isString()) {
+    message.content = content;
+    message.string_content = Text{.source = *content, .value = content->string()};
+  } else if (content && content->isArray()) {
+    message.content = content;
+    for (const Value& part : content->elements()) message.parts.push_back(readPart(part));
+  }
+  return message;
+}
+
+// --- Writing -------------------------------------------------------------------------------------
+
+bool isEdited(const Message& message) {
+  if (message.string_content) return message.string_content->edited;
+  return std::any_of(message.parts.begin(), message.parts.end(), [](const Part& part) {
+    return part.dropped || (part.text && part.text->edited);
+  });
+}
+
+std::string renderPart(const Part& part) {
+  if (!part.text || !part.text->edited) return std::string(part.source.raw());
+  return splice(part.source.raw(), part.text->source.raw(), quoted(part.text->value));
+}
+
+std::string renderContent(const Message& message) {
+  if (message.string_content) return quoted(message.string_content->value);
+  std::string out = "[";
+  for (const Part& part : message.parts) {
+    if (part.dropped) continue;
+    if (out.size() > 1) out += ',';
+    out += renderPart(part);
+  }
+  return out + "]";
+}
+
+// Rewrites the message's text and count after its content changed.
+void refresh(Message& message, const Encoding& encoding) {
+  message.json = isEdited(message)
+                     ? splice(message.source.raw(), message.content->raw(), renderContent(message))
+                     : std::string(message.source.raw());
+  message.tokens = tokensOf(message.json, encoding);
+}
+
+std::string renderArray(const std::vector<Message>& messages) {
+  std::string out = "[";
+  for (const Message& message : messages) {
+    if (message.dropped) continue;
+    if (out.size() > 1) out += ',';
+    out += message.json;
+  }
+  return out + "]";
+}
+
+// --- Whitespace ----------------------------------------------------------------------------------
+
+bool isBlank(std::string_view line) { return line.find_first_not_of(" \t\r") == line.npos; }
+
+std::string_view withoutIndent(std::string_view line) {
+  const std::size_t at = line.find_first_not_of(" \t");
+  return at == line.npos ? std::string_view() : line.substr(at);
+}
+
+// The length of the run of `c` that starts `text`.
+std::size_t runOf(std::string_view text, char c) {
+  const std::size_t end = text.find_first_not_of(c);
+  return end == text.npos ? text.size() : end;
+}
+
+// The fence a line opens ("```", "~~~~", ...), or empty. Indented fences count: code in a list
+// item is fenced that way. A backtick after the run makes it inline code, as in CommonMark.
+std::string_view openedFence(std::string_view line) {
+  line = withoutIndent(line);
+  if (line.empty() || (line[0] != '`' && line[0] != '~')) return {};
+  const std::size_t run = runOf(line, line[0]);
+  if (run < 3 || (line[0] == '`' && line.find('`', run) != line.npos)) return {};
+  return line.substr(0, run);
+}
+
+bool closesFence(std::string_view line, std::string_view fence) {
+  line = withoutIndent(line);
+  const std::size_t run = runOf(line, fence[0]);
+  return run >= fence.size() && isBlank(line.substr(run));
+}
+
+// A line's indentation is kept (code pasted without fences, YAML, lists); runs of spaces and tabs
+// after it become one space, and trailing ones go.
+void appendCollapsed(std::string& out, std::string_view line) {
+  const std::size_t indent = std::min(line.find_first_not_of(" \t"), line.size());
+  out += line.substr(0, indent);
+  line.remove_prefix(indent);
+  line = line.substr(0, line.find_last_not_of(" \t") + 1);
+  bool in_run = false;
+  for (char c : line) {
+    const bool space = c == ' ' || c == '\t';
+    if (!space || !in_run) out += space ? ' ' : c;
+    in_run = space;
+  }
+}
+
+// Code keeps its indentation and blank lines: in a fenced block they can be meaning (Python, YAML,
+// diffs), so fenced lines, the fences included, are copied as they are. An unclosed fence runs to
+// the end of the text, as Markdown renders it.
+std::string collapseWhitespace(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::string_view fence;
+  bool previous_blank = false;
+  bool first_line = true;
+  auto startLine = [&] {
+    if (!first_line) out += '\n';
+    first_line = false;
+  };
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t end = text.find('\n', at);
+    const std::string_view line = text.substr(at, end == text.npos ? text.npos : end - at);
+    if (!fence.empty()) {
+      startLine();
+      out += line;
+      if (closesFence(line, fence)) fence = {};
+      previous_blank = false;
+    } else if (isBlank(line)) {
+      if (!previous_blank) startLine();
+      previous_blank = true;
+    } else {
+      startLine();
+      fence = openedFence(line);
+      if (fence.empty()) {
+        appendCollapsed(out, line);
+      } else {
+        out += line;
+      }
+      previous_blank = false;
+    }
+    if (end == text.npos) break;
+    at = end + 1;
+  }
+  // Blank lines at the ends go; the first line keeps its indentation.
+  std::size_t begin = out.find_first_not_of(" \t\r\n");
+  if (begin == out.npos) return {};
+  const std::size_t line_start = out.rfind('\n', begin);
+  begin = line_start == out.npos ? 0 : line_start + 1;
+  return out.substr(begin, out.find_last_not_of(" \t\r\n") + 1 - begin);
+}
+
+void collapseWhitespace(std::vector<Message>& messages, const Encoding& encoding) {
+  for (Message& message : messages) {
+    if (message.role == Role::kPinned) continue;
+    Message before = message;
+    bool changed = false;
+    forEachText(message, [&](Text& text) {
+      std::string collapsed = collapseWhitespace(text.value);
+      if (collapsed == text.value) return;
+      text.value = std::move(collapsed);
+      text.edited = changed = true;
+    });
+    if (!changed) continue;
+    refresh(message, encoding);
+    // Some whitespace runs are one token; splitting the words around them differently can, rarely,
+    // cost more than the spaces did, and then the text stays as sent.
+    if (message.tokens > before.tokens) message = std::move(before);
+  }
+}
+
+// --- Duplicates ----------------------------------------------------------------------------------
+
+// A JSON value compared by meaning: member order, escapes and spacing do not matter. Empty when
+// the text does not parse (only for text this file did not check), so it equals nothing.
+std::string canonical(std::string_view json) {
+  auto parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return {};
+  return parsed.dump(-1, ' ', false, kReplaceInvalidUtf8);
+}
+
+void dropDuplicateParts(Message& message, const Encoding& encoding) {
+  std::unordered_set<std::string> seen;
+  bool changed = false;
+  for (Part& part : message.parts) {
+    if (!part.text) continue;
+    std::string key = canonical(renderPart(part));
+    if (!key.empty() && !seen.insert(std::move(key)).second) part.dropped = changed = true;
+  }
+  if (changed) refresh(message, encoding);
+}
+
+// Tool calls and their results are never dropped as duplicates: the same call made twice is two
+// calls, and its result is only valid next to it. The last turn, from the last user message on, is
+// what the model is answering, so it stays whole even when it repeats an earlier one ("try again").
+void dropDuplicateMessages(std::vector<Message>& messages) {
+  std::size_t last_turn = 0;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].role == Role::kUser) last_turn = i;
+  }
+  std::unordered_set<std::string> seen;
+  for (std::size_t i = 0; i < last_turn; ++i) {
+    Message& message = messages[i];
+    const bool droppable = (message.role == Role::kUser || message.role == Role::kAssistant) &&
+                           !message.calls_tools && !message.dropped;
+    if (!droppable) continue;
+    std::string key = canonical(message.json);
+    if (!key.empty() && !seen.insert(std::move(key)).second) message.dropped = true;
+  }
+}
+
+void dropDuplicates(std::vector<Message>& messages, const Encoding& encoding) {
+  for (Message& message : messages) {
+    if (message.role != Role::kPinned && !message.parts.empty()) {
+      dropDuplicateParts(message, encoding);
+    }
+  }
+  dropDuplicateMessages(messages);
+}
+
+// --- Old turns -----------------------------------------------------------------------------------
+
+// The kept messages after the leading pinned ones, as turns (indices into `messages`), oldest
+// first. A turn starts at a user message, unless that message sits between a tool call and one of
+// its results: then the turn goes on, so a call and its results are always dropped together.
+std::vector<std::vector<std::size_t>> turnsOf(const std::vector<Message>& messages) {
+  std::vector<std::size_t> kept;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (!messages[i].dropped) kept.push_back(i);
+  }
+  // Summed up to kept position k, open[] counts the calls made before k with a result at or after
+  // k: a turn cannot start there.
+  std::vector<int> open(kept.size() + 1, 0);
+  std::unordered_map<std::string, std::size_t> caller_by_id;
+  std::optional<std::size_t> last_caller;
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    const Message& message = messages[kept[k]];
+    if (message.role == Role::kToolResult) {
+      // Without a matching id (legacy function results, ids a client got wrong), the result
+      // belongs to the nearest call before it.
+      auto by_id = caller_by_id.find(message.answers_call);
+      auto caller = by_id != caller_by_id.end() ? std::optional(by_id->second) : last_caller;
+      if (caller) {
+        ++open[*caller + 1];
+        --open[k + 1];
+      }
+    }
+    if (message.calls_tools) {
+      last_caller = k;
+      for (const std::string& id : message.call_ids) caller_by_id[id] = k;
+    }
+  }
+  std::size_t first = 0;
+  while (first < kept.size() && messages[kept[first]].role == Role::kPinned) ++first;
+  std::vector<std::vector<std::size_t>> turns;
+  int calls_open = 0;
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    calls_open += open[k];
+    if (k < first) continue;
+    if (turns.empty() || (messages[kept[k]].role == Role::kUser && calls_open == 0)) {
+      turns.emplace_back();
+    }
+    turns.back().push_back(kept[k]);
+  }
+  return turns;
+}
+
+// At least one turn stays whatever keep_last_turns says: without its last user message a request
+// asks nothing, and without any message it is no request.
+void dropOldTurns(std::vector<Message>& messages, std::size_t keep_last_turns,
+                  std::int64_t budget) {
+  const auto turns = turnsOf(messages);
+  const std::size_t keep = std::max<std::size_t>(keep_last_turns, 1);
+  std::int64_t total = totalTokens(messages);
+  const std::size_t droppable = turns.size() > keep ? turns.size() - keep : 0;
+  for (std::size_t t = 0; t < droppable && total > budget; ++t) {
+    for (std::size_t i : turns[t]) {
+      if (messages[i].role == Role::kPinned) continue;
+      messages[i].dropped = true;
+      total -= messages[i].tokens;
+    }
+  }
+}
+
+// --- Truncation ----------------------------------------------------------------------------------
+
+bool isContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// `text` is valid UTF-8 (the body's index checked it), so a byte that is not a continuation byte
+// starts a character.
+std::size_t characterStartAtOrBefore(std::string_view text, std::size_t at) {
+  while (at > 0 && at < text.size() && isContinuationByte(text[at])) --at;
+  return at;
+}
+
+std::size_t characterStartAtOrAfter(std::string_view text, std::size_t at) {
+  while (at < text.size() && isContinuationByte(text[at])) ++at;
+  return at;
+}
+
+// The first and last of `keep` tokens of `text` with `marker` between. Tokens cover the text's
+// bytes in order, so the decoded head and tail are its prefix and suffix: only where they are cut
+// can a character be split, and there the cut moves to the nearest whole character inside.
+std::string headAndTail(std::string_view text, std::span<const Token> tokens, std::size_t keep,
+                        std::string_view marker, const Encoding& encoding) {
+  const std::size_t head_tokens = (keep + 1) / 2;
+  const std::size_t head_bytes =
+      std::min(encoding.decode(tokens.first(head_tokens)).size(), text.size());
+  const std::size_t tail_bytes =
+      std::min(encoding.decode(tokens.last(keep - head_tokens)).size(), text.size());
+  const std::size_t head_end = characterStartAtOrBefore(text, head_bytes);
+  const std::size_t tail_begin =
+      std::max(head_end, characterStartAtOrAfter(text, text.size() - tail_bytes));
+  std::string out;
+  out.reserve(head_end + marker.size() + text.size() - tail_begin);
+  out.append(text.substr(0, head_end)).append(marker).append(text.substr(tail_begin));
+  return out;
+}
+
+// Cuts the middle of `text` so the messages' total comes within `budget`, if this text alone can
+// do it, and returns the new total. The cut is sized from the excess in one step; tokens merge a
+// little differently where head, marker and tail meet, so a recount may ask for a few more.
+std::int64_t cutMiddle(Message& message, Text& text, std::int64_t total, std::int64_t budget,
+                       std::string_view marker, std::int64_t marker_tokens,
+                       const Encoding& encoding) {
+  const std::string original = text.value;
+  const std::vector<Token> tokens = encoding.encode(original);
+  const auto size = static_cast<std::int64_t>(tokens.size());
+  if (size <= marker_tokens) return total;
+  std::int64_t keep = size - marker_tokens - (total - budget);
+  constexpr int kAttempts = 4;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    keep = std::clamp<std::int64_t>(keep, 0, size - marker_tokens - 1);
+    const std::int64_t tokens_before = message.tokens;
+    text.value = headAndTail(original, tokens, static_cast<std::size_t>(keep), marker, encoding);
+    text.edited = true;
+    refresh(message, encoding);
+    total += message.tokens - tokens_before;
+    if (total <= budget || keep == 0) break;
+    keep -= total - budget;
+  }
+  return total;
+}
+
+// The longest texts are cut first; when one cut to the marker alone is not enough (two long
+// pastes), the next longest is cut too.
+void truncateLongest(std::vector<Message>& messages, std::string_view marker, std::int64_t budget,
+                     const Encoding& encoding) {
+  struct Candidate {
+    Message* message;
+    Text* text;
+    std::int64_t tokens;
+  };
+  std::vector<Candidate> candidates;
+  for (Message& message : messages) {
+    if (message.role == Role::kPinned || message.dropped) continue;
+    forEachText(message, [&](Text& text) {
+      candidates.push_back(
+          {&message, &text, static_cast<std::int64_t>(encoding.count(text.value))});
+    });
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.tokens > b.tokens; });
+  const auto marker_tokens = static_cast<std::int64_t>(encoding.count(marker));
+  std::int64_t total = totalTokens(messages);
+  for (const Candidate& candidate : candidates) {
+    if (total <= budget || candidate.tokens <= marker_tokens) break;
+    total = cutMiddle(*candidate.message, *candidate.text, total, budget, marker, marker_tokens,
+                      encoding);
+  }
+}
+
+// --- The steps in order --------------------------------------------------------------------------
+
+PruneResult unchanged(std::int64_t tokens, std::optional<std::int64_t> budget) {
+  PruneResult result;
+  result.tokens_before = result.tokens_after = tokens;
+  result.within_budget = !budget || tokens <= *budget;
+  return result;
+}
+
+PruneResult pruneArray(const Value& array, const PruneSteps& steps,
+                       std::optional<std::int64_t> budget, const Encoding& encoding) {
+  std::vector<Message> messages;
+  messages.reserve(array.size());
+  for (const Value& element : array.elements()) messages.push_back(readMessage(element, encoding));
+
+  PruneResult result;
+  result.tokens_before = totalTokens(messages);
+  std::int64_t total = result.tokens_before;
+  auto ran = [&](std::int64_t& saved) {
+    const std::int64_t now = totalTokens(messages);
+    saved = total - now;
+    total = now;
+  };
+  if (steps.collapse_whitespace) {
+    collapseWhitespace(messages, encoding);
+    ran(result.saved_by_whitespace);
+  }
+  if (steps.drop_duplicates) {
+    dropDuplicates(messages, encoding);
+    ran(result.saved_by_duplicates);
+  }
+  if (budget && steps.drop_old_turns && total > *budget) {
+    dropOldTurns(messages, steps.keep_last_turns, *budget);
+    ran(result.saved_by_old_turns);
+  }
+  if (budget && steps.truncate_longest && total > *budget) {
+    truncateLongest(messages, steps.marker, *budget, encoding);
+    ran(result.saved_by_truncation);
+  }
+  result.tokens_after = total;
+  result.within_budget = !budget || total <= *budget;
+
+  const bool changed = std::any_of(messages.begin(), messages.end(), [](const Message& message) {
+    return message.dropped || isEdited(message);
+  });
+  if (!changed) return result;
+  std::string out = renderArray(messages);
+  // Every edit is spliced into checked JSON; this is the guard that a bug here cannot send a
+  // backend a body it would reject.
+  if (!jsonview::Document::parse(out)) return unchanged(result.tokens_before, budget);
+  result.messages = std::move(out);
+  return result;
+}
+
+}  // namespace
+
+PruneResult prune(const jsonview::Value& messages, const PruneSteps& steps,
+                  std::optional<std::int64_t> budget, const tokenizer::Encoding& encoding) {
+  if (!messages.isArray()) return unchanged(0, budget);
+  try {
+    return pruneArray(messages, steps, budget, encoding);
+  } catch (...) {
+    // Pruning only saves money: if it fails (out of memory), the request goes on as sent.
+    return unchanged(0, budget);
+  }
+}
+
+}  // namespace costgate::filters::prompt_pruning

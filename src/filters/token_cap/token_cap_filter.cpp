@@ -1,0 +1,165 @@
+// The token_cap filter's settings:
+//
+//   - token_cap:
+//       policies:                     # the first whose `match` applies is used (pipeline/policy.h)
+//         - name: default
+//           match: {feature: [search]}
+//           max_output_tokens: 1024   # clamp max_tokens / max_completion_tokens
+//           set_when_absent: true     # and send the cap when the client sent none
+//           output_field: auto        # the field then set: auto, max_tokens, max_completion_tokens
+//           max_n: 1                  # clamp n
+//           max_input_tokens: 8000    # messages + tools, exactly counted
+//           over_input: reject        # or prune: prune to fit, reject only if that fails
+//           prune: {keep_last_turns: 4}   # prompt_pruning's steps, for over_input: prune
+
+#include "costgate/filters/token_cap/token_cap_filter.h"
+
+#include <array>
+
+#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+#include "costgate/openai/error.h"
+#include "costgate/openai/prompt_tokens.h"
+#include "costgate/openai/usage.h"
+
+namespace costgate::filters::token_cap {
+namespace {
+
+constexpr std::string_view kSettingsKeys[] = {"policies"};
+constexpr std::string_view kPolicyKeys[] = {
+    "name",         "match", "max_output_tokens", "set_when_absent",
+    "output_field", "max_n", "max_input_tokens",  "over_input",
+    "prune"};
+constexpr std::string_view kOutputFields[] = {"auto", "max_tokens", "max_completion_tokens"};
+constexpr std::string_view kOverInput[] = {"reject", "prune"};
+constexpr std::uint64_t kMaxTokens = 100'000'000;
+constexpr std::uint64_t kMaxN = 128;
+
+bool isReasoningModel(std::string_view model) {
+  for (std::string_view prefix : {"o1", "o3", "o4", "gpt-5"}) {
+    if (model.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+// Clamps the integer member `key` to `cap`; returns whether the member is there (as a number).
+bool clampMember(pipeline::RequestContext& ctx, const jsonview::Value& body, std::string_view key,
+                 std::int64_t cap) {
+  auto value = body.find(key);
+  if (!value || value->isNull()) return false;
+  if (auto number = value->integer(); number && *number > cap) {
+    ctx.setMember(std::string(key), std::to_string(cap));
+  }
+  return true;
+}
+
+void capOutput(pipeline::RequestContext& ctx, const TokenCapPolicy& policy,
+               const jsonview::Value& body) {
+  if (policy.max_output_tokens) {
+    std::int64_t cap = *policy.max_output_tokens;
+    bool present = clampMember(ctx, body, "max_tokens", cap);
+    if (ctx.route == pipeline::Route::ChatCompletions) {
+      present = clampMember(ctx, body, "max_completion_tokens", cap) || present;
+    }
+    if (!present && policy.set_when_absent) {
+      bool completion_field =
+          ctx.route == pipeline::Route::ChatCompletions &&
+          (policy.output_field == OutputField::kMaxCompletionTokens ||
+           (policy.output_field == OutputField::kAuto && isReasoningModel(ctx.model)));
+      ctx.setMember(completion_field ? "max_completion_tokens" : "max_tokens", std::to_string(cap));
+    }
+  }
+  if (policy.max_n) clampMember(ctx, body, "n", *policy.max_n);
+}
+
+pipeline::TokenCount countInput(const pipeline::RequestContext& ctx, const jsonview::Value& body) {
+  if (ctx.encoding) return openai::countPrompt(ctx.route, body, *ctx.encoding);
+  // No encoding for this model: about four characters a token.
+  return {static_cast<std::int64_t>(openai::estimateTokens(openai::promptCharacters(body))), true};
+}
+
+pipeline::LocalReply tooLong(const TokenCapPolicy& policy, pipeline::Route route,
+                             const pipeline::TokenCount& count, bool pruned) {
+  std::string message =
+      "This request's input is " + std::string(count.estimated ? "about " : "") +
+      std::to_string(count.tokens) + " tokens" + (pruned ? " after pruning" : "") +
+      ", more than the " + std::to_string(*policy.max_input_tokens) +
+      " this gateway allows (token_cap policy '" + policy.name + "'). Shorten the input.";
+  std::string param = route == pipeline::Route::ChatCompletions ? "messages"
+                      : route == pipeline::Route::Completions   ? "prompt"
+                                                                : "input";
+  openai::ApiError error{400, "invalid_request_error", std::move(message), std::move(param),
+                         "input_tokens_exceeded"};
+  return pipeline::LocalReply{400, "application/json", error.body(), {}};
+}
+
+}  // namespace
+
+std::variant<TokenCapConfig, config::ConfigError> parseTokenCapConfig(
+    const config::FilterSpec& spec) {
+  TokenCapConfig config;
+  config::SettingsReader reader(spec);
+  const config::Section settings = reader.root(kSettingsKeys);
+  settings.require("policies");
+  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
+    TokenCapPolicy policy;
+    section.require("name");
+    section.nonEmptyString("name", &policy.name);
+    pipeline::readPolicyMatch(section, &policy.match);
+    if (section.has("max_output_tokens")) {
+      section.integer("max_output_tokens", 1, kMaxTokens, &policy.max_output_tokens.emplace());
+    }
+    section.boolean("set_when_absent", &policy.set_when_absent);
+    std::string field = "auto";
+    section.choice("output_field", kOutputFields, &field);
+    policy.output_field = field == "max_tokens"              ? OutputField::kMaxTokens
+                          : field == "max_completion_tokens" ? OutputField::kMaxCompletionTokens
+                                                             : OutputField::kAuto;
+    if (section.has("max_n")) section.integer("max_n", 1, kMaxN, &policy.max_n.emplace());
+    if (section.has("max_input_tokens")) {
+      section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
+    }
+    std::string over = "reject";
+    section.choice("over_input", kOverInput, &over);
+    policy.over_input = over == "prune" ? OverInput::kPrune : OverInput::kReject;
+    prompt_pruning::readPruneSteps(section.section("prune", prompt_pruning::kPruneStepKeys),
+                                   &policy.prune);
+    if (section.has("prune") && policy.over_input != OverInput::kPrune && !reader.failed()) {
+      reader.fail(section.find("prune")->error("is used only with over_input: prune"));
+    }
+    config.policies.push_back(std::move(policy));
+  }
+  if (const auto& error = reader.error()) return *error;
+  return config;
+}
+
+pipeline::FilterStatus TokenCapFilter::onRequest(pipeline::RequestContext& ctx) const {
+  const TokenCapPolicy* policy = pipeline::firstMatching(config_.policies, ctx);
+  if (!policy || !ctx.request_index || !ctx.request_index->isObject()) {
+    return pipeline::FilterStatus::Continue;
+  }
+  if (ctx.route != pipeline::Route::Embeddings) capOutput(ctx, *policy, *ctx.request_index);
+  if (!policy->max_input_tokens) return pipeline::FilterStatus::Continue;
+
+  if (!ctx.prompt_tokens) ctx.prompt_tokens = countInput(ctx, *ctx.request_index);
+  if (ctx.prompt_tokens->tokens <= *policy->max_input_tokens) {
+    return pipeline::FilterStatus::Continue;
+  }
+  bool pruned = false;
+  if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::ChatCompletions &&
+      ctx.encoding) {
+    pruned = true;
+    if (prompt_pruning::pruneRequest(ctx, policy->prune, *policy->max_input_tokens, name(),
+                                     policy->name)) {
+      return pipeline::FilterStatus::Continue;
+    }
+  }
+  ctx.local_reply = tooLong(*policy, ctx.route, *ctx.prompt_tokens, pruned);
+  return pipeline::FilterStatus::Respond;
+}
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTokenCapFilter(
+    const config::FilterSpec& spec) {
+  return pipeline::filterFrom<TokenCapFilter>(parseTokenCapConfig(spec));
+}
+
+}  // namespace costgate::filters::token_cap
