@@ -9,6 +9,9 @@
 #   bench/load/run.sh [--duration SECONDS] [--connections N] [--threads N] [--rounds N]
 #                     [--busy-poll-us N]   (costgate's server.busy_poll_us; default: the config's)
 #                     [--with-costs]       (costgate with the tagging filter and a priced model)
+#                     [--with-tokens]      (--with-costs, plus prompt_pruning and token_cap: every
+#                                           request's input counted exactly, whitespace and
+#                                           duplicates checked, max_tokens clamped in the body)
 #
 # The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
 # which a single disturbed round moves less.
@@ -21,6 +24,8 @@ threads=2
 rounds=5
 busy_poll=""
 with_costs=""
+with_tokens=""
+target_ratio=1.0
 while (($#)); do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -29,6 +34,7 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
     --with-costs) with_costs=1; shift ;;
+    --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -93,6 +99,14 @@ pids+=($!)
 wait_port "$nginx_port"
 
 gateway_port=$(free_port)
+filters=""
+[[ -n $with_costs ]] && filters+="  - tagging"$'\n'
+if [[ -n $with_tokens ]]; then
+  # The bench request asks for 64 output tokens: the cap of 32 makes every request an edited one.
+  filters+="  - prompt_pruning: {policies: [{name: tidy, max_input_tokens: 4000}]}"$'\n'
+  filters+="  - token_cap: {policies: [{name: default, max_output_tokens: 32, max_n: 1,"
+  filters+=" max_input_tokens: 8000, over_input: prune}]}"$'\n'
+fi
 cat >"$work/costgate.yaml" <<CONF
 server:
   listen: 127.0.0.1:$gateway_port
@@ -106,7 +120,8 @@ models:
   mock-small:
     backend: mock
 ${with_costs:+    price: {input: 0.15, cached_input: 0.075, output: 0.6\}}
-filters: [${with_costs:+tagging}]
+filters:
+${filters}
 access_log:
   path: $work/costgate-access.log
 log_level: warn
@@ -141,7 +156,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do
@@ -178,7 +193,7 @@ added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $round
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
 echo
 median=$(printf "%s\n" "${round_ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
-echo "throughput ratio costgate/nginx: $ratio (target >= 1.0); by round: ${round_ratios[*]}; median $median"
+echo "throughput ratio costgate/nginx: $ratio (target >= $target_ratio); by round: ${round_ratios[*]}; median $median"
 echo "p99 added over the mock at $connections connections: costgate ${added_costgate} ms, nginx ${added_nginx} ms"
 quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | bc -l)
 quiet_nginx=$(echo "scale=3; ${quiet_p99[nginx]} - ${quiet_p99[mock]}" | bc -l)

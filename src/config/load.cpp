@@ -419,7 +419,6 @@ class Loader {
   static void readTokenizer(const Section& section, TokenizerConfig* tokenizer) {
     tokenizer->data_dir = COSTGATE_DEFAULT_TOKENIZER_DIR;
     section.nonEmptyString("data_dir", &tokenizer->data_dir);
-    section.nonEmptyString("default_encoding", &tokenizer->default_encoding);
     for (const Section& custom : section.sectionMap("encodings", kCustomEncodingKeys)) {
       TokenizerConfig::Custom encoding{.file = "", .mark = custom.mark()};
       custom.require("file");
@@ -433,6 +432,32 @@ class Loader {
       encoding.rule = *tokenizer::splitRuleOf(split);
       tokenizer->encodings.emplace(custom.key(), std::move(encoding));
     }
+    // Checked here, after the custom encodings it may name: a default no model falls back to is
+    // still a mistake, and one that some model does fall back to is best reported where written.
+    section.parsed("default_encoding", [&](const Field& field, const std::string& name) {
+      MaybeError error = checkEncodingName(field, name, *tokenizer);
+      if (!error) tokenizer->default_encoding = name;
+      return error;
+    });
+  }
+
+  // "cl100k_base, o200k_base, <custom names>, none".
+  static std::string knownEncodings(const TokenizerConfig& tokenizer) {
+    std::string known;
+    for (std::string_view builtin_name : kBuiltInEncodings) {
+      known += (known.empty() ? "" : ", ") + std::string(builtin_name);
+    }
+    for (const auto& [custom_name, unused] : tokenizer.encodings) known += ", " + custom_name;
+    return known + ", none";
+  }
+
+  static MaybeError checkEncodingName(const Field& field, const std::string& name,
+                                      const TokenizerConfig& tokenizer) {
+    if (name == "none" || tokenizer.encodings.contains(name) || tokenizer::splitRuleOf(name)) {
+      return std::nullopt;
+    }
+    return field.error("unknown encoding " + quoteValue(name) +
+                       " (known: " + knownEncodings(tokenizer) + ")");
   }
 
   // The model's `encoding`, else OpenAI's for its backend name, else the default; the ranks are
@@ -442,9 +467,15 @@ class Loader {
     std::string name(tokenizer::encodingForModel(route->backend_model));
     if (name.empty()) name = tokenizer.default_encoding;
     SourceMark mark = section.mark();
+    std::string where = "models." + route->name;
     if (const Field* field = section.find("encoding")) {
-      section.nonEmptyString("encoding", &name);
+      section.parsed("encoding", [&](const Field& value, const std::string& text) {
+        MaybeError error = checkEncodingName(value, text, tokenizer);
+        if (!error) name = text;
+        return error;
+      });
       mark = field->mark();
+      where = field->path();
     }
     if (reader.failed() || name == "none") return;
     std::string path;
@@ -455,20 +486,13 @@ class Loader {
     } else if (auto builtin = tokenizer::splitRuleOf(name)) {
       path = (std::filesystem::path(tokenizer.data_dir) / (name + ".tiktoken")).string();
       rule = *builtin;
-    } else {
-      std::string known;
-      for (std::string_view builtin_name : kBuiltInEncodings) {
-        known += (known.empty() ? "" : ", ") + std::string(builtin_name);
-      }
-      for (const auto& [custom_name, unused] : tokenizer.encodings) known += ", " + custom_name;
-      reader.fail({mark, "models." + route->name + ": unknown encoding " + quoteValue(name) +
-                             " (known: " + known + ", none)"});
+    } else {  // not reached: every name was checked by checkEncodingName
+      reader.fail({mark, where + ": unknown encoding " + quoteValue(name)});
       return;
     }
     auto loaded = tokenizer::Encoding::loadShared(name, path, rule);
     if (auto* error = std::get_if<std::string>(&loaded)) {
-      reader.fail(
-          {mark, "models." + route->name + ": encoding " + quoteValue(name) + ": " + *error});
+      reader.fail({mark, where + ": encoding " + quoteValue(name) + ": " + *error});
       return;
     }
     route->encoding = std::get<std::shared_ptr<const tokenizer::Encoding>>(std::move(loaded));

@@ -234,6 +234,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   if (chain_.usesBody()) ctx.body = json::parse(request.body);
   if (auto requested = routes_.find(ctx.model); requested != routes_.end()) {
     ctx.encoding = requested->second.model->encoding.get();
+    ctx.backend_model = requested->second.model->backend_model;
   }
   ctx.headers.reserve(request.head.fieldCount());
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
@@ -252,9 +253,6 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   // The body as the filters left it, for building what is forwarded.
   jsonview::Value filtered = *ctx.request_index;
   ctx.request_index.reset();  // it may view request.body, which is forwarded (moved) below
-  for (const auto& saving : ctx.savings) {
-    record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
-  }
   if (ctx.prompt_tokens) record.prompt_tokens_counted = ctx.prompt_tokens->tokens;
   // Requests the chain answered itself are attributed too.
   for (const auto& [name, value] :
@@ -295,6 +293,10 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     co_return;
   }
   const Route& target = found->second;
+  // Savings count only for calls that go to a backend: a refused request saved nothing.
+  for (const auto& saving : ctx.savings) {
+    record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
+  }
   record.model = ctx.model;
   record.backend = target.model->backend;
   ctx.backend = target.model->backend;

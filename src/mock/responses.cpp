@@ -577,6 +577,19 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
         "empty array instead.",
         "messages", "empty_array");
   }
+  // OpenAI refuses a conversation whose tool results do not follow the assistant message that
+  // called the tools, all of them: so does the mock, since pruning must never produce one.
+  std::vector<std::string> unanswered_calls;
+  std::size_t calling_message = 0;
+  auto unanswered = [&]() -> ApiError {
+    std::string ids;
+    for (const auto& id : unanswered_calls) ids += (ids.empty() ? "" : ", ") + id;
+    return invalidRequest(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to "
+        "each 'tool_call_id'. The following tool_call_ids did not have response messages: " +
+            ids,
+        "messages.[" + std::to_string(calling_message) + "].role");
+  };
   for (std::size_t i = 0; i < messages->size(); ++i) {
     const json& message = (*messages)[i];
     std::string param = "messages[" + std::to_string(i) + "]";
@@ -584,6 +597,30 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
     auto role = message.find("role");
     if (role == message.end() || role->is_null()) return missing(param + ".role");
     if (!role->is_string()) return invalidType(param + ".role", "a string", *role);
+    if (*role == "tool") {
+      auto id = message.find("tool_call_id");
+      auto answered = id != message.end() && id->is_string()
+                          ? std::find(unanswered_calls.begin(), unanswered_calls.end(), *id)
+                          : unanswered_calls.end();
+      if (answered == unanswered_calls.end()) {
+        return invalidRequest(
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+            "message with 'tool_calls'.",
+            "messages.[" + std::to_string(i) + "].role");
+      }
+      unanswered_calls.erase(answered);
+    } else if (!unanswered_calls.empty()) {
+      return unanswered();
+    }
+    if (auto calls = message.find("tool_calls");
+        *role == "assistant" && calls != message.end() && calls->is_array()) {
+      calling_message = i;
+      for (const json& call : *calls) {
+        if (auto id = call.find("id"); call.is_object() && id != call.end() && id->is_string()) {
+          unanswered_calls.push_back(*id);
+        }
+      }
+    }
     std::string text;
     auto content = message.find("content");
     if (content != message.end()) {
@@ -592,6 +629,7 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
     request.prompt_tokens += countWords(text) + kTokensPerMessage;
     if (*role == "user") request.last_user_text = std::move(text);
   }
+  if (!unanswered_calls.empty()) return unanswered();
   request.messages = static_cast<int>(messages->size());
 
   if (auto error = readChoices(body, request.n, request.max_tokens)) return *error;

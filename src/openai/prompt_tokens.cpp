@@ -101,8 +101,12 @@ PromptTokens imageTokens(const jsonview::Value& part) {
   std::optional<Size> size;
   if (image && image->isObject()) {
     if (auto d = image->find("detail"); d && d->isString()) detail = d->string();
-    if (auto url = image->find("url"); url && url->isString() && !url->hasEscapes()) {
-      std::string_view text = url->unquoted();
+    if (auto url = image->find("url"); url && url->isString()) {
+      // Encoders that write '/' as "\/" (PHP's json_encode does by default) escape most of a
+      // base64 payload; only then is the URL unescaped, a copy.
+      std::string unescaped;
+      if (url->hasEscapes()) unescaped = url->string();
+      std::string_view text = url->hasEscapes() ? std::string_view(unescaped) : url->unquoted();
       if (text.starts_with("data:")) {
         if (auto comma = text.find(";base64,"); comma != std::string_view::npos) {
           // The header is in the first few hundred bytes (JPEG: usually the first few KiB).

@@ -18,7 +18,11 @@ bool readCount(const jsonview::Value& object, std::string_view key, std::uint64_
   return true;
 }
 
-// The characters of a string, or of the text parts of an array of content parts.
+// A token id, in characters: estimateTokens() turns them back into one token.
+constexpr std::uint64_t kCharactersPerToken = 4;
+
+// The characters of a string, or of the text parts of an array of content parts; token ids (a
+// prompt or input given as ids) count as kCharactersPerToken each.
 std::uint64_t textCharacters(const jsonview::Value& content) {
   if (content.isString()) return content.unquoted().size();
   std::uint64_t total = 0;
@@ -26,6 +30,10 @@ std::uint64_t textCharacters(const jsonview::Value& content) {
     for (const auto& part : content.elements()) {
       if (part.isString()) {
         total += part.unquoted().size();
+      } else if (part.isNumber()) {
+        total += kCharactersPerToken;
+      } else if (part.isArray()) {
+        total += textCharacters(part);
       } else if (auto text = part.isObject() ? part.find("text") : std::nullopt; text) {
         total += textCharacters(*text);
       }
@@ -39,6 +47,7 @@ std::uint64_t textCharacters(const jsonview::Value& content) {
 std::uint64_t promptCharacters(const jsonview::Value& request) {
   if (!request.isObject()) return 0;
   if (auto prompt = request.find("prompt")) return textCharacters(*prompt);
+  if (auto input = request.find("input")) return textCharacters(*input);
   std::uint64_t total = 0;
   if (auto messages = request.find("messages"); messages && messages->isArray()) {
     for (const auto& message : messages->elements()) {
@@ -64,7 +73,9 @@ std::uint64_t chunkCharacters(const jsonview::Value& chunk) {
   return total;
 }
 
-std::uint64_t estimateTokens(std::uint64_t characters) { return (characters + 3) / 4; }
+std::uint64_t estimateTokens(std::uint64_t characters) {
+  return (characters + kCharactersPerToken - 1) / kCharactersPerToken;
+}
 
 bool asksForUsage(const jsonview::Value& request) {
   auto options = request.isObject() ? request.find("stream_options") : std::nullopt;

@@ -25,12 +25,20 @@ bool PolicyMatch::matches(const RequestContext& ctx) const {
          anyMatches(envs, ctx.tags.env) && anyMatches(models, ctx.model);
 }
 
-void readPolicyMatch(const config::Section& policy, PolicyMatch* out) {
+void readPolicyMatch(config::SettingsReader& reader, const config::Section& policy,
+                     PolicyMatch* out) {
   const config::Section match = policy.section("match", kMatchKeys);
-  match.strings("feature", &out->features);
-  match.strings("team", &out->teams);
-  match.strings("env", &out->envs);
-  match.strings("model", &out->models);
+  std::vector<std::string>* lists[] = {&out->features, &out->teams, &out->envs, &out->models};
+  for (std::size_t i = 0; i < std::size(kMatchKeys); ++i) {
+    match.strings(kMatchKeys[i], lists[i]);
+    // Read as "no value matches", an empty list would make a policy that never applies; read as
+    // "absent", one that applies to every request. Either is a mistake worth stopping at.
+    if (const config::Field* field = match.find(kMatchKeys[i]);
+        field && lists[i]->empty() && !reader.failed()) {
+      reader.fail(field->error("an empty list would match no request (leave `" +
+                               std::string(kMatchKeys[i]) + "` out to match any)"));
+    }
+  }
 }
 
 }  // namespace costgate::pipeline

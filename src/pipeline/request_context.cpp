@@ -32,13 +32,21 @@ const std::string* RequestContext::editedMember(std::string_view key) const {
   return nullptr;
 }
 
-void RequestContext::replaceBody(std::string json) {
-  replaced_index.reset();
+bool RequestContext::replaceBody(std::string json) {
+  // The new index must view the string in its final place: a moved std::string may move its
+  // characters (short strings live inside the object).
+  std::string previous = std::move(replaced_body);
   replaced_body = std::move(json);
-  replaced_index = jsonview::Document::parse(replaced_body);
-  if (replaced_index) request_index = replaced_index->root();
+  auto index = jsonview::Document::parse(replaced_body);
+  if (!index) {
+    replaced_body = std::move(previous);
+    return false;
+  }
+  replaced_index = std::move(index);
+  request_index = replaced_index->root();
   // A filter that reads the DOM sees the same body.
   if (!body.is_null()) body = nlohmann::json::parse(replaced_body, nullptr, false);
+  return true;
 }
 
 std::int64_t RequestContext::tokensSaved() const {

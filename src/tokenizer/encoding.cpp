@@ -46,8 +46,9 @@ std::string_view encodingForModel(std::string_view model) {
   if (model.starts_with("ft:")) model.remove_prefix(3);
   constexpr std::string_view kO200k[] = {"gpt-4o",  "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5",
                                          "gpt-oss", "o1",         "o3",      "o4",      "codex-"};
+  // "gpt-35": Azure's spelling of gpt-3.5.
   constexpr std::string_view kCl100k[] = {
-      "gpt-4",       "gpt-3.5",    "text-embedding-3", "text-embedding-ada-002",
+      "gpt-4",       "gpt-3.5",    "gpt-35", "text-embedding-3", "text-embedding-ada-002",
       "davinci-002", "babbage-002"};
   for (std::string_view prefix : kO200k) {
     if (model.starts_with(prefix)) return "o200k_base";
@@ -249,17 +250,20 @@ void Encoding::encodePiece(std::string_view piece, Emit&& emit) const {
   }
   std::vector<std::uint64_t> heap;
   heap.reserve(n);
+  // Ranks the pair starting at part k; returns whether it is a token.
+  auto rankPair = [&](std::uint32_t k) {
+    pair_rank[k] = k < n && next[k] < n ? ranks.find(p + k, next[next[k]] - k) : kNoRank;
+    return pair_rank[k] != kNoRank;
+  };
   auto push = [&](std::uint32_t k) {
-    if (k >= n || next[k] >= n) {
-      pair_rank[k] = kNoRank;
-      return;
-    }
-    pair_rank[k] = ranks.find(p + k, next[next[k]] - k);
-    if (pair_rank[k] == kNoRank) return;
+    if (!rankPair(k)) return;
     heap.push_back(std::uint64_t{pair_rank[k]} << 32 | k);
     std::push_heap(heap.begin(), heap.end(), std::greater<>());
   };
-  for (std::uint32_t k = 0; k + 1 < n; ++k) push(k);
+  for (std::uint32_t k = 0; k + 1 < n; ++k) {
+    if (rankPair(k)) heap.push_back(std::uint64_t{pair_rank[k]} << 32 | k);
+  }
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
   std::vector<bool> alive(n, true);
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), std::greater<>());

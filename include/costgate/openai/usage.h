@@ -16,7 +16,8 @@ namespace costgate::openai {
 std::optional<pricing::Usage> usageOf(const jsonview::Value& response);
 
 // For the gateway's own count when a backend reports no usage: the characters of a request's
-// prompt (chat `messages[].content`, text parts included; completions `prompt`), and of the text
+// prompt (chat `messages[].content`, text parts included; completions `prompt`; embeddings
+// `input`; token ids count as the characters of one token each), and of the text
 // one streamed chunk carries (`choices[].delta.content` or `choices[].text`), as sent (escapes
 // counted as written).
 std::uint64_t promptCharacters(const jsonview::Value& request);

@@ -28,8 +28,10 @@ struct PolicyMatch {
   bool matches(const RequestContext& ctx) const;
 };
 
-// Reads a policy's `match` block into *out; errors go to the section's reader.
-void readPolicyMatch(const config::Section& policy, PolicyMatch* out);
+// Reads a policy's `match` block into *out; errors go to `reader`, the section's reader. A listed
+// dimension with no values (`team: []`) is an error.
+void readPolicyMatch(config::SettingsReader& reader, const config::Section& policy,
+                     PolicyMatch* out);
 
 // The first policy whose `match` applies to ctx, or nullptr. Policy has a `match` member.
 template <class Policy>

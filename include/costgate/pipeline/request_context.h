@@ -72,6 +72,9 @@ struct RequestContext {
   std::optional<jsonview::Value> request_index;
   // The tokenizer of the requested model; null when the model is unknown or counts no tokens.
   const tokenizer::Encoding* encoding = nullptr;
+  // What the backend is sent as "model" for the requested model (its backend_model); empty when
+  // the model is unknown. Views the configuration, which outlives the request.
+  std::string_view backend_model;
   nlohmann::json body;        // the parsed request body (null unless a filter usesBody());
                               // filters may edit it...
   bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
@@ -111,8 +114,9 @@ struct RequestContext {
   // The JSON text setMember() last gave `key`, or nullptr.
   const std::string* editedMember(std::string_view key) const;
   // Replaces the whole body with `json` (a valid JSON object: the caller built it) and re-indexes
-  // it; member edits made so far still apply on top.
-  void replaceBody(std::string json);
+  // it; member edits made so far still apply on top. Returns false, changing nothing, when `json`
+  // does not parse.
+  bool replaceBody(std::string json);
   // The tokens all filters saved.
   std::int64_t tokensSaved() const;
 };

@@ -52,7 +52,7 @@ std::variant<PruningConfig, config::ConfigError> parsePruningConfig(
     PruningPolicy policy;
     section.require("name");
     section.nonEmptyString("name", &policy.name);
-    pipeline::readPolicyMatch(section, &policy.match);
+    pipeline::readPolicyMatch(reader, section, &policy.match);
     readPruneSteps(section, &policy.steps);
     if (section.has("max_input_tokens")) {
       section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
@@ -74,15 +74,19 @@ bool pruneRequest(pipeline::RequestContext& ctx, const PruneSteps& steps,
   std::optional<std::int64_t> messages_budget;
   if (budget) messages_budget = std::max<std::int64_t>(*budget - overhead.tokens, 0);
   PruneResult result = prune(*messages, steps, messages_budget, *ctx.encoding);
-  ctx.prompt_tokens = overhead;
-  ctx.prompt_tokens->tokens += result.tokens_after;
   if (result.messages) {
     std::pair<std::string, std::string> edit{"messages", std::move(*result.messages)};
-    ctx.replaceBody(jsonview::withMembers(body, std::span(&edit, 1)));
-    if (std::int64_t saved = result.tokens_before - result.tokens_after; saved > 0) {
-      ctx.savings.push_back({filter, policy, saved});
+    if (ctx.replaceBody(jsonview::withMembers(body, std::span(&edit, 1)))) {
+      if (std::int64_t saved = result.tokens_before - result.tokens_after; saved > 0) {
+        ctx.savings.push_back({filter, policy, saved});
+      }
+    } else {  // the request goes on as sent, judged by its whole count
+      result.tokens_after = result.tokens_before;
+      result.within_budget = !messages_budget || result.tokens_before <= *messages_budget;
     }
   }
+  ctx.prompt_tokens = pipeline::TokenCount{overhead.tokens + result.tokens_after,
+                                           overhead.estimated || result.estimated};
   return result.within_budget;
 }
 

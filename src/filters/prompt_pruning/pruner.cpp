@@ -55,6 +55,7 @@ struct Message {
   bool dropped = false;
   std::string json{};  // the message as it would be sent now
   std::int64_t tokens = 0;
+  bool estimated = false;  // some part of `tokens` was estimated (openai/prompt_tokens.h)
 };
 
 constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
@@ -72,11 +73,11 @@ std::string splice(std::string_view whole, std::string_view inner, std::string_v
   return out;
 }
 
-std::int64_t tokensOf(std::string_view message_json, const Encoding& encoding) {
+pipeline::TokenCount tokensOf(std::string_view message_json, const Encoding& encoding) {
   auto document = jsonview::Document::parse(message_json);
   // Only text this file wrote gets here, and prune() refuses output that does not parse.
-  if (!document) return 0;
-  return openai::countChatMessage(document->root(), encoding).tokens;
+  if (!document) return {};
+  return openai::countChatMessage(document->root(), encoding);
 }
 
 std::int64_t totalTokens(const std::vector<Message>& messages) {
@@ -119,7 +120,9 @@ Role roleOf(const Value& message) {
 
 Message readMessage(const Value& source, const Encoding& encoding) {
   Message message{.source = source, .role = roleOf(source), .json = std::string(source.raw())};
-  message.tokens = openai::countChatMessage(source, encoding).tokens;
+  const pipeline::TokenCount count = openai::countChatMessage(source, encoding);
+  message.tokens = count.tokens;
+  message.estimated = count.estimated;
   if (message.role == Role::kPinned) return message;
   if (auto calls = source.find("tool_calls"); calls && !calls->isNull()) {
     message.calls_tools = true;
@@ -175,7 +178,9 @@ void refresh(Message& message, const Encoding& encoding) {
   message.json = isEdited(message)
                      ? splice(message.source.raw(), message.content->raw(), renderContent(message))
                      : std::string(message.source.raw());
-  message.tokens = tokensOf(message.json, encoding);
+  const pipeline::TokenCount count = tokensOf(message.json, encoding);
+  message.tokens = count.tokens;
+  message.estimated = count.estimated;
 }
 
 std::string renderArray(const std::vector<Message>& messages) {
@@ -541,6 +546,9 @@ PruneResult pruneArray(const Value& array, const PruneSteps& steps,
   }
   result.tokens_after = total;
   result.within_budget = !budget || total <= *budget;
+  result.estimated = std::any_of(messages.begin(), messages.end(), [](const Message& message) {
+    return !message.dropped && message.estimated;
+  });
 
   const bool changed = std::any_of(messages.begin(), messages.end(), [](const Message& message) {
     return message.dropped || isEdited(message);
@@ -562,8 +570,22 @@ PruneResult prune(const jsonview::Value& messages, const PruneSteps& steps,
   try {
     return pruneArray(messages, steps, budget, encoding);
   } catch (...) {
-    // Pruning only saves money: if it fails (out of memory), the request goes on as sent.
-    return unchanged(0, budget);
+    // Pruning only saves money: if it fails (out of memory), the request goes on as sent, and is
+    // judged by its whole count, so a failure can never let it past a budget.
+    try {
+      pipeline::TokenCount count;
+      for (const Value& message : messages.elements()) {
+        count += openai::countChatMessage(message, encoding);
+      }
+      PruneResult result = unchanged(count.tokens, budget);
+      result.estimated = count.estimated;
+      return result;
+    } catch (...) {
+      PruneResult result = unchanged(0, budget);
+      result.within_budget = false;
+      result.estimated = true;
+      return result;
+    }
   }
 }
 

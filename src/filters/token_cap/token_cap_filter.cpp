@@ -64,7 +64,8 @@ void capOutput(pipeline::RequestContext& ctx, const TokenCapPolicy& policy,
       bool completion_field =
           ctx.route == pipeline::Route::ChatCompletions &&
           (policy.output_field == OutputField::kMaxCompletionTokens ||
-           (policy.output_field == OutputField::kAuto && isReasoningModel(ctx.model)));
+           (policy.output_field == OutputField::kAuto &&
+            isReasoningModel(ctx.backend_model.empty() ? ctx.model : ctx.backend_model)));
       ctx.setMember(completion_field ? "max_completion_tokens" : "max_tokens", std::to_string(cap));
     }
   }
@@ -104,7 +105,7 @@ std::variant<TokenCapConfig, config::ConfigError> parseTokenCapConfig(
     TokenCapPolicy policy;
     section.require("name");
     section.nonEmptyString("name", &policy.name);
-    pipeline::readPolicyMatch(section, &policy.match);
+    pipeline::readPolicyMatch(reader, section, &policy.match);
     if (section.has("max_output_tokens")) {
       section.integer("max_output_tokens", 1, kMaxTokens, &policy.max_output_tokens.emplace());
     }
@@ -148,10 +149,13 @@ pipeline::FilterStatus TokenCapFilter::onRequest(pipeline::RequestContext& ctx) 
   if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::ChatCompletions &&
       ctx.encoding) {
     pruned = true;
+    const std::size_t savings_before = ctx.savings.size();
     if (prompt_pruning::pruneRequest(ctx, policy->prune, *policy->max_input_tokens, name(),
                                      policy->name)) {
       return pipeline::FilterStatus::Continue;
     }
+    // The request is refused, so the pruned body is never sent: nothing was saved by pruning.
+    ctx.savings.resize(savings_before);
   }
   ctx.local_reply = tooLong(*policy, ctx.route, *ctx.prompt_tokens, pruned);
   return pipeline::FilterStatus::Respond;

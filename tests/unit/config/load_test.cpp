@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/config_results.h"
+
 namespace costgate::config {
 namespace {
 
@@ -36,21 +38,13 @@ EnvLookup lookupIn(const Env& env) {
 }
 
 GatewayConfig parseOk(const std::string& yaml, const Env& env = {}) {
-  LoadResult result = parse(yaml, kFile, lookupIn(env));
-  if (const auto* error = std::get_if<ConfigError>(&result)) {
-    ADD_FAILURE() << "unexpected error: " << error->describe();
-    return {};
-  }
-  return std::get<GatewayConfig>(std::move(result));
+  return test_data::configOk(
+      [&](const std::string& text) { return parse(text, kFile, lookupIn(env)); }, yaml);
 }
 
 ConfigError parseError(const std::string& yaml, const Env& env = {}) {
-  LoadResult result = parse(yaml, kFile, lookupIn(env));
-  if (!std::holds_alternative<ConfigError>(result)) {
-    ADD_FAILURE() << "expected an error for:\n" << yaml;
-    return {};
-  }
-  return std::get<ConfigError>(std::move(result));
+  return test_data::configError(
+      [&](const std::string& text) { return parse(text, kFile, lookupIn(env)); }, yaml);
 }
 
 // A file that exists for the duration of one test.

@@ -124,6 +124,30 @@ TEST(MockChat, ContentPartsCountOnlyText) {
   EXPECT_EQ(request.last_user_text, "one two three");
 }
 
+// As OpenAI does: tool results answer the assistant message right before them, all its calls.
+TEST(MockChat, ToolResultsMustFollowTheirCalls) {
+  auto error = [](std::string_view messages) {
+    std::string body = R"({"model":"m","messages":)" + std::string(messages) + "}";
+    auto parsed = parseChatRequest(parse(body));
+    const auto* failure = std::get_if<ApiError>(&parsed);
+    return failure ? failure->message : std::string();
+  };
+  const std::string call =
+      R"({"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}},)"
+      R"({"id":"c2","type":"function","function":{"name":"g","arguments":"{}"}}]})";
+  const std::string result1 = R"({"role":"tool","tool_call_id":"c1","content":"1"})";
+  const std::string result2 = R"({"role":"tool","tool_call_id":"c2","content":"2"})";
+  const std::string user = R"({"role":"user","content":"hi"})";
+  EXPECT_EQ(error("[" + user + "," + call + "," + result2 + "," + result1 + "," + user + "]"), "");
+  EXPECT_NE(error("[" + user + "," + result1 + "]").find("must be a response to a preceeding"),
+            std::string::npos);
+  EXPECT_NE(error("[" + user + "," + call + "," + result1 + "," + user + "]").find("c2"),
+            std::string::npos);
+  EXPECT_NE(error("[" + user + "," + call + "]").find("did not have response messages: c1, c2"),
+            std::string::npos);
+}
+
 TEST(MockChat, SnippetIsCutAtSixtyBytesOnACharacterBoundary) {
   // 59 ASCII bytes then a 2-byte character: byte 60 is its first half, so it must go whole.
   std::string text(59, 'a');

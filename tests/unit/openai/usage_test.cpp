@@ -69,6 +69,11 @@ TEST(UsageTest, CountsPromptCharacters) {
   EXPECT_EQ(promptIn(R"({"prompt":"twelve chars"})"), 12u);
   EXPECT_EQ(promptIn(R"({"prompt":["ab","cd"]})"), 4u);
   EXPECT_EQ(promptIn(R"({"model":"m"})"), 0u);
+  // Embeddings input, and token ids counting as one token's characters each.
+  EXPECT_EQ(promptIn(R"({"input":"embed me"})"), 8u);
+  EXPECT_EQ(promptIn(R"({"input":["ab",[1,2,3]]})"), 2u + 12u);
+  EXPECT_EQ(promptIn(R"({"prompt":[15339,1917]})"), 8u);
+  EXPECT_EQ(estimateTokens(promptIn(R"({"prompt":[15339,1917]})")), 2u);
 }
 
 TEST(UsageTest, CountsTheTextOfAStreamedChunk) {

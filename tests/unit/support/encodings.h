@@ -29,4 +29,7 @@ inline const tokenizer::Encoding& testEncoding(tokenizer::SplitRule rule) {
   return rule == tokenizer::SplitRule::kCl100k ? *cl100k : *o200k;
 }
 
+inline const tokenizer::Encoding& cl100k() { return testEncoding(tokenizer::SplitRule::kCl100k); }
+inline const tokenizer::Encoding& o200k() { return testEncoding(tokenizer::SplitRule::kO200k); }
+
 }  // namespace costgate::test_data

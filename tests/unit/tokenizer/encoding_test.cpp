@@ -129,6 +129,7 @@ TEST(EncodingTest, ModelsMapToOpenAIsEncodings) {
   EXPECT_EQ(encodingForModel("ft:gpt-4o-mini:acme::abc"), "o200k_base");
   EXPECT_EQ(encodingForModel("gpt-4-turbo"), "cl100k_base");
   EXPECT_EQ(encodingForModel("gpt-3.5-turbo"), "cl100k_base");
+  EXPECT_EQ(encodingForModel("gpt-35-turbo"), "cl100k_base");  // Azure's spelling
   EXPECT_EQ(encodingForModel("text-embedding-3-small"), "cl100k_base");
   EXPECT_EQ(encodingForModel("llama-3-70b"), "");
 }

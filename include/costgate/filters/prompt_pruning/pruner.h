@@ -45,6 +45,8 @@ struct PruneResult {
   std::int64_t saved_by_truncation = 0;
   // Whether tokens_after <= the budget (true when there is no budget).
   bool within_budget = true;
+  // Whether tokens_after is in part an estimate (images of unknown size, tool calls...).
+  bool estimated = false;
 };
 
 // Prunes a chat request's `messages` (an array; anything else is returned unchanged). `budget` is

@@ -1,7 +1,6 @@
 #include "costgate/filters/tagging/tagging_filter.h"
 
 #include <list>
-#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -10,53 +9,21 @@
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
+#include "../../support/filter_settings.h"
 #include "costgate/config/load.h"
 
 namespace costgate::filters::tagging {
 namespace {
 
-constexpr char kFile[] = "gateway.yaml";
-// Appended after the `filters:` block of each test document, so the lines asserted are the lines
-// of the filter YAML as written in the test.
-constexpr char kBackendsAndModels[] = R"(backends:
-  mock:
-    url: http://127.0.0.1:8081/v1
-models:
-  m:
-    backend: mock
-)";
-
-// The tagging FilterSpec of a whole gateway file, as config::parse() hands it to the filter.
-config::FilterSpec specFrom(const std::string& filters_yaml) {
-  config::LoadResult result =
-      config::parse(filters_yaml + kBackendsAndModels, kFile,
-                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
-  if (const auto* error = std::get_if<config::ConfigError>(&result)) {
-    ADD_FAILURE() << "the gateway file itself is invalid: " << error->describe();
-    return {};
-  }
-  const config::GatewayConfig& gateway = std::get<config::GatewayConfig>(result);
-  EXPECT_EQ(gateway.filters.size(), 1u);
-  EXPECT_EQ(gateway.filters.at(0).name, "tagging");
-  return gateway.filters.at(0);
-}
+using test_data::kGatewayFile;
+using test_data::specFrom;
 
 TaggingConfig configOk(const std::string& filters_yaml) {
-  auto parsed = parseTaggingConfig(specFrom(filters_yaml));
-  if (const auto* error = std::get_if<config::ConfigError>(&parsed)) {
-    ADD_FAILURE() << "unexpected error: " << error->describe();
-    return {};
-  }
-  return std::get<TaggingConfig>(std::move(parsed));
+  return test_data::configOk(parseTaggingConfig, "tagging", filters_yaml);
 }
 
 config::ConfigError configError(const std::string& filters_yaml) {
-  auto parsed = parseTaggingConfig(specFrom(filters_yaml));
-  if (!std::holds_alternative<config::ConfigError>(parsed)) {
-    ADD_FAILURE() << "expected an error for:\n" << filters_yaml;
-    return {};
-  }
-  return std::get<config::ConfigError>(std::move(parsed));
+  return test_data::configError(parseTaggingConfig, "tagging", filters_yaml);
 }
 
 TEST(TaggingConfig, NoSettingsKeepsTheDefaults) {
@@ -221,7 +188,7 @@ TEST(TaggingConfig, ErrorsPointAtTheOffendingKeyOrValue) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const config::ConfigError error = configError(c.yaml);
-    EXPECT_EQ(error.where.file, kFile);
+    EXPECT_EQ(error.where.file, kGatewayFile);
     EXPECT_EQ(error.where.line, c.line);
     EXPECT_EQ(error.where.column, c.column);
     EXPECT_EQ(error.message, c.message);
@@ -241,12 +208,13 @@ TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
 }
 
 TEST(TaggingConfig, MakeTaggingFilterReportsTheConfigError) {
-  auto made = makeTaggingFilter(specFrom("filters:\n  - tagging:\n      max_length: 0\n"));
+  auto made =
+      makeTaggingFilter(specFrom("filters:\n  - tagging:\n      max_length: 0\n", "tagging"));
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(made));
   EXPECT_EQ(std::get<config::ConfigError>(made).describe(),
             "gateway.yaml:3:19: tagging: max_length: must be between 1 and 1024, got '0'");
 
-  auto built = makeTaggingFilter(specFrom("filters:\n  - tagging\n"));
+  auto built = makeTaggingFilter(specFrom("filters:\n  - tagging\n", "tagging"));
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(built));
   EXPECT_EQ(std::get<std::unique_ptr<pipeline::Filter>>(built)->name(), "tagging");
 }
