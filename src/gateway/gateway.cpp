@@ -234,6 +234,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   if (chain_.usesBody()) ctx.body = json::parse(request.body);
   if (auto requested = routes_.find(ctx.model); requested != routes_.end()) {
     ctx.encoding = requested->second.model->encoding.get();
+    if (requested->second.model->price) ctx.price = &*requested->second.model->price;
     ctx.backend_model = requested->second.model->backend_model;
   }
   ctx.headers.reserve(request.head.fieldCount());
@@ -261,6 +262,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     if (!value->empty()) record.annotations.emplace_back(name, *value);
   }
   record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
+  if (ctx.cache) recordCacheOutcome(ctx, record);
   if (decision == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {
       ctx.local_reply = pipeline::LocalReply{
@@ -367,6 +369,7 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
   int status = exchange.status();
   // Successful answers pass through the filters; errors go back to the client as the backend
   // sent them.
+  if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, status, body);
   if (status == 200 && chain_.readsResponse()) {
     ctx.response = json::parse(body, nullptr, false);
     if (!ctx.response.is_discarded()) {
@@ -389,6 +392,21 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
   addFilterHeaders(ctx, response);
   if (status == 200) priceWholeAnswer(ctx.served_model, response, writer.record());
   co_await writer.send(std::move(response));
+}
+
+void Gateway::recordCacheOutcome(const RequestContext& ctx, server::ExchangeRecord& record) {
+  const pipeline::CacheOutcome& cache = *ctx.cache;
+  record.cache_result = cache.result;
+  record.cache_lookup_seconds = cache.lookup_seconds;
+  record.cache_entries = cache.entries;
+  record.cache_bytes = cache.bytes;
+  if (!cache.usage) return;
+  // A hit: the model that made the answer is the one charged for, at nothing.
+  record.model = ctx.model;
+  record.usage = cache.usage;
+  record.usage_source = "cache";
+  if (ctx.price) record.cost = 0;
+  record.saved = cache.saved;
 }
 
 std::string Gateway::forwardedBody(RequestContext& ctx, const jsonview::Value& filtered,
@@ -579,16 +597,23 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   if (record.time_to_first_token.count() > 0) {
     metrics_.observeTimeToFirstToken(model, Seconds(record.time_to_first_token).count());
   }
-  if (record.usage) metrics_.countUsage(who, *record.usage, record.cost);
+  // A cache hit used no tokens: its usage is what it saved, counted below.
+  bool cached = record.usage_source == "cache";
+  if (record.usage && !cached) metrics_.countUsage(who, *record.usage, record.cost);
   for (const auto& saving : record.token_savings) {
     metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
   }
-  if (!record.backend.empty()) {  // a call routed to a backend
+  if (!record.cache_result.empty()) {
+    metrics_.countCacheLookup(who, record.cache_result, record.cache_lookup_seconds, record.saved,
+                              record.cache_entries, record.cache_bytes);
+  }
+  if (!record.backend.empty() || record.saved) {  // a call routed to a backend, or spared one
     report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
                                record.tag_labels.env, record.model},
-                      .tokens_in = record.usage ? record.usage->prompt_tokens : 0,
-                      .tokens_out = record.usage ? record.usage->completion_tokens : 0,
-                      .cost = record.cost.value_or(0)};
+                      .tokens_in = record.usage && !cached ? record.usage->prompt_tokens : 0,
+                      .tokens_out = record.usage && !cached ? record.usage->completion_tokens : 0,
+                      .cost = record.cost.value_or(0),
+                      .saved = record.saved.value_or(0)};
     std::lock_guard lock(spend_mutex_);
     spend_.add(call);
   }

@@ -155,6 +155,8 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   }
   // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
   if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
+  if (!record.cache_result.empty()) plainField(out, R"(,"cache":)", record.cache_result);
+  if (record.saved) out.append(R"(,"saved_usd":)").append(pricing::formatUsd(*record.saved));
   for (const auto& [name, value] : record.annotations) {
     out.push_back(',');
     appendJsonString(out, name);  // the handler's names: escaped like any other text

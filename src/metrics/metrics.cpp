@@ -71,6 +71,13 @@ const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
   return buckets;
 }
 
+// Lookups take microseconds to a millisecond.
+const prometheus::Histogram::BucketBoundaries& cacheLookupBuckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05};
+  return buckets;
+}
+
 }  // namespace
 
 struct Metrics::Families {
@@ -118,6 +125,27 @@ struct Metrics::Families {
                          .Help("Input tokens filters took out of requests before the backend "
                                "call, by filter, policy, feature, team and env")
                          .Register(registry)),
+        cache_requests(prometheus::BuildCounter()
+                           .Name("costgate_cache_requests_total")
+                           .Help("Requests a cache looked at, by result (hit-exact, hit-semantic, "
+                                 "miss, bypass), feature, team and env")
+                           .Register(registry)),
+        cache_lookup(prometheus::BuildHistogram()
+                         .Name("costgate_cache_lookup_seconds")
+                         .Help("Time of a cache lookup (exact, then semantic)")
+                         .Register(registry)),
+        cache_saved(prometheus::BuildCounter()
+                        .Name("costgate_cache_saved_usd_total")
+                        .Help("What the calls answered from the cache would have cost, in USD")
+                        .Register(registry)),
+        cache_size(prometheus::BuildGauge()
+                       .Name("costgate_cache_entries")
+                       .Help("Entries in the cache")
+                       .Register(registry)),
+        cache_bytes(prometheus::BuildGauge()
+                        .Name("costgate_cache_bytes")
+                        .Help("Bytes the cache's entries take")
+                        .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -131,7 +159,12 @@ struct Metrics::Families {
         time_to_first_token_cache(time_to_first_token),
         token_cache(tokens),
         cost_cache(cost),
-        tokens_saved_cache(tokens_saved) {
+        tokens_saved_cache(tokens_saved),
+        cache_request_cache(cache_requests),
+        cache_saved_cache(cache_saved),
+        cache_lookup_histogram(cache_lookup.Add({}, cacheLookupBuckets())),
+        cache_entries_gauge(cache_size.Add({})),
+        cache_bytes_gauge(cache_bytes.Add({})) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -145,6 +178,11 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& tokens;
   prometheus::Family<prometheus::Counter>& cost;
   prometheus::Family<prometheus::Counter>& tokens_saved;
+  prometheus::Family<prometheus::Counter>& cache_requests;
+  prometheus::Family<prometheus::Histogram>& cache_lookup;
+  prometheus::Family<prometheus::Counter>& cache_saved;
+  prometheus::Family<prometheus::Gauge>& cache_size;
+  prometheus::Family<prometheus::Gauge>& cache_bytes;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -156,6 +194,11 @@ struct Metrics::Families {
   SeriesCache<prometheus::Counter> token_cache;
   SeriesCache<prometheus::Counter> cost_cache;
   SeriesCache<prometheus::Counter> tokens_saved_cache;
+  SeriesCache<prometheus::Counter> cache_request_cache;
+  SeriesCache<prometheus::Counter> cache_saved_cache;
+  prometheus::Histogram& cache_lookup_histogram;
+  prometheus::Gauge& cache_entries_gauge;
+  prometheus::Gauge& cache_bytes_gauge;
 };
 
 // The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
@@ -379,6 +422,40 @@ void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,
                                        {"env", std::string(env)}};
            })
       .Increment(static_cast<double>(tokens));
+}
+
+void Metrics::countCacheLookup(const Attribution& who, std::string_view result,
+                               double lookup_seconds, std::optional<pricing::Micros> saved,
+                               std::size_t entries, std::size_t bytes) {
+  auto [feature, team, env] = tag_labels_->admit(who);
+  thread_local std::string key;
+  key.assign(result).append("\n").append(feature).append("\n").append(team).append("\n");
+  key.append(env);
+  families_->cache_request_cache
+      .get(key,
+           [&] {
+             return prometheus::Labels{{"result", std::string(result)},
+                                       {"feature", std::string(feature)},
+                                       {"team", std::string(team)},
+                                       {"env", std::string(env)}};
+           })
+      .Increment();
+  if (lookup_seconds > 0) families_->cache_lookup_histogram.Observe(lookup_seconds);
+  if (saved) {
+    key.assign(feature).append("\n").append(team).append("\n").append(env).append("\n");
+    key.append(who.model);
+    families_->cache_saved_cache
+        .get(key,
+             [&] {
+               return prometheus::Labels{{"feature", std::string(feature)},
+                                         {"team", std::string(team)},
+                                         {"env", std::string(env)},
+                                         {"model", std::string(who.model)}};
+             })
+        .Increment(static_cast<double>(*saved) / 1e6);
+  }
+  families_->cache_entries_gauge.Set(static_cast<double>(entries));
+  families_->cache_bytes_gauge.Set(static_cast<double>(bytes));
 }
 
 }  // namespace costgate::metrics

@@ -3,6 +3,7 @@
 #include <ranges>
 
 #include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
 #include "costgate/filters/tagging/tagging_filter.h"
 #include "costgate/filters/token_cap/token_cap_filter.h"
 
@@ -12,6 +13,7 @@ Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(
   for (const auto& filter : filters_) {
     reads_response_ = reads_response_ || filter->readsResponse();
     uses_body_ = uses_body_ || filter->usesBody();
+    observes_response_body_ = observes_response_body_ || filter->observesResponseBody();
   }
 }
 
@@ -24,6 +26,11 @@ FilterStatus Chain::onRequest(RequestContext& ctx) const {
 
 void Chain::onResponse(RequestContext& ctx) const {
   for (const auto& filter : std::views::reverse(filters_)) filter->onResponse(ctx);
+}
+
+void Chain::onResponseBody(RequestContext& ctx, int status, std::string_view body) const {
+  for (const auto& filter : std::views::reverse(filters_))
+    filter->onResponseBody(ctx, status, body);
 }
 
 void Chain::onChunk(RequestContext& ctx, StreamEvent& event) const {
@@ -39,6 +46,7 @@ const std::map<std::string, FilterFactory>& filterRegistry() {
       {"tagging", filters::tagging::makeTaggingFilter},
       {"token_cap", filters::token_cap::makeTokenCapFilter},
       {"prompt_pruning", filters::prompt_pruning::makePromptPruningFilter},
+      {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
   };
   return registry;
 }

@@ -42,6 +42,7 @@ void SpendTotals::add(const Call& call) {
     totals->tokens_in += call.tokens_in;
     totals->tokens_out += call.tokens_out;
     totals->cost = pricing::addSaturating(totals->cost, call.cost);
+    totals->saved = pricing::addSaturating(totals->saved, call.saved);
   }
 }
 
@@ -72,14 +73,15 @@ std::string SpendTotals::table() const {
   for (Dimension dimension : by_) {
     header.emplace_back(kDimensionNames[static_cast<std::size_t>(dimension)]);
   }
-  for (const char* column : {"calls", "tokens_in", "tokens_out", "cost_usd"}) {
+  for (const char* column : {"calls", "tokens_in", "tokens_out", "cost_usd", "saved_usd"}) {
     header.emplace_back(column);
   }
   cells.push_back(header);
   auto numbers = [](const Totals& totals) {
     return std::vector<std::string>{std::to_string(totals.calls), std::to_string(totals.tokens_in),
                                     std::to_string(totals.tokens_out),
-                                    pricing::formatUsd(totals.cost)};
+                                    pricing::formatUsd(totals.cost),
+                                    pricing::formatUsd(totals.saved)};
   };
   for (const auto& [key, totals] : byCost(groups_)) {
     std::vector<std::string> row = *key;
@@ -113,11 +115,12 @@ std::string SpendTotals::csv() const {
   for (Dimension dimension : by_) {
     out.append(kDimensionNames[static_cast<std::size_t>(dimension)]).append(",");
   }
-  out += "calls,tokens_in,tokens_out,cost_usd\n";
+  out += "calls,tokens_in,tokens_out,cost_usd,saved_usd\n";
   for (const auto& [key, totals] : byCost(groups_)) {
     for (const auto& value : *key) out.append(csvField(value)).append(",");
     out += std::to_string(totals->calls) + "," + std::to_string(totals->tokens_in) + "," +
-           std::to_string(totals->tokens_out) + "," + pricing::formatUsd(totals->cost) + "\n";
+           std::to_string(totals->tokens_out) + "," + pricing::formatUsd(totals->cost) + "," +
+           pricing::formatUsd(totals->saved) + "\n";
   }
   return out;
 }
@@ -127,7 +130,8 @@ std::string SpendTotals::json() const {
     return "\"calls\":" + std::to_string(totals.calls) +
            ",\"tokens_in\":" + std::to_string(totals.tokens_in) +
            ",\"tokens_out\":" + std::to_string(totals.tokens_out) + ",\"cost_usd\":\"" +
-           pricing::formatUsd(totals.cost) + "\"";
+           pricing::formatUsd(totals.cost) + "\",\"saved_usd\":\"" +
+           pricing::formatUsd(totals.saved) + "\"";
   };
   std::string out = "{\"groups\":[";
   bool first = true;
@@ -167,10 +171,18 @@ std::optional<Call> callFromLogLine(std::string_view line, std::string_view sinc
     auto number = value ? value->integer() : std::nullopt;
     return number && *number > 0 ? static_cast<std::uint64_t>(*number) : 0;
   };
-  call.tokens_in = count("tokens_in");
-  call.tokens_out = count("tokens_out");
+  // A cache hit logs the usage of the answer it gave, which it did not use again.
+  bool cached = false;
+  if (auto source = root.find("usage_source"); source && source->isString()) {
+    cached = source->stringEquals("cache");
+  }
+  call.tokens_in = cached ? 0 : count("tokens_in");
+  call.tokens_out = cached ? 0 : count("tokens_out");
   // The log writes cost as exact decimal text; read back exactly.
   if (auto cost = root.find("cost_usd")) call.cost = pricing::parseUsd(cost->raw()).value_or(0);
+  if (auto saved = root.find("saved_usd")) {
+    call.saved = pricing::parseUsd(saved->raw()).value_or(0);
+  }
   return call;
 }
 

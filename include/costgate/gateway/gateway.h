@@ -54,6 +54,10 @@ class Gateway {
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
   server::Response modelsResponse(std::string_view target) const;
+  // What a cache filter did (ctx.cache) into the record; a hit is charged nothing and records
+  // what it saved.
+  static void recordCacheOutcome(const pipeline::RequestContext& ctx,
+                                 server::ExchangeRecord& record);
   // The body to send the backend: `filtered` (the body as the filters left it) with their member
   // edits spliced in, or the DOM when a filter edited that; the client's bytes, moved, when
   // nothing changed.

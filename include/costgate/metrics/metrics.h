@@ -59,6 +59,13 @@ class Metrics {
   void countTokensSaved(const Attribution& who, std::string_view filter, std::string_view policy,
                         std::int64_t tokens);
 
+  // One request a cache looked at: `result` is hit-exact, hit-semantic, miss or bypass
+  // (costgate_cache_requests_total), a lookup's time (costgate_cache_lookup_seconds), a hit's
+  // saving (costgate_cache_saved_usd_total), and the cache's size after (gauges).
+  void countCacheLookup(const Attribution& who, std::string_view result, double lookup_seconds,
+                        std::optional<pricing::Micros> saved, std::size_t entries,
+                        std::size_t bytes);
+
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;
 

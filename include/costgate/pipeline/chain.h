@@ -23,12 +23,15 @@ class Chain {
   FilterStatus onRequest(RequestContext& ctx) const;
   // These run in reverse order.
   void onResponse(RequestContext& ctx) const;
+  void onResponseBody(RequestContext& ctx, int status, std::string_view body) const;
   void onChunk(RequestContext& ctx, StreamEvent& event) const;
   void onComplete(RequestContext& ctx) const;
 
   std::size_t size() const { return filters_.size(); }
   // Whether a whole response must be parsed for onResponse.
   bool readsResponse() const { return reads_response_; }
+  // Whether some filter observes whole response bodies (Filter::observesResponseBody).
+  bool observesResponseBody() const { return observes_response_body_; }
   // Whether some filter reads or edits ctx.body (Filter::usesBody).
   bool usesBody() const { return uses_body_; }
   const Filter& at(std::size_t i) const { return *filters_[i]; }
@@ -37,6 +40,7 @@ class Chain {
   std::vector<std::unique_ptr<Filter>> filters_;
   bool reads_response_ = false;
   bool uses_body_ = false;
+  bool observes_response_body_ = false;
 };
 
 // Builds one filter from its YAML block, or reports what is wrong with it.

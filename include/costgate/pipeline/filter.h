@@ -52,6 +52,15 @@ class Filter {
   // of a proxied call.
   virtual bool usesBody() const { return true; }
 
+  // After a whole (non-streamed) response arrived, with its status and bytes as the backend sent
+  // them, in reverse chain order; observes only. Runs only if observesResponseBody() is true.
+  virtual void onResponseBody(RequestContext& ctx, int status, std::string_view body) const {
+    (void)ctx;
+    (void)status;
+    (void)body;
+  }
+  virtual bool observesResponseBody() const { return false; }
+
   // For each event of a streamed response, in reverse chain order, before it is relayed.
   virtual void onChunk(RequestContext& ctx, StreamEvent& event) const {
     (void)ctx;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 #include "costgate/jsonview/document.h"
+#include "costgate/pricing/price.h"
 #include "costgate/tokenizer/encoding.h"
 
 namespace costgate::pipeline {
@@ -60,6 +62,18 @@ struct TokenSaving {
   std::int64_t tokens = 0;
 };
 
+// What a cache filter did with a request, for the record, the metrics and the bill.
+struct CacheOutcome {
+  std::string_view result;    // "hit-exact", "hit-semantic", "miss" or "bypass" (static)
+  double lookup_seconds = 0;  // 0 when there was no lookup
+  // A hit: what the call that made the answer used, and what it would cost now (the saving).
+  std::optional<pricing::Usage> usage;
+  std::optional<pricing::Micros> saved;
+  // The cache's size after this request, for the gauges.
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+};
+
 struct RequestContext {
   using Clock = std::chrono::steady_clock;
 
@@ -72,6 +86,8 @@ struct RequestContext {
   std::optional<jsonview::Value> request_index;
   // The tokenizer of the requested model; null when the model is unknown or counts no tokens.
   const tokenizer::Encoding* encoding = nullptr;
+  // The requested model's price; null when it has none or the model is unknown.
+  const pricing::Price* price = nullptr;
   // What the backend is sent as "model" for the requested model (its backend_model); empty when
   // the model is unknown. Views the configuration, which outlives the request.
   std::string_view backend_model;
@@ -95,6 +111,9 @@ struct RequestContext {
   std::vector<TokenSaving> savings;
   // Headers filters add to the response sent to the client.
   HeaderList response_headers;
+  std::optional<CacheOutcome> cache;
+  // State a filter keeps between its hooks for this request (see state()).
+  std::vector<std::pair<const void*, std::shared_ptr<void>>> filter_state;
   Tags tags;
   // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
@@ -119,6 +138,16 @@ struct RequestContext {
   bool replaceBody(std::string json);
   // The tokens all filters saved.
   std::int64_t tokensSaved() const;
+  // The state `filter` keeps for this request, made (default-constructed) on first use.
+  template <class T>
+  T& state(const void* filter) {
+    for (auto& [owner, value] : filter_state) {
+      if (owner == filter) return *static_cast<T*>(value.get());
+    }
+    auto made = std::make_shared<T>();
+    filter_state.emplace_back(filter, made);
+    return *made;
+  }
 };
 
 }  // namespace costgate::pipeline

@@ -54,6 +54,14 @@ struct ExchangeRecord {
     std::int64_t tokens = 0;
   };
   std::vector<TokenSaving> token_savings;
+  // What a cache did with the request ("hit-exact", "hit-semantic", "miss", "bypass"; static
+  // storage), how long its lookup took, and its size after; empty when no cache looked.
+  std::string_view cache_result;
+  double cache_lookup_seconds = 0;
+  std::size_t cache_entries = 0;
+  std::size_t cache_bytes = 0;
+  // A cache hit: what the call it spared would have cost.
+  std::optional<pricing::Micros> saved;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

@@ -70,17 +70,19 @@ TEST(SpendReport, AddsUpExactlyPerGroup) {
   EXPECT_EQ(totals.total().tokens_out, 2020u);
 
   std::string table = totals.table();
-  EXPECT_EQ(table.substr(0, table.find('\n')), "feature  calls  tokens_in  tokens_out  cost_usd");
+  EXPECT_EQ(table.substr(0, table.find('\n')),
+            "feature  calls  tokens_in  tokens_out  cost_usd  saved_usd");
   // The most expensive group first, the total last.
   EXPECT_LT(table.find("chat"), table.find("search"));
-  EXPECT_NE(table.find("total     1002       1010        2020  0.006000"), std::string::npos)
+  EXPECT_NE(table.find("total     1002       1010        2020  0.006000   0.000000"),
+            std::string::npos)
       << table;
 
   EXPECT_EQ(totals.csv(),
-            "feature,calls,tokens_in,tokens_out,cost_usd\n"
-            "chat,1,10,20,0.005000\n"
-            "search,1000,1000,2000,0.001000\n"
-            "none,1,0,0,0.000000\n");
+            "feature,calls,tokens_in,tokens_out,cost_usd,saved_usd\n"
+            "chat,1,10,20,0.005000,0.000000\n"
+            "search,1000,1000,2000,0.001000,0.000000\n"
+            "none,1,0,0,0.000000,0.000000\n");
 
   auto json = nlohmann::json::parse(totals.json());
   EXPECT_EQ(json["groups"][0]["feature"], "chat");
@@ -94,7 +96,28 @@ TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
   totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3});
   totals.add({.tags = {"g", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 4});
   EXPECT_EQ(totals.csv(),
-            "team,model,calls,tokens_in,tokens_out,cost_usd\n\"a,b\",m1,2,2,2,0.000007\n");
+            "team,model,calls,tokens_in,tokens_out,cost_usd,saved_usd\n"
+            "\"a,b\",m1,2,2,2,0.000007,0.000000\n");
+}
+
+// A cache hit is a call that cost nothing, used no tokens, and saved what the call it spared
+// would have cost.
+TEST(SpendReport, CacheHitsCountAsSaved) {
+  SpendTotals totals({Dimension::Feature});
+  totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 500});
+  auto hit = callFromLogLine(
+      R"({"ts":"2026-11-29T10:00:00.000Z","route":"chat_completions","model":"m",)"
+      R"("feature":"faq","tokens_in":10,"tokens_out":20,"usage_source":"cache","cost_usd":0,)"
+      R"("saved_usd":0.000500})",
+      "", "");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tokens_in, 0u);
+  EXPECT_EQ(hit->cost, 0);
+  EXPECT_EQ(hit->saved, 500);
+  totals.add(*hit);
+  EXPECT_EQ(totals.csv(),
+            "feature,calls,tokens_in,tokens_out,cost_usd,saved_usd\n"
+            "faq,2,10,20,0.000500,0.000500\n");
 }
 
 TEST(SpendReport, GroupsAreBounded) {

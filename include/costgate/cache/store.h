@@ -1,0 +1,102 @@
+#pragma once
+// Where cached answers live, behind one interface: in memory (one replica) or in Redis (shared by
+// replicas). Implementations are thread-safe. A store that fails (Redis unreachable) answers a
+// miss and drops the write: the cache can only ever save a call, never fail one.
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "costgate/cache/embedder.h"
+#include "costgate/cache/facts.h"
+#include "costgate/cache/request_key.h"
+#include "costgate/pricing/price.h"
+
+namespace costgate::cache {
+
+using Clock = std::chrono::system_clock;
+
+// An answer as the client got it.
+struct CachedAnswer {
+  std::string body;      // the whole chat.completion JSON (assembled from the chunks of a stream)
+  pricing::Usage usage;  // what the call that made it used: a hit saves its cost
+};
+
+struct Entry {
+  RequestKey key;
+  Facts facts;
+  std::optional<Vector> vector;  // none: the entry answers exact repeats only
+  CachedAnswer answer;
+  Clock::time_point expires_at;
+};
+
+enum class Level { kExact, kSemantic };
+
+struct Hit {
+  Level level;
+  CachedAnswer answer;
+  float similarity = 1;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // The entry stored under this exact key, unless it expired.
+  virtual std::optional<Hit> findExact(const std::string& exact_key, Clock::time_point now) = 0;
+  // The most similar entry of `partition` whose similarity is at least `threshold` and whose
+  // facts agree with `facts` (the nearest ones are tried in order), unless expired.
+  virtual std::optional<Hit> findSimilar(const std::string& partition, const Vector& vector,
+                                         const Facts& facts, float threshold,
+                                         Clock::time_point now) = 0;
+  // Stores `entry`, replacing one with the same exact key.
+  virtual void put(Entry entry) = 0;
+
+  struct Size {
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+  };
+  virtual Size size() const = 0;
+};
+
+// In this process only. The least recently used entries go first when either limit is passed;
+// expired ones go when next looked at.
+class MemoryStore : public Store {
+ public:
+  MemoryStore(std::size_t max_entries, std::size_t max_bytes)
+      : max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+  std::optional<Hit> findExact(const std::string& exact_key, Clock::time_point now) override;
+  std::optional<Hit> findSimilar(const std::string& partition, const Vector& vector,
+                                 const Facts& facts, float threshold,
+                                 Clock::time_point now) override;
+  void put(Entry entry) override;
+  Size size() const override;
+
+  // What an entry is counted as, for max_bytes: its strings, vector and bookkeeping.
+  static std::size_t bytesOf(const Entry& entry);
+
+ private:
+  struct Node {
+    Entry entry;
+    std::size_t bytes;
+  };
+  using Position = std::list<Node>::iterator;
+
+  void removeLocked(Position position);
+  void touchLocked(Position position);
+
+  const std::size_t max_entries_;
+  const std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  std::list<Node> lru_;  // most recently used first
+  std::unordered_map<std::string, Position> by_exact_;
+  std::unordered_map<std::string, std::vector<Position>> by_partition_;  // entries with vectors
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace costgate::cache

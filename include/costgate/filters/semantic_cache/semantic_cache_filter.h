@@ -1,0 +1,80 @@
+#pragma once
+// The semantic-cache filter: answers a chat request from an earlier answer instead of calling the
+// backend, when the request is an exact repeat (same partition, same question) or, in semantic
+// mode, a near-duplicate (embedding similarity above the policy's threshold, and the facts the
+// answer depends on agree: cache/facts.h). A wrong hit is worse than a miss: anything the cache
+// cannot partition, or that may not be cached, is a bypass.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "costgate/cache/embedder.h"
+#include "costgate/cache/store.h"
+#include "costgate/config/config.h"
+#include "costgate/config/load.h"
+#include "costgate/pipeline/filter.h"
+#include "costgate/pipeline/policy.h"
+
+namespace costgate::filters::semantic_cache {
+
+enum class Mode { kOff, kExact, kSemantic };
+
+struct CachePolicy {
+  std::string name;
+  pipeline::PolicyMatch match;
+  Mode mode = Mode::kSemantic;
+  float threshold = 0.9f;  // cosine similarity a semantic hit needs
+  std::chrono::seconds ttl{3600};
+  std::size_t max_entries = 10'000;
+  std::size_t max_bytes = 64 * 1024 * 1024;
+  // Which requests may be cached: a temperature above this is not (an absent one counts as 1, as
+  // OpenAI defaults it), nor tools (unless cache_tools), nor n > 1.
+  double max_temperature = 1.0;
+  bool cache_tools = false;
+  // Which answers may be stored: never errors; truncated (finish_reason length) and tool-call
+  // answers only when the policy says so.
+  bool cache_truncated = false;
+  bool cache_tool_calls = false;
+};
+
+struct CacheConfig {
+  std::vector<CachePolicy> policies;
+};
+
+std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec);
+
+class SemanticCacheFilter : public pipeline::Filter {
+ public:
+  explicit SemanticCacheFilter(CacheConfig config);
+  std::string_view name() const override { return "semantic_cache"; }
+  // Looks the request up; a hit replies (a whole completion, or its replay as a stream) with
+  // x-costgate-cache: hit-exact or hit-semantic, and sets ctx.cache with the saving.
+  pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
+  void onResponseBody(pipeline::RequestContext& ctx, int status,
+                      std::string_view body) const override;
+  bool observesResponseBody() const override { return true; }
+  void onChunk(pipeline::RequestContext& ctx, pipeline::StreamEvent& event) const override;
+  // Stores a miss's answer once the reply went out whole.
+  void onComplete(pipeline::RequestContext& ctx) const override;
+  bool usesBody() const override { return false; }
+
+ private:
+  struct PolicyStore {
+    const CachePolicy* policy;
+    std::unique_ptr<cache::Store> store;
+  };
+  const PolicyStore& storeOf(const CachePolicy& policy) const;
+
+  CacheConfig config_;
+  std::vector<PolicyStore> stores_;  // one per policy: each has its own limits
+  cache::LexicalEmbedder embedder_;
+};
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
+    const config::FilterSpec& spec);
+
+}  // namespace costgate::filters::semantic_cache

@@ -1,0 +1,274 @@
+// The semantic_cache filter's settings:
+//
+//   - semantic_cache:
+//       policies:                 # the first whose `match` applies is used (pipeline/policy.h)
+//         - name: faq
+//           match: {feature: [faq]}
+//           mode: semantic        # off, exact (repeats only) or semantic (near-duplicates too)
+//           threshold: 0.9        # cosine similarity a semantic hit needs (0 to 1)
+//           ttl_seconds: 3600
+//           max_entries: 10000    # least recently used entries go first past either limit
+//           max_bytes: 64MiB
+//           max_temperature: 1.0  # requests sampled hotter are not cached (absent = 1)
+//           cache_tools: false    # requests with tools
+//           cache_truncated: false    # answers cut by max_tokens (finish_reason length)
+//           cache_tool_calls: false   # answers that call tools
+
+#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
+
+#include <chrono>
+
+#include "costgate/cache/completion_stream.h"
+#include "costgate/cache/facts.h"
+#include "costgate/cache/request_key.h"
+#include "costgate/config/yaml_reader.h"
+#include "costgate/jsonview/document.h"
+#include "costgate/openai/usage.h"
+
+namespace costgate::filters::semantic_cache {
+namespace {
+
+constexpr std::string_view kSettingsKeys[] = {"policies"};
+constexpr std::string_view kPolicyKeys[] = {"name",
+                                            "match",
+                                            "mode",
+                                            "threshold",
+                                            "ttl_seconds",
+                                            "max_entries",
+                                            "max_bytes",
+                                            "max_temperature",
+                                            "cache_tools",
+                                            "cache_truncated",
+                                            "cache_tool_calls"};
+constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
+constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
+constexpr std::uint64_t kMaxEntries = 100'000'000;
+
+// What a request keeps between the filter's hooks: what to store once the answer is known.
+struct Pending {
+  cache::Store* store = nullptr;
+  const CachePolicy* policy = nullptr;
+  std::optional<cache::Entry> entry;  // set on a miss that may be stored
+  std::optional<std::string> whole;   // a whole 200 answer
+  cache::StreamAssembler stream;
+};
+
+struct CacheControl {
+  bool no_cache = false;  // do not answer from the cache (the answer is still stored)
+  bool no_store = false;  // do not store the answer
+};
+
+CacheControl cacheControlOf(const pipeline::RequestContext& ctx) {
+  CacheControl control;
+  for (const auto& [name, value] : ctx.headers) {
+    if (name != "cache-control") continue;
+    std::string lower(value);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    control.no_cache = control.no_cache || lower.find("no-cache") != std::string::npos;
+    control.no_store = control.no_store || lower.find("no-store") != std::string::npos;
+  }
+  return control;
+}
+
+// Why this request may not be cached under `policy`, or nullopt.
+std::optional<std::string_view> uncacheableRequest(const jsonview::Value& body,
+                                                   const CachePolicy& policy) {
+  double temperature = 1.0;
+  if (auto value = body.find("temperature"); value && value->isNumber()) {
+    temperature = value->number();
+  }
+  if (temperature > policy.max_temperature) return "temperature above the policy's bound";
+  if (auto n = body.find("n"); n && n->isNumber() && n->number() > 1) return "n > 1";
+  for (const char* key : {"tools", "functions"}) {
+    if (auto tools = body.find(key); tools && tools->isArray() && tools->size() > 0) {
+      if (!policy.cache_tools) return "the request has tools";
+    }
+  }
+  return std::nullopt;
+}
+
+// Whether a whole chat.completion may be stored under `policy`.
+bool answerCacheable(std::string_view completion, const CachePolicy& policy) {
+  auto document = jsonview::Document::parse(completion);
+  if (!document || !document->root().isObject()) return false;
+  auto choices = document->root().find("choices");
+  if (!choices || !choices->isArray() || choices->size() != 1) return false;
+  const jsonview::Value choice = choices->elements()[0];
+  if (!choice.isObject()) return false;
+  auto finish = choice.find("finish_reason");
+  if (!finish || !finish->isString()) return false;
+  if (finish->stringEquals("length")) return policy.cache_truncated;
+  bool calls_tools = finish->stringEquals("tool_calls") || finish->stringEquals("function_call");
+  if (auto message = choice.find("message"); message && message->isObject()) {
+    auto calls = message->find("tool_calls");
+    calls_tools = calls_tools || (calls && calls->isArray() && calls->size() > 0);
+  }
+  if (calls_tools) return policy.cache_tool_calls;
+  return finish->stringEquals("stop");
+}
+
+pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::Hit& hit,
+                              std::string_view result) {
+  pipeline::LocalReply reply{200, "application/json", hit.answer.body, {}};
+  if (ctx.stream) {
+    bool include_usage = ctx.request_index && openai::asksForUsage(*ctx.request_index);
+    if (auto events = cache::replayAsStream(hit.answer.body, include_usage)) {
+      reply.content_type = "text/event-stream; charset=utf-8";
+      reply.body = std::move(*events);
+      reply.headers.emplace_back("cache-control", "no-cache");
+    }
+  }
+  reply.headers.emplace_back("x-costgate-cache", std::string(result));
+  reply.headers.emplace_back("x-costgate-model", ctx.model);
+  return reply;
+}
+
+}  // namespace
+
+std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec) {
+  CacheConfig config;
+  config::SettingsReader reader(spec);
+  const config::Section settings = reader.root(kSettingsKeys);
+  settings.require("policies");
+  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
+    CachePolicy policy;
+    section.require("name");
+    section.nonEmptyString("name", &policy.name);
+    pipeline::readPolicyMatch(reader, section, &policy.match);
+    std::string mode = "semantic";
+    section.choice("mode", kModes, &mode);
+    policy.mode = mode == "off" ? Mode::kOff : mode == "exact" ? Mode::kExact : Mode::kSemantic;
+    double threshold = policy.threshold;
+    section.number("threshold", 0, 1, &threshold);
+    policy.threshold = static_cast<float>(threshold);
+    std::uint64_t ttl = static_cast<std::uint64_t>(policy.ttl.count());
+    section.integer("ttl_seconds", 1, kMaxTtlSeconds, &ttl);
+    policy.ttl = std::chrono::seconds(ttl);
+    section.integer("max_entries", 1, kMaxEntries, &policy.max_entries);
+    section.byteSize("max_bytes", &policy.max_bytes);
+    section.number("max_temperature", 0, 2, &policy.max_temperature);
+    section.boolean("cache_tools", &policy.cache_tools);
+    section.boolean("cache_truncated", &policy.cache_truncated);
+    section.boolean("cache_tool_calls", &policy.cache_tool_calls);
+    config.policies.push_back(std::move(policy));
+  }
+  if (const auto& error = reader.error()) return *error;
+  return config;
+}
+
+SemanticCacheFilter::SemanticCacheFilter(CacheConfig config) : config_(std::move(config)) {
+  for (const CachePolicy& policy : config_.policies) {
+    stores_.push_back(
+        {&policy, std::make_unique<cache::MemoryStore>(policy.max_entries, policy.max_bytes)});
+  }
+}
+
+const SemanticCacheFilter::PolicyStore& SemanticCacheFilter::storeOf(
+    const CachePolicy& policy) const {
+  for (const PolicyStore& store : stores_) {
+    if (store.policy == &policy) return store;
+  }
+  return stores_.front();  // not reached: every policy has its store
+}
+
+pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& ctx) const {
+  if (ctx.route != pipeline::Route::ChatCompletions || !ctx.request_index) {
+    return pipeline::FilterStatus::Continue;
+  }
+  const CachePolicy* policy = pipeline::firstMatching(config_.policies, ctx);
+  if (!policy || policy->mode == Mode::kOff) return pipeline::FilterStatus::Continue;
+  cache::Store& store = *storeOf(*policy).store;
+  pipeline::CacheOutcome outcome{.result = "bypass"};
+  auto finish = [&](pipeline::CacheOutcome done) {
+    auto size = store.size();
+    done.entries = size.entries;
+    done.bytes = size.bytes;
+    ctx.response_headers.emplace_back("x-costgate-cache", std::string(done.result));
+    ctx.cache = std::move(done);
+    return pipeline::FilterStatus::Continue;
+  };
+
+  const jsonview::Value body = *ctx.request_index;
+  if (uncacheableRequest(body, *policy)) return finish(outcome);
+  // The tenant partitions the cache: without one, no entry could be kept to its owner.
+  std::string tenant = ctx.tags.team + "/" + ctx.tags.feature;
+  if (ctx.tags.team.empty() && ctx.tags.feature.empty()) return finish(outcome);
+  auto key = cache::requestKeyOf(body, tenant, ctx.model);
+  if (std::holds_alternative<cache::Uncacheable>(key)) return finish(outcome);
+  cache::RequestKey& request_key = std::get<cache::RequestKey>(key);
+
+  const CacheControl control = cacheControlOf(ctx);
+  const auto now = cache::Clock::now();
+  cache::Facts facts;
+  std::optional<cache::Vector> vector;
+  bool semantic = policy->mode == Mode::kSemantic && request_key.text_only;
+  if (!control.no_cache) {
+    auto started = std::chrono::steady_clock::now();
+    std::optional<cache::Hit> hit = store.findExact(request_key.exact, now);
+    if (!hit && semantic) {
+      facts = cache::factsOf(request_key.question);
+      vector = embedder_.embed(request_key.question);
+      if (vector)
+        hit = store.findSimilar(request_key.partition, *vector, facts, policy->threshold, now);
+    }
+    outcome.lookup_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (hit) {
+      outcome.result = hit->level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
+      outcome.usage = hit->answer.usage;
+      if (ctx.price) outcome.saved = pricing::costOf(*ctx.price, hit->answer.usage);
+      ctx.local_reply = hitReply(ctx, *hit, outcome.result);
+      finish(outcome);
+      ctx.response_headers.clear();  // the reply carries its own headers
+      return pipeline::FilterStatus::Respond;
+    }
+    outcome.result = "miss";
+  }
+  if (!control.no_store) {
+    if (semantic && !vector) {
+      facts = cache::factsOf(request_key.question);
+      vector = embedder_.embed(request_key.question);
+    }
+    Pending& pending = ctx.state<Pending>(this);
+    pending.store = &store;
+    pending.policy = policy;
+    pending.entry = cache::Entry{.key = std::move(request_key),
+                                 .facts = std::move(facts),
+                                 .vector = std::move(vector),
+                                 .answer = {},
+                                 .expires_at = now + policy->ttl};
+  }
+  return finish(outcome);
+}
+
+void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int status,
+                                         std::string_view body) const {
+  Pending& pending = ctx.state<Pending>(this);
+  if (pending.entry && status == 200) pending.whole = std::string(body);
+}
+
+void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
+                                  pipeline::StreamEvent& event) const {
+  Pending& pending = ctx.state<Pending>(this);
+  if (pending.entry) pending.stream.add(event.sse.data);
+}
+
+void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
+  Pending& pending = ctx.state<Pending>(this);
+  if (!pending.entry || ctx.upstream_status != 200) return;
+  std::optional<std::string> answer = ctx.stream ? pending.stream.completion() : pending.whole;
+  if (!answer || !answerCacheable(*answer, *pending.policy)) return;
+  auto document = jsonview::Document::parse(*answer);
+  if (!document) return;
+  auto usage = openai::usageOf(document->root());
+  pending.entry->answer = {std::move(*answer), usage.value_or(pricing::Usage{})};
+  pending.store->put(std::move(*pending.entry));
+  pending.entry.reset();
+}
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
+    const config::FilterSpec& spec) {
+  return pipeline::filterFrom<SemanticCacheFilter>(parseCacheConfig(spec));
+}
+
+}  // namespace costgate::filters::semantic_cache
