@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config git
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev ca-certificates
-  nodejs npm)
+  libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev libhnswlib-dev
+  ca-certificates nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang-format openssl curl bc nginx-light prometheus wrk)
 fi

@@ -1588,21 +1588,23 @@ bool isDirectionWord(std::string_view word) {
 
 std::vector<std::string> directionsOf(string_view text) {
   std::vector<std::string> words = lowerCaseWords(text);
+  // The nearest meaningful word before and after each word, found in one pass each way: walking
+  // out from every direction word instead is quadratic on "to the to the ...".
+  auto skipped = [&](std::size_t k) {
+    return isFunctionWord(words[k]) || isDirectionWord(words[k]);
+  };
+  std::vector<std::size_t> before(words.size(), npos);
+  std::vector<std::size_t> after(words.size(), npos);
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    before[k] = skipped(k - 1) ? before[k - 1] : k - 1;
+  }
+  for (std::size_t k = words.size(); k-- > 1;) {
+    after[k - 1] = skipped(k) ? after[k] : k;
+  }
   std::vector<std::string> directions;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    if (!isDirectionWord(words[i])) continue;
-    std::size_t before = i;
-    while (before > 0 &&
-           (isFunctionWord(words[before - 1]) || isDirectionWord(words[before - 1]))) {
-      --before;
-    }
-    std::size_t after = i + 1;
-    while (after < words.size() &&
-           (isFunctionWord(words[after]) || isDirectionWord(words[after]))) {
-      ++after;
-    }
-    if (before == 0 || after >= words.size()) continue;
-    directions.push_back(words[before - 1] + "|" + words[i] + "|" + words[after]);
+    if (!isDirectionWord(words[i]) || before[i] == npos || after[i] == npos) continue;
+    directions.push_back(words[before[i]] + "|" + words[i] + "|" + words[after[i]]);
   }
   sortUnique(directions);
   return directions;

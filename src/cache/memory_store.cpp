@@ -10,6 +10,11 @@ constexpr std::size_t kCandidates = 4;
 
 }  // namespace
 
+MemoryStore::MemoryStore(std::size_t max_entries, std::size_t max_bytes)
+    : max_entries_(max_entries), max_bytes_(max_bytes) {}
+
+MemoryStore::~MemoryStore() = default;
+
 std::size_t MemoryStore::bytesOf(const Entry& entry) {
   std::size_t strings = entry.key.partition.size() + entry.key.exact.size() +
                         entry.key.question.size() + entry.answer.body.size();
@@ -18,22 +23,48 @@ std::size_t MemoryStore::bytesOf(const Entry& entry) {
         &entry.facts.identifiers, &entry.facts.quoted, &entry.facts.directions}) {
     for (const auto& fact : *group) strings += fact.size() + sizeof(std::string);
   }
-  std::size_t vector = entry.vector ? entry.vector->size() * sizeof(float) : 0;
-  // The node, its map slots and the string headers.
-  constexpr std::size_t kBookkeeping = sizeof(Node) + 3 * 64;
+  // A vector is held twice once its partition is indexed; count it so from the start.
+  std::size_t vector = entry.vector ? 2 * entry.vector->size() * sizeof(float) : 0;
+  // The node, its map slots, the string headers and the index's links.
+  constexpr std::size_t kBookkeeping = sizeof(Node) + 3 * 64 + 2 * 16 * sizeof(std::uint32_t);
   return strings + vector + kBookkeeping;
+}
+
+void MemoryStore::indexLocked(Partition& partition) {
+  const std::size_t dimensions = partition.members.front()->entry.vector->size();
+  partition.index = std::make_unique<ApproximateIndex>(dimensions);
+  partition.by_label.clear();
+  for (Position position : partition.members) {
+    partition.index->add(position->label, *position->entry.vector);
+    partition.by_label[position->label] = position;
+  }
 }
 
 void MemoryStore::removeLocked(Position position) {
   const Entry& entry = position->entry;
   by_exact_.erase(entry.key.exact);
-  if (auto partition = by_partition_.find(entry.key.partition); partition != by_partition_.end()) {
-    auto& members = partition->second;
-    if (auto it = std::find(members.begin(), members.end(), position); it != members.end()) {
-      *it = members.back();
+  if (auto found = by_partition_.find(entry.key.partition); found != by_partition_.end()) {
+    Partition& partition = found->second;
+    auto& members = partition.members;
+    if (position->slot < members.size() && members[position->slot] == position) {
+      members[position->slot] = members.back();
+      members[position->slot]->slot = position->slot;
       members.pop_back();
     }
-    if (members.empty()) by_partition_.erase(partition);
+    if (partition.index) {
+      partition.index->remove(position->label);
+      partition.by_label.erase(position->label);
+      // Removed entries keep their place in the graph: rebuild once they outnumber the rest.
+      if (partition.index->removed() > partition.index->size() && !members.empty()) {
+        if (members.size() > kIndexedPartition) {
+          indexLocked(partition);
+        } else {
+          partition.index.reset();
+          partition.by_label.clear();
+        }
+      }
+    }
+    if (members.empty()) by_partition_.erase(found);
   }
   bytes_ -= position->bytes;
   lru_.erase(position);
@@ -53,28 +84,31 @@ std::optional<Hit> MemoryStore::findExact(const std::string& exact_key, Clock::t
   return Hit{Level::kExact, found->second->entry.answer, 1};
 }
 
-std::optional<Hit> MemoryStore::findSimilar(const std::string& partition, const Vector& vector,
+std::optional<Hit> MemoryStore::findSimilar(const std::string& partition_key, const Vector& vector,
                                             const Facts& facts, float threshold,
                                             Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  auto found = by_partition_.find(partition);
+  auto found = by_partition_.find(partition_key);
   if (found == by_partition_.end()) return std::nullopt;
-  // The kCandidates nearest at or above the threshold, best first.
+  Partition& partition = found->second;
+  // The nearest at or above the threshold, best first.
   std::vector<std::pair<float, Position>> nearest;
-  for (Position position : found->second) {
-    float score = similarity(vector, *position->entry.vector);
-    if (score < threshold) continue;
-    nearest.emplace_back(score, position);
-    std::push_heap(nearest.begin(), nearest.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (nearest.size() > kCandidates) {
-      std::pop_heap(nearest.begin(), nearest.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
-      nearest.pop_back();
+  if (partition.index) {
+    for (const auto& [score, label] : partition.index->search(vector, kCandidates)) {
+      auto position = partition.by_label.find(label);
+      if (score >= threshold && position != partition.by_label.end()) {
+        nearest.emplace_back(score, position->second);
+      }
     }
+  } else {
+    for (Position position : partition.members) {
+      float score = similarity(vector, *position->entry.vector);
+      if (score >= threshold) nearest.emplace_back(score, position);
+    }
+    std::sort(nearest.begin(), nearest.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (nearest.size() > kCandidates) nearest.resize(kCandidates);
   }
-  std::sort(nearest.begin(), nearest.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<Position> expired;
   std::optional<Hit> hit;
   for (const auto& [score, position] : nearest) {
@@ -101,11 +135,20 @@ void MemoryStore::put(Entry entry) {
   while (!lru_.empty() && (lru_.size() + 1 > max_entries_ || bytes_ + bytes > max_bytes_)) {
     removeLocked(std::prev(lru_.end()));
   }
-  lru_.push_front(Node{std::move(entry), bytes});
+  lru_.push_front(Node{std::move(entry), bytes, next_label_++, 0});
   Position position = lru_.begin();
   by_exact_[position->entry.key.exact] = position;
-  if (position->entry.vector) by_partition_[position->entry.key.partition].push_back(position);
   bytes_ += bytes;
+  if (!position->entry.vector) return;
+  Partition& partition = by_partition_[position->entry.key.partition];
+  position->slot = partition.members.size();
+  partition.members.push_back(position);
+  if (partition.index) {
+    partition.index->add(position->label, *position->entry.vector);
+    partition.by_label[position->label] = position;
+  } else if (partition.members.size() > kIndexedPartition) {
+    indexLocked(partition);
+  }
 }
 
 Store::Size MemoryStore::size() const {

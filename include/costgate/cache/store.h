@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +17,7 @@
 #include "costgate/cache/embedder.h"
 #include "costgate/cache/facts.h"
 #include "costgate/cache/request_key.h"
+#include "costgate/cache/vector_index.h"
 #include "costgate/pricing/price.h"
 
 namespace costgate::cache {
@@ -67,8 +70,8 @@ class Store {
 // expired ones go when next looked at.
 class MemoryStore : public Store {
  public:
-  MemoryStore(std::size_t max_entries, std::size_t max_bytes)
-      : max_entries_(max_entries), max_bytes_(max_bytes) {}
+  MemoryStore(std::size_t max_entries, std::size_t max_bytes);
+  ~MemoryStore() override;
 
   std::optional<Hit> findExact(const std::string& exact_key, Clock::time_point now) override;
   std::optional<Hit> findSimilar(const std::string& partition, const Vector& vector,
@@ -84,18 +87,30 @@ class MemoryStore : public Store {
   struct Node {
     Entry entry;
     std::size_t bytes;
+    std::uint64_t label = 0;  // in its partition's index
+    std::size_t slot = 0;     // in its partition's members
   };
   using Position = std::list<Node>::iterator;
+  // The entries of one partition that have vectors; past kIndexedPartition of them, also an
+  // approximate index, since comparing with each one would take too long.
+  struct Partition {
+    std::vector<Position> members;
+    std::unique_ptr<ApproximateIndex> index;
+    std::unordered_map<std::uint64_t, Position> by_label;
+  };
+  static constexpr std::size_t kIndexedPartition = 2048;
 
   void removeLocked(Position position);
   void touchLocked(Position position);
+  void indexLocked(Partition& partition);
 
   const std::size_t max_entries_;
   const std::size_t max_bytes_;
   mutable std::mutex mutex_;
   std::list<Node> lru_;  // most recently used first
   std::unordered_map<std::string, Position> by_exact_;
-  std::unordered_map<std::string, std::vector<Position>> by_partition_;  // entries with vectors
+  std::unordered_map<std::string, Partition> by_partition_;
+  std::uint64_t next_label_ = 0;
   std::size_t bytes_ = 0;
 };
 

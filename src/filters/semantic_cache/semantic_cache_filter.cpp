@@ -178,7 +178,8 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
   const CachePolicy* policy = pipeline::firstMatching(config_.policies, ctx);
   if (!policy || policy->mode == Mode::kOff) return pipeline::FilterStatus::Continue;
   cache::Store& store = *storeOf(*policy).store;
-  pipeline::CacheOutcome outcome{.result = "bypass"};
+  pipeline::CacheOutcome outcome;
+  outcome.result = "bypass";
   auto finish = [&](pipeline::CacheOutcome done) {
     auto size = store.size();
     done.entries = size.entries;

@@ -518,11 +518,9 @@ TEST(FactsRobustnessTest, RealisticMegabyte) {
 
 TEST(FactsRobustnessTest, PathologicalPatterns) {
   // Each defeats a naive scanner: openers with no closer searched for again from every opener,
-  // brackets re-read from every position.
-  for (const char* unit : {"'a ", "\"a ",
-                           "\xE2\x80\x9C"
-                           "a ",
-                           "a\xE2\x80\x99 ", "`", "` ", "`` a ``` b ````", "(", "a(", "f(a "}) {
+  // brackets re-read from every position, function words walked past from every "to".
+  for (const char* unit : {"'a ", "\"a ", "\u201Ca ", "a\u2019 ", "`", "` ", "`` a ``` b ````", "(",
+                           "a(", "f(a ", "to the "}) {
     std::string text;
     while (text.size() < (1 << 17)) text += unit;
     SCOPED_TRACE(unit);

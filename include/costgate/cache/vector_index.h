@@ -1,0 +1,37 @@
+#pragma once
+// Approximate nearest neighbours by inner product over unit vectors (HNSW, from Debian's hnswlib),
+// for partitions too large to compare with every entry. Not thread-safe: its store locks.
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "costgate/cache/embedder.h"
+
+namespace costgate::cache {
+
+class ApproximateIndex {
+ public:
+  explicit ApproximateIndex(std::size_t dimensions);
+  ~ApproximateIndex();
+  ApproximateIndex(const ApproximateIndex&) = delete;
+  ApproximateIndex& operator=(const ApproximateIndex&) = delete;
+
+  void add(std::uint64_t label, const Vector& vector);
+  // The label is no longer found; its slot is reclaimed when the index is rebuilt.
+  void remove(std::uint64_t label);
+  // Up to k (similarity, label) pairs, most similar first.
+  std::vector<std::pair<float, std::uint64_t>> search(const Vector& vector, std::size_t k) const;
+  // Labels added and not removed; and slots held by removed ones.
+  std::size_t size() const { return live_; }
+  std::size_t removed() const { return removed_; }
+
+ private:
+  struct Graph;
+  std::unique_ptr<Graph> graph_;
+  std::size_t live_ = 0;
+  std::size_t removed_ = 0;
+};
+
+}  // namespace costgate::cache

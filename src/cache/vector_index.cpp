@@ -1,0 +1,58 @@
+#include "costgate/cache/vector_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+namespace costgate::cache {
+namespace {
+
+// hnswlib's usual parameters: 16 links a node, 200 candidates while building, and 64 while
+// searching, which finds the true nearest neighbour of a unit vector nearly always.
+constexpr std::size_t kLinks = 16;
+constexpr std::size_t kBuildCandidates = 200;
+constexpr std::size_t kSearchCandidates = 64;
+constexpr std::size_t kInitialCapacity = 4096;
+
+}  // namespace
+
+struct ApproximateIndex::Graph {
+  explicit Graph(std::size_t dimensions)
+      : space(dimensions), index(&space, kInitialCapacity, kLinks, kBuildCandidates) {
+    index.setEf(kSearchCandidates);
+  }
+  hnswlib::InnerProductSpace space;
+  hnswlib::HierarchicalNSW<float> index;
+};
+
+ApproximateIndex::ApproximateIndex(std::size_t dimensions)
+    : graph_(std::make_unique<Graph>(dimensions)) {}
+
+ApproximateIndex::~ApproximateIndex() = default;
+
+void ApproximateIndex::add(std::uint64_t label, const Vector& vector) {
+  auto& index = graph_->index;
+  if (index.cur_element_count >= index.max_elements_) index.resizeIndex(index.max_elements_ * 2);
+  index.addPoint(vector.data(), label);
+  ++live_;
+}
+
+void ApproximateIndex::remove(std::uint64_t label) {
+  graph_->index.markDelete(label);
+  --live_;
+  ++removed_;
+}
+
+std::vector<std::pair<float, std::uint64_t>> ApproximateIndex::search(const Vector& vector,
+                                                                      std::size_t k) const {
+  std::vector<std::pair<float, std::uint64_t>> found;
+  if (live_ == 0) return found;
+  auto queue = graph_->index.searchKnn(vector.data(), std::min(k, live_));
+  while (!queue.empty()) {
+    // The inner-product space's distance is 1 - the dot product; the farthest comes first.
+    found.emplace_back(1.0f - queue.top().first, queue.top().second);
+    queue.pop();
+  }
+  std::reverse(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace costgate::cache
