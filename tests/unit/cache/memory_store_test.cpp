@@ -105,8 +105,8 @@ TEST(MemoryStore, LargePartitionsAreSearchedThroughAnIndex) {
   EXPECT_GE(found, 30);  // of 31: the index may, rarely, miss a neighbour
   // Evicting most of the partition shrinks the index and keeps it right.
   for (std::size_t i = 0; i < count; ++i) {
-    store.put(entryFor("other", "a different question number " + std::to_string(i),
-                       now + hours(1)));
+    store.put(
+        entryFor("other", "a different question number " + std::to_string(i), now + hours(1)));
   }
   EXPECT_EQ(store.size().entries, count);
   EXPECT_FALSE(similar(store, "p", question(5) + " Thanks", now));
