@@ -12,6 +12,9 @@
 #                     [--with-tokens]      (--with-costs, plus prompt_pruning and token_cap: every
 #                                           request's input counted exactly, whitespace and
 #                                           duplicates checked, max_tokens clamped in the body)
+#                     [--with-cache hit|miss]  (--with-costs, plus semantic_cache: every request
+#                                           an exact hit, or every request a new question: a
+#                                           semantic lookup, a miss and a store)
 #
 # The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
 # which a single disturbed round moves less.
@@ -25,6 +28,8 @@ rounds=5
 busy_poll=""
 with_costs=""
 with_tokens=""
+with_cache=""
+script=bench/load/chat.lua
 target_ratio=1.0
 while (($#)); do
   case "$1" in
@@ -35,6 +40,7 @@ while (($#)); do
     --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
     --with-costs) with_costs=1; shift ;;
     --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
+    --with-cache) with_costs=1; with_cache=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -107,6 +113,11 @@ if [[ -n $with_tokens ]]; then
   filters+="  - token_cap: {policies: [{name: default, max_output_tokens: 32, max_n: 1,"
   filters+=" max_input_tokens: 8000, over_input: prune}]}"$'\n'
 fi
+if [[ -n $with_cache ]]; then
+  [[ $with_cache == hit || $with_cache == miss ]] || { echo "--with-cache takes hit or miss" >&2; exit 2; }
+  filters+="  - semantic_cache: {policies: [{name: bench, mode: semantic, max_entries: 100000}]}"$'\n'
+  if [[ $with_cache == miss ]]; then script=bench/load/chat_unique.lua; fi
+fi
 cat >"$work/costgate.yaml" <<CONF
 server:
   listen: 127.0.0.1:$gateway_port
@@ -135,7 +146,7 @@ wait_port "$gateway_port"
 measure() {
   local url=$1 seconds=$2 conns=${3:-$connections} wrk_threads=2
   ((conns < 2)) && wrk_threads=1
-  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s bench/load/chat.lua "$url/v1/chat/completions" >"$work/wrk.out"
+  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s "$script" "$url/v1/chat/completions" >"$work/wrk.out"
   if grep -q "Non-2xx" "$work/wrk.out"; then
     echo "bench: $url answered with errors:" >&2; cat "$work/wrk.out" >&2; exit 1
   fi
@@ -156,7 +167,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}${with_cache:+, semantic_cache (all $with_cache)}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do
