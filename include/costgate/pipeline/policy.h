@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "costgate/config/yaml_reader.h"
@@ -32,6 +33,31 @@ struct PolicyMatch {
 // dimension with no values (`team: []`) is an error.
 void readPolicyMatch(config::SettingsReader& reader, const config::Section& policy,
                      PolicyMatch* out);
+
+// A filter's settings made of a required `policies:` list: each policy's `name` (required) and
+// `match` are read here, then read_rest(reader, section, policy) reads the filter's own keys.
+// `policy_keys` lists every key a policy may have, name and match included. Config is a struct
+// whose `policies` member is a vector of policies, each with `name` and `match`.
+template <class Config, class ReadRest>
+std::variant<Config, config::ConfigError> readPolicies(const config::FilterSpec& spec,
+                                                       config::KeyList policy_keys,
+                                                       ReadRest&& read_rest) {
+  static constexpr std::string_view kSettingsKeys[] = {"policies"};
+  Config config;
+  config::SettingsReader reader(spec);
+  const config::Section settings = reader.root(kSettingsKeys);
+  settings.require("policies");
+  for (const config::Section& section : settings.sectionList("policies", policy_keys)) {
+    typename decltype(config.policies)::value_type policy;
+    section.require("name");
+    section.nonEmptyString("name", &policy.name);
+    readPolicyMatch(reader, section, &policy.match);
+    read_rest(reader, section, policy);
+    config.policies.push_back(std::move(policy));
+  }
+  if (const auto& error = reader.error()) return *error;
+  return config;
+}
 
 // The first policy whose `match` applies to ctx, or nullptr. Policy has a `match` member.
 template <class Policy>

@@ -20,7 +20,6 @@
 namespace costgate::filters::prompt_pruning {
 namespace {
 
-constexpr std::string_view kSettingsKeys[] = {"policies"};
 constexpr std::uint64_t kMaxTokens = 100'000'000;
 constexpr std::uint64_t kMaxTurns = 100'000;
 
@@ -44,23 +43,14 @@ std::variant<PruningConfig, config::ConfigError> parsePruningConfig(
     for (std::string_view key : kPruneStepKeys) keys[i++] = key;
     return keys;
   }();
-  PruningConfig config;
-  config::SettingsReader reader(spec);
-  const config::Section settings = reader.root(kSettingsKeys);
-  settings.require("policies");
-  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
-    PruningPolicy policy;
-    section.require("name");
-    section.nonEmptyString("name", &policy.name);
-    pipeline::readPolicyMatch(reader, section, &policy.match);
-    readPruneSteps(section, &policy.steps);
-    if (section.has("max_input_tokens")) {
-      section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
-    }
-    config.policies.push_back(std::move(policy));
-  }
-  if (const auto& error = reader.error()) return *error;
-  return config;
+  return pipeline::readPolicies<PruningConfig>(
+      spec, kPolicyKeys,
+      [](config::SettingsReader&, const config::Section& section, PruningPolicy& policy) {
+        readPruneSteps(section, &policy.steps);
+        if (section.has("max_input_tokens")) {
+          section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
+        }
+      });
 }
 
 bool pruneRequest(pipeline::RequestContext& ctx, const PruneSteps& steps,

@@ -28,7 +28,6 @@
 namespace costgate::filters::semantic_cache {
 namespace {
 
-constexpr std::string_view kSettingsKeys[] = {"policies"};
 constexpr std::string_view kPolicyKeys[] = {"name",
                                             "match",
                                             "mode",
@@ -126,34 +125,25 @@ pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::
 }  // namespace
 
 std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec) {
-  CacheConfig config;
-  config::SettingsReader reader(spec);
-  const config::Section settings = reader.root(kSettingsKeys);
-  settings.require("policies");
-  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
-    CachePolicy policy;
-    section.require("name");
-    section.nonEmptyString("name", &policy.name);
-    pipeline::readPolicyMatch(reader, section, &policy.match);
-    std::string mode = "semantic";
-    section.choice("mode", kModes, &mode);
-    policy.mode = mode == "off" ? Mode::kOff : mode == "exact" ? Mode::kExact : Mode::kSemantic;
-    double threshold = policy.threshold;
-    section.number("threshold", 0, 1, &threshold);
-    policy.threshold = static_cast<float>(threshold);
-    std::uint64_t ttl = static_cast<std::uint64_t>(policy.ttl.count());
-    section.integer("ttl_seconds", 1, kMaxTtlSeconds, &ttl);
-    policy.ttl = std::chrono::seconds(ttl);
-    section.integer("max_entries", 1, kMaxEntries, &policy.max_entries);
-    section.byteSize("max_bytes", &policy.max_bytes);
-    section.number("max_temperature", 0, 2, &policy.max_temperature);
-    section.boolean("cache_tools", &policy.cache_tools);
-    section.boolean("cache_truncated", &policy.cache_truncated);
-    section.boolean("cache_tool_calls", &policy.cache_tool_calls);
-    config.policies.push_back(std::move(policy));
-  }
-  if (const auto& error = reader.error()) return *error;
-  return config;
+  return pipeline::readPolicies<CacheConfig>(
+      spec, kPolicyKeys,
+      [](config::SettingsReader&, const config::Section& section, CachePolicy& policy) {
+        std::string mode = "semantic";
+        section.choice("mode", kModes, &mode);
+        policy.mode = mode == "off" ? Mode::kOff : mode == "exact" ? Mode::kExact : Mode::kSemantic;
+        double threshold = policy.threshold;
+        section.number("threshold", 0, 1, &threshold);
+        policy.threshold = static_cast<float>(threshold);
+        std::uint64_t ttl = static_cast<std::uint64_t>(policy.ttl.count());
+        section.integer("ttl_seconds", 1, kMaxTtlSeconds, &ttl);
+        policy.ttl = std::chrono::seconds(ttl);
+        section.integer("max_entries", 1, kMaxEntries, &policy.max_entries);
+        section.byteSize("max_bytes", &policy.max_bytes);
+        section.number("max_temperature", 0, 2, &policy.max_temperature);
+        section.boolean("cache_tools", &policy.cache_tools);
+        section.boolean("cache_truncated", &policy.cache_truncated);
+        section.boolean("cache_tool_calls", &policy.cache_tool_calls);
+      });
 }
 
 SemanticCacheFilter::SemanticCacheFilter(CacheConfig config) : config_(std::move(config)) {

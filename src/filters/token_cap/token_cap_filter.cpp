@@ -24,7 +24,6 @@
 namespace costgate::filters::token_cap {
 namespace {
 
-constexpr std::string_view kSettingsKeys[] = {"policies"};
 constexpr std::string_view kPolicyKeys[] = {
     "name",         "match", "max_output_tokens", "set_when_absent",
     "output_field", "max_n", "max_input_tokens",  "over_input",
@@ -97,40 +96,31 @@ pipeline::LocalReply tooLong(const TokenCapPolicy& policy, pipeline::Route route
 
 std::variant<TokenCapConfig, config::ConfigError> parseTokenCapConfig(
     const config::FilterSpec& spec) {
-  TokenCapConfig config;
-  config::SettingsReader reader(spec);
-  const config::Section settings = reader.root(kSettingsKeys);
-  settings.require("policies");
-  for (const config::Section& section : settings.sectionList("policies", kPolicyKeys)) {
-    TokenCapPolicy policy;
-    section.require("name");
-    section.nonEmptyString("name", &policy.name);
-    pipeline::readPolicyMatch(reader, section, &policy.match);
-    if (section.has("max_output_tokens")) {
-      section.integer("max_output_tokens", 1, kMaxTokens, &policy.max_output_tokens.emplace());
-    }
-    section.boolean("set_when_absent", &policy.set_when_absent);
-    std::string field = "auto";
-    section.choice("output_field", kOutputFields, &field);
-    policy.output_field = field == "max_tokens"              ? OutputField::kMaxTokens
-                          : field == "max_completion_tokens" ? OutputField::kMaxCompletionTokens
-                                                             : OutputField::kAuto;
-    if (section.has("max_n")) section.integer("max_n", 1, kMaxN, &policy.max_n.emplace());
-    if (section.has("max_input_tokens")) {
-      section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
-    }
-    std::string over = "reject";
-    section.choice("over_input", kOverInput, &over);
-    policy.over_input = over == "prune" ? OverInput::kPrune : OverInput::kReject;
-    prompt_pruning::readPruneSteps(section.section("prune", prompt_pruning::kPruneStepKeys),
-                                   &policy.prune);
-    if (section.has("prune") && policy.over_input != OverInput::kPrune && !reader.failed()) {
-      reader.fail(section.find("prune")->error("is used only with over_input: prune"));
-    }
-    config.policies.push_back(std::move(policy));
-  }
-  if (const auto& error = reader.error()) return *error;
-  return config;
+  return pipeline::readPolicies<TokenCapConfig>(
+      spec, kPolicyKeys,
+      [](config::SettingsReader& reader, const config::Section& section, TokenCapPolicy& policy) {
+        if (section.has("max_output_tokens")) {
+          section.integer("max_output_tokens", 1, kMaxTokens, &policy.max_output_tokens.emplace());
+        }
+        section.boolean("set_when_absent", &policy.set_when_absent);
+        std::string field = "auto";
+        section.choice("output_field", kOutputFields, &field);
+        policy.output_field = field == "max_tokens"              ? OutputField::kMaxTokens
+                              : field == "max_completion_tokens" ? OutputField::kMaxCompletionTokens
+                                                                 : OutputField::kAuto;
+        if (section.has("max_n")) section.integer("max_n", 1, kMaxN, &policy.max_n.emplace());
+        if (section.has("max_input_tokens")) {
+          section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
+        }
+        std::string over = "reject";
+        section.choice("over_input", kOverInput, &over);
+        policy.over_input = over == "prune" ? OverInput::kPrune : OverInput::kReject;
+        prompt_pruning::readPruneSteps(section.section("prune", prompt_pruning::kPruneStepKeys),
+                                       &policy.prune);
+        if (section.has("prune") && policy.over_input != OverInput::kPrune && !reader.failed()) {
+          reader.fail(section.find("prune")->error("is used only with over_input: prune"));
+        }
+      });
 }
 
 pipeline::FilterStatus TokenCapFilter::onRequest(pipeline::RequestContext& ctx) const {
