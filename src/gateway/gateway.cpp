@@ -322,11 +322,14 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   if (target.model->price) accounting.price = &*target.model->price;
   accounting.prompt_tokens = ctx.prompt_tokens;
-  if (ctx.stream && !accounting.prompt_tokens && ctx.encoding) {
-    // Exact, should the backend report no usage; a whole answer without usage is not charged.
-    accounting.prompt_tokens = openai::countPrompt(route, filtered, *ctx.encoding);
-  }
   call.body = forwardedBody(ctx, filtered, request.body);
+  if (ctx.stream && !accounting.prompt_tokens && ctx.encoding) {
+    // For an exact count, should the backend report no usage (a whole answer without usage is
+    // not charged).
+    accounting.encoding = ctx.encoding;
+    accounting.route = route;
+    accounting.sent_body = call.body;
+  }
   call.headers.reserve(ctx.headers.size() + 1);
   for (const auto& [name, value] : ctx.headers) {
     if (forwardable(name)) call.headers.push_back({name, value});
@@ -346,7 +349,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.upstream_status = exchange->status();
 
   if (exchange->status() == 200 && exchange->isEventStream()) {
-    co_await relayStream(ctx, *exchange, writer, accounting);
+    co_await relayStream(ctx, *exchange, writer, std::move(accounting));
   } else {
     co_await relayWhole(ctx, *exchange, writer);
   }
@@ -445,10 +448,7 @@ namespace {
 class StreamCharge {
  public:
   StreamCharge(const Gateway::StreamAccounting& accounting, server::ExchangeRecord& record)
-      : prompt_characters_(accounting.prompt_characters),
-        prompt_tokens_(accounting.prompt_tokens),
-        price_(accounting.price),
-        record_(record) {}
+      : accounting_(accounting), price_(accounting.price), record_(record) {}
   ~StreamCharge() { settle(); }
   StreamCharge(const StreamCharge&) = delete;
   StreamCharge& operator=(const StreamCharge&) = delete;
@@ -463,8 +463,7 @@ class StreamCharge {
       usage = *reported_;
       record_.usage_source = "backend";
     } else {
-      usage.prompt_tokens = prompt_tokens_ ? static_cast<std::uint64_t>(prompt_tokens_->tokens)
-                                           : openai::estimateTokens(prompt_characters_);
+      usage.prompt_tokens = promptTokens();
       usage.completion_tokens = openai::estimateTokens(completion_characters_);
       record_.usage_source = "estimated";
     }
@@ -473,8 +472,20 @@ class StreamCharge {
   }
 
  private:
-  std::uint64_t prompt_characters_;
-  std::optional<pipeline::TokenCount> prompt_tokens_;
+  // The prompt counted exactly when it can be, else estimated from its characters.
+  std::uint64_t promptTokens() const {
+    if (accounting_.prompt_tokens)
+      return static_cast<std::uint64_t>(accounting_.prompt_tokens->tokens);
+    if (accounting_.encoding) {
+      if (auto sent = jsonview::Document::parse(accounting_.sent_body)) {
+        auto count = openai::countPrompt(accounting_.route, sent->root(), *accounting_.encoding);
+        return static_cast<std::uint64_t>(count.tokens);
+      }
+    }
+    return openai::estimateTokens(accounting_.prompt_characters);
+  }
+
+  const Gateway::StreamAccounting& accounting_;
   const pricing::Price* price_;
   server::ExchangeRecord& record_;
   std::optional<pricing::Usage> reported_;

@@ -38,6 +38,11 @@ class Gateway {
     const pricing::Price* price = nullptr;  // null: not priced
     // The prompt's tokens as a filter counted them, used when the backend reports no usage.
     std::optional<pipeline::TokenCount> prompt_tokens;
+    // Otherwise, with the model's encoding, the body sent, counted only if the backend reports no
+    // usage (rarely): tokenizing every stream's prompt up front would be work done for nothing.
+    const tokenizer::Encoding* encoding = nullptr;
+    pipeline::Route route = pipeline::Route::ChatCompletions;
+    std::string sent_body;
   };
 
  private:
