@@ -48,7 +48,6 @@ struct Pending {
   cache::Store* store = nullptr;
   const CachePolicy* policy = nullptr;
   std::optional<cache::Entry> entry;  // set on a miss that may be stored
-  std::optional<std::string> whole;   // a whole 200 answer
   cache::StreamAssembler stream;
 };
 
@@ -104,6 +103,19 @@ bool answerCacheable(std::string_view completion, const CachePolicy& policy) {
   }
   if (calls_tools) return policy.cache_tool_calls;
   return finish->stringEquals("stop");
+}
+
+// Stores a miss's answer, if it may be stored. It runs before the answer reaches the client
+// (the whole body, or the stream's [DONE]): a client that repeats its question at once must
+// find it.
+void storeAnswer(Pending& pending, std::string answer) {
+  if (!answerCacheable(answer, *pending.policy)) return;
+  auto document = jsonview::Document::parse(answer);
+  if (!document) return;
+  auto usage = openai::usageOf(document->root());
+  pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{})};
+  pending.store->put(std::move(*pending.entry));
+  pending.entry.reset();
 }
 
 pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::Hit& hit,
@@ -235,26 +247,15 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
 void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int status,
                                          std::string_view body) const {
   Pending& pending = ctx.state<Pending>(this);
-  if (pending.entry && status == 200) pending.whole = std::string(body);
+  if (pending.entry && status == 200) storeAnswer(pending, std::string(body));
 }
 
 void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
                                   pipeline::StreamEvent& event) const {
   Pending& pending = ctx.state<Pending>(this);
-  if (pending.entry) pending.stream.add(event.sse.data);
-}
-
-void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
-  Pending& pending = ctx.state<Pending>(this);
   if (!pending.entry || ctx.upstream_status != 200) return;
-  std::optional<std::string> answer = ctx.stream ? pending.stream.completion() : pending.whole;
-  if (!answer || !answerCacheable(*answer, *pending.policy)) return;
-  auto document = jsonview::Document::parse(*answer);
-  if (!document) return;
-  auto usage = openai::usageOf(document->root());
-  pending.entry->answer = {std::move(*answer), usage.value_or(pricing::Usage{})};
-  pending.store->put(std::move(*pending.entry));
-  pending.entry.reset();
+  pending.stream.add(event.sse.data);
+  if (auto answer = pending.stream.completion()) storeAnswer(pending, std::move(*answer));
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(

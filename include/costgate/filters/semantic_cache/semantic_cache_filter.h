@@ -54,12 +54,11 @@ class SemanticCacheFilter : public pipeline::Filter {
   // Looks the request up; a hit replies (a whole completion, or its replay as a stream) with
   // x-costgate-cache: hit-exact or hit-semantic, and sets ctx.cache with the saving.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
+  // Store a miss's answer: a whole 200 answer, or a stream once its [DONE] comes.
   void onResponseBody(pipeline::RequestContext& ctx, int status,
                       std::string_view body) const override;
   bool observesResponseBody() const override { return true; }
   void onChunk(pipeline::RequestContext& ctx, pipeline::StreamEvent& event) const override;
-  // Stores a miss's answer once the reply went out whole.
-  void onComplete(pipeline::RequestContext& ctx) const override;
   bool usesBody() const override { return false; }
 
  private:
