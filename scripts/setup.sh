@@ -8,7 +8,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev libhnswlib-dev
   ca-certificates nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-format openssl curl bc nginx-light prometheus wrk)
+  packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server)
 fi
 
 missing=()
@@ -30,7 +30,7 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian starts these services on install; the tests and benchmarks run their own instances.
-for service in nginx prometheus; do
+for service in nginx prometheus redis-server; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

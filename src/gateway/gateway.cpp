@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 
 #include "costgate/jsonview/document.h"
 #include "costgate/jsonview/splice.h"
@@ -103,6 +104,48 @@ openai::ApiError modelNotFound(std::string_view model) {
   return openai::notFound(
       "The model '" + std::string(model) + "' does not exist or is not served by this gateway",
       "model_not_found");
+}
+
+// Resumes when `signal` fires (on any thread) or `timeout` passes, whichever comes first.
+server::Task<> waitFor(pipeline::Signal& signal, std::chrono::milliseconds timeout) {
+  auto& loop = server::EventLoop::current();
+  server::Timer timer(loop);
+  // The fire may come from another loop's thread: it posts to this loop, which cancels the wait
+  // if it is still on (the pointer is cleared, on this thread, before the timer goes).
+  auto waiting = std::make_shared<server::Timer*>(&timer);
+  struct ClearOnExit {
+    std::shared_ptr<server::Timer*> waiting;
+    ~ClearOnExit() { *waiting = nullptr; }
+  } clear{waiting};
+  signal.onFire([mailbox = loop.mailbox(), waiting] {
+    mailbox->post([waiting] {
+      if (*waiting) (*waiting)->cancel();
+    });
+  });
+  bool timed_out = co_await timer.wait(timeout);
+  (void)timed_out;  // either way the filter runs again and looks for itself
+}
+
+// The first embedding of a /v1/embeddings answer, scaled to unit length; nullopt when the answer
+// has none or it is all zeros.
+std::optional<std::vector<float>> firstEmbedding(const jsonview::Value& answer) {
+  auto data = answer.find("data");
+  if (!data || !data->isArray() || data->size() == 0) return std::nullopt;
+  const jsonview::Value first = data->elements()[0];
+  auto values = first.isObject() ? first.find("embedding") : std::nullopt;
+  if (!values || !values->isArray() || values->size() == 0) return std::nullopt;
+  std::vector<float> vector;
+  vector.reserve(values->size());
+  double norm = 0;
+  for (const jsonview::Value& value : values->elements()) {
+    if (!value.isNumber()) return std::nullopt;
+    vector.push_back(static_cast<float>(value.number()));
+    norm += static_cast<double>(vector.back()) * vector.back();
+  }
+  if (!(norm > 0) || !std::isfinite(norm)) return std::nullopt;
+  const auto scale = static_cast<float>(1 / std::sqrt(norm));
+  for (float& value : vector) value *= scale;
+  return vector;
 }
 
 }  // namespace
@@ -250,7 +293,13 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     co_await writer.send(std::move(response));
   };
 
-  pipeline::FilterStatus decision = chain_.onRequest(ctx);
+  std::size_t position = 0;
+  pipeline::FilterStatus decision = chain_.onRequest(ctx, position);
+  while (decision == pipeline::FilterStatus::Wait && ctx.awaited) {
+    co_await fulfil(ctx, record);
+    decision = chain_.onRequest(ctx, position);
+  }
+  if (decision == pipeline::FilterStatus::Wait) decision = pipeline::FilterStatus::Respond;
   // The body as the filters left it, for building what is forwarded.
   jsonview::Value filtered = *ctx.request_index;
   ctx.request_index.reset();  // it may view request.body, which is forwarded (moved) below
@@ -360,6 +409,47 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   chain_.onComplete(ctx);
 }
 
+server::Task<> Gateway::fulfil(RequestContext& ctx, server::ExchangeRecord& record) {
+  pipeline::Awaited awaited = std::move(*ctx.awaited);
+  ctx.awaited.reset();
+  if (auto* wait = std::get_if<pipeline::AwaitSignal>(&awaited)) {
+    co_await waitFor(*wait->signal, wait->timeout);
+    co_return;
+  }
+  const auto& request = std::get<pipeline::EmbeddingCall>(awaited);
+  ctx.embedding = pipeline::Embedding{};
+  auto found = routes_.find(request.model);
+  if (found == routes_.end()) co_return;  // checked at load; a miss rather than an error
+  const Route& target = found->second;
+  upstream::Call call;
+  call.path = "/embeddings";
+  call.body = json{{"model", target.model->backend_model}, {"input", request.input}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
+  call.headers.push_back({"content-type", "application/json"});
+  call.headers.push_back({"x-request-id", ctx.request_id});
+  auto& client = upstream::UpstreamClient::of(server::EventLoop::current());
+  std::unique_ptr<upstream::Exchange> exchange;
+  if (auto failure = co_await client.start(*target.backend, call, exchange)) {
+    metrics_.countUpstreamFailure(target.model->backend, failureCode(failure->kind));
+    co_return;
+  }
+  std::string body;
+  auto failure = co_await exchange->readAll(body, kMaxWholeResponseBytes);
+  if (failure || exchange->status() != 200) {
+    if (failure) metrics_.countUpstreamFailure(target.model->backend, failureCode(failure->kind));
+    co_return;
+  }
+  auto document = jsonview::Document::parse(body);
+  if (!document) co_return;
+  ctx.embedding->vector = firstEmbedding(document->root());
+  ctx.embedding->usage = openai::usageOf(document->root());
+  if (ctx.embedding->usage) {
+    server::ExchangeRecord::SideCall side{request.model, *ctx.embedding->usage, std::nullopt};
+    if (target.model->price) side.cost = pricing::costOf(*target.model->price, side.usage);
+    record.side_calls.push_back(std::move(side));
+  }
+}
+
 server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
                                    ResponseWriter& writer) {
   std::string body;
@@ -400,6 +490,7 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
 void Gateway::recordCacheOutcome(const RequestContext& ctx, server::ExchangeRecord& record) {
   const pipeline::CacheOutcome& cache = *ctx.cache;
   record.cache_result = cache.result;
+  record.cache_coalesced = cache.coalesced;
   record.cache_lookup_seconds = cache.lookup_seconds;
   record.cache_entries = cache.entries;
   record.cache_bytes = cache.bytes;
@@ -611,6 +702,19 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   // A cache hit used no tokens: its usage is what it saved, counted below.
   bool cached = record.usage_source == "cache";
   if (record.usage && !cached) metrics_.countUsage(who, *record.usage, record.cost);
+  for (const auto& side : record.side_calls) {
+    metrics::Attribution side_who = who;
+    side_who.model = side.model;
+    metrics_.countUsage(side_who, side.usage, side.cost);
+    report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
+                               record.tag_labels.env, side.model},
+                      .tokens_in = static_cast<std::uint64_t>(side.usage.prompt_tokens),
+                      .tokens_out = 0,
+                      .cost = side.cost.value_or(0),
+                      .saved = 0};
+    std::lock_guard lock(spend_mutex_);
+    spend_.add(call);
+  }
   for (const auto& saving : record.token_savings) {
     metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
   }

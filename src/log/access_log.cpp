@@ -156,7 +156,15 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
   if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
   if (!record.cache_result.empty()) plainField(out, R"(,"cache":)", record.cache_result);
+  if (record.cache_coalesced) out.append(R"(,"coalesced":true)");
   if (record.saved) out.append(R"(,"saved_usd":)").append(pricing::formatUsd(*record.saved));
+  for (const auto& side : record.side_calls) {
+    out.append(R"(,"side_call":{"model":)");
+    appendJsonString(out, side.model);
+    field(out, R"(,"tokens_in":)", static_cast<long long>(side.usage.prompt_tokens));
+    if (side.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*side.cost));
+    out.push_back('}');
+  }
   for (const auto& [name, value] : record.annotations) {
     out.push_back(',');
     appendJsonString(out, name);  // the handler's names: escaped like any other text

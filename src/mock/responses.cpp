@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -845,14 +846,32 @@ Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body) {
 }
 
 std::vector<float> embeddingVector(std::string_view seed, int dimensions) {
-  std::uint64_t state = fnv1a(seed);
+  // The sum of one pseudo-random vector per word (lower-cased letters and digits), so that texts
+  // sharing most words are close, as with a real embedding model: the gateway's semantic cache
+  // can then be tested with this backend as its embedder.
   std::vector<double> raw(static_cast<std::size_t>(std::max(1, dimensions)));
-  double norm = 0;
-  for (double& value : raw) {
-    // 53 random bits -> [0, 1) -> [-1, 1).
-    value = static_cast<double>(splitMix(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
-    norm += value * value;
+  auto addWord = [&](std::string_view word) {
+    std::uint64_t state = fnv1a(word);
+    for (double& value : raw) {
+      // 53 random bits -> [0, 1) -> [-1, 1).
+      value += static_cast<double>(splitMix(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+    }
+  };
+  std::string word;
+  bool any = false;
+  for (std::size_t i = 0; i <= seed.size(); ++i) {
+    unsigned char c = i < seed.size() ? static_cast<unsigned char>(seed[i]) : ' ';
+    if (std::isalnum(c) || c >= 0x80) {
+      word.push_back(static_cast<char>(std::tolower(c)));
+    } else if (!word.empty()) {
+      addWord(word);
+      word.clear();
+      any = true;
+    }
   }
+  if (!any) addWord(seed);
+  double norm = 0;
+  for (double value : raw) norm += value * value;
   norm = std::sqrt(norm);
   std::vector<float> vector(raw.size());
   if (norm == 0) {  // all components exactly 0: astronomically unlikely, but stay a unit vector

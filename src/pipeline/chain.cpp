@@ -17,9 +17,10 @@ Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(
   }
 }
 
-FilterStatus Chain::onRequest(RequestContext& ctx) const {
-  for (const auto& filter : filters_) {
-    if (filter->onRequest(ctx) == FilterStatus::Respond) return FilterStatus::Respond;
+FilterStatus Chain::onRequest(RequestContext& ctx, std::size_t& position) const {
+  for (; position < filters_.size(); ++position) {
+    FilterStatus status = filters_[position]->onRequest(ctx);
+    if (status != FilterStatus::Continue) return status;
   }
   return FilterStatus::Continue;
 }
@@ -54,7 +55,10 @@ const std::map<std::string, FilterFactory>& filterRegistry() {
 std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config) {
   std::vector<std::unique_ptr<Filter>> filters;
   const auto& registry = filterRegistry();
-  for (const auto& spec : config.filters) {
+  std::vector<std::string> model_names;
+  for (const auto& [name, unused] : config.models) model_names.push_back(name);
+  for (auto spec : config.filters) {
+    spec.model_names = model_names;
     auto factory = registry.find(spec.name);
     if (factory == registry.end()) {
       std::string known;

@@ -159,3 +159,83 @@ test('hits are billed at zero and counted as saved in the metrics, the log and t
   const spend = await (await fetch(`${gateway.url}/costgate/spend`)).json();
   assert.ok(Number(spend.total.saved_usd) > 0, JSON.stringify(spend.total));
 });
+
+async function mockRequests() {
+  return (await (await fetch(`${mock.url}/mock/stats`)).json()).requests;
+}
+
+test('identical requests in flight together share one backend call (coalescing)', async () => {
+  const question = 'How long does shipping to Canada take?';
+  const slow = { 'x-mock-latency-ms': '400' };
+  const before = await mockRequests();
+  const answers = await Promise.all([
+    ask(question, { headers: slow }),
+    ...Array.from({ length: 4 }, () => sleep(50).then(() => ask(question, { headers: slow }))),
+  ]);
+  assert.equal(await mockRequests() - before, 1, 'one backend call for five identical requests');
+  assert.deepEqual(answers.map((a) => a.cache).sort(), ['hit-exact', 'hit-exact', 'hit-exact', 'hit-exact', 'miss']);
+  for (const answer of answers) assert.deepEqual(answer.data, answers[0].data);
+
+  // A streaming follower gets the leader's answer replayed as a stream.
+  const streamed = 'Do you deliver on Saturdays?';
+  const leader = ask(streamed, { headers: slow });
+  await sleep(50);
+  const follower = await client.chat.completions
+    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: streamed }] }, { headers: slow })
+    .withResponse();
+  assert.equal(follower.response.headers.get('x-costgate-cache'), 'hit-exact');
+  let text = '';
+  for await (const chunk of follower.data) text += chunk.choices[0]?.delta?.content ?? '';
+  assert.equal(text, (await leader).data.choices[0].message.content);
+  await sleep(50);
+  assert.ok(gateway.accessLog().some((l) => l.coalesced === true && l.cache === 'hit-exact'));
+});
+
+test('when the call others wait for fails, each of them calls the backend itself', async () => {
+  const question = 'Can I pay by bank transfer?';
+  const failing = postJson(`${gateway.url}/v1/chat/completions`,
+    { model: 'mock-small', messages: [{ role: 'user', content: question }] },
+    { 'x-mock-status': '503', 'x-mock-latency-ms': '300' });
+  await sleep(50);
+  const before = await mockRequests();
+  const followers = await Promise.all([ask(question), ask(question)]);
+  assert.equal((await failing).status, 503, 'the leader gets its own error');
+  for (const follower of followers) assert.equal(follower.data.object, 'chat.completion');
+  assert.ok(await mockRequests() - before >= 1, 'the followers were served by the backend');
+});
+
+test('a backend embedder: /v1/embeddings of a configured model, charged to the request', async () => {
+  const filters = [
+    'tagging: {defaults: {feature: search, team: core, env: test}}',
+    'semantic_cache: {policies: [{name: embedded, mode: semantic, threshold: 0.85, embedding_model: mock-embed}]}',
+  ];
+  const config = gatewayConfig({ backendUrl: `${mock.url}/v1`, models: ['mock-small', 'mock-embed'], filters })
+    .replace('    backend_model: backend-mock-small', '    backend_model: backend-mock-small\n    price: {input: 2.5, output: 10}')
+    .replace('    backend_model: backend-mock-embed', '    backend_model: text-embedding-3-small\n    price: {input: 1, output: 0}');
+  const embedded = await startGateway(config);
+  try {
+    const embeddedClient = new OpenAI({ baseURL: `${embedded.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    const askEmbedded = async (content, id) => {
+      const { response } = await embeddedClient.chat.completions
+        .create({ model: 'mock-small', messages: [{ role: 'user', content }] }, { headers: { 'x-request-id': id } })
+        .withResponse();
+      return response.headers.get('x-costgate-cache');
+    };
+    assert.equal(await askEmbedded('How do I reset my password on the website?', 'e-1'), 'miss');
+    assert.equal(await askEmbedded('how do I reset my password on this website', 'e-2'), 'hit-semantic');
+    assert.equal(await askEmbedded('How do I reset my password on the website?', 'e-3'), 'hit-exact');
+    assert.equal(await askEmbedded('Which cities do you ship furniture to?', 'e-4'), 'miss');
+    await sleep(50);
+    const log = embedded.accessLog();
+    const line = (id) => log.find((l) => l.request_id === id);
+    assert.equal(line('e-1').side_call.model, 'mock-embed');
+    assert.ok(line('e-1').side_call.cost_usd > 0, 'the embedding call is charged');
+    assert.ok(line('e-2').side_call.cost_usd > 0, 'a semantic hit still paid for its embedding');
+    assert.equal(line('e-3').side_call, undefined, 'an exact hit needs no embedding');
+    const spend = await (await fetch(`${embedded.url}/costgate/spend`)).json();
+    const byModel = JSON.stringify(spend);
+    assert.match(byModel, /mock-embed/);
+  } finally {
+    await embedded.stop();
+  }
+});

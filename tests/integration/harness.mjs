@@ -168,6 +168,17 @@ export async function freePort() {
   });
 }
 
+// A real redis-server on `port` (a free one when not given), without persistence: a test may stop
+// it and start another on the same port, as an outage and a recovery.
+export async function startRedis(port) {
+  const listen = port ?? await freePort();
+  const proc = startProcess('redis-server', [
+    '--port', String(listen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+  ], { ready: /Ready to accept connections/ });
+  await proc.ready;
+  return { ...proc, port: listen, url: `redis://127.0.0.1:${listen}` };
+}
+
 // A real Prometheus server scraping `target` ("host:port") every second; `query(promql)` returns
 // the result vector of an instant query through its HTTP API.
 export async function startPrometheus(dir, target) {

@@ -85,6 +85,8 @@ struct FilterSpec {
   std::string name;
   YAML::Node settings;  // the filter's own block (may be null)
   SourceMark mark;
+  // The gateway's configured model names, for settings that name a model (set by buildChain).
+  std::vector<std::string> model_names;
 };
 
 struct AccessLogConfig {

@@ -58,6 +58,10 @@ class Gateway {
                              server::ResponseWriter& writer, StreamAccounting accounting);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                             server::ResponseWriter& writer);
+  // Does what a filter that returned Wait asked for (ctx.awaited): waits for another request's
+  // signal, or calls a model's /v1/embeddings into ctx.embedding (charged to the request as a
+  // side call in `record`). Failures leave ctx.embedding without a vector; never throws.
+  server::Task<> fulfil(pipeline::RequestContext& ctx, server::ExchangeRecord& record);
   server::Response modelsResponse(std::string_view target) const;
   // What a cache filter did (ctx.cache) into the record; a hit is charged nothing and records
   // what it saved.

@@ -133,7 +133,8 @@ struct EmbeddingsRequest {
 
 Parsed<EmbeddingsRequest> parseEmbeddingsRequest(const json& body);
 json embeddings(const EmbeddingsRequest& request);
-// A deterministic pseudo-random unit vector for `seed`.
+// A deterministic unit vector for `seed`: the sum of a pseudo-random vector per word, so texts
+// sharing words are alike.
 std::vector<float> embeddingVector(std::string_view seed, int dimensions);
 // Little-endian float32 bytes, base64-encoded: OpenAI's encoding_format "base64".
 std::string base64Floats(const std::vector<float>& values);

@@ -19,8 +19,13 @@ class Chain {
   Chain() = default;
   explicit Chain(std::vector<std::unique_ptr<Filter>> filters);
 
-  // Runs onRequest in order; stops at the first filter that returns Respond.
-  FilterStatus onRequest(RequestContext& ctx) const;
+  // Runs onRequest in order from filter `position`; stops at the first filter that returns
+  // Respond or Wait. On Wait, `position` is left at the waiting filter, to run again from there.
+  FilterStatus onRequest(RequestContext& ctx, std::size_t& position) const;
+  FilterStatus onRequest(RequestContext& ctx) const {
+    std::size_t position = 0;
+    return onRequest(ctx, position);
+  }
   // These run in reverse order.
   void onResponse(RequestContext& ctx) const;
   void onResponseBody(RequestContext& ctx, int status, std::string_view body) const;

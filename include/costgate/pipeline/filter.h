@@ -19,6 +19,9 @@ enum class FilterStatus {
   // Stop here and send ctx.local_reply to the client; later filters' onRequest and the backend are
   // skipped, but onComplete still runs for every filter.
   Respond,
+  // Stop here until what ctx.awaited names is done (the gateway does it), then run this filter's
+  // onRequest again. A filter must not wait twice for the same thing: the second run goes on.
+  Wait,
 };
 
 // One server-sent event of a streamed response, as the backend sent it.

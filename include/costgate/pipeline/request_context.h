@@ -9,10 +9,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include "costgate/jsonview/document.h"
+#include "costgate/pipeline/signal.h"
 #include "costgate/pricing/price.h"
 #include "costgate/tokenizer/encoding.h"
 
@@ -66,12 +68,33 @@ struct TokenSaving {
 struct CacheOutcome {
   std::string_view result;    // "hit-exact", "hit-semantic", "miss" or "bypass" (static)
   double lookup_seconds = 0;  // 0 when there was no lookup
+  bool coalesced = false;     // a hit that waited for an identical request in flight
   // A hit: what the call that made the answer used, and what it would cost now (the saving).
   std::optional<pricing::Usage> usage;
   std::optional<pricing::Micros> saved;
   // The cache's size after this request, for the gauges.
   std::size_t entries = 0;
   std::size_t bytes = 0;
+};
+
+// What a filter that returned FilterStatus::Wait waits for. The gateway does it (filters do no
+// I/O), then runs that filter's onRequest again.
+struct AwaitSignal {
+  std::shared_ptr<Signal> signal;        // another request's work ending
+  std::chrono::milliseconds timeout{0};  // waited for at most this long
+};
+// An embedding of `input` by the gateway model `model` (a call to its backend's /v1/embeddings);
+// the answer goes to RequestContext::embedding.
+struct EmbeddingCall {
+  std::string model;
+  std::string input;
+};
+using Awaited = std::variant<AwaitSignal, EmbeddingCall>;
+
+// The answer to an EmbeddingCall.
+struct Embedding {
+  std::optional<std::vector<float>> vector;  // nullopt when the call failed
+  std::optional<pricing::Usage> usage;       // what the call used, as its backend reported
 };
 
 struct RequestContext {
@@ -119,6 +142,9 @@ struct RequestContext {
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
   Tags tag_labels;
   std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
+  std::optional<Awaited> awaited;         // set together with FilterStatus::Wait
+  // Set by the gateway after an EmbeddingCall.
+  std::optional<Embedding> embedding;
 
   // Set by the dispatcher.
   std::string backend;       // name of the backend that served

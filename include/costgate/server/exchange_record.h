@@ -57,11 +57,20 @@ struct ExchangeRecord {
   // What a cache did with the request ("hit-exact", "hit-semantic", "miss", "bypass"; static
   // storage), how long its lookup took, and its size after; empty when no cache looked.
   std::string_view cache_result;
+  bool cache_coalesced = false;  // a hit that waited for an identical request in flight
   double cache_lookup_seconds = 0;
   std::size_t cache_entries = 0;
   std::size_t cache_bytes = 0;
   // A cache hit: what the call it spared would have cost.
   std::optional<pricing::Micros> saved;
+  // Calls made for the request besides the one that answers it (a backend embedder's
+  // /v1/embeddings for the cache): charged and attributed like it, to their own model.
+  struct SideCall {
+    std::string model;
+    pricing::Usage usage;
+    std::optional<pricing::Micros> cost;
+  };
+  std::vector<SideCall> side_calls;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

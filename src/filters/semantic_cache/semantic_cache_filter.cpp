@@ -13,13 +13,20 @@
 //           cache_tools: false    # requests with tools
 //           cache_truncated: false    # answers cut by max_tokens (finish_reason length)
 //           cache_tool_calls: false   # answers that call tools
+//           coalesce: true        # identical requests in flight share one backend call
+//           coalesce_wait_seconds: 60 # how long the others wait for it at most
+//           embedding_model: ""   # a configured model to embed with (/v1/embeddings);
+//                                 # empty: the built-in lexical embedder
+//           store: memory         # or redis://[:password@]host[:port][/db], shared by replicas
 
 #include "costgate/filters/semantic_cache/semantic_cache_filter.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "costgate/cache/completion_stream.h"
 #include "costgate/cache/facts.h"
+#include "costgate/cache/redis_store.h"
 #include "costgate/cache/request_key.h"
 #include "costgate/config/yaml_reader.h"
 #include "costgate/jsonview/document.h"
@@ -38,18 +45,37 @@ constexpr std::string_view kPolicyKeys[] = {"name",
                                             "max_temperature",
                                             "cache_tools",
                                             "cache_truncated",
-                                            "cache_tool_calls"};
+                                            "cache_tool_calls",
+                                            "coalesce",
+                                            "coalesce_wait_seconds",
+                                            "embedding_model",
+                                            "store"};
 constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
 constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
 constexpr std::uint64_t kMaxEntries = 100'000'000;
 
-// What a request keeps between the filter's hooks: what to store once the answer is known.
+// What a request keeps between the filter's hooks: what to store once the answer is known, and
+// what it waited for (onRequest runs again after each wait).
 struct Pending {
   cache::Store* store = nullptr;
   const CachePolicy* policy = nullptr;
   std::optional<cache::Entry> entry;  // set on a miss that may be stored
   cache::StreamAssembler stream;
+  double lookup_seconds = 0;  // over every run of onRequest
+  bool asked_embedding = false;
+  bool followed = false;  // waited for an identical request in flight
+  // Set while this request leads its key's in-flight calls.
+  cache::InFlight* in_flight = nullptr;
+  std::string leading_key;
+  std::shared_ptr<pipeline::Signal> leading;
 };
+
+// Wakes the requests that wait for this one's answer.
+void stopLeading(Pending& pending) {
+  if (!pending.leading) return;
+  pending.in_flight->finish(pending.leading_key, pending.leading);
+  pending.leading.reset();
+}
 
 struct CacheControl {
   bool no_cache = false;  // do not answer from the cache (the answer is still stored)
@@ -116,6 +142,7 @@ void storeAnswer(Pending& pending, std::string answer) {
   pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{})};
   pending.store->put(std::move(*pending.entry));
   pending.entry.reset();
+  stopLeading(pending);
 }
 
 pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::Hit& hit,
@@ -139,7 +166,7 @@ pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::
 std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec) {
   return pipeline::readPolicies<CacheConfig>(
       spec, kPolicyKeys,
-      [](config::SettingsReader&, const config::Section& section, CachePolicy& policy) {
+      [&spec](config::SettingsReader&, const config::Section& section, CachePolicy& policy) {
         std::string mode = "semantic";
         section.choice("mode", kModes, &mode);
         policy.mode = mode == "off" ? Mode::kOff : mode == "exact" ? Mode::kExact : Mode::kSemantic;
@@ -155,13 +182,52 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
         section.boolean("cache_tools", &policy.cache_tools);
         section.boolean("cache_truncated", &policy.cache_truncated);
         section.boolean("cache_tool_calls", &policy.cache_tool_calls);
+        section.boolean("coalesce", &policy.coalesce);
+        std::uint64_t wait = static_cast<std::uint64_t>(policy.coalesce_wait.count());
+        section.integer("coalesce_wait_seconds", 1, 3600, &wait);
+        policy.coalesce_wait = std::chrono::seconds(wait);
+        section.parsed(
+            "embedding_model",
+            [&](const config::Field& field,
+                const std::string& model) -> std::optional<config::ConfigError> {
+              const auto& known = spec.model_names;
+              if (std::find(known.begin(), known.end(), model) == known.end()) {
+                return field.error("'" + model + "' is not a model of this gateway (models:)");
+              }
+              policy.embedding_model = model;
+              return std::nullopt;
+            });
+        section.parsed(
+            "store",
+            [&](const config::Field& field,
+                const std::string& store) -> std::optional<config::ConfigError> {
+              if (store == "memory") return std::nullopt;
+              if (!store.starts_with("redis://")) {
+                return field.error("expected memory or a redis:// URL, not '" + store + "'");
+              }
+              auto address = redis::parseAddress(store);
+              if (auto* problem = std::get_if<std::string>(&address)) return field.error(*problem);
+              policy.redis = std::get<redis::Address>(address);
+              return std::nullopt;
+            });
       });
 }
 
 SemanticCacheFilter::SemanticCacheFilter(CacheConfig config) : config_(std::move(config)) {
   for (const CachePolicy& policy : config_.policies) {
-    stores_.push_back(
-        {&policy, std::make_unique<cache::MemoryStore>(policy.max_entries, policy.max_bytes)});
+    std::unique_ptr<cache::Store> store;
+    if (policy.redis) {
+      // Entries of another policy or embedder must never answer this one: both name the keys.
+      std::string embedder = policy.embedding_model.empty()
+                                 ? "lexical" + std::to_string(embedder_.dimensions())
+                                 : "model:" + policy.embedding_model;
+      store = std::make_unique<cache::RedisStore>(
+          *policy.redis, "costgate:cache:" + policy.name + ":" + embedder + ":", policy.max_entries,
+          policy.max_bytes, policy.embedding_model.empty() ? embedder_.dimensions() : 0);
+    } else {
+      store = std::make_unique<cache::MemoryStore>(policy.max_entries, policy.max_bytes);
+    }
+    stores_.push_back({&policy, std::move(store), std::make_unique<cache::InFlight>()});
   }
 }
 
@@ -179,7 +245,9 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
   }
   const CachePolicy* policy = pipeline::firstMatching(config_.policies, ctx);
   if (!policy || policy->mode == Mode::kOff) return pipeline::FilterStatus::Continue;
-  cache::Store& store = *storeOf(*policy).store;
+  const PolicyStore& policy_store = storeOf(*policy);
+  cache::Store& store = *policy_store.store;
+  Pending& pending = ctx.state<Pending>(this);
   pipeline::CacheOutcome outcome;
   outcome.result = "bypass";
   auto finish = [&](pipeline::CacheOutcome done) {
@@ -202,22 +270,50 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
 
   const CacheControl control = cacheControlOf(ctx);
   const auto now = cache::Clock::now();
+  const bool semantic = policy->mode == Mode::kSemantic && request_key.text_only;
+  const bool backend_embedder = !policy->embedding_model.empty();
   cache::Facts facts;
   std::optional<cache::Vector> vector;
-  bool semantic = policy->mode == Mode::kSemantic && request_key.text_only;
+  // The question's facts and vector, once per run; false when a backend must embed it first.
+  auto embed = [&] {
+    if (vector) return true;
+    facts = cache::factsOf(request_key.question);
+    if (!backend_embedder) {
+      vector = embedder_.embed(request_key.question);
+      return true;
+    }
+    if (ctx.embedding) {
+      vector = ctx.embedding->vector;  // a failed call leaves the exact level only
+      return true;
+    }
+    if (pending.asked_embedding) return true;
+    pending.asked_embedding = true;
+    ctx.awaited = pipeline::EmbeddingCall{policy->embedding_model, request_key.question};
+    return false;
+  };
+  auto wait = [&] {
+    pending.lookup_seconds += outcome.lookup_seconds;
+    return pipeline::FilterStatus::Wait;
+  };
+
   if (!control.no_cache) {
     auto started = std::chrono::steady_clock::now();
+    auto lookup_time = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
     std::optional<cache::Hit> hit = store.findExact(request_key.exact, now);
     if (!hit && semantic) {
-      facts = cache::factsOf(request_key.question);
-      vector = embedder_.embed(request_key.question);
+      if (!embed()) {
+        outcome.lookup_seconds = lookup_time();
+        return wait();
+      }
       if (vector)
         hit = store.findSimilar(request_key.partition, *vector, facts, policy->threshold, now);
     }
-    outcome.lookup_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    outcome.lookup_seconds = pending.lookup_seconds + lookup_time();
     if (hit) {
       outcome.result = hit->level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
+      outcome.coalesced = pending.followed;
       outcome.usage = hit->answer.usage;
       if (ctx.price) outcome.saved = pricing::costOf(*ctx.price, hit->answer.usage);
       ctx.local_reply = hitReply(ctx, *hit, outcome.result);
@@ -227,20 +323,31 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
     }
     outcome.result = "miss";
   }
-  if (!control.no_store) {
-    if (semantic && !vector) {
-      facts = cache::factsOf(request_key.question);
-      vector = embedder_.embed(request_key.question);
+  if (control.no_store) return finish(outcome);
+  if (semantic && !embed()) return wait();
+  // An identical request already on its way to the backend: wait for its answer, once. A
+  // request that waited in vain (the call failed) may lead the next ones.
+  if (policy->coalesce && !control.no_cache && !pending.leading) {
+    auto joined = policy_store.in_flight->join(request_key.exact);
+    if (joined.leader) {
+      pending.in_flight = policy_store.in_flight.get();
+      pending.leading_key = request_key.exact;
+      pending.leading = std::move(joined.signal);
+    } else if (!pending.followed) {
+      pending.followed = true;
+      ctx.awaited = pipeline::AwaitSignal{joined.signal,
+                                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::seconds(policy->coalesce_wait))};
+      return wait();
     }
-    Pending& pending = ctx.state<Pending>(this);
-    pending.store = &store;
-    pending.policy = policy;
-    pending.entry = cache::Entry{.key = std::move(request_key),
-                                 .facts = std::move(facts),
-                                 .vector = std::move(vector),
-                                 .answer = {},
-                                 .expires_at = now + policy->ttl};
   }
+  pending.store = &store;
+  pending.policy = policy;
+  pending.entry = cache::Entry{.key = std::move(request_key),
+                               .facts = std::move(facts),
+                               .vector = std::move(vector),
+                               .answer = {},
+                               .expires_at = now + policy->ttl};
   return finish(outcome);
 }
 
@@ -256,6 +363,10 @@ void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
   if (!pending.entry || ctx.upstream_status != 200) return;
   pending.stream.add(event.sse.data);
   if (auto answer = pending.stream.completion()) storeAnswer(pending, std::move(*answer));
+}
+
+void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
+  stopLeading(ctx.state<Pending>(this));
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(

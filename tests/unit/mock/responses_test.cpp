@@ -445,6 +445,19 @@ TEST(MockEmbeddings, DeterministicUnitVectors) {
   EXPECT_EQ(embeddingVector("hello world", 8), embeddingVector("hello world", 8));
 }
 
+TEST(MockEmbeddings, TextsSharingWordsAreAlike) {
+  auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double sum = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) sum += double(a[i]) * b[i];
+    return sum;
+  };
+  auto question = embeddingVector("How do I reset my password on the website?", 256);
+  auto paraphrase = embeddingVector("how do I reset my password on this website", 256);
+  auto other = embeddingVector("Which cities do you ship furniture to?", 256);
+  EXPECT_GT(dot(question, paraphrase), 0.8);
+  EXPECT_LT(dot(question, other), 0.5);
+}
+
 TEST(MockEmbeddings, Dimensions) {
   EmbeddingsRequest request =
       parsedOk(parseEmbeddingsRequest(parse(R"({"model":"e","input":"x","dimensions":1536})")));

@@ -61,6 +61,35 @@ TEST(Chain, RespondStopsLaterFiltersAndLeavesTheReply) {
   EXPECT_EQ(ctx.local_reply->status, 429);
 }
 
+// Waits once (for an already fired signal), then goes on.
+class WaitingFilter : public Filter {
+ public:
+  std::string_view name() const override { return "w"; }
+  FilterStatus onRequest(RequestContext& ctx) const override {
+    ctx.tags.feature += "req:w ";
+    bool& waited = ctx.state<bool>(this);
+    if (waited) return FilterStatus::Continue;
+    waited = true;
+    ctx.awaited = AwaitSignal{std::make_shared<Signal>(), std::chrono::milliseconds(5)};
+    return FilterStatus::Wait;
+  }
+};
+
+TEST(Chain, WaitLeavesThePositionAtTheWaitingFilterToRunAgainFromThere) {
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<RecordingFilter>("a", false));
+  filters.push_back(std::make_unique<WaitingFilter>());
+  filters.push_back(std::make_unique<RecordingFilter>("c", false));
+  Chain chain(std::move(filters));
+  RequestContext ctx;
+  std::size_t position = 0;
+  EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::Wait);
+  EXPECT_EQ(position, 1u);
+  EXPECT_TRUE(ctx.awaited.has_value());
+  EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::Continue);
+  EXPECT_EQ(ctx.tags.feature, "req:a req:w req:w req:c ");
+}
+
 TEST(Chain, EmptyChainPassesThrough) {
   Chain chain;
   RequestContext ctx;

@@ -40,7 +40,9 @@ inline config::FilterSpec specFrom(const std::string& filters_yaml, std::string_
   const config::GatewayConfig& gateway = std::get<config::GatewayConfig>(result);
   EXPECT_EQ(gateway.filters.size(), 1u);
   EXPECT_EQ(gateway.filters.at(0).name, filter_name);
-  return gateway.filters.at(0);
+  config::FilterSpec spec = gateway.filters.at(0);
+  for (const auto& [name, unused] : gateway.models) spec.model_names.push_back(name);  // buildChain
+  return spec;
 }
 
 // The settings `parse_spec` (a filter's parse function, taking its FilterSpec) reads from the

@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "costgate/cache/embedder.h"
+#include "costgate/cache/in_flight.h"
 #include "costgate/cache/store.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/policy.h"
+#include "costgate/redis/connection.h"
 
 namespace costgate::filters::semantic_cache {
 
@@ -39,6 +41,16 @@ struct CachePolicy {
   // answers only when the policy says so.
   bool cache_truncated = false;
   bool cache_tool_calls = false;
+  // Identical requests in flight at once share one backend call: the others wait for its answer
+  // to be stored, for at most coalesce_wait, then call the backend themselves.
+  bool coalesce = true;
+  std::chrono::seconds coalesce_wait{60};
+  // The gateway model whose /v1/embeddings embeds questions (its calls are charged to the
+  // request); empty: the built-in lexical embedder.
+  std::string embedding_model;
+  // Where the entries live: this process's memory (none), or Redis, shared by every replica
+  // (cache/redis_store.h).
+  std::optional<redis::Address> redis;
 };
 
 struct CacheConfig {
@@ -59,12 +71,15 @@ class SemanticCacheFilter : public pipeline::Filter {
                       std::string_view body) const override;
   bool observesResponseBody() const override { return true; }
   void onChunk(pipeline::RequestContext& ctx, pipeline::StreamEvent& event) const override;
+  // Wakes the requests waiting for this one's answer, if it led and has not yet.
+  void onComplete(pipeline::RequestContext& ctx) const override;
   bool usesBody() const override { return false; }
 
  private:
   struct PolicyStore {
     const CachePolicy* policy;
     std::unique_ptr<cache::Store> store;
+    std::unique_ptr<cache::InFlight> in_flight;
   };
   const PolicyStore& storeOf(const CachePolicy& policy) const;
 

@@ -199,7 +199,8 @@ TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
   const config::FilterSpec spec{
       .name = "tagging",
       .settings = YAML::Load("headers:\n  team: X-Squad\nmax_length: x\n"),
-      .mark = {}};
+      .mark = {},
+      .model_names = {}};
   auto parsed = parseTaggingConfig(spec);
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(parsed));
   const auto& error = std::get<config::ConfigError>(parsed);

@@ -1,0 +1,504 @@
+#include "costgate/cache/redis_store.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "costgate/cache/entry_codec.h"
+
+namespace costgate::cache {
+namespace {
+
+using namespace std::chrono_literals;
+using redis::Reply;
+
+// Redis next to the gateway answers in well under a millisecond; a second without a reply means
+// it is gone or stuck, and the store is better off out of sync than with a thread stuck on it.
+constexpr redis::Timeouts kTimeouts{500ms, 1000ms};
+// How long the subscriber waits for a message before it looks at the stop and resync flags when
+// nothing wakes it (the destructor and the writer do, through an eventfd, when they can make one).
+constexpr auto kSubscriberWait = 200ms;
+constexpr auto kFirstRetry = 100ms;
+constexpr auto kLastRetry = 2000ms;
+// Writes waiting for the writer: about the last second of misses at a busy replica. Past it Redis
+// is too slow to keep up, and dropping a write only costs another replica a miss.
+constexpr std::size_t kQueueLimit = 10'000;
+// Entries sent in one pipeline: enough to amortize the round trip, few enough that a failed batch
+// loses little.
+constexpr std::size_t kWriteBatch = 128;
+constexpr std::string_view kScanCount = "1000";
+
+struct Write {
+  std::string key;
+  std::string value;  // encodeEntry()
+  Clock::time_point expires_at;
+};
+
+// Distinguishes this store's announcements from the other replicas' (and from another store in the
+// same process): 128 random bits.
+std::string randomOrigin() {
+  std::random_device random;
+  std::string origin;
+  for (int i = 0; i < 4; ++i) {
+    char word[9];
+    std::snprintf(word, sizeof word, "%08x", static_cast<unsigned>(random()));
+    origin += word;
+  }
+  return origin;
+}
+
+// `text` matched literally by a SCAN MATCH pattern: a prefix may hold glob characters.
+std::string globEscaped(std::string_view text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
+bool isStatusOk(const Reply& reply) {
+  return reply.type == Reply::Type::kStatus && reply.string == "OK";
+}
+
+}  // namespace
+
+struct RedisStore::Shared {
+  Shared(redis::Address address, std::string prefix, std::size_t max_entries, std::size_t max_bytes,
+         std::size_t vector_dimensions)
+      : address(std::move(address)),
+        prefix(std::move(prefix)),
+        channel(this->prefix + "events"),
+        origin(randomOrigin()),
+        max_entries(max_entries),
+        max_bytes(max_bytes),
+        dimensions(vector_dimensions),
+        mirror(std::make_unique<MemoryStore>(max_entries, max_bytes)),
+        wake_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Shared() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+  Shared(const Shared&) = delete;
+  Shared& operator=(const Shared&) = delete;
+
+  const redis::Address address;
+  const std::string prefix;
+  const std::string channel;
+  const std::string origin;
+  const std::size_t max_entries;
+  const std::size_t max_bytes;
+  std::atomic<std::size_t> dimensions;  // 0 until known
+
+  // Lookups and puts hold it shared (the mirror locks itself); only replacing the mirror holds it
+  // exclusively, and that is a pointer swap.
+  mutable std::shared_mutex mirror_mutex;
+  std::unique_ptr<MemoryStore> mirror;
+
+  std::atomic<bool> in_sync{false};
+  std::atomic<bool> writer_down{false};
+  std::atomic<bool> resync{false};  // the writer lost its connection: the sync thread starts over
+  std::atomic<bool> stopping{false};
+  // Readable when the sync thread should look at the flags above now rather than after
+  // kSubscriberWait; -1 when none could be made, and the wait bounds it.
+  const int wake_fd;
+
+  std::mutex mutex;  // the queue, and the threads' waits
+  std::condition_variable queue_ready;
+  std::condition_variable stop_requested;
+  std::deque<Write> queue;
+
+  std::atomic<std::uint64_t> writes{0};
+  std::atomic<std::uint64_t> write_failures{0};
+  std::atomic<std::uint64_t> dropped_writes{0};
+  std::atomic<std::uint64_t> loaded{0};
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> malformed{0};
+  std::atomic<std::uint64_t> reconnects{0};
+
+  std::thread writer;
+  std::thread sync;
+
+  // Whether a vector of `size` values fits the store, taking `size` as the store's when none is
+  // known yet.
+  bool dimensionsAgree(std::size_t size) {
+    std::size_t known = 0;
+    if (dimensions.compare_exchange_strong(known, size)) return true;
+    return known == size;
+  }
+
+  void replaceMirror() {
+    auto fresh = std::make_unique<MemoryStore>(max_entries, max_bytes);
+    {
+      std::unique_lock lock(mirror_mutex);
+      mirror.swap(fresh);
+    }
+    // `fresh` holds the old mirror now: freed here, outside the lock, so lookups never wait on it.
+  }
+
+  void putInMirror(Entry entry) {
+    std::shared_lock lock(mirror_mutex);
+    mirror->put(std::move(entry));
+  }
+
+  // Waits `duration` unless the store is stopping; whether it is not.
+  bool pause(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mutex);
+    return !stop_requested.wait_for(lock, duration, [&] { return stopping.load(); });
+  }
+
+  void wakeSync() {
+    if (wake_fd < 0) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(wake_fd, &one, sizeof one);
+  }
+
+  // Makes wake_fd quiet again, so that a wake already acted upon does not keep poll() returning.
+  void drainWake() {
+    if (wake_fd < 0) return;
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto read = ::read(wake_fd, &count, sizeof count);
+  }
+
+  void dropQueued() {
+    std::lock_guard lock(mutex);
+    dropped_writes += queue.size();
+    queue.clear();
+  }
+
+  // The writes to send next, waiting for some; empty when the store is stopping.
+  std::vector<Write> nextBatch() {
+    std::unique_lock lock(mutex);
+    queue_ready.wait(lock, [&] { return stopping.load() || !queue.empty(); });
+    std::vector<Write> batch;
+    if (stopping) return batch;
+    while (!queue.empty() && batch.size() < kWriteBatch) {
+      batch.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+    return batch;
+  }
+
+  // The writer thread: sends the queued writes; reconnects with backoff while Redis is away,
+  // dropping what is queued meanwhile.
+  void writeLoop() {
+    std::optional<redis::Connection> connection;
+    auto retry = kFirstRetry;
+    while (!stopping) {
+      try {
+        if (!connection) {
+          auto opened = redis::Connection::open(address, kTimeouts);
+          if (auto* opened_connection = std::get_if<redis::Connection>(&opened)) {
+            connection.emplace(std::move(*opened_connection));
+            writer_down = false;
+            retry = kFirstRetry;
+          } else {
+            writer_down = true;
+            dropQueued();
+            pause(retry);
+            retry = std::min(retry * 2, kLastRetry);
+            continue;
+          }
+        }
+        std::vector<Write> batch = nextBatch();
+        if (batch.empty()) continue;
+        // A write that fails on a connection Redis closed (a restart) is sent once more on a new
+        // one; a connection that sat idle through a restart is replaced before it is used.
+        std::size_t settled = 0;
+        for (int attempt = 0; attempt < 2 && settled < batch.size(); ++attempt) {
+          if (attempt > 0 || connection->closedByServer()) {
+            connection.reset();
+            auto opened = redis::Connection::open(address, kTimeouts);
+            if (!std::holds_alternative<redis::Connection>(opened)) break;
+            connection.emplace(std::move(std::get<redis::Connection>(opened)));
+          }
+          settled += send(*connection, std::span<const Write>(batch).subspan(settled));
+        }
+        if (settled < batch.size()) {
+          write_failures += batch.size() - settled;
+          connection.reset();
+          writer_down = true;
+          resync = true;
+          wakeSync();
+          dropQueued();
+        }
+      } catch (const std::exception&) {
+        // Out of memory, most likely: start over with a new connection, as after an outage.
+        connection.reset();
+        writer_down = true;
+        resync = true;
+        wakeSync();
+        dropQueued();
+        pause(retry);
+      }
+    }
+  }
+
+  // Sends `batch` in one pipeline, each as MULTI, SET PX, PUBLISH, EXEC; how many were settled
+  // (stored, refused, or skipped as expired) before the connection broke.
+  std::size_t send(redis::Connection& connection, std::span<const Write> batch) {
+    const auto now = Clock::now();
+    std::vector<bool> sent(batch.size(), false);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(batch[i].expires_at - now);
+      if (ttl.count() <= 0) continue;
+      const std::string ttl_text = std::to_string(ttl.count());
+      const std::string event = encodeEvent({origin, ttl, batch[i].value});
+      connection.appendCommand({"MULTI"});
+      connection.appendCommand({"SET", batch[i].key, batch[i].value, "PX", ttl_text});
+      connection.appendCommand({"PUBLISH", channel, event});
+      connection.appendCommand({"EXEC"});
+      sent[i] = true;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!sent[i]) continue;
+      std::optional<Reply> exec;
+      for (int reply = 0; reply < 4; ++reply) {
+        auto got = connection.getReply();
+        if (!std::holds_alternative<Reply>(got)) return i;
+        exec = std::get<Reply>(std::move(got));
+      }
+      // EXEC answers [OK, subscriber count]; an error or nil means nothing was stored.
+      if (exec->type == Reply::Type::kArray && exec->elements.size() == 2 &&
+          isStatusOk(exec->elements[0])) {
+        ++writes;
+      } else {
+        ++write_failures;
+      }
+    }
+    return batch.size();
+  }
+
+  // The sync thread: one round per connection, until the store stops.
+  void syncLoop() {
+    auto retry = kFirstRetry;
+    bool was_in_sync = false;
+    while (!stopping) {
+      bool reached = false;
+      try {
+        reached = syncRound(was_in_sync);
+      } catch (const std::exception&) {
+        // Out of memory, most likely: treated as an outage.
+      }
+      in_sync = false;
+      if (stopping) break;
+      // Whatever the other replicas store from now on is missed until the next scan.
+      replaceMirror();
+      if (reached) {
+        was_in_sync = true;
+        retry = kFirstRetry;
+      }
+      pause(retry);
+      retry = std::min(retry * 2, kLastRetry);
+    }
+  }
+
+  // Subscribes, scans, then applies announcements until the connection breaks, a resync is asked
+  // for, or the store stops; whether it got in sync.
+  bool syncRound(bool was_in_sync) {
+    drainWake();
+    resync = false;
+    auto opened = redis::Connection::open(address, kTimeouts);
+    auto* subscriber = std::get_if<redis::Connection>(&opened);
+    if (subscriber == nullptr) return false;
+    auto subscribed = subscriber->command({"SUBSCRIBE", channel});
+    if (auto* reply = std::get_if<Reply>(&subscribed);
+        reply == nullptr || reply->type != Reply::Type::kArray || reply->elements.empty() ||
+        reply->elements[0].string != "subscribe") {
+      return false;
+    }
+    {
+      auto data = redis::Connection::open(address, kTimeouts);
+      if (!std::holds_alternative<redis::Connection>(data)) return false;
+      if (!scan(std::get<redis::Connection>(data))) return false;
+    }
+    in_sync = true;
+    if (was_in_sync) ++reconnects;
+    // Announcements made during the scan were held by Redis and come now. One may be older than
+    // what the scan read for the same key; both are answers to the same question, so either will
+    // do.
+    while (!stopping && !resync) {
+      auto polled = subscriber->pollReply(kSubscriberWait, wake_fd);
+      auto* message = std::get_if<std::optional<Reply>>(&polled);
+      if (message == nullptr) return true;
+      if (*message) {
+        apply(**message);
+      } else {
+        drainWake();
+      }
+    }
+    return true;
+  }
+
+  // Every entry under the prefix into the mirror; false when the connection broke or the store
+  // is stopping.
+  bool scan(redis::Connection& data) {
+    const std::string pattern = globEscaped(prefix) + "e:*";
+    std::string cursor = "0";
+    do {
+      if (stopping) return false;
+      auto scanned = data.command({"SCAN", cursor, "MATCH", pattern, "COUNT", kScanCount});
+      auto* page = std::get_if<Reply>(&scanned);
+      if (page == nullptr || page->type != Reply::Type::kArray || page->elements.size() != 2 ||
+          page->elements[1].type != Reply::Type::kArray) {
+        return false;
+      }
+      cursor = page->elements[0].string;
+      const std::vector<Reply>& keys = page->elements[1].elements;
+      for (const Reply& key : keys) {
+        data.appendCommand({"GET", key.string});
+        data.appendCommand({"PTTL", key.string});
+      }
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto value = data.getReply();
+        auto ttl = data.getReply();
+        if (!std::holds_alternative<Reply>(value) || !std::holds_alternative<Reply>(ttl)) {
+          return false;
+        }
+        load(std::get<Reply>(value), std::get<Reply>(ttl));
+      }
+    } while (cursor != "0");
+    return true;
+  }
+
+  void load(const Reply& value, const Reply& ttl) {
+    // Nil or -2: it expired between the SCAN and the GET.
+    if (value.type == Reply::Type::kNil || ttl.type != Reply::Type::kInteger || ttl.integer == -2) {
+      return;
+    }
+    if (value.type != Reply::Type::kString) {  // not a string: not ours
+      ++malformed;
+      return;
+    }
+    // -1: no TTL (not written by a store); it stays until Redis drops it.
+    const Clock::time_point expires_at =
+        ttl.integer == -1 ? Clock::time_point::max()
+                          : Clock::now() + std::chrono::milliseconds(ttl.integer);
+    auto entry = decodeEntry(value.string, expires_at);
+    if (!entry || (entry->vector && !dimensionsAgree(entry->vector->size()))) {
+      ++malformed;
+      return;
+    }
+    ++loaded;
+    putInMirror(std::move(*entry));
+  }
+
+  // A message from the subscription: another replica's entry goes into the mirror.
+  void apply(const Reply& message) {
+    if (message.type != Reply::Type::kArray || message.elements.size() != 3 ||
+        message.elements[0].string != "message") {
+      return;  // a subscribe confirmation
+    }
+    auto event = decodeEvent(message.elements[2].string);
+    if (!event) {
+      ++malformed;
+      return;
+    }
+    if (event->origin == origin) return;
+    auto entry = decodeEntry(event->entry, Clock::now() + event->ttl);
+    if (!entry || (entry->vector && !dimensionsAgree(entry->vector->size()))) {
+      ++malformed;
+      return;
+    }
+    ++received;
+    putInMirror(std::move(*entry));
+  }
+};
+
+RedisStore::RedisStore(RedisAddress address, std::string key_prefix, std::size_t max_entries,
+                       std::size_t max_bytes, std::size_t vector_dimensions)
+    : shared_(std::make_unique<Shared>(std::move(address), std::move(key_prefix), max_entries,
+                                       max_bytes, vector_dimensions)) {
+  shared_->sync = std::thread([shared = shared_.get()] { shared->syncLoop(); });
+  shared_->writer = std::thread([shared = shared_.get()] { shared->writeLoop(); });
+}
+
+RedisStore::~RedisStore() {
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->stopping = true;
+  }
+  shared_->queue_ready.notify_all();
+  shared_->stop_requested.notify_all();
+  shared_->wakeSync();
+  if (shared_->writer.joinable()) shared_->writer.join();
+  if (shared_->sync.joinable()) shared_->sync.join();
+}
+
+std::optional<Hit> RedisStore::findExact(const std::string& exact_key, Clock::time_point now) {
+  try {
+    std::shared_lock lock(shared_->mirror_mutex);
+    if (!shared_->in_sync) return std::nullopt;
+    return shared_->mirror->findExact(exact_key, now);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<Hit> RedisStore::findSimilar(const std::string& partition, const Vector& vector,
+                                           const Facts& facts, float threshold,
+                                           Clock::time_point now) {
+  try {
+    std::shared_lock lock(shared_->mirror_mutex);
+    if (!shared_->in_sync) return std::nullopt;
+    // A vector of another size would be compared with the entries' past its end.
+    const std::size_t dimensions = shared_->dimensions;
+    if (dimensions != 0 && vector.size() != dimensions) return std::nullopt;
+    return shared_->mirror->findSimilar(partition, vector, facts, threshold, now);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void RedisStore::put(Entry entry) {
+  Shared& shared = *shared_;
+  try {
+    if (entry.expires_at <= Clock::now()) return;
+    if (!shared.in_sync || shared.writer_down) {
+      ++shared.dropped_writes;
+      return;
+    }
+    if (entry.vector && !shared.dimensionsAgree(entry.vector->size())) entry.vector.reset();
+    Write write{shared.prefix + "e:" + entry.key.exact, encodeEntry(entry), entry.expires_at};
+    {
+      std::lock_guard lock(shared.mutex);
+      if (shared.queue.size() >= kQueueLimit) {
+        ++shared.dropped_writes;
+        return;
+      }
+      shared.queue.push_back(std::move(write));
+    }
+    shared.queue_ready.notify_one();
+    shared.putInMirror(std::move(entry));
+  } catch (const std::exception&) {
+    ++shared.dropped_writes;
+  }
+}
+
+Store::Size RedisStore::size() const {
+  std::shared_lock lock(shared_->mirror_mutex);
+  return shared_->mirror->size();
+}
+
+RedisStore::Stats RedisStore::stats() const {
+  const Shared& shared = *shared_;
+  return Stats{shared.in_sync.load(),        shared.writes.load(),    shared.write_failures.load(),
+               shared.dropped_writes.load(), shared.loaded.load(),    shared.received.load(),
+               shared.malformed.load(),      shared.reconnects.load()};
+}
+
+}  // namespace costgate::cache

@@ -1,0 +1,166 @@
+#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
+
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "../../support/filter_settings.h"
+#include "../../support/request.h"
+
+namespace costgate::filters::semantic_cache {
+namespace {
+
+using nlohmann::json;
+using pipeline::FilterStatus;
+using test_data::Request;
+
+CacheConfig configOk(const std::string& filters_yaml) {
+  return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
+}
+
+std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml) {
+  return std::make_unique<SemanticCacheFilter>(
+      configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"));
+}
+
+json chat(const std::string& question) {
+  return {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", question}}}}};
+}
+
+const pipeline::Tags kTenant{"faq", "core", "test", ""};
+
+std::string answer(const std::string& text) {
+  return json{{"id", "chatcmpl-1"},
+              {"object", "chat.completion"},
+              {"model", "m"},
+              {"choices",
+               {{{"index", 0},
+                 {"message", {{"role", "assistant"}, {"content", text}}},
+                 {"finish_reason", "stop"}}}},
+              {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}}
+      .dump();
+}
+
+TEST(SemanticCacheConfig, ReadsCoalescingAndTheEmbeddingModel) {
+  CacheConfig config = configOk(R"(filters:
+  - semantic_cache:
+      policies:
+        - name: faq
+          coalesce: false
+          coalesce_wait_seconds: 5
+          embedding_model: m
+)");
+  ASSERT_EQ(config.policies.size(), 1u);
+  EXPECT_FALSE(config.policies[0].coalesce);
+  EXPECT_EQ(config.policies[0].coalesce_wait, std::chrono::seconds(5));
+  EXPECT_EQ(config.policies[0].embedding_model, "m");
+  EXPECT_TRUE(
+      configOk("filters:\n  - semantic_cache: {policies: [{name: a}]}\n").policies[0].coalesce);
+}
+
+TEST(SemanticCacheConfig, AnEmbeddingModelTheGatewayDoesNotServeIsAnErrorAtItsValue) {
+  auto error = test_data::configError(parseCacheConfig, "semantic_cache", R"(filters:
+  - semantic_cache:
+      policies:
+        - name: faq
+          embedding_model: text-embedding-3-large
+)");
+  test_data::expectErrorAt(error, "semantic_cache", 5, 28, "not a model of this gateway");
+}
+
+TEST(SemanticCacheFilter, AnIdenticalRequestInFlightWaitsForTheFirstAndIsAnsweredByIt) {
+  auto filter = filterWith("{name: faq, mode: exact}");
+  Request leader(chat("Where is my parcel?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  Request follower(chat("Where is my parcel?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::Continue);
+  EXPECT_EQ(leader.ctx.cache->result, "miss");
+
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::Wait);
+  auto* wait = std::get_if<pipeline::AwaitSignal>(&*follower.ctx.awaited);
+  ASSERT_NE(wait, nullptr);
+  EXPECT_FALSE(wait->signal->fired());
+  EXPECT_EQ(wait->timeout, std::chrono::seconds(60));
+
+  leader.ctx.upstream_status = 200;
+  filter->onResponseBody(leader.ctx, 200, answer("It is on its way."));
+  EXPECT_TRUE(wait->signal->fired()) << "storing the answer wakes the followers";
+  follower.ctx.awaited.reset();
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::Respond);
+  EXPECT_EQ(follower.ctx.cache->result, "hit-exact");
+  EXPECT_TRUE(follower.ctx.cache->coalesced);
+  EXPECT_NE(follower.ctx.local_reply->body.find("It is on its way."), std::string::npos);
+}
+
+TEST(SemanticCacheFilter, AFollowerOfAFailedCallGoesOnToTheBackendAndWaitsOnlyOnce) {
+  auto filter = filterWith("{name: faq, mode: exact}");
+  Request leader(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  Request follower(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  Request third(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::Continue);
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::Wait);
+  auto signal = std::get<pipeline::AwaitSignal>(*follower.ctx.awaited).signal;
+  filter->onResponseBody(leader.ctx, 500, R"({"error":{"message":"down"}})");
+  EXPECT_FALSE(signal->fired()) << "an error is not stored";
+  filter->onComplete(leader.ctx);
+  EXPECT_TRUE(signal->fired()) << "the leader's end wakes the followers all the same";
+
+  follower.ctx.awaited.reset();
+  EXPECT_EQ(filter->onRequest(follower.ctx), FilterStatus::Continue);
+  EXPECT_EQ(follower.ctx.cache->result, "miss");
+  // The follower leads now: a third identical request waits for it.
+  EXPECT_EQ(filter->onRequest(third.ctx), FilterStatus::Wait);
+}
+
+TEST(SemanticCacheFilter, NoCacheAndCoalesceOffDoNotWait) {
+  auto filter = filterWith("{name: faq, mode: exact, coalesce: false}");
+  Request first(chat("Is it raining?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  Request second(chat("Is it raining?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(first.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter->onRequest(second.ctx), FilterStatus::Continue);
+}
+
+TEST(SemanticCacheFilter, ABackendEmbedderIsAskedForOnlyWhenTheExactLevelMisses) {
+  auto filter = filterWith("{name: faq, mode: semantic, embedding_model: m, coalesce: false}");
+  Request first(chat("How do I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+                kTenant);
+  ASSERT_EQ(filter->onRequest(first.ctx), FilterStatus::Wait);
+  auto* call = std::get_if<pipeline::EmbeddingCall>(&*first.ctx.awaited);
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->model, "m");
+  EXPECT_EQ(call->input, "How do I reset my password?");
+  first.ctx.awaited.reset();
+  first.ctx.embedding = pipeline::Embedding{std::vector<float>{1, 0, 0}, std::nullopt};
+  EXPECT_EQ(filter->onRequest(first.ctx), FilterStatus::Continue);
+  EXPECT_EQ(first.ctx.cache->result, "miss");
+  filter->onResponseBody(first.ctx, 200, answer("Use the link on the sign-in page."));
+
+  // A question whose embedding is close enough is a semantic hit.
+  Request near(chat("How can I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+               kTenant);
+  ASSERT_EQ(filter->onRequest(near.ctx), FilterStatus::Wait);
+  near.ctx.awaited.reset();
+  near.ctx.embedding = pipeline::Embedding{std::vector<float>{0.99f, 0.141f, 0}, std::nullopt};
+  ASSERT_EQ(filter->onRequest(near.ctx), FilterStatus::Respond);
+  EXPECT_EQ(near.ctx.cache->result, "hit-semantic");
+
+  // An exact repeat needs no embedding.
+  Request repeat(chat("How do I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+                 kTenant);
+  EXPECT_EQ(filter->onRequest(repeat.ctx), FilterStatus::Respond);
+  EXPECT_FALSE(repeat.ctx.awaited.has_value());
+
+  // A failed embedding call leaves the exact level only: a miss, not an error.
+  Request failed(chat("Where do I change my email?"), pipeline::Route::ChatCompletions, nullptr,
+                 kTenant);
+  ASSERT_EQ(filter->onRequest(failed.ctx), FilterStatus::Wait);
+  failed.ctx.awaited.reset();
+  failed.ctx.embedding = pipeline::Embedding{};
+  EXPECT_EQ(filter->onRequest(failed.ctx), FilterStatus::Continue);
+  EXPECT_EQ(failed.ctx.cache->result, "miss");
+}
+
+}  // namespace
+}  // namespace costgate::filters::semantic_cache
