@@ -34,17 +34,17 @@ std::size_t MemoryStore::bytesOf(const Entry& entry) {
 void MemoryStore::indexLocked(Partition& partition) {
   const std::size_t dimensions = partition.members.front()->entry.vector->size();
   partition.index = std::make_unique<ApproximateIndex>(dimensions);
-  partition.by_label.clear();
   for (Position position : partition.members) {
     partition.index->add(position->label, *position->entry.vector);
-    partition.by_label[position->label] = position;
   }
 }
 
 void MemoryStore::removeLocked(Position position) {
   const Entry& entry = position->entry;
   by_exact_.erase(entry.key.exact);
-  if (auto found = by_partition_.find(entry.key.partition); found != by_partition_.end()) {
+  if (entry.vector) by_label_.erase(position->label);
+  if (auto found = by_partition_.find(entry.key.partition);
+      entry.vector && found != by_partition_.end()) {
     Partition& partition = found->second;
     auto& members = partition.members;
     if (position->slot < members.size() && members[position->slot] == position) {
@@ -54,14 +54,12 @@ void MemoryStore::removeLocked(Position position) {
     }
     if (partition.index) {
       partition.index->remove(position->label);
-      partition.by_label.erase(position->label);
       // Removed entries keep their place in the graph: rebuild once they outnumber the rest.
       if (partition.index->removed() > partition.index->size() && !members.empty()) {
         if (members.size() > kIndexedPartition) {
           indexLocked(partition);
         } else {
           partition.index.reset();
-          partition.by_label.clear();
         }
       }
     }
@@ -74,7 +72,7 @@ void MemoryStore::removeLocked(Position position) {
 void MemoryStore::touchLocked(Position position) { lru_.splice(lru_.begin(), lru_, position); }
 
 std::optional<Hit> MemoryStore::findExact(const std::string& exact_key, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto found = by_exact_.find(exact_key);
   if (found == by_exact_.end()) return std::nullopt;
   if (found->second->entry.expires_at <= now) {
@@ -88,47 +86,48 @@ std::optional<Hit> MemoryStore::findExact(const std::string& exact_key, Clock::t
 std::optional<Hit> MemoryStore::findSimilar(const std::string& partition_key, const Vector& vector,
                                             const Facts& facts, float threshold,
                                             Clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  auto found = by_partition_.find(partition_key);
-  if (found == by_partition_.end()) return std::nullopt;
-  Partition& partition = found->second;
-  // The nearest at or above the threshold, best first.
-  std::vector<std::pair<float, Position>> nearest;
-  if (partition.index) {
-    for (const auto& [score, label] : partition.index->search(vector, kCandidates)) {
-      auto position = partition.by_label.find(label);
-      if (score >= threshold && position != partition.by_label.end()) {
-        nearest.emplace_back(score, position->second);
+  // The nearest at or above the threshold, best first, by label: the search only reads.
+  std::vector<std::pair<float, std::uint64_t>> nearest;
+  {
+    std::shared_lock lock(mutex_);
+    auto found = by_partition_.find(partition_key);
+    if (found == by_partition_.end()) return std::nullopt;
+    const Partition& partition = found->second;
+    if (partition.index) {
+      for (const auto& [score, label] : partition.index->search(vector, kCandidates)) {
+        if (score >= threshold) nearest.emplace_back(score, label);
       }
+    } else {
+      for (Position position : partition.members) {
+        float score = similarity(vector, *position->entry.vector);
+        if (score >= threshold) nearest.emplace_back(score, position->label);
+      }
+      std::sort(nearest.begin(), nearest.end(),
+                [](const auto& a, const auto& b) { return a.first > b.first; });
+      if (nearest.size() > kCandidates) nearest.resize(kCandidates);
     }
-  } else {
-    for (Position position : partition.members) {
-      float score = similarity(vector, *position->entry.vector);
-      if (score >= threshold) nearest.emplace_back(score, position);
-    }
-    std::sort(nearest.begin(), nearest.end(),
-              [](const auto& a, const auto& b) { return a.first > b.first; });
-    if (nearest.size() > kCandidates) nearest.resize(kCandidates);
   }
-  std::vector<Position> expired;
-  std::optional<Hit> hit;
-  for (const auto& [score, position] : nearest) {
+  if (nearest.empty()) return std::nullopt;
+  // Then the facts, the expiry and the LRU move, on the candidates still there.
+  std::unique_lock lock(mutex_);
+  for (const auto& [score, label] : nearest) {
+    auto found = by_label_.find(label);
+    if (found == by_label_.end()) continue;  // removed in between
+    Position position = found->second;
     if (position->entry.expires_at <= now) {
-      expired.push_back(position);
+      removeLocked(position);
       continue;
     }
     if (!factsAgree(facts, position->entry.facts)) continue;
     touchLocked(position);
-    hit = Hit{Level::kSemantic, position->entry.answer, score};
-    break;
+    return Hit{Level::kSemantic, position->entry.answer, score};
   }
-  for (Position position : expired) removeLocked(position);
-  return hit;
+  return std::nullopt;
 }
 
 void MemoryStore::put(Entry entry) {
   std::size_t bytes = bytesOf(entry);
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (auto existing = by_exact_.find(entry.key.exact); existing != by_exact_.end()) {
     removeLocked(existing->second);
   }
@@ -141,19 +140,19 @@ void MemoryStore::put(Entry entry) {
   by_exact_[position->entry.key.exact] = position;
   bytes_ += bytes;
   if (!position->entry.vector) return;
+  by_label_[position->label] = position;
   Partition& partition = by_partition_[position->entry.key.partition];
   position->slot = partition.members.size();
   partition.members.push_back(position);
   if (partition.index) {
     partition.index->add(position->label, *position->entry.vector);
-    partition.by_label[position->label] = position;
   } else if (partition.members.size() > kIndexedPartition) {
     indexLocked(partition);
   }
 }
 
 Store::Size MemoryStore::size() const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   return {lru_.size(), bytes_};
 }
 

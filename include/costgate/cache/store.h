@@ -9,6 +9,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -87,7 +88,7 @@ class MemoryStore : public Store {
   struct Node {
     Entry entry;
     std::size_t bytes;
-    std::uint64_t label = 0;  // in its partition's index
+    std::uint64_t label = 0;  // in by_label_ and its partition's index
     std::size_t slot = 0;     // in its partition's members
   };
   using Position = std::list<Node>::iterator;
@@ -96,7 +97,6 @@ class MemoryStore : public Store {
   struct Partition {
     std::vector<Position> members;
     std::unique_ptr<ApproximateIndex> index;
-    std::unordered_map<std::uint64_t, Position> by_label;
   };
   // bench/cache/run.sh: comparing with each entry costs about what an index search does at a few
   // hundred entries.
@@ -108,9 +108,12 @@ class MemoryStore : public Store {
 
   const std::size_t max_entries_;
   const std::size_t max_bytes_;
-  mutable std::mutex mutex_;
+  // A semantic lookup's search (most of its time) only reads, under a shared lock, so lookups on
+  // several threads run together; what changes the store (a put, a hit's LRU move) is exclusive.
+  mutable std::shared_mutex mutex_;
   std::list<Node> lru_;  // most recently used first
   std::unordered_map<std::string, Position> by_exact_;
+  std::unordered_map<std::uint64_t, Position> by_label_;  // the entries with vectors
   std::unordered_map<std::string, Partition> by_partition_;
   std::uint64_t next_label_ = 0;
   std::size_t bytes_ = 0;
