@@ -494,6 +494,8 @@ Store::Size RedisStore::size() const {
   return shared_->mirror->size();
 }
 
+bool RedisStore::inSync() const { return shared_->in_sync; }
+
 RedisStore::Stats RedisStore::stats() const {
   const Shared& shared = *shared_;
   return Stats{shared.in_sync.load(),        shared.writes.load(),    shared.write_failures.load(),

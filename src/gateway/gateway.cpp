@@ -492,6 +492,8 @@ void Gateway::recordCacheOutcome(const RequestContext& ctx, server::ExchangeReco
   record.cache_result = cache.result;
   record.cache_coalesced = cache.coalesced;
   record.cache_lookup_seconds = cache.lookup_seconds;
+  record.cache_policy = cache.policy;
+  record.cache_shared_store_up = cache.shared_store_up;
   record.cache_entries = cache.entries;
   record.cache_bytes = cache.bytes;
   if (!cache.usage) return;
@@ -719,8 +721,13 @@ void Gateway::observe(const server::ExchangeRecord& record) {
     metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
   }
   if (!record.cache_result.empty()) {
-    metrics_.countCacheLookup(who, record.cache_result, record.cache_lookup_seconds, record.saved,
-                              record.cache_entries, record.cache_bytes);
+    metrics_.countCacheLookup(who, {.result = record.cache_result,
+                                    .policy = record.cache_policy,
+                                    .lookup_seconds = record.cache_lookup_seconds,
+                                    .saved = record.saved,
+                                    .entries = record.cache_entries,
+                                    .bytes = record.cache_bytes,
+                                    .shared_store_up = record.cache_shared_store_up});
   }
   if (!record.backend.empty() || record.saved) {  // a call routed to a backend, or spared one
     report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,

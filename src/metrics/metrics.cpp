@@ -140,12 +140,17 @@ struct Metrics::Families {
                         .Register(registry)),
         cache_size(prometheus::BuildGauge()
                        .Name("costgate_cache_entries")
-                       .Help("Entries in the cache")
+                       .Help("Entries in a cache policy's store (a Redis store: its local copy)")
                        .Register(registry)),
         cache_bytes(prometheus::BuildGauge()
                         .Name("costgate_cache_bytes")
-                        .Help("Bytes the cache's entries take")
+                        .Help("Bytes the entries of a cache policy's store take")
                         .Register(registry)),
+        cache_store_up(prometheus::BuildGauge()
+                           .Name("costgate_cache_shared_store_up")
+                           .Help("1 while a cache policy's Redis store is in sync with Redis; 0 "
+                                 "while Redis is unreachable (lookups miss)")
+                           .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -163,8 +168,9 @@ struct Metrics::Families {
         cache_request_cache(cache_requests),
         cache_saved_cache(cache_saved),
         cache_lookup_histogram(cache_lookup.Add({}, cacheLookupBuckets())),
-        cache_entries_gauge(cache_size.Add({})),
-        cache_bytes_gauge(cache_bytes.Add({})) {
+        cache_size_cache(cache_size),
+        cache_bytes_cache(cache_bytes),
+        cache_store_up_cache(cache_store_up) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -183,6 +189,7 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& cache_saved;
   prometheus::Family<prometheus::Gauge>& cache_size;
   prometheus::Family<prometheus::Gauge>& cache_bytes;
+  prometheus::Family<prometheus::Gauge>& cache_store_up;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -197,8 +204,9 @@ struct Metrics::Families {
   SeriesCache<prometheus::Counter> cache_request_cache;
   SeriesCache<prometheus::Counter> cache_saved_cache;
   prometheus::Histogram& cache_lookup_histogram;
-  prometheus::Gauge& cache_entries_gauge;
-  prometheus::Gauge& cache_bytes_gauge;
+  SeriesCache<prometheus::Gauge> cache_size_cache;
+  SeriesCache<prometheus::Gauge> cache_bytes_cache;
+  SeriesCache<prometheus::Gauge> cache_store_up_cache;
 };
 
 // The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
@@ -424,9 +432,9 @@ void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,
       .Increment(static_cast<double>(tokens));
 }
 
-void Metrics::countCacheLookup(const Attribution& who, std::string_view result,
-                               double lookup_seconds, std::optional<pricing::Micros> saved,
-                               std::size_t entries, std::size_t bytes) {
+void Metrics::countCacheLookup(const Attribution& who, const CacheLookup& lookup) {
+  const std::string_view result = lookup.result;
+  const std::optional<pricing::Micros>& saved = lookup.saved;
   auto [feature, team, env] = tag_labels_->admit(who);
   thread_local std::string key;
   key.assign(result).append("\n").append(feature).append("\n").append(team).append("\n");
@@ -440,7 +448,7 @@ void Metrics::countCacheLookup(const Attribution& who, std::string_view result,
                                        {"env", std::string(env)}};
            })
       .Increment();
-  if (lookup_seconds > 0) families_->cache_lookup_histogram.Observe(lookup_seconds);
+  if (lookup.lookup_seconds > 0) families_->cache_lookup_histogram.Observe(lookup.lookup_seconds);
   if (saved) {
     key.assign(feature).append("\n").append(team).append("\n").append(env).append("\n");
     key.append(who.model);
@@ -454,8 +462,12 @@ void Metrics::countCacheLookup(const Attribution& who, std::string_view result,
              })
         .Increment(static_cast<double>(*saved) / 1e6);
   }
-  families_->cache_entries_gauge.Set(static_cast<double>(entries));
-  families_->cache_bytes_gauge.Set(static_cast<double>(bytes));
+  auto policy = [&] { return prometheus::Labels{{"policy", std::string(lookup.policy)}}; };
+  families_->cache_size_cache.get(lookup.policy, policy).Set(static_cast<double>(lookup.entries));
+  families_->cache_bytes_cache.get(lookup.policy, policy).Set(static_cast<double>(lookup.bytes));
+  if (lookup.shared_store_up) {
+    families_->cache_store_up_cache.get(lookup.policy, policy).Set(*lookup.shared_store_up ? 1 : 0);
+  }
 }
 
 }  // namespace costgate::metrics

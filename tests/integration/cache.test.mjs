@@ -154,7 +154,7 @@ test('hits are billed at zero and counted as saved in the metrics, the log and t
   assert.match(metrics, /costgate_cache_requests_total\{[^}]*result="hit-exact"/);
   assert.match(metrics, /costgate_cache_requests_total\{[^}]*result="hit-semantic"/);
   assert.match(metrics, /costgate_cache_lookup_seconds_count \d+/);
-  assert.match(metrics, /costgate_cache_entries [1-9]/);
+  assert.match(metrics, /costgate_cache_entries\{policy="faq"\} [1-9]/);
 
   const spend = await (await fetch(`${gateway.url}/costgate/spend`)).json();
   assert.ok(Number(spend.total.saved_usd) > 0, JSON.stringify(spend.total));

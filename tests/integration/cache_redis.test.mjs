@@ -97,6 +97,8 @@ test('Redis killed mid-run: misses without errors; back: the replicas share agai
       assert.equal(answer.data.object, 'chat.completion', 'and the call is served');
     }
   }
+  const down = await (await fetch(`${gateways[0].url}/metrics`)).text();
+  assert.match(down, /costgate_cache_shared_store_up\{policy="shared"\} 0/);
   const streamed = await clients[0].chat.completions.create({
     model: 'mock-small', stream: true, messages: [{ role: 'user', content: 'A streamed question' }],
   });
@@ -110,6 +112,8 @@ test('Redis killed mid-run: misses without errors; back: the replicas share agai
   await waitInSync(1, 'second warm-up after the outage');
   assert.equal((await ask(0, again)).cache, 'miss');
   assert.equal((await askUntilHit(1, again)).cache, 'hit-exact', 'shared again after the restart');
+  const up = await (await fetch(`${gateways[1].url}/metrics`)).text();
+  assert.match(up, /costgate_cache_shared_store_up\{policy="shared"\} 1/);
   const errors = gateways.flatMap((g) => g.accessLog()).filter((l) => l.status >= 500);
   assert.deepEqual(errors, [], 'no request failed');
 });

@@ -59,6 +59,8 @@ class RedisStore : public Store {
   void put(Entry entry) override;
   // The mirror's.
   Size size() const override;
+  bool shared() const override { return true; }
+  bool inSync() const override;
 
   // Counters since construction, for the gateway's metrics.
   struct Stats {

@@ -65,6 +65,10 @@ class Store {
     std::size_t bytes = 0;
   };
   virtual Size size() const = 0;
+  // Whether the entries are shared with other replicas (Redis), and whether the store can answer
+  // now (a shared store out of sync with Redis answers misses).
+  virtual bool shared() const { return false; }
+  virtual bool inSync() const { return true; }
 };
 
 // In this process only. The least recently used entries go first when either limit is passed;

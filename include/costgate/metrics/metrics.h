@@ -61,10 +61,18 @@ class Metrics {
 
   // One request a cache looked at: `result` is hit-exact, hit-semantic, miss or bypass
   // (costgate_cache_requests_total), a lookup's time (costgate_cache_lookup_seconds), a hit's
-  // saving (costgate_cache_saved_usd_total), and the cache's size after (gauges).
-  void countCacheLookup(const Attribution& who, std::string_view result, double lookup_seconds,
-                        std::optional<pricing::Micros> saved, std::size_t entries,
-                        std::size_t bytes);
+  // saving (costgate_cache_saved_usd_total), and the policy's cache after (gauges by policy: its
+  // size, and for a Redis store whether it is in sync).
+  struct CacheLookup {
+    std::string_view result;
+    std::string_view policy;
+    double lookup_seconds = 0;
+    std::optional<pricing::Micros> saved;
+    std::size_t entries = 0;
+    std::size_t bytes = 0;
+    std::optional<bool> shared_store_up;  // a Redis store's; none for a memory store
+  };
+  void countCacheLookup(const Attribution& who, const CacheLookup& lookup);
 
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;

@@ -72,9 +72,11 @@ struct CacheOutcome {
   // A hit: what the call that made the answer used, and what it would cost now (the saving).
   std::optional<pricing::Usage> usage;
   std::optional<pricing::Micros> saved;
-  // The cache's size after this request, for the gauges.
+  // The policy that looked, and its store after this request, for the gauges.
+  std::string policy;
   std::size_t entries = 0;
   std::size_t bytes = 0;
+  std::optional<bool> shared_store_up;  // a Redis store: whether it is in sync
 };
 
 // What a filter that returned FilterStatus::Wait waits for. The gateway does it (filters do no

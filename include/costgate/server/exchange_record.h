@@ -59,8 +59,10 @@ struct ExchangeRecord {
   std::string_view cache_result;
   bool cache_coalesced = false;  // a hit that waited for an identical request in flight
   double cache_lookup_seconds = 0;
+  std::string cache_policy;
   std::size_t cache_entries = 0;
   std::size_t cache_bytes = 0;
+  std::optional<bool> cache_shared_store_up;
   // A cache hit: what the call it spared would have cost.
   std::optional<pricing::Micros> saved;
   // Calls made for the request besides the one that answers it (a backend embedder's

@@ -252,8 +252,10 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
   outcome.result = "bypass";
   auto finish = [&](pipeline::CacheOutcome done) {
     auto size = store.size();
+    done.policy = policy->name;
     done.entries = size.entries;
     done.bytes = size.bytes;
+    done.shared_store_up = store.shared() ? std::optional<bool>(store.inSync()) : std::nullopt;
     ctx.response_headers.emplace_back("x-costgate-cache", std::string(done.result));
     ctx.cache = std::move(done);
     return pipeline::FilterStatus::Continue;
