@@ -615,6 +615,8 @@ int main(int argc, char** argv) {
   purgeAllocator();
   const std::size_t rss_before = residentBytes();
   const std::size_t allocated_before = allocatedBytes();
+  std::vector<double> put_times;  // store.put alone
+  put_times.reserve(n);
   const auto fill_started = Steady::now();
   for (std::size_t i = 0; i < n; ++i) {
     std::string body = chatBody(questions[i]);
@@ -627,11 +629,13 @@ int main(int argc, char** argv) {
     answer.usage.prompt_tokens = wordCount(questions[i]) * 4 / 3 + 8;
     answer.usage.completion_tokens = completion_tokens;
     answer_bytes += answer.body.size();
+    const auto put_started = Steady::now();
     store.put(cache::Entry{.key = std::move(key),
                            .facts = std::move(facts),
                            .vector = std::move(vector),
                            .answer = std::move(answer),
                            .expires_at = expires});
+    put_times.push_back(microsecondsBetween(put_started, Steady::now()));
   }
   const double fill_seconds = std::chrono::duration<double>(Steady::now() - fill_started).count();
   purgeAllocator();
@@ -847,5 +851,42 @@ int main(int argc, char** argv) {
   std::printf("memory per entry: %.2f KiB (RSS), %.2f KiB (store count)\n",
               kib(rss_delta / static_cast<double>(n)),
               kib(static_cast<double>(size.bytes) / static_cast<double>(n)));
+
+  // -- Churn: the store is full, so each new entry evicts the least recently used one, whose
+  // place in the index it takes. A put must never stall (the store's lock blocks lookups).
+  std::vector<double> churn_times;
+  {
+    const std::size_t extra = std::max<std::size_t>(n / 5, 1);
+    std::unordered_set<std::string> seen(questions.begin(), questions.end());
+    churn_times.reserve(extra);
+    std::size_t attempts = 0;
+    while (churn_times.size() < extra && ++attempts < extra * 50) {
+      std::string q = question(random);
+      if (!seen.insert(q).second) continue;
+      cache::RequestKey key = keyOf(chatBody(q));
+      cache::Facts facts = cache::factsOf(key.question);
+      std::optional<cache::Vector> vector = embedder.embed(key.question);
+      std::uint64_t completion_tokens = 0;
+      cache::CachedAnswer answer{answerBody(n + churn_times.size(), q, &completion_tokens), {}};
+      const auto put_started = Steady::now();
+      store.put(cache::Entry{.key = std::move(key),
+                             .facts = std::move(facts),
+                             .vector = std::move(vector),
+                             .answer = std::move(answer),
+                             .expires_at = expires});
+      churn_times.push_back(microsecondsBetween(put_started, Steady::now()));
+    }
+  }
+  const Summary fill_puts = summarize(put_times);
+  const Summary churn_puts = summarize(churn_times);
+  std::printf("\nput latency, microseconds\n");
+  std::printf("  %-34s %6s %10s %10s %10s %10s %10s\n", "", "count", "p50", "p90", "p99", "max",
+              "mean");
+  printRow("filling the store", fill_puts);
+  printRow("full store (each put evicts one)", churn_puts);
+  std::printf(
+      "put at %zu entries: p99 %.1f us, max %.1f us filling; p99 %.1f us, max %.1f us "
+      "when full\n",
+      n, fill_puts.p99, fill_puts.max, churn_puts.p99, churn_puts.max);
   return 0;
 }

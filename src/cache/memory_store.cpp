@@ -35,7 +35,7 @@ void MemoryStore::indexLocked(Partition& partition) {
   const std::size_t dimensions = partition.members.front()->entry.vector->size();
   partition.index = std::make_unique<ApproximateIndex>(dimensions);
   for (Position position : partition.members) {
-    partition.index->add(position->label, *position->entry.vector);
+    position->label = partition.index->add(position->label, *position->entry.vector);
   }
 }
 
@@ -54,14 +54,9 @@ void MemoryStore::removeLocked(Position position) {
     }
     if (partition.index) {
       partition.index->remove(position->label);
-      // Removed entries keep their place in the graph: rebuild once they outnumber the rest.
-      if (partition.index->removed() > partition.index->size() && !members.empty()) {
-        if (members.size() > kIndexedPartition) {
-          indexLocked(partition);
-        } else {
-          partition.index.reset();
-        }
-      }
+      // The index keeps the removed entry's place for the next one; a partition shrunk back to
+      // a few hundred entries is compared with each again.
+      if (members.size() <= kIndexedPartition / 2) partition.index.reset();
     }
     if (members.empty()) by_partition_.erase(found);
   }
@@ -118,6 +113,8 @@ std::optional<Hit> MemoryStore::findSimilar(const std::string& partition_key, co
       removeLocked(position);
       continue;
     }
+    // The label may have gone to another entry since the search: score the one it names now.
+    if (similarity(vector, *position->entry.vector) < threshold) continue;
     if (!factsAgree(facts, position->entry.facts)) continue;
     touchLocked(position);
     return Hit{Level::kSemantic, position->entry.answer, score};
@@ -140,15 +137,15 @@ void MemoryStore::put(Entry entry) {
   by_exact_[position->entry.key.exact] = position;
   bytes_ += bytes;
   if (!position->entry.vector) return;
-  by_label_[position->label] = position;
   Partition& partition = by_partition_[position->entry.key.partition];
   position->slot = partition.members.size();
   partition.members.push_back(position);
   if (partition.index) {
-    partition.index->add(position->label, *position->entry.vector);
+    position->label = partition.index->add(position->label, *position->entry.vector);
   } else if (partition.members.size() > kIndexedPartition) {
     indexLocked(partition);
   }
+  by_label_[position->label] = position;
 }
 
 Store::Size MemoryStore::size() const {

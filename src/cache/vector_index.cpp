@@ -13,6 +13,7 @@ constexpr std::size_t kLinks = 16;
 constexpr std::size_t kBuildCandidates = 32;
 constexpr std::size_t kSearchCandidates = 32;
 constexpr std::size_t kInitialCapacity = 4096;
+constexpr float kRelinkedNeighbours = 0.25f;
 
 }  // namespace
 
@@ -30,17 +31,28 @@ ApproximateIndex::ApproximateIndex(std::size_t dimensions)
 
 ApproximateIndex::~ApproximateIndex() = default;
 
-void ApproximateIndex::add(std::uint64_t label, const Vector& vector) {
+std::uint64_t ApproximateIndex::add(std::uint64_t fresh_label, const Vector& vector) {
   auto& index = graph_->index;
-  if (index.cur_element_count >= index.max_elements_) index.resizeIndex(index.max_elements_ * 2);
-  index.addPoint(vector.data(), label);
   ++live_;
+  if (!removed_labels_.empty()) {
+    std::uint64_t label = removed_labels_.back();
+    removed_labels_.pop_back();
+    index.unmarkDelete(label);
+    // Moves the point and re-links a share of its neighbours (hnswlib's own replacement re-links
+    // all of them, several times the cost of an insert); the repair that follows links the point
+    // as an insert would.
+    index.updatePoint(vector.data(), index.label_lookup_.at(label), kRelinkedNeighbours);
+    return label;
+  }
+  if (index.cur_element_count >= index.max_elements_) index.resizeIndex(index.max_elements_ * 2);
+  index.addPoint(vector.data(), fresh_label);
+  return fresh_label;
 }
 
 void ApproximateIndex::remove(std::uint64_t label) {
   graph_->index.markDelete(label);
   --live_;
-  ++removed_;
+  removed_labels_.push_back(label);
 }
 
 std::vector<std::pair<float, std::uint64_t>> ApproximateIndex::search(const Vector& vector,

@@ -112,5 +112,29 @@ TEST(MemoryStore, LargePartitionsAreSearchedThroughAnIndex) {
   EXPECT_FALSE(similar(store, "p", question(5) + " Thanks", now));
 }
 
+// A full indexed partition whose entries are replaced one by one (eviction) reuses the places of
+// the evicted entries: the new entries are found, the evicted never are, and the answer is always
+// the one of the question asked.
+TEST(MemoryStore, AnIndexedPartitionReusesThePlacesOfEvictedEntries) {
+  const std::size_t count = 600;
+  MemoryStore store(count, std::size_t{1} << 30);
+  auto now = Clock::now();
+  auto question = [](std::size_t i) {
+    return "What does plan " + std::to_string(i) + " include for teams in the Nordics?";
+  };
+  for (std::size_t i = 0; i < 3 * count; ++i) store.put(entryFor("p", question(i), now + hours(1)));
+  EXPECT_EQ(store.size().entries, count);
+  int found = 0;
+  for (std::size_t i = 2 * count; i < 3 * count; i += 20) {
+    auto hit = similar(store, "p", question(i) + " Thanks", now);
+    ASSERT_TRUE(!hit || hit->answer.body == "answer to " + question(i)) << hit->answer.body;
+    found += hit ? 1 : 0;
+  }
+  EXPECT_GE(found, 29);  // of 30
+  for (std::size_t i = 0; i < 2 * count; i += 20) {
+    EXPECT_FALSE(similar(store, "p", question(i) + " Thanks", now)) << "evicted: " << i;
+  }
+}
+
 }  // namespace
 }  // namespace costgate::cache
