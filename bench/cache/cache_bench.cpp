@@ -615,7 +615,13 @@ int main(int argc, char** argv) {
   purgeAllocator();
   const std::size_t rss_before = residentBytes();
   const std::size_t allocated_before = allocatedBytes();
-  std::vector<double> put_times;  // store.put alone
+  // store.put alone, timed into `times`.
+  auto timedPut = [&store](cache::Entry entry, std::vector<double>& times) {
+    const auto started = Steady::now();
+    store.put(std::move(entry));
+    times.push_back(microsecondsBetween(started, Steady::now()));
+  };
+  std::vector<double> put_times;
   put_times.reserve(n);
   const auto fill_started = Steady::now();
   for (std::size_t i = 0; i < n; ++i) {
@@ -629,13 +635,12 @@ int main(int argc, char** argv) {
     answer.usage.prompt_tokens = wordCount(questions[i]) * 4 / 3 + 8;
     answer.usage.completion_tokens = completion_tokens;
     answer_bytes += answer.body.size();
-    const auto put_started = Steady::now();
-    store.put(cache::Entry{.key = std::move(key),
-                           .facts = std::move(facts),
-                           .vector = std::move(vector),
-                           .answer = std::move(answer),
-                           .expires_at = expires});
-    put_times.push_back(microsecondsBetween(put_started, Steady::now()));
+    timedPut(cache::Entry{.key = std::move(key),
+                          .facts = std::move(facts),
+                          .vector = std::move(vector),
+                          .answer = std::move(answer),
+                          .expires_at = expires},
+             put_times);
   }
   const double fill_seconds = std::chrono::duration<double>(Steady::now() - fill_started).count();
   purgeAllocator();
@@ -868,13 +873,12 @@ int main(int argc, char** argv) {
       std::optional<cache::Vector> vector = embedder.embed(key.question);
       std::uint64_t completion_tokens = 0;
       cache::CachedAnswer answer{answerBody(n + churn_times.size(), q, &completion_tokens), {}};
-      const auto put_started = Steady::now();
-      store.put(cache::Entry{.key = std::move(key),
-                             .facts = std::move(facts),
-                             .vector = std::move(vector),
-                             .answer = std::move(answer),
-                             .expires_at = expires});
-      churn_times.push_back(microsecondsBetween(put_started, Steady::now()));
+      timedPut(cache::Entry{.key = std::move(key),
+                            .facts = std::move(facts),
+                            .vector = std::move(vector),
+                            .answer = std::move(answer),
+                            .expires_at = expires},
+               churn_times);
     }
   }
   const Summary fill_puts = summarize(put_times);
