@@ -508,7 +508,8 @@ class Loader {
   static void readFilters(SettingsReader& reader, const std::vector<Field>& entries,
                           std::vector<FilterSpec>* filters) {
     for (const Field& entry : entries) {
-      FilterSpec spec{.name = "", .settings = YAML::Node(), .mark = entry.mark()};
+      FilterSpec spec{
+          .name = "", .settings = YAML::Node(), .mark = entry.mark(), .model_names = {}};
       if (auto error = readFilter(entry, &spec)) {
         reader.fail(*std::move(error));
         return;

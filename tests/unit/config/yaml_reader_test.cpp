@@ -404,7 +404,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
 )");
   const FilterSpec spec{.name = "tagging",
                         .settings = file["filters"][0]["tagging"],
-                        .mark = {.file = "gateway.yaml", .line = 2, .column = 5}};
+                        .mark = {.file = "gateway.yaml", .line = 2, .column = 5},
+                        .model_names = {}};
   {
     SettingsReader reader(spec);
     reader.root(kKeys).section("headers", kTags);
@@ -415,7 +416,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
   {
     const FilterSpec typo{.name = "tagging",
                           .settings = YAML::Load("max_lenght: 3\n"),
-                          .mark = {.file = "gateway.yaml", .line = 0, .column = 0}};
+                          .mark = {.file = "gateway.yaml", .line = 0, .column = 0},
+                          .model_names = {}};
     SettingsReader reader(typo);
     reader.root(kKeys);
     expectError(reader.error(), 1, 1,
@@ -424,7 +426,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
   {
     const FilterSpec scalar{.name = "tagging",
                             .settings = YAML::Load("[1, 2]"),
-                            .mark = {.file = "gateway.yaml", .line = 2, .column = 5}};
+                            .mark = {.file = "gateway.yaml", .line = 2, .column = 5},
+                            .model_names = {}};
     SettingsReader reader(scalar);
     unsigned max_length = 0;
     reader.root(kKeys).integer("max_length", 1, 9, &max_length);
@@ -437,7 +440,8 @@ TEST(SettingsReader, FilterWithoutSettingsReadsAsEmpty) {
   for (const YAML::Node& settings : {YAML::Node(), YAML::Load("~"), YAML::Load("a: 1")["b"]}) {
     const FilterSpec spec{.name = "cache",
                           .settings = settings,
-                          .mark = {.file = "gateway.yaml", .line = 7, .column = 5}};
+                          .mark = {.file = "gateway.yaml", .line = 7, .column = 5},
+                          .model_names = {}};
     SettingsReader reader(spec);
     const Section root = reader.root(kKeys);
     EXPECT_TRUE(root.fields().empty());
