@@ -30,8 +30,13 @@ namespace {
 // No value means success; an error is returned, never thrown.
 using MaybeError = std::optional<ConfigError>;
 
-constexpr std::string_view kTopKeys[] = {"server",  "backends",   "models",   "tokenizer",
-                                         "filters", "access_log", "log_level"};
+constexpr std::string_view kTopKeys[] = {"server",     "backends",  "models", "upstream",
+                                         "tokenizer",  "filters",   "access_log",
+                                         "log_level"};
+constexpr std::string_view kUpstreamKeys[] = {"attempts",           "base_delay_ms",
+                                              "max_delay_ms",       "retry_after_cap_ms",
+                                              "eject_after_failures", "eject_cooldown_ms"};
+constexpr std::string_view kDeploymentKeys[] = {"backend", "backend_model", "weight"};
 constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
@@ -44,8 +49,8 @@ constexpr std::string_view kBackendKeys[] = {"url",
                                              "read_timeout_ms",
                                              "max_idle_connections",
                                              "enable_if_env"};
-constexpr std::string_view kModelKeys[] = {"backend", "backend_model", "owned_by", "price",
-                                           "encoding"};
+constexpr std::string_view kModelKeys[] = {"backend",  "backend_model", "deployments", "fallbacks",
+                                           "owned_by", "price",         "encoding"};
 constexpr std::string_view kTokenizerKeys[] = {"data_dir", "default_encoding", "encodings"};
 constexpr std::string_view kCustomEncodingKeys[] = {"file", "split"};
 constexpr std::string_view kBuiltInEncodings[] = {"cl100k_base", "o200k_base"};
@@ -250,6 +255,8 @@ class Loader {
     readBackends(backends, &config->backends);
     readTokenizer(top.section("tokenizer", kTokenizerKeys), &config->tokenizer);
     if (!reader.failed()) readModels(reader, top.find("models"), models, config);
+    if (!reader.failed()) readFallbacks(reader, models, config);
+    readUpstream(top.section("upstream", kUpstreamKeys), &config->upstream);
     readFilters(reader, top.items("filters", "filters"), &config->filters);
     top.section("access_log", kAccessLogKeys).string("path", &config->access_log.path);
     top.choice("log_level", kLogLevels, &config->log_level);
@@ -357,23 +364,63 @@ class Loader {
       route.name = section.key();
       route.backend_model = section.key();
       route.mark = section.mark();
-      section.require("backend");
-      section.parsed("backend", [&](const Field& backend, const std::string& name) -> MaybeError {
-        route.backend = name;
+      auto checkBackend = [&](const Field& backend, const std::string& name) -> MaybeError {
         if (skipped_backends_.contains(name) || config->backends.contains(name)) {
           return std::nullopt;
         }
         return backend.error("no backend named " + quoteValue(name) + definedBackends(*config));
-      });
+      };
+      // Either one backend (backend, backend_model) or several (deployments).
+      if (section.has("deployments")) {
+        if (const Field* single = section.find("backend")) {
+          reader.fail(single->error("give either backend or deployments, not both"));
+          return;
+        }
+        for (const Section& entry : section.sectionList("deployments", kDeploymentKeys)) {
+          Deployment deployment{.backend = "", .backend_model = section.key(), .weight = 1};
+          entry.require("backend");
+          entry.parsed("backend", [&](const Field& backend, const std::string& name) {
+            deployment.backend = name;
+            return checkBackend(backend, name);
+          });
+          entry.nonEmptyString("backend_model", &deployment.backend_model);
+          entry.integer("weight", 1, 1000, &deployment.weight);
+          if (reader.failed()) return;
+          if (!skipped_backends_.contains(deployment.backend)) {
+            route.deployments.push_back(std::move(deployment));
+          }
+        }
+        if (const Field* list = section.find("deployments");
+            list && route.deployments.empty() && section.sectionList("deployments", kDeploymentKeys).empty()) {
+          reader.fail(list->error("expected at least one deployment"));
+          return;
+        }
+      } else {
+        section.require("backend");
+        Deployment deployment{.backend = "", .backend_model = section.key(), .weight = 1};
+        section.parsed("backend", [&](const Field& backend, const std::string& name) {
+          deployment.backend = name;
+          return checkBackend(backend, name);
+        });
+        section.nonEmptyString("backend_model", &deployment.backend_model);
+        if (reader.failed()) return;
+        if (!skipped_backends_.contains(deployment.backend)) {
+          route.deployments.push_back(std::move(deployment));
+        }
+      }
       if (reader.failed()) return;
-      if (skipped_backends_.contains(route.backend)) {
+      if (route.deployments.empty()) {
         ++skipped;
-        config->notices.push_back("model '" + section.key() + "' skipped: its backend '" +
-                                  route.backend + "' is skipped (" + formatMark(section.mark()) +
-                                  ")");
+        const Field* single = section.find("backend");
+        config->notices.push_back(
+            "model '" + section.key() + "' skipped: " +
+            (single ? "its backend '" + single->value().Scalar() + "' is skipped"
+                    : std::string("every backend of its deployments is skipped")) +
+            " (" + formatMark(section.mark()) + ")");
         continue;
       }
-      section.nonEmptyString("backend_model", &route.backend_model);
+      route.backend = route.deployments.front().backend;
+      route.backend_model = route.deployments.front().backend_model;
       section.nonEmptyString("owned_by", &route.owned_by);
       if (section.has("price")) route.price = readPrice(section.section("price", kPriceKeys));
       readModelEncoding(reader, section, config->tokenizer, &route);
@@ -387,6 +434,38 @@ class Loader {
     }
     reader.fail({.where = field != nullptr ? field->keyMark() : SourceMark{.file = file_},
                  .message = message});
+  }
+
+  // After every model is read: fallbacks name other models (a skipped one is left out).
+  void readFallbacks(SettingsReader& reader, const std::vector<Section>& sections,
+                     GatewayConfig* config) const {
+    for (const Section& section : sections) {
+      auto route = config->models.find(section.key());
+      if (route == config->models.end()) continue;  // skipped
+      std::vector<std::string> names;
+      section.strings("fallbacks", &names);
+      const Field* field = section.find("fallbacks");
+      for (const std::string& name : names) {
+        if (reader.failed()) return;
+        if (name == section.key()) {
+          reader.fail(field->error("a model cannot fall back to itself"));
+        } else if (config->models.contains(name)) {
+          route->second.fallbacks.push_back(name);
+        } else if (!std::any_of(sections.begin(), sections.end(),
+                                [&](const Section& other) { return other.key() == name; })) {
+          reader.fail(field->error("no model named " + quoteValue(name)));
+        }
+      }
+    }
+  }
+
+  static void readUpstream(const Section& section, UpstreamPolicy* upstream) {
+    section.integer("attempts", 1, 10, &upstream->attempts);
+    section.millis("base_delay_ms", &upstream->base_delay);
+    section.millis("max_delay_ms", &upstream->max_delay);
+    section.millis("retry_after_cap_ms", &upstream->retry_after_cap, Millis(0));
+    section.integer("eject_after_failures", 1, 1000, &upstream->eject_after_failures);
+    section.millis("eject_cooldown_ms", &upstream->eject_cooldown);
   }
 
   // USD per million tokens, as written: `input: 0.15`. Input and output are required; cached

@@ -3,7 +3,9 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <random>
 
+#include "costgate/cache/completion_stream.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/jsonview/splice.h"
 #include "costgate/openai/error.h"
@@ -12,6 +14,7 @@
 #include "costgate/openai/sse.h"
 #include "costgate/openai/usage.h"
 #include "costgate/pricing/price.h"
+#include "costgate/upstream/retry_policy.h"
 
 namespace costgate::gateway {
 
@@ -106,6 +109,27 @@ openai::ApiError modelNotFound(std::string_view model) {
       "model_not_found");
 }
 
+// `body` (a JSON object) with its "model" member set to `model`.
+std::string withModel(const std::string& body, std::string_view model) {
+  auto document = jsonview::Document::parse(body);
+  if (!document) return body;
+  const std::pair<std::string, std::string> edit{"model", json(model).dump()};
+  return jsonview::withMembers(document->root(), std::span(&edit, 1));
+}
+
+// A chat.completion without the logprobs the gateway asked for to judge it (OpenAI sends null
+// when they were not asked for).
+std::string withoutLogprobs(const std::string& completion) {
+  json parsed = json::parse(completion, nullptr, false);
+  if (!parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array()) {
+    return completion;
+  }
+  for (json& choice : parsed["choices"]) {
+    if (choice.is_object() && choice.contains("logprobs")) choice["logprobs"] = nullptr;
+  }
+  return parsed.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 // Resumes when `signal` fires (on any thread) or `timeout` passes, whichever comes first.
 server::Task<> waitFor(pipeline::Signal& signal, std::chrono::milliseconds timeout) {
   auto& loop = server::EventLoop::current();
@@ -159,8 +183,19 @@ Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain)
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
   json data = json::array();
+  const auto& upstream = config_.upstream;
+  upstream::DeploymentPool::Options health;
+  health.eject_after = static_cast<int>(upstream.eject_after_failures);
+  health.cooldown = upstream.eject_cooldown;
   for (const auto& [name, model] : config_.models) {
-    routes_.emplace(name, Route{&model, backends_.at(model.backend).get()});
+    Route route{&model, {}, nullptr};
+    std::vector<int> weights;
+    for (const auto& deployment : model.deployments) {
+      route.backends.push_back(backends_.at(deployment.backend).get());
+      weights.push_back(static_cast<int>(deployment.weight));
+    }
+    route.pool = std::make_unique<upstream::DeploymentPool>(std::move(weights), health);
+    routes_.emplace(name, std::move(route));
     data.push_back({{"id", name},
                     {"object", "model"},
                     {"created", started_unix_},
@@ -334,6 +369,28 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   if (const std::string* model = ctx.editedMember("model")) {
     if (json name = json::parse(*model, nullptr, false); name.is_string()) ctx.model = name;
   }
+  if (!ctx.route_tier.empty() || !ctx.route_rule.empty()) {
+    metrics_.countRouteDecision(ctx.route_tier.empty() ? "none" : ctx.route_tier, ctx.route_rule);
+  }
+  std::vector<upstream::Header> headers;
+  headers.reserve(ctx.headers.size() + 1);
+  for (const auto& [name, value] : ctx.headers) {
+    if (forwardable(name)) headers.push_back({name, value});
+  }
+  headers.push_back({"x-request-id", ctx.request_id});
+  std::string path(pathOf(request.head.target()).substr(3));  // drop "/v1": base_path has it
+  int attempts = 0;
+  if (ctx.cascade && ctx.cascade->models.size() > 1 && routes_.contains(ctx.model)) {
+    bool served = co_await runCascade(ctx, filtered, path, headers, accounting, writer, attempts);
+    if (served) {
+      chain_.onComplete(ctx);
+      co_return;
+    }
+    // Every cheaper answer was judged too weak: the last model answers as any request's would.
+    ctx.model = ctx.cascade->models.back();
+    ctx.setMember("model", json(ctx.model).dump());
+  }
+
   auto found = routes_.find(ctx.model);
   if (found == routes_.end()) {
     record.model = "unknown";
@@ -353,11 +410,8 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   ctx.backend = target.model->backend;
   ctx.served_model = ctx.model;
 
-  upstream::Call call;
-  call.path = std::string(pathOf(request.head.target()).substr(3));  // drop "/v1": base_path has it
-  if (target.model->backend_model != ctx.model) {
-    ctx.setMember("model", json(target.model->backend_model).dump());
-  }
+  const std::string& primary_model = target.model->backend_model;
+  if (primary_model != ctx.model) ctx.setMember("model", json(primary_model).dump());
   if (ctx.stream && !accounting.client_asked_for_usage) {
     // A stream's usage comes only in a final chunk that must be asked for: ask, and hide it.
     auto options = filtered.find("stream_options");
@@ -369,44 +423,231 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
       ctx.setMember("stream_options", R"({"include_usage":true})");
     }
   }
-  if (target.model->price) accounting.price = &*target.model->price;
   accounting.prompt_tokens = ctx.prompt_tokens;
-  call.body = forwardedBody(ctx, filtered, request.body);
+  const std::string primary_body = forwardedBody(ctx, filtered, request.body);
   if (ctx.stream && !accounting.prompt_tokens && ctx.encoding) {
     // For an exact count, should the backend report no usage (a whole answer without usage is
     // not charged).
     accounting.encoding = ctx.encoding;
     accounting.route = route;
-    accounting.sent_body = call.body;
+    accounting.sent_body = primary_body;
   }
-  call.headers.reserve(ctx.headers.size() + 1);
-  for (const auto& [name, value] : ctx.headers) {
-    if (forwardable(name)) call.headers.push_back({name, value});
-  }
-  call.headers.push_back({"x-request-id", ctx.request_id});
+  // Another deployment or a fallback model is sent its own model name.
+  auto body_for = [&primary_body, &primary_model](std::string_view backend_model) {
+    return backend_model == primary_model ? primary_body
+                                          : withModel(primary_body, backend_model);
+  };
 
-  auto& client = upstream::UpstreamClient::of(server::EventLoop::current());
   auto upstream_started = Clock::now();
-  std::unique_ptr<upstream::Exchange> exchange;
-  if (auto failure = co_await client.start(*target.backend, call, exchange)) {
-    metrics_.countUpstreamFailure(record.backend, failureCode(failure->kind));
-    record.error = failure->message;
-    co_await writer.send(errorResponse(failureError(*failure)));
+  ModelCall answer;
+  co_await callModel(ctx.model, path, body_for, headers, answer);
+  attempts += answer.attempts;
+  ctx.response_headers.emplace_back("x-costgate-attempts", std::to_string(attempts));
+  if (!answer.exchange) {
+    record.error = answer.failure ? answer.failure->message : "no deployment to call";
+    // Named, not a conditional inside co_await: GCC 12 destroys such temporaries twice.
+    openai::ApiError error = failureError(answer.failure.value_or(upstream::Failure{
+        upstream::FailureKind::Connect,
+        "every deployment of " + ctx.model + " is set aside after failures"}));
+    Response response = errorResponse(error);
+    co_await writer.send(std::move(response));
     chain_.onComplete(ctx);
     co_return;
   }
-  ctx.upstream_status = exchange->status();
+  if (answer.model != ctx.model) {  // a fallback answered: charge its price
+    record.model = answer.model;
+    const Route& fallback = routes_.at(answer.model);
+    accounting.price = fallback.model->price ? &*fallback.model->price : nullptr;
+  } else if (target.model->price) {
+    accounting.price = &*target.model->price;
+  }
+  record.backend = answer.backend;
+  ctx.backend = answer.backend;
+  ctx.served_model = answer.model;
+  upstream::Exchange& exchange = *answer.exchange;
+  ctx.upstream_status = exchange.status();
 
-  if (exchange->status() == 200 && exchange->isEventStream()) {
-    co_await relayStream(ctx, *exchange, writer, std::move(accounting));
+  if (exchange.status() == 200 && exchange.isEventStream()) {
+    co_await relayStream(ctx, exchange, writer, std::move(accounting));
   } else {
-    co_await relayWhole(ctx, *exchange, writer);
+    co_await relayWhole(ctx, exchange, writer);
   }
   record.upstream_latency =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
   metrics_.observeUpstream(record.backend,
                            std::chrono::duration<double>(record.upstream_latency).count());
   chain_.onComplete(ctx);
+}
+
+server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Value& filtered,
+                                       const std::string& path,
+                                       const std::vector<upstream::Header>& headers,
+                                       const StreamAccounting& accounting, ResponseWriter& writer,
+                                       int& attempts) {
+  auto& record = writer.record();
+  const pipeline::Cascade& cascade = *ctx.cascade;
+  const bool client_asked_logprobs = [&] {
+    auto logprobs = filtered.find("logprobs");
+    return logprobs && logprobs->kind() == jsonview::Kind::Boolean && logprobs->boolean();
+  }();
+  // The judged attempts are whole calls, whatever the client asked: the answer is judged before
+  // any of it is sent.
+  std::vector<std::pair<std::string, std::string>> edits = ctx.member_edits;
+  edits.emplace_back("stream", "false");
+  if (ctx.stream) edits.emplace_back("stream_options", "null");
+  if (cascade.ask_logprobs) edits.emplace_back("logprobs", "true");
+  std::string escalated;
+  for (std::size_t i = 0; i + 1 < cascade.models.size(); ++i) {
+    const std::string& model = cascade.models[i];
+    const std::string& next = cascade.models[i + 1];
+    auto body_for = [&](std::string_view backend_model) {
+      auto with_model = edits;
+      with_model.emplace_back("model", json(backend_model).dump());
+      if (ctx.body_changed) {
+        json body = ctx.body;
+        for (const auto& [key, value] : with_model) body[key] = json::parse(value);
+        return body.dump(-1, ' ', false, json::error_handler_t::replace);
+      }
+      return jsonview::withMembers(filtered, with_model);
+    };
+    ModelCall call;
+    co_await callModel(model, path, body_for, headers, call);
+    attempts += call.attempts;
+    std::string reason = "error";
+    std::string answer;
+    if (call.exchange && call.exchange->status() == 200) {
+      auto failure = co_await call.exchange->readAll(answer, kMaxWholeResponseBytes);
+      if (!failure) {
+        const pipeline::Judgement verdict = cascade.judge(answer);
+        auto document = jsonview::Document::parse(answer);
+        auto usage = document ? openai::usageOf(document->root()) : std::nullopt;
+        if (verdict.accept) {
+          if (cascade.ask_logprobs && !client_asked_logprobs) answer = withoutLogprobs(answer);
+          ctx.served_model = call.model;
+          ctx.backend = call.backend;
+          record.model = call.model;
+          record.backend = call.backend;
+          ctx.upstream_status = 200;
+          ctx.response_headers.emplace_back("x-costgate-attempts", std::to_string(attempts));
+          if (!escalated.empty()) ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
+          if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, 200, answer);
+          Response response(200, "application/json", answer);
+          if (ctx.stream) {
+            // The accepted answer, replayed to a streaming client as the stream it asked for.
+            auto events = cache::replayAsStream(answer, accounting.client_asked_for_usage);
+            if (events) {
+              response = Response(200, "text/event-stream; charset=utf-8", std::move(*events));
+              response.add("Cache-Control", "no-cache");
+            }
+          }
+          response.add("x-costgate-model", call.model);
+          addFilterHeaders(ctx, response);
+          if (usage) {
+            record.usage = usage;
+            record.usage_source = "backend";
+            const Route& served = routes_.at(call.model);
+            if (served.model->price) record.cost = pricing::costOf(*served.model->price, *usage);
+          }
+          co_await writer.send(std::move(response));
+          co_return true;
+        }
+        reason = verdict.reason.empty() ? "score" : verdict.reason.substr(0, verdict.reason.find(','));
+        if (usage) {  // the weak answer was paid for all the same
+          server::ExchangeRecord::SideCall side{call.model, *usage, std::nullopt};
+          const Route& tried = routes_.at(call.model);
+          if (tried.model->price) side.cost = pricing::costOf(*tried.model->price, *usage);
+          record.side_calls.push_back(std::move(side));
+        }
+      }
+    }
+    metrics_.countEscalation(model, next, reason);
+    escalated += (escalated.empty() ? "" : ", ") + model + "->" + next + ": " + reason;
+  }
+  ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
+  co_return false;
+}
+
+server::Task<> Gateway::callModel(
+    std::string model, std::string path,
+    std::function<std::string(std::string_view backend_model)> body_for,
+    const std::vector<upstream::Header>& headers, ModelCall& out) {
+  const config::UpstreamPolicy& policy = config_.upstream;
+  upstream::RetryPolicy retry{.max_attempts = static_cast<int>(policy.attempts),
+                              .base_delay = policy.base_delay,
+                              .max_delay = policy.max_delay,
+                              .max_retry_after = policy.retry_after_cap};
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  auto& client = upstream::UpstreamClient::of(server::EventLoop::current());
+  std::vector<std::string> chain{model};
+  if (auto found = routes_.find(model); found != routes_.end()) {
+    chain.insert(chain.end(), found->second.model->fallbacks.begin(),
+                 found->second.model->fallbacks.end());
+  }
+  std::string last_fault;
+  for (std::size_t link = 0; link < chain.size(); ++link) {
+    auto found = routes_.find(chain[link]);
+    if (found == routes_.end()) continue;
+    const Route& route = found->second;
+    if (link > 0) metrics_.countFallback(chain[link - 1], chain[link], last_fault);
+    const bool last_link = link + 1 == chain.size();
+    std::vector<bool> tried(route.backends.size(), false);
+    for (int attempt = 1; attempt <= retry.max_attempts; ++attempt) {
+      const auto now = std::chrono::steady_clock::now();
+      // Another deployment than those tried, else any serving one; the last resort of the last
+      // model is a deployment set aside (better tried than failing without a try).
+      auto lease = route.pool->acquire(now, &tried);
+      if (!lease) lease = route.pool->acquire(now);
+      if (!lease && last_link) lease = route.pool->acquireAny(now);
+      if (!lease) break;
+      const std::size_t index = lease->index();
+      tried[index] = true;
+      const config::Deployment& deployment = route.model->deployments[index];
+      upstream::Call call;
+      call.path = path;
+      call.body = body_for(deployment.backend_model);
+      call.headers = headers;
+      ++out.attempts;
+      std::unique_ptr<upstream::Exchange> exchange;
+      auto failure = co_await client.start(*route.backends[index], call, exchange);
+      const int status = failure ? 0 : exchange->status();
+      const auto fault = upstream::classify(
+          failure ? std::optional<upstream::FailureKind>(failure->kind) : std::nullopt, status);
+      if (failure) metrics_.countUpstreamFailure(deployment.backend, failureCode(failure->kind));
+      const bool retry_it = upstream::retryable(fault);
+      if (retry_it) {
+        lease->failed(std::chrono::steady_clock::now());
+      } else if (fault != upstream::FaultClass::kCancelled) {
+        lease->succeeded(std::chrono::steady_clock::now());
+      }
+      auto health = route.pool->snapshot(std::chrono::steady_clock::now())[index];
+      metrics_.setBackendHealth(chain[link], deployment.backend,
+                                health.state != upstream::DeploymentPool::State::kEjected,
+                                health.outstanding);
+      // What the call came to, kept as the answer unless a later attempt does better.
+      out.model = chain[link];
+      out.backend = deployment.backend;
+      out.failure = std::move(failure);
+      out.exchange = std::move(exchange);
+      out.lease = std::move(lease);
+      if (!retry_it) co_return;
+      last_fault = out.failure ? std::string(failureCode(out.failure->kind))
+                   : status == 429 ? "rate_limited"
+                                   : "status_" + std::to_string(status);
+      if (attempt == retry.max_attempts) break;
+      std::optional<std::chrono::milliseconds> retry_after;
+      if (out.exchange) {
+        if (auto ms = upstream::parseRetryAfterMs(out.exchange->header("retry-after-ms"))) {
+          retry_after = ms;
+        } else if (auto header = out.exchange->header("retry-after"); !header.empty()) {
+          retry_after = upstream::parseRetryAfter(header, std::chrono::system_clock::now());
+        }
+      }
+      auto delay = upstream::backoffDelay(retry, attempt, retry_after, random());
+      if (!delay) break;  // the backend asks for longer than we wait: next model
+      out.lease.reset();
+      co_await server::sleepFor(*delay);
+    }
+  }
 }
 
 server::Task<> Gateway::fulfil(RequestContext& ctx, server::ExchangeRecord& record) {
@@ -418,25 +659,19 @@ server::Task<> Gateway::fulfil(RequestContext& ctx, server::ExchangeRecord& reco
   }
   const auto& request = std::get<pipeline::EmbeddingCall>(awaited);
   ctx.embedding = pipeline::Embedding{};
-  auto found = routes_.find(request.model);
-  if (found == routes_.end()) co_return;  // checked at load; a miss rather than an error
-  const Route& target = found->second;
-  upstream::Call call;
-  call.path = "/embeddings";
-  call.body = json{{"model", target.model->backend_model}, {"input", request.input}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
-  call.headers.push_back({"content-type", "application/json"});
-  call.headers.push_back({"x-request-id", ctx.request_id});
-  auto& client = upstream::UpstreamClient::of(server::EventLoop::current());
-  std::unique_ptr<upstream::Exchange> exchange;
-  if (auto failure = co_await client.start(*target.backend, call, exchange)) {
-    metrics_.countUpstreamFailure(target.model->backend, failureCode(failure->kind));
-    co_return;
-  }
+  if (!routes_.contains(request.model)) co_return;  // checked at load; a miss, not an error
+  const std::vector<upstream::Header> headers{{"content-type", "application/json"},
+                                              {"x-request-id", ctx.request_id}};
+  auto body_for = [&request](std::string_view backend_model) {
+    return json{{"model", backend_model}, {"input", request.input}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
+  };
+  ModelCall call;
+  co_await callModel(request.model, "/embeddings", body_for, headers, call);
+  if (!call.exchange || call.exchange->status() != 200) co_return;
   std::string body;
-  auto failure = co_await exchange->readAll(body, kMaxWholeResponseBytes);
-  if (failure || exchange->status() != 200) {
-    if (failure) metrics_.countUpstreamFailure(target.model->backend, failureCode(failure->kind));
+  if (auto failure = co_await call.exchange->readAll(body, kMaxWholeResponseBytes)) {
+    metrics_.countUpstreamFailure(call.backend, failureCode(failure->kind));
     co_return;
   }
   auto document = jsonview::Document::parse(body);
@@ -444,8 +679,9 @@ server::Task<> Gateway::fulfil(RequestContext& ctx, server::ExchangeRecord& reco
   ctx.embedding->vector = firstEmbedding(document->root());
   ctx.embedding->usage = openai::usageOf(document->root());
   if (ctx.embedding->usage) {
-    server::ExchangeRecord::SideCall side{request.model, *ctx.embedding->usage, std::nullopt};
-    if (target.model->price) side.cost = pricing::costOf(*target.model->price, side.usage);
+    server::ExchangeRecord::SideCall side{call.model, *ctx.embedding->usage, std::nullopt};
+    const Route& served = routes_.at(call.model);
+    if (served.model->price) side.cost = pricing::costOf(*served.model->price, side.usage);
     record.side_calls.push_back(std::move(side));
   }
 }

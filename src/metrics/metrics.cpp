@@ -151,6 +151,30 @@ struct Metrics::Families {
                            .Help("1 while a cache policy's Redis store is in sync with Redis; 0 "
                                  "while Redis is unreachable (lookups miss)")
                            .Register(registry)),
+        route_decisions(prometheus::BuildCounter()
+                            .Name("costgate_route_decisions_total")
+                            .Help("Requests a router sent to a tier, by the rule that chose it "
+                                  "(complexity when the score did)")
+                            .Register(registry)),
+        escalations(prometheus::BuildCounter()
+                        .Name("costgate_escalations_total")
+                        .Help("Cascade answers judged too weak (or failed), by the model "
+                              "escalated from and to and the reason")
+                        .Register(registry)),
+        fallbacks(prometheus::BuildCounter()
+                      .Name("costgate_fallbacks_total")
+                      .Help("Calls moved to a fallback model after every deployment of one "
+                            "failed, by model from and to and the last fault")
+                      .Register(registry)),
+        backend_up(prometheus::BuildGauge()
+                       .Name("costgate_backend_up")
+                       .Help("1 while a model's deployment serves, 0 while it is ejected after "
+                             "failures (passive health check)")
+                       .Register(registry)),
+        backend_outstanding(prometheus::BuildGauge()
+                                .Name("costgate_backend_outstanding")
+                                .Help("Calls in flight to a model's deployment")
+                                .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -170,7 +194,12 @@ struct Metrics::Families {
         cache_lookup_histogram(cache_lookup.Add({}, cacheLookupBuckets())),
         cache_size_cache(cache_size),
         cache_bytes_cache(cache_bytes),
-        cache_store_up_cache(cache_store_up) {
+        cache_store_up_cache(cache_store_up),
+        route_decision_cache(route_decisions),
+        escalation_cache(escalations),
+        fallback_cache(fallbacks),
+        backend_up_cache(backend_up),
+        backend_outstanding_cache(backend_outstanding) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -190,6 +219,11 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Gauge>& cache_size;
   prometheus::Family<prometheus::Gauge>& cache_bytes;
   prometheus::Family<prometheus::Gauge>& cache_store_up;
+  prometheus::Family<prometheus::Counter>& route_decisions;
+  prometheus::Family<prometheus::Counter>& escalations;
+  prometheus::Family<prometheus::Counter>& fallbacks;
+  prometheus::Family<prometheus::Gauge>& backend_up;
+  prometheus::Family<prometheus::Gauge>& backend_outstanding;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -207,6 +241,11 @@ struct Metrics::Families {
   SeriesCache<prometheus::Gauge> cache_size_cache;
   SeriesCache<prometheus::Gauge> cache_bytes_cache;
   SeriesCache<prometheus::Gauge> cache_store_up_cache;
+  SeriesCache<prometheus::Counter> route_decision_cache;
+  SeriesCache<prometheus::Counter> escalation_cache;
+  SeriesCache<prometheus::Counter> fallback_cache;
+  SeriesCache<prometheus::Gauge> backend_up_cache;
+  SeriesCache<prometheus::Gauge> backend_outstanding_cache;
 };
 
 // The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
@@ -468,6 +507,52 @@ void Metrics::countCacheLookup(const Attribution& who, const CacheLookup& lookup
   if (lookup.shared_store_up) {
     families_->cache_store_up_cache.get(lookup.policy, policy).Set(*lookup.shared_store_up ? 1 : 0);
   }
+}
+
+void Metrics::countRouteDecision(std::string_view tier, std::string_view rule) {
+  std::string key = std::string(tier) + '\n' + std::string(rule);
+  families_->route_decision_cache
+      .get(key,
+           [&] {
+             return prometheus::Labels{{"tier", std::string(tier)}, {"rule", std::string(rule)}};
+           })
+      .Increment();
+}
+
+namespace {
+
+// A from/to/reason counter: escalations and fallbacks.
+void countMove(SeriesCache<prometheus::Counter>& cache, std::string_view from, std::string_view to,
+               std::string_view reason) {
+  std::string key = std::string(from) + '\n' + std::string(to) + '\n' + std::string(reason);
+  cache
+      .get(key,
+           [&] {
+             return prometheus::Labels{{"from", std::string(from)},
+                                       {"to", std::string(to)},
+                                       {"reason", std::string(reason)}};
+           })
+      .Increment();
+}
+
+}  // namespace
+
+void Metrics::countEscalation(std::string_view from, std::string_view to, std::string_view reason) {
+  countMove(families_->escalation_cache, from, to, reason);
+}
+
+void Metrics::countFallback(std::string_view from, std::string_view to, std::string_view reason) {
+  countMove(families_->fallback_cache, from, to, reason);
+}
+
+void Metrics::setBackendHealth(std::string_view model, std::string_view backend, bool up,
+                               int outstanding) {
+  std::string key = std::string(model) + '\n' + std::string(backend);
+  auto labels = [&] {
+    return prometheus::Labels{{"model", std::string(model)}, {"backend", std::string(backend)}};
+  };
+  families_->backend_up_cache.get(key, labels).Set(up ? 1 : 0);
+  families_->backend_outstanding_cache.get(key, labels).Set(outstanding);
 }
 
 }  // namespace costgate::metrics

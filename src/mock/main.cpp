@@ -39,7 +39,14 @@ constexpr std::string_view kUsage = R"(usage: costgate-mock [options]
 A mock OpenAI backend: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,
 /v1/models/{id}, Azure-style /openai/deployments/{name}/..., GET /health, and GET /mock/stats
 (counters of what the mock saw: connections_accepted, requests, streams_started,
-streams_completed, streams_cancelled, streams_stalled, resets, status_faults).
+streams_completed, streams_cancelled, streams_stalled, resets, status_faults (every injected
+error status), attempt_faults (those of x-mock-fail-attempts), shape_faults (answers bent by
+refuse, uncertain, empty, invalid-json or finish-reason), untargeted (requests whose faults
+x-mock-only-model dropped)).
+
+Chat logprobs depend on the model: a name containing "small" answers a last user message
+containing "[hard]" (any case) with every token's logprob in [-3.0, -1.2], anything else in
+[-0.25, -0.01]; a name containing "large" always in [-0.25, -0.01]; other models in [-0.99, 0].
 
   --listen HOST:PORT          address to serve on (default 127.0.0.1:0; port 0 = any free port)
   --threads N                 worker threads (default 1; 0 = one per core)
@@ -52,7 +59,7 @@ streams_completed, streams_cancelled, streams_stalled, resets, status_faults).
 Every x-mock-NAME request header is also a flag --NAME or --fault-NAME that applies to every
 request; a header overrides its flag:
   x-mock-status: S            answer with status S (400-599) and an OpenAI error body
-                              (429 adds retry-after: 1); 200 = no fault
+                              (429 adds retry-after: 1, or x-mock-retry-after's); 200 = no fault
   x-mock-latency-ms: L        x-mock-chunks: N        x-mock-chunk-delay-ms: D
   x-mock-reply-words: W
   x-mock-reset: 1             reset the connection (RST) instead of answering
@@ -61,6 +68,25 @@ request; a header overrides its flag:
                               (a non-streamed answer is reset or stalled instead of sent)
   x-mock-echo-headers: 1      add "mock_received_headers" (lower-case names) to the JSON body
   x-mock-echo-body: 1         add "mock_received_body" (the parsed request) to the JSON body
+  x-mock-fail-attempts: K     the first K requests carrying one x-request-id (required) fail
+                              with x-mock-status (default 503); later ones succeed. The newest
+                              10000 ids are remembered
+  x-mock-retry-after: S       status faults carry retry-after: S (instead of 1 for 429)
+Answer shapes (chat and completions, whole and streamed alike; applied before max_tokens):
+  x-mock-refuse: 1            the text is "I'm sorry, but I can't help with that." (stop)
+  x-mock-uncertain: 1         the text is "I'm not sure, but I think " and the usual words
+  x-mock-empty: 1             the text is "" (stop)
+  x-mock-finish-reason: R     finish_reason R: stop, length or content_filter
+  x-mock-invalid-json: 1      the text is broken JSON, {"answer":"<the usual words> (unterminated)
+  A chat request's response_format json_object or json_schema makes the text a JSON object,
+  {"answer":"<the usual words>"}; with a schema whose "required" lists keys, exactly those keys
+  with string values (the first the usual words, the others "mock").
+  x-mock-only-model: M        the faults and shapes (status, fail-attempts, retry-after,
+                              latency-ms, chunk-delay-ms, reset, reset-after-chunks,
+                              stall-after-chunks and the answer shapes above), from headers or
+                              flags alike, apply only when the request's model (body "model",
+                              else the Azure deployment) is exactly M; other models are answered
+                              normally. A cascade sends one set of headers to every model it tries
 On start it prints one line, "costgate-mock listening on HOST:PORT", with the bound port.
 )";
 
@@ -80,7 +106,10 @@ struct Stats {
   std::atomic<std::uint64_t> streams_cancelled{0};  // the client left while events were due
   std::atomic<std::uint64_t> streams_stalled{0};    // x-mock-stall-after-chunks took effect
   std::atomic<std::uint64_t> resets{0};             // connections reset on purpose
-  std::atomic<std::uint64_t> status_faults{0};      // x-mock-status answers
+  std::atomic<std::uint64_t> status_faults{0};      // injected error statuses, all causes
+  std::atomic<std::uint64_t> attempt_faults{0};     // ... of which x-mock-fail-attempts
+  std::atomic<std::uint64_t> shape_faults{0};       // answers bent by a ReplyShape
+  std::atomic<std::uint64_t> untargeted{0};         // faults dropped by x-mock-only-model
 
   static void count(std::atomic<std::uint64_t>& counter) {
     counter.fetch_add(1, std::memory_order_relaxed);
@@ -91,6 +120,7 @@ struct Stats {
 struct Service {
   Settings settings;
   Stats stats;
+  mock::AttemptCounter attempts;  // x-mock-fail-attempts, by x-request-id
   // Set before the server runs, read only by /mock/stats.
   const costgate::server::HttpServer* server = nullptr;
 };
@@ -189,20 +219,27 @@ class Pause {
 // in a loop condition (it trapped).
 class Exchange {
  public:
-  Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour, Stats& stats)
-      : request_(request), writer_(writer), behaviour_(behaviour), stats_(stats), pause_(writer) {}
+  Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour, Stats& stats,
+           mock::AttemptCounter& attempts)
+      : request_(request),
+        writer_(writer),
+        behaviour_(behaviour),
+        stats_(stats),
+        attempts_(attempts),
+        pause_(writer) {}
 
   server::Task<void> run(Destination destination);
   mock::Behaviour& behaviour() { return behaviour_; }
   void echoHeaders() { echo_headers_ = receivedHeaders(request_); }
 
   server::Task<void> sendError(const mock::ApiError& error,
-                               std::string_view allow = std::string_view()) {
+                               std::string_view allow = std::string_view(),
+                               std::optional<int> retry_after = std::nullopt) {
     std::string body = error.body();
     // Echoes are rare, so re-parsing the error body for them is fine.
     if (echoing()) body = withEcho(json::parse(body));
     Response response = jsonResponse(error.status, std::move(body));
-    if (error.status == 429) response.add("Retry-After", "1");
+    if (retry_after) response.add("Retry-After", std::to_string(*retry_after));
     if (!allow.empty()) response.add("Allow", allow);
     co_await writer_.send(std::move(response));
   }
@@ -252,12 +289,15 @@ class Exchange {
   }
 
   server::Task<void> sendEvents(mock::SseEvents events);
-  server::Task<void> generate(Route route, std::string_view deployment);
+  server::Task<void> generate(Route route, json body, std::string_view deployment);
+  // The injected error status this request answers with (x-mock-status, x-mock-fail-attempts).
+  server::Task<void> sendStatusFault(int status, int attempt);
 
   Request& request_;
   ResponseWriter& writer_;
   mock::Behaviour behaviour_;
   Stats& stats_;
+  mock::AttemptCounter& attempts_;
   Pause pause_;
   json echo_headers_;   // null unless x-mock-echo-headers
   json received_body_;  // the parsed body, kept only for x-mock-echo-body
@@ -306,12 +346,25 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
   if (sent) Stats::count(stats_.streams_completed);
 }
 
-server::Task<void> Exchange::generate(Route route, std::string_view deployment) {
+server::Task<void> Exchange::sendStatusFault(int status, int attempt) {
+  Stats::count(stats_.status_faults);
+  mock::ApiError fault;
+  if (behaviour_.fail_attempts > 0) {
+    Stats::count(stats_.attempt_faults);
+    fault = mock::attemptFault(status, attempt, behaviour_.fail_attempts);
+  } else {
+    fault = mock::statusFault(status);
+  }
+  std::optional<int> retry_after = mock::retryAfterSeconds(behaviour_, status);
+  std::string_view no_allow;
+  co_await sendError(fault, no_allow, retry_after);
+}
+
+server::Task<void> Exchange::generate(Route route, json body, std::string_view deployment) {
   constexpr std::string_view kBadJson =
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
       "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
       "sent was not valid JSON.)";
-  json body = json::parse(request_.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     mock::ApiError error = openai::invalidRequest(std::string(kBadJson));
     co_await sendError(error);
@@ -322,6 +375,10 @@ server::Task<void> Exchange::generate(Route route, std::string_view deployment) 
     body["model"] = deployment;  // Azure names the model in the path; the body may omit it
   }
   mock::Answer answer = mock::answer(route, body, behaviour_.options);
+  bool answered = !std::holds_alternative<mock::ApiError>(answer);
+  if (answered && route != Route::Embeddings && behaviour_.options.shape.any()) {
+    Stats::count(stats_.shape_faults);
+  }
   if (auto* error = std::get_if<mock::ApiError>(&answer)) {
     co_await sendError(*error);
   } else if (auto* events = std::get_if<mock::SseEvents>(&answer)) {
@@ -333,6 +390,16 @@ server::Task<void> Exchange::generate(Route route, std::string_view deployment) 
 }
 
 server::Task<void> Exchange::run(Destination destination) {
+  bool post = request_.head.method() == "POST";
+  bool get = request_.head.method() == "GET";
+  // Parsed before the faults, as x-mock-only-model needs the model it names.
+  json body(json::value_t::discarded);
+  bool generating = destination.target == Target::kGenerate && post;
+  if (generating) body = json::parse(request_.body, nullptr, /*allow_exceptions=*/false);
+  std::string_view model =
+      generating ? mock::requestModel(body, destination.deployment) : std::string_view();
+  if (mock::dropFaultsUnlessTargeted(behaviour_, model)) Stats::count(stats_.untargeted);
+
   if (behaviour_.reset) {
     Stats::count(stats_.resets);
     writer_.abort();
@@ -342,18 +409,26 @@ server::Task<void> Exchange::run(Destination destination) {
     bool present = co_await pause_.wait(std::chrono::milliseconds(behaviour_.latency_ms));
     if (!present) co_return;
   }
-  if (behaviour_.status != 0) {
-    Stats::count(stats_.status_faults);
-    mock::ApiError fault = mock::statusFault(behaviour_.status);
-    co_await sendError(fault);
+  int attempt = 0;
+  if (behaviour_.fail_attempts > 0) {
+    std::string_view request_id = request_.head.get("x-request-id");
+    if (request_id.empty()) {
+      mock::ApiError no_id = openai::invalidRequest(
+          "x-mock-fail-attempts counts attempts by the x-request-id header, which is missing.",
+          "x-request-id", "invalid_mock_header");
+      co_await sendError(no_id);
+      co_return;
+    }
+    attempt = attempts_.next(request_id);
+  }
+  if (int status = mock::faultStatus(behaviour_, attempt); status != 0) {
+    co_await sendStatusFault(status, attempt);
     co_return;
   }
-  bool post = request_.head.method() == "POST";
-  bool get = request_.head.method() == "GET";
   switch (destination.target) {
     case Target::kGenerate:
       if (!post) break;
-      co_await generate(destination.route, destination.deployment);
+      co_await generate(destination.route, std::move(body), destination.deployment);
       co_return;
     case Target::kModels:
     case Target::kModel: {
@@ -394,7 +469,10 @@ std::string statsBody(const Service& service) {
                {"streams_cancelled", read(stats.streams_cancelled)},
                {"streams_stalled", read(stats.streams_stalled)},
                {"resets", read(stats.resets)},
-               {"status_faults", read(stats.status_faults)}};
+               {"status_faults", read(stats.status_faults)},
+               {"attempt_faults", read(stats.attempt_faults)},
+               {"shape_faults", read(stats.shape_faults)},
+               {"untargeted", read(stats.untargeted)}};
   return mock::toWire(body);
 }
 
@@ -411,7 +489,7 @@ server::Task<void> serve(Service& service, Request& request, ResponseWriter& wri
     co_return;
   }
   Stats::count(service.stats.requests);
-  Exchange exchange(request, writer, service.settings.defaults, service.stats);
+  Exchange exchange(request, writer, service.settings.defaults, service.stats, service.attempts);
   std::optional<mock::ApiError> header_error;
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto [name, value] = request.head.field(i);
@@ -464,8 +542,17 @@ Settings parseCommandLine(int argc, char** argv) {
                                              "stall-after-chunks",
                                              "reset",
                                              "echo-headers",
-                                             "echo-body"};
-  constexpr std::string_view kSwitches[] = {"reset", "echo-headers", "echo-body"};
+                                             "echo-body",
+                                             "refuse",
+                                             "uncertain",
+                                             "empty",
+                                             "invalid-json",
+                                             "finish-reason",
+                                             "fail-attempts",
+                                             "retry-after",
+                                             "only-model"};
+  constexpr std::string_view kSwitches[] = {"reset",     "echo-headers", "echo-body",   "refuse",
+                                            "uncertain", "empty",        "invalid-json"};
   Settings settings;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -517,7 +604,7 @@ Settings parseCommandLine(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Service service{parseCommandLine(argc, argv), {}, nullptr};
+  Service service{parseCommandLine(argc, argv), {}, {}, nullptr};
   const Settings& settings = service.settings;
   // Writes to a vanished client fail with EPIPE instead of killing the process.
   ::signal(SIGPIPE, SIG_IGN);

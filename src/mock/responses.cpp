@@ -96,26 +96,77 @@ std::string joinWords(const std::vector<std::string>& words, std::size_t begin, 
 // One choice's reply after max_tokens truncation.
 struct Reply {
   std::vector<std::string> words;
-  const char* finish_reason = "stop";
+  // A literal, or MockOptions::shape.finish_reason, which outlives every reply made from it.
+  std::string_view finish_reason = "stop";
 };
 
+// kRefusal and kHedge as words, so they stream and count like any reply.
+constexpr std::array<std::string_view, 8> kRefusalWords = {"I'm",   "sorry,", "but",  "I",
+                                                           "can't", "help",   "with", "that."};
+constexpr std::array<std::string_view, 6> kHedgeWords = {"I'm", "not", "sure,",
+                                                         "but", "I",   "think"};
+// The JSON key of a reply whose schema requires none.
+const std::vector<std::string> kAnswerKey = {"answer"};
+
+// `text` as it goes inside a JSON string, without the quotes.
+std::string jsonEscaped(std::string_view text) {
+  std::string quoted = toWire(json(text));
+  return quoted.substr(1, quoted.size() - 2);
+}
+
+// Wraps `words` into a JSON object word by word (the first word opens the object, the last closes
+// it), so the reply still streams, counts and carries logprobs by words: keys[0] holds the words as
+// one string, every other key "mock". `broken` stops inside the first string instead, as a model
+// cut off mid-answer would.
+void wrapAsJson(std::vector<std::string>& words, const std::vector<std::string>& keys,
+                bool broken) {
+  if (words.empty()) words.emplace_back();
+  for (std::string& word : words) word = jsonEscaped(word);
+  words.front().insert(0, "{\"" + jsonEscaped(keys.front()) + "\":\"");
+  if (broken) return;
+  std::string& last = words.back();
+  last += '"';
+  for (std::size_t k = 1; k < keys.size(); ++k) {
+    last.append(",\"").append(jsonEscaped(keys[k])).append("\":\"mock\"");
+  }
+  last += '}';
+}
+
+// The reply to `source` for choice `choice`, shaped as ReplyShape describes. `json_keys`: the
+// keys of the JSON object the request's response_format asks for, or null for plain text.
 Reply makeReply(std::string_view source, int choice, std::optional<int> max_tokens,
-                const MockOptions& options) {
-  Reply reply{replyWords(source, choice, options)};
+                const MockOptions& options, const std::vector<std::string>* json_keys) {
+  const ReplyShape& shape = options.shape;
+  Reply reply;
+  if (shape.refuse) {
+    reply.words.assign(kRefusalWords.begin(), kRefusalWords.end());
+  } else if (!shape.empty) {
+    reply.words = replyWords(source, choice, options);
+    if (shape.uncertain) {
+      reply.words.insert(reply.words.begin(), kHedgeWords.begin(), kHedgeWords.end());
+    }
+    if (json_keys || shape.invalid_json) {
+      wrapAsJson(reply.words, json_keys ? *json_keys : kAnswerKey, shape.invalid_json);
+    }
+  }
   if (max_tokens && static_cast<std::size_t>(*max_tokens) < reply.words.size()) {
     reply.words.resize(static_cast<std::size_t>(*max_tokens));
     reply.finish_reason = "length";
   }
+  if (!shape.finish_reason.empty()) reply.finish_reason = shape.finish_reason;
   return reply;
 }
 
 // `n` replies to each source in turn, so choice index = source * n + choice.
 std::vector<Reply> makeReplies(std::span<const std::string> sources, int n,
-                               std::optional<int> max_tokens, const MockOptions& options) {
+                               std::optional<int> max_tokens, const MockOptions& options,
+                               const std::vector<std::string>* json_keys = nullptr) {
   std::vector<Reply> replies;
   replies.reserve(sources.size() * static_cast<std::size_t>(n));
   for (const std::string& source : sources) {
-    for (int c = 0; c < n; ++c) replies.push_back(makeReply(source, c, max_tokens, options));
+    for (int c = 0; c < n; ++c) {
+      replies.push_back(makeReply(source, c, max_tokens, options, json_keys));
+    }
   }
   return replies;
 }
@@ -140,8 +191,18 @@ std::string tokenAt(const std::vector<std::string>& words, std::size_t i) {
   return i == 0 ? words[0] : " " + words[i];
 }
 
-double tokenLogprob(std::string_view token, std::size_t position) {
-  return -static_cast<double>((fnv1a(token) + position) % 100) / 100.0;
+// A token's logprob, in hundredths within the range `confidence` gives (see responses.h).
+double tokenLogprob(std::string_view token, std::size_t position, Confidence confidence) {
+  std::uint64_t spread = fnv1a(token) + position;
+  switch (confidence) {
+    case Confidence::kHigh:
+      return -static_cast<double>(1 + spread % 25) / 100.0;  // -0.01 .. -0.25
+    case Confidence::kLow:
+      return -static_cast<double>(120 + spread % 181) / 100.0;  // -1.20 .. -3.00
+    case Confidence::kDefault:
+      break;
+  }
+  return -static_cast<double>(spread % 100) / 100.0;  // 0.00 .. -0.99
 }
 
 // The rank-th (from 1) alternative to `token`: distinct filler words, never the token's own.
@@ -167,11 +228,11 @@ json tokenBytes(std::string_view token) {
 // Chat logprobs entries for words [begin, end): the emitted token first in top_logprobs, then
 // filler alternatives each one nat less likely.
 json chatLogprobs(const std::vector<std::string>& words, std::size_t begin, std::size_t end,
-                  int top) {
+                  int top, Confidence confidence) {
   json content = json::array();
   for (std::size_t i = begin; i < end; ++i) {
     std::string token = tokenAt(words, i);
-    double logprob = tokenLogprob(token, i);
+    double logprob = tokenLogprob(token, i, confidence);
     json alternatives = json::array();
     for (int rank = 0; rank < top; ++rank) {
       std::string alternative = rank == 0 ? token : alternativeToken(token, i, rank);
@@ -196,7 +257,7 @@ json legacyLogprobs(const std::vector<std::string>& words, std::size_t begin, st
   for (std::size_t i = 0; i < begin; ++i) offset += tokenAt(words, i).size();
   for (std::size_t i = begin; i < end; ++i) {
     std::string token = tokenAt(words, i);
-    double logprob = tokenLogprob(token, i);
+    double logprob = tokenLogprob(token, i, Confidence::kDefault);
     json alternatives = json::object();
     for (int rank = 0; rank < top; ++rank) {
       alternatives[rank == 0 ? token : alternativeToken(token, i, rank)] = logprob - rank;
@@ -336,6 +397,42 @@ std::optional<ApiError> readStream(const json& body, bool& stream, bool& include
       return invalidType("stream_options.include_usage", "a boolean", *usage);
     }
     include_usage = usage->get<bool>();
+  }
+  return std::nullopt;
+}
+
+// response_format: "text", "json_object", or "json_schema" with its schema's required keys, which
+// the JSON reply then holds (ChatRequest::json_required).
+std::optional<ApiError> readResponseFormat(const json& body, ChatRequest& request) {
+  auto format = body.find("response_format");
+  if (format == body.end() || format->is_null()) return std::nullopt;
+  if (!format->is_object()) return invalidType("response_format", "an object", *format);
+  auto type = format->find("type");
+  if (type == format->end() || type->is_null()) return missing("response_format.type");
+  if (!type->is_string()) return invalidType("response_format.type", "a string", *type);
+  if (*type == "text") return std::nullopt;
+  if (*type == "json_object") {
+    request.json_reply = true;
+    return std::nullopt;
+  }
+  if (*type != "json_schema") {
+    return invalidRequest("Invalid value: " + toWire(*type) +
+                              ". Supported values are: 'text', 'json_object', and 'json_schema'.",
+                          "response_format.type", "invalid_value");
+  }
+  auto spec = format->find("json_schema");
+  if (spec == format->end() || spec->is_null()) return missing("response_format.json_schema");
+  if (!spec->is_object()) return invalidType("response_format.json_schema", "an object", *spec);
+  request.json_reply = true;
+  auto schema = spec->find("schema");
+  if (schema == spec->end() || !schema->is_object()) return std::nullopt;
+  auto required = schema->find("required");
+  if (required == schema->end() || !required->is_array()) return std::nullopt;
+  for (const json& key : *required) {
+    if (!key.is_string()) continue;
+    const auto& name = key.get_ref<const std::string&>();
+    auto& keys = request.json_required;
+    if (std::find(keys.begin(), keys.end(), name) == keys.end()) keys.push_back(name);
   }
   return std::nullopt;
 }
@@ -643,22 +740,46 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
   }
   request.top_logprobs = top_logprobs.value_or(0);
   if (auto error = readStream(body, request.stream, request.include_usage)) return *error;
+  if (auto error = readResponseFormat(body, request)) return *error;
   return request;
 }
 
 namespace {
 
+bool containsIgnoringCase(std::string_view text, std::string_view lower_needle) {
+  auto equal = [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+  };
+  return std::search(text.begin(), text.end(), lower_needle.begin(), lower_needle.end(), equal) !=
+         text.end();
+}
+
 std::vector<Reply> chatReplies(const ChatRequest& request, const MockOptions& options) {
-  return makeReplies(std::span(&request.last_user_text, 1), request.n, request.max_tokens, options);
+  const std::vector<std::string>* json_keys = nullptr;
+  if (request.json_reply) {
+    json_keys = request.json_required.empty() ? &kAnswerKey : &request.json_required;
+  }
+  return makeReplies(std::span(&request.last_user_text, 1), request.n, request.max_tokens, options,
+                     json_keys);
 }
 
 // The logprobs of words [begin, end) of a reply, or null when the request did not ask.
 json chatChoiceLogprobs(const ChatRequest& request, const Reply& reply, std::size_t begin,
                         std::size_t end) {
-  return request.logprobs ? chatLogprobs(reply.words, begin, end, request.top_logprobs) : json();
+  if (!request.logprobs) return json();
+  return chatLogprobs(reply.words, begin, end, request.top_logprobs,
+                      modelConfidence(request.model, request.last_user_text));
 }
 
 }  // namespace
+
+Confidence modelConfidence(std::string_view model, std::string_view last_user_text) {
+  if (containsIgnoringCase(model, "small")) {
+    return containsIgnoringCase(last_user_text, "[hard]") ? Confidence::kLow : Confidence::kHigh;
+  }
+  if (containsIgnoringCase(model, "large")) return Confidence::kHigh;
+  return Confidence::kDefault;
+}
 
 json chatCompletion(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
   return wholeResponse(chatFields("chat.completion", stamp, request.model),
@@ -988,6 +1109,7 @@ std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view 
   // Bounds keep a typo from asking for, say, a week of latency or a billion chunks.
   constexpr int kMaxMillis = 3'600'000;
   constexpr int kMaxCount = 1'000'000;
+  constexpr int kMaxRetryAfterSeconds = 86'400;
   auto number = [&](int min, int max, auto&& store) -> std::optional<ApiError> {
     std::optional<int> parsed = parseNumber(value);
     if (!parsed || *parsed < min || *parsed > max) {
@@ -1032,12 +1154,104 @@ std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view 
   if (name == "x-mock-reset") return flag(behaviour.reset);
   if (name == "x-mock-echo-headers") return flag(behaviour.echo_headers);
   if (name == "x-mock-echo-body") return flag(behaviour.echo_body);
+  ReplyShape& shape = behaviour.options.shape;
+  if (name == "x-mock-refuse") return flag(shape.refuse);
+  if (name == "x-mock-uncertain") return flag(shape.uncertain);
+  if (name == "x-mock-empty") return flag(shape.empty);
+  if (name == "x-mock-invalid-json") return flag(shape.invalid_json);
+  if (name == "x-mock-finish-reason") {
+    std::string_view reason = trimSpace(value);
+    if (reason != "stop" && reason != "length" && reason != "content_filter") {
+      return badMockHeader(name, value, "stop, length or content_filter");
+    }
+    shape.finish_reason = reason;
+    return std::nullopt;
+  }
+  if (name == "x-mock-fail-attempts") {
+    return number(0, kMaxCount, [&](int v) { behaviour.fail_attempts = v; });
+  }
+  if (name == "x-mock-retry-after") {
+    return number(0, kMaxRetryAfterSeconds, [&](int v) { behaviour.retry_after = v; });
+  }
+  if (name == "x-mock-only-model") {
+    std::string_view model = trimSpace(value);
+    if (model.empty()) return badMockHeader(name, value, "a model name");
+    behaviour.only_model = std::string(model);
+    return std::nullopt;
+  }
   return invalidRequest("Unknown mock header " + std::string(name) +
                             ". Known: x-mock-status, x-mock-latency-ms, x-mock-chunks, "
                             "x-mock-chunk-delay-ms, x-mock-reply-words, x-mock-reset, "
                             "x-mock-reset-after-chunks, x-mock-stall-after-chunks, "
-                            "x-mock-echo-headers, x-mock-echo-body.",
+                            "x-mock-echo-headers, x-mock-echo-body, x-mock-refuse, "
+                            "x-mock-uncertain, x-mock-empty, x-mock-invalid-json, "
+                            "x-mock-finish-reason, x-mock-fail-attempts, x-mock-retry-after, "
+                            "x-mock-only-model.",
                         std::string(name), "invalid_mock_header");
+}
+
+// ---- Targeting and attempt-counted faults ----
+
+std::string_view requestModel(const json& body, std::string_view deployment) {
+  if (body.is_object()) {
+    auto model = body.find("model");
+    if (model != body.end() && model->is_string()) return model->get_ref<const std::string&>();
+  }
+  return deployment;
+}
+
+bool dropFaultsUnlessTargeted(Behaviour& behaviour, std::string_view model) {
+  if (!behaviour.only_model || *behaviour.only_model == model) return false;
+  behaviour.latency_ms = 0;
+  behaviour.chunk_delay_ms = 0;
+  behaviour.status = 0;
+  behaviour.reset_after_chunks.reset();
+  behaviour.stall_after_chunks.reset();
+  behaviour.reset = false;
+  behaviour.fail_attempts = 0;
+  behaviour.retry_after.reset();
+  behaviour.options.shape = ReplyShape{};
+  return true;
+}
+
+int faultStatus(const Behaviour& behaviour, int attempt) {
+  constexpr int kDefaultAttemptStatus = 503;
+  if (behaviour.fail_attempts == 0) return behaviour.status;
+  if (attempt > behaviour.fail_attempts) return 0;
+  return behaviour.status != 0 ? behaviour.status : kDefaultAttemptStatus;
+}
+
+std::optional<int> retryAfterSeconds(const Behaviour& behaviour, int status) {
+  if (behaviour.retry_after) return behaviour.retry_after;
+  if (status == 429) return 1;
+  return std::nullopt;
+}
+
+ApiError attemptFault(int status, int attempt, int fail_attempts) {
+  ApiError fault = statusFault(status);
+  fault.message = "Mock fault: HTTP " + std::to_string(status) +
+                  " injected by x-mock-fail-attempts (attempt " + std::to_string(attempt) + " of " +
+                  std::to_string(fail_attempts) + " to fail).";
+  return fault;
+}
+
+int AttemptCounter::next(std::string_view request_id) {
+  std::lock_guard lock(mutex_);
+  auto [entry, inserted] = attempts_.try_emplace(std::string(request_id), 0);
+  int attempt = ++entry->second;
+  if (inserted) {
+    first_seen_.push_back(entry->first);
+    while (first_seen_.size() > capacity_) {
+      attempts_.erase(first_seen_.front());
+      first_seen_.pop_front();
+    }
+  }
+  return attempt;
+}
+
+std::size_t AttemptCounter::size() const {
+  std::lock_guard lock(mutex_);
+  return attempts_.size();
 }
 
 }  // namespace costgate::mock

@@ -23,6 +23,12 @@ ApiError notFound(std::string message, std::string code) {
   return ApiError{404, "invalid_request_error", std::move(message), {}, std::move(code)};
 }
 
+ApiError permissionDenied(std::string message, std::string param, std::string code) {
+  // OpenAI answers a model the key may not use with 403 and this type.
+  return ApiError{403, "invalid_request_error", std::move(message), std::move(param),
+                  std::move(code)};
+}
+
 ApiError serverError(int status, std::string message, std::string code) {
   return ApiError{status, "api_error", std::move(message), {}, std::move(code)};
 }

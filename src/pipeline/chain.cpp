@@ -3,6 +3,7 @@
 #include <ranges>
 
 #include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+#include "costgate/filters/router/router_filter.h"
 #include "costgate/filters/semantic_cache/semantic_cache_filter.h"
 #include "costgate/filters/tagging/tagging_filter.h"
 #include "costgate/filters/token_cap/token_cap_filter.h"
@@ -48,6 +49,7 @@ const std::map<std::string, FilterFactory>& filterRegistry() {
       {"token_cap", filters::token_cap::makeTokenCapFilter},
       {"prompt_pruning", filters::prompt_pruning::makePromptPruningFilter},
       {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
+      {"router", filters::router::makeRouterFilter},
   };
   return registry;
 }

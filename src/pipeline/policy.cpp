@@ -7,18 +7,18 @@ namespace {
 
 constexpr std::string_view kMatchKeys[] = {"feature", "team", "env", "model"};
 
-bool matchesName(std::string_view pattern, std::string_view value) {
-  if (pattern.ends_with('*')) return value.starts_with(pattern.substr(0, pattern.size() - 1));
-  return pattern == value;
-}
-
 bool anyMatches(const std::vector<std::string>& patterns, std::string_view value) {
   return patterns.empty() ||
          std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::string& pattern) { return matchesName(pattern, value); });
+                     [&](const std::string& pattern) { return matchesPattern(pattern, value); });
 }
 
 }  // namespace
+
+bool matchesPattern(std::string_view pattern, std::string_view value) {
+  if (pattern.ends_with('*')) return value.starts_with(pattern.substr(0, pattern.size() - 1));
+  return pattern == value;
+}
 
 bool PolicyMatch::matches(const RequestContext& ctx) const {
   return anyMatches(features, ctx.tags.feature) && anyMatches(teams, ctx.tags.team) &&

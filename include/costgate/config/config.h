@@ -69,10 +69,21 @@ struct TokenizerConfig {
   std::map<std::string, Custom> encodings;
 };
 
+// One backend serving a model; a model's deployments share its load (weighted, least
+// outstanding requests first) and stand in for each other when one fails.
+struct Deployment {
+  std::string backend;        // key into GatewayConfig::backends
+  std::string backend_model;  // what that backend is sent as "model"
+  unsigned weight = 1;
+};
+
 struct ModelRoute {
   std::string name;           // what clients send as "model"
-  std::string backend;        // key into GatewayConfig::backends
-  std::string backend_model;  // what the backend is sent as "model"
+  std::string backend;        // the first deployment's backend...
+  std::string backend_model;  // ...and the model name it is sent
+  std::vector<Deployment> deployments;  // at least one; the first is backend/backend_model
+  // Models tried, in order, when every deployment of this one failed (after retries).
+  std::vector<std::string> fallbacks;
   std::string owned_by = "costgate";
   std::optional<pricing::Price> price;  // none: calls to this model are not priced
   // How the model counts tokens; null when it has none (TokenizerConfig::default_encoding: none).
@@ -89,6 +100,17 @@ struct FilterSpec {
   std::vector<std::string> model_names;
 };
 
+// How calls to backends are retried and failing deployments set aside (every model's).
+struct UpstreamPolicy {
+  unsigned attempts = 2;  // per model, the first try included; a retry goes to another
+                          // deployment when there is one
+  Millis base_delay{100};  // backoff: full jitter up to base x 2^(retry-1), at most max_delay;
+  Millis max_delay{2'000};  // a Retry-After up to retry_after_cap is honoured instead
+  Millis retry_after_cap{10'000};
+  unsigned eject_after_failures = 3;  // consecutive failures that eject a deployment...
+  Millis eject_cooldown{10'000};      // ...for this long (doubling while it keeps failing)
+};
+
 struct AccessLogConfig {
   std::string path = "-";  // "-" = stdout, "" = off
 };
@@ -98,6 +120,7 @@ struct GatewayConfig {
   ServerConfig server;
   std::map<std::string, BackendConfig> backends;
   std::map<std::string, ModelRoute> models;
+  UpstreamPolicy upstream;
   TokenizerConfig tokenizer;
   std::vector<FilterSpec> filters;
   AccessLogConfig access_log;

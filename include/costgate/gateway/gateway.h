@@ -2,6 +2,7 @@
 // The gateway's request handler: routes OpenAI API paths, runs the filter chain, dispatches to the
 // backend a model maps to, relays the answer (streamed or whole), and records every exchange.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "costgate/pipeline/chain.h"
 #include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
+#include "costgate/upstream/deployment_pool.h"
 #include "costgate/upstream/upstream_client.h"
 
 namespace costgate::gateway {
@@ -48,12 +50,38 @@ class Gateway {
  private:
   struct Route {
     const config::ModelRoute* model;
-    const upstream::Backend* backend;
+    std::vector<const upstream::Backend*> backends;  // by deployment
+    std::unique_ptr<upstream::DeploymentPool> pool;  // shared by every worker thread
   };
+  // One call to a gateway model with its retries and fallbacks (config::UpstreamPolicy).
+  struct ModelCall {
+    std::unique_ptr<upstream::Exchange> exchange;  // a response head arrived (any status)
+    std::optional<upstream::DeploymentPool::Lease> lease;  // released when the call is done
+    std::optional<upstream::Failure> failure;  // no deployment answered: the last failure
+    std::string model;                         // who answered: a fallback's name after one
+    std::string backend;
+    int attempts = 0;
+  };
+  // Calls `model` (and its fallbacks) at `path` with the body `body_for(backend_model)` makes:
+  // the first deployment to answer with anything but a retryable error (429, 5xx) wins; after
+  // the attempts run out, the last answer (or failure) is the result. Counts fallbacks and
+  // deployment health in the metrics.
+  server::Task<> callModel(std::string model, std::string path,
+                           std::function<std::string(std::string_view backend_model)> body_for,
+                           const std::vector<upstream::Header>& headers, ModelCall& out);
   server::Task<> proxy(pipeline::Route route, server::Request& request,
                        server::ResponseWriter& writer);
   // Admin endpoints, models, and the errors for unknown paths and wrong methods.
   server::Task<> answerLocally(server::Request& request, server::ResponseWriter& writer);
+  // Tries the cascade's models but the last (ctx.cascade): each a whole call, judged; serves the
+  // first answer accepted (replayed as a stream to a streaming client) and returns true, or
+  // returns false with the escalations recorded, for the last model to answer. Every judged
+  // attempt is charged.
+  server::Task<bool> runCascade(pipeline::RequestContext& ctx, const jsonview::Value& filtered,
+                                const std::string& path,
+                                const std::vector<upstream::Header>& headers,
+                                const StreamAccounting& accounting,
+                                server::ResponseWriter& writer, int& attempts);
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                              server::ResponseWriter& writer, StreamAccounting accounting);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,

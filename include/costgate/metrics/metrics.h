@@ -74,6 +74,18 @@ class Metrics {
   };
   void countCacheLookup(const Attribution& who, const CacheLookup& lookup);
 
+  // A router's choice of tier, by the rule that made it (costgate_route_decisions_total).
+  void countRouteDecision(std::string_view tier, std::string_view rule);
+  // A cascade moving from a judged-weak (or failed) answer to the next model
+  // (costgate_escalations_total), and a call moving to a fallback model after every deployment
+  // of one failed (costgate_fallbacks_total); `reason` names the signal or the fault.
+  void countEscalation(std::string_view from, std::string_view to, std::string_view reason);
+  void countFallback(std::string_view from, std::string_view to, std::string_view reason);
+  // A deployment's health after a call (costgate_backend_up: 1 serving, 0 ejected) and the
+  // calls it has in flight (costgate_backend_outstanding).
+  void setBackendHealth(std::string_view model, std::string_view backend, bool up,
+                        int outstanding);
+
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;
 

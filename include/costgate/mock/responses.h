@@ -20,12 +20,28 @@
 //   array of parts of which only {"type":"text","text":...} parts count.
 // - Streams: every choice's words are cut into min(chunks, words) content events of (nearly)
 //   equal word counts; the content events concatenate to exactly the non-streamed text.
+// - Logprobs (chat, `logprobs: true`) depend on the requested model, so a cascading router's
+//   confidence check can be tested (modelConfidence()). Every value is a hash of the token and
+//   its position, in hundredths:
+//     model name containing "small" (any case), last user message containing "[hard]" (any
+//       case): low,  every token in [-3.00, -1.20] (mean about -2.1)
+//     "small" without "[hard]", or a name containing "large": high, in [-0.25, -0.01]
+//     any other model (and legacy completions): in [-0.99, 0.00] (mean about -0.5)
+//   ("small" wins over "large".) top_logprobs lists the emitted token first, then alternatives
+//   one nat apart, so every alternative is below the chosen token. A stream's content events
+//   carry the logprobs of their own tokens, the same values as the whole answer.
+// - Answer shapes (ReplyShape; x-mock-refuse, -uncertain, -empty, -invalid-json,
+//   -finish-reason) bend every choice's text before max_tokens truncation, and a response_format
+//   of type json_object or json_schema makes it a JSON object; streams carry the same text.
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -38,11 +54,43 @@ namespace costgate::mock {
 
 using json = nlohmann::json;
 
+// The fixed texts of the answer shapes, so tests (and a router's tests) can match them.
+inline constexpr std::string_view kRefusal = "I'm sorry, but I can't help with that.";
+inline constexpr std::string_view kHedge = "I'm not sure, but I think ";
+
+// How every choice's text is bent, to give a router each answer it must judge. Applied in this
+// order: refuse, else empty, else the usual words with uncertain's hedge before them, wrapped as
+// JSON when the request's response_format asks for it or invalid_json is set; then max_tokens
+// truncation (a cut JSON answer is broken, as a real model's is); then finish_reason.
+struct ReplyShape {
+  bool refuse = false;     // x-mock-refuse: the text is kRefusal (finish_reason "stop")
+  bool uncertain = false;  // x-mock-uncertain: the text is kHedge, then the usual words
+  bool empty = false;      // x-mock-empty: the text is "" (finish_reason "stop")
+  // x-mock-invalid-json: the text is a JSON object cut off inside its first string,
+  // {"answer":"Mock reply to: ... (with or without response_format).
+  bool invalid_json = false;
+  // x-mock-finish-reason: "stop", "length" or "content_filter" replaces the finish_reason;
+  // empty = the usual one.
+  std::string finish_reason;
+
+  // Whether any shape is asked for.
+  bool any() const {
+    return refuse || uncertain || empty || invalid_json || !finish_reason.empty();
+  }
+};
+
 // Process-wide defaults from the command line; some can be overridden per request by headers.
 struct MockOptions {
   int reply_words = 40;  // words in every reply before max_tokens truncation
   int chunks = 8;        // content events per streamed choice (fewer if the reply is shorter)
+  ReplyShape shape;      // chat and legacy completions
 };
+
+// How sure the mock's model is of its tokens: the range of its logprobs (see above).
+enum class Confidence { kDefault, kHigh, kLow };
+// The confidence of `model` answering `last_user_text`: kLow for a "small" model given a "[hard]"
+// message, kHigh for other "small" and for "large" models, kDefault otherwise.
+Confidence modelConfidence(std::string_view model, std::string_view last_user_text);
 
 // An error in the shape OpenAI returns, with the HTTP status it goes out with; body() is the
 // {"error":{"message","type","param","code"}} it answers with.
@@ -80,6 +128,13 @@ struct ChatRequest {
   int top_logprobs = 0;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // response_format json_object or json_schema: every choice's text is a JSON object,
+  // {"answer":"<the usual words>"}.
+  bool json_reply = false;
+  // json_schema: the schema's top-level "required" string keys, in order, without repeats. When
+  // there are any, the object holds exactly these keys, each with a string: the first the usual
+  // words, the others "mock" (so a strict schema's additionalProperties: false holds too).
+  std::vector<std::string> json_required;
 };
 
 Parsed<ChatRequest> parseChatRequest(const json& body);
@@ -166,6 +221,13 @@ struct Behaviour {
   bool reset = false;                     // x-mock-reset: RST instead of any response
   bool echo_headers = false;  // x-mock-echo-headers: add "mock_received_headers" to the body
   bool echo_body = false;     // x-mock-echo-body: add "mock_received_body" to the body
+  // x-mock-fail-attempts: the first K requests with one x-request-id fail with x-mock-status
+  // (503 without it), later ones succeed; 0 = off.
+  int fail_attempts = 0;
+  std::optional<int> retry_after;  // x-mock-retry-after: seconds in a status fault's Retry-After
+  // x-mock-only-model: the faults and shapes apply only to requests for this model (a cascade
+  // sends the same headers to every model it tries).
+  std::optional<std::string> only_model;
 };
 
 // True for names starting with "x-mock-", in any case.
@@ -174,6 +236,45 @@ bool isMockHeader(std::string_view name);
 // value is an error (400) naming the header, so a typo in a test fails loudly.
 std::optional<ApiError> applyMockHeader(std::string_view name, std::string_view value,
                                         Behaviour& behaviour);
+
+// The model a generation request names: its body's "model", else the Azure deployment in its
+// path; empty when neither does (or the body is not an object).
+std::string_view requestModel(const json& body, std::string_view deployment);
+// Applies x-mock-only-model: when it names another model than `model`, clears every fault and
+// answer shape (status, fail-attempts, retry-after, latency, chunk delay, resets, stalls, the
+// ReplyShape) and returns true, so the request is answered normally. Reply words, chunks and the
+// echoes stay.
+bool dropFaultsUnlessTargeted(Behaviour& behaviour, std::string_view model);
+
+// The error status a request fails with, or 0. With x-mock-fail-attempts K, the request's
+// `attempt` (1 = the first with its x-request-id) fails when it is at most K, with x-mock-status or
+// 503; without it, x-mock-status fails every request.
+int faultStatus(const Behaviour& behaviour, int attempt);
+// The Retry-After seconds a status fault carries: x-mock-retry-after, else 1 for a 429.
+std::optional<int> retryAfterSeconds(const Behaviour& behaviour, int status);
+// The error an attempt that x-mock-fail-attempts fails answers with: statusFault(status), its
+// message naming the attempt.
+ApiError attemptFault(int status, int attempt, int fail_attempts);
+
+// Counts the requests seen per x-request-id for x-mock-fail-attempts, shared by all server
+// threads. Only the newest `capacity` ids are remembered: past that the one seen first is dropped,
+// so a long benchmark cannot grow it without bound.
+class AttemptCounter {
+ public:
+  static constexpr std::size_t kDefaultCapacity = 10'000;
+  AttemptCounter() = default;
+  explicit AttemptCounter(std::size_t capacity) : capacity_(capacity) {}
+
+  // Counts one more request with `request_id`; returns how many there were, this one included.
+  int next(std::string_view request_id);
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::size_t capacity_ = kDefaultCapacity;
+  std::unordered_map<std::string, int> attempts_;
+  std::deque<std::string> first_seen_;  // the ids in attempts_, oldest first
+};
 
 // ---- Shared by the request parsers and the server ----
 

@@ -19,6 +19,8 @@ struct ApiError {
 
 ApiError invalidRequest(std::string message, std::string param = {}, std::string code = {});
 ApiError notFound(std::string message, std::string code = "not_found");
+// 403: the caller may not use what it asked for (a model its policy does not approve).
+ApiError permissionDenied(std::string message, std::string param, std::string code);
 ApiError serverError(int status, std::string message, std::string code);
 // 405 for a known path asked with the wrong method; the caller sets the Allow header.
 ApiError methodNotAllowed(std::string message);

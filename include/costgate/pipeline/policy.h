@@ -18,6 +18,9 @@
 
 namespace costgate::pipeline {
 
+// Whether `value` is `pattern`, or starts with what precedes a trailing `*` in it.
+bool matchesPattern(std::string_view pattern, std::string_view value);
+
 struct PolicyMatch {
   std::vector<std::string> features;
   std::vector<std::string> teams;

@@ -2,6 +2,7 @@
 // Everything one request carries through the filter chain. Plain data: no sockets, no Beast.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -99,6 +100,25 @@ struct Embedding {
   std::optional<pricing::Usage> usage;       // what the call used, as its backend reported
 };
 
+// A router's verdict on one answer of a cascade.
+struct Judgement {
+  bool accept = true;
+  double score = 1;    // 0 to 1; accepted at or above the policy's threshold
+  std::string reason;  // the signals that failed, most weighty first ("mean_logprob,refusal")
+};
+
+// The models a router asks the gateway to try in turn, cheapest first: each answer but the last
+// is judged, and the first accepted is served; every attempt is charged.
+struct Cascade {
+  std::vector<std::string> models;  // gateway model names; the request's model is the first
+  // Judges a whole 200 chat.completion (the body as the backend sent it). Must be thread-safe and
+  // must outlive the request (it views the filter's configuration).
+  std::function<Judgement(std::string_view completion)> judge;
+  bool ask_logprobs = false;  // add logprobs to the judged attempts (removed if the client
+                              // did not ask for them)
+  std::string tier;           // for the record and the metrics
+};
+
 struct RequestContext {
   using Clock = std::chrono::steady_clock;
 
@@ -145,6 +165,12 @@ struct RequestContext {
   Tags tag_labels;
   std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
   std::optional<Awaited> awaited;         // set together with FilterStatus::Wait
+  // Set by a router for a request that should try cheaper models first (the gateway runs it).
+  std::optional<Cascade> cascade;
+  // The routing decision, for the x-costgate-route header and the metrics: the tier and the
+  // rule that chose it ("complexity" when none did); empty when no router ran.
+  std::string route_tier;
+  std::string route_rule;
   // Set by the gateway after an EmbeddingCall.
   std::optional<Embedding> embedding;
 
