@@ -98,7 +98,9 @@ int report(int argc, char** argv) {
   std::istream& in = log_path == "-" ? std::cin : file;
   costgate::report::SpendTotals totals(by);
   for (std::string line; std::getline(in, line);) {
-    if (auto call = costgate::report::callFromLogLine(line, since, until)) totals.add(*call);
+    for (const auto& call : costgate::report::callsFromLogLine(line, since, until)) {
+      totals.add(call);
+    }
   }
   std::cout << (format == "csv"    ? totals.csv()
                 : format == "json" ? totals.json() + "\n"

@@ -15,6 +15,9 @@
 #                     [--with-cache hit|miss]  (--with-costs, plus semantic_cache: every request
 #                                           an exact hit, or every request a new question: a
 #                                           semantic lookup, a miss and a store)
+#                     [--with-routing]     (--with-costs, plus a router whose cascade tries
+#                                           mock-small first: every answer asked with logprobs,
+#                                           judged, accepted, and its logprobs removed)
 #
 # The ratio is printed as the ratio of mean throughputs, and as the median of the rounds' ratios,
 # which a single disturbed round moves less.
@@ -29,6 +32,7 @@ busy_poll=""
 with_costs=""
 with_tokens=""
 with_cache=""
+with_routing=""
 script=bench/load/chat.lua
 target_ratio=1.0
 while (($#)); do
@@ -41,6 +45,7 @@ while (($#)); do
     --with-costs) with_costs=1; shift ;;
     --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
     --with-cache) with_costs=1; with_cache=$2; shift 2 ;;
+    --with-routing) with_costs=1; with_routing=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,23 +56,7 @@ done
 build=${COSTGATE_BUILD_DIR:-build}
 [[ -x $build/costgate && -x $build/costgate-mock ]] || scripts/build.sh
 
-work=$(mktemp -d /tmp/costgate-bench.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-wait_port() {
-  for _ in $(seq 100); do
-    (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "bench: nothing listens on port $1" >&2; exit 1
-}
+source bench/processes.sh
 
 mock_port=$(free_port)
 "$build/costgate-mock" --listen "127.0.0.1:$mock_port" --threads 1 >"$work/mock.log" 2>&1 &
@@ -118,6 +107,10 @@ if [[ -n $with_cache ]]; then
   filters+="  - semantic_cache: {policies: [{name: bench, mode: semantic, max_entries: 100000}]}"$'\n'
   if [[ $with_cache == miss ]]; then script=bench/load/chat_unique.lua; fi
 fi
+if [[ -n $with_routing ]]; then
+  filters+="  - router: {policies: [{name: bench, tiers: [{name: cascade, models: [mock-small,"
+  filters+=" mock-large]}], rules: [{name: all, when: {}, tier: cascade}]}]}"$'\n'
+fi
 cat >"$work/costgate.yaml" <<CONF
 server:
   listen: 127.0.0.1:$gateway_port
@@ -131,6 +124,9 @@ models:
   mock-small:
     backend: mock
 ${with_costs:+    price: {input: 0.15, cached_input: 0.075, output: 0.6\}}
+  mock-large:
+    backend: mock
+${with_costs:+    price: {input: 2.5, output: 10\}}
 filters:
 ${filters}
 access_log:
@@ -167,7 +163,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}${with_cache:+, semantic_cache (all $with_cache)}"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}${with_cache:+, semantic_cache (all $with_cache)}${with_routing:+, router (cascade: judged and accepted)}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do
@@ -210,3 +206,11 @@ quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | b
 quiet_nginx=$(echo "scale=3; ${quiet_p99[nginx]} - ${quiet_p99[mock]}" | bc -l)
 echo "p99 added over the mock at 1 connection: costgate ${quiet_costgate} ms, nginx ${quiet_nginx} ms (target: costgate < 1 ms)"
 printf "costgate peak RSS: %.1f MiB (target < 64 MiB)\n" "$(echo "$rss_kib / 1024" | bc -l)"
+if [[ -n $with_routing ]]; then
+  # Each routed request makes the mock compute logprobs, which costs it several times a plain
+  # answer: the ceiling of this run is the mock's rate with them, not nginx's without.
+  script=bench/load/chat_logprobs.lua
+  read -r rps p50 p99 < <(measure "${urls[mock]}" "$duration")
+  mock_ratio=$(echo "scale=3; ${total_rps[costgate]} / $rounds / $rps" | bc -l)
+  echo "the mock alone answering with logprobs: $rps requests/s; costgate with routing / that: $mock_ratio"
+fi

@@ -118,16 +118,26 @@ std::string withModel(const std::string& body, std::string_view model) {
 }
 
 // A chat.completion without the logprobs the gateway asked for to judge it (OpenAI sends null
-// when they were not asked for).
+// when they were not asked for): each choice's logprobs text is replaced in place, the rest of
+// the bytes copied as they are.
 std::string withoutLogprobs(const std::string& completion) {
-  json parsed = json::parse(completion, nullptr, false);
-  if (!parsed.is_object() || !parsed.contains("choices") || !parsed["choices"].is_array()) {
-    return completion;
+  auto document = jsonview::Document::parse(completion);
+  auto choices =
+      document && document->root().isObject() ? document->root().find("choices") : std::nullopt;
+  if (!choices || !choices->isArray()) return completion;
+  std::string out;
+  out.reserve(completion.size());
+  std::size_t copied = 0;
+  for (const jsonview::Value& choice : choices->elements()) {
+    auto logprobs = choice.isObject() ? choice.find("logprobs") : std::nullopt;
+    if (!logprobs || logprobs->isNull()) continue;
+    const std::string_view raw = logprobs->raw();
+    const auto at = static_cast<std::size_t>(raw.data() - completion.data());
+    out.append(completion, copied, at - copied).append("null");
+    copied = at + raw.size();
   }
-  for (json& choice : parsed["choices"]) {
-    if (choice.is_object() && choice.contains("logprobs")) choice["logprobs"] = nullptr;
-  }
-  return parsed.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.append(completion, copied);
+  return out;
 }
 
 // Resumes when `signal` fires (on any thread) or `timeout` passes, whichever comes first.
@@ -371,6 +381,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   if (!ctx.route_tier.empty() || !ctx.route_rule.empty()) {
     metrics_.countRouteDecision(ctx.route_tier.empty() ? "none" : ctx.route_tier, ctx.route_rule);
+    record.annotations.emplace_back("route", ctx.route_tier + ":" + ctx.route_rule);
   }
   std::vector<upstream::Header> headers;
   headers.reserve(ctx.headers.size() + 1);
@@ -434,8 +445,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   // Another deployment or a fallback model is sent its own model name.
   auto body_for = [&primary_body, &primary_model](std::string_view backend_model) {
-    return backend_model == primary_model ? primary_body
-                                          : withModel(primary_body, backend_model);
+    return backend_model == primary_model ? primary_body : withModel(primary_body, backend_model);
   };
 
   auto upstream_started = Clock::now();
@@ -446,9 +456,9 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   if (!answer.exchange) {
     record.error = answer.failure ? answer.failure->message : "no deployment to call";
     // Named, not a conditional inside co_await: GCC 12 destroys such temporaries twice.
-    openai::ApiError error = failureError(answer.failure.value_or(upstream::Failure{
-        upstream::FailureKind::Connect,
-        "every deployment of " + ctx.model + " is set aside after failures"}));
+    openai::ApiError error = failureError(answer.failure.value_or(
+        upstream::Failure{upstream::FailureKind::Connect,
+                          "every deployment of " + ctx.model + " is set aside after failures"}));
     Response response = errorResponse(error);
     co_await writer.send(std::move(response));
     chain_.onComplete(ctx);
@@ -529,7 +539,8 @@ server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Valu
           record.backend = call.backend;
           ctx.upstream_status = 200;
           ctx.response_headers.emplace_back("x-costgate-attempts", std::to_string(attempts));
-          if (!escalated.empty()) ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
+          if (!escalated.empty())
+            ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
           if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, 200, answer);
           Response response(200, "application/json", answer);
           if (ctx.stream) {
@@ -551,7 +562,8 @@ server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Valu
           co_await writer.send(std::move(response));
           co_return true;
         }
-        reason = verdict.reason.empty() ? "score" : verdict.reason.substr(0, verdict.reason.find(','));
+        reason =
+            verdict.reason.empty() ? "score" : verdict.reason.substr(0, verdict.reason.find(','));
         if (usage) {  // the weak answer was paid for all the same
           server::ExchangeRecord::SideCall side{call.model, *usage, std::nullopt};
           const Route& tried = routes_.at(call.model);
@@ -564,6 +576,7 @@ server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Valu
     escalated += (escalated.empty() ? "" : ", ") + model + "->" + next + ": " + reason;
   }
   ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
+  record.annotations.emplace_back("escalated", escalated);
   co_return false;
 }
 
@@ -630,7 +643,7 @@ server::Task<> Gateway::callModel(
       out.exchange = std::move(exchange);
       out.lease = std::move(lease);
       if (!retry_it) co_return;
-      last_fault = out.failure ? std::string(failureCode(out.failure->kind))
+      last_fault = out.failure     ? std::string(failureCode(out.failure->kind))
                    : status == 429 ? "rate_limited"
                                    : "status_" + std::to_string(status);
       if (attempt == retry.max_attempts) break;
@@ -946,8 +959,8 @@ void Gateway::observe(const server::ExchangeRecord& record) {
     metrics_.countUsage(side_who, side.usage, side.cost);
     report::Call call{.tags = {record.tag_labels.feature, record.tag_labels.team,
                                record.tag_labels.env, side.model},
-                      .tokens_in = static_cast<std::uint64_t>(side.usage.prompt_tokens),
-                      .tokens_out = 0,
+                      .tokens_in = side.usage.prompt_tokens,
+                      .tokens_out = side.usage.completion_tokens,
                       .cost = side.cost.value_or(0),
                       .saved = 0};
     std::lock_guard lock(spend_mutex_);

@@ -158,12 +158,18 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   if (!record.cache_result.empty()) plainField(out, R"(,"cache":)", record.cache_result);
   if (record.cache_coalesced) out.append(R"(,"coalesced":true)");
   if (record.saved) out.append(R"(,"saved_usd":)").append(pricing::formatUsd(*record.saved));
-  for (const auto& side : record.side_calls) {
-    out.append(R"(,"side_call":{"model":)");
-    appendJsonString(out, side.model);
-    field(out, R"(,"tokens_in":)", static_cast<long long>(side.usage.prompt_tokens));
-    if (side.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*side.cost));
-    out.push_back('}');
+  if (!record.side_calls.empty()) {
+    out.append(R"(,"side_calls":[)");
+    for (const auto& side : record.side_calls) {
+      if (&side != &record.side_calls.front()) out.push_back(',');
+      out.append(R"({"model":)");
+      appendJsonString(out, side.model);
+      field(out, R"(,"tokens_in":)", static_cast<long long>(side.usage.prompt_tokens));
+      field(out, R"(,"tokens_out":)", static_cast<long long>(side.usage.completion_tokens));
+      if (side.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*side.cost));
+      out.push_back('}');
+    }
+    out.push_back(']');
   }
   for (const auto& [name, value] : record.annotations) {
     out.push_back(',');

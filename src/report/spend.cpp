@@ -149,25 +149,26 @@ std::string SpendTotals::json() const {
   return out + "],\"total\":{" + numbers(total_) + "}}";
 }
 
-std::optional<Call> callFromLogLine(std::string_view line, std::string_view since,
-                                    std::string_view until) {
+std::vector<Call> callsFromLogLine(std::string_view line, std::string_view since,
+                                   std::string_view until) {
+  std::vector<Call> calls;
   auto document = jsonview::Document::parse(line);
-  if (!document || !document->root().isObject()) return std::nullopt;
+  if (!document || !document->root().isObject()) return calls;
   auto root = document->root();
   auto text = [&](std::string_view key) -> std::string {
     auto value = root.find(key);
     return value && value->isString() ? value->string() : std::string();
   };
   std::string ts = text("ts");
-  if (!since.empty() && ts < since) return std::nullopt;
-  if (!until.empty() && ts >= until) return std::nullopt;
+  if (!since.empty() && ts < since) return calls;
+  if (!until.empty() && ts >= until) return calls;
   Call call;
   call.tags = {text("feature"), text("team"), text("env"), text("model")};
   std::string route = text("route");
   bool proxied = route == "chat_completions" || route == "completions" || route == "embeddings";
-  if (!proxied || call.tags[3].empty() || call.tags[3] == "unknown") return std::nullopt;
-  auto count = [&](std::string_view key) -> std::uint64_t {
-    auto value = root.find(key);
+  if (!proxied || call.tags[3].empty() || call.tags[3] == "unknown") return calls;
+  auto countIn = [](const jsonview::Value& object, std::string_view key) -> std::uint64_t {
+    auto value = object.find(key);
     auto number = value ? value->integer() : std::nullopt;
     return number && *number > 0 ? static_cast<std::uint64_t>(*number) : 0;
   };
@@ -176,14 +177,32 @@ std::optional<Call> callFromLogLine(std::string_view line, std::string_view sinc
   if (auto source = root.find("usage_source"); source && source->isString()) {
     cached = source->stringEquals("cache");
   }
-  call.tokens_in = cached ? 0 : count("tokens_in");
-  call.tokens_out = cached ? 0 : count("tokens_out");
+  call.tokens_in = cached ? 0 : countIn(root, "tokens_in");
+  call.tokens_out = cached ? 0 : countIn(root, "tokens_out");
   // The log writes cost as exact decimal text; read back exactly.
   if (auto cost = root.find("cost_usd")) call.cost = pricing::parseUsd(cost->raw()).value_or(0);
   if (auto saved = root.find("saved_usd")) {
     call.saved = pricing::parseUsd(saved->raw()).value_or(0);
   }
-  return call;
+  calls.push_back(call);
+  // Other calls made for the request (an embedding, a cascade's escalated attempt): the same
+  // tags, their own model and cost.
+  if (auto sides = root.find("side_calls"); sides && sides->isArray()) {
+    for (const jsonview::Value& side : sides->elements()) {
+      if (!side.isObject()) continue;
+      auto model = side.find("model");
+      if (!model || !model->isString()) continue;
+      Call extra;
+      extra.tags = {call.tags[0], call.tags[1], call.tags[2], model->string()};
+      extra.tokens_in = countIn(side, "tokens_in");
+      extra.tokens_out = countIn(side, "tokens_out");
+      if (auto cost = side.find("cost_usd")) {
+        extra.cost = pricing::parseUsd(cost->raw()).value_or(0);
+      }
+      calls.push_back(std::move(extra));
+    }
+  }
+  return calls;
 }
 
 }  // namespace costgate::report

@@ -228,10 +228,10 @@ test('a backend embedder: /v1/embeddings of a configured model, charged to the r
     await sleep(50);
     const log = embedded.accessLog();
     const line = (id) => log.find((l) => l.request_id === id);
-    assert.equal(line('e-1').side_call.model, 'mock-embed');
-    assert.ok(line('e-1').side_call.cost_usd > 0, 'the embedding call is charged');
-    assert.ok(line('e-2').side_call.cost_usd > 0, 'a semantic hit still paid for its embedding');
-    assert.equal(line('e-3').side_call, undefined, 'an exact hit needs no embedding');
+    assert.equal(line('e-1').side_calls[0].model, 'mock-embed');
+    assert.ok(line('e-1').side_calls[0].cost_usd > 0, 'the embedding call is charged');
+    assert.ok(line('e-2').side_calls[0].cost_usd > 0, 'a semantic hit still paid for its embedding');
+    assert.equal(line('e-3').side_calls, undefined, 'an exact hit needs no embedding');
     const spend = await (await fetch(`${embedded.url}/costgate/spend`)).json();
     const byModel = JSON.stringify(spend);
     assert.match(byModel, /mock-embed/);

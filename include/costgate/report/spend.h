@@ -69,11 +69,12 @@ class SpendTotals {
 // --since and --until take: "2026-11-28", "2026-11-28T18:00".
 bool isTimestampPrefix(std::string_view text);
 
-// One access-log line as a Call, if it is a proxied call's line (it has a route and a model)
+// The calls of one access-log line, if it is a proxied call's line (it has a route and a model)
 // whose timestamp is in [since, until) (ISO 8601 prefixes such as "2026-11-28" or
-// "2026-11-28T18:00"; empty = unbounded). nullopt for other lines and for lines that are not
-// JSON.
-std::optional<Call> callFromLogLine(std::string_view line, std::string_view since,
-                                    std::string_view until);
+// "2026-11-28T18:00"; empty = unbounded): the request's own call, then its side_calls (an
+// embedding, a cascade's escalated attempts), each under its own model. None for other lines
+// and for lines that are not JSON.
+std::vector<Call> callsFromLogLine(std::string_view line, std::string_view since,
+                                   std::string_view until);
 
 }  // namespace costgate::report

@@ -15,6 +15,9 @@
 //             - {name: tools, when: {has_tools: true}, tier: strong}
 //             - {name: long, when: {min_prompt_tokens: 6000}, tier: strong}
 //             - {name: proofs, when: {keywords: [prove, derive]}, tier: cascade}
+//             - {name: vip, when: {team: [sales], model: [gpt-4o*]}, tier: strong}
+//           # when: feature, team, env, model (lists, trailing * patterns), min_prompt_tokens,
+//           # max_prompt_tokens, has_tools, has_images, has_code, json_response, keywords
 //           complexity:                 # otherwise, by the complexity score (0 to 1)
 //             - {below: 0.25, tier: cheap}
 //             - {below: 0.6, tier: cascade}
@@ -42,20 +45,22 @@
 namespace costgate::filters::router {
 namespace {
 
-constexpr std::string_view kPolicyKeys[] = {
-    "name",  "match", "allowed_models", "on_disallowed", "default_model",
-    "tiers", "rules", "complexity",     "cascade"};
+constexpr std::string_view kPolicyKeys[] = {"name",          "match",         "allowed_models",
+                                            "on_disallowed", "default_model", "tiers",
+                                            "rules",         "complexity",    "cascade"};
 constexpr std::string_view kTierKeys[] = {"name", "models"};
 constexpr std::string_view kRuleKeys[] = {"name", "when", "tier"};
 constexpr std::string_view kConditionKeys[] = {
-    "model",     "min_prompt_tokens", "max_prompt_tokens", "has_tools",
-    "has_images", "has_code",         "json_response",     "keywords"};
+    "feature",           "team",      "env",        "model",    "min_prompt_tokens",
+    "max_prompt_tokens", "has_tools", "has_images", "has_code", "json_response",
+    "keywords"};
 constexpr std::string_view kStepKeys[] = {"below", "tier"};
 constexpr std::string_view kCascadeKeys[] = {
-    "threshold",         "streams",         "signals",         "mean_logprob_below",
-    "min_logprob_below", "refusal_phrases", "uncertainty_phrases"};
-constexpr std::string_view kSignalKeys[] = {"finish_reason", "empty",        "invalid_json",
-                                            "refusal",       "uncertainty",  "mean_logprob",
+    "threshold",          "streams",           "signals",
+    "mean_logprob_below", "min_logprob_below", "refusal_phrases",
+    "uncertainty_phrases"};
+constexpr std::string_view kSignalKeys[] = {"finish_reason", "empty",       "invalid_json",
+                                            "refusal",       "uncertainty", "mean_logprob",
                                             "min_logprob"};
 constexpr std::string_view kOnDisallowed[] = {"reject", "rewrite"};
 constexpr std::string_view kStreams[] = {"pre_route", "buffer"};
@@ -71,11 +76,7 @@ bool optionalFlag(const config::Section& section, std::string_view key, std::opt
 
 bool ruleMatches(const RuleCondition& when, const pipeline::RequestContext& ctx,
                  const RequestFeatures& features) {
-  if (!when.models.empty() &&
-      std::none_of(when.models.begin(), when.models.end(),
-                   [&](const std::string& p) { return pipeline::matchesPattern(p, ctx.model); })) {
-    return false;
-  }
+  if (!when.tags_and_model.matches(ctx)) return false;
   if (when.min_prompt_tokens && features.prompt_tokens < *when.min_prompt_tokens) return false;
   if (when.max_prompt_tokens && features.prompt_tokens > *when.max_prompt_tokens) return false;
   if (when.has_tools && *when.has_tools != features.has_tools) return false;
@@ -92,10 +93,10 @@ bool ruleMatches(const RuleCondition& when, const pipeline::RequestContext& ctx,
 }
 
 pipeline::LocalReply disallowed(const pipeline::RequestContext& ctx, const RouterPolicy& policy) {
-  auto error = openai::permissionDenied(
-      "The model '" + ctx.model + "' is not approved for this feature (policy '" + policy.name +
-          "')",
-      "model", "model_not_allowed");
+  auto error = openai::permissionDenied("The model '" + ctx.model +
+                                            "' is not approved for this feature (policy '" +
+                                            policy.name + "')",
+                                        "model", "model_not_allowed");
   return {error.status, "application/json", error.body(), {}};
 }
 
@@ -163,7 +164,10 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
             return checkTier(field, tier);
           });
           const config::Section when = rule.section("when", kConditionKeys);
-          when.strings("model", &read.when.models);
+          when.strings("feature", &read.when.tags_and_model.features);
+          when.strings("team", &read.when.tags_and_model.teams);
+          when.strings("env", &read.when.tags_and_model.envs);
+          when.strings("model", &read.when.tags_and_model.models);
           std::int64_t tokens = 0;
           if (when.has("min_prompt_tokens")) {
             when.integer("min_prompt_tokens", 0, kMaxTokens, &tokens);
@@ -179,7 +183,8 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
           optionalFlag(when, "json_response", &read.when.json_response);
           when.strings("keywords", &read.when.keywords);
           for (auto& keyword : read.when.keywords) {
-            for (char& c : keyword) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : keyword)
+              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           }
           policy.rules.push_back(std::move(read));
         }
@@ -200,7 +205,8 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
             read.below = below;
             if (!reader.failed() && !policy.complexity.empty() &&
                 below <= *policy.complexity.back().below) {
-              reader.fail(step.find("below")->error("each step's below must be higher than the last"));
+              reader.fail(
+                  step.find("below")->error("each step's below must be higher than the last"));
             }
           } else if (!last && !reader.failed()) {
             reader.fail(step.find("tier")->error("only the last step may leave out below"));
@@ -232,7 +238,8 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
         cascade.strings("uncertainty_phrases", &judge.uncertainty_phrases);
         for (auto* phrases : {&judge.refusal_phrases, &judge.uncertainty_phrases}) {
           for (auto& phrase : *phrases) {
-            for (char& c : phrase) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : phrase)
+              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
           }
         }
       });
@@ -291,9 +298,8 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
       const JudgeConfig* judge = &policy->judge;
       ctx.cascade = pipeline::Cascade{
           .models = tier->models,
-          .judge = [judge, expected = expectedOf(*ctx.request_index)](std::string_view answer) {
-            return judgeAnswer(answer, expected, *judge);
-          },
+          .judge = [judge, expected = expectedOf(*ctx.request_index)](
+                       std::string_view answer) { return judgeAnswer(answer, expected, *judge); },
           .ask_logprobs = judge->mean_logprob > 0 || judge->min_logprob > 0,
           .tier = tier->name};
     }

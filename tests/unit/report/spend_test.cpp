@@ -16,11 +16,12 @@ std::string line(const std::string& ts, const std::string& feature, const std::s
 }
 
 TEST(SpendReport, ReadsProxiedCallsFromTheLog) {
-  auto call = callFromLogLine(
+  auto calls = callsFromLogLine(
       line("2026-11-28T10:00:00.000Z", "search", "mock-small",
            R"(,"tokens_in":120,"tokens_out":40,"usage_source":"backend","cost_usd":0.000450)"),
       "", "");
-  ASSERT_TRUE(call.has_value());
+  ASSERT_EQ(calls.size(), 1u);
+  const Call* call = &calls[0];
   EXPECT_EQ(call->tags[0], "search");
   EXPECT_EQ(call->tags[1], "growth");
   EXPECT_EQ(call->tags[2], "");
@@ -29,18 +30,32 @@ TEST(SpendReport, ReadsProxiedCallsFromTheLog) {
   EXPECT_EQ(call->tokens_out, 40u);
   EXPECT_EQ(call->cost, 450);
   // Not proxied calls, unknown models and lines that are not JSON are not calls.
-  EXPECT_FALSE(callFromLogLine(R"({"ts":"x","route":"admin","model":""})", "", ""));
-  EXPECT_FALSE(callFromLogLine(line("2026-11-28", "f", "unknown", ""), "", ""));
-  EXPECT_FALSE(callFromLogLine("costgate 0.1.0 listening on ...", "", ""));
+  EXPECT_TRUE(callsFromLogLine(R"({"ts":"x","route":"admin","model":""})", "", "").empty());
+  EXPECT_TRUE(callsFromLogLine(line("2026-11-28", "f", "unknown", ""), "", "").empty());
+  EXPECT_TRUE(callsFromLogLine("costgate 0.1.0 listening on ...", "", "").empty());
+}
+
+// An escalated cascade attempt or an embedding is charged under its own model, to the same tags.
+TEST(SpendReport, SideCallsOfALineAreCallsToo) {
+  auto calls = callsFromLogLine(
+      line("2026-11-28T10:00:00.000Z", "search", "large",
+           R"(,"tokens_in":10,"tokens_out":5,"cost_usd":0.000100,"side_calls":[)"
+           R"({"model":"small","tokens_in":10,"tokens_out":7,"cost_usd":0.000003}])"),
+      "", "");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].tags[0], "search");
+  EXPECT_EQ(calls[1].tags[3], "small");
+  EXPECT_EQ(calls[1].tokens_out, 7u);
+  EXPECT_EQ(calls[1].cost, 3);
 }
 
 TEST(SpendReport, KeepsCallsInTheTimeRange) {
   std::string at_ten = line("2026-11-28T10:00:00.000Z", "f", "m", "");
-  EXPECT_TRUE(callFromLogLine(at_ten, "2026-11-28", ""));
-  EXPECT_TRUE(callFromLogLine(at_ten, "2026-11-28T10:00", "2026-11-28T10:01"));
-  EXPECT_FALSE(callFromLogLine(at_ten, "2026-11-28T10:01", ""));
-  EXPECT_FALSE(callFromLogLine(at_ten, "", "2026-11-28T10:00"));  // until is exclusive
-  EXPECT_FALSE(callFromLogLine(at_ten, "2026-11-29", ""));
+  EXPECT_FALSE(callsFromLogLine(at_ten, "2026-11-28", "").empty());
+  EXPECT_FALSE(callsFromLogLine(at_ten, "2026-11-28T10:00", "2026-11-28T10:01").empty());
+  EXPECT_TRUE(callsFromLogLine(at_ten, "2026-11-28T10:01", "").empty());
+  EXPECT_TRUE(callsFromLogLine(at_ten, "", "2026-11-28T10:00").empty());  // until is exclusive
+  EXPECT_TRUE(callsFromLogLine(at_ten, "2026-11-29", "").empty());
 }
 
 TEST(SpendReport, TimesArePrefixesOfTheLogsTimestamps) {
@@ -105,12 +120,13 @@ TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
 TEST(SpendReport, CacheHitsCountAsSaved) {
   SpendTotals totals({Dimension::Feature});
   totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 500});
-  auto hit = callFromLogLine(
+  auto hits = callsFromLogLine(
       R"({"ts":"2026-11-29T10:00:00.000Z","route":"chat_completions","model":"m",)"
       R"("feature":"faq","tokens_in":10,"tokens_out":20,"usage_source":"cache","cost_usd":0,)"
       R"("saved_usd":0.000500})",
       "", "");
-  ASSERT_TRUE(hit);
+  ASSERT_EQ(hits.size(), 1u);
+  const Call* hit = &hits[0];
   EXPECT_EQ(hit->tokens_in, 0u);
   EXPECT_EQ(hit->cost, 0);
   EXPECT_EQ(hit->saved, 500);

@@ -20,7 +20,9 @@ namespace costgate::filters::router {
 
 // Conditions of a pre-routing rule; every one given must hold.
 struct RuleCondition {
-  std::vector<std::string> models;  // the requested model (patterns with a trailing *)
+  // The request's tags and the model it asked for (patterns with a trailing *), as a policy's
+  // match reads them.
+  pipeline::PolicyMatch tags_and_model;
   std::optional<std::int64_t> min_prompt_tokens;
   std::optional<std::int64_t> max_prompt_tokens;
   std::optional<bool> has_tools;

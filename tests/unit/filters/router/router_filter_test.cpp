@@ -122,9 +122,21 @@ TEST(RouterFilter, RulesPickATierInOrderAndTheComplexityScoreTheRest) {
   EXPECT_EQ(code.ctx.route_tier, "strong");
 }
 
+TEST(RouterFilter, RulesMatchTagsAndTheRequestedModel) {
+  RouterFilter filter(configOk(std::string("{name: p, ") + kTiers +
+                               ", rules: [{name: vip, when: {team: [sales], model: [m*]}, tier: "
+                               "strong}, {name: rest, when: {}, tier: cheap}]}"));
+  Request sales(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "sales", "", ""});
+  filter.onRequest(sales.ctx);
+  EXPECT_EQ(sales.ctx.route_rule, "vip");
+  Request other(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "ops", "", ""});
+  filter.onRequest(other.ctx);
+  EXPECT_EQ(other.ctx.route_rule, "rest");
+}
+
 TEST(RouterFilter, AStreamInACascadingTierIsPreRoutedUnlessThePolicyBuffers) {
-  const std::string tiers = std::string("{name: p, ") + kTiers +
-                            ", rules: [{name: all, when: {}, tier: cascade}]";
+  const std::string tiers =
+      std::string("{name: p, ") + kTiers + ", rules: [{name: all, when: {}, tier: cascade}]";
   RouterFilter pre_route(configOk(tiers + "}"));
   Request stream(chat("m", "hello", {{"stream", true}}));
   stream.ctx.stream = true;
@@ -147,9 +159,9 @@ TEST(RouterFilter, TheCascadeJudgesWithThePolicysSignalsAndTheRequestsFormat) {
   filter.onRequest(request.ctx);
   ASSERT_TRUE(request.ctx.cascade);
   auto answer = [](const std::string& content) {
-    return json{{"choices",
-                 {{{"message", {{"role", "assistant"}, {"content", content}}},
-                   {"finish_reason", "stop"}}}}}
+    return json{
+        {"choices",
+         {{{"message", {{"role", "assistant"}, {"content", content}}}, {"finish_reason", "stop"}}}}}
         .dump();
   };
   EXPECT_TRUE(request.ctx.cascade->judge(answer(R"({"a": 1})")).accept);
@@ -163,10 +175,10 @@ TEST(RequestFeatures, ComplexityFollowsTheDocumentedWeights) {
   Request plain(chat("m", "hello there"), pipeline::Route::ChatCompletions, nullptr);
   RequestFeatures features = featuresOf(plain.ctx);
   EXPECT_DOUBLE_EQ(complexityOf(features), 0.30 * (features.prompt_tokens / 3000.0));
-  Request rich(chat("m", "Step by step, analyze this:\n```\nx = 1\n```",
-                    {{"tools", {{{"type", "function"}}}},
-                     {"response_format", {{"type", "json_object"}}}}),
-               pipeline::Route::ChatCompletions, nullptr);
+  Request rich(
+      chat("m", "Step by step, analyze this:\n```\nx = 1\n```",
+           {{"tools", {{{"type", "function"}}}}, {"response_format", {{"type", "json_object"}}}}),
+      pipeline::Route::ChatCompletions, nullptr);
   features = featuresOf(rich.ctx);
   EXPECT_TRUE(features.reasoning_words);
   EXPECT_TRUE(features.has_code);
