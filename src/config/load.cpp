@@ -30,12 +30,11 @@ namespace {
 // No value means success; an error is returned, never thrown.
 using MaybeError = std::optional<ConfigError>;
 
-constexpr std::string_view kTopKeys[] = {"server",     "backends",  "models", "upstream",
-                                         "tokenizer",  "filters",   "access_log",
-                                         "log_level"};
-constexpr std::string_view kUpstreamKeys[] = {"attempts",           "base_delay_ms",
-                                              "max_delay_ms",       "retry_after_cap_ms",
-                                              "eject_after_failures", "eject_cooldown_ms"};
+constexpr std::string_view kTopKeys[] = {"server",    "backends", "models",     "upstream",
+                                         "tokenizer", "filters",  "access_log", "log_level"};
+constexpr std::string_view kUpstreamKeys[] = {
+    "attempts",           "base_delay_ms",        "max_delay_ms",
+    "retry_after_cap_ms", "eject_after_failures", "eject_cooldown_ms"};
 constexpr std::string_view kDeploymentKeys[] = {"backend", "backend_model", "weight"};
 constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
@@ -391,7 +390,8 @@ class Loader {
           }
         }
         if (const Field* list = section.find("deployments");
-            list && route.deployments.empty() && section.sectionList("deployments", kDeploymentKeys).empty()) {
+            list && route.deployments.empty() &&
+            section.sectionList("deployments", kDeploymentKeys).empty()) {
           reader.fail(list->error("expected at least one deployment"));
           return;
         }

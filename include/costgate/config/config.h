@@ -78,9 +78,9 @@ struct Deployment {
 };
 
 struct ModelRoute {
-  std::string name;           // what clients send as "model"
-  std::string backend;        // the first deployment's backend...
-  std::string backend_model;  // ...and the model name it is sent
+  std::string name;                     // what clients send as "model"
+  std::string backend;                  // the first deployment's backend...
+  std::string backend_model;            // ...and the model name it is sent
   std::vector<Deployment> deployments;  // at least one; the first is backend/backend_model
   // Models tried, in order, when every deployment of this one failed (after retries).
   std::vector<std::string> fallbacks;
@@ -102,9 +102,9 @@ struct FilterSpec {
 
 // How calls to backends are retried and failing deployments set aside (every model's).
 struct UpstreamPolicy {
-  unsigned attempts = 2;  // per model, the first try included; a retry goes to another
-                          // deployment when there is one
-  Millis base_delay{100};  // backoff: full jitter up to base x 2^(retry-1), at most max_delay;
+  unsigned attempts = 2;    // per model, the first try included; a retry goes to another
+                            // deployment when there is one
+  Millis base_delay{100};   // backoff: full jitter up to base x 2^(retry-1), at most max_delay;
   Millis max_delay{2'000};  // a Retry-After up to retry_after_cap is honoured instead
   Millis retry_after_cap{10'000};
   unsigned eject_after_failures = 3;  // consecutive failures that eject a deployment...

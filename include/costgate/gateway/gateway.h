@@ -55,7 +55,7 @@ class Gateway {
   };
   // One call to a gateway model with its retries and fallbacks (config::UpstreamPolicy).
   struct ModelCall {
-    std::unique_ptr<upstream::Exchange> exchange;  // a response head arrived (any status)
+    std::unique_ptr<upstream::Exchange> exchange;          // a response head arrived (any status)
     std::optional<upstream::DeploymentPool::Lease> lease;  // released when the call is done
     std::optional<upstream::Failure> failure;  // no deployment answered: the last failure
     std::string model;                         // who answered: a fallback's name after one
@@ -80,8 +80,8 @@ class Gateway {
   server::Task<bool> runCascade(pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                                 const std::string& path,
                                 const std::vector<upstream::Header>& headers,
-                                const StreamAccounting& accounting,
-                                server::ResponseWriter& writer, int& attempts);
+                                const StreamAccounting& accounting, server::ResponseWriter& writer,
+                                int& attempts);
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
                              server::ResponseWriter& writer, StreamAccounting accounting);
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,

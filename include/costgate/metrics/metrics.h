@@ -83,8 +83,7 @@ class Metrics {
   void countFallback(std::string_view from, std::string_view to, std::string_view reason);
   // A deployment's health after a call (costgate_backend_up: 1 serving, 0 ejected) and the
   // calls it has in flight (costgate_backend_outstanding).
-  void setBackendHealth(std::string_view model, std::string_view backend, bool up,
-                        int outstanding);
+  void setBackendHealth(std::string_view model, std::string_view backend, bool up, int outstanding);
 
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;

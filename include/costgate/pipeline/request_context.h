@@ -2,8 +2,8 @@
 // Everything one request carries through the filter chain. Plain data: no sockets, no Beast.
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>

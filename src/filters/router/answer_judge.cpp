@@ -34,8 +34,9 @@ std::string reasonOf(std::vector<std::pair<double, std::string_view>> fired) {
 bool validJson(std::string_view text, const Expected& expected) {
   auto document = jsonview::Document::parse(text);
   if (!document || !document->root().isObject()) return false;
-  return std::all_of(expected.required.begin(), expected.required.end(),
-                     [&](const std::string& key) { return document->root().find(key).has_value(); });
+  return std::all_of(
+      expected.required.begin(), expected.required.end(),
+      [&](const std::string& key) { return document->root().find(key).has_value(); });
 }
 
 }  // namespace
@@ -43,17 +44,17 @@ bool validJson(std::string_view text, const Expected& expected) {
 const std::vector<std::string>& defaultRefusalPhrases() {
   static const std::vector<std::string> phrases = {
       "i'm sorry, but i can't", "i am sorry, but i can't", "i'm sorry, but i cannot",
-      "i can't help with", "i cannot help with", "i can't assist with", "i cannot assist with",
-      "i'm unable to", "i am unable to", "i'm not able to", "i am not able to",
-      "as an ai language model"};
+      "i can't help with",      "i cannot help with",      "i can't assist with",
+      "i cannot assist with",   "i'm unable to",           "i am unable to",
+      "i'm not able to",        "i am not able to",        "as an ai language model"};
   return phrases;
 }
 
 const std::vector<std::string>& defaultUncertaintyPhrases() {
   static const std::vector<std::string> phrases = {
-      "i'm not sure", "i am not sure", "i'm not certain", "i am not certain", "i don't know",
-      "i do not know", "i'm not confident", "it's unclear", "it is unclear", "i might be wrong",
-      "i may be wrong", "i think, but"};
+      "i'm not sure",  "i am not sure",    "i'm not certain",   "i am not certain",
+      "i don't know",  "i do not know",    "i'm not confident", "it's unclear",
+      "it is unclear", "i might be wrong", "i may be wrong",    "i think, but"};
   return phrases;
 }
 
@@ -86,8 +87,8 @@ pipeline::Judgement judgeAnswer(std::string_view completion, const Expected& exp
     if (weight > 0) fired.emplace_back(weight, name);
   };
   auto document = jsonview::Document::parse(completion);
-  auto choices = document && document->root().isObject() ? document->root().find("choices")
-                                                          : std::nullopt;
+  auto choices =
+      document && document->root().isObject() ? document->root().find("choices") : std::nullopt;
   if (!choices || !choices->isArray() || choices->size() == 0 ||
       !choices->elements()[0].isObject()) {
     return {false, 0, "unreadable"};

@@ -11,9 +11,9 @@ namespace costgate::filters::router {
 namespace {
 
 constexpr std::array<std::string_view, 18> kReasoningWords = {
-    "prove",       "derive",     "step by step", "step-by-step", "analyze",  "analyse",
-    "trade-off",   "tradeoff",   "compare",      "explain why",  "optimize", "optimise",
-    "algorithm",   "complexity", "architecture", "design a",     "debug",    "calculate"};
+    "prove",     "derive",     "step by step", "step-by-step", "analyze",  "analyse",
+    "trade-off", "tradeoff",   "compare",      "explain why",  "optimize", "optimise",
+    "algorithm", "complexity", "architecture", "design a",     "debug",    "calculate"};
 
 // Markers of source code outside a fence: common keywords and punctuation at a line's start or
 // end. A heuristic: a false "code" only raises the score a little.
@@ -43,8 +43,9 @@ RequestFeatures featuresOf(const pipeline::RequestContext& ctx) {
   }
   if (auto format = body.find("response_format"); format && format->isObject()) {
     auto type = format->find("type");
-    features.json_response = type && type->isString() &&
-                             (type->stringEquals("json_object") || type->stringEquals("json_schema"));
+    features.json_response =
+        type && type->isString() &&
+        (type->stringEquals("json_object") || type->stringEquals("json_schema"));
   }
   std::size_t characters = 0;
   auto visitText = [&](std::string_view role, std::string_view text) {
@@ -78,10 +79,9 @@ RequestFeatures featuresOf(const pipeline::RequestContext& ctx) {
   } else if (auto prompt = body.find("prompt"); prompt && prompt->isString()) {
     visitText("user", prompt->string());
   }
-  features.reasoning_words =
-      std::any_of(kReasoningWords.begin(), kReasoningWords.end(), [&](std::string_view word) {
-        return features.user_text.find(word) != std::string::npos;
-      });
+  features.reasoning_words = std::any_of(
+      kReasoningWords.begin(), kReasoningWords.end(),
+      [&](std::string_view word) { return features.user_text.find(word) != std::string::npos; });
   if (ctx.prompt_tokens) {
     features.prompt_tokens = ctx.prompt_tokens->tokens;
   } else if (ctx.encoding) {

@@ -67,8 +67,8 @@ TEST(AnswerJudge, EachSignalFiresOnItsOwn) {
 
 TEST(AnswerJudge, SignalsAddUpAndWeightsAreConfigurable) {
   // Uncertain (0.3) and unconfident (0.5): 0.2 left, under the 0.6 threshold.
-  auto both = judgeAnswer(completion("I'm not sure. Maybe 42.", "stop", {-1.5, -1.0}), kText,
-                          kDefaults);
+  auto both =
+      judgeAnswer(completion("I'm not sure. Maybe 42.", "stop", {-1.5, -1.0}), kText, kDefaults);
   EXPECT_FALSE(both.accept);
   EXPECT_NEAR(both.score, 0.2, 1e-9);
   EXPECT_EQ(both.reason, "mean_logprob,uncertainty");
