@@ -30,8 +30,9 @@ namespace {
 // No value means success; an error is returned, never thrown.
 using MaybeError = std::optional<ConfigError>;
 
-constexpr std::string_view kTopKeys[] = {"server",    "backends", "models",     "upstream",
-                                         "tokenizer", "filters",  "access_log", "log_level"};
+constexpr std::string_view kTopKeys[] = {"server",     "backends",  "models",
+                                         "upstream",   "tokenizer", "filters",
+                                         "access_log", "log_level", "admin"};
 constexpr std::string_view kUpstreamKeys[] = {
     "attempts",           "base_delay_ms",        "max_delay_ms",
     "retry_after_cap_ms", "eject_after_failures", "eject_cooldown_ms"};
@@ -55,6 +56,7 @@ constexpr std::string_view kCustomEncodingKeys[] = {"file", "split"};
 constexpr std::string_view kBuiltInEncodings[] = {"cl100k_base", "o200k_base"};
 constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output", "reasoning"};
 constexpr std::string_view kAccessLogKeys[] = {"path"};
+constexpr std::string_view kAdminKeys[] = {"api_key"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
 constexpr uint64_t kMaxThreads = 1024;
@@ -258,6 +260,7 @@ class Loader {
     readUpstream(top.section("upstream", kUpstreamKeys), &config->upstream);
     readFilters(reader, top.items("filters", "filters"), &config->filters);
     top.section("access_log", kAccessLogKeys).string("path", &config->access_log.path);
+    top.section("admin", kAdminKeys).string("api_key", &config->admin.api_key);
     top.choice("log_level", kLogLevels, &config->log_level);
     return reader.error();
   }
@@ -587,8 +590,7 @@ class Loader {
   static void readFilters(SettingsReader& reader, const std::vector<Field>& entries,
                           std::vector<FilterSpec>* filters) {
     for (const Field& entry : entries) {
-      FilterSpec spec{
-          .name = "", .settings = YAML::Node(), .mark = entry.mark(), .model_names = {}};
+      FilterSpec spec{.name = "", .settings = YAML::Node(), .mark = entry.mark(), .models = {}};
       if (auto error = readFilter(entry, &spec)) {
         reader.fail(*std::move(error));
         return;

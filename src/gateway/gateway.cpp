@@ -5,7 +5,10 @@
 #include <cmath>
 #include <random>
 
+#include <openssl/crypto.h>
+
 #include "costgate/cache/completion_stream.h"
+#include "costgate/filters/budget/budget_filter.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/jsonview/splice.h"
 #include "costgate/openai/error.h"
@@ -273,6 +276,10 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
     response = jsonResponse(200, R"({"status":"ready"})");
   } else if (get && path == "/costgate/spend") {
     response = jsonResponse(200, spendJson());
+  } else if (get && path == "/admin/budgets") {
+    Response admin = co_await budgetsResponse(request);
+    co_await writer.send(std::move(admin));
+    co_return;
   } else if (get && path == "/metrics") {
     response = Response(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.serialize());
   } else if (get && (path == "/v1/models" || path.starts_with("/v1/models/"))) {
@@ -285,6 +292,56 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
         "unknown_url"));
   }
   co_await writer.send(std::move(response));
+}
+
+server::Task<Response> Gateway::budgetsResponse(Request& request) {
+  // The key compared in constant time: its length aside, how much of a guess matched never shows
+  // in the answer's timing.
+  std::string_view given;
+  for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
+    auto field = request.head.field(i);
+    if (field.name == "x-costgate-admin-key") given = field.value;
+    if (field.name == "authorization" && field.value.starts_with("Bearer ")) {
+      given = field.value.substr(7);
+    }
+  }
+  const std::string& key = config_.admin.api_key;
+  if (key.empty()) {
+    co_return errorResponse(openai::permissionDenied(
+        "Admin endpoints are off: set admin.api_key in the configuration", {}, "admin_disabled"));
+  }
+  if (given.size() != key.size() || CRYPTO_memcmp(given.data(), key.data(), key.size()) != 0) {
+    openai::ApiError error{
+        401, "invalid_request_error", "A valid admin key is required", {}, "invalid_admin_key"};
+    co_return errorResponse(error);
+  }
+  const filters::budget::BudgetFilter* filter = nullptr;
+  for (std::size_t i = 0; i < chain_.size() && !filter; ++i) {
+    filter = dynamic_cast<const filters::budget::BudgetFilter*>(&chain_.at(i));
+  }
+  json budgets = json::array();
+  if (filter) {
+    auto status = std::make_shared<std::optional<std::vector<filters::budget::BudgetStatus>>>();
+    auto done = std::make_shared<pipeline::Signal>();
+    filter->statusAsync(status, done);
+    co_await waitFor(*done, std::chrono::milliseconds(3000));
+    if (!done->fired() || !*status) {
+      co_return errorResponse(
+          openai::serverError(503, "The budget ledger is unreachable", "budget_unavailable"));
+    }
+    for (const auto& budget : **status) {
+      budgets.push_back({{"name", budget.name},
+                         {"window", budget.window},
+                         {"spent_usd", pricing::formatUsd(budget.spent)},
+                         {"reserved_usd", pricing::formatUsd(budget.reserved)},
+                         {"limit_usd", pricing::formatUsd(budget.limit)},
+                         {"state", budget.state},
+                         {"resets_at", std::chrono::duration_cast<std::chrono::seconds>(
+                                           budget.resets.time_since_epoch())
+                                           .count()}});
+    }
+  }
+  co_return jsonResponse(200, json{{"budgets", std::move(budgets)}}.dump());
 }
 
 server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseWriter& writer) {
@@ -357,6 +414,22 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   }
   record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
   if (ctx.cache) recordCacheOutcome(ctx, record);
+  if (ctx.budget) {
+    const pipeline::BudgetOutcome& budget = *ctx.budget;
+    for (const auto& state : budget.budgets) {
+      const int level = state.state == "warn"      ? 1
+                        : state.state == "degrade" ? 2
+                        : state.state == "open"    ? 3
+                                                   : 0;
+      record.budgets.push_back({state.name, state.spent, state.limit, level});
+    }
+    record.budget_rejected = budget.rejected;
+    record.budget_rate_limited = budget.rate_limited;
+    record.budget_degraded = budget.degraded;
+    record.budget_ledger_error = budget.ledger_error;
+    if (!budget.rejected.empty()) record.annotations.emplace_back("refused_by", budget.rejected);
+    if (!budget.degraded.empty()) record.annotations.emplace_back("degraded_by", budget.degraded);
+  }
   if (decision == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {
       ctx.local_reply = pipeline::LocalReply{
@@ -367,7 +440,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
           {}};
     }
     co_await reply_locally();
-    chain_.onComplete(ctx);
+    complete(ctx, record);
     co_return;
   }
 
@@ -394,7 +467,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
   if (ctx.cascade && ctx.cascade->models.size() > 1 && routes_.contains(ctx.model)) {
     bool served = co_await runCascade(ctx, filtered, path, headers, accounting, writer, attempts);
     if (served) {
-      chain_.onComplete(ctx);
+      complete(ctx, record);
       co_return;
     }
     // Every cheaper answer was judged too weak: the last model answers as any request's would.
@@ -408,7 +481,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     ctx.local_reply =
         pipeline::LocalReply{404, "application/json", modelNotFound(ctx.model).body(), {}};
     co_await reply_locally();
-    chain_.onComplete(ctx);
+    complete(ctx, record);
     co_return;
   }
   const Route& target = found->second;
@@ -461,7 +534,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
                           "every deployment of " + ctx.model + " is set aside after failures"}));
     Response response = errorResponse(error);
     co_await writer.send(std::move(response));
-    chain_.onComplete(ctx);
+    complete(ctx, record);
     co_return;
   }
   if (answer.model != ctx.model) {  // a fallback answered: charge its price
@@ -486,7 +559,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
   metrics_.observeUpstream(record.backend,
                            std::chrono::duration<double>(record.upstream_latency).count());
-  chain_.onComplete(ctx);
+  complete(ctx, record);
 }
 
 server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Value& filtered,
@@ -578,6 +651,22 @@ server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Valu
   ctx.response_headers.emplace_back("x-costgate-escalated", escalated);
   record.annotations.emplace_back("escalated", escalated);
   co_return false;
+}
+
+void Gateway::complete(RequestContext& ctx, const server::ExchangeRecord& record) const {
+  pipeline::Charge charge;
+  charge.cost = record.cost.value_or(0);
+  if (record.usage && record.usage_source != "cache") {
+    charge.tokens =
+        static_cast<std::int64_t>(record.usage->prompt_tokens + record.usage->completion_tokens);
+  }
+  for (const auto& side : record.side_calls) {
+    charge.cost = pricing::addSaturating(charge.cost, side.cost.value_or(0));
+    charge.tokens +=
+        static_cast<std::int64_t>(side.usage.prompt_tokens + side.usage.completion_tokens);
+  }
+  ctx.charged = charge;
+  chain_.onComplete(ctx);
 }
 
 server::Task<> Gateway::callModel(
@@ -969,6 +1058,7 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   for (const auto& saving : record.token_savings) {
     metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
   }
+  metrics_.observeBudgets(record);
   if (!record.cache_result.empty()) {
     metrics_.countCacheLookup(who, {.result = record.cache_result,
                                     .policy = record.cache_policy,

@@ -175,6 +175,36 @@ struct Metrics::Families {
                                 .Name("costgate_backend_outstanding")
                                 .Help("Calls in flight to a model's deployment")
                                 .Register(registry)),
+        budget_spent(prometheus::BuildGauge()
+                         .Name("costgate_budget_spent_usd")
+                         .Help("A budget's spend in its current window (settled calls), in USD")
+                         .Register(registry)),
+        budget_limit(prometheus::BuildGauge()
+                         .Name("costgate_budget_limit_usd")
+                         .Help("A budget's amount per window, in USD")
+                         .Register(registry)),
+        budget_state(prometheus::BuildGauge()
+                         .Name("costgate_budget_state")
+                         .Help("A budget's state: 0 ok, 1 warn, 2 degrade, 3 open (rejecting)")
+                         .Register(registry)),
+        budget_rejections(prometheus::BuildCounter()
+                              .Name("costgate_budget_rejections_total")
+                              .Help("Requests refused with 429 budget_exceeded, by budget")
+                              .Register(registry)),
+        budget_degradations(prometheus::BuildCounter()
+                                .Name("costgate_budget_degradations_total")
+                                .Help("Requests degraded (cheaper model, tighter cap) by budget")
+                                .Register(registry)),
+        rate_limited(prometheus::BuildCounter()
+                         .Name("costgate_rate_limited_total")
+                         .Help("Requests refused with 429 rate_limit_exceeded, by rate limit")
+                         .Register(registry)),
+        budget_ledger_errors(prometheus::BuildCounter()
+                                 .Name("costgate_budget_ledger_errors_total")
+                                 .Help("Requests for which the budget ledger (Redis) could not be "
+                                       "reached: served by the local ledger (fail-open) or refused "
+                                       "(fail-closed)")
+                                 .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -199,7 +229,14 @@ struct Metrics::Families {
         escalation_cache(escalations),
         fallback_cache(fallbacks),
         backend_up_cache(backend_up),
-        backend_outstanding_cache(backend_outstanding) {
+        backend_outstanding_cache(backend_outstanding),
+        budget_spent_cache(budget_spent),
+        budget_limit_cache(budget_limit),
+        budget_state_cache(budget_state),
+        budget_rejection_cache(budget_rejections),
+        budget_degradation_cache(budget_degradations),
+        rate_limited_cache(rate_limited),
+        budget_ledger_error_counter(budget_ledger_errors.Add({})) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
   }
 
@@ -224,6 +261,13 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& fallbacks;
   prometheus::Family<prometheus::Gauge>& backend_up;
   prometheus::Family<prometheus::Gauge>& backend_outstanding;
+  prometheus::Family<prometheus::Gauge>& budget_spent;
+  prometheus::Family<prometheus::Gauge>& budget_limit;
+  prometheus::Family<prometheus::Gauge>& budget_state;
+  prometheus::Family<prometheus::Counter>& budget_rejections;
+  prometheus::Family<prometheus::Counter>& budget_degradations;
+  prometheus::Family<prometheus::Counter>& rate_limited;
+  prometheus::Family<prometheus::Counter>& budget_ledger_errors;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -246,6 +290,13 @@ struct Metrics::Families {
   SeriesCache<prometheus::Counter> fallback_cache;
   SeriesCache<prometheus::Gauge> backend_up_cache;
   SeriesCache<prometheus::Gauge> backend_outstanding_cache;
+  SeriesCache<prometheus::Gauge> budget_spent_cache;
+  SeriesCache<prometheus::Gauge> budget_limit_cache;
+  SeriesCache<prometheus::Gauge> budget_state_cache;
+  SeriesCache<prometheus::Counter> budget_rejection_cache;
+  SeriesCache<prometheus::Counter> budget_degradation_cache;
+  SeriesCache<prometheus::Counter> rate_limited_cache;
+  prometheus::Counter& budget_ledger_error_counter;
 };
 
 // The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
@@ -553,6 +604,44 @@ void Metrics::setBackendHealth(std::string_view model, std::string_view backend,
   };
   families_->backend_up_cache.get(key, labels).Set(up ? 1 : 0);
   families_->backend_outstanding_cache.get(key, labels).Set(outstanding);
+}
+
+void Metrics::observeBudgets(const server::ExchangeRecord& record) {
+  for (const auto& budget : record.budgets) {
+    auto labels = [&] { return prometheus::Labels{{"budget", budget.name}}; };
+    families_->budget_spent_cache.get(budget.name, labels)
+        .Set(static_cast<double>(budget.spent) / 1e6);
+    families_->budget_limit_cache.get(budget.name, labels)
+        .Set(static_cast<double>(budget.limit) / 1e6);
+    families_->budget_state_cache.get(budget.name, labels).Set(budget.state);
+  }
+  if (!record.budget_rejected.empty()) {
+    const std::string& name = record.budget_rejected;
+    if (record.budget_rate_limited) {
+      families_->rate_limited_cache.get(name,
+                                        [&] {
+                                          return prometheus::Labels{{"limit", name}};
+                                        })
+          .Increment();
+    } else {
+      families_->budget_rejection_cache
+          .get(name,
+               [&] {
+                 return prometheus::Labels{{"budget", name}};
+               })
+          .Increment();
+    }
+  }
+  if (!record.budget_degraded.empty()) {
+    const std::string& name = record.budget_degraded;
+    families_->budget_degradation_cache
+        .get(name,
+             [&] {
+               return prometheus::Labels{{"budget", name}};
+             })
+        .Increment();
+  }
+  if (record.budget_ledger_error) families_->budget_ledger_error_counter.Increment();
 }
 
 }  // namespace costgate::metrics

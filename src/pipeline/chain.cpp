@@ -2,6 +2,7 @@
 
 #include <ranges>
 
+#include "costgate/filters/budget/budget_filter.h"
 #include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
 #include "costgate/filters/router/router_filter.h"
 #include "costgate/filters/semantic_cache/semantic_cache_filter.h"
@@ -50,6 +51,7 @@ const std::map<std::string, FilterFactory>& filterRegistry() {
       {"prompt_pruning", filters::prompt_pruning::makePromptPruningFilter},
       {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
       {"router", filters::router::makeRouterFilter},
+      {"budget", filters::budget::makeBudgetFilter},
   };
   return registry;
 }
@@ -57,10 +59,10 @@ const std::map<std::string, FilterFactory>& filterRegistry() {
 std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config) {
   std::vector<std::unique_ptr<Filter>> filters;
   const auto& registry = filterRegistry();
-  std::vector<std::string> model_names;
-  for (const auto& [name, unused] : config.models) model_names.push_back(name);
+  std::map<std::string, std::optional<pricing::Price>> models;
+  for (const auto& [name, route] : config.models) models.emplace(name, route.price);
   for (auto spec : config.filters) {
-    spec.model_names = model_names;
+    spec.models = models;
     auto factory = registry.find(spec.name);
     if (factory == registry.end()) {
       std::string known;

@@ -96,8 +96,9 @@ struct FilterSpec {
   std::string name;
   YAML::Node settings;  // the filter's own block (may be null)
   SourceMark mark;
-  // The gateway's configured model names, for settings that name a model (set by buildChain).
-  std::vector<std::string> model_names;
+  // The gateway's models and their prices (none: unpriced), for settings that name a model or
+  // price a request (set by buildChain).
+  std::map<std::string, std::optional<pricing::Price>> models;
 };
 
 // How calls to backends are retried and failing deployments set aside (every model's).
@@ -111,6 +112,12 @@ struct UpstreamPolicy {
   Millis eject_cooldown{10'000};      // ...for this long (doubling while it keeps failing)
 };
 
+// Admin endpoints (GET /admin/budgets) answer only requests carrying this key (Authorization:
+// Bearer, or x-costgate-admin-key); without one they are off.
+struct AdminConfig {
+  std::string api_key;
+};
+
 struct AccessLogConfig {
   std::string path = "-";  // "-" = stdout, "" = off
 };
@@ -121,6 +128,7 @@ struct GatewayConfig {
   std::map<std::string, BackendConfig> backends;
   std::map<std::string, ModelRoute> models;
   UpstreamPolicy upstream;
+  AdminConfig admin;
   TokenizerConfig tokenizer;
   std::vector<FilterSpec> filters;
   AccessLogConfig access_log;

@@ -91,6 +91,11 @@ class Gateway {
   // side call in `record`). Failures leave ctx.embedding without a vector; never throws.
   server::Task<> fulfil(pipeline::RequestContext& ctx, server::ExchangeRecord& record);
   server::Response modelsResponse(std::string_view target) const;
+  // GET /admin/budgets: every budget's spend, reservations, limit and state, for the admin key.
+  server::Task<server::Response> budgetsResponse(server::Request& request);
+  // The end of every proxied request: what it was charged (ctx.charged, from `record`: the call,
+  // its side calls), then the filters' onComplete.
+  void complete(pipeline::RequestContext& ctx, const server::ExchangeRecord& record) const;
   // What a cache filter did (ctx.cache) into the record; a hit is charged nothing and records
   // what it saved.
   static void recordCacheOutcome(const pipeline::RequestContext& ctx,

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "costgate/pricing/price.h"
+#include "costgate/server/exchange_record.h"
 
 namespace prometheus {
 class Registry;
@@ -84,6 +85,12 @@ class Metrics {
   // A deployment's health after a call (costgate_backend_up: 1 serving, 0 ejected) and the
   // calls it has in flight (costgate_backend_outstanding).
   void setBackendHealth(std::string_view model, std::string_view backend, bool up, int outstanding);
+
+  // A budget filter's view of a request: each matching budget's spend, limit and state (gauges
+  // costgate_budget_spent_usd, _limit_usd, _state: 0 ok, 1 warn, 2 degrade, 3 open), and what it
+  // did (costgate_budget_rejections_total, costgate_rate_limited_total,
+  // costgate_budget_degradations_total, costgate_budget_ledger_errors_total).
+  void observeBudgets(const server::ExchangeRecord& record);
 
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;

@@ -119,6 +119,28 @@ struct Cascade {
   std::string tier;           // for the record and the metrics
 };
 
+// What a budget filter did with a request, for the record, the metrics and the bill.
+struct BudgetOutcome {
+  struct State {
+    std::string name;
+    pricing::Micros spent = 0;
+    pricing::Micros reserved = 0;
+    pricing::Micros limit = 0;
+    std::string state;  // ok, warn, degrade or open
+  };
+  std::vector<State> budgets;  // the budgets that matched, as they stood
+  std::string rejected;        // the budget or rate limit that refused the request
+  bool rate_limited = false;   // rejected by a rate limit rather than a budget
+  std::string degraded;        // the budget that degraded the request
+  bool ledger_error = false;   // the ledger could not be reached
+};
+
+// What a request was charged in the end: its call and every side call.
+struct Charge {
+  pricing::Micros cost = 0;
+  std::int64_t tokens = 0;  // input + output, as the backends reported them
+};
+
 struct RequestContext {
   using Clock = std::chrono::steady_clock;
 
@@ -157,6 +179,7 @@ struct RequestContext {
   // Headers filters add to the response sent to the client.
   HeaderList response_headers;
   std::optional<CacheOutcome> cache;
+  std::optional<BudgetOutcome> budget;
   // State a filter keeps between its hooks for this request (see state()).
   std::vector<std::pair<const void*, std::shared_ptr<void>>> filter_state;
   Tags tags;
@@ -179,6 +202,7 @@ struct RequestContext {
   std::string served_model;  // the gateway model name that served
   int upstream_status = 0;   // 0 when no backend was called
   nlohmann::json response;   // parsed non-streamed response body (null for streams/errors)
+  Charge charged;            // set just before onComplete
 
   // Returns the first header with this lower-case name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;

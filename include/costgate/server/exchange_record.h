@@ -73,6 +73,18 @@ struct ExchangeRecord {
     std::optional<pricing::Micros> cost;
   };
   std::vector<SideCall> side_calls;
+  // What a budget filter did (pipeline::BudgetOutcome's fields that the metrics need).
+  struct BudgetState {
+    std::string name;
+    pricing::Micros spent = 0;
+    pricing::Micros limit = 0;
+    int state = 0;  // 0 ok, 1 warn, 2 degrade, 3 open
+  };
+  std::vector<BudgetState> budgets;
+  std::string budget_rejected;
+  bool budget_rate_limited = false;
+  std::string budget_degraded;
+  bool budget_ledger_error = false;
   // Extra fields the handler wants in the access log (e.g. feature, team, env).
   std::vector<std::pair<std::string, std::string>> annotations;
 };

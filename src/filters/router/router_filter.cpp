@@ -107,10 +107,10 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
       spec, kPolicyKeys,
       [&spec](config::SettingsReader& reader, const config::Section& section,
               RouterPolicy& policy) {
-        const auto& known = spec.model_names;
+        const auto& known = spec.models;
         auto checkModel = [&](const config::Field& field,
                               const std::string& model) -> std::optional<config::ConfigError> {
-          if (std::find(known.begin(), known.end(), model) == known.end()) {
+          if (!known.contains(model)) {
             return field.error("'" + model + "' is not a model of this gateway (models:)");
           }
           return std::nullopt;

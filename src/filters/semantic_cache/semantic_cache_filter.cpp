@@ -190,8 +190,8 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
             "embedding_model",
             [&](const config::Field& field,
                 const std::string& model) -> std::optional<config::ConfigError> {
-              const auto& known = spec.model_names;
-              if (std::find(known.begin(), known.end(), model) == known.end()) {
+              const auto& known = spec.models;
+              if (!known.contains(model)) {
                 return field.error("'" + model + "' is not a model of this gateway (models:)");
               }
               policy.embedding_model = model;

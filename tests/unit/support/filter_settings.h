@@ -41,7 +41,7 @@ inline config::FilterSpec specFrom(const std::string& filters_yaml, std::string_
   EXPECT_EQ(gateway.filters.size(), 1u);
   EXPECT_EQ(gateway.filters.at(0).name, filter_name);
   config::FilterSpec spec = gateway.filters.at(0);
-  for (const auto& [name, unused] : gateway.models) spec.model_names.push_back(name);  // buildChain
+  for (const auto& [name, route] : gateway.models) spec.models.emplace(name, route.price);
   return spec;
 }
 

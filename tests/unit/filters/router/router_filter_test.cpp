@@ -20,7 +20,7 @@ using test_data::Request;
 config::FilterSpec specOf(const std::string& policy_yaml) {
   auto spec = test_data::specFrom(
       "filters:\n  - router:\n      policies:\n        - " + policy_yaml + "\n", "router");
-  spec.model_names = {"m", "small", "large"};
+  spec.models = {{"m", std::nullopt}, {"small", std::nullopt}, {"large", std::nullopt}};
   return spec;
 }
 

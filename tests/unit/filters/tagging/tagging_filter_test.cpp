@@ -200,7 +200,7 @@ TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
       .name = "tagging",
       .settings = YAML::Load("headers:\n  team: X-Squad\nmax_length: x\n"),
       .mark = {},
-      .model_names = {}};
+      .models = {}};
   auto parsed = parseTaggingConfig(spec);
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(parsed));
   const auto& error = std::get<config::ConfigError>(parsed);

@@ -1,0 +1,55 @@
+#pragma once
+// A Ledger in Redis, shared by the gateway's replicas. Each call is one Lua script (SCRIPT LOAD on
+// every new connection, EVALSHA, EVAL when the server lost its scripts), so that a reservation over
+// several lines is all or nothing across replicas. For a line with key K:
+//
+//   K             hash: spent, reserved (the sum of the live holds), drop_at (ms: window end +
+//   grace) K:holds       hash: reservation id -> amount, for the live holds K:expiries    sorted
+//   set: reservation id -> expiry (ms); +inf once expired and not yet settled
+//
+// Every script first drops the lines whose drop_at has passed and releases the holds that expired,
+// both by the caller's `now`; Redis also expires the three keys at drop_at (PEXPIREAT, by its own
+// clock). Amounts are integers end to end (HINCRBY with the caller's decimal strings); only the
+// limit comparison goes through Lua's doubles, exact below 2^53 (9 billion dollars in micros).
+//
+// Callers are worker threads: the ledger keeps a few idle blocking connections and opens another
+// when none is idle. Every connect, write and read waits at most `timeout`, and a down or silent
+// Redis fails the first of them, so a call gives up within about the timeout (refused connections
+// at once). An idle connection Redis closed (a restart) is replaced by one new connection before
+// use; a connection that breaks during a call is replaced once, with what is left of the timeout,
+// and only for calls that are safe to resend (a reservation is recognised by its id, a settle
+// charges once, a read changes nothing), never for a charge. Nothing throws: a failure is
+// kUnavailable, false or nullopt.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "costgate/budget/ledger.h"
+#include "costgate/redis/connection.h"
+
+namespace costgate::budget {
+
+class RedisLedger final : public Ledger {
+ public:
+  // Connects lazily, at the first call. Keeps at most `idle_connections` open between calls.
+  RedisLedger(redis::Address address, std::chrono::milliseconds timeout,
+              std::size_t idle_connections = 8);
+  ~RedisLedger() override;
+
+  RedisLedger(const RedisLedger&) = delete;
+  RedisLedger& operator=(const RedisLedger&) = delete;
+
+  ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+                        std::chrono::seconds hold) override;
+  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now) override;
+  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now) override;
+  std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
+                                             Clock::time_point now) override;
+
+ private:
+  struct Shared;
+  std::unique_ptr<Shared> shared_;
+};
+
+}  // namespace costgate::budget

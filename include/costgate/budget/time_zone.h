@@ -1,0 +1,48 @@
+#pragma once
+// A time zone's UTC offsets over time, read once from the system's TZif files (RFC 8536): GCC 12's
+// libstdc++ has no std::chrono time-zone database. Budget windows need two answers from it: the
+// offset at an instant, and the instant a local civil time begins.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace costgate::budget {
+
+// Immutable after load; copies share the loaded rules, so it is cheap to copy and safe to read from
+// any thread.
+class TimeZone {
+ public:
+  // Runs at config load: "UTC" and "Etc/UTC" are built in; any other IANA name reads
+  // <zoneinfo_dir>/<name> (the 64-bit section of v2+ files, the 32-bit one of v1 files, and the
+  // footer's POSIX TZ rule for instants past the last transition). Returns the zone, or an error
+  // naming it for a name with "..", an absolute path or characters outside [A-Za-z0-9_+-/], a
+  // missing or corrupt file, or a file with leap seconds (the right/ zones).
+  static std::variant<TimeZone, std::string> load(
+      std::string_view name, std::string_view zoneinfo_dir = "/usr/share/zoneinfo");
+
+  // The UTC offset (local minus UTC) in effect at `utc`.
+  std::chrono::seconds offsetAt(std::chrono::system_clock::time_point utc) const;
+
+  // The first UTC instant at which the local clock shows the given civil time or later: a time
+  // skipped by a DST gap maps to the end of the gap, a time shown twice (a fold) to its first
+  // showing. Fields past their range carry over as in mktime (month 13 is January of the next year,
+  // day 32 or hour 24 the next day). Saturates at system_clock's range (years 1678..2261).
+  std::chrono::system_clock::time_point startOfLocal(int year, unsigned month, unsigned day,
+                                                     int hour, int minute) const;
+
+  // The name it was loaded under, e.g. "Europe/Paris".
+  std::string name() const;
+
+  struct Rules;  // transitions and footer rule, defined in time_zone.cpp
+
+ private:
+  TimeZone(std::string name, std::shared_ptr<const Rules> rules);
+
+  std::string name_;
+  std::shared_ptr<const Rules> rules_;
+};
+
+}  // namespace costgate::budget

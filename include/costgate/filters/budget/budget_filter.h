@@ -1,0 +1,125 @@
+#pragma once
+// The budget breaker: USD budgets per scope and window, and rate limits, held by reservation.
+// Before a call its worst-case cost (exact input tokens x input price + output cap x output
+// price, for every model a cascade may try) is reserved atomically against every budget whose
+// scope matches; after it, the reservation is settled to what the request was charged
+// (ctx.charged). Thresholds act on the share of the budget already spent or reserved: warn (a
+// header), degrade (a cheaper model, a tighter cap), open (429 budget_exceeded until the window
+// resets). A Redis ledger is called on worker threads (FilterStatus::Wait), never on the loop.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "costgate/budget/ledger.h"
+#include "costgate/budget/ledger_worker.h"
+#include "costgate/budget/memory_ledger.h"
+#include "costgate/budget/time_zone.h"
+#include "costgate/budget/window.h"
+#include "costgate/config/config.h"
+#include "costgate/config/load.h"
+#include "costgate/pipeline/filter.h"
+#include "costgate/pipeline/policy.h"
+#include "costgate/redis/connection.h"
+
+namespace costgate::filters::budget {
+
+enum class Action { kWarn, kDegrade, kOpen };
+
+struct Threshold {
+  double at = 1.0;  // share of the amount spent or reserved
+  Action action = Action::kOpen;
+};
+
+struct Degrade {
+  std::string model;                              // empty: keep the model
+  std::optional<std::int64_t> max_output_tokens;  // clamp the output cap
+};
+
+struct Budget {
+  std::string name;
+  pipeline::PolicyMatch match;  // the scope: feature, team, env (and the requested model)
+  pricing::Micros amount = 0;
+  costgate::budget::WindowKind window = costgate::budget::WindowKind::kDay;
+  std::shared_ptr<const costgate::budget::TimeZone> time_zone;
+  std::vector<Threshold> thresholds;  // ascending; the default is open at 1.0
+  Degrade degrade;
+};
+
+struct RateLimit {
+  std::string name;
+  pipeline::PolicyMatch match;
+  std::optional<std::int64_t> requests_per_minute;
+  std::optional<std::int64_t> tokens_per_minute;
+};
+
+enum class OnLedgerError { kOpen, kClosed };
+
+struct BudgetConfig {
+  std::optional<redis::Address> redis;  // none: the memory ledger (one replica)
+  OnLedgerError on_ledger_error = OnLedgerError::kOpen;
+  std::chrono::seconds hold{600};             // a reservation never settled frees itself after this
+  std::int64_t assumed_output_tokens = 4096;  // the output cap of a request that sets none
+  std::vector<Budget> budgets;
+  std::vector<RateLimit> rate_limits;
+  std::map<std::string, pricing::Price> prices;  // of the gateway's models, by name
+};
+
+std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::FilterSpec& spec);
+
+// One budget's state in its current window, for GET /admin/budgets and the gauges.
+struct BudgetStatus {
+  std::string name;
+  std::string window;  // the window's id, e.g. "2026-11-29"
+  pricing::Micros spent = 0;
+  pricing::Micros reserved = 0;
+  pricing::Micros limit = 0;
+  std::string state;  // ok, warn, degrade or open
+  std::chrono::system_clock::time_point resets{};
+};
+
+class BudgetFilter : public pipeline::Filter {
+ public:
+  using Now = std::function<std::chrono::system_clock::time_point()>;
+  // `now` is injectable for tests (windows are calendar based).
+  explicit BudgetFilter(BudgetConfig config, Now now = {});
+  ~BudgetFilter() override;
+  std::string_view name() const override { return "budget"; }
+  // Reserves (or refuses with 429), possibly degrading the request first; waits for a Redis
+  // ledger on a worker thread.
+  pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
+  // Settles the reservations to ctx.charged (a request that failed settles nothing spent).
+  void onComplete(pipeline::RequestContext& ctx) const override;
+  bool usesBody() const override { return false; }
+
+  // Every budget's state now; nullopt when the ledger cannot be read. Blocking (a Redis read):
+  // call it off the event loop (statusAsync).
+  std::optional<std::vector<BudgetStatus>> status() const;
+  // status() on a worker thread; `done` fires when *out is set.
+  void statusAsync(std::shared_ptr<std::optional<std::vector<BudgetStatus>>> out,
+                   std::shared_ptr<pipeline::Signal> done) const;
+
+ private:
+  struct Plan;
+  struct Decision;
+  Decision decide(const Plan& plan, costgate::budget::Ledger& ledger) const;
+  costgate::budget::Ledger& ledger() const { return *ledger_; }
+
+  BudgetConfig config_;
+  Now now_;
+  std::unique_ptr<costgate::budget::Ledger> ledger_;
+  // Takes over from an unreachable Redis when on_ledger_error is open.
+  std::unique_ptr<costgate::budget::MemoryLedger> fallback_;
+  std::unique_ptr<costgate::budget::LedgerWorker> worker_;  // Redis only
+  std::shared_ptr<const costgate::budget::TimeZone> utc_;   // rate limits' minutes
+};
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
+    const config::FilterSpec& spec);
+
+}  // namespace costgate::filters::budget

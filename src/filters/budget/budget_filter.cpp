@@ -1,0 +1,596 @@
+// The budget filter's settings:
+//
+//   - budget:
+//       ledger: memory             # or redis://[:password@]host[:port][/db]: shared by replicas
+//       on_ledger_error: open      # Redis unreachable: open (a local ledger takes over, counted)
+//                                  # or closed (503 budget_unavailable)
+//       hold_seconds: 600          # a reservation never settled (a crashed process) frees itself
+//       assumed_output_tokens: 4096  # the output cap of a request that sets none
+//       budgets:                   # a request is checked against every budget whose match applies
+//         - name: support-daily
+//           match: {feature: [support], team: [care], env: [prod]}
+//           amount_usd: 50
+//           window: day            # minute, hour, day or month (calendar)
+//           time_zone: Europe/Paris  # IANA name; default UTC
+//           thresholds:            # share spent or reserved -> action (default: open at 1.0)
+//             - {at: 0.8, action: warn}      # x-costgate-budget-warning header, state gauge
+//             - {at: 0.9, action: degrade}   # degrade: below
+//             - {at: 1.0, action: open}      # 429 budget_exceeded, Retry-After: window reset
+//           degrade: {model: gpt-4o-mini, max_output_tokens: 256}
+//       rate_limits:
+//         - name: support-rpm
+//           match: {feature: [support]}
+//           requests_per_minute: 600
+//           tokens_per_minute: 200000  # input (counted) + output cap, settled to the real use
+
+#include "costgate/filters/budget/budget_filter.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "costgate/budget/redis_ledger.h"
+#include "costgate/config/yaml_reader.h"
+#include "costgate/openai/error.h"
+#include "costgate/openai/prompt_tokens.h"
+#include "costgate/openai/usage.h"
+
+namespace costgate::filters::budget {
+namespace {
+
+namespace ledger_ns = costgate::budget;
+using SystemClock = std::chrono::system_clock;
+
+constexpr std::string_view kSettingsKeys[] = {
+    "ledger", "on_ledger_error", "hold_seconds", "assumed_output_tokens", "budgets", "rate_limits"};
+constexpr std::string_view kBudgetKeys[] = {"name",      "match",      "amount_usd", "window",
+                                            "time_zone", "thresholds", "degrade"};
+constexpr std::string_view kThresholdKeys[] = {"at", "action"};
+constexpr std::string_view kDegradeKeys[] = {"model", "max_output_tokens"};
+constexpr std::string_view kRateKeys[] = {"name", "match", "requests_per_minute",
+                                          "tokens_per_minute"};
+constexpr std::string_view kActions[] = {"warn", "degrade", "open"};
+constexpr std::string_view kLedgerErrors[] = {"open", "closed"};
+constexpr std::string_view kWindows[] = {"minute", "hour", "day", "month"};
+constexpr std::chrono::milliseconds kRedisTimeout{500};
+// A request waits this long for the ledger's worker before treating the ledger as unavailable.
+constexpr std::chrono::milliseconds kLedgerWait{2000};
+
+std::string_view actionName(std::optional<Action> action) {
+  if (!action) return "ok";
+  switch (*action) {
+    case Action::kWarn:
+      return "warn";
+    case Action::kDegrade:
+      return "degrade";
+    case Action::kOpen:
+      return "open";
+  }
+  return "ok";
+}
+
+// The strongest action whose threshold the share has reached.
+std::optional<Action> actionAt(const Budget& budget, pricing::Micros used) {
+  std::optional<Action> reached;
+  const double share =
+      budget.amount > 0 ? static_cast<double>(used) / static_cast<double>(budget.amount) : 1.0;
+  for (const Threshold& threshold : budget.thresholds) {
+    if (share >= threshold.at) reached = threshold.action;
+  }
+  return reached;
+}
+
+std::string budgetKey(const Budget& budget, const ledger_ns::WindowSpan& window) {
+  return "costgate:budget:" + budget.name + ":" + window.id;
+}
+
+pipeline::LocalReply tooMany(std::string message, std::string code,
+                             std::chrono::system_clock::duration retry_after) {
+  const auto seconds = std::max<std::int64_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(retry_after).count() + 1);
+  openai::ApiError error{429, "rate_limit_error", std::move(message), {}, std::move(code)};
+  return {429, "application/json", error.body(), {{"retry-after", std::to_string(seconds)}}};
+}
+
+// The output cap the request asks for (after earlier filters' edits), times n.
+std::int64_t outputCap(const pipeline::RequestContext& ctx, std::int64_t assumed) {
+  std::int64_t cap = 0;
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (cap > 0) break;
+    if (const std::string* edited = ctx.editedMember(key)) {
+      cap = std::max<std::int64_t>(0, std::atoll(edited->c_str()));
+    } else if (auto value = ctx.request_index->find(key); value && value->isNumber()) {
+      cap = static_cast<std::int64_t>(std::max(0.0, value->number()));
+    }
+  }
+  if (cap == 0) cap = assumed;
+  std::int64_t n = 1;
+  if (const std::string* edited = ctx.editedMember("n")) {
+    n = std::max<std::int64_t>(1, std::atoll(edited->c_str()));
+  } else if (auto value = ctx.request_index->find("n"); value && value->isNumber()) {
+    n = std::max<std::int64_t>(1, static_cast<std::int64_t>(value->number()));
+  }
+  return cap * n;
+}
+
+std::int64_t inputTokens(const pipeline::RequestContext& ctx) {
+  if (ctx.prompt_tokens) return ctx.prompt_tokens->tokens;
+  if (ctx.encoding) return openai::countPrompt(ctx.route, *ctx.request_index, *ctx.encoding).tokens;
+  return static_cast<std::int64_t>(openai::promptCharacters(*ctx.request_index) / 4 + 1);
+}
+
+std::string routedModel(const pipeline::RequestContext& ctx) {
+  if (const std::string* model = ctx.editedMember("model")) {
+    auto name = nlohmann::json::parse(*model, nullptr, false);
+    if (name.is_string()) return name.get<std::string>();
+  }
+  return ctx.model;
+}
+
+}  // namespace
+
+// What one request asks of the ledger, computed on the loop thread from plain data.
+struct BudgetFilter::Plan {
+  struct Matched {
+    const Budget* budget;
+    ledger_ns::WindowSpan window;
+  };
+  std::vector<Matched> budgets;
+  std::vector<std::pair<const RateLimit*, ledger_ns::WindowSpan>> rates;
+  pricing::Micros worst_cost = 0;           // as the request stands
+  pricing::Micros degraded_worst_cost = 0;  // if a budget degrades it
+  std::int64_t worst_tokens = 0;
+  SystemClock::time_point now;
+};
+
+// What the ledger answered.
+struct BudgetFilter::Decision {
+  bool unavailable = false;
+  std::string rejected;  // the budget or rate limit that refused; empty when none did
+  bool rate_limited = false;
+  SystemClock::time_point resets{};
+  const Budget* degrade = nullptr;  // the budget whose degrade applies
+  std::vector<std::string> warnings;
+  std::vector<ledger_ns::Reservation> reservations;  // money, requests, tokens
+  std::vector<BudgetStatus> states;
+};
+
+namespace {
+
+// Per request: the plan, the decision, and what to settle.
+struct Pending {
+  bool submitted = false;
+  std::shared_ptr<void> plan;      // BudgetFilter::Plan
+  std::shared_ptr<void> decision;  // BudgetFilter::Decision, set by the worker
+  std::vector<ledger_ns::Reservation> money;
+  std::optional<ledger_ns::Reservation> requests;
+  std::optional<ledger_ns::Reservation> tokens;
+  ledger_ns::Ledger* ledger = nullptr;
+};
+
+}  // namespace
+
+std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::FilterSpec& spec) {
+  BudgetConfig config;
+  for (const auto& [name, price] : spec.models) {
+    if (price) config.prices.emplace(name, *price);
+  }
+  config::SettingsReader reader(spec);
+  const config::Section settings = reader.root(kSettingsKeys);
+  settings.parsed("ledger",
+                  [&](const config::Field& field,
+                      const std::string& text) -> std::optional<config::ConfigError> {
+                    if (text == "memory") return std::nullopt;
+                    if (!text.starts_with("redis://")) {
+                      return field.error("expected memory or a redis:// URL, not '" + text + "'");
+                    }
+                    auto address = redis::parseAddress(text);
+                    if (auto* problem = std::get_if<std::string>(&address))
+                      return field.error(*problem);
+                    config.redis = std::get<redis::Address>(address);
+                    return std::nullopt;
+                  });
+  std::string on_error = "open";
+  settings.choice("on_ledger_error", kLedgerErrors, &on_error);
+  config.on_ledger_error = on_error == "closed" ? OnLedgerError::kClosed : OnLedgerError::kOpen;
+  std::uint64_t hold = static_cast<std::uint64_t>(config.hold.count());
+  settings.integer("hold_seconds", 1, 24 * 3600, &hold);
+  config.hold = std::chrono::seconds(hold);
+  settings.integer("assumed_output_tokens", 1, 10'000'000, &config.assumed_output_tokens);
+
+  for (const config::Section& section : settings.sectionList("budgets", kBudgetKeys)) {
+    Budget budget;
+    section.require("name");
+    section.require("amount_usd");
+    section.nonEmptyString("name", &budget.name);
+    pipeline::readPolicyMatch(reader, section, &budget.match);
+    section.parsed("amount_usd",
+                   [&](const config::Field& field,
+                       const std::string& text) -> std::optional<config::ConfigError> {
+                     auto amount = pricing::parseUsd(text);
+                     if (!amount || *amount <= 0)
+                       return field.error("expected a positive USD amount such as 50");
+                     budget.amount = *amount;
+                     return std::nullopt;
+                   });
+    std::string window = "day";
+    section.choice("window", kWindows, &window);
+    budget.window = *ledger_ns::parseWindowKind(window);
+    std::string zone = "UTC";
+    section.string("time_zone", &zone);
+    section.parsed("time_zone",
+                   [&](const config::Field& field,
+                       const std::string& name) -> std::optional<config::ConfigError> {
+                     auto loaded = ledger_ns::TimeZone::load(name);
+                     if (auto* problem = std::get_if<std::string>(&loaded))
+                       return field.error(*problem);
+                     return std::nullopt;
+                   });
+    if (!reader.failed()) {
+      auto loaded = ledger_ns::TimeZone::load(zone);
+      if (auto* found = std::get_if<ledger_ns::TimeZone>(&loaded)) {
+        budget.time_zone = std::make_shared<const ledger_ns::TimeZone>(std::move(*found));
+      }
+    }
+    for (const config::Section& step : section.sectionList("thresholds", kThresholdKeys)) {
+      Threshold threshold;
+      step.require("at");
+      step.require("action");
+      step.number("at", 0, 10, &threshold.at);
+      std::string action = "open";
+      step.choice("action", kActions, &action);
+      threshold.action = action == "warn"      ? Action::kWarn
+                         : action == "degrade" ? Action::kDegrade
+                                               : Action::kOpen;
+      if (!budget.thresholds.empty() && threshold.at <= budget.thresholds.back().at &&
+          !reader.failed()) {
+        reader.fail(step.find("at")->error("thresholds must rise: each at above the last"));
+      }
+      budget.thresholds.push_back(threshold);
+    }
+    if (budget.thresholds.empty()) budget.thresholds.push_back({1.0, Action::kOpen});
+    const config::Section degrade = section.section("degrade", kDegradeKeys);
+    degrade.parsed(
+        "model",
+        [&](const config::Field& field,
+            const std::string& model) -> std::optional<config::ConfigError> {
+          if (!spec.models.contains(model)) {
+            return field.error("'" + model + "' is not a model of this gateway (models:)");
+          }
+          budget.degrade.model = model;
+          return std::nullopt;
+        });
+    if (degrade.has("max_output_tokens")) {
+      std::int64_t cap = 0;
+      degrade.integer("max_output_tokens", 1, 10'000'000, &cap);
+      budget.degrade.max_output_tokens = cap;
+    }
+    const bool degrades =
+        std::any_of(budget.thresholds.begin(), budget.thresholds.end(),
+                    [](const Threshold& t) { return t.action == Action::kDegrade; });
+    if (degrades && budget.degrade.model.empty() && !budget.degrade.max_output_tokens &&
+        !reader.failed()) {
+      reader.fail(section.find("thresholds")
+                      ->error("a degrade threshold needs degrade: {model, max_output_tokens}"));
+    }
+    config.budgets.push_back(std::move(budget));
+  }
+  for (const config::Section& section : settings.sectionList("rate_limits", kRateKeys)) {
+    RateLimit limit;
+    section.require("name");
+    section.nonEmptyString("name", &limit.name);
+    pipeline::readPolicyMatch(reader, section, &limit.match);
+    std::int64_t value = 0;
+    if (section.has("requests_per_minute")) {
+      section.integer("requests_per_minute", 1, 100'000'000, &value);
+      limit.requests_per_minute = value;
+    }
+    if (section.has("tokens_per_minute")) {
+      section.integer("tokens_per_minute", 1, 10'000'000'000, &value);
+      limit.tokens_per_minute = value;
+    }
+    if (!limit.requests_per_minute && !limit.tokens_per_minute && !reader.failed()) {
+      reader.fail(section.find("name")->error(
+          "a rate limit needs requests_per_minute or tokens_per_minute"));
+    }
+    config.rate_limits.push_back(std::move(limit));
+  }
+  if (const auto& error = reader.error()) return *error;
+  return config;
+}
+
+BudgetFilter::BudgetFilter(BudgetConfig config, Now now)
+    : config_(std::move(config)),
+      now_(now ? std::move(now) : Now([] { return SystemClock::now(); })),
+      fallback_(std::make_unique<ledger_ns::MemoryLedger>()) {
+  auto utc = ledger_ns::TimeZone::load("UTC");
+  utc_ = std::make_shared<const ledger_ns::TimeZone>(std::get<ledger_ns::TimeZone>(std::move(utc)));
+  if (config_.redis) {
+    ledger_ = std::make_unique<ledger_ns::RedisLedger>(*config_.redis, kRedisTimeout);
+    worker_ = std::make_unique<ledger_ns::LedgerWorker>(2);
+  } else {
+    ledger_ = std::make_unique<ledger_ns::MemoryLedger>();
+  }
+}
+
+BudgetFilter::~BudgetFilter() = default;
+
+BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger& ledger) const {
+  Decision decision;
+  // Where each budget stands before this request: thresholds act on it.
+  std::vector<std::string> keys;
+  for (const auto& matched : plan.budgets)
+    keys.push_back(budgetKey(*matched.budget, matched.window));
+  std::vector<ledger_ns::LineState> states(keys.size());
+  if (!keys.empty()) {
+    auto read = ledger.read(keys, plan.now);
+    if (!read) {
+      decision.unavailable = true;
+      return decision;
+    }
+    states = std::move(*read);
+  }
+  pricing::Micros worst = plan.worst_cost;
+  for (std::size_t i = 0; i < plan.budgets.size(); ++i) {
+    const Budget& budget = *plan.budgets[i].budget;
+    const auto action = actionAt(budget, states[i].spent + states[i].reserved);
+    decision.states.push_back({budget.name, plan.budgets[i].window.id, states[i].spent,
+                               states[i].reserved, budget.amount, std::string(actionName(action)),
+                               plan.budgets[i].window.end});
+    if (action == Action::kOpen) {
+      decision.rejected = budget.name;
+      decision.resets = plan.budgets[i].window.end;
+      return decision;
+    }
+    if (action == Action::kWarn) decision.warnings.push_back(budget.name);
+    if (action == Action::kDegrade && !decision.degrade) {
+      decision.degrade = &budget;
+      worst = plan.degraded_worst_cost;
+    }
+  }
+  // The worst case, held on every budget at once.
+  if (!plan.budgets.empty()) {
+    std::vector<ledger_ns::Line> lines;
+    for (std::size_t i = 0; i < plan.budgets.size(); ++i) {
+      lines.push_back({keys[i], plan.budgets[i].budget->amount, plan.budgets[i].window.end});
+    }
+    auto held = ledger.reserve(lines, worst, plan.now, config_.hold);
+    if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
+      decision.unavailable = true;
+      return decision;
+    }
+    if (held.status == ledger_ns::ReserveStatus::kOverLimit) {
+      const auto& over = plan.budgets[held.over_line];
+      decision.rejected = over.budget->name;
+      decision.resets = over.window.end;
+      decision.states[held.over_line].state = "open";
+      return decision;
+    }
+    decision.reservations.push_back(*held.reservation);
+    for (auto& state : decision.states) state.reserved += worst;
+  }
+  // Rate limits: one request, and the worst case in tokens, per minute.
+  for (const auto& [limit, window] : plan.rates) {
+    for (int unit = 0; unit < 2; ++unit) {
+      const auto& per_minute = unit == 0 ? limit->requests_per_minute : limit->tokens_per_minute;
+      if (!per_minute) continue;
+      const std::string key =
+          "costgate:rate:" + limit->name + (unit == 0 ? ":rpm:" : ":tpm:") + window.id;
+      auto held = ledger.reserve({{key, *per_minute, window.end}},
+                                 unit == 0 ? 1 : plan.worst_tokens, plan.now, config_.hold);
+      if (held.status == ledger_ns::ReserveStatus::kReserved) {
+        decision.reservations.push_back(*held.reservation);
+        continue;
+      }
+      // Release what this request already holds: it will not be served.
+      for (const auto& reservation : decision.reservations) ledger.settle(reservation, 0, plan.now);
+      decision.reservations.clear();
+      if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
+        decision.unavailable = true;
+      } else {
+        decision.rejected = limit->name;
+        decision.rate_limited = true;
+        decision.resets = window.end;
+      }
+      return decision;
+    }
+  }
+  return decision;
+}
+
+pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) const {
+  if (!ctx.request_index) return pipeline::FilterStatus::Continue;
+  Pending& pending = ctx.state<Pending>(this);
+  if (!pending.submitted) {
+    auto plan = std::make_shared<Plan>();
+    plan->now = now_();
+    for (const Budget& budget : config_.budgets) {
+      if (!budget.match.matches(ctx)) continue;
+      plan->budgets.push_back(
+          {&budget, ledger_ns::windowAt(budget.window, *budget.time_zone, plan->now)});
+    }
+    for (const RateLimit& limit : config_.rate_limits) {
+      if (!limit.match.matches(ctx)) continue;
+      plan->rates.emplace_back(
+          &limit, ledger_ns::windowAt(ledger_ns::WindowKind::kMinute, *utc_, plan->now));
+    }
+    if (plan->budgets.empty() && plan->rates.empty()) return pipeline::FilterStatus::Continue;
+    // The worst case: every model a cascade may try, each at the request's output cap.
+    const std::int64_t input = inputTokens(ctx);
+    const std::int64_t output = outputCap(ctx, config_.assumed_output_tokens);
+    std::vector<std::string> models;
+    if (ctx.cascade) {
+      models = ctx.cascade->models;
+    } else {
+      models.push_back(routedModel(ctx));
+    }
+    auto worstOf = [&](const std::string& model, std::int64_t cap) {
+      auto price = config_.prices.find(model);
+      if (price == config_.prices.end()) return pricing::Micros{0};
+      pricing::Usage usage;
+      usage.prompt_tokens = static_cast<std::uint64_t>(input);
+      usage.completion_tokens = static_cast<std::uint64_t>(cap);
+      return pricing::costOf(price->second, usage);
+    };
+    for (const auto& model : models) {
+      plan->worst_cost = pricing::addSaturating(plan->worst_cost, worstOf(model, output));
+    }
+    plan->worst_tokens = (input + output) * static_cast<std::int64_t>(models.size());
+    // Degraded: the budget's model (or the same ones) and cap, without a cascade.
+    for (const auto& matched : plan->budgets) {
+      const Degrade& degrade = matched.budget->degrade;
+      if (degrade.model.empty() && !degrade.max_output_tokens) continue;
+      const std::int64_t cap =
+          degrade.max_output_tokens ? std::min(output, *degrade.max_output_tokens) : output;
+      plan->degraded_worst_cost =
+          worstOf(degrade.model.empty() ? routedModel(ctx) : degrade.model, cap);
+      break;
+    }
+    pending.plan = plan;
+    pending.submitted = true;
+    if (worker_) {
+      auto decision = std::make_shared<Decision>();
+      auto signal = std::make_shared<pipeline::Signal>();
+      pending.decision = decision;
+      const bool queued =
+          worker_->submit([this, plan, decision] { *decision = decide(*plan, *ledger_); }, signal);
+      if (!queued) {
+        decision->unavailable = true;
+      } else {
+        ctx.awaited = pipeline::AwaitSignal{signal, kLedgerWait};
+        return pipeline::FilterStatus::Wait;
+      }
+    } else {
+      pending.decision = std::make_shared<Decision>(decide(*plan, *ledger_));
+    }
+  }
+  const Plan& plan = *static_cast<const Plan*>(pending.plan.get());
+  Decision decision = *static_cast<const Decision*>(pending.decision.get());
+  pending.ledger = ledger_.get();
+  pipeline::BudgetOutcome outcome;
+  if (decision.unavailable) {
+    outcome.ledger_error = true;
+    if (config_.on_ledger_error == OnLedgerError::kClosed) {
+      openai::ApiError error{503,
+                             "api_error",
+                             "The budget ledger is unreachable; requests are refused until it is "
+                             "back (on_ledger_error: closed)",
+                             {},
+                             "budget_unavailable"};
+      ctx.local_reply = {503, "application/json", error.body(), {}};
+      ctx.budget = std::move(outcome);
+      return pipeline::FilterStatus::Respond;
+    }
+    // Fail-open: this replica's own ledger holds the line meanwhile.
+    decision = decide(plan, *fallback_);
+    pending.ledger = fallback_.get();
+  }
+  for (const auto& state : decision.states) {
+    outcome.budgets.push_back({state.name, state.spent, state.reserved, state.limit, state.state});
+  }
+  if (!decision.rejected.empty()) {
+    outcome.rejected = decision.rejected;
+    outcome.rate_limited = decision.rate_limited;
+    const auto wait = decision.resets - plan.now;
+    ctx.local_reply =
+        decision.rate_limited
+            ? tooMany(
+                  "Rate limit '" + decision.rejected + "' reached; retry after the minute resets",
+                  "rate_limit_exceeded", wait)
+            : tooMany("Budget '" + decision.rejected +
+                          "' is exhausted for this window; it resets at the window's end",
+                      "budget_exceeded", wait);
+    ctx.budget = std::move(outcome);
+    return pipeline::FilterStatus::Respond;
+  }
+  for (const auto& reservation : decision.reservations) {
+    if (reservation.keys.front().starts_with("costgate:budget:")) {
+      pending.money.push_back(reservation);
+    } else if (reservation.keys.front().find(":rpm:") != std::string::npos) {
+      pending.requests = reservation;
+    } else {
+      pending.tokens = reservation;
+    }
+  }
+  if (!decision.warnings.empty()) {
+    std::string names;
+    for (const auto& name : decision.warnings) names.append(names.empty() ? "" : ",").append(name);
+    ctx.response_headers.emplace_back("x-costgate-budget-warning", names);
+  }
+  if (decision.degrade) {
+    outcome.degraded = decision.degrade->name;
+    const Degrade& degrade = decision.degrade->degrade;
+    ctx.cascade.reset();
+    if (!degrade.model.empty()) ctx.setMember("model", nlohmann::json(degrade.model).dump());
+    if (degrade.max_output_tokens &&
+        outputCap(ctx, config_.assumed_output_tokens) > *degrade.max_output_tokens) {
+      const bool completion = ctx.request_index->find("max_completion_tokens").has_value() ||
+                              ctx.editedMember("max_completion_tokens");
+      ctx.setMember(completion ? "max_completion_tokens" : "max_tokens",
+                    std::to_string(*degrade.max_output_tokens));
+    }
+    ctx.response_headers.emplace_back("x-costgate-budget-degraded", decision.degrade->name);
+  }
+  ctx.budget = std::move(outcome);
+  return pipeline::FilterStatus::Continue;
+}
+
+void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
+  Pending& pending = ctx.state<Pending>(this);
+  if (!pending.ledger) return;
+  std::vector<std::pair<ledger_ns::Reservation, std::int64_t>> settlements;
+  for (const auto& reservation : pending.money)
+    settlements.emplace_back(reservation, ctx.charged.cost);
+  if (pending.requests) settlements.emplace_back(*pending.requests, 1);
+  if (pending.tokens) settlements.emplace_back(*pending.tokens, ctx.charged.tokens);
+  if (settlements.empty()) return;
+  ledger_ns::Ledger* ledger = pending.ledger;
+  const auto now = now_();
+  auto settle = [ledger, settlements = std::move(settlements), now] {
+    for (const auto& [reservation, actual] : settlements) ledger->settle(reservation, actual, now);
+  };
+  // A Redis ledger is settled off the loop; a reservation whose settle is lost expires (hold).
+  if (worker_ && ledger == ledger_.get()) {
+    if (!worker_->submit(settle)) settle();
+  } else {
+    settle();
+  }
+  pending.ledger = nullptr;
+}
+
+std::optional<std::vector<BudgetStatus>> BudgetFilter::status() const {
+  const auto now = now_();
+  std::vector<std::string> keys;
+  std::vector<ledger_ns::WindowSpan> windows;
+  for (const Budget& budget : config_.budgets) {
+    windows.push_back(ledger_ns::windowAt(budget.window, *budget.time_zone, now));
+    keys.push_back(budgetKey(budget, windows.back()));
+  }
+  auto states = ledger_->read(keys, now);
+  if (!states) return std::nullopt;
+  std::vector<BudgetStatus> out;
+  for (std::size_t i = 0; i < config_.budgets.size(); ++i) {
+    const Budget& budget = config_.budgets[i];
+    const auto& state = (*states)[i];
+    out.push_back({budget.name, windows[i].id, state.spent, state.reserved, budget.amount,
+                   std::string(actionName(actionAt(budget, state.spent + state.reserved))),
+                   windows[i].end});
+  }
+  return out;
+}
+
+void BudgetFilter::statusAsync(std::shared_ptr<std::optional<std::vector<BudgetStatus>>> out,
+                               std::shared_ptr<pipeline::Signal> done) const {
+  if (!worker_ || !worker_->submit([this, out] { *out = status(); }, done)) {
+    *out = status();
+    done->fire();
+  }
+}
+
+std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
+    const config::FilterSpec& spec) {
+  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec));
+}
+
+}  // namespace costgate::filters::budget
