@@ -15,6 +15,10 @@
 #                     [--with-cache hit|miss]  (--with-costs, plus semantic_cache: every request
 #                                           an exact hit, or every request a new question: a
 #                                           semantic lookup, a miss and a store)
+#                     [--with-budget memory|redis]  (--with-costs, plus a budget breaker with a
+#                                           daily budget and a rate limit that never refuse:
+#                                           every request read, reserved and settled on the
+#                                           ledger; redis starts a redis-server)
 #                     [--with-routing]     (--with-costs, plus a router whose cascade tries
 #                                           mock-small first: every answer asked with logprobs,
 #                                           judged, accepted, and its logprobs removed)
@@ -33,6 +37,7 @@ with_costs=""
 with_tokens=""
 with_cache=""
 with_routing=""
+with_budget=""
 script=bench/load/chat.lua
 target_ratio=1.0
 while (($#)); do
@@ -46,6 +51,7 @@ while (($#)); do
     --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
     --with-cache) with_costs=1; with_cache=$2; shift 2 ;;
     --with-routing) with_costs=1; with_routing=1; shift ;;
+    --with-budget) with_costs=1; with_budget=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -107,6 +113,19 @@ if [[ -n $with_cache ]]; then
   filters+="  - semantic_cache: {policies: [{name: bench, mode: semantic, max_entries: 100000}]}"$'\n'
   if [[ $with_cache == miss ]]; then script=bench/load/chat_unique.lua; fi
 fi
+if [[ -n $with_budget ]]; then
+  [[ $with_budget == memory || $with_budget == redis ]] || { echo "--with-budget takes memory or redis" >&2; exit 2; }
+  ledger=memory
+  if [[ $with_budget == redis ]]; then
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    wait_port "$redis_port"
+    ledger="redis://127.0.0.1:$redis_port"
+  fi
+  filters+="  - budget: {ledger: \"$ledger\", budgets: [{name: bench, amount_usd: 1000000, window: day}],"
+  filters+=" rate_limits: [{name: bench-rpm, requests_per_minute: 100000000}]}"$'\n'
+fi
 if [[ -n $with_routing ]]; then
   filters+="  - router: {policies: [{name: bench, tiers: [{name: cascade, models: [mock-small,"
   filters+=" mock-large]}], rules: [{name: all, when: {}, tier: cascade}]}]}"$'\n'
@@ -163,7 +182,7 @@ for target in "${targets[@]}"; do
   total_rps[$target]=0; total_p50[$target]=0; total_p99[$target]=0
 done
 
-echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}${with_cache:+, semantic_cache (all $with_cache)}${with_routing:+, router (cascade: judged and accepted)}"
+echo "load benchmark: $connections connections, $threads proxy threads/workers, ${duration}s x $rounds rounds, non-streaming chat${busy_poll:+, costgate$busy_poll}${with_costs:+, costgate with tagging and pricing}${with_tokens:+, prompt_pruning and token_cap}${with_cache:+, semantic_cache (all $with_cache)}${with_routing:+, router (cascade: judged and accepted)}${with_budget:+, budget breaker ($with_budget ledger)}"
 printf "%-10s %6s %12s %9s %9s\n" target round "requests/s" "p50 ms" "p99 ms"
 for round in $(seq "$rounds"); do
   for target in "${targets[@]}"; do

@@ -308,7 +308,8 @@ BudgetFilter::BudgetFilter(BudgetConfig config, Now now)
   utc_ = std::make_shared<const ledger_ns::TimeZone>(std::get<ledger_ns::TimeZone>(std::move(utc)));
   if (config_.redis) {
     ledger_ = std::make_unique<ledger_ns::RedisLedger>(*config_.redis, kRedisTimeout);
-    worker_ = std::make_unique<ledger_ns::LedgerWorker>(2);
+    // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
+    worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
   } else {
     ledger_ = std::make_unique<ledger_ns::MemoryLedger>();
   }

@@ -1,0 +1,192 @@
+// The budget breaker end to end: thresholds (warn, degrade, open) on the memory ledger, rate
+// limits, the admin endpoint, streamed calls settled at their real cost, and, on a real
+// redis-server shared by two gateway processes, a small budget under hundreds of concurrent
+// requests, and Redis killed and restarted under both failure modes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startMock, startGateway, startRedis, postJson, assertOpenAIError, sleep } from './harness.mjs';
+
+let mock;
+
+before(async () => { mock = await startMock(); });
+after(async () => { await mock?.stop(); });
+
+// mock-small: $1/$2 per million tokens (the mock counts a word a token: a reply of 40 words costs
+// 80 micro-dollars of output); mock-large 10x that.
+function config({ ledger = 'memory', onError = 'open', budgets = '[]', rates = '[]', admin = 'admin-secret' } = {}) {
+  return `server:
+  listen: 127.0.0.1:0
+  threads: 2
+backends:
+  mock:
+    url: ${mock.url}/v1
+models:
+  mock-small:
+    backend: mock
+    price: {input: 1, output: 2}
+  mock-large:
+    backend: mock
+    price: {input: 10, output: 20}
+admin:
+  api_key: ${admin}
+filters:
+  - tagging: {defaults: {feature: support, team: core, env: test}}
+  - budget:
+      ledger: "${ledger}"
+      on_ledger_error: ${onError}
+      assumed_output_tokens: 100
+      budgets: ${budgets}
+      rate_limits: ${rates}
+log_level: warn
+`;
+}
+
+const chat = (gateway, body = {}, headers = {}) => postJson(`${gateway.url}/v1/chat/completions`,
+  { model: 'mock-large', messages: [{ role: 'user', content: 'Hello there, how are you today?' }], max_tokens: 50, ...body }, headers);
+
+test('thresholds warn, then degrade to a cheaper model, then refuse with 429 until the window resets', async () => {
+  const budgets = `[{name: support-day, match: {feature: [support]}, amount_usd: 0.01, window: day,
+      time_zone: Europe/Paris, thresholds: [{at: 0.3, action: warn}, {at: 0.6, action: degrade}, {at: 1.0, action: open}],
+      degrade: {model: mock-small, max_output_tokens: 20}}]`;
+  const gateway = await startGateway(config({ budgets }));
+  try {
+    const seen = [];
+    let refused;
+    for (let i = 0; i < 200 && !refused; i += 1) {
+      const answer = await chat(gateway);
+      if (answer.status === 429) { refused = answer; break; }
+      assert.equal(answer.status, 200, answer.text);
+      seen.push({
+        model: answer.headers.get('x-costgate-model'),
+        warning: answer.headers.get('x-costgate-budget-warning'),
+        degraded: answer.headers.get('x-costgate-budget-degraded'),
+      });
+    }
+    assert.ok(refused, 'the budget runs out');
+    assertOpenAIError(refused, 429, 'rate_limit_error', 'budget_exceeded');
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    assert.ok(retryAfter > 0 && retryAfter <= 25 * 3600, `Retry-After ${retryAfter} s: until Paris midnight`);
+    assert.equal(seen[0].model, 'mock-large');
+    assert.ok(seen.some((s) => s.warning === 'support-day' && s.model === 'mock-large'), 'warned first');
+    assert.ok(seen.some((s) => s.degraded === 'support-day' && s.model === 'mock-small'), 'then degraded');
+
+    // The admin view: spent never over the limit by more than one request's worst case.
+    const denied = await fetch(`${gateway.url}/admin/budgets`);
+    assert.equal(denied.status, 401);
+    const wrong = await fetch(`${gateway.url}/admin/budgets`, { headers: { authorization: 'Bearer nope-nope-no' } });
+    assert.equal(wrong.status, 401);
+    const admin = await (await fetch(`${gateway.url}/admin/budgets`, { headers: { authorization: 'Bearer admin-secret' } })).json();
+    const [budget] = admin.budgets;
+    assert.equal(budget.name, 'support-day');
+    assert.equal(budget.limit_usd, '0.010000');
+    // Refused because the next request's worst case no longer fits: the spend itself is past the
+    // degrade threshold, and open once it reaches the amount.
+    assert.ok(['degrade', 'open'].includes(budget.state), budget.state);
+    assert.ok(Number(budget.spent_usd) <= 0.01, budget.spent_usd);
+    assert.equal(budget.reserved_usd, '0.000000', 'every reservation settled');
+
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    assert.match(metrics, /costgate_budget_limit_usd\{budget="support-day"\} 0\.01/);
+    assert.match(metrics, /costgate_budget_state\{budget="support-day"\} [23]/);
+    assert.match(metrics, /costgate_budget_rejections_total\{budget="support-day"\} 1/);
+    assert.match(metrics, /costgate_budget_degradations_total\{budget="support-day"\} [1-9]/);
+    // The spend the ledger settled is what the calls were charged.
+    await sleep(50);
+    const charged = gateway.accessLog().reduce((sum, l) => sum + (l.cost_usd ?? 0), 0);
+    assert.ok(Math.abs(charged - Number(budget.spent_usd)) < 1e-9, `${charged} vs ${budget.spent_usd}`);
+  } finally {
+    await gateway.stop();
+  }
+});
+
+test('rate limits: requests per minute, in the same 429 shape', async () => {
+  const rates = '[{name: support-rpm, match: {feature: [support]}, requests_per_minute: 3}]';
+  const gateway = await startGateway(config({ rates }));
+  try {
+    for (let i = 0; i < 3; i += 1) assert.equal((await chat(gateway)).status, 200);
+    const limited = await chat(gateway);
+    assertOpenAIError(limited, 429, 'rate_limit_error', 'rate_limit_exceeded');
+    assert.ok(Number(limited.headers.get('retry-after')) <= 61);
+    assert.equal((await chat(gateway, {}, { 'x-costgate-feature': 'other' })).status, 200, 'another scope is not limited');
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    assert.match(metrics, /costgate_rate_limited_total\{limit="support-rpm"\} 1/);
+  } finally {
+    await gateway.stop();
+  }
+});
+
+test('a streamed call settles at what it cost, through the OpenAI SDK', async () => {
+  const budgets = '[{name: stream-day, amount_usd: 1, window: day}]';
+  const gateway = await startGateway(config({ budgets }));
+  try {
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'k', maxRetries: 0 });
+    const stream = await client.chat.completions.create({
+      model: 'mock-large', stream: true, max_tokens: 30, messages: [{ role: 'user', content: 'Stream please' }],
+    });
+    for await (const chunk of stream) void chunk;
+    await sleep(100);
+    const admin = await (await fetch(`${gateway.url}/admin/budgets`, { headers: { 'x-costgate-admin-key': 'admin-secret' } })).json();
+    const line = gateway.accessLog().find((l) => l.stream === true);
+    assert.ok(line.cost_usd > 0);
+    assert.equal(Number(admin.budgets[0].spent_usd), line.cost_usd);
+    assert.equal(admin.budgets[0].reserved_usd, '0.000000');
+  } finally {
+    await gateway.stop();
+  }
+});
+
+test('two gateways on one Redis hold a small budget under hundreds of concurrent requests', async () => {
+  const redis = await startRedis();
+  const budgets = '[{name: shared, amount_usd: 0.02, window: month, time_zone: America/New_York}]';
+  const gateways = [await startGateway(config({ ledger: redis.url, budgets })), await startGateway(config({ ledger: redis.url, budgets }))];
+  try {
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => chat(gateways[i % 2])));
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 429), `statuses: ${[...new Set(statuses)]}`);
+    const served = statuses.filter((s) => s === 200).length;
+    assert.ok(served > 0 && served < 300, `${served} served`);
+    for (const refused of results.filter((r) => r.status === 429)) assertOpenAIError(refused, 429, 'rate_limit_error', 'budget_exceeded');
+    await sleep(300);
+    const charged = gateways.flatMap((g) => g.accessLog()).reduce((sum, l) => sum + (l.cost_usd ?? 0), 0);
+    // One request's worst case: 10 input-ish tokens at $10/M + 50 output at $20/M, about $0.0011.
+    assert.ok(charged <= 0.02 + 0.0012, `settled ${charged} against a $0.02 budget`);
+    const served200 = gateways.flatMap((g) => g.accessLog()).filter((l) => l.status === 200 && l.route === 'chat_completions');
+    assert.equal(served200.length, served, 'every served request is charged in the log');
+    assert.ok(served200.every((l) => l.cost_usd > 0));
+    const admin = await (await fetch(`${gateways[1].url}/admin/budgets`, { headers: { authorization: 'Bearer admin-secret' } })).json();
+    assert.ok(Math.abs(Number(admin.budgets[0].spent_usd) - charged) < 1e-9, `${admin.budgets[0].spent_usd} vs ${charged}`);
+  } finally {
+    for (const g of gateways) await g.stop();
+    await redis.stop();
+  }
+});
+
+test('Redis killed and restarted: fail-open serves from a local ledger, fail-closed refuses with 503', async () => {
+  const redis = await startRedis();
+  const budgets = '[{name: outage, amount_usd: 5, window: hour}]';
+  const open = await startGateway(config({ ledger: redis.url, onError: 'open', budgets }));
+  const closed = await startGateway(config({ ledger: redis.url, onError: 'closed', budgets }));
+  try {
+    assert.equal((await chat(open)).status, 200);
+    assert.equal((await chat(closed)).status, 200);
+    await redis.stop();
+    assert.equal((await chat(open)).status, 200, 'fail-open keeps serving');
+    const refused = await chat(closed);
+    assertOpenAIError(refused, 503, 'api_error', 'budget_unavailable');
+    const metrics = await (await fetch(`${open.url}/metrics`)).text();
+    assert.match(metrics, /costgate_budget_ledger_errors_total [1-9]/);
+    const back = await startRedis(redis.port);
+    try {
+      let status = 0;
+      for (let i = 0; i < 40 && status !== 200; i += 1) { status = (await chat(closed)).status; if (status !== 200) await sleep(100); }
+      assert.equal(status, 200, 'fail-closed resumes once Redis is back');
+      assert.equal((await chat(open)).status, 200);
+    } finally {
+      await back.stop();
+    }
+  } finally {
+    await open.stop();
+    await closed.stop();
+  }
+});

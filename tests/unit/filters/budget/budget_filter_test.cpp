@@ -1,0 +1,178 @@
+#include "costgate/filters/budget/budget_filter.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "../../support/filter_settings.h"
+#include "../../support/request.h"
+
+namespace costgate::filters::budget {
+namespace {
+
+using nlohmann::json;
+using pipeline::FilterStatus;
+using test_data::Request;
+using Time = std::chrono::system_clock::time_point;
+
+Time utc(int year, unsigned month, unsigned day, int hour, int minute = 0) {
+  using namespace std::chrono;
+  return sys_days{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{day}} +
+         hours(hour) + minutes(minute);
+}
+
+config::FilterSpec specOf(const std::string& settings_yaml) {
+  auto spec = test_data::specFrom("filters:\n  - budget:\n" + settings_yaml, "budget");
+  pricing::Price price;
+  price.input = 1'000'000;   // $1 per million tokens
+  price.output = 2'000'000;  // $2
+  spec.models = {{"m", price}, {"cheap", pricing::Price{}}, {"big", pricing::Price{}}};
+  spec.models["big"]->input = 10'000'000;
+  spec.models["big"]->output = 20'000'000;
+  return spec;
+}
+
+BudgetConfig configOk(const std::string& settings_yaml) {
+  auto parsed = parseBudgetConfig(specOf(settings_yaml));
+  if (auto* error = std::get_if<config::ConfigError>(&parsed)) {
+    ADD_FAILURE() << error->describe();
+    return {};
+  }
+  return std::get<BudgetConfig>(std::move(parsed));
+}
+
+std::string configError(const std::string& settings_yaml) {
+  auto parsed = parseBudgetConfig(specOf(settings_yaml));
+  auto* error = std::get_if<config::ConfigError>(&parsed);
+  return error ? error->describe() : "(no error)";
+}
+
+json chat(const std::string& model, int max_tokens) {
+  return {{"model", model},
+          {"max_tokens", max_tokens},
+          {"messages", {{{"role", "user"}, {"content", "one two three four"}}}}};
+}
+
+const pipeline::Tags kTags{"support", "core", "prod", ""};
+
+// One request through the filter at `now`, charged `cost` micro-dollars; its status.
+FilterStatus run(const BudgetFilter& filter, Request& request, pricing::Micros cost) {
+  FilterStatus status = filter.onRequest(request.ctx);
+  request.ctx.charged.cost = cost;
+  filter.onComplete(request.ctx);
+  return status;
+}
+
+TEST(BudgetConfig, ReportsBadSettingsAtTheirPlace) {
+  EXPECT_NE(configError("      budgets: [{name: b, amount_usd: 0}]\n").find("positive USD"),
+            std::string::npos);
+  EXPECT_NE(configError("      budgets: [{name: b, amount_usd: 1, time_zone: Mars/Olympus}]\n")
+                .find("Mars/Olympus"),
+            std::string::npos);
+  EXPECT_NE(configError("      budgets: [{name: b, amount_usd: 1, thresholds: [{at: 0.9, action: "
+                        "degrade}]}]\n")
+                .find("degrade threshold needs"),
+            std::string::npos);
+  EXPECT_NE(configError("      budgets: [{name: b, amount_usd: 1, thresholds: [{at: 0.9, action: "
+                        "warn}, {at: 0.5, action: open}]}]\n")
+                .find("must rise"),
+            std::string::npos);
+  EXPECT_NE(configError("      ledger: redis://:@/x\n").find("ledger"), std::string::npos);
+  EXPECT_NE(configError("      rate_limits: [{name: r}]\n").find("requests_per_minute"),
+            std::string::npos);
+}
+
+TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
+  Time now = utc(2026, 12, 1, 4, 30);  // still November 30th in New York (UTC-5)
+  BudgetFilter filter(configOk("      budgets: [{name: month, amount_usd: 0.001, window: month, "
+                               "time_zone: America/New_York}]\n"),
+                      [&] { return now; });
+  Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, first, 990), FilterStatus::Continue);
+  Request second(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, second, 0), FilterStatus::Respond) << "990 spent: the next worst case (about 22) does not fit in November's 1000";
+  EXPECT_EQ(second.ctx.local_reply->status, 429);
+  json error = json::parse(second.ctx.local_reply->body)["error"];
+  EXPECT_EQ(error["code"], "budget_exceeded");
+  // Retry-After: until New York's midnight, 05:00 UTC: half an hour.
+  ASSERT_EQ(second.ctx.local_reply->headers.at(0).first, "retry-after");
+  EXPECT_EQ(second.ctx.local_reply->headers.at(0).second, "1801");
+
+  now = utc(2026, 12, 1, 5, 0);  // December in New York: a new window
+  Request december(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  EXPECT_EQ(run(filter, december, 100), FilterStatus::Continue);
+  auto status = filter.status();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->at(0).window, "2026-12");
+  EXPECT_EQ(status->at(0).spent, 100);
+}
+
+TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
+                      [&] { return now; });
+  Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  auto held = filter.status();
+  ASSERT_TRUE(held);
+  // Input about 1 token a 4 characters (no encoding), output cap 1000 at $2/M: 2000 micros + input.
+  EXPECT_GE(held->at(0).reserved, 2000);
+  EXPECT_LT(held->at(0).reserved, 2100);
+  request.ctx.charged.cost = 321;
+  filter.onComplete(request.ctx);
+  auto settled = filter.status();
+  EXPECT_EQ(settled->at(0).reserved, 0);
+  EXPECT_EQ(settled->at(0).spent, 321);
+}
+
+TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
+                      [&] { return now; });
+  Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade"};
+  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  // 1000 output tokens at $2/M and at $20/M, plus the input twice.
+  EXPECT_GE(filter.status()->at(0).reserved, 22'000);
+}
+
+TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(
+      configOk("      budgets: [{name: day, amount_usd: 0.01, thresholds: [{at: 0.5, action: "
+               "degrade}, {at: 1, action: open}], degrade: {model: cheap, max_output_tokens: "
+               "50}}]\n"),
+      [&] { return now; });
+  Request spend(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  run(filter, spend, 6000);
+  Request degraded(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade"};
+  ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::Continue);
+  EXPECT_FALSE(degraded.ctx.cascade);
+  json body = degraded.forwarded();
+  EXPECT_EQ(body["model"], "cheap");
+  EXPECT_EQ(body["max_tokens"], 50);
+  EXPECT_EQ(degraded.ctx.budget->degraded, "day");
+}
+
+TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
+  Time now = utc(2026, 6, 15, 12, 0);
+  BudgetFilter filter(configOk("      rate_limits: [{name: rpm, requests_per_minute: 2}]\n"),
+                      [&] { return now; });
+  for (int i = 0; i < 2; ++i) {
+    Request request(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+    EXPECT_EQ(run(filter, request, 1), FilterStatus::Continue);
+  }
+  Request third(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, third, 0), FilterStatus::Respond);
+  EXPECT_EQ(json::parse(third.ctx.local_reply->body)["error"]["code"], "rate_limit_exceeded");
+  now = utc(2026, 6, 15, 12, 1);
+  Request next_minute(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  EXPECT_EQ(run(filter, next_minute, 1), FilterStatus::Continue);
+}
+
+}  // namespace
+}  // namespace costgate::filters::budget
