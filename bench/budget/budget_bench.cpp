@@ -56,9 +56,10 @@ bool measure(const char* name, Ledger& ledger, int count) {
     samples.push_back(std::chrono::duration<double, std::micro>(Steady::now() - started).count());
   }
   const Summary s = summarize(std::move(samples));
-  std::printf("budget check (read + reserve + settle, 2 budgets), %s ledger: p50 %.1f us, p99 %.1f "
-              "us, max %.1f us over %d requests\n",
-              name, s.p50, s.p99, s.max, count);
+  std::printf(
+      "budget check (read + reserve + settle, 2 budgets), %s ledger: p50 %.1f us, p99 %.1f "
+      "us, max %.1f us over %d requests\n",
+      name, s.p50, s.p99, s.max, count);
   return true;
 }
 

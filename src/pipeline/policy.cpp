@@ -5,7 +5,7 @@
 namespace costgate::pipeline {
 namespace {
 
-constexpr std::string_view kMatchKeys[] = {"feature", "team", "env", "model"};
+constexpr std::string_view kMatchKeys[] = {"feature", "team", "env", "model", "key"};
 
 bool anyMatches(const std::vector<std::string>& patterns, std::string_view value) {
   return patterns.empty() ||
@@ -22,13 +22,15 @@ bool matchesPattern(std::string_view pattern, std::string_view value) {
 
 bool PolicyMatch::matches(const RequestContext& ctx) const {
   return anyMatches(features, ctx.tags.feature) && anyMatches(teams, ctx.tags.team) &&
-         anyMatches(envs, ctx.tags.env) && anyMatches(models, ctx.model);
+         anyMatches(envs, ctx.tags.env) && anyMatches(models, ctx.model) &&
+         anyMatches(keys, ctx.api_key_name);
 }
 
 void readPolicyMatch(config::SettingsReader& reader, const config::Section& policy,
                      PolicyMatch* out) {
   const config::Section match = policy.section("match", kMatchKeys);
-  std::vector<std::string>* lists[] = {&out->features, &out->teams, &out->envs, &out->models};
+  std::vector<std::string>* lists[] = {&out->features, &out->teams, &out->envs, &out->models,
+                                       &out->keys};
   for (std::size_t i = 0; i < std::size(kMatchKeys); ++i) {
     match.strings(kMatchKeys[i], lists[i]);
     // Read as "no value matches", an empty list would make a policy that never applies; read as

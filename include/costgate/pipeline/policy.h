@@ -26,6 +26,7 @@ struct PolicyMatch {
   std::vector<std::string> teams;
   std::vector<std::string> envs;
   std::vector<std::string> models;
+  std::vector<std::string> keys;  // gateway key names (RequestContext::api_key_name)
 
   // By the request's tags (as the tagging filter set them, which must run earlier) and the model
   // the client asked for.

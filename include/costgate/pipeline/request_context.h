@@ -183,6 +183,9 @@ struct RequestContext {
   // State a filter keeps between its hooks for this request (see state()).
   std::vector<std::pair<const void*, std::shared_ptr<void>>> filter_state;
   Tags tags;
+  // The name of the gateway key the request came with (the tagging filter's api_keys), never the
+  // key itself; empty without one. Budgets and policies may match it.
+  std::string api_key_name;
   // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
   Tags tag_labels;

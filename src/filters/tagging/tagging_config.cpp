@@ -12,7 +12,8 @@
 //         env: unknown
 //         user: ""
 //       max_length: 64      # longer values are cut to this many bytes (1 to 1024)
-//       api_keys:           # gateway keys (Authorization: Bearer <key>) and their tags
+//       api_keys:           # gateway keys (Authorization: Bearer <key>) and their tags; a key's
+//                           # optional `name` is what policies match (match: {key: [name]})
 //         require: false    # true: a request without a listed key gets 401
 //         keys:
 //           - {key: "${SEARCH_KEY}", feature: search, team: growth, env: prod}
@@ -37,7 +38,7 @@ constexpr std::string_view kSettingsKeys[] = {"headers", "defaults", "max_length
                                               "allow"};
 constexpr std::string_view kTags[] = {"feature", "team", "env", "user"};
 constexpr std::string_view kApiKeySettings[] = {"require", "keys"};
-constexpr std::string_view kApiKeyEntry[] = {"key", "feature", "team", "env", "user"};
+constexpr std::string_view kApiKeyEntry[] = {"key", "name", "feature", "team", "env", "user"};
 constexpr std::string_view kLabelledTags[] = {"feature", "team", "env"};
 constexpr uint64_t kLongestMaxLength = 1024;
 
@@ -95,6 +96,8 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
     entry.string("team", &tags.team);
     entry.string("env", &tags.env);
     entry.string("user", &tags.user);
+    std::string name;
+    entry.string("name", &name);
     entry.parsed("key",
                  [&](const config::Field& field,
                      const std::string& key) -> std::optional<config::ConfigError> {
@@ -102,6 +105,7 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
                    // The key is a secret: the message says which entry, never the key.
                    if (!config.api_keys.emplace(key, tags).second)
                      return field.error("the same key twice");
+                   if (!name.empty()) config.api_key_names.emplace(key, name);
                    return std::nullopt;
                  });
   }

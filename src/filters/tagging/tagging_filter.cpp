@@ -51,6 +51,9 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
   if (std::string_view key = bearerKey(ctx); !key.empty()) {
     if (auto it = config_.api_keys.find(std::string(key)); it != config_.api_keys.end()) {
       keyed = &it->second;
+      if (auto name = config_.api_key_names.find(it->first); name != config_.api_key_names.end()) {
+        ctx.api_key_name = name->second;
+      }
     }
   }
   if (!keyed && config_.require_api_key) {

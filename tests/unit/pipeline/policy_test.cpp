@@ -75,31 +75,40 @@ TEST(PolicyMatch, EmptyMatchAppliesToEveryRequest) {
 }
 
 TEST(PolicyMatch, EachDimensionMatchesOneOfItsValues) {
-  PolicyMatch match{.features = {"search", "chat"}, .teams = {}, .envs = {}, .models = {}};
+  PolicyMatch match{
+      .features = {"search", "chat"}, .teams = {}, .envs = {}, .models = {}, .keys = {}};
   EXPECT_TRUE(match.matches(request("search", "t", "e", "m")));
   EXPECT_TRUE(match.matches(request("chat", "t", "e", "m")));
   EXPECT_FALSE(match.matches(request("summarize", "t", "e", "m")));
   EXPECT_FALSE(match.matches(request("", "t", "e", "m"))) << "an untagged request is no feature";
   EXPECT_FALSE(match.matches(request("Search", "t", "e", "m"))) << "values are case-sensitive";
 
-  EXPECT_TRUE((PolicyMatch{.features = {}, .teams = {"growth"}, .envs = {}, .models = {}})
-                  .matches(request("f", "growth", "e", "m")));
-  EXPECT_FALSE((PolicyMatch{.features = {}, .teams = {"growth"}, .envs = {}, .models = {}})
-                   .matches(request("f", "core", "e", "m")));
-  EXPECT_TRUE((PolicyMatch{.features = {}, .teams = {}, .envs = {"prod"}, .models = {}})
+  EXPECT_TRUE(
+      (PolicyMatch{.features = {}, .teams = {"growth"}, .envs = {}, .models = {}, .keys = {}})
+          .matches(request("f", "growth", "e", "m")));
+  EXPECT_FALSE(
+      (PolicyMatch{.features = {}, .teams = {"growth"}, .envs = {}, .models = {}, .keys = {}})
+          .matches(request("f", "core", "e", "m")));
+  EXPECT_TRUE((PolicyMatch{.features = {}, .teams = {}, .envs = {"prod"}, .models = {}, .keys = {}})
                   .matches(request("f", "t", "prod", "m")));
-  EXPECT_FALSE((PolicyMatch{.features = {}, .teams = {}, .envs = {"prod"}, .models = {}})
-                   .matches(request("f", "t", "dev", "m")));
-  EXPECT_TRUE((PolicyMatch{.features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o"}})
-                  .matches(request("f", "t", "e", "gpt-4o")));
-  EXPECT_FALSE((PolicyMatch{.features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o"}})
-                   .matches(request("f", "t", "e", "gpt-4o-mini")))
+  EXPECT_FALSE(
+      (PolicyMatch{.features = {}, .teams = {}, .envs = {"prod"}, .models = {}, .keys = {}})
+          .matches(request("f", "t", "dev", "m")));
+  EXPECT_TRUE(
+      (PolicyMatch{.features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o"}, .keys = {}})
+          .matches(request("f", "t", "e", "gpt-4o")));
+  EXPECT_FALSE(
+      (PolicyMatch{.features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o"}, .keys = {}})
+          .matches(request("f", "t", "e", "gpt-4o-mini")))
       << "without a *, the whole name must be equal";
 }
 
 TEST(PolicyMatch, EveryListedDimensionMustMatch) {
-  PolicyMatch match{
-      .features = {"search"}, .teams = {"growth"}, .envs = {"prod"}, .models = {"gpt-4o"}};
+  PolicyMatch match{.features = {"search"},
+                    .teams = {"growth"},
+                    .envs = {"prod"},
+                    .models = {"gpt-4o"},
+                    .keys = {}};
   EXPECT_TRUE(match.matches(request("search", "growth", "prod", "gpt-4o")));
   EXPECT_FALSE(match.matches(request("chat", "growth", "prod", "gpt-4o")));
   EXPECT_FALSE(match.matches(request("search", "core", "prod", "gpt-4o")));
@@ -108,7 +117,8 @@ TEST(PolicyMatch, EveryListedDimensionMustMatch) {
 }
 
 TEST(PolicyMatch, TrailingStarMatchesAnyRest) {
-  PolicyMatch match{.features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o*", "o3"}};
+  PolicyMatch match{
+      .features = {}, .teams = {}, .envs = {}, .models = {"gpt-4o*", "o3"}, .keys = {}};
   EXPECT_TRUE(match.matches(request("", "", "", "gpt-4o")));
   EXPECT_TRUE(match.matches(request("", "", "", "gpt-4o-mini")));
   EXPECT_TRUE(match.matches(request("", "", "", "gpt-4o-2024-08-06")));
@@ -117,17 +127,17 @@ TEST(PolicyMatch, TrailingStarMatchesAnyRest) {
   EXPECT_TRUE(match.matches(request("", "", "", "o3")));
   EXPECT_FALSE(match.matches(request("", "", "", "o3-mini")));
 
-  PolicyMatch star{.features = {"*"}, .teams = {}, .envs = {}, .models = {}};
+  PolicyMatch star{.features = {"*"}, .teams = {}, .envs = {}, .models = {}, .keys = {}};
   EXPECT_TRUE(star.matches(request("anything", "", "", "")));
   EXPECT_TRUE(star.matches(request("", "", "", "")));
   // Only a trailing * is a wildcard; elsewhere it is a character.
-  PolicyMatch inner{.features = {"a*b"}, .teams = {}, .envs = {}, .models = {}};
+  PolicyMatch inner{.features = {"a*b"}, .teams = {}, .envs = {}, .models = {}, .keys = {}};
   EXPECT_FALSE(inner.matches(request("axxb", "", "", "")));
   EXPECT_TRUE(inner.matches(request("a*b", "", "", "")));
 }
 
 TEST(PolicyMatch, ModelIsTheNameTheClientAskedFor) {
-  PolicyMatch match{.features = {}, .teams = {}, .envs = {}, .models = {"cheap"}};
+  PolicyMatch match{.features = {}, .teams = {}, .envs = {}, .models = {"cheap"}, .keys = {}};
   RequestContext ctx = request("", "", "", "cheap");
   ctx.served_model = "gpt-4o-mini";
   EXPECT_TRUE(match.matches(ctx));

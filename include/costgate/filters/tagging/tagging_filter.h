@@ -28,6 +28,9 @@ struct TaggingConfig {
   // Gateway API keys (sent as "Authorization: Bearer <key>") and the tags each carries; a tag
   // left empty comes from the other sources. These keys are never forwarded to a backend.
   std::unordered_map<std::string, pipeline::Tags> api_keys;
+  // The names keys were given (`name:`), by key: ctx.api_key_name, which budgets and other
+  // policies can match (`match: {key: [name]}`) without the configuration repeating the secret.
+  std::unordered_map<std::string, std::string> api_key_names;
   // When set, a request without one of api_keys is refused with 401.
   bool require_api_key = false;
   // The metric label values a tag may take; any other value is labelled "other". An empty list

@@ -93,7 +93,8 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(run(filter, first, 990), FilterStatus::Continue);
   Request second(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(filter, second, 0), FilterStatus::Respond) << "990 spent: the next worst case (about 22) does not fit in November's 1000";
+  ASSERT_EQ(run(filter, second, 0), FilterStatus::Respond)
+      << "990 spent: the next worst case (about 22) does not fit in November's 1000";
   EXPECT_EQ(second.ctx.local_reply->status, 429);
   json error = json::parse(second.ctx.local_reply->body)["error"];
   EXPECT_EQ(error["code"], "budget_exceeded");
@@ -156,6 +157,22 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
   EXPECT_EQ(body["model"], "cheap");
   EXPECT_EQ(body["max_tokens"], 50);
   EXPECT_EQ(degraded.ctx.budget->degraded, "day");
+}
+
+TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(configOk("      budgets: [{name: app, match: {key: [search-app], team: "
+                               "[core]}, amount_usd: 0.001}]\n"),
+                      [&] { return now; });
+  Request keyed(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  keyed.ctx.api_key_name = "search-app";
+  run(filter, keyed, 990);
+  Request other_key(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  other_key.ctx.api_key_name = "ops-app";
+  EXPECT_EQ(run(filter, other_key, 990), FilterStatus::Continue) << "out of scope";
+  Request again(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  again.ctx.api_key_name = "search-app";
+  EXPECT_EQ(run(filter, again, 0), FilterStatus::Respond);
 }
 
 TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {

@@ -329,7 +329,7 @@ constexpr char kKeyedConfig[] = R"(filters:
       api_keys:
         require: true
         keys:
-          - {key: sk-search, feature: search, team: growth}
+          - {key: sk-search, name: search-app, feature: search, team: growth}
           - {key: sk-ops, env: prod}
       allow:
         feature: [search, chat]
@@ -375,7 +375,8 @@ TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
   ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
   EXPECT_EQ(ctx.tags.feature, "search");  // the key's, not the header's
   EXPECT_EQ(ctx.tags.team, "growth");
-  EXPECT_EQ(ctx.tags.env, "staging");  // the key names no env: the header's
+  EXPECT_EQ(ctx.tags.env, "staging");         // the key names no env: the header's
+  EXPECT_EQ(ctx.api_key_name, "search-app");  // what a budget scoped by key matches
 }
 
 TEST(TaggingFilter, RequiredKeyMissingOrUnknownIs401) {
