@@ -429,6 +429,7 @@ server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseW
     record.budget_ledger_error = budget.ledger_error;
     if (!budget.rejected.empty()) record.annotations.emplace_back("refused_by", budget.rejected);
     if (!budget.degraded.empty()) record.annotations.emplace_back("degraded_by", budget.degraded);
+    if (budget.ledger_error) record.annotations.emplace_back("budget_ledger", "unavailable");
   }
   if (decision == pipeline::FilterStatus::Respond) {
     if (!ctx.local_reply) {

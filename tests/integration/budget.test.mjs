@@ -136,6 +136,32 @@ test('a streamed call settles at what it cost, through the OpenAI SDK', async ()
   }
 });
 
+test('a stream the client cuts short settles what it was charged for the text it got', async () => {
+  const budgets = '[{name: cut-day, amount_usd: 1, window: day}]';
+  const gateway = await startGateway(config({ budgets }));
+  try {
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-mock-chunk-delay-ms': '100', 'x-mock-chunks': '20' },
+      body: JSON.stringify({ model: 'mock-large', stream: true, max_tokens: 400, messages: [{ role: 'user', content: 'Long story' }] }),
+      signal: controller.signal,
+    });
+    const reader = response.body.getReader();
+    await reader.read();
+    await reader.read();
+    controller.abort();
+    await sleep(600);
+    const line = gateway.accessLog().find((l) => l.stream === true);
+    assert.ok(line && line.cost_usd > 0, JSON.stringify(line));
+    const admin = await (await fetch(`${gateway.url}/admin/budgets`, { headers: { 'x-costgate-admin-key': 'admin-secret' } })).json();
+    assert.equal(Number(admin.budgets[0].spent_usd), line.cost_usd, 'settled at what was charged');
+    assert.equal(admin.budgets[0].reserved_usd, '0.000000');
+  } finally {
+    await gateway.stop();
+  }
+});
+
 test('two gateways on one Redis hold a small budget under hundreds of concurrent requests', async () => {
   const redis = await startRedis();
   const budgets = '[{name: shared, amount_usd: 0.02, window: month, time_zone: America/New_York}]';
@@ -176,6 +202,8 @@ test('Redis killed and restarted: fail-open serves from a local ledger, fail-clo
     assertOpenAIError(refused, 503, 'api_error', 'budget_unavailable');
     const metrics = await (await fetch(`${open.url}/metrics`)).text();
     assert.match(metrics, /costgate_budget_ledger_errors_total [1-9]/);
+    await sleep(50);
+    assert.ok(open.accessLog().some((l) => l.budget_ledger === 'unavailable'), 'logged');
     const back = await startRedis(redis.port);
     try {
       let status = 0;
