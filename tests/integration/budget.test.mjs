@@ -86,6 +86,7 @@ test('thresholds warn, then degrade to a cheaper model, then refuse with 429 unt
     assert.ok(Number(budget.spent_usd) <= 0.01, budget.spent_usd);
     assert.equal(budget.reserved_usd, '0.000000', 'every reservation settled');
 
+    await sleep(50);  // a request is counted once its response went out
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     assert.match(metrics, /costgate_budget_limit_usd\{budget="support-day"\} 0\.01/);
     assert.match(metrics, /costgate_budget_state\{budget="support-day"\} [23]/);
@@ -109,6 +110,7 @@ test('rate limits: requests per minute, in the same 429 shape', async () => {
     assertOpenAIError(limited, 429, 'rate_limit_error', 'rate_limit_exceeded');
     assert.ok(Number(limited.headers.get('retry-after')) <= 61);
     assert.equal((await chat(gateway, {}, { 'x-costgate-feature': 'other' })).status, 200, 'another scope is not limited');
+    await sleep(50);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     assert.match(metrics, /costgate_rate_limited_total\{limit="support-rpm"\} 1/);
   } finally {
@@ -200,6 +202,7 @@ test('Redis killed and restarted: fail-open serves from a local ledger, fail-clo
     assert.equal((await chat(open)).status, 200, 'fail-open keeps serving');
     const refused = await chat(closed);
     assertOpenAIError(refused, 503, 'api_error', 'budget_unavailable');
+    await sleep(50);
     const metrics = await (await fetch(`${open.url}/metrics`)).text();
     assert.match(metrics, /costgate_budget_ledger_errors_total [1-9]/);
     await sleep(50);

@@ -142,7 +142,20 @@ test('the metrics add up the cost per feature', async () => {
       costs[feature] += Number(result.headers.get('x-costgate-cost-usd'));
     }
   }
-  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  // A request is counted once its response went out: the last one may still be on its way into
+  // the metrics when the client has its answer.
+  const costLine = (text, feature) => text.split('\n').find((l) => l.startsWith('costgate_cost_usd_total{')
+    && l.includes(`feature="${feature}"`) && l.includes('team="pricing-test"'));
+  let text = '';
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const settled = Object.entries(costs).every(([feature, expected]) => {
+      const line = costLine(text, feature);
+      return line && Math.abs(Number(line.split(' ').at(-1)) - expected) < 1e-9;
+    });
+    if (settled) break;
+    await sleep(50);
+  }
   checkMetrics(text);
   for (const [feature, expected] of Object.entries(costs)) {
     const line = text.split('\n').find((l) => l.startsWith('costgate_cost_usd_total{')

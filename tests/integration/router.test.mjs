@@ -105,6 +105,7 @@ async function ask(content, { headers = {}, model = 'mock-small', ...body } = {}
 
 const onlySmall = (fault) => ({ 'x-mock-only-model': 'backend-mock-small', ...fault });
 const metric = async (pattern) => {
+  await sleep(30);  // a request is counted once its response went out
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   return text.split('\n').filter((l) => pattern.test(l));
 };
