@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -156,13 +157,22 @@ struct BudgetFilter::Decision {
   std::vector<BudgetStatus> states;
 };
 
+// A decision made on a worker thread, handed over under a lock: the request may stop waiting
+// (kLedgerWait) before it comes.
+struct BudgetFilter::WorkerAnswer {
+  std::mutex mutex;
+  bool finished = false;
+  bool abandoned = false;
+  Decision decision;
+};
+
 namespace {
 
 // Per request: the plan, the decision, and what to settle.
 struct Pending {
   bool submitted = false;
-  std::shared_ptr<void> plan;      // BudgetFilter::Plan
-  std::shared_ptr<void> decision;  // BudgetFilter::Decision, set by the worker
+  std::shared_ptr<void> plan;    // BudgetFilter::Plan
+  std::shared_ptr<void> answer;  // BudgetFilter::WorkerAnswer
   std::vector<ledger_ns::Reservation> money;
   std::optional<ledger_ns::Reservation> requests;
   std::optional<ledger_ns::Reservation> tokens;
@@ -451,23 +461,52 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
     pending.plan = plan;
     pending.submitted = true;
     if (worker_) {
-      auto decision = std::make_shared<Decision>();
+      auto answer = std::make_shared<WorkerAnswer>();
       auto signal = std::make_shared<pipeline::Signal>();
-      pending.decision = decision;
-      const bool queued =
-          worker_->submit([this, plan, decision] { *decision = decide(*plan, *ledger_); }, signal);
-      if (!queued) {
-        decision->unavailable = true;
-      } else {
+      pending.answer = answer;
+      ledger_ns::Ledger* ledger = ledger_.get();
+      const bool queued = worker_->submit(
+          [this, plan, answer, ledger] {
+            Decision decided = decide(*plan, *ledger);
+            std::unique_lock lock(answer->mutex);
+            if (answer->abandoned) {
+              // The request stopped waiting and went on as if the ledger were down: what was
+              // reserved for it is released now rather than held until it expires.
+              lock.unlock();
+              for (const auto& reservation : decided.reservations) {
+                ledger->settle(reservation, 0, plan->now);
+              }
+              return;
+            }
+            answer->decision = std::move(decided);
+            answer->finished = true;
+          },
+          signal);
+      if (queued) {
         ctx.awaited = pipeline::AwaitSignal{signal, kLedgerWait};
         return pipeline::FilterStatus::Wait;
       }
+      answer->finished = true;
+      answer->decision.unavailable = true;
     } else {
-      pending.decision = std::make_shared<Decision>(decide(*plan, *ledger_));
+      auto answer = std::make_shared<WorkerAnswer>();
+      answer->decision = decide(*plan, *ledger_);
+      answer->finished = true;
+      pending.answer = answer;
     }
   }
   const Plan& plan = *static_cast<const Plan*>(pending.plan.get());
-  Decision decision = *static_cast<const Decision*>(pending.decision.get());
+  Decision decision;
+  {
+    auto& answer = *static_cast<WorkerAnswer*>(pending.answer.get());
+    std::lock_guard lock(answer.mutex);
+    if (answer.finished) {
+      decision = answer.decision;
+    } else {
+      answer.abandoned = true;  // waited kLedgerWait in vain
+      decision.unavailable = true;
+    }
+  }
   pending.ledger = ledger_.get();
   pipeline::BudgetOutcome outcome;
   if (decision.unavailable) {

@@ -107,6 +107,7 @@ class BudgetFilter : public pipeline::Filter {
  private:
   struct Plan;
   struct Decision;
+  struct WorkerAnswer;
   Decision decide(const Plan& plan, costgate::budget::Ledger& ledger) const;
   costgate::budget::Ledger& ledger() const { return *ledger_; }
 
