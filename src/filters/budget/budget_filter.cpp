@@ -36,6 +36,7 @@
 #include "costgate/openai/error.h"
 #include "costgate/openai/prompt_tokens.h"
 #include "costgate/openai/usage.h"
+#include "costgate/pipeline/filter_settings.h"
 
 namespace costgate::filters::budget {
 namespace {
@@ -188,19 +189,7 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
   }
   config::SettingsReader reader(spec);
   const config::Section settings = reader.root(kSettingsKeys);
-  settings.parsed("ledger",
-                  [&](const config::Field& field,
-                      const std::string& text) -> std::optional<config::ConfigError> {
-                    if (text == "memory") return std::nullopt;
-                    if (!text.starts_with("redis://")) {
-                      return field.error("expected memory or a redis:// URL, not '" + text + "'");
-                    }
-                    auto address = redis::parseAddress(text);
-                    if (auto* problem = std::get_if<std::string>(&address))
-                      return field.error(*problem);
-                    config.redis = std::get<redis::Address>(address);
-                    return std::nullopt;
-                  });
+  pipeline::readStore(settings, "ledger", &config.redis);
   std::string on_error = "open";
   settings.choice("on_ledger_error", kLedgerErrors, &on_error);
   config.on_ledger_error = on_error == "closed" ? OnLedgerError::kClosed : OnLedgerError::kOpen;
@@ -261,16 +250,7 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
     }
     if (budget.thresholds.empty()) budget.thresholds.push_back({1.0, Action::kOpen});
     const config::Section degrade = section.section("degrade", kDegradeKeys);
-    degrade.parsed(
-        "model",
-        [&](const config::Field& field,
-            const std::string& model) -> std::optional<config::ConfigError> {
-          if (!spec.models.contains(model)) {
-            return field.error("'" + model + "' is not a model of this gateway (models:)");
-          }
-          budget.degrade.model = model;
-          return std::nullopt;
-        });
+    pipeline::readModelName(spec, degrade, "model", &budget.degrade.model);
     if (degrade.has("max_output_tokens")) {
       std::int64_t cap = 0;
       degrade.integer("max_output_tokens", 1, 10'000'000, &cap);

@@ -6,15 +6,10 @@
 #include <utility>
 
 #include "costgate/jsonview/document.h"
+#include "costgate/text/ascii_case.h"
 
 namespace costgate::filters::router {
 namespace {
-
-std::string lowerCase(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
-}
 
 bool containsAny(const std::string& lower_text, const std::vector<std::string>& phrases) {
   return std::any_of(phrases.begin(), phrases.end(), [&](const std::string& phrase) {
@@ -114,7 +109,7 @@ pipeline::Judgement judgeAnswer(std::string_view completion, const Expected& exp
   const bool blank =
       std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
   if (blank && !calls_tools && !refused) fire(config.empty, "empty");
-  const std::string lower = lowerCase(text);
+  const std::string lower = text::lowerAscii(text);
   if (refused || containsAny(lower, config.refusal_phrases.empty() ? defaultRefusalPhrases()
                                                                    : config.refusal_phrases)) {
     fire(config.refusal, "refusal");

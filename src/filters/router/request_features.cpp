@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string_view>
 
 #include "costgate/openai/prompt_tokens.h"
+#include "costgate/text/ascii_case.h"
 
 namespace costgate::filters::router {
 namespace {
@@ -28,7 +28,7 @@ bool looksLikeCode(std::string_view text) {
 
 void appendLower(std::string& out, std::string_view text) {
   if (!out.empty()) out.push_back('\n');
-  for (char c : text) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  out += text::lowerAscii(text);
 }
 
 }  // namespace

@@ -41,6 +41,8 @@
 #include "costgate/config/yaml_reader.h"
 #include "costgate/filters/router/request_features.h"
 #include "costgate/openai/error.h"
+#include "costgate/pipeline/filter_settings.h"
+#include "costgate/text/ascii_case.h"
 
 namespace costgate::filters::router {
 namespace {
@@ -107,23 +109,12 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
       spec, kPolicyKeys,
       [&spec](config::SettingsReader& reader, const config::Section& section,
               RouterPolicy& policy) {
-        const auto& known = spec.models;
-        auto checkModel = [&](const config::Field& field,
-                              const std::string& model) -> std::optional<config::ConfigError> {
-          if (!known.contains(model)) {
-            return field.error("'" + model + "' is not a model of this gateway (models:)");
-          }
-          return std::nullopt;
-        };
         section.strings("allowed_models", &policy.allowed_models);
         std::string on_disallowed = "reject";
         section.choice("on_disallowed", kOnDisallowed, &on_disallowed);
         policy.on_disallowed =
             on_disallowed == "rewrite" ? OnDisallowed::kRewrite : OnDisallowed::kReject;
-        section.parsed("default_model", [&](const config::Field& field, const std::string& model) {
-          policy.default_model = model;
-          return checkModel(field, model);
-        });
+        pipeline::readModelName(spec, section, "default_model", &policy.default_model);
         if (policy.on_disallowed == OnDisallowed::kRewrite && policy.default_model.empty() &&
             !reader.failed()) {
           reader.fail(section.find("on_disallowed")->error("rewrite needs a default_model"));
@@ -141,7 +132,7 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
           }
           for (const auto& model : read.models) {
             if (reader.failed()) break;
-            if (auto error = checkModel(*models, model)) reader.fail(*error);
+            if (auto error = pipeline::unknownModel(spec, *models, model)) reader.fail(*error);
           }
           policy.tiers.push_back(std::move(read));
         }
@@ -182,10 +173,7 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
           optionalFlag(when, "has_code", &read.when.has_code);
           optionalFlag(when, "json_response", &read.when.json_response);
           when.strings("keywords", &read.when.keywords);
-          for (auto& keyword : read.when.keywords) {
-            for (char& c : keyword)
-              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          }
+          for (auto& keyword : read.when.keywords) keyword = text::lowerAscii(keyword);
           policy.rules.push_back(std::move(read));
         }
 
@@ -237,10 +225,7 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
         cascade.strings("refusal_phrases", &judge.refusal_phrases);
         cascade.strings("uncertainty_phrases", &judge.uncertainty_phrases);
         for (auto* phrases : {&judge.refusal_phrases, &judge.uncertainty_phrases}) {
-          for (auto& phrase : *phrases) {
-            for (char& c : phrase)
-              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          }
+          for (auto& phrase : *phrases) phrase = text::lowerAscii(phrase);
         }
       });
 }

@@ -31,6 +31,8 @@
 #include "costgate/config/yaml_reader.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/openai/usage.h"
+#include "costgate/pipeline/filter_settings.h"
+#include "costgate/text/ascii_case.h"
 
 namespace costgate::filters::semantic_cache {
 namespace {
@@ -86,8 +88,7 @@ CacheControl cacheControlOf(const pipeline::RequestContext& ctx) {
   CacheControl control;
   for (const auto& [name, value] : ctx.headers) {
     if (name != "cache-control") continue;
-    std::string lower(value);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = text::lowerAscii(value);
     control.no_cache = control.no_cache || lower.find("no-cache") != std::string::npos;
     control.no_store = control.no_store || lower.find("no-store") != std::string::npos;
   }
@@ -186,30 +187,8 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
         std::uint64_t wait = static_cast<std::uint64_t>(policy.coalesce_wait.count());
         section.integer("coalesce_wait_seconds", 1, 3600, &wait);
         policy.coalesce_wait = std::chrono::seconds(wait);
-        section.parsed(
-            "embedding_model",
-            [&](const config::Field& field,
-                const std::string& model) -> std::optional<config::ConfigError> {
-              const auto& known = spec.models;
-              if (!known.contains(model)) {
-                return field.error("'" + model + "' is not a model of this gateway (models:)");
-              }
-              policy.embedding_model = model;
-              return std::nullopt;
-            });
-        section.parsed(
-            "store",
-            [&](const config::Field& field,
-                const std::string& store) -> std::optional<config::ConfigError> {
-              if (store == "memory") return std::nullopt;
-              if (!store.starts_with("redis://")) {
-                return field.error("expected memory or a redis:// URL, not '" + store + "'");
-              }
-              auto address = redis::parseAddress(store);
-              if (auto* problem = std::get_if<std::string>(&address)) return field.error(*problem);
-              policy.redis = std::get<redis::Address>(address);
-              return std::nullopt;
-            });
+        pipeline::readModelName(spec, section, "embedding_model", &policy.embedding_model);
+        pipeline::readStore(section, "store", &policy.redis);
       });
 }
 
