@@ -722,7 +722,7 @@ server::Task<> Gateway::callModel(
       } else if (fault != upstream::FaultClass::kCancelled) {
         lease->succeeded(std::chrono::steady_clock::now());
       }
-      auto health = route.pool->snapshot(std::chrono::steady_clock::now())[index];
+      const auto health = route.pool->status(index, std::chrono::steady_clock::now());
       metrics_.setBackendHealth(chain[link], deployment.backend,
                                 health.state != upstream::DeploymentPool::State::kEjected,
                                 health.outstanding);

@@ -181,24 +181,33 @@ void DeploymentPool::release(Lease& lease) {
   }
 }
 
+DeploymentPool::DeploymentStatus DeploymentPool::statusLocked(const Deployment& d,
+                                                              Clock::time_point now) const {
+  State state = State::kHealthy;
+  if (d.ejected) state = d.probe_in_flight ? State::kProbing : State::kEjected;
+  const Clock::duration left =
+      d.ejected && d.ejected_until > now ? d.ejected_until - now : Clock::duration::zero();
+  return DeploymentStatus{.weight = d.weight,
+                          .outstanding = d.outstanding,
+                          .consecutive_failures = d.consecutive_failures,
+                          .state = state,
+                          .ejected_until = d.ejected_until,
+                          .cooldown_left = left};
+}
+
 std::vector<DeploymentPool::DeploymentStatus> DeploymentPool::snapshot(
     Clock::time_point now) const {
   std::lock_guard lock(mutex_);
   std::vector<DeploymentStatus> statuses;
   statuses.reserve(deployments_.size());
-  for (const Deployment& d : deployments_) {
-    State state = State::kHealthy;
-    if (d.ejected) state = d.probe_in_flight ? State::kProbing : State::kEjected;
-    const Clock::duration left =
-        d.ejected && d.ejected_until > now ? d.ejected_until - now : Clock::duration::zero();
-    statuses.push_back(DeploymentStatus{.weight = d.weight,
-                                        .outstanding = d.outstanding,
-                                        .consecutive_failures = d.consecutive_failures,
-                                        .state = state,
-                                        .ejected_until = d.ejected_until,
-                                        .cooldown_left = left});
-  }
+  for (const Deployment& d : deployments_) statuses.push_back(statusLocked(d, now));
   return statuses;
+}
+
+DeploymentPool::DeploymentStatus DeploymentPool::status(std::size_t index,
+                                                        Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  return statusLocked(deployments_.at(index), now);
 }
 
 }  // namespace costgate::upstream

@@ -219,12 +219,19 @@ struct RequestContext {
   bool replaceBody(std::string json);
   // The tokens all filters saved.
   std::int64_t tokensSaved() const;
+  // The state `filter` keeps for this request, or null when it made none: the hooks after
+  // onRequest use it, so a request the filter let pass costs no allocation.
+  template <class T>
+  T* findState(const void* filter) {
+    for (auto& [owner, value] : filter_state) {
+      if (owner == filter) return static_cast<T*>(value.get());
+    }
+    return nullptr;
+  }
   // The state `filter` keeps for this request, made (default-constructed) on first use.
   template <class T>
   T& state(const void* filter) {
-    for (auto& [owner, value] : filter_state) {
-      if (owner == filter) return *static_cast<T*>(value.get());
-    }
+    if (T* found = findState<T>(filter)) return *found;
     auto made = std::make_shared<T>();
     filter_state.emplace_back(filter, made);
     return *made;

@@ -116,6 +116,8 @@ class DeploymentPool {
 
   // Each deployment's state, in pool order, for the metrics gauges.
   std::vector<DeploymentStatus> snapshot(Clock::time_point now) const;
+  // One deployment's state (the gauges after each call, without copying the others').
+  DeploymentStatus status(std::size_t index, Clock::time_point now) const;
   std::size_t size() const { return deployments_.size(); }
 
  private:
@@ -132,6 +134,7 @@ class DeploymentPool {
   };
 
   static bool excluded(const std::vector<bool>* exclude, std::size_t index);
+  DeploymentStatus statusLocked(const Deployment& deployment, Clock::time_point now) const;
   // Under mutex_: the lease acquire() would hand out, if any.
   std::optional<Lease> acquireLocked(Clock::time_point now, const std::vector<bool>* exclude);
   Lease leaseLocked(std::size_t index, bool probe);

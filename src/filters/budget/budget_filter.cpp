@@ -557,8 +557,9 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
 }
 
 void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
-  Pending& pending = ctx.state<Pending>(this);
-  if (!pending.ledger) return;
+  Pending* found = ctx.findState<Pending>(this);
+  if (!found || !found->ledger) return;
+  Pending& pending = *found;
   std::vector<std::pair<ledger_ns::Reservation, std::int64_t>> settlements;
   for (const auto& reservation : pending.money)
     settlements.emplace_back(reservation, ctx.charged.cost);

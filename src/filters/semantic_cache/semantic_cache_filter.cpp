@@ -334,20 +334,20 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
 
 void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int status,
                                          std::string_view body) const {
-  Pending& pending = ctx.state<Pending>(this);
-  if (pending.entry && status == 200) storeAnswer(pending, std::string(body));
+  Pending* pending = ctx.findState<Pending>(this);
+  if (pending && pending->entry && status == 200) storeAnswer(*pending, std::string(body));
 }
 
 void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
                                   pipeline::StreamEvent& event) const {
-  Pending& pending = ctx.state<Pending>(this);
-  if (!pending.entry || ctx.upstream_status != 200) return;
-  pending.stream.add(event.sse.data);
-  if (auto answer = pending.stream.completion()) storeAnswer(pending, std::move(*answer));
+  Pending* pending = ctx.findState<Pending>(this);
+  if (!pending || !pending->entry || ctx.upstream_status != 200) return;
+  pending->stream.add(event.sse.data);
+  if (auto answer = pending->stream.completion()) storeAnswer(*pending, std::move(*answer));
 }
 
 void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
-  stopLeading(ctx.state<Pending>(this));
+  if (Pending* pending = ctx.findState<Pending>(this)) stopLeading(*pending);
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
