@@ -587,12 +587,7 @@ server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Valu
     auto body_for = [&](std::string_view backend_model) {
       auto with_model = edits;
       with_model.emplace_back("model", json(backend_model).dump());
-      if (ctx.body_changed) {
-        json body = ctx.body;
-        for (const auto& [key, value] : with_model) body[key] = json::parse(value);
-        return body.dump(-1, ' ', false, json::error_handler_t::replace);
-      }
-      return jsonview::withMembers(filtered, with_model);
+      return bodyWith(ctx, filtered, with_model);
     };
     ModelCall call;
     co_await callModel(model, path, body_for, headers, call);
@@ -844,13 +839,21 @@ void Gateway::recordCacheOutcome(const RequestContext& ctx, server::ExchangeReco
   record.saved = cache.saved;
 }
 
+std::string Gateway::bodyWith(const RequestContext& ctx, const jsonview::Value& filtered,
+                              std::span<const std::pair<std::string, std::string>> edits) {
+  if (ctx.body_changed) {
+    json body = ctx.body;
+    for (const auto& [key, value] : edits) body[key] = json::parse(value);
+    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return jsonview::withMembers(filtered, edits);
+}
+
 std::string Gateway::forwardedBody(RequestContext& ctx, const jsonview::Value& filtered,
                                    std::string& client_body) {
-  if (ctx.body_changed) {
-    for (const auto& [key, value] : ctx.member_edits) ctx.body[key] = json::parse(value);
-    return ctx.body.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (ctx.body_changed || !ctx.member_edits.empty()) {
+    return bodyWith(ctx, filtered, ctx.member_edits);
   }
-  if (!ctx.member_edits.empty()) return jsonview::withMembers(filtered, ctx.member_edits);
   if (!ctx.replaced_body.empty()) return std::move(ctx.replaced_body);
   // Nothing changed: the body goes out as the client sent it.
   return std::move(client_body);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "costgate/config/config.h"
@@ -105,6 +106,10 @@ class Gateway {
   // nothing changed.
   static std::string forwardedBody(pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                                    std::string& client_body);
+  // The body as the filters left it with `edits` set on top: spliced into `filtered`, or set on
+  // a copy of the DOM when a filter edited that (a cascade's attempts, the forwarded body).
+  static std::string bodyWith(const pipeline::RequestContext& ctx, const jsonview::Value& filtered,
+                              std::span<const std::pair<std::string, std::string>> edits);
   // GET /costgate/spend: report::SpendTotals::json() of the calls since start, by feature, team,
   // env and model, with "since" (Unix seconds).
   std::string spendJson() const;

@@ -146,6 +146,13 @@ struct BudgetFilter::Plan {
   SystemClock::time_point now;
 };
 
+// A reservation and what it holds: money (settled to the request's cost), one request, or tokens
+// (settled to the tokens used).
+struct Held {
+  enum class Unit { kMoney, kRequests, kTokens } unit;
+  ledger_ns::Reservation reservation;
+};
+
 // What the ledger answered.
 struct BudgetFilter::Decision {
   bool unavailable = false;
@@ -154,7 +161,7 @@ struct BudgetFilter::Decision {
   SystemClock::time_point resets{};
   const Budget* degrade = nullptr;  // the budget whose degrade applies
   std::vector<std::string> warnings;
-  std::vector<ledger_ns::Reservation> reservations;  // money, requests, tokens
+  std::vector<Held> held;
   std::vector<BudgetStatus> states;
 };
 
@@ -174,9 +181,7 @@ struct Pending {
   bool submitted = false;
   std::shared_ptr<void> plan;    // BudgetFilter::Plan
   std::shared_ptr<void> answer;  // BudgetFilter::WorkerAnswer
-  std::vector<ledger_ns::Reservation> money;
-  std::optional<ledger_ns::Reservation> requests;
-  std::optional<ledger_ns::Reservation> tokens;
+  std::vector<Held> held;
   ledger_ns::Ledger* ledger = nullptr;
 };
 
@@ -358,7 +363,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       decision.states[held.over_line].state = "open";
       return decision;
     }
-    decision.reservations.push_back(*held.reservation);
+    decision.held.push_back({Held::Unit::kMoney, *held.reservation});
     for (auto& state : decision.states) state.reserved += worst;
   }
   // Rate limits: one request, and the worst case in tokens, per minute.
@@ -371,12 +376,13 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       auto held = ledger.reserve({{key, *per_minute, window.end}},
                                  unit == 0 ? 1 : plan.worst_tokens, plan.now, config_.hold);
       if (held.status == ledger_ns::ReserveStatus::kReserved) {
-        decision.reservations.push_back(*held.reservation);
+        decision.held.push_back(
+            {unit == 0 ? Held::Unit::kRequests : Held::Unit::kTokens, *held.reservation});
         continue;
       }
       // Release what this request already holds: it will not be served.
-      for (const auto& reservation : decision.reservations) ledger.settle(reservation, 0, plan.now);
-      decision.reservations.clear();
+      for (const auto& earlier : decision.held) ledger.settle(earlier.reservation, 0, plan.now);
+      decision.held.clear();
       if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
         decision.unavailable = true;
       } else {
@@ -453,9 +459,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
               // The request stopped waiting and went on as if the ledger were down: what was
               // reserved for it is released now rather than held until it expires.
               lock.unlock();
-              for (const auto& reservation : decided.reservations) {
-                ledger->settle(reservation, 0, plan->now);
-              }
+              for (const auto& held : decided.held) ledger->settle(held.reservation, 0, plan->now);
               return;
             }
             answer->decision = std::move(decided);
@@ -524,15 +528,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
     ctx.budget = std::move(outcome);
     return pipeline::FilterStatus::Respond;
   }
-  for (const auto& reservation : decision.reservations) {
-    if (reservation.keys.front().starts_with("costgate:budget:")) {
-      pending.money.push_back(reservation);
-    } else if (reservation.keys.front().find(":rpm:") != std::string::npos) {
-      pending.requests = reservation;
-    } else {
-      pending.tokens = reservation;
-    }
-  }
+  pending.held = std::move(decision.held);
   if (!decision.warnings.empty()) {
     std::string names;
     for (const auto& name : decision.warnings) names.append(names.empty() ? "" : ",").append(name);
@@ -561,10 +557,12 @@ void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
   if (!found || !found->ledger) return;
   Pending& pending = *found;
   std::vector<std::pair<ledger_ns::Reservation, std::int64_t>> settlements;
-  for (const auto& reservation : pending.money)
-    settlements.emplace_back(reservation, ctx.charged.cost);
-  if (pending.requests) settlements.emplace_back(*pending.requests, 1);
-  if (pending.tokens) settlements.emplace_back(*pending.tokens, ctx.charged.tokens);
+  for (const auto& held : pending.held) {
+    const std::int64_t actual = held.unit == Held::Unit::kMoney      ? ctx.charged.cost
+                                : held.unit == Held::Unit::kRequests ? 1
+                                                                     : ctx.charged.tokens;
+    settlements.emplace_back(held.reservation, actual);
+  }
   if (settlements.empty()) return;
   ledger_ns::Ledger* ledger = pending.ledger;
   const auto now = now_();
