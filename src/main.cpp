@@ -1,5 +1,5 @@
 // costgate: the gateway's command line. Loads and checks the configuration, then serves until
-// SIGINT or SIGTERM.
+// SIGINT or SIGTERM, reloading it when its file changes or on SIGHUP.
 
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "costgate/config/load.h"
-#include "costgate/gateway/gateway.h"
+#include "costgate/gateway/live_gateway.h"
 #include "costgate/pipeline/chain.h"
 #include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
@@ -121,7 +121,8 @@ std::optional<Loaded> load(const std::string& path) {
     return std::nullopt;
   }
   auto config = std::get<costgate::config::GatewayConfig>(std::move(result));
-  auto chain = costgate::pipeline::buildChain(config);
+  costgate::pipeline::KeptState kept;
+  auto chain = costgate::pipeline::buildChain(config, kept);
   if (auto* error = std::get_if<costgate::config::ConfigError>(&chain)) {
     std::cerr << error->describe() << "\n";
     return std::nullopt;
@@ -129,43 +130,83 @@ std::optional<Loaded> load(const std::string& path) {
   return Loaded{std::move(config), std::get<costgate::pipeline::Chain>(std::move(chain))};
 }
 
-int serve(const std::string& path) {
-  auto loaded = load(path);
-  if (!loaded) return 1;
-  auto level = spdlog::level::from_str(loaded->config.log_level);
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("costgate"));
-  spdlog::set_level(level);
-  for (const auto& notice : loaded->config.notices) spdlog::info("{}", notice);
+// Reloads the configuration and says so in the log; why, when the file was rejected.
+void reload(costgate::gateway::LiveGateway& live, std::string_view cause) {
+  auto outcome = live.reload();
+  if (!outcome.applied) {
+    spdlog::error("configuration not reloaded ({}), still serving the previous one: {}", cause,
+                  outcome.error);
+    return;
+  }
+  const auto& config = live.current()->config();
+  spdlog::info("configuration reloaded ({}): {} models, {} filters", cause, config.models.size(),
+               config.filters.size());
+  for (const auto& section : outcome.restart) {
+    spdlog::warn("configuration reloaded, but its '{}' settings take effect only on restart",
+                 section);
+  }
+}
 
-  // Signals are taken by sigwait() on this thread only, not by the workers.
+int serve(const std::string& path) {
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("costgate"));
+  auto opened = costgate::gateway::LiveGateway::open(path);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    std::cerr << *error << "\n";
+    return 1;
+  }
+  auto& live = *std::get<std::unique_ptr<costgate::gateway::LiveGateway>>(opened);
+  // The server's settings are the first configuration's: a reload cannot rebind the port.
+  const costgate::config::GatewayConfig first = live.current()->config();
+  spdlog::set_level(spdlog::level::from_str(first.log_level));
+  for (const auto& notice : first.notices) spdlog::info("{}", notice);
+
+  // Signals are taken by sigtimedwait() on this thread only, not by the workers.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   try {
-    costgate::gateway::Gateway gateway(std::move(loaded->config), std::move(loaded->chain));
-    const auto& server_config = gateway.config().server;
+    const auto& server_config = first.server;
     costgate::server::ServerLimits limits{
         server_config.max_body_bytes, server_config.max_header_bytes, server_config.header_timeout,
         server_config.body_timeout, server_config.idle_timeout};
     costgate::server::HttpServer server(
         server_config.host, server_config.port, server_config.threads, limits,
-        [&gateway](costgate::server::Request& request, costgate::server::ResponseWriter& writer) {
-          return gateway.handle(request, writer);
+        [&live](costgate::server::Request& request, costgate::server::ResponseWriter& writer) {
+          return live.handle(request, writer);
         },
-        [&gateway](const costgate::server::ExchangeRecord& record) { gateway.observe(record); });
+        [&live](const costgate::server::ExchangeRecord& record) { live.observe(record); });
     server.setBusyPoll(std::chrono::microseconds(server_config.busy_poll_us));
     // Printed whatever the log level: with port 0 it is the only way to learn the port.
     std::cerr << "costgate " << COSTGATE_VERSION << " listening on " << server_config.host << ":"
               << server.port() << " with " << server.threads() << " threads, "
-              << gateway.config().models.size() << " models, " << gateway.config().filters.size()
-              << " filters" << std::endl;
+              << first.models.size() << " models, " << first.filters.size() << " filters"
+              << std::endl;
     std::thread runner([&server] { server.run(); });
+    // This thread watches the file, reloads, and frees the configurations replaced.
+    const auto check = server_config.reload_check.count() > 0
+                           ? std::chrono::milliseconds(server_config.reload_check)
+                           : std::chrono::milliseconds(1000);
     int received = 0;
-    sigwait(&signals, &received);
+    for (;;) {
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(check);
+      const struct timespec timeout {
+        seconds.count(), static_cast<long>(std::chrono::nanoseconds(check - seconds).count())
+      };
+      received = sigtimedwait(&signals, nullptr, &timeout);
+      if (received == SIGHUP) {
+        reload(live, "SIGHUP");
+      } else if (received == SIGINT || received == SIGTERM) {
+        break;
+      } else if (server_config.reload_check.count() > 0 && live.fileChanged()) {
+        reload(live, "file changed");
+      }
+      live.releaseRetired();
+    }
     spdlog::info("received signal {}, finishing requests in flight for up to {} ms", received,
                  server_config.drain_timeout.count());
     server.stop(server_config.drain_timeout);

@@ -40,7 +40,8 @@ constexpr std::string_view kDeploymentKeys[] = {"backend", "backend_model", "wei
 constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
-    "idle_timeout_ms",  "drain_timeout_ms",  "busy_poll_us"};
+    "idle_timeout_ms",  "drain_timeout_ms",  "busy_poll_us",
+    "reload_check_ms"};
 constexpr std::string_view kBackendKeys[] = {"url",
                                              "api_key",
                                              "ca_file",
@@ -319,6 +320,7 @@ class Loader {
     section.millis("idle_timeout_ms", &server->idle_timeout);
     section.millis("drain_timeout_ms", &server->drain_timeout, Millis(0));
     section.integer("busy_poll_us", 0, 10'000, &server->busy_poll_us);
+    section.millis("reload_check_ms", &server->reload_check, Millis(0));
   }
 
   void readBackends(const std::vector<Section>& sections,

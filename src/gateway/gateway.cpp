@@ -187,14 +187,20 @@ std::optional<std::vector<float>> firstEmbedding(const jsonview::Value& answer) 
 
 }  // namespace
 
-Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain)
-    : config_(std::move(config)), chain_(std::move(chain)), access_log_(config_.access_log.path) {
+Records::Records(const std::string& access_log_path)
+    : started_unix_(std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count()),
+      access_log_(access_log_path) {}
+
+Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain, Records& records)
+    : config_(std::move(config)),
+      chain_(std::move(chain)),
+      records_(records),
+      metrics_(records.metrics()) {
   for (const auto& [name, backend] : config_.backends) {
     backends_.emplace(name, std::make_unique<upstream::Backend>(backend));
   }
-  started_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
   json data = json::array();
   const auto& upstream = config_.upstream;
   upstream::DeploymentPool::Options health;
@@ -211,7 +217,7 @@ Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain)
     routes_.emplace(name, std::move(route));
     data.push_back({{"id", name},
                     {"object", "model"},
-                    {"created", started_unix_},
+                    {"created", records_.startedUnix()},
                     {"owned_by", model.owned_by}});
   }
   models_body_ = json{{"object", "list"}, {"data", std::move(data)}}.dump();
@@ -225,7 +231,7 @@ Response Gateway::modelsResponse(std::string_view target) const {
   if (route == routes_.end()) return errorResponse(modelNotFound(id));
   return jsonResponse(200, json{{"id", route->first},
                                 {"object", "model"},
-                                {"created", started_unix_},
+                                {"created", records_.startedUnix()},
                                 {"owned_by", route->second.model->owned_by}}
                                .dump());
 }
@@ -249,13 +255,15 @@ server::Task<> Gateway::handle(Request& request, ResponseWriter& writer) {
   std::string_view path = pathOf(request.head.target());
   if (request.head.method() == "POST") {
     for (const auto& candidate : kProxyPaths) {
-      if (path == candidate.path) return proxy(candidate.route, request, writer);
+      if (path == candidate.path)
+        return proxy(shared_from_this(), candidate.route, request, writer);
     }
   }
-  return answerLocally(request, writer);
+  return answerLocally(shared_from_this(), request, writer);
 }
 
-server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) {
+server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> self,
+                                      Request& request, ResponseWriter& writer) {
   std::string_view path = pathOf(request.head.target());
   bool get = request.head.method() == "GET";
   for (const auto& candidate : kProxyPaths) {
@@ -275,7 +283,7 @@ server::Task<> Gateway::answerLocally(Request& request, ResponseWriter& writer) 
   } else if (get && path == "/readyz") {
     response = jsonResponse(200, R"({"status":"ready"})");
   } else if (get && path == "/costgate/spend") {
-    response = jsonResponse(200, spendJson());
+    response = jsonResponse(200, records_.spendJson());
   } else if (get && path == "/admin/budgets") {
     Response admin = co_await budgetsResponse(request);
     co_await writer.send(std::move(admin));
@@ -344,7 +352,8 @@ server::Task<Response> Gateway::budgetsResponse(Request& request) {
   co_return jsonResponse(200, json{{"budgets", std::move(budgets)}}.dump());
 }
 
-server::Task<> Gateway::proxy(pipeline::Route route, Request& request, ResponseWriter& writer) {
+server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pipeline::Route route,
+                              Request& request, ResponseWriter& writer) {
   auto& record = writer.record();
   record.route = pipeline::routeName(route);
 
@@ -1026,7 +1035,7 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
   metrics_.countStream(co_await writer.endStream() ? "completed" : "client_gone");
 }
 
-void Gateway::observe(const server::ExchangeRecord& record) {
+void Records::observe(const server::ExchangeRecord& record) {
   access_log_.write(record);
   std::string_view route = record.route.empty() ? "invalid" : record.route;
   std::string_view model = record.model.empty() ? "none" : std::string_view(record.model);
@@ -1084,7 +1093,7 @@ void Gateway::observe(const server::ExchangeRecord& record) {
   }
 }
 
-std::string Gateway::spendJson() const {
+std::string Records::spendJson() const {
   std::string totals;
   {
     std::lock_guard lock(spend_mutex_);

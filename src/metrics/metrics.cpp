@@ -205,6 +205,17 @@ struct Metrics::Families {
                                        "reached: served by the local ledger (fail-open) or refused "
                                        "(fail-closed)")
                                  .Register(registry)),
+        config_reloads(prometheus::BuildCounter()
+                           .Name("costgate_config_reloads_total")
+                           .Help("Configuration reloads (SIGHUP or a changed file), by result: "
+                                 "applied, or rejected (the file was invalid; the old "
+                                 "configuration kept serving)")
+                           .Register(registry)),
+        config_last_reload_ok(prometheus::BuildGauge()
+                                  .Name("costgate_config_last_reload_successful")
+                                  .Help("1 when the last reload was applied (or none was tried), "
+                                        "0 when it was rejected")
+                                  .Register(registry)),
         build_info(prometheus::BuildGauge()
                        .Name("costgate_build_info")
                        .Help("Always 1; labelled with the running version")
@@ -238,6 +249,7 @@ struct Metrics::Families {
         rate_limited_cache(rate_limited),
         budget_ledger_error_counter(budget_ledger_errors.Add({})) {
     build_info.Add({{"version", COSTGATE_VERSION}}).Set(1);
+    config_last_reload_ok.Add({}).Set(1);
   }
 
   prometheus::Family<prometheus::Counter>& requests;
@@ -268,6 +280,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& budget_degradations;
   prometheus::Family<prometheus::Counter>& rate_limited;
   prometheus::Family<prometheus::Counter>& budget_ledger_errors;
+  prometheus::Family<prometheus::Counter>& config_reloads;
+  prometheus::Family<prometheus::Gauge>& config_last_reload_ok;
   prometheus::Family<prometheus::Gauge>& build_info;
   SeriesCache<prometheus::Counter> request_cache;
   SeriesCache<prometheus::Histogram> request_duration_cache;
@@ -590,6 +604,11 @@ void countMove(SeriesCache<prometheus::Counter>& cache, std::string_view from, s
 
 void Metrics::countEscalation(std::string_view from, std::string_view to, std::string_view reason) {
   countMove(families_->escalation_cache, from, to, reason);
+}
+
+void Metrics::countConfigReload(bool applied) {
+  families_->config_reloads.Add({{"result", applied ? "applied" : "rejected"}}).Increment();
+  families_->config_last_reload_ok.Add({}).Set(applied ? 1 : 0);
 }
 
 void Metrics::countFallback(std::string_view from, std::string_view to, std::string_view reason) {

@@ -44,19 +44,31 @@ void Chain::onComplete(RequestContext& ctx) const {
   for (const auto& filter : std::views::reverse(filters_)) filter->onComplete(ctx);
 }
 
+namespace {
+
+// The factory of a filter that keeps nothing across reloads.
+template <auto make>
+std::variant<std::unique_ptr<Filter>, config::ConfigError> stateless(const config::FilterSpec& spec,
+                                                                     KeptState&) {
+  return make(spec);
+}
+
+}  // namespace
+
 const std::map<std::string, FilterFactory>& filterRegistry() {
   static const std::map<std::string, FilterFactory> registry = {
-      {"tagging", filters::tagging::makeTaggingFilter},
-      {"token_cap", filters::token_cap::makeTokenCapFilter},
-      {"prompt_pruning", filters::prompt_pruning::makePromptPruningFilter},
+      {"tagging", stateless<filters::tagging::makeTaggingFilter>},
+      {"token_cap", stateless<filters::token_cap::makeTokenCapFilter>},
+      {"prompt_pruning", stateless<filters::prompt_pruning::makePromptPruningFilter>},
       {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
-      {"router", filters::router::makeRouterFilter},
+      {"router", stateless<filters::router::makeRouterFilter>},
       {"budget", filters::budget::makeBudgetFilter},
   };
   return registry;
 }
 
-std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config) {
+std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
+                                                    KeptState& kept) {
   std::vector<std::unique_ptr<Filter>> filters;
   const auto& registry = filterRegistry();
   std::map<std::string, std::optional<pricing::Price>> models;
@@ -70,7 +82,7 @@ std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig&
       return config::ConfigError{
           spec.mark, "unknown filter '" + spec.name + "' (known filters: " + known + ")"};
     }
-    auto built = factory->second(spec);
+    auto built = factory->second(spec, kept);
     if (auto* error = std::get_if<config::ConfigError>(&built)) return std::move(*error);
     filters.push_back(std::move(std::get<std::unique_ptr<Filter>>(built)));
   }

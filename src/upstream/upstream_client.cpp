@@ -334,17 +334,19 @@ UpstreamClient::~UpstreamClient() = default;
 UpstreamClient& UpstreamClient::of(EventLoop& loop) { return loop.local<UpstreamClient>(); }
 
 ConnectionPool& UpstreamClient::poolFor(const Backend& backend) {
-  for (auto& [key, pool] : pools_) {
-    if (key == &backend) return *pool;
+  for (auto& entry : pools_) {
+    if (entry.backend == &backend && !entry.lifetime.expired()) return *entry.pool;
   }
-  pools_.emplace_back(&backend,
-                      std::make_unique<ConnectionPool>(backend.config().max_idle_connections));
-  return *pools_.back().second;
+  // Pools of backends a reload replaced go now (closing their idle connections).
+  std::erase_if(pools_, [](const BackendPool& entry) { return entry.lifetime.expired(); });
+  pools_.push_back({&backend, backend.lifetime(),
+                    std::make_unique<ConnectionPool>(backend.config().max_idle_connections)});
+  return *pools_.back().pool;
 }
 
 std::size_t UpstreamClient::idleConnections(const Backend& backend) const {
-  for (const auto& [key, pool] : pools_) {
-    if (key == &backend) return pool->idle();
+  for (const auto& entry : pools_) {
+    if (entry.backend == &backend && !entry.lifetime.expired()) return entry.pool->idle();
   }
   return 0;
 }

@@ -36,6 +36,9 @@ struct ServerConfig {
   Millis idle_timeout{60'000};    // keep-alive connections idle longer are closed
   Millis drain_timeout{10'000};   // on SIGTERM, requests in flight get this long to finish
   unsigned busy_poll_us = 15;     // after work, poll this long before sleeping (0 = never)
+  Millis reload_check{1'000};     // how often the file is checked for changes (0: SIGHUP only)
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 struct BackendConfig {

@@ -1,6 +1,7 @@
 #pragma once
 // The gateway's request handler: routes OpenAI API paths, runs the filter chain, dispatches to the
 // backend a model maps to, relays the answer (streamed or whole), and records every exchange.
+// LiveGateway (live_gateway.h) swaps one configuration's Gateway for the next on a reload.
 
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include "costgate/log/access_log.h"
 #include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/chain.h"
+#include "costgate/pipeline/kept_state.h"
 #include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
 #include "costgate/upstream/deployment_pool.h"
@@ -20,15 +22,45 @@
 
 namespace costgate::gateway {
 
-class Gateway {
+// What the gateway keeps across configurations, made once per process: the metrics, the spend
+// since start, the access log, and what filters keep across reloads (caches, budget ledgers).
+class Records {
  public:
-  // Throws std::runtime_error at startup when a backend's TLS settings cannot be loaded.
-  Gateway(config::GatewayConfig config, pipeline::Chain chain);
+  // `access_log_path`: as AccessLog takes it.
+  explicit Records(const std::string& access_log_path);
+
+  // The server's observer for every finished exchange, on any worker thread: the access log, the
+  // metrics and the spend.
+  void observe(const server::ExchangeRecord& record);
+  // GET /costgate/spend: report::SpendTotals::json() of the calls since start, by feature, team,
+  // env and model, with "since" (Unix seconds).
+  std::string spendJson() const;
+
+  metrics::Metrics& metrics() { return metrics_; }
+  pipeline::KeptState& kept() { return kept_; }
+  long long startedUnix() const { return started_unix_; }
+
+ private:
+  long long started_unix_ = 0;
+  metrics::Metrics metrics_;
+  mutable std::mutex spend_mutex_;  // observe() runs on every worker thread
+  report::SpendTotals spend_{{report::Dimension::Feature, report::Dimension::Team,
+                              report::Dimension::Env, report::Dimension::Model}};
+  log::AccessLog access_log_;
+  pipeline::KeptState kept_;
+};
+
+// One configuration's request handler: routes OpenAI API paths, runs its filter chain, calls the
+// backends its models map to. Made with std::make_shared: each request holds it to its end, so a
+// reload can replace it while requests are still running on it.
+class Gateway : public std::enable_shared_from_this<Gateway> {
+ public:
+  // Throws std::runtime_error when a backend's TLS settings cannot be loaded. `records` must
+  // outlive it.
+  Gateway(config::GatewayConfig config, pipeline::Chain chain, Records& records);
 
   // The server's handler for every request.
   server::Task<> handle(server::Request& request, server::ResponseWriter& writer);
-  // The server's observer for every finished exchange: access log and metrics.
-  void observe(const server::ExchangeRecord& record);
 
   const config::GatewayConfig& config() const { return config_; }
 
@@ -70,10 +102,12 @@ class Gateway {
   server::Task<> callModel(std::string model, std::string path,
                            std::function<std::string(std::string_view backend_model)> body_for,
                            const std::vector<upstream::Header>& headers, ModelCall& out);
-  server::Task<> proxy(pipeline::Route route, server::Request& request,
-                       server::ResponseWriter& writer);
+  // `self` keeps this configuration alive until the request is done.
+  server::Task<> proxy(std::shared_ptr<Gateway> self, pipeline::Route route,
+                       server::Request& request, server::ResponseWriter& writer);
   // Admin endpoints, models, and the errors for unknown paths and wrong methods.
-  server::Task<> answerLocally(server::Request& request, server::ResponseWriter& writer);
+  server::Task<> answerLocally(std::shared_ptr<Gateway> self, server::Request& request,
+                               server::ResponseWriter& writer);
   // Tries the cascade's models but the last (ctx.cascade): each a whole call, judged; serves the
   // first answer accepted (replayed as a stream to a streaming client) and returns true, or
   // returns false with the escalations recorded, for the last model to answer. Every judged
@@ -110,9 +144,6 @@ class Gateway {
   // a copy of the DOM when a filter edited that (a cascade's attempts, the forwarded body).
   static std::string bodyWith(const pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                               std::span<const std::pair<std::string, std::string>> edits);
-  // GET /costgate/spend: report::SpendTotals::json() of the calls since start, by feature, team,
-  // env and model, with "since" (Unix seconds).
-  std::string spendJson() const;
   // The usage a whole 200 answer reports, into `record` and the x-costgate-tokens-in/-out
   // headers, and for a priced `model` its cost (x-costgate-cost-usd). Nothing without usage.
   void priceWholeAnswer(std::string_view model, server::Response& response,
@@ -123,12 +154,8 @@ class Gateway {
   std::map<std::string, std::unique_ptr<upstream::Backend>> backends_;
   std::map<std::string, Route, std::less<>> routes_;
   std::string models_body_;
-  long long started_unix_ = 0;
-  metrics::Metrics metrics_;
-  mutable std::mutex spend_mutex_;  // observe() runs on every worker thread
-  report::SpendTotals spend_{{report::Dimension::Feature, report::Dimension::Team,
-                              report::Dimension::Env, report::Dimension::Model}};
-  log::AccessLog access_log_;
+  Records& records_;
+  metrics::Metrics& metrics_;  // records_'
 };
 
 }  // namespace costgate::gateway

@@ -92,6 +92,10 @@ class Metrics {
   // costgate_budget_degradations_total, costgate_budget_ledger_errors_total).
   void observeBudgets(const server::ExchangeRecord& record);
 
+  // A configuration reload, applied or rejected (costgate_config_reloads_total{result}, and
+  // costgate_config_last_reload_successful).
+  void countConfigReload(bool applied);
+
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;
 

@@ -11,6 +11,7 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
+#include "costgate/pipeline/kept_state.h"
 
 namespace costgate::pipeline {
 
@@ -48,14 +49,17 @@ class Chain {
   bool observes_response_body_ = false;
 };
 
-// Builds one filter from its YAML block, or reports what is wrong with it.
+// Builds one filter from its YAML block, or reports what is wrong with it. A filter whose state
+// must outlive a reload takes it from `kept`.
 using FilterFactory = std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(
-    const config::FilterSpec&)>;
+    const config::FilterSpec&, KeptState& kept)>;
 
 // Every filter the gateway knows, by YAML name.
 const std::map<std::string, FilterFactory>& filterRegistry();
 
 // Builds the chain named by config.filters; an unknown name or a bad block is a ConfigError.
-std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config);
+// Filters find what a previous configuration's chain kept in `kept`.
+std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
+                                                    KeptState& kept);
 
 }  // namespace costgate::pipeline

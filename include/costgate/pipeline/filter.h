@@ -74,13 +74,14 @@ class Filter {
   virtual void onComplete(RequestContext& ctx) const { (void)ctx; }
 };
 
-// The end of every filter's factory: the filter built from its parsed settings, or the error
-// that parsing them found.
-template <class FilterType, class Config>
+// The end of every filter's factory: the filter built from its parsed settings (and `more` of
+// its constructor's arguments), or the error that parsing them found.
+template <class FilterType, class Config, class... More>
 std::variant<std::unique_ptr<Filter>, config::ConfigError> filterFrom(
-    std::variant<Config, config::ConfigError> parsed) {
+    std::variant<Config, config::ConfigError> parsed, More&&... more) {
   if (auto* error = std::get_if<config::ConfigError>(&parsed)) return std::move(*error);
-  return std::make_unique<FilterType>(std::get<Config>(std::move(parsed)));
+  return std::make_unique<FilterType>(std::get<Config>(std::move(parsed)),
+                                      std::forward<More>(more)...);
 }
 
 }  // namespace costgate::pipeline

@@ -31,8 +31,12 @@ class Backend {
   // The header lines every call to this backend carries (Host, User-Agent, its API key), each
   // ending in CRLF.
   const std::string& fixedHeaders() const { return fixed_headers_; }
+  // Expires with this backend (a reload replaces backends): each thread's pool of its connections
+  // is then dropped, never handed to a new backend that happens to get its address.
+  std::weak_ptr<const void> lifetime() const { return lifetime_; }
 
  private:
+  std::shared_ptr<const int> lifetime_ = std::make_shared<const int>(0);
   config::BackendConfig config_;
   std::string fixed_headers_;
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tls_context_;
@@ -125,7 +129,12 @@ class UpstreamClient {
 
  private:
   ConnectionPool& poolFor(const Backend& backend);
-  std::vector<std::pair<const Backend*, std::unique_ptr<ConnectionPool>>> pools_;
+  struct BackendPool {
+    const Backend* backend;
+    std::weak_ptr<const void> lifetime;  // the backend's
+    std::unique_ptr<ConnectionPool> pool;
+  };
+  std::vector<BackendPool> pools_;
 };
 
 }  // namespace costgate::upstream

@@ -295,18 +295,24 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
   return config;
 }
 
-BudgetFilter::BudgetFilter(BudgetConfig config, Now now)
+BudgetFilter::BudgetFilter(BudgetConfig config, pipeline::KeptState* kept, Now now)
     : config_(std::move(config)),
-      now_(now ? std::move(now) : Now([] { return SystemClock::now(); })),
-      fallback_(std::make_unique<ledger_ns::MemoryLedger>()) {
+      now_(now ? std::move(now) : Now([] { return SystemClock::now(); })) {
   auto utc = ledger_ns::TimeZone::load("UTC");
   utc_ = std::make_shared<const ledger_ns::TimeZone>(std::get<ledger_ns::TimeZone>(std::move(utc)));
+  // Every budget filter of the process shares one memory ledger, as every replica shares Redis's:
+  // a budget's line is its name and window, whichever chain settles into it.
+  auto memoryLedger = [kept](const std::string& key) {
+    auto make = [] { return std::make_shared<ledger_ns::MemoryLedger>(); };
+    return kept ? kept->obtain<ledger_ns::MemoryLedger>(key, make) : make();
+  };
+  fallback_ = memoryLedger("budget/fallback-ledger");
   if (config_.redis) {
-    ledger_ = std::make_unique<ledger_ns::RedisLedger>(*config_.redis, kRedisTimeout);
+    ledger_ = std::make_shared<ledger_ns::RedisLedger>(*config_.redis, kRedisTimeout);
     // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
     worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
   } else {
-    ledger_ = std::make_unique<ledger_ns::MemoryLedger>();
+    ledger_ = memoryLedger("budget/memory-ledger");
   }
 }
 
@@ -608,8 +614,8 @@ void BudgetFilter::statusAsync(std::shared_ptr<std::optional<std::vector<BudgetS
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
-    const config::FilterSpec& spec) {
-  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec));
+    const config::FilterSpec& spec, pipeline::KeptState& kept) {
+  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec), &kept);
 }
 
 }  // namespace costgate::filters::budget

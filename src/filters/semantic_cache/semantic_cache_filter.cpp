@@ -192,21 +192,36 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
       });
 }
 
-SemanticCacheFilter::SemanticCacheFilter(CacheConfig config) : config_(std::move(config)) {
+SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, pipeline::KeptState* kept)
+    : config_(std::move(config)) {
   for (const CachePolicy& policy : config_.policies) {
-    std::unique_ptr<cache::Store> store;
-    if (policy.redis) {
-      // Entries of another policy or embedder must never answer this one: both name the keys.
-      std::string embedder = policy.embedding_model.empty()
-                                 ? "lexical" + std::to_string(embedder_.dimensions())
-                                 : "model:" + policy.embedding_model;
-      store = std::make_unique<cache::RedisStore>(
-          *policy.redis, "costgate:cache:" + policy.name + ":" + embedder + ":", policy.max_entries,
-          policy.max_bytes, policy.embedding_model.empty() ? embedder_.dimensions() : 0);
-    } else {
-      store = std::make_unique<cache::MemoryStore>(policy.max_entries, policy.max_bytes);
+    // Entries of another policy or embedder must never answer this one: both name the keys.
+    std::string embedder = policy.embedding_model.empty()
+                               ? "lexical" + std::to_string(embedder_.dimensions())
+                               : "model:" + policy.embedding_model;
+    auto makeStore = [&]() -> std::shared_ptr<cache::Store> {
+      if (policy.redis) {
+        return std::make_shared<cache::RedisStore>(
+            *policy.redis, "costgate:cache:" + policy.name + ":" + embedder + ":",
+            policy.max_entries, policy.max_bytes,
+            policy.embedding_model.empty() ? embedder_.dimensions() : 0);
+      }
+      return std::make_shared<cache::MemoryStore>(policy.max_entries, policy.max_bytes);
+    };
+    auto makeInFlight = [] { return std::make_shared<cache::InFlight>(); };
+    if (!kept) {
+      stores_.push_back({&policy, makeStore(), makeInFlight()});
+      continue;
     }
-    stores_.push_back({&policy, std::move(store), std::make_unique<cache::InFlight>()});
+    std::string store = policy.redis
+                            ? "redis://" + policy.redis->password + "@" + policy.redis->host + ":" +
+                                  std::to_string(policy.redis->port) + "/" +
+                                  std::to_string(policy.redis->db)
+                            : "memory";
+    std::string key = "semantic_cache/" + policy.name + "/" + store + "/" + embedder + "/" +
+                      std::to_string(policy.max_entries) + "/" + std::to_string(policy.max_bytes);
+    stores_.push_back({&policy, kept->obtain<cache::Store>(key + "/store", makeStore),
+                       kept->obtain<cache::InFlight>(key + "/in-flight", makeInFlight)});
   }
 }
 
@@ -351,8 +366,8 @@ void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
-    const config::FilterSpec& spec) {
-  return pipeline::filterFrom<SemanticCacheFilter>(parseCacheConfig(spec));
+    const config::FilterSpec& spec, pipeline::KeptState& kept) {
+  return pipeline::filterFrom<SemanticCacheFilter>(parseCacheConfig(spec), &kept);
 }
 
 }  // namespace costgate::filters::semantic_cache

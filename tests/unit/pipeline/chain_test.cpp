@@ -116,7 +116,8 @@ config::GatewayConfig configWithFilters(const std::string& filters) {
 }
 
 TEST(BuildChain, BuildsRegisteredFiltersByName) {
-  auto built = buildChain(configWithFilters("  - tagging\n"));
+  KeptState kept;
+  auto built = buildChain(configWithFilters("  - tagging\n"), kept);
   auto* chain = std::get_if<Chain>(&built);
   ASSERT_NE(chain, nullptr);
   ASSERT_EQ(chain->size(), 1u);
@@ -124,7 +125,8 @@ TEST(BuildChain, BuildsRegisteredFiltersByName) {
 }
 
 TEST(BuildChain, UnknownFilterIsAnErrorAtItsName) {
-  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"));
+  KeptState kept;
+  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), kept);
   auto* error = std::get_if<config::ConfigError>(&built);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->where.line, 9);

@@ -24,6 +24,7 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
+#include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
 #include "costgate/redis/connection.h"
 
@@ -86,8 +87,10 @@ struct BudgetStatus {
 class BudgetFilter : public pipeline::Filter {
  public:
   using Now = std::function<std::chrono::system_clock::time_point()>;
-  // `now` is injectable for tests (windows are calendar based).
-  explicit BudgetFilter(BudgetConfig config, Now now = {});
+  // A memory ledger (and the local one that stands in for Redis) comes from `kept` when a previous
+  // configuration left one, so that a reload keeps the spend (null: a new one). `now` is
+  // injectable for tests (windows are calendar based).
+  explicit BudgetFilter(BudgetConfig config, pipeline::KeptState* kept = nullptr, Now now = {});
   ~BudgetFilter() override;
   std::string_view name() const override { return "budget"; }
   // Reserves (or refuses with 429), possibly degrading the request first; waits for a Redis
@@ -113,14 +116,14 @@ class BudgetFilter : public pipeline::Filter {
 
   BudgetConfig config_;
   Now now_;
-  std::unique_ptr<costgate::budget::Ledger> ledger_;
+  std::shared_ptr<costgate::budget::Ledger> ledger_;
   // Takes over from an unreachable Redis when on_ledger_error is open.
-  std::unique_ptr<costgate::budget::MemoryLedger> fallback_;
+  std::shared_ptr<costgate::budget::MemoryLedger> fallback_;
   std::unique_ptr<costgate::budget::LedgerWorker> worker_;  // Redis only
   std::shared_ptr<const costgate::budget::TimeZone> utc_;   // rate limits' minutes
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
-    const config::FilterSpec& spec);
+    const config::FilterSpec& spec, pipeline::KeptState& kept);
 
 }  // namespace costgate::filters::budget

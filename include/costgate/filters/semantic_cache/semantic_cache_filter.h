@@ -18,6 +18,7 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
+#include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
 #include "costgate/redis/connection.h"
 
@@ -61,7 +62,10 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
 
 class SemanticCacheFilter : public pipeline::Filter {
  public:
-  explicit SemanticCacheFilter(CacheConfig config);
+  // Each policy's store (and its requests in flight) comes from `kept` when a previous
+  // configuration left one built the same way (the policy's name, store, embedder and limits), so
+  // that a reload keeps the entries (null: new stores).
+  explicit SemanticCacheFilter(CacheConfig config, pipeline::KeptState* kept = nullptr);
   std::string_view name() const override { return "semantic_cache"; }
   // Looks the request up; a hit replies (a whole completion, or its replay as a stream) with
   // x-costgate-cache: hit-exact or hit-semantic, and sets ctx.cache with the saving.
@@ -78,8 +82,8 @@ class SemanticCacheFilter : public pipeline::Filter {
  private:
   struct PolicyStore {
     const CachePolicy* policy;
-    std::unique_ptr<cache::Store> store;
-    std::unique_ptr<cache::InFlight> in_flight;
+    std::shared_ptr<cache::Store> store;
+    std::shared_ptr<cache::InFlight> in_flight;
   };
   const PolicyStore& storeOf(const CachePolicy& policy) const;
 
@@ -89,6 +93,6 @@ class SemanticCacheFilter : public pipeline::Filter {
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
-    const config::FilterSpec& spec);
+    const config::FilterSpec& spec, pipeline::KeptState& kept);
 
 }  // namespace costgate::filters::semantic_cache

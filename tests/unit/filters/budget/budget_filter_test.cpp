@@ -89,7 +89,7 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   Time now = utc(2026, 12, 1, 4, 30);  // still November 30th in New York (UTC-5)
   BudgetFilter filter(configOk("      budgets: [{name: month, amount_usd: 0.001, window: month, "
                                "time_zone: America/New_York}]\n"),
-                      [&] { return now; });
+                      nullptr, [&] { return now; });
   Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(run(filter, first, 990), FilterStatus::Continue);
   Request second(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
@@ -114,7 +114,7 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
 TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
-                      [&] { return now; });
+                      nullptr, [&] { return now; });
   Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
   auto held = filter.status();
@@ -129,10 +129,33 @@ TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
   EXPECT_EQ(settled->at(0).spent, 321);
 }
 
+TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
+  Time now = utc(2026, 6, 15, 12);
+  pipeline::KeptState kept;
+  auto before = std::make_unique<BudgetFilter>(
+      configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"), &kept,
+      [&] { return now; });
+  Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(*before, first, 400'000), FilterStatus::Continue);
+  // The new configuration lowers the limit; it is built while the old one still serves.
+  BudgetFilter after(configOk("      budgets: [{name: day, amount_usd: 0.5, window: day}]\n"),
+                     &kept, [&] { return now; });
+  before.reset();
+  EXPECT_EQ(after.status()->at(0).spent, 400'000);
+  EXPECT_EQ(after.status()->at(0).limit, 500'000);
+  Request second(chat("m", 100'000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  EXPECT_EQ(after.onRequest(second.ctx), FilterStatus::Respond);  // $0.2 worst case: over $0.5
+
+  pipeline::KeptState elsewhere;  // a process of its own starts from nothing
+  BudgetFilter fresh(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
+                     &elsewhere, [&] { return now; });
+  EXPECT_EQ(fresh.status()->at(0).spent, 0);
+}
+
 TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
-                      [&] { return now; });
+                      nullptr, [&] { return now; });
   Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
   request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade"};
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
@@ -146,7 +169,7 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
       configOk("      budgets: [{name: day, amount_usd: 0.01, thresholds: [{at: 0.5, action: "
                "degrade}, {at: 1, action: open}], degrade: {model: cheap, max_output_tokens: "
                "50}}]\n"),
-      [&] { return now; });
+      nullptr, [&] { return now; });
   Request spend(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   run(filter, spend, 6000);
   Request degraded(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
@@ -163,7 +186,7 @@ TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: app, match: {key: [search-app], team: "
                                "[core]}, amount_usd: 0.001}]\n"),
-                      [&] { return now; });
+                      nullptr, [&] { return now; });
   Request keyed(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   keyed.ctx.api_key_name = "search-app";
   run(filter, keyed, 990);
@@ -178,7 +201,7 @@ TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
 TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
   Time now = utc(2026, 6, 15, 12, 0);
   BudgetFilter filter(configOk("      rate_limits: [{name: rpm, requests_per_minute: 2}]\n"),
-                      [&] { return now; });
+                      nullptr, [&] { return now; });
   for (int i = 0; i < 2; ++i) {
     Request request(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
     EXPECT_EQ(run(filter, request, 1), FilterStatus::Continue);

@@ -21,9 +21,11 @@ CacheConfig configOk(const std::string& filters_yaml) {
   return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
 }
 
-std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml) {
+std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml,
+                                                pipeline::KeptState* kept = nullptr) {
   return std::make_unique<SemanticCacheFilter>(
-      configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"));
+      configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"),
+      kept);
 }
 
 json chat(const std::string& question) {
@@ -112,6 +114,30 @@ TEST(SemanticCacheFilter, AFollowerOfAFailedCallGoesOnToTheBackendAndWaitsOnlyOn
   EXPECT_EQ(follower.ctx.cache->result, "miss");
   // The follower leads now: a third identical request waits for it.
   EXPECT_EQ(filter->onRequest(third.ctx), FilterStatus::Wait);
+}
+
+TEST(SemanticCacheFilter, AReloadKeepsAPolicysEntriesUnlessItsStoreChanged) {
+  pipeline::KeptState kept;
+  auto before = filterWith("{name: faq, mode: exact}", &kept);
+  Request stored(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  ASSERT_EQ(before->onRequest(stored.ctx), FilterStatus::Continue);
+  stored.ctx.upstream_status = 200;
+  before->onResponseBody(stored.ctx, 200, answer("Yes, to 40 countries."));
+  before->onComplete(stored.ctx);
+
+  // A setting that does not change how the store is built keeps it.
+  auto after = filterWith("{name: faq, mode: exact, coalesce_wait_seconds: 5}", &kept);
+  before.reset();
+  Request again(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
+  ASSERT_EQ(after->onRequest(again.ctx), FilterStatus::Respond);
+  EXPECT_EQ(again.ctx.cache->result, "hit-exact");
+
+  // Other limits are another store: it starts empty.
+  auto resized = filterWith("{name: faq, mode: exact, max_entries: 10}", &kept);
+  Request resized_request(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr,
+                          kTenant);
+  EXPECT_EQ(resized->onRequest(resized_request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(resized_request.ctx.cache->result, "miss");
 }
 
 TEST(SemanticCacheFilter, NoCacheAndCoalesceOffDoNotWait) {

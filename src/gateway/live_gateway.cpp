@@ -1,0 +1,93 @@
+#include "costgate/gateway/live_gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include "costgate/config/load.h"
+
+namespace costgate::gateway {
+
+bool LiveGateway::FileStamp::operator==(const FileStamp& other) const {
+  return modified.tv_sec == other.modified.tv_sec && modified.tv_nsec == other.modified.tv_nsec &&
+         size == other.size && inode == other.inode;
+}
+
+std::optional<LiveGateway::FileStamp> LiveGateway::stampOf(const std::string& path) {
+  struct stat status {};
+  // stat follows symbolic links: a Kubernetes ConfigMap swaps the link's target.
+  if (::stat(path.c_str(), &status) != 0) return std::nullopt;
+  return FileStamp{status.st_mtim, status.st_size, status.st_ino};
+}
+
+LiveGateway::LiveGateway(std::string path, const config::GatewayConfig& first)
+    : path_(std::move(path)), records_(first.access_log.path) {}
+
+std::variant<std::unique_ptr<LiveGateway>, std::string> LiveGateway::open(std::string path) {
+  auto stamp = stampOf(path);
+  auto loaded = config::loadFile(path);
+  if (auto* error = std::get_if<config::ConfigError>(&loaded)) return error->describe();
+  auto& config = std::get<config::GatewayConfig>(loaded);
+  std::unique_ptr<LiveGateway> live(new LiveGateway(std::move(path), config));
+  auto built = live->build(std::move(config));
+  if (auto* error = std::get_if<std::string>(&built)) return *error;
+  live->current_.store(std::get<std::shared_ptr<Gateway>>(std::move(built)));
+  live->loaded_stamp_ = stamp;
+  return live;
+}
+
+std::variant<std::shared_ptr<Gateway>, std::string> LiveGateway::build(
+    config::GatewayConfig config) {
+  auto chain = pipeline::buildChain(config, records_.kept());
+  if (auto* error = std::get_if<config::ConfigError>(&chain)) return error->describe();
+  try {
+    return std::make_shared<Gateway>(std::move(config), std::get<pipeline::Chain>(std::move(chain)),
+                                     records_);
+  } catch (const std::exception& e) {  // a backend's TLS files
+    return path_ + ": " + e.what();
+  }
+}
+
+// Not a coroutine: the configuration's handler keeps it alive for the request (Gateway::handle).
+server::Task<> LiveGateway::handle(server::Request& request, server::ResponseWriter& writer) {
+  return current_.load()->handle(request, writer);
+}
+
+LiveGateway::ReloadOutcome LiveGateway::reload() {
+  ReloadOutcome outcome;
+  // Stamped before reading: a write while we read shows as a change at the next check.
+  loaded_stamp_ = stampOf(path_);
+  auto loaded = config::loadFile(path_);
+  std::variant<std::shared_ptr<Gateway>, std::string> built = std::string();
+  if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
+    built = error->describe();
+  } else {
+    auto& config = std::get<config::GatewayConfig>(loaded);
+    const config::GatewayConfig& before = current_.load()->config();
+    if (!(config.server == before.server)) outcome.restart.push_back("server");
+    if (config.access_log.path != before.access_log.path) outcome.restart.push_back("access_log");
+    const std::string log_level = config.log_level;
+    built = build(std::move(config));
+    if (std::holds_alternative<std::shared_ptr<Gateway>>(built)) {
+      spdlog::set_level(spdlog::level::from_str(log_level));
+    }
+  }
+  if (auto* error = std::get_if<std::string>(&built)) {
+    outcome.error = *error;
+    outcome.restart.clear();
+    records_.metrics().countConfigReload(false);
+    return outcome;
+  }
+  retired_.push_back(current_.exchange(std::get<std::shared_ptr<Gateway>>(std::move(built))));
+  records_.metrics().countConfigReload(true);
+  outcome.applied = true;
+  return outcome;
+}
+
+bool LiveGateway::fileChanged() const { return stampOf(path_) != loaded_stamp_; }
+
+void LiveGateway::releaseRetired() {
+  // Only retired_ can still hand out these pointers, so a count of one cannot grow again.
+  std::erase_if(retired_,
+                [](const std::shared_ptr<Gateway>& gateway) { return gateway.use_count() == 1; });
+}
+
+}  // namespace costgate::gateway
