@@ -8,7 +8,8 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev libhnswlib-dev
   ca-certificates nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server)
+  # chromium: the dashboard's page is loaded and screenshotted headless (dashboard.test.mjs).
+  packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server chromium)
 fi
 
 missing=()

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "costgate/cache/completion_stream.h"
+#include "costgate/dashboard/page.h"
 #include "costgate/filters/budget/budget_filter.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/jsonview/splice.h"
@@ -284,6 +285,10 @@ server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> 
     response = jsonResponse(200, R"({"status":"ready"})");
   } else if (get && path == "/costgate/spend") {
     response = jsonResponse(200, records_.spendJson());
+  } else if (get && path == "/costgate/summary") {
+    response = jsonResponse(200, metrics_.summaryJson());
+  } else if (get && path == "/dashboard") {
+    response = dashboard::response();
   } else if (get && path == "/admin/budgets") {
     Response admin = co_await budgetsResponse(request);
     co_await writer.send(std::move(admin));

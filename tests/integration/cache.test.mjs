@@ -16,9 +16,9 @@ before(async () => {
     'tagging: {defaults: {feature: support, team: core, env: test}}',
     'semantic_cache: {policies: [{name: faq, mode: semantic, threshold: 0.9, ttl_seconds: 60}]}',
   ];
-  const config = gatewayConfig({ backendUrl: `${mock.url}/v1`, filters })
-    .replace('    backend_model: backend-mock-small', '    backend_model: backend-mock-small\n    price: {input: 2.5, output: 10}');
-  gateway = await startGateway(config);
+  gateway = await startGateway(gatewayConfig({
+    backendUrl: `${mock.url}/v1`, filters, prices: { 'mock-small': '{input: 2.5, output: 10}' },
+  }));
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'app-key', maxRetries: 0 });
 });
 after(async () => {

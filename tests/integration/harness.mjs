@@ -94,15 +94,18 @@ export async function startGateway(config, { env = {} } = {}) {
   };
 }
 
-// A gateway config with one mock backend and the given models (all routed to it).
+// A gateway config with one mock backend and the given models (all routed to it); `prices` maps a
+// model to its price as YAML, e.g. {'mock-small': '{input: 2.5, output: 10}'}.
 export function gatewayConfig({
   backendUrl, apiKey = 'backend-secret', models = ['mock-small'], filters = [], server = {}, backend = {}, extraBackends = '',
+  prices = {},
 }) {
   const serverLines = Object.entries({ listen: '127.0.0.1:0', threads: 2, ...server })
     .map(([k, v]) => `  ${k}: ${v}`).join('\n');
   const backendLines = Object.entries({ url: backendUrl, api_key: apiKey, connect_timeout_ms: 1000, read_timeout_ms: 3000, ...backend })
     .map(([k, v]) => `    ${k}: ${v}`).join('\n');
-  const modelLines = models.map((m) => `  ${m}:\n    backend: mock\n    backend_model: backend-${m}`).join('\n');
+  const modelLines = models.map((m) => `  ${m}:\n    backend: mock\n    backend_model: backend-${m}`
+    + (prices[m] ? `\n    price: ${prices[m]}` : '')).join('\n');
   const filterLines = filters.length ? `filters:\n${filters.map((f) => `  - ${f}`).join('\n')}\n` : '';
   return `server:\n${serverLines}\nbackends:\n  mock:\n${backendLines}\n${extraBackends}models:\n${modelLines}\n${filterLines}log_level: warn\n`;
 }

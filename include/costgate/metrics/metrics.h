@@ -2,6 +2,7 @@
 // Every Prometheus family the gateway exports is declared here, with bounded label values only:
 // callers pass route names, configured model and backend names, status codes and fixed kinds.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -99,12 +100,25 @@ class Metrics {
   // The registry in Prometheus' text exposition format.
   std::string serialize() const;
 
+  // The headline numbers since start, as one JSON object, for GET /costgate/summary and the
+  // built-in dashboard (the Grafana dashboard's panels, as totals instead of rates): spend in
+  // total and by feature, team, env and model; requests by route and status with 4xx/5xx and
+  // upstream failures; tokens by type and per successful API request; cache results, hit rate
+  // and money saved; route decisions, escalations and fallbacks; each budget's spend, limit and
+  // state; and p50/p95/p99 of the request, overhead and upstream durations, estimated from the
+  // histograms' buckets as Prometheus' histogram_quantile does. USD amounts are decimal strings
+  // with six decimals, as /costgate/spend gives them; a ratio or quantile with nothing to
+  // compute it from is null. Described field by field in docs/metrics.md.
+  std::string summaryJson() const;
+
  private:
   struct Families;
   class TagLabels;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
   std::unique_ptr<TagLabels> tag_labels_;
+  // When counting began: the summary's "since".
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 
 }  // namespace costgate::metrics
