@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-#include <openssl/evp.h>
+#include "costgate/crypto/sha256.h"
 
 namespace costgate::cache {
 namespace {
@@ -48,33 +48,14 @@ std::string collapseWhitespace(std::string_view text) {
 // SHA-256 of the parts, each length-prefixed so no two lists of parts hash alike; hex.
 class Digest {
  public:
-  Digest() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
-  ~Digest() { EVP_MD_CTX_free(context_); }
-  Digest(const Digest&) = delete;
-  Digest& operator=(const Digest&) = delete;
-
   Digest& add(std::string_view part) {
-    std::string length = std::to_string(part.size()) + ":";
-    EVP_DigestUpdate(context_, length.data(), length.size());
-    EVP_DigestUpdate(context_, part.data(), part.size());
+    sha256_.update(std::to_string(part.size()) + ":").update(part);
     return *this;
   }
-
-  std::string hex() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> bytes{};
-    unsigned int size = 0;
-    EVP_DigestFinal_ex(context_, bytes.data(), &size);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) {
-      out += kHex[bytes[i] >> 4];
-      out += kHex[bytes[i] & 15];
-    }
-    return out;
-  }
+  std::string hex() { return crypto::toHex(sha256_.finish()); }
 
  private:
-  EVP_MD_CTX* context_;
+  crypto::Sha256 sha256_;
 };
 
 }  // namespace

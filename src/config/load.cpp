@@ -57,7 +57,7 @@ constexpr std::string_view kCustomEncodingKeys[] = {"file", "split"};
 constexpr std::string_view kBuiltInEncodings[] = {"cl100k_base", "o200k_base"};
 constexpr std::string_view kPriceKeys[] = {"input", "cached_input", "output", "reasoning"};
 constexpr std::string_view kAccessLogKeys[] = {"path"};
-constexpr std::string_view kAdminKeys[] = {"api_key"};
+constexpr std::string_view kAdminKeys[] = {"api_key", "api_key_sha256", "protect_metrics"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
 constexpr uint64_t kMaxThreads = 1024;
@@ -261,7 +261,7 @@ class Loader {
     readUpstream(top.section("upstream", kUpstreamKeys), &config->upstream);
     readFilters(reader, top.items("filters", "filters"), &config->filters);
     top.section("access_log", kAccessLogKeys).string("path", &config->access_log.path);
-    top.section("admin", kAdminKeys).string("api_key", &config->admin.api_key);
+    readAdmin(reader, top.section("admin", kAdminKeys), &config->admin);
     top.choice("log_level", kLogLevels, &config->log_level);
     return reader.error();
   }
@@ -306,6 +306,30 @@ class Loader {
       }
     }
     return subtrees;
+  }
+
+  static void readAdmin(SettingsReader& reader, const Section& section, AdminConfig* admin) {
+    std::string key, digest;
+    section.string("api_key", &key);
+    section.string("api_key_sha256", &digest);
+    section.boolean("protect_metrics", &admin->protect_metrics);
+    if (!key.empty() && !digest.empty()) {
+      reader.fail(
+          section.find("api_key_sha256")->error("give api_key or api_key_sha256, not both"));
+    } else if (!key.empty()) {
+      admin->key_digest = crypto::sha256(key);
+    } else if (!digest.empty()) {
+      admin->key_digest = crypto::digestFromHex(digest);
+      // The value is a digest, not a secret: showing it helps find the typo.
+      if (!admin->key_digest) {
+        reader.fail(
+            section.find("api_key_sha256")
+                ->error("expected 64 hex digits (sha256sum's output), got '" + digest + "'"));
+      }
+    }
+    if (admin->protect_metrics && !admin->key_digest) {
+      reader.fail(section.find("protect_metrics")->error("protect_metrics needs an admin key"));
+    }
   }
 
   static void readServer(const Section& section, ServerConfig* server) {

@@ -107,6 +107,16 @@ openai::ApiError failureError(const upstream::Failure& failure) {
 
 std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// Every occurrence of `secret` in `text` replaced.
+void redact(std::string& text, std::string_view secret) {
+  if (secret.empty()) return;
+  constexpr std::string_view kRedacted = "[redacted]";
+  for (auto at = text.find(secret); at != std::string::npos;
+       at = text.find(secret, at + kRedacted.size())) {
+    text.replace(at, secret.size(), kRedacted);
+  }
+}
+
 openai::ApiError modelNotFound(std::string_view model) {
   return openai::notFound(
       "The model '" + std::string(model) + "' does not exist or is not served by this gateway",
@@ -279,6 +289,15 @@ server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> 
 
   Response response;
   writer.record().route = "admin";
+  // Spend by team, budgets and (when asked) the metrics are for operators, not for tenants.
+  const bool guarded = path.starts_with("/admin/") || path.starts_with("/costgate/") ||
+                       (path == "/metrics" && config_.admin.protect_metrics);
+  if (get && guarded && (config_.admin.key_digest || path.starts_with("/admin/"))) {
+    if (auto refused = adminRefusal(request)) {
+      co_await writer.send(std::move(*refused));
+      co_return;
+    }
+  }
   if (get && path == "/healthz") {
     response = jsonResponse(200, R"({"status":"ok"})");
   } else if (get && path == "/readyz") {
@@ -290,7 +309,7 @@ server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> 
   } else if (get && path == "/dashboard") {
     response = dashboard::response();
   } else if (get && path == "/admin/budgets") {
-    Response admin = co_await budgetsResponse(request);
+    Response admin = co_await budgetsResponse();
     co_await writer.send(std::move(admin));
     co_return;
   } else if (get && path == "/metrics") {
@@ -307,9 +326,7 @@ server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> 
   co_await writer.send(std::move(response));
 }
 
-server::Task<Response> Gateway::budgetsResponse(Request& request) {
-  // The key compared in constant time: its length aside, how much of a guess matched never shows
-  // in the answer's timing.
+std::optional<Response> Gateway::adminRefusal(const Request& request) const {
   std::string_view given;
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto field = request.head.field(i);
@@ -318,16 +335,30 @@ server::Task<Response> Gateway::budgetsResponse(Request& request) {
       given = field.value.substr(7);
     }
   }
-  const std::string& key = config_.admin.api_key;
-  if (key.empty()) {
-    co_return errorResponse(openai::permissionDenied(
+  if (!config_.admin.key_digest) {
+    return errorResponse(openai::permissionDenied(
         "Admin endpoints are off: set admin.api_key in the configuration", {}, "admin_disabled"));
   }
-  if (given.size() != key.size() || CRYPTO_memcmp(given.data(), key.data(), key.size()) != 0) {
-    openai::ApiError error{
-        401, "invalid_request_error", "A valid admin key is required", {}, "invalid_admin_key"};
-    co_return errorResponse(error);
+  // Digests compared in constant time: neither the key's length nor how much of a guess matched
+  // shows in the answer's timing.
+  const crypto::Sha256Digest digest = crypto::sha256(given);
+  if (given.empty() ||
+      CRYPTO_memcmp(digest.data(), config_.admin.key_digest->data(), digest.size()) != 0) {
+    openai::ApiError error{401,
+                           "invalid_request_error",
+                           given.empty() ? "This endpoint needs the admin key (Authorization: "
+                                           "Bearer ADMIN_KEY)"
+                                         : "Incorrect admin key",
+                           {},
+                           given.empty() ? "missing_admin_key" : "invalid_admin_key"};
+    Response refusal = errorResponse(error);
+    refusal.add("WWW-Authenticate", "Bearer");
+    return refusal;
   }
+  return std::nullopt;
+}
+
+server::Task<Response> Gateway::budgetsResponse() {
   const filters::budget::BudgetFilter* filter = nullptr;
   for (std::size_t i = 0; i < chain_.size() && !filter; ++i) {
     filter = dynamic_cast<const filters::budget::BudgetFilter*>(&chain_.at(i));
@@ -808,8 +839,25 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
     co_return;
   }
   int status = exchange.status();
-  // Successful answers pass through the filters; errors go back to the client as the backend
-  // sent them.
+  if (status == 401 || status == 403) {
+    // The backend refused the gateway's credentials, not the client's: saying so as the backend
+    // did would tell the client its own key is wrong (and might echo ours).
+    writer.record().error =
+        "the backend refused the gateway's key (HTTP " + std::to_string(status) + ")";
+    co_await writer.send(errorResponse(openai::serverError(
+        502,
+        "The backend '" + ctx.backend + "' refused this gateway's credentials (HTTP " +
+            std::to_string(status) + "); its api_key in the gateway's configuration needs fixing",
+        "upstream_auth_error")));
+    co_return;
+  }
+  if (status >= 300) {
+    // Other errors go back to the client as the backend sent them, but never with our key in them.
+    if (auto backend = backends_.find(ctx.backend); backend != backends_.end()) {
+      redact(body, backend->second->config().api_key);
+    }
+  }
+  // Successful answers pass through the filters.
   if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, status, body);
   if (status == 200 && chain_.readsResponse()) {
     ctx.response = json::parse(body, nullptr, false);

@@ -191,3 +191,38 @@ test('the page says so when /costgate/summary fails', async () => {
     server.close();
   }
 });
+
+test('with an admin key, the numbers need it: the page asks for it, and shows them once given', async () => {
+  const guarded = await startGateway(`${gatewayConfig({
+    backendUrl: `${mock.url}/v1`, prices: { 'mock-small': '{input: 2.5, output: 10}' },
+    filters: ['tagging: {defaults: {feature: support, team: core, env: test}}'],
+  })}admin:\n  api_key: dashboard-admin-key\n`);
+  try {
+    const guardedClient = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: 'app-key', maxRetries: 0 });
+    await guardedClient.chat.completions.create({ model: 'mock-small', messages: [{ role: 'user', content: 'hello' }] });
+    for (const path of ['/costgate/summary', '/costgate/spend', '/admin/budgets']) {
+      const refused = await fetch(`${guarded.url}${path}`);
+      assert.equal(refused.status, 401, path);
+      assert.equal((await refused.json()).error.code, 'missing_admin_key');
+      const wrong = await fetch(`${guarded.url}${path}`, { headers: { authorization: 'Bearer app-key' } });
+      assert.equal((await wrong.json()).error.code, 'invalid_admin_key', path);
+      const allowed = await fetch(`${guarded.url}${path}`, { headers: { authorization: 'Bearer dashboard-admin-key' } });
+      assert.equal(allowed.status, 200, path);
+    }
+    // The page itself and the metrics stay open (protect_metrics is off).
+    assert.equal((await fetch(`${guarded.url}/dashboard`)).status, 200);
+    assert.equal((await fetch(`${guarded.url}/metrics`)).status, 200);
+
+    const asked = await renderPage(`${guarded.url}/dashboard`, { budgetMs: 3000 });
+    assert.match(asked, /<body[^>]*data-state="error"/);
+    assert.match(asked, /<form class="key-form" id="key-form">/, 'the key form is shown');
+    assert.match(asked, /needs the admin key/);
+
+    const shown = await renderPage(`${guarded.url}/dashboard#admin-key=dashboard-admin-key`);
+    assert.match(shown, /<body[^>]*data-state="live"/);
+    assert.ok(Number(attribute(shown, 'total-spend', 'data-usd')) > 0);
+    assert.match(shown, /<form class="key-form" id="key-form" hidden/);
+  } finally {
+    await guarded.stop();
+  }
+});

@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "costgate/crypto/sha256.h"
 #include "costgate/pricing/price.h"
 #include "costgate/tokenizer/encoding.h"
 
@@ -115,10 +116,13 @@ struct UpstreamPolicy {
   Millis eject_cooldown{10'000};      // ...for this long (doubling while it keeps failing)
 };
 
-// Admin endpoints (GET /admin/budgets) answer only requests carrying this key (Authorization:
-// Bearer, or x-costgate-admin-key); without one they are off.
+// The admin key (given as `api_key`, or as `api_key_sha256` to keep it out of the file), kept as
+// its SHA-256. With one, GET /admin/budgets, /costgate/spend and /costgate/summary (and /metrics
+// when protect_metrics is set) answer only requests carrying it (Authorization: Bearer, or
+// x-costgate-admin-key); without one, /admin/budgets is off and the others are open.
 struct AdminConfig {
-  std::string api_key;
+  std::optional<crypto::Sha256Digest> key_digest;
+  bool protect_metrics = false;
 };
 
 struct AccessLogConfig {

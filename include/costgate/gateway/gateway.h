@@ -126,8 +126,11 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // side call in `record`). Failures leave ctx.embedding without a vector; never throws.
   server::Task<> fulfil(pipeline::RequestContext& ctx, server::ExchangeRecord& record);
   server::Response modelsResponse(std::string_view target) const;
-  // GET /admin/budgets: every budget's spend, reservations, limit and state, for the admin key.
-  server::Task<server::Response> budgetsResponse(server::Request& request);
+  // The refusal of a request for an admin endpoint without the admin key (401), or when there is
+  // no admin key (403); nothing when the request carries it.
+  std::optional<server::Response> adminRefusal(const server::Request& request) const;
+  // GET /admin/budgets: every budget's spend, reservations, limit and state.
+  server::Task<server::Response> budgetsResponse();
   // The end of every proxied request: what it was charged (ctx.charged, from `record`: the call,
   // its side calls), then the filters' onComplete.
   void complete(pipeline::RequestContext& ctx, const server::ExchangeRecord& record) const;

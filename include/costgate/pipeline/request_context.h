@@ -186,6 +186,9 @@ struct RequestContext {
   // The name of the gateway key the request came with (the tagging filter's api_keys), never the
   // key itself; empty without one. Budgets and policies may match it.
   std::string api_key_name;
+  // Which gateway key it was (a digest prefix, never the key), whether or not it has a name;
+  // empty without one. Caches keep each key's entries apart by it.
+  std::string api_key_id;
   // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
   Tags tag_labels;

@@ -257,8 +257,10 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
 
   const jsonview::Value body = *ctx.request_index;
   if (uncacheableRequest(body, *policy)) return finish(outcome);
-  // The tenant partitions the cache: without one, no entry could be kept to its owner.
-  std::string tenant = ctx.tags.team + "/" + ctx.tags.feature;
+  // The tenant partitions the cache: without one, no entry could be kept to its owner. A gateway
+  // key is part of it, so that no key's client reads another key's answers, whatever tags it
+  // claims.
+  std::string tenant = ctx.api_key_id + "/" + ctx.tags.team + "/" + ctx.tags.feature;
   if (ctx.tags.team.empty() && ctx.tags.feature.empty()) return finish(outcome);
   auto key = cache::requestKeyOf(body, tenant, ctx.model);
   if (std::holds_alternative<cache::Uncacheable>(key)) return finish(outcome);

@@ -17,6 +17,7 @@
 //         require: false    # true: a request without a listed key gets 401
 //         keys:
 //           - {key: "${SEARCH_KEY}", feature: search, team: growth, env: prod}
+//           - {key_sha256: 9f86d0...15b0f00a08, name: ops}   # the key kept out of the file
 //       allow:              # metric label values per tag; others are labelled "other"
 //         feature: [search, chat]
 //         env: [prod, staging]
@@ -38,7 +39,8 @@ constexpr std::string_view kSettingsKeys[] = {"headers", "defaults", "max_length
                                               "allow"};
 constexpr std::string_view kTags[] = {"feature", "team", "env", "user"};
 constexpr std::string_view kApiKeySettings[] = {"require", "keys"};
-constexpr std::string_view kApiKeyEntry[] = {"key", "name", "feature", "team", "env", "user"};
+constexpr std::string_view kApiKeyEntry[] = {"key",  "key_sha256", "name", "feature",
+                                             "team", "env",        "user"};
 constexpr std::string_view kLabelledTags[] = {"feature", "team", "env"};
 constexpr uint64_t kLongestMaxLength = 1024;
 
@@ -90,22 +92,30 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
   const config::Section api_keys = settings.section("api_keys", kApiKeySettings);
   api_keys.boolean("require", &config.require_api_key);
   for (const config::Section& entry : api_keys.sectionList("keys", kApiKeyEntry)) {
-    entry.require("key");
-    pipeline::Tags tags;
-    entry.string("feature", &tags.feature);
-    entry.string("team", &tags.team);
-    entry.string("env", &tags.env);
-    entry.string("user", &tags.user);
-    std::string name;
-    entry.string("name", &name);
-    entry.parsed("key",
+    TaggingConfig::ApiKey key;
+    entry.string("feature", &key.tags.feature);
+    entry.string("team", &key.tags.team);
+    entry.string("env", &key.tags.env);
+    entry.string("user", &key.tags.user);
+    entry.string("name", &key.name);
+    const bool plain = entry.find("key") != nullptr;
+    if (plain == (entry.find("key_sha256") != nullptr)) {
+      reader.fail(
+          config::ConfigError{entry.mark(),
+                              "tagging: api_keys: each key needs one of key (the key itself) or "
+                              "key_sha256 (its SHA-256 in hex)"});
+      continue;
+    }
+    entry.parsed(plain ? "key" : "key_sha256",
                  [&](const config::Field& field,
-                     const std::string& key) -> std::optional<config::ConfigError> {
-                   if (key.empty()) return field.error("expected a key, got nothing");
+                     const std::string& text) -> std::optional<config::ConfigError> {
                    // The key is a secret: the message says which entry, never the key.
-                   if (!config.api_keys.emplace(key, tags).second)
+                   if (text.empty()) return field.error("expected a key, got nothing");
+                   std::optional<crypto::Sha256Digest> digest =
+                       plain ? crypto::sha256(text) : crypto::digestFromHex(text);
+                   if (!digest) return field.error("expected 64 hex digits (sha256sum's output)");
+                   if (!config.api_keys.emplace(*digest, key).second)
                      return field.error("the same key twice");
-                   if (!name.empty()) config.api_key_names.emplace(key, name);
                    return std::nullopt;
                  });
   }

@@ -48,12 +48,14 @@ std::string labelFor(const std::vector<std::string>& allowed, const std::string&
 
 pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) const {
   const pipeline::Tags* keyed = nullptr;
-  if (std::string_view key = bearerKey(ctx); !key.empty()) {
-    if (auto it = config_.api_keys.find(std::string(key)); it != config_.api_keys.end()) {
-      keyed = &it->second;
-      if (auto name = config_.api_key_names.find(it->first); name != config_.api_key_names.end()) {
-        ctx.api_key_name = name->second;
-      }
+  if (std::string_view key = bearerKey(ctx); !key.empty() && !config_.api_keys.empty()) {
+    const crypto::Sha256Digest digest = crypto::sha256(key);
+    if (auto it = config_.api_keys.find(digest); it != config_.api_keys.end()) {
+      keyed = &it->second.tags;
+      ctx.api_key_name = it->second.name;
+      // Who holds the key, for what must never be shared between keys (cache partitions): a
+      // digest prefix, not the key, since it may reach logs or Redis key names.
+      ctx.api_key_id = crypto::toHex(std::span(digest).first(8));
     }
   }
   if (!keyed && config_.require_api_key) {

@@ -3,14 +3,15 @@
 // of trust from the gateway API key the client sent (a configured table of keys and their tags),
 // configured headers, the body's `metadata` object (and `user` field), then defaults.
 
+#include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
+#include "costgate/crypto/sha256.h"
 #include "costgate/pipeline/filter.h"
 
 namespace costgate::filters::tagging {
@@ -25,12 +26,17 @@ struct TaggingConfig {
   pipeline::Tags defaults{"unknown", "unknown", "unknown", ""};
   // Longer values are cut to this many bytes, so a client cannot make log lines unbounded.
   std::size_t max_length = 64;
-  // Gateway API keys (sent as "Authorization: Bearer <key>") and the tags each carries; a tag
-  // left empty comes from the other sources. These keys are never forwarded to a backend.
-  std::unordered_map<std::string, pipeline::Tags> api_keys;
-  // The names keys were given (`name:`), by key: ctx.api_key_name, which budgets and other
-  // policies can match (`match: {key: [name]}`) without the configuration repeating the secret.
-  std::unordered_map<std::string, std::string> api_key_names;
+  // A gateway API key (sent as "Authorization: Bearer <key>"): the tags it carries (a tag left
+  // empty comes from the other sources) and its name (`name:`, ctx.api_key_name, which budgets
+  // and other policies match without the configuration repeating the secret).
+  struct ApiKey {
+    pipeline::Tags tags;
+    std::string name;
+  };
+  // By the key's SHA-256 digest: the configuration may give the digest alone (`key_sha256`), and
+  // looking a key up compares digests, so its timing tells nothing about the key. Keys are never
+  // forwarded to a backend.
+  std::map<crypto::Sha256Digest, ApiKey> api_keys;
   // When set, a request without one of api_keys is refused with 401.
   bool require_api_key = false;
   // The metric label values a tag may take; any other value is labelled "other". An empty list

@@ -324,13 +324,15 @@ TEST(TaggingFilter, CutsValuesToMaxLength) {
   EXPECT_EQ(tag(filter, request({}, {{"metadata", {{"user", "operator"}}}})).user, "oper");
 }
 
+// sk-ops is given by its SHA-256 (`printf %s sk-ops | sha256sum`), as a file that must not hold
+// the key would.
 constexpr char kKeyedConfig[] = R"(filters:
   - tagging:
       api_keys:
         require: true
         keys:
           - {key: sk-search, name: search-app, feature: search, team: growth}
-          - {key: sk-ops, env: prod}
+          - {key_sha256: C391959605DB2757D87BF45D5F4C9BDA42B68E95DCD157BF4F2473516C2BC9BB, env: prod}
       allow:
         feature: [search, chat]
         env: [prod]
@@ -340,8 +342,9 @@ TEST(TaggingConfig, ReadsApiKeysAndAllowLists) {
   TaggingConfig config = configOk(kKeyedConfig);
   EXPECT_TRUE(config.require_api_key);
   ASSERT_EQ(config.api_keys.size(), 2u);
-  EXPECT_EQ(config.api_keys.at("sk-search").feature, "search");
-  EXPECT_EQ(config.api_keys.at("sk-search").env, "");
+  EXPECT_EQ(config.api_keys.at(crypto::sha256("sk-search")).tags.feature, "search");
+  EXPECT_EQ(config.api_keys.at(crypto::sha256("sk-search")).tags.env, "");
+  EXPECT_EQ(config.api_keys.at(crypto::sha256("sk-search")).name, "search-app");
   EXPECT_EQ(config.allowed_features, (std::vector<std::string>{"search", "chat"}));
   EXPECT_TRUE(config.allowed_teams.empty());
 }
@@ -377,6 +380,46 @@ TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
   EXPECT_EQ(ctx.tags.team, "growth");
   EXPECT_EQ(ctx.tags.env, "staging");         // the key names no env: the header's
   EXPECT_EQ(ctx.api_key_name, "search-app");  // what a budget scoped by key matches
+}
+
+TEST(TaggingFilter, AKeyGivenByItsDigestIsTheKeyAndEachKeyHasItsOwnId) {
+  const TaggingFilter filter{configOk(kKeyedConfig)};
+  pipeline::RequestContext ops = request({{"authorization", "Bearer sk-ops"}}, nlohmann::json{});
+  ASSERT_EQ(filter.onRequest(ops), pipeline::FilterStatus::Continue);
+  EXPECT_EQ(ops.tags.env, "prod");
+  EXPECT_EQ(ops.api_key_name, "");
+  EXPECT_EQ(ops.api_key_id, "c391959605db2757");  // a digest prefix, never the key
+  pipeline::RequestContext search =
+      request({{"authorization", "Bearer sk-search"}}, nlohmann::json{});
+  ASSERT_EQ(filter.onRequest(search), pipeline::FilterStatus::Continue);
+  EXPECT_NE(search.api_key_id, ops.api_key_id);
+  // The digest itself is not a key.
+  pipeline::RequestContext digest =
+      request({{"authorization",
+                "Bearer c391959605db2757d87bf45d5f4c9bda42b68e95dcd157bf4f2473516c2bc9bb"}},
+              nlohmann::json{});
+  EXPECT_EQ(filter.onRequest(digest), pipeline::FilterStatus::Respond);
+}
+
+TEST(TaggingConfig, AKeyNeedsExactlyOneOfKeyAndItsDigest) {
+  for (const char* entry : {"{team: a}",
+                            "{key: k, key_sha256: "
+                            "c391959605db2757d87bf45d5f4c9bda42b68e95dcd157bf4f2473516c2bc9bb}"}) {
+    config::ConfigError error = configError(std::string(R"(filters:
+  - tagging:
+      api_keys:
+        keys:
+          - )") + entry + "\n");
+    EXPECT_EQ(error.where.line, 5) << entry;
+    EXPECT_NE(error.message.find("one of key"), std::string::npos) << error.message;
+  }
+  config::ConfigError short_digest = configError(R"(filters:
+  - tagging:
+      api_keys:
+        keys:
+          - {key_sha256: c3919596}
+)");
+  EXPECT_NE(short_digest.message.find("64 hex digits"), std::string::npos) << short_digest.message;
 }
 
 TEST(TaggingFilter, RequiredKeyMissingOrUnknownIs401) {
