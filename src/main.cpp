@@ -157,7 +157,8 @@ int serve(const std::string& path) {
   auto& live = *std::get<std::unique_ptr<costgate::gateway::LiveGateway>>(opened);
   // The server's settings are the first configuration's: a reload cannot rebind the port.
   const costgate::config::GatewayConfig first = live.current()->config();
-  spdlog::set_level(spdlog::level::from_str(first.log_level));
+  // The operational log only: spdlog::set_level would also silence the access log, a logger too.
+  spdlog::default_logger()->set_level(spdlog::level::from_str(first.log_level));
   for (const auto& notice : first.notices) spdlog::info("{}", notice);
 
   // Signals are taken by sigtimedwait() on this thread only, not by the workers.

@@ -500,7 +500,8 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
   }
   if (!ctx.route_tier.empty() || !ctx.route_rule.empty()) {
     metrics_.countRouteDecision(ctx.route_tier.empty() ? "none" : ctx.route_tier, ctx.route_rule);
-    record.annotations.emplace_back("route", ctx.route_tier + ":" + ctx.route_rule);
+    // Not "route": the record has one (the API route), and a line must not repeat a key.
+    record.annotations.emplace_back("route_decision", ctx.route_tier + ":" + ctx.route_rule);
   }
   std::vector<upstream::Header> headers;
   headers.reserve(ctx.headers.size() + 1);

@@ -67,7 +67,7 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
     const std::string log_level = config.log_level;
     built = build(std::move(config));
     if (std::holds_alternative<std::shared_ptr<Gateway>>(built)) {
-      spdlog::set_level(spdlog::level::from_str(log_level));
+      spdlog::default_logger()->set_level(spdlog::level::from_str(log_level));
     }
   }
   if (auto* error = std::get_if<std::string>(&built)) {

@@ -4,9 +4,10 @@
 // place in the log and a metric while the old configuration keeps serving, and SIGTERM drains.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, renameSync } from 'node:fs';
+import { writeFileSync, renameSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startMock, startGateway, postJson, sleep } from './harness.mjs';
+import { startMock, startGateway, postJson, sleep, tempDir } from './harness.mjs';
 
 let mock;
 let mockV2;
@@ -202,6 +203,28 @@ test('SIGHUP reloads when the file is not watched; server settings wait for a re
     answer = await postJson(`${gateway.url}/v1/chat/completions`, { ...question, messages: [{ role: 'user', content: 'after the signal' }] });
     assert.equal(answer.json.model, 'backend-hup');
     assert.ok(gateway.lines.stderr.some((l) => l.includes("'server' settings take effect only on restart")), gateway.lines.stderr.join('\n'));
+  } finally {
+    await gateway.stop();
+  }
+});
+
+test('an access log file keeps every line whatever the log level, before and after a reload', async () => {
+  const logFile = join(tempDir(), 'access.log');
+  const withLog = (level) => `${config({ check: 0 }).replace('log_level: info', `log_level: ${level}`)}access_log: {path: "${logFile}"}\n`;
+  const gateway = await startGateway(withLog('warn'));
+  try {
+    assert.equal((await postJson(`${gateway.url}/v1/chat/completions`, question)).status, 200);
+    rewrite(gateway, withLog('error'));
+    gateway.child.kill('SIGHUP');
+    await until('the reload', async () => (await metric(gateway, /^costgate_config_reloads_total\{result="applied"\}/)) === 1);
+    assert.equal((await postJson(`${gateway.url}/v1/chat/completions`, { ...question, messages: [{ role: 'user', content: 'second' }] })).status, 200);
+    // The file is flushed once a second.
+    const lines = await until('both lines in the file', async () => {
+      const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+      const chat = text.split('\n').filter((l) => l.includes('"route":"chat_completions"'));
+      return chat.length === 2 && chat;
+    });
+    assert.equal(lines.length, 2);
   } finally {
     await gateway.stop();
   }

@@ -126,6 +126,10 @@ test('an easy prompt is served by the small model; a hard one escalates on its l
   const log = gateway.accessLog();
   const line = log.find((l) => l.request_id === 'r-hard');
   assert.equal(line.model, 'mock-large');
+  assert.equal(line.route, 'chat_completions');
+  assert.equal(line.route_decision, 'cascade:everything');
+  const raw = gateway.lines.stdout.find((l) => l.includes('"request_id":"r-hard"'));
+  assert.equal(raw.match(/"route":/g).length, 1, `a key repeated in ${raw}`);
   assert.equal(line.side_calls[0].model, 'mock-small', 'the escalated cheap call is charged too');
   assert.ok(line.side_calls[0].cost_usd > 0);
   assert.ok(line.cost_usd > 0);
