@@ -14,7 +14,7 @@ while (($#)); do
   esac
 done
 build=${COSTGATE_BUILD_DIR:-build}
-[[ -x $build/costgate-budget-bench ]] || scripts/build.sh
+COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null  # incremental: never a stale binary
 source bench/processes.sh
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &

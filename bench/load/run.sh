@@ -60,7 +60,8 @@ for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh --test)" >&2; exit 1; }
 done
 build=${COSTGATE_BUILD_DIR:-build}
-[[ -x $build/costgate && -x $build/costgate-mock ]] || scripts/build.sh
+# Always (incrementally) built: a stale binary would measure old code.
+COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
 

@@ -22,7 +22,8 @@ while (($#)); do
   esac
 done
 build=${COSTGATE_BUILD_DIR:-build}
-[[ -x $build/costgate && -x $build/costgate-mock ]] || scripts/build.sh
+# Always (incrementally) built: a stale binary would measure old code.
+COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
 

@@ -23,7 +23,7 @@ done
 
 build=${COSTGATE_BUILD_DIR:-build}
 bench=$build/costgate-tokenizer-bench
-[[ -x $bench ]] || scripts/build.sh
+COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null  # incremental: never a stale binary
 [[ -x $bench ]] || { echo "bench: $bench is missing after the build" >&2; exit 1; }
 scripts/fetch-tokenizer-data.sh
 if [[ ! -d bench/tokenizer/node_modules/tiktoken ]]; then
