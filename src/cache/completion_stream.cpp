@@ -12,6 +12,18 @@ std::string dump(const json& value) { return value.dump(-1, ' ', false, kReplace
 // The text of a replayed stream goes out in pieces of about this many bytes, cut after a space.
 constexpr std::size_t kPieceBytes = 24;
 
+// `object[key]` if it is there and `wanted(it)`, else `fallback`. Answers come from backends, and
+// json::value() would throw on a member of another type than its default's.
+template <typename Wanted>
+json memberOr(const json& object, const char* key, Wanted wanted, json fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && wanted(*it) ? *it : fallback;
+}
+const auto kIsString = [](const json& value) { return value.is_string(); };
+const auto kIsNumber = [](const json& value) { return value.is_number(); };
+const auto kIsObject = [](const json& value) { return value.is_object(); };
+
 }  // namespace
 
 void StreamAssembler::add(std::string_view data) {
@@ -32,7 +44,12 @@ void StreamAssembler::add(std::string_view data) {
   auto choices = chunk.find("choices");
   if (choices == chunk.end() || !choices->is_array()) return;
   for (const json& choice : *choices) {
-    if (!choice.is_object() || choice.value("index", 0) != 0) {
+    // One choice, index 0 (or none said): anything else is not an answer the cache can keep.
+    if (!choice.is_object()) {
+      broken_ = true;
+      return;
+    }
+    if (auto index = choice.find("index"); index != choice.end() && *index != 0) {
       broken_ = true;
       return;
     }
@@ -65,10 +82,10 @@ std::optional<std::string> StreamAssembler::completion() const {
                   {"content", has_content_ ? json(content_) : json(nullptr)},
                   {"refusal", has_refusal_ ? json(refusal_) : json(nullptr)}};
   if (!tool_calls_.empty()) message["tool_calls"] = tool_calls_;
-  json completion = {{"id", first_.value("id", "")},
+  json completion = {{"id", memberOr(first_, "id", kIsString, "")},
                      {"object", "chat.completion"},
-                     {"created", first_.value("created", 0)},
-                     {"model", first_.value("model", "")},
+                     {"created", memberOr(first_, "created", kIsNumber, 0)},
+                     {"model", memberOr(first_, "model", kIsString, "")},
                      {"choices", json::array({{{"index", 0},
                                                {"message", std::move(message)},
                                                {"logprobs", nullptr},
@@ -89,11 +106,11 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
     return std::nullopt;
   }
   const json& choice = (*choices)[0];
-  const json message = choice.value("message", json::object());
-  json base = {{"id", whole.value("id", "")},
+  const json message = memberOr(choice, "message", kIsObject, json::object());
+  json base = {{"id", memberOr(whole, "id", kIsString, "")},
                {"object", "chat.completion.chunk"},
-               {"created", whole.value("created", 0)},
-               {"model", whole.value("model", "")}};
+               {"created", memberOr(whole, "created", kIsNumber, 0)},
+               {"model", memberOr(whole, "model", kIsString, "")}};
   for (const char* key : {"system_fingerprint", "service_tier"}) {
     if (auto value = whole.find(key); value != whole.end()) base[key] = *value;
   }
@@ -107,7 +124,9 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
     if (with_usage_null) chunk["usage"] = nullptr;
     out += "data: " + dump(chunk) + "\n\n";
   };
-  send({{"role", message.value("role", "assistant")}, {"content", ""}, {"refusal", nullptr}},
+  send({{"role", memberOr(message, "role", kIsString, "assistant")},
+        {"content", ""},
+        {"refusal", nullptr}},
        nullptr, include_usage);
   for (const char* key : {"content", "refusal"}) {
     auto text = message.find(key);

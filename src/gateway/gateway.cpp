@@ -117,6 +117,20 @@ void redact(std::string& text, std::string_view secret) {
   }
 }
 
+std::string redacted(std::string_view text, std::string_view secret) {
+  std::string copy(text);
+  redact(copy, secret);
+  return copy;
+}
+
+// What a whole answer used and cost, as the client sees it in headers.
+void addCostHeaders(const server::ExchangeRecord& record, Response& response) {
+  if (!record.usage) return;
+  response.add("x-costgate-tokens-in", std::to_string(record.usage->prompt_tokens));
+  response.add("x-costgate-tokens-out", std::to_string(record.usage->completion_tokens));
+  if (record.cost) response.add("x-costgate-cost-usd", pricing::formatUsd(*record.cost));
+}
+
 openai::ApiError modelNotFound(std::string_view model) {
   return openai::notFound(
       "The model '" + std::string(model) + "' does not exist or is not served by this gateway",
@@ -415,11 +429,8 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
   ctx.model = std::move(basics.model);
   ctx.stream = basics.stream;
   record.stream = ctx.stream;
-  StreamAccounting accounting;
-  if (ctx.stream) {
-    accounting.client_asked_for_usage = openai::asksForUsage(body);
-    accounting.prompt_characters = openai::promptCharacters(body);
-  }
+  CallAccounting accounting;
+  if (ctx.stream) accounting.client_asked_for_usage = openai::asksForUsage(body);
   ctx.request_index = body;
   if (chain_.usesBody()) ctx.body = json::parse(request.body);
   if (auto requested = routes_.find(ctx.model); requested != routes_.end()) {
@@ -554,15 +565,12 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
       ctx.setMember("stream_options", R"({"include_usage":true})");
     }
   }
-  accounting.prompt_tokens = ctx.prompt_tokens;
   const std::string primary_body = forwardedBody(ctx, filtered, request.body);
-  if (ctx.stream && !accounting.prompt_tokens && ctx.encoding) {
-    // For an exact count, should the backend report no usage (a whole answer without usage is
-    // not charged).
-    accounting.encoding = ctx.encoding;
-    accounting.route = route;
-    accounting.sent_body = primary_body;
-  }
+  // For the gateway's own count, should the backend report no usage.
+  accounting.prompt_tokens = ctx.prompt_tokens;
+  accounting.encoding = ctx.encoding;
+  accounting.route = route;
+  accounting.sent_body = primary_body;
   // Another deployment or a fallback model is sent its own model name.
   auto body_for = [&primary_body, &primary_model](std::string_view backend_model) {
     return backend_model == primary_model ? primary_body : withModel(primary_body, backend_model);
@@ -600,7 +608,7 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
   if (exchange.status() == 200 && exchange.isEventStream()) {
     co_await relayStream(ctx, exchange, writer, std::move(accounting));
   } else {
-    co_await relayWhole(ctx, exchange, writer);
+    co_await relayWhole(ctx, exchange, writer, accounting);
   }
   record.upstream_latency =
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
@@ -612,7 +620,7 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
 server::Task<bool> Gateway::runCascade(RequestContext& ctx, const jsonview::Value& filtered,
                                        const std::string& path,
                                        const std::vector<upstream::Header>& headers,
-                                       const StreamAccounting& accounting, ResponseWriter& writer,
+                                       const CallAccounting& accounting, ResponseWriter& writer,
                                        int& attempts) {
   auto& record = writer.record();
   const pipeline::Cascade& cascade = *ctx.cascade;
@@ -831,7 +839,7 @@ server::Task<> Gateway::fulfil(RequestContext& ctx, server::ExchangeRecord& reco
 }
 
 server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exchange,
-                                   ResponseWriter& writer) {
+                                   ResponseWriter& writer, const CallAccounting& accounting) {
   std::string body;
   if (auto failure = co_await exchange.readAll(body, kMaxWholeResponseBytes)) {
     metrics_.countUpstreamFailure(ctx.backend, failureCode(failure->kind));
@@ -852,10 +860,24 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
         "upstream_auth_error")));
     co_return;
   }
-  if (status >= 300) {
-    // Other errors go back to the client as the backend sent them, but never with our key in them.
-    if (auto backend = backends_.find(ctx.backend); backend != backends_.end()) {
-      redact(body, backend->second->config().api_key);
+  // Errors go back to the client as the backend sent them, and answers as they came, but never
+  // with our key in them (a backend that echoes the request it got).
+  redact(body, backendKey(ctx.backend));
+  std::optional<jsonview::Document> answer;  // of `body`, for pricing
+  if (status == 200) {
+    answer = jsonview::Document::parse(body);
+    if (!answer) {
+      // An HTML page from a proxy on the way, a truncated answer: relayed, it would pass for an
+      // answer (and a cacheable one) that nobody can price.
+      std::string what = "The backend '" + ctx.backend +
+                         "' answered 200 with a body that is not JSON (content-type: " +
+                         std::string(exchange.header("content-type")) + ")";
+      redact(what, backendKey(ctx.backend));
+      metrics_.countUpstreamFailure(ctx.backend, "upstream_protocol_error");
+      writer.record().error = what;
+      co_await writer.send(
+          errorResponse(openai::serverError(502, std::move(what), "upstream_protocol_error")));
+      co_return;
     }
   }
   // Successful answers pass through the filters.
@@ -865,22 +887,36 @@ server::Task<> Gateway::relayWhole(RequestContext& ctx, upstream::Exchange& exch
     if (!ctx.response.is_discarded()) {
       chain_.onResponse(ctx);
       body = ctx.response.dump(-1, ' ', false, json::error_handler_t::replace);
+      answer = jsonview::Document::parse(body);
     }
   }
-  std::string_view content_type = exchange.header("content-type");
+  bool replayed = false;
+  if (status == 200) {
+    priceWholeAnswer(answer->root(), accounting, writer.record());  // while `answer` views `body`
+    if (ctx.stream && ctx.route == pipeline::Route::ChatCompletions) {
+      // The backend ignored `stream`: the client still gets the stream it asked for.
+      if (auto events = cache::replayAsStream(body, accounting.client_asked_for_usage)) {
+        body = std::move(*events);
+        replayed = true;
+      }
+    }
+  }
+  std::string_view content_type =
+      replayed ? "text/event-stream; charset=utf-8" : exchange.header("content-type");
   Response response(status, content_type.empty() ? "application/json" : content_type,
                     std::move(body));
+  if (replayed) response.add("Cache-Control", "no-cache");
   exchange.forEachHeader([&](std::string_view name, std::string_view value) {
-    if (relayedToClient(name)) response.add(name, value);
+    if (relayedToClient(name)) response.add(name, redacted(value, backendKey(ctx.backend)));
   });
   // The backend got our id; only an id of its own is worth passing on.
   if (auto upstream_id = exchange.header("x-request-id");
       !upstream_id.empty() && upstream_id != ctx.request_id) {
-    response.add("x-upstream-request-id", upstream_id);
+    response.add("x-upstream-request-id", redacted(upstream_id, backendKey(ctx.backend)));
   }
   response.add("x-costgate-model", ctx.served_model);
   addFilterHeaders(ctx, response);
-  if (status == 200) priceWholeAnswer(ctx.served_model, response, writer.record());
+  if (status == 200) addCostHeaders(writer.record(), response);
   co_await writer.send(std::move(response));
 }
 
@@ -922,20 +958,32 @@ std::string Gateway::forwardedBody(RequestContext& ctx, const jsonview::Value& f
   return std::move(client_body);
 }
 
-void Gateway::priceWholeAnswer(std::string_view model, Response& response,
-                               server::ExchangeRecord& record) const {
-  auto document = jsonview::Document::parse(response.body);
-  if (!document) return;
-  auto usage = openai::usageOf(document->root());
-  if (!usage) return;
+void Gateway::priceWholeAnswer(const jsonview::Value& answer, const CallAccounting& accounting,
+                               server::ExchangeRecord& record) {
+  auto usage = openai::usageOf(answer);
+  record.usage_source = usage ? "backend" : "estimated";
+  if (!usage) {
+    usage = pricing::Usage{};
+    usage->prompt_tokens = accounting.promptTokens();
+    usage->completion_tokens = openai::estimateTokens(openai::answerCharacters(answer));
+  }
   record.usage = usage;
-  record.usage_source = "backend";
-  response.add("x-costgate-tokens-in", std::to_string(usage->prompt_tokens));
-  response.add("x-costgate-tokens-out", std::to_string(usage->completion_tokens));
-  auto route = routes_.find(model);
-  if (route == routes_.end() || !route->second.model->price) return;
-  record.cost = pricing::costOf(*route->second.model->price, *usage);
-  response.add("x-costgate-cost-usd", pricing::formatUsd(*record.cost));
+  if (accounting.price) record.cost = pricing::costOf(*accounting.price, *usage);
+}
+
+std::string_view Gateway::backendKey(std::string_view backend) const {
+  auto found = backends_.find(std::string(backend));
+  return found == backends_.end() ? std::string_view() : found->second->config().api_key;
+}
+
+std::uint64_t Gateway::CallAccounting::promptTokens() const {
+  if (prompt_tokens) return static_cast<std::uint64_t>(prompt_tokens->tokens);
+  auto sent = jsonview::Document::parse(sent_body);
+  if (!sent) return 0;
+  if (encoding) {
+    return static_cast<std::uint64_t>(openai::countPrompt(route, sent->root(), *encoding).tokens);
+  }
+  return openai::estimateTokens(openai::promptCharacters(sent->root()));
 }
 
 namespace {
@@ -945,7 +993,7 @@ namespace {
 // left mid-stream included).
 class StreamCharge {
  public:
-  StreamCharge(const Gateway::StreamAccounting& accounting, server::ExchangeRecord& record)
+  StreamCharge(const Gateway::CallAccounting& accounting, server::ExchangeRecord& record)
       : accounting_(accounting), price_(accounting.price), record_(record) {}
   ~StreamCharge() { settle(); }
   StreamCharge(const StreamCharge&) = delete;
@@ -961,7 +1009,7 @@ class StreamCharge {
       usage = *reported_;
       record_.usage_source = "backend";
     } else {
-      usage.prompt_tokens = promptTokens();
+      usage.prompt_tokens = accounting_.promptTokens();
       usage.completion_tokens = openai::estimateTokens(completion_characters_);
       record_.usage_source = "estimated";
     }
@@ -970,20 +1018,7 @@ class StreamCharge {
   }
 
  private:
-  // The prompt counted exactly when it can be, else estimated from its characters.
-  std::uint64_t promptTokens() const {
-    if (accounting_.prompt_tokens)
-      return static_cast<std::uint64_t>(accounting_.prompt_tokens->tokens);
-    if (accounting_.encoding) {
-      if (auto sent = jsonview::Document::parse(accounting_.sent_body)) {
-        auto count = openai::countPrompt(accounting_.route, sent->root(), *accounting_.encoding);
-        return static_cast<std::uint64_t>(count.tokens);
-      }
-    }
-    return openai::estimateTokens(accounting_.prompt_characters);
-  }
-
-  const Gateway::StreamAccounting& accounting_;
+  const Gateway::CallAccounting& accounting_;
   const pricing::Price* price_;
   server::ExchangeRecord& record_;
   std::optional<pricing::Usage> reported_;
@@ -1004,14 +1039,15 @@ std::string costComment(const server::ExchangeRecord& record) {
 }  // namespace
 
 server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exchange,
-                                    ResponseWriter& writer, StreamAccounting accounting) {
+                                    ResponseWriter& writer, CallAccounting accounting) {
   StreamCharge charge(accounting, writer.record());
   Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", ctx.served_model);
   addFilterHeaders(ctx, head);
+  const std::string_view key = backendKey(ctx.backend);
   if (auto upstream_id = exchange.header("x-request-id");
       !upstream_id.empty() && upstream_id != ctx.request_id) {
-    head.add("x-upstream-request-id", upstream_id);
+    head.add("x-upstream-request-id", redacted(upstream_id, key));
   }
   if (!co_await writer.beginStream(std::move(head))) {
     exchange.cancel();
@@ -1051,33 +1087,46 @@ server::Task<> Gateway::relayStream(RequestContext& ctx, upstream::Exchange& exc
                (!choices || (choices->isArray() && choices->size() == 0));
       }
     }
+    redact(sse.data, key);
+    redact(sse.event, key);
     pipeline::StreamEvent event{std::move(sse)};
     chain_.onChunk(ctx, event);
     if (!event.drop && !hide) out += openai::serializeSse(event.sse);
   };
   for (;;) {
     upstream::BodyPiece piece = co_await exchange.readSome();
-    if (piece.failure) {
+    // Only whole events are relayed, so an error event after a broken stream always parses.
+    out.clear();
+    std::optional<upstream::Failure> failure = std::move(piece.failure);
+    if (!failure) {
+      for (auto& sse : parser.feed(piece.data)) relay(std::move(sse));
+      if (parser.overflowed()) {
+        // An event without end: what a stream may make the gateway hold is bounded.
+        exchange.cancel();
+        failure =
+            upstream::Failure{upstream::FailureKind::TooLarge,
+                              "an event of the backend's stream exceeds " +
+                                  std::to_string(openai::SseParser::kMaxEventBytes) + " bytes"};
+      } else if (piece.done) {
+        if (auto last = parser.finish()) relay(std::move(*last));
+      }
+    }
+    if (failure) {
       if (writer.clientGone()) {
         metrics_.countStream("client_gone");
         co_return;
       }
-      // Tell the client in-band: the status line has gone out already.
+      // Tell the client in-band, after the events that were whole: the status line has gone out.
       metrics_.countStream("upstream_failed");
-      metrics_.countUpstreamFailure(ctx.backend, failureCode(piece.failure->kind));
-      writer.record().error = piece.failure->message;
+      metrics_.countUpstreamFailure(ctx.backend, failureCode(failure->kind));
+      writer.record().error = failure->message;
       openai::ApiError error =
-          openai::serverError(502, "the backend's stream broke off: " + piece.failure->message,
-                              std::string(failureCode(piece.failure->kind)));
-      co_await writer.writeChunk("data: " + error.body() + "\n\n");
+          openai::serverError(502, "the backend's stream broke off: " + failure->message,
+                              std::string(failureCode(failure->kind)));
+      out += "data: " + error.body() + "\n\n";
+      co_await writer.writeChunk(out);
       co_await writer.endStream();
       co_return;
-    }
-    // Only whole events are relayed, so an error event after a broken stream always parses.
-    out.clear();
-    for (auto& sse : parser.feed(piece.data)) relay(std::move(sse));
-    if (piece.done) {
-      if (auto last = parser.finish()) relay(std::move(*last));
     }
     if (!out.empty() && !co_await writer.writeChunk(out)) {
       exchange.cancel();

@@ -72,6 +72,15 @@ bool validValue(const char* begin, const char* end) {
   return !bad;
 }
 
+// Whether some LF in `bytes` has no CR before it.
+bool hasBareLineFeed(std::string_view bytes) {
+  for (std::size_t at = bytes.find('\n'); at != std::string_view::npos;
+       at = bytes.find('\n', at + 1)) {
+    if (at == 0 || bytes[at - 1] != '\r') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct HeadParser {
@@ -142,6 +151,10 @@ struct HeadParser {
     std::size_t end = bytes.find("\r\n\r\n");
     if (end == std::string_view::npos || end + 4 > max_bytes) {
       bool too_large = end != std::string_view::npos || bytes.size() >= max_bytes;
+      if (!too_large && hasBareLineFeed(bytes)) {
+        // Such a head never ends in CRLF CRLF: refused now, not waited on until the timeout.
+        return ParseResult{ParseResult::Invalid, 0, "a line ends in a bare LF, not CRLF"};
+      }
       return ParseResult{too_large ? ParseResult::TooLarge : ParseResult::Incomplete, 0, {}};
     }
     out.raw_.assign(bytes.data(), end + 4);

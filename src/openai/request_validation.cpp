@@ -49,6 +49,8 @@ enum Field : std::uint8_t {
   kLogprobs,
   kTopLogprobs,
   kTools,
+  kToolChoice,
+  kParallelToolCalls,
   kResponseFormat,
   kPrompt,
   kInput,
@@ -75,6 +77,8 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"model",
                                                                    "logprobs",
                                                                    "top_logprobs",
                                                                    "tools",
+                                                                   "tool_choice",
+                                                                   "parallel_tool_calls",
                                                                    "response_format",
                                                                    "prompt",
                                                                    "input",
@@ -175,6 +179,105 @@ Problem checkStreamOptions(const Fields& body) {
   return std::nullopt;
 }
 
+// The member `key` of `object` unless it is absent or null.
+std::optional<Value> member(const Value& object, std::string_view key) {
+  auto value = object.find(key);
+  if (value && value->isNull()) return std::nullopt;
+  return value;
+}
+
+// A member that must be there, of `kind`; `path` names the object it is in (made only for an
+// error, so a valid request builds no strings).
+template <typename Path>
+Problem checkRequired(const Value& object, std::string_view key, Kind kind,
+                      std::string_view expected, const Path& path) {
+  auto value = member(object, key);
+  if (!value) {
+    std::string field = path() + "." + std::string(key);
+    return invalidRequest("'" + field + "' is required", field, "missing_required_parameter");
+  }
+  if (value->kind() != kind) return wrongType(path() + "." + std::string(key), expected, *value);
+  return std::nullopt;
+}
+
+// A member that may be left out, or null, but not of another kind.
+template <typename Path>
+Problem checkOptional(const Value& object, std::string_view key, Kind kind,
+                      std::string_view expected, const Path& path) {
+  auto value = member(object, key);
+  if (value && value->kind() != kind) {
+    return wrongType(path() + "." + std::string(key), expected, *value);
+  }
+  return std::nullopt;
+}
+
+// One part of an array `content`: an object with a string `type`; the text of a text part and
+// the URL of an image part, which the token counts and the cache read, are checked too.
+template <typename Path>
+Problem checkContentPart(const Value& part, const Path& path) {
+  if (!part.isObject()) return wrongType(path(), "an object", part);
+  if (auto problem = checkRequired(part, "type", Kind::String, "a string", path)) return problem;
+  auto type = part.find("type");
+  if (type->stringEquals("text")) {
+    return checkRequired(part, "text", Kind::String, "a string", path);
+  }
+  if (type->stringEquals("image_url")) {
+    if (auto problem = checkRequired(part, "image_url", Kind::Object, "an object", path)) {
+      return problem;
+    }
+    return checkRequired(*part.find("image_url"), "url", Kind::String, "a string",
+                         [&] { return path() + ".image_url"; });
+  }
+  return std::nullopt;
+}
+
+Problem checkMessage(const Value& message, std::size_t i) {
+  auto at = [&] { return "messages[" + std::to_string(i) + "]"; };
+  static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
+                                                "assistant", "tool",      "function"};
+  if (!message.isObject()) return wrongType(at(), "an object", message);
+  auto role = message.find("role");
+  if (!role || !role->isString()) {
+    return invalidRequest("'" + at() + ".role' is required and must be a string", at() + ".role",
+                          "invalid_type");
+  }
+  if (std::none_of(std::begin(kRoles), std::end(kRoles),
+                   [&](std::string_view known) { return role->stringEquals(known); })) {
+    return invalidRequest("'" + at() +
+                              ".role' must be one of system, developer, user, assistant, "
+                              "tool, function; got '" +
+                              role->string() + "'",
+                          at() + ".role", "invalid_value");
+  }
+  auto content = message.find("content");
+  if (content && !content->isString() && !content->isArray() && !content->isNull()) {
+    return wrongType(at() + ".content", "a string or an array of content parts", *content);
+  }
+  if (content && content->isArray()) {
+    std::size_t j = 0;
+    for (const Value& part : content->elements()) {
+      auto part_at = [&] { return at() + ".content[" + std::to_string(j) + "]"; };
+      if (auto problem = checkContentPart(part, part_at)) return problem;
+      ++j;
+    }
+  }
+  if (auto problem = checkOptional(message, "name", Kind::String, "a string", at)) return problem;
+  if (auto problem = checkOptional(message, "tool_call_id", Kind::String, "a string", at)) {
+    return problem;
+  }
+  if (auto calls = member(message, "tool_calls")) {
+    if (!calls->isArray()) return wrongType(at() + ".tool_calls", "an array", *calls);
+    std::size_t k = 0;
+    for (const Value& call : calls->elements()) {
+      if (!call.isObject()) {
+        return wrongType(at() + ".tool_calls[" + std::to_string(k) + "]", "an object", call);
+      }
+      ++k;
+    }
+  }
+  return std::nullopt;
+}
+
 Problem checkMessages(const Fields& body) {
   const auto& it = body[kMessages];
   if (!it) {
@@ -184,32 +287,63 @@ Problem checkMessages(const Fields& body) {
   if (it->size() == 0) {
     return invalidRequest("'messages' must not be empty", "messages", "empty_array");
   }
-  static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
-                                                "assistant", "tool",      "function"};
   std::size_t i = 0;
   for (const Value& message : it->elements()) {
-    auto at = [&] { return "messages[" + std::to_string(i) + "]"; };
-    if (!message.isObject()) return wrongType(at(), "an object", message);
-    auto role = message.find("role");
-    if (!role || !role->isString()) {
-      return invalidRequest("'" + at() + ".role' is required and must be a string", at() + ".role",
-                            "invalid_type");
-    }
-    if (std::none_of(std::begin(kRoles), std::end(kRoles),
-                     [&](std::string_view known) { return role->stringEquals(known); })) {
-      return invalidRequest("'" + at() +
-                                ".role' must be one of system, developer, user, assistant, "
-                                "tool, function; got '" +
-                                role->string() + "'",
-                            at() + ".role", "invalid_value");
-    }
-    auto content = message.find("content");
-    if (content && !content->isString() && !content->isArray() && !content->isNull()) {
-      return wrongType(at() + ".content", "a string or an array of content parts", *content);
+    if (auto problem = checkMessage(message, i)) return problem;
+    ++i;
+  }
+  return std::nullopt;
+}
+
+// Each tool an object with a string `type`; a function tool's `function` an object with a
+// string `name` (the token count and the router read them).
+Problem checkTools(const Fields& body) {
+  if (auto problem = checkKind(body, kTools, Kind::Array, "an array")) return problem;
+  auto tools = given(body, kTools);
+  if (!tools) return std::nullopt;
+  std::size_t i = 0;
+  for (const Value& tool : tools->elements()) {
+    auto at = [&] { return "tools[" + std::to_string(i) + "]"; };
+    if (!tool.isObject()) return wrongType(at(), "an object", tool);
+    if (auto problem = checkRequired(tool, "type", Kind::String, "a string", at)) return problem;
+    if (tool.find("type")->stringEquals("function")) {
+      if (auto problem = checkRequired(tool, "function", Kind::Object, "an object", at)) {
+        return problem;
+      }
+      auto function_at = [&] { return at() + ".function"; };
+      if (auto problem = checkRequired(*tool.find("function"), "name", Kind::String, "a string",
+                                       function_at)) {
+        return problem;
+      }
     }
     ++i;
   }
   return std::nullopt;
+}
+
+// An object with a string `type` (response_format; tool_choice, which may also be a string:
+// "none", "auto" or "required").
+Problem checkTypedObject(const Fields& body, Field field, bool or_string) {
+  auto value = given(body, field);
+  if (!value || (or_string && value->isString())) return std::nullopt;
+  if (!value->isObject()) {
+    return wrongType(kFieldNames[field], or_string ? "a string or an object" : "an object", *value);
+  }
+  return checkRequired(*value, "type", Kind::String, "a string",
+                       [&] { return std::string(kFieldNames[field]); });
+}
+
+// OpenAI's metadata is string to string; the tagging filter reads its values.
+Problem checkMetadata(const Fields& body) {
+  if (auto problem = checkKind(body, kMetadata, Kind::Object, "an object")) return problem;
+  auto metadata = given(body, kMetadata);
+  if (!metadata) return std::nullopt;
+  Problem problem;
+  metadata->forEachMember([&](const Value& key, const Value& value) {
+    if (!problem && !value.isString())
+      problem = wrongType("metadata." + key.string(), "a string", value);
+  });
+  return problem;
 }
 
 Problem checkPresentStringOrArray(const Fields& body, Field field) {
@@ -253,7 +387,7 @@ Problem checkSampling(const Fields& body) {
                       [&] { return checkInteger(body, kMaxTokens, 1, 1LL << 31); },
                       [&] { return checkInteger(body, kSeed, -(1LL << 62), 1LL << 62); },
                       [&] { return checkKind(body, kUser, Kind::String, "a string"); },
-                      [&] { return checkKind(body, kMetadata, Kind::Object, "an object"); },
+                      [&] { return checkMetadata(body); },
                       [&] { return checkKind(body, kLogitBias, Kind::Object, "an object"); },
                       [&] { return checkStop(body); });
 }
@@ -312,9 +446,10 @@ std::optional<ApiError> validateRequest(Route route, const Value& request, Reque
           [&] { return checkMessages(body); }, [&] { return checkSampling(body); },
           [&] { return checkInteger(body, kMaxCompletionTokens, 1, 1LL << 31); },
           [&] { return checkKind(body, kLogprobs, Kind::Boolean, "a boolean"); },
-          [&] { return checkInteger(body, kTopLogprobs, 0, 20); },
-          [&] { return checkKind(body, kTools, Kind::Array, "an array"); },
-          [&] { return checkKind(body, kResponseFormat, Kind::Object, "an object"); });
+          [&] { return checkInteger(body, kTopLogprobs, 0, 20); }, [&] { return checkTools(body); },
+          [&] { return checkTypedObject(body, kToolChoice, true); },
+          [&] { return checkKind(body, kParallelToolCalls, Kind::Boolean, "a boolean"); },
+          [&] { return checkTypedObject(body, kResponseFormat, false); });
     case Route::Completions:
       return firstProblem([&] { return checkPresentStringOrArray(body, kPrompt); },
                           [&] { return checkSampling(body); },
@@ -323,7 +458,8 @@ std::optional<ApiError> validateRequest(Route route, const Value& request, Reque
       return firstProblem(
           [&] { return checkPresentStringOrArray(body, kInput); },
           [&] { return checkInteger(body, kDimensions, 1, 65536); },
-          [&] { return checkKind(body, kEncodingFormat, Kind::String, "a string"); });
+          [&] { return checkKind(body, kEncodingFormat, Kind::String, "a string"); },
+          [&] { return checkKind(body, kUser, Kind::String, "a string"); });
   }
   return std::nullopt;
 }

@@ -2,12 +2,21 @@
 
 namespace costgate::openai {
 
+void SseParser::bound() {
+  if (partial_line_.size() + current_.data.size() + current_.event.size() <= kMaxEventBytes) return;
+  overflowed_ = true;
+  partial_line_ = {};
+  current_ = SseEvent{};
+  has_data_ = false;
+}
+
 std::vector<SseEvent> SseParser::feed(std::string_view bytes) {
   std::vector<SseEvent> events;
-  while (!bytes.empty()) {
+  while (!bytes.empty() && !overflowed_) {
     auto newline = bytes.find('\n');
     if (newline == std::string_view::npos) {
       partial_line_.append(bytes);
+      bound();
       break;
     }
     std::string_view line = bytes.substr(0, newline);
@@ -44,9 +53,11 @@ void SseParser::takeLine(std::string_view line, std::vector<SseEvent>& out) {
   } else if (field == "event") {
     current_.event = std::string(value);
   }
+  bound();
 }
 
 std::optional<SseEvent> SseParser::finish() {
+  if (overflowed_) return std::nullopt;
   std::vector<SseEvent> events;
   if (!partial_line_.empty()) {
     std::string last = std::move(partial_line_);

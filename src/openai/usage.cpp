@@ -42,6 +42,40 @@ std::uint64_t textCharacters(const jsonview::Value& content) {
   return total;
 }
 
+// The text a message (or a streamed delta) carries: its content, a refusal, and the names and
+// arguments of the tools it calls, which are output tokens too.
+std::uint64_t messageCharacters(const jsonview::Value& message) {
+  if (!message.isObject()) return 0;
+  std::uint64_t total = 0;
+  for (const char* key : {"content", "refusal"}) {
+    if (auto text = message.find(key)) total += textCharacters(*text);
+  }
+  if (auto calls = message.find("tool_calls"); calls && calls->isArray()) {
+    for (const auto& call : calls->elements()) {
+      auto function = call.isObject() ? call.find("function") : std::nullopt;
+      if (!function || !function->isObject()) continue;
+      for (const char* key : {"name", "arguments"}) {
+        if (auto text = function->find(key)) total += textCharacters(*text);
+      }
+    }
+  }
+  return total;
+}
+
+// The text of every choice of a completion or of a streamed chunk (`member`: "message" or
+// "delta"), and of legacy completions (`text`).
+std::uint64_t choicesCharacters(const jsonview::Value& answer, std::string_view member) {
+  auto choices = answer.isObject() ? answer.find("choices") : std::nullopt;
+  if (!choices || !choices->isArray()) return 0;
+  std::uint64_t total = 0;
+  for (const auto& choice : choices->elements()) {
+    if (!choice.isObject()) continue;
+    if (auto text = choice.find("text")) total += textCharacters(*text);
+    if (auto message = choice.find(member)) total += messageCharacters(*message);
+  }
+  return total;
+}
+
 }  // namespace
 
 std::uint64_t promptCharacters(const jsonview::Value& request) {
@@ -60,17 +94,11 @@ std::uint64_t promptCharacters(const jsonview::Value& request) {
 }
 
 std::uint64_t chunkCharacters(const jsonview::Value& chunk) {
-  auto choices = chunk.isObject() ? chunk.find("choices") : std::nullopt;
-  if (!choices || !choices->isArray()) return 0;
-  std::uint64_t total = 0;
-  for (const auto& choice : choices->elements()) {
-    if (!choice.isObject()) continue;
-    if (auto text = choice.find("text")) total += textCharacters(*text);
-    if (auto delta = choice.find("delta"); delta && delta->isObject()) {
-      if (auto content = delta->find("content")) total += textCharacters(*content);
-    }
-  }
-  return total;
+  return choicesCharacters(chunk, "delta");
+}
+
+std::uint64_t answerCharacters(const jsonview::Value& answer) {
+  return choicesCharacters(answer, "message");
 }
 
 std::uint64_t estimateTokens(std::uint64_t characters) {
@@ -89,6 +117,9 @@ std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {
   auto usage = response.find("usage");
   if (!usage || !usage->isObject()) return std::nullopt;
   pricing::Usage counts;
+  // Every usage OpenAI's API reports counts the prompt; without that count it is no usage.
+  auto prompt = usage->find("prompt_tokens");
+  if (!prompt || prompt->isNull()) return std::nullopt;
   bool valid = readCount(*usage, "prompt_tokens", &counts.prompt_tokens) &&
                readCount(*usage, "completion_tokens", &counts.completion_tokens);
   if (auto details = usage->find("prompt_tokens_details"); details && details->isObject()) {

@@ -157,7 +157,10 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
             refusal = openai::invalidRequest("malformed HTTP request body: bad chunked encoding");
             break;
           }
-          if (request.body.size() > env.limits.max_body_bytes) {
+          // A chunk is refused as soon as its size line says it would pass the limit, not
+          // after its data was read.
+          if (request.body.size() > env.limits.max_body_bytes ||
+              decoder.remaining() > env.limits.max_body_bytes - request.body.size()) {
             refusal = too_large();
             break;
           }

@@ -269,7 +269,10 @@ Task<BodyPiece> Exchange::readMoreInto(char* data, std::size_t size) {
       if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
       continue;  // only framing arrived so far
     }
-    if (closedByPeer(read) && s.decoder.endsAtClose()) {
+    // A body delimited by the close ends with it. Over TLS a reset may be that close (many
+    // servers skip close_notify); over TCP a reset means the body was cut short.
+    const bool closed = s.connection->tls ? closedByPeer(read) : read.error == 0;
+    if (closed && s.decoder.endsAtClose()) {
       s.keep_alive = false;
       s.finish();
       co_return BodyPiece{{}, true, std::nullopt};
@@ -293,6 +296,13 @@ Task<BodyPiece> Exchange::readSome() {
 Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t limit) {
   State& s = *state_;
   for (;;) {
+    // Past the limit, or declared to pass it (a length or chunk size): refused, in the latter
+    // case before those bytes are read.
+    if (out.size() > limit || s.decoder.remaining() > limit - out.size()) {
+      cancel();
+      co_return Failure{FailureKind::TooLarge,
+                        "the backend's response exceeds " + std::to_string(limit) + " bytes"};
+    }
     // Room for what the next step can produce, no more: growing the string zero-fills it.
     std::size_t room = 16 * 1024;
     if (s.framing.mode == http1::Framing::Length) {
@@ -311,12 +321,7 @@ Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t lim
     }
     out.resize(used + piece.data.size());
     if (piece.failure) co_return piece.failure;
-    if (out.size() > limit) {
-      cancel();
-      co_return Failure{FailureKind::TooLarge,
-                        "the backend's response exceeds " + std::to_string(limit) + " bytes"};
-    }
-    if (piece.done) co_return std::nullopt;
+    if (piece.done && out.size() <= limit) co_return std::nullopt;
   }
 }
 

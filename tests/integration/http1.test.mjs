@@ -2,48 +2,15 @@
 // Expect: 100-continue, malformed messages, and the ways a backend may delimit its answer.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import {
   startMock, startGateway, gatewayConfig, postJson, assertOpenAIError,
 } from './harness.mjs';
+import { rawExchange, parseResponses, startScriptedBackend } from './raw_http.mjs';
 
 const chatBody = JSON.stringify({
   model: 'mock-small',
   messages: [{ role: 'user', content: 'Say hello over raw HTTP' }],
 });
-
-// Sends `pieces` on one connection (waiting `gapMs` between them) and returns everything the
-// gateway wrote until it closed the connection.
-async function rawExchange(port, pieces, { gapMs = 20, onData } = {}) {
-  const socket = net.connect(port, '127.0.0.1');
-  await new Promise((res, rej) => { socket.on('connect', res); socket.on('error', rej); });
-  let received = '';
-  const closed = new Promise((res) => socket.on('close', res));
-  socket.on('data', (data) => { received += data.toString('latin1'); onData?.(received, socket); });
-  for (const piece of pieces) {
-    socket.write(piece);
-    await new Promise((res) => setTimeout(res, gapMs));
-  }
-  await closed;
-  return received;
-}
-
-// Splits what the gateway sent into responses: status and body (Content-Length framed).
-function parseResponses(raw) {
-  const responses = [];
-  let rest = raw;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    assert.ok(end > 0, `no complete head in: ${rest.slice(0, 200)}`);
-    const head = rest.slice(0, end);
-    const status = Number(head.split(' ')[1]);
-    const length = Number((/\r\ncontent-length: (\d+)/i.exec(head) ?? [0, 0])[1]);
-    const body = rest.slice(end + 4, end + 4 + length);
-    responses.push({ head, status, body, json: length ? JSON.parse(body) : undefined });
-    rest = rest.slice(end + 4 + length);
-  }
-  return responses;
-}
 
 describe('HTTP/1.1 from clients', () => {
   let mock;
@@ -124,27 +91,12 @@ describe('HTTP/1.1 from clients', () => {
 
 // A backend that answers every request with the bytes `reply` returns, then maybe closes.
 async function startRawBackend() {
-  const backend = { reply: () => '', closeAfter: false, requests: 0 };
-  const server = net.createServer((socket) => {
-    let buffered = '';
-    socket.on('data', (data) => {
-      buffered += data.toString('latin1');
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const length = Number((/\r\ncontent-length: (\d+)/i.exec(buffered.slice(0, end)) ?? [0, 0])[1]);
-        if (buffered.length < end + 4 + length) return;
-        buffered = buffered.slice(end + 4 + length);
-        backend.requests += 1;
-        socket.write(backend.reply());
-        if (backend.closeAfter) socket.end();
-      }
-    });
-    socket.on('error', () => {});
+  const backend = await startScriptedBackend((socket) => {
+    socket.write(backend.reply());
+    if (backend.closeAfter) socket.end();
   });
-  await new Promise((res) => server.listen(0, '127.0.0.1', res));
-  backend.url = `http://127.0.0.1:${server.address().port}/v1`;
-  backend.stop = () => new Promise((res) => server.close(res));
+  backend.reply = () => '';
+  backend.closeAfter = false;
   return backend;
 }
 

@@ -9,8 +9,10 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "costgate/config/config.h"
+#include "costgate/jsonview/document.h"
 #include "costgate/log/access_log.h"
 #include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/chain.h"
@@ -64,20 +66,22 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
 
   const config::GatewayConfig& config() const { return config_; }
 
-  // What a stream is charged from: the backend's final usage chunk, which the gateway asks for
-  // and hides from a client that did not; without one, its own count of the prompt and of the
-  // text relayed.
-  struct StreamAccounting {
-    bool client_asked_for_usage = false;
-    std::uint64_t prompt_characters = 0;
+  // What a call is charged from: the usage its backend reports (for a stream, the final usage
+  // chunk, which the gateway asks for and hides from a client that did not); without one (or
+  // with one that cannot be trusted), its own count of the prompt sent and of the text answered.
+  struct CallAccounting {
+    bool client_asked_for_usage = false;    // streams: the client asked for the usage chunk
     const pricing::Price* price = nullptr;  // null: not priced
-    // The prompt's tokens as a filter counted them, used when the backend reports no usage.
+    // The prompt's tokens as a filter counted them.
     std::optional<pipeline::TokenCount> prompt_tokens;
-    // Otherwise, with the model's encoding, the body sent, counted only if the backend reports no
-    // usage (rarely): tokenizing every stream's prompt up front would be work done for nothing.
+    // Otherwise the body sent, counted only if the backend reports no usage (rarely), with the
+    // model's encoding if it has one: tokenizing every prompt up front would be work for nothing.
     const tokenizer::Encoding* encoding = nullptr;
     pipeline::Route route = pipeline::Route::ChatCompletions;
-    std::string sent_body;
+    std::string_view sent_body;  // the forwarded body, kept alive by the request
+
+    // The prompt's tokens by the gateway's own count.
+    std::uint64_t promptTokens() const;
   };
 
  private:
@@ -115,12 +119,14 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   server::Task<bool> runCascade(pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                                 const std::string& path,
                                 const std::vector<upstream::Header>& headers,
-                                const StreamAccounting& accounting, server::ResponseWriter& writer,
+                                const CallAccounting& accounting, server::ResponseWriter& writer,
                                 int& attempts);
   server::Task<> relayStream(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
-                             server::ResponseWriter& writer, StreamAccounting accounting);
+                             server::ResponseWriter& writer, CallAccounting accounting);
+  // A whole answer. A 200 that is not JSON is refused (502 upstream_protocol_error); a JSON
+  // answer to a client that asked for a stream is replayed to it as one (chat completions).
   server::Task<> relayWhole(pipeline::RequestContext& ctx, upstream::Exchange& exchange,
-                            server::ResponseWriter& writer);
+                            server::ResponseWriter& writer, const CallAccounting& accounting);
   // Does what a filter that returned Wait asked for (ctx.awaited): waits for another request's
   // signal, or calls a model's /v1/embeddings into ctx.embedding (charged to the request as a
   // side call in `record`). Failures leave ctx.embedding without a vector; never throws.
@@ -147,10 +153,12 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // a copy of the DOM when a filter edited that (a cascade's attempts, the forwarded body).
   static std::string bodyWith(const pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                               std::span<const std::pair<std::string, std::string>> edits);
-  // The usage a whole 200 answer reports, into `record` and the x-costgate-tokens-in/-out
-  // headers, and for a priced `model` its cost (x-costgate-cost-usd). Nothing without usage.
-  void priceWholeAnswer(std::string_view model, server::Response& response,
-                        server::ExchangeRecord& record) const;
+  // What a whole 200 answer used, into `record`, and for a priced model its cost: the usage
+  // `answer` reports, or else the gateway's own count (usage_source "estimated").
+  static void priceWholeAnswer(const jsonview::Value& answer, const CallAccounting& accounting,
+                               server::ExchangeRecord& record);
+  // The api_key of the backend named `backend`, or empty: never relayed to a client.
+  std::string_view backendKey(std::string_view backend) const;
 
   config::GatewayConfig config_;
   pipeline::Chain chain_;

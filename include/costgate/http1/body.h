@@ -44,7 +44,8 @@ class BodyDecoder {
   // body was cut short.
   bool endsAtClose() const { return framing_.mode == Framing::UntilClose; }
   bool done() const { return done_; }
-  // Length framing: the bytes not received yet.
+  // Length framing: the bytes not received yet. Chunked: those of the current chunk, as far as
+  // its size line has been read (so never more than the chunk will hold).
   std::uint64_t remaining() const { return remaining_; }
 
  private:

@@ -15,16 +15,24 @@ struct SseEvent {
 
 class SseParser {
  public:
-  // Consumes `bytes` and returns the events they complete.
+  // Far more than any real event (a chunk of a completion is a few hundred bytes).
+  static constexpr std::size_t kMaxEventBytes = 8 * 1024 * 1024;
+
+  // Consumes `bytes` and returns the events they complete. Once an event (or a line) grows past
+  // kMaxEventBytes the parser is overflowed(): it drops what it held and takes nothing more.
   std::vector<SseEvent> feed(std::string_view bytes);
   // At the end of the stream: the last event if it lacked its blank line.
   std::optional<SseEvent> finish();
+  bool overflowed() const { return overflowed_; }
 
  private:
   void takeLine(std::string_view line, std::vector<SseEvent>& out);
+  // Checks the event being built against kMaxEventBytes.
+  void bound();
   std::string partial_line_;
   SseEvent current_;
   bool has_data_ = false;
+  bool overflowed_ = false;
 };
 
 // The wire form of an event: optional "event:" line, "data:" lines and the blank line.

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -95,24 +96,38 @@ pipeline::LocalReply tooMany(std::string message, std::string code,
   return {429, "application/json", error.body(), {{"retry-after", std::to_string(seconds)}}};
 }
 
+// A client's number as a count the budget may hold: whole, within [low, high], whatever the
+// number's size or sign (casting a double past 64 bits would be undefined). The bounds are the
+// largest max_tokens and n request validation lets through, so nothing valid is cut; routes that
+// do not validate these fields (embeddings) cannot make a reservation negative or overflow.
+std::int64_t boundedCount(double value, std::int64_t low, std::int64_t high) {
+  if (!(value > static_cast<double>(low))) return low;
+  if (value >= static_cast<double>(high)) return high;
+  return static_cast<std::int64_t>(value);
+}
+
+constexpr std::int64_t kMostOutputTokens = std::int64_t{1} << 31;
+constexpr std::int64_t kMostChoices = 128;
+
+// A top-level number of the request, after earlier filters' edits; nullopt when absent.
+std::optional<double> requestNumber(const pipeline::RequestContext& ctx, const char* key) {
+  if (const std::string* edited = ctx.editedMember(key))
+    return std::strtod(edited->c_str(), nullptr);
+  auto value = ctx.request_index->find(key);
+  if (value && value->isNumber()) return value->number();
+  return std::nullopt;
+}
+
 // The output cap the request asks for (after earlier filters' edits), times n.
 std::int64_t outputCap(const pipeline::RequestContext& ctx, std::int64_t assumed) {
   std::int64_t cap = 0;
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
-    if (cap > 0) break;
-    if (const std::string* edited = ctx.editedMember(key)) {
-      cap = std::max<std::int64_t>(0, std::atoll(edited->c_str()));
-    } else if (auto value = ctx.request_index->find(key); value && value->isNumber()) {
-      cap = static_cast<std::int64_t>(std::max(0.0, value->number()));
+    if (auto value = requestNumber(ctx, key); value && cap == 0) {
+      cap = boundedCount(*value, 0, kMostOutputTokens);
     }
   }
   if (cap == 0) cap = assumed;
-  std::int64_t n = 1;
-  if (const std::string* edited = ctx.editedMember("n")) {
-    n = std::max<std::int64_t>(1, std::atoll(edited->c_str()));
-  } else if (auto value = ctx.request_index->find("n"); value && value->isNumber()) {
-    n = std::max<std::int64_t>(1, static_cast<std::int64_t>(value->number()));
-  }
+  const std::int64_t n = boundedCount(requestNumber(ctx, "n").value_or(1), 1, kMostChoices);
   return cap * n;
 }
 

@@ -103,6 +103,22 @@ TEST(Http1BodyDecoder, RefusesMalformedChunks) {
   }
 }
 
+// The server refuses a chunk whose size alone passes the body limit before reading its data:
+// remaining() tells, as soon as the size line is read, how much the chunk will hold.
+TEST(Http1BodyDecoder, TellsTheSizeOfTheChunkInProgress) {
+  BodyDecoder decoder({Framing::Chunked, 0});
+  char out[16];
+  auto step = decoder.decode("5\r\nhel", out, sizeof(out));
+  EXPECT_EQ(step.produced, 3u);
+  EXPECT_EQ(decoder.remaining(), 2u);
+  step = decoder.decode("lo\r\n10000000\r\n", out, sizeof(out));
+  EXPECT_FALSE(step.invalid);
+  EXPECT_EQ(decoder.remaining(), 0x10000000u);
+  BodyDecoder partial({Framing::Chunked, 0});
+  partial.decode("1000", out, sizeof(out));  // the size line so far: never more than the chunk
+  EXPECT_EQ(partial.remaining(), 0x1000u);
+}
+
 TEST(Http1BodyDecoder, StopsAtTheLength) {
   bool done = false, invalid = false;
   std::string rest;

@@ -76,6 +76,24 @@ TEST(Http1Head, RefusesMalformedRequests) {
   }
 }
 
+// A head with bare LF line endings never ends in CRLF CRLF: it is refused as soon as one
+// arrives, not waited on until a timeout (or, from a backend, until the read timeout).
+TEST(Http1Head, RefusesBareLineFeedsAtOnce) {
+  Head head;
+  for (const char* bad : {"GET / HTTP/1.1\nHost: x\n\n", "GET / HTTP/1.1\n",
+                          "GET / HTTP/1.1\r\nA: b\n", "GET / HTTP/1.1\r\nA: b\r\n\n", "\n"}) {
+    ParseResult result = parseRequestHead(bad, 1024, head);
+    EXPECT_EQ(result.state, ParseResult::Invalid) << bad;
+    EXPECT_NE(result.error.find("bare LF"), std::string::npos) << bad;
+  }
+  EXPECT_EQ(parseResponseHead("HTTP/1.1 200 OK\nContent-Length: 0\n\n", 1024, head).state,
+            ParseResult::Invalid);
+  // A CR whose LF has not arrived yet is not a bare LF.
+  EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r", 1024, head).state, ParseResult::Incomplete);
+  EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r\nA: b\r\n\r", 1024, head).state,
+            ParseResult::Incomplete);
+}
+
 TEST(Http1Head, ParsesResponses) {
   Head head;
   std::string bytes = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\n\r\n";

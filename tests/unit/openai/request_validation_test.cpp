@@ -33,6 +33,18 @@ TEST(RequestValidation, AcceptsWellFormedRequests) {
   EXPECT_EQ(problemParam(Route::ChatCompletions, full), "ok");
   EXPECT_EQ(problemParam(Route::Completions, json::parse(R"({"model":"m","prompt":"p"})")), "ok");
   EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":["a"]})")), "ok");
+  json rich = chat();
+  rich.update(json::parse(R"({"messages":[{"role":"user","name":"ann","content":[
+      {"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://x/y.png"}},
+      {"type":"input_audio","input_audio":{}}]},
+      {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",
+      "function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{}}}],
+      "tool_choice":{"type":"function","function":{"name":"f"}},"parallel_tool_calls":false,
+      "metadata":{"feature":"search"}})"));
+  EXPECT_EQ(problemParam(Route::ChatCompletions, rich), "ok");
+  rich["tool_choice"] = "auto";
+  EXPECT_EQ(problemParam(Route::ChatCompletions, rich), "ok");
   // null means "not given" for optional fields, as OpenAI accepts it.
   json nulls = chat();
   nulls["temperature"] = nullptr;
@@ -69,6 +81,46 @@ TEST(RequestValidation, NamesTheOffendingField) {
   EXPECT_EQ(with("stop", json::array({1})), "stop");
   EXPECT_EQ(with("metadata", "x"), "metadata");
   EXPECT_EQ(with("top_logprobs", 21), "top_logprobs");
+  EXPECT_EQ(with("metadata", json::parse(R"({"feature":7})")), "metadata.feature");
+  EXPECT_EQ(with("parallel_tool_calls", "yes"), "parallel_tool_calls");
+}
+
+// What the token counts, the router and the cache read inside messages and tools is checked,
+// so each of them sees only the shapes OpenAI accepts.
+TEST(RequestValidation, NamesTheOffendingPartOfAMessageOrTool) {
+  auto message = [](const char* text) {
+    json body = chat();
+    body["messages"] = json::array({json::parse(text)});
+    return problemParam(Route::ChatCompletions, body);
+  };
+  EXPECT_EQ(message(R"({"role":"user","content":["x"]})"), "messages[0].content[0]");
+  EXPECT_EQ(message(R"({"role":"user","content":[{"text":"x"}]})"), "messages[0].content[0].type");
+  EXPECT_EQ(message(R"({"role":"user","content":[{"type":"text","text":"a"},{"type":"text"}]})"),
+            "messages[0].content[1].text");
+  EXPECT_EQ(message(R"({"role":"user","content":[{"type":"image_url","image_url":"u"}]})"),
+            "messages[0].content[0].image_url");
+  EXPECT_EQ(message(R"({"role":"user","content":[{"type":"image_url","image_url":{}}]})"),
+            "messages[0].content[0].image_url.url");
+  EXPECT_EQ(message(R"({"role":"user","content":"x","name":["ann"]})"), "messages[0].name");
+  EXPECT_EQ(message(R"({"role":"assistant","tool_calls":{}})"), "messages[0].tool_calls");
+  EXPECT_EQ(message(R"({"role":"assistant","tool_calls":["c"]})"), "messages[0].tool_calls[0]");
+  EXPECT_EQ(message(R"({"role":"tool","content":"x","tool_call_id":1})"),
+            "messages[0].tool_call_id");
+  auto with = [](const char* field, const char* value) {
+    json body = chat();
+    body[field] = json::parse(value);
+    return problemParam(Route::ChatCompletions, body);
+  };
+  EXPECT_EQ(with("tools", R"([{"type":"function","function":{"name":"f"}},"g"])"), "tools[1]");
+  EXPECT_EQ(with("tools", R"([{"function":{"name":"f"}}])"), "tools[0].type");
+  EXPECT_EQ(with("tools", R"([{"type":"function"}])"), "tools[0].function");
+  EXPECT_EQ(with("tools", R"([{"type":"function","function":{"name":1}}])"),
+            "tools[0].function.name");
+  EXPECT_EQ(with("tool_choice", "1"), "tool_choice");
+  EXPECT_EQ(with("tool_choice", "{}"), "tool_choice.type");
+  EXPECT_EQ(with("response_format", "{}"), "response_format.type");
+  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":"x","user":1})")),
+            "user");
 }
 
 TEST(RequestValidation, ChecksEachRoutesRequiredInput) {

@@ -44,5 +44,28 @@ TEST(SseParser, SerializeRoundTrips) {
   EXPECT_EQ(events[0].data, "line1\nline2");
 }
 
+// A backend that never ends an event (or a line) cannot make the parser hold more than
+// kMaxEventBytes: it overflows, drops what it held and takes nothing more.
+TEST(SseParser, OverflowsInsteadOfGrowingWithoutBound) {
+  const std::string bytes(64 * 1024, 'x');
+  // One line without end; then an event of many lines without the blank line that ends it.
+  for (const std::string& piece : {bytes, bytes + "\ndata: "}) {
+    SseParser parser;
+    EXPECT_EQ(parser.feed("data: before\n\ndata: ").size(), 1u);
+    std::size_t fed = 0;
+    while (!parser.overflowed() && fed <= SseParser::kMaxEventBytes + piece.size()) {
+      parser.feed(piece);
+      fed += piece.size();
+    }
+    EXPECT_TRUE(parser.overflowed());
+    EXPECT_LE(fed, SseParser::kMaxEventBytes + piece.size());
+    EXPECT_TRUE(parser.feed("\n\ndata: after\n\n").empty());
+    EXPECT_FALSE(parser.finish().has_value());
+  }
+  SseParser whole;
+  EXPECT_EQ(whole.feed("data: " + std::string(1024 * 1024, 'y') + "\n\n").size(), 1u);
+  EXPECT_FALSE(whole.overflowed());
+}
+
 }  // namespace
 }  // namespace costgate::openai

@@ -47,6 +47,26 @@ TEST(UsageTest, NoUsageOrABadOneIsNone) {
   EXPECT_FALSE(
       usageIn(R"({"usage":{"prompt_tokens":1,"prompt_tokens_details":{"cached_tokens":true}}})")
           .has_value());
+  // Without a prompt count, or with an exponent, a usage is not trusted: the gateway counts.
+  EXPECT_FALSE(usageIn(R"({"usage":{"completion_tokens":7}})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":null,"completion_tokens":7}})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":1e30,"completion_tokens":7}})").has_value());
+  EXPECT_FALSE(usageIn(R"({"usage":{"prompt_tokens":12,"completion_tokens":-1}})").has_value());
+}
+
+TEST(UsageTest, CountsTheTextOfAWholeAnswer) {
+  auto answerIn = [](const std::string& body) {
+    auto document = jsonview::Document::parse(body);
+    EXPECT_TRUE(document.has_value()) << body;
+    return document ? answerCharacters(document->root()) : 0;
+  };
+  EXPECT_EQ(answerIn(R"({"choices":[{"message":{"role":"assistant","content":"Hello"}},
+    {"message":{"content":null,"refusal":"No.","tool_calls":[{"function":{"name":"f",
+    "arguments":"{}"}}]}}]})"),
+            5u + 3u + 1u + 2u);
+  EXPECT_EQ(answerIn(R"({"choices":[{"text":"legacy"}]})"), 6u);
+  EXPECT_EQ(answerIn(R"({"choices":"broken"})"), 0u);
+  EXPECT_EQ(answerIn(R"({"data":[{"embedding":[0.1]}]})"), 0u);
 }
 
 std::uint64_t promptIn(const std::string& body) {
@@ -80,6 +100,8 @@ TEST(UsageTest, CountsTheTextOfAStreamedChunk) {
   EXPECT_EQ(chunkIn(R"({"choices":[{"delta":{"content":"Hello"}},{"delta":{"content":"!"}}]})"),
             6u);
   EXPECT_EQ(chunkIn(R"({"choices":[{"text":"abc"}]})"), 3u);
+  EXPECT_EQ(chunkIn(R"({"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"xyz"}}]}}]})"),
+            3u);
   EXPECT_EQ(chunkIn(R"({"choices":[{"delta":{"role":"assistant"}}]})"), 0u);
   EXPECT_EQ(chunkIn(R"({"choices":[],"usage":{"prompt_tokens":1}})"), 0u);
 }

@@ -214,5 +214,50 @@ TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
   EXPECT_EQ(run(filter, next_minute, 1), FilterStatus::Continue);
 }
 
+// Routes that do not validate max_tokens or n (embeddings, completions' max_completion_tokens)
+// hand the filter any number: a huge one is held at 2^31 tokens, a negative one counts as none,
+// and neither is cast into a negative or overflowed reservation.
+TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(configOk("      assumed_output_tokens: 100\n"
+                               "      budgets: [{name: day, amount_usd: 100000, window: day}]\n"),
+                      nullptr, [&] { return now; });
+  auto reserved = [&](const std::string& fields) {
+    Request request(R"({"model":"m","prompt":"four tokens of prompt",)" + fields + "}",
+                    pipeline::Route::Completions, nullptr, kTags);
+    EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue) << fields;
+    auto held = filter.status();
+    pricing::Micros amount = held ? held->at(0).reserved : -1;
+    filter.onComplete(request.ctx);
+    return amount;
+  };
+  // [fields, the output tokens held for them]; each token costs 2 micro-dollars, the prompt a few.
+  constexpr pricing::Micros kMostTokens = pricing::Micros{1} << 31;
+  for (const auto& [fields, output] :
+       std::initializer_list<std::pair<const char*, pricing::Micros>>{
+           {R"("max_completion_tokens":1e300)", kMostTokens},
+           {R"("max_tokens":9223372036854775807)", kMostTokens},
+           {R"("max_tokens":1e300,"n":2)", 2 * kMostTokens},
+           {R"("max_tokens":10,"n":1e300)", 128 * 10},
+           {R"("max_tokens":-1e300)", 100},  // none: assumed_output_tokens
+           {R"("max_tokens":-5,"n":-1e300)", 100},
+       }) {
+    pricing::Micros amount = reserved(fields);
+    EXPECT_GE(amount - 2 * output, 0) << fields;
+    EXPECT_LT(amount - 2 * output, 20) << fields;
+  }
+}
+
+TEST(BudgetFilter, AnAbsurdOutputCapCannotSlipPastATokenRateLimit) {
+  Time now = utc(2026, 6, 15, 12);
+  BudgetFilter filter(configOk("      rate_limits: [{name: tpm, tokens_per_minute: 1000000}]\n"),
+                      nullptr, [&] { return now; });
+  // An unpriced model: only the token limit can refuse it.
+  Request huge(std::string(R"({"model":"cheap","input":"embed me","max_tokens":1e300,"n":-1e300})"),
+               pipeline::Route::Embeddings, nullptr, kTags);
+  ASSERT_EQ(run(filter, huge, 0), FilterStatus::Respond);
+  EXPECT_EQ(json::parse(huge.ctx.local_reply->body)["error"]["code"], "rate_limit_exceeded");
+}
+
 }  // namespace
 }  // namespace costgate::filters::budget
