@@ -12,6 +12,30 @@ std::string dump(const json& value) { return value.dump(-1, ' ', false, kReplace
 // The text of a replayed stream goes out in pieces of about this many bytes, cut after a space.
 constexpr std::size_t kPieceBytes = 24;
 
+// The member `key` of `object` when it is a string, else `fallback`. Not json::value(): it throws
+// when the member has another type (or `object` is no object), and these come from a backend:
+// a chunk with "index": "0" or "created": "now" took the stream down with an exception, leaving
+// the filters' onComplete unrun (found by fuzz/sse_fuzzer).
+json stringOr(const json& object, const char* key, const char* fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(key);
+  return found != object.end() && found->is_string() ? *found : json(fallback);
+}
+
+// The member `key` of `object` when it is a number, else 0.
+json numberOr0(const json& object, const char* key) {
+  if (!object.is_object()) return 0;
+  auto found = object.find(key);
+  return found != object.end() && found->is_number() ? *found : json(0);
+}
+
+// The member `key` of `object` (any JSON), or `fallback` when absent.
+json memberOr(const json& object, const char* key, json fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(key);
+  return found != object.end() ? *found : fallback;
+}
+
 }  // namespace
 
 void StreamAssembler::add(std::string_view data) {
@@ -32,7 +56,10 @@ void StreamAssembler::add(std::string_view data) {
   auto choices = chunk.find("choices");
   if (choices == chunk.end() || !choices->is_array()) return;
   for (const json& choice : *choices) {
-    if (!choice.is_object() || choice.value("index", 0) != 0) {
+    // One choice only, index 0 (absent counts as 0).
+    auto index = choice.is_object() ? choice.find("index") : choice.end();
+    if (!choice.is_object() ||
+        (index != choice.end() && !(index->is_number() && *index == 0))) {
       broken_ = true;
       return;
     }
@@ -65,10 +92,10 @@ std::optional<std::string> StreamAssembler::completion() const {
                   {"content", has_content_ ? json(content_) : json(nullptr)},
                   {"refusal", has_refusal_ ? json(refusal_) : json(nullptr)}};
   if (!tool_calls_.empty()) message["tool_calls"] = tool_calls_;
-  json completion = {{"id", first_.value("id", "")},
+  json completion = {{"id", stringOr(first_, "id", "")},
                      {"object", "chat.completion"},
-                     {"created", first_.value("created", 0)},
-                     {"model", first_.value("model", "")},
+                     {"created", numberOr0(first_, "created")},
+                     {"model", stringOr(first_, "model", "")},
                      {"choices", json::array({{{"index", 0},
                                                {"message", std::move(message)},
                                                {"logprobs", nullptr},
@@ -89,11 +116,11 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
     return std::nullopt;
   }
   const json& choice = (*choices)[0];
-  const json message = choice.value("message", json::object());
-  json base = {{"id", whole.value("id", "")},
+  const json message = memberOr(choice, "message", json::object());
+  json base = {{"id", stringOr(whole, "id", "")},
                {"object", "chat.completion.chunk"},
-               {"created", whole.value("created", 0)},
-               {"model", whole.value("model", "")}};
+               {"created", numberOr0(whole, "created")},
+               {"model", stringOr(whole, "model", "")}};
   for (const char* key : {"system_fingerprint", "service_tier"}) {
     if (auto value = whole.find(key); value != whole.end()) base[key] = *value;
   }
@@ -107,9 +134,10 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
     if (with_usage_null) chunk["usage"] = nullptr;
     out += "data: " + dump(chunk) + "\n\n";
   };
-  send({{"role", message.value("role", "assistant")}, {"content", ""}, {"refusal", nullptr}},
+  send({{"role", stringOr(message, "role", "assistant")}, {"content", ""}, {"refusal", nullptr}},
        nullptr, include_usage);
   for (const char* key : {"content", "refusal"}) {
+    if (!message.is_object()) break;
     auto text = message.find(key);
     if (text == message.end() || !text->is_string()) continue;
     const std::string& value = text->get_ref<const std::string&>();
@@ -125,20 +153,22 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
       at = end;
     }
   }
-  if (auto calls = message.find("tool_calls"); calls != message.end() && calls->is_array()) {
+  if (auto calls = message.is_object() ? message.find("tool_calls") : message.end();
+      calls != message.end() && calls->is_array()) {
     json deltas = json::array();
     for (std::size_t i = 0; i < calls->size(); ++i) {
       json call = (*calls)[i];
+      if (!call.is_object()) continue;  // operator[] would throw on a string or a number
       call["index"] = i;
       deltas.push_back(std::move(call));
     }
     send({{"tool_calls", std::move(deltas)}}, nullptr, include_usage);
   }
-  send(json::object(), choice.value("finish_reason", json("stop")), include_usage);
+  send(json::object(), memberOr(choice, "finish_reason", "stop"), include_usage);
   if (include_usage) {
     json chunk = base;
     chunk["choices"] = json::array();
-    chunk["usage"] = whole.value("usage", json(nullptr));
+    chunk["usage"] = memberOr(whole, "usage", nullptr);
     out += "data: " + dump(chunk) + "\n\n";
   }
   out += "data: [DONE]\n\n";
