@@ -28,7 +28,10 @@ using namespace costgate;
 
 std::optional<std::string> environment(const std::string& name) {
   static const std::map<std::string, std::string> kVariables = {
-      {"OPENAI_API_KEY", "sk-fuzz"}, {"HOME", "/root"}, {"EMPTY", ""}, {"PORT", "8080"},
+      {"OPENAI_API_KEY", "sk-fuzz"},
+      {"HOME", "/root"},
+      {"EMPTY", ""},
+      {"PORT", "8080"},
       {"COSTGATE_LISTEN", "127.0.0.1:8080"}};
   auto found = kVariables.find(name);
   if (found == kVariables.end()) return std::nullopt;

@@ -21,8 +21,8 @@ namespace costgate::fuzz {
   std::abort();
 }
 
-#define FUZZ_CHECK(condition, detail)                                                \
-  do {                                                                               \
+#define FUZZ_CHECK(condition, detail)                                                 \
+  do {                                                                                \
     if (!(condition)) ::costgate::fuzz::fail(__FILE__, __LINE__, #condition, detail); \
   } while (0)
 
@@ -51,7 +51,8 @@ class Pieces {
 };
 
 // The tokenizer's rank files as the unit tests find them (tests/unit/support/encodings.h):
-// COSTGATE_TOKENIZER_DIR, else data/tokenizer/ in the source tree (scripts/fetch-tokenizer-data.sh).
+// COSTGATE_TOKENIZER_DIR, else data/tokenizer/ in the source tree
+// (scripts/fetch-tokenizer-data.sh).
 inline std::string tokenizerDataDir() {
   if (const char* dir = std::getenv("COSTGATE_TOKENIZER_DIR"); dir && *dir) return dir;
   return std::string(COSTGATE_SOURCE_DIR) + "/data/tokenizer";

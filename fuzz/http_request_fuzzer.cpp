@@ -47,7 +47,8 @@ void checkHead(const http1::Head& head) {
     http1::Field field = head.field(i);
     FUZZ_CHECK(!field.name.empty(), "empty field name");
     for (char c : field.name) {
-      FUZZ_CHECK(isTokenChar(c) && !(c >= 'A' && c <= 'Z'), "field name " + std::string(field.name));
+      FUZZ_CHECK(isTokenChar(c) && !(c >= 'A' && c <= 'Z'),
+                 "field name " + std::string(field.name));
     }
     // A value is relayed into other messages' heads: no line breaks, no NUL, no edge whitespace.
     for (char c : field.value) {
@@ -93,16 +94,17 @@ std::string serve(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
       FUZZ_CHECK(!parsed.error.empty(), "an invalid head without a reason");
       return transcript + "400 " + parsed.error + "\n";
     }
-    FUZZ_CHECK(parsed.consumed > 0 && parsed.consumed <= in.size() &&
-                   parsed.consumed <= kMaxHeaderBytes,
-               "consumed " + std::to_string(parsed.consumed));
+    FUZZ_CHECK(
+        parsed.consumed > 0 && parsed.consumed <= in.size() && parsed.consumed <= kMaxHeaderBytes,
+        "consumed " + std::to_string(parsed.consumed));
     FUZZ_CHECK(in.data().substr(parsed.consumed - 4, 4) == "\r\n\r\n", "head end");
     checkHead(head);
     in.consume(parsed.consumed);
     transcript += std::string(head.method()) + " " + std::string(head.target()) + " 1." +
                   std::to_string(head.versionMinor()) + "\n";
     for (std::size_t i = 0; i < head.fieldCount(); ++i) {
-      transcript += std::string(head.field(i).name) + ": " + std::string(head.field(i).value) + "\n";
+      transcript +=
+          std::string(head.field(i).name) + ": " + std::string(head.field(i).value) + "\n";
     }
     std::string framing_error;
     std::optional<http1::Framing> framing = http1::requestFraming(head, framing_error);

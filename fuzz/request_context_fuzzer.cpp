@@ -7,7 +7,7 @@
 // onResponse, or onChunk for a stream), and onComplete. The same request is then sent again, so
 // the cache's hits and the budget's later states are reached too.
 //
-// Each input gets a chain of its own (built from the fixed configuration below), so what one
+// Each input gets a chain of its own (built from the configuration in chain_setup.h), so what one
 // input stored or spent cannot change how another runs.
 //
 // Checked: a body the index accepts is one nlohmann::json parses too (proxy() relies on it); a
@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "chain_setup.h"
 #include "costgate/cache/completion_stream.h"
 #include "costgate/config/load.h"
 #include "costgate/jsonview/document.h"
@@ -41,175 +42,6 @@ namespace {
 
 using namespace costgate;
 using nlohmann::json;
-
-// Every filter, each with most of its options on, and small limits so that inputs of a few KiB
-// reach pruning, caps, evictions and budget thresholds.
-std::string gatewayYaml() {
-  return R"(backends:
-  mock:
-    url: http://127.0.0.1:9/v1
-tokenizer:
-  data_dir: )" +
-         fuzz::tokenizerDataDir() + R"(
-models:
-  gpt-4o-mini:
-    backend: mock
-    price: {input: 0.15, cached_input: 0.075, output: 0.6}
-  gpt-4o:
-    backend: mock
-    price: {input: 2.5, cached_input: 1.25, output: 10}
-  gpt-3.5-turbo:
-    backend: mock
-    price: {input: 0.5, output: 1.5}
-  o3-mini:
-    backend: mock
-    price: {input: 1.1, output: 4.4, reasoning: 4.4}
-  local-llm:
-    backend: mock
-    backend_model: llama-3-8b
-    encoding: none
-  text-embedding-3-small:
-    backend: mock
-    price: {input: 0.02, output: 0}
-filters:
-  - tagging:
-      headers: {feature: x-costgate-feature, team: x-costgate-team, env: x-costgate-env,
-                user: x-costgate-user}
-      defaults: {feature: unknown, team: unknown}
-      max_length: 24
-      allow:
-        feature: [support, search, chat, faq, unknown]
-        env: [prod, dev]
-  - prompt_pruning:
-      policies:
-        - name: chat
-          match: {feature: [chat, support]}
-          collapse_whitespace: true
-          drop_duplicates: true
-          max_input_tokens: 120
-          drop_old_turns: true
-          keep_last_turns: 2
-          truncate_longest: true
-          marker: "\n[... cut ...]\n"
-        - name: rest
-          collapse_whitespace: true
-          drop_duplicates: true
-  - token_cap:
-      policies:
-        - name: search
-          match: {feature: [search]}
-          max_output_tokens: 64
-          set_when_absent: true
-          output_field: auto
-          max_n: 1
-          max_input_tokens: 80
-          over_input: prune
-          prune: {keep_last_turns: 1}
-        - name: rest
-          max_output_tokens: 512
-          max_n: 2
-          max_input_tokens: 400
-          over_input: reject
-  - semantic_cache:
-      policies:
-        - name: exact
-          match: {feature: [search]}
-          mode: exact
-          max_entries: 8
-          cache_tools: true
-          cache_truncated: true
-          cache_tool_calls: true
-        - name: faq
-          mode: semantic
-          threshold: 0.7
-          max_entries: 8
-          max_bytes: 64KiB
-          max_temperature: 2
-  - router:
-      policies:
-        - name: support
-          match: {feature: [support]}
-          allowed_models: [gpt-4o-mini, gpt-4o, o3-*]
-          on_disallowed: rewrite
-          default_model: gpt-4o-mini
-          tiers:
-            - {name: cheap, models: [gpt-4o-mini]}
-            - {name: cascade, models: [gpt-4o-mini, gpt-4o]}
-            - {name: strong, models: [gpt-4o]}
-          rules:
-            - {name: tools, when: {has_tools: true}, tier: strong}
-            - {name: long, when: {min_prompt_tokens: 200}, tier: strong}
-            - {name: proofs, when: {keywords: [prove, derive]}, tier: cascade}
-            - {name: images, when: {has_images: true}, tier: strong}
-            - {name: code, when: {has_code: true, json_response: true}, tier: cascade}
-          complexity:
-            - {below: 0.25, tier: cheap}
-            - {below: 0.6, tier: cascade}
-            - {tier: strong}
-          cascade:
-            threshold: 0.6
-            streams: buffer
-            refusal_phrases: ["i can't help with"]
-        - name: chat
-          match: {feature: [chat]}
-          allowed_models: [gpt-4o-mini]
-          on_disallowed: reject
-          tiers: [{name: cascade, models: [gpt-4o-mini, gpt-4o]}]
-          complexity: [{tier: cascade}]
-  - budget:
-      ledger: memory
-      assumed_output_tokens: 256
-      budgets:
-        - name: daily
-          amount_usd: 0.01
-          window: day
-          time_zone: Europe/Paris
-          thresholds: [{at: 0.3, action: warn}, {at: 0.6, action: degrade}, {at: 1.0, action: open}]
-          degrade: {model: gpt-4o-mini, max_output_tokens: 32}
-        - name: support-month
-          match: {feature: [support], team: [care]}
-          amount_usd: 1
-          window: month
-      rate_limits:
-        - {name: rpm, requests_per_minute: 1000, tokens_per_minute: 200000}
-)";
-}
-
-struct ModelFacts {
-  const tokenizer::Encoding* encoding;
-  const pricing::Price* price;
-  std::string_view backend_model;
-};
-
-struct Setup {
-  config::GatewayConfig config;
-  std::map<std::string, ModelFacts, std::less<>> models;
-};
-
-const Setup& setup() {
-  static const Setup* made = [] {
-    auto loaded = config::parse(gatewayYaml(), "request_context_fuzzer.yaml",
-                                [](const std::string&) { return std::nullopt; });
-    if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
-      std::fprintf(stderr, "request_context_fuzzer: %s\n", error->describe().c_str());
-      std::abort();
-    }
-    auto* setup = new Setup{std::get<config::GatewayConfig>(std::move(loaded)), {}};
-    for (const auto& [name, route] : setup->config.models) {
-      setup->models.emplace(name, ModelFacts{route.encoding.get(),
-                                             route.price ? &*route.price : nullptr,
-                                             route.backend_model});
-    }
-    pipeline::KeptState kept;
-    auto chain = pipeline::buildChain(setup->config, kept);
-    if (auto* error = std::get_if<config::ConfigError>(&chain)) {
-      std::fprintf(stderr, "request_context_fuzzer: %s\n", error->describe().c_str());
-      std::abort();
-    }
-    return setup;
-  }();
-  return *made;
-}
 
 // Headers as a client sends them; the tags that pick policies mostly come from the body's
 // metadata, which the fuzzer controls.
@@ -269,7 +101,7 @@ std::string forwardedBody(const pipeline::RequestContext& ctx, const jsonview::V
 // One request through the chain, as proxy() runs it, with a simulated answer.
 void serve(const pipeline::Chain& chain, pipeline::Route route, const std::string& body,
            const jsonview::Value& root, const openai::RequestBasics& basics, int attempt) {
-  const Setup& facts = setup();
+  const fuzz::Setup& facts = fuzz::setup();
   pipeline::RequestContext ctx;
   ctx.request_id = "fuzz-" + std::to_string(attempt);
   ctx.route = route;
@@ -366,9 +198,8 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
   }
   auto document = jsonview::Document::parse(answer);
   auto usage = openai::usageOf(document->root());
-  ctx.charged.tokens = usage ? static_cast<std::int64_t>(usage->prompt_tokens +
-                                                         usage->completion_tokens)
-                             : 0;
+  ctx.charged.tokens =
+      usage ? static_cast<std::int64_t>(usage->prompt_tokens + usage->completion_tokens) : 0;
   ctx.charged.cost = 4'000;  // 0.4 of the daily budget: the next request sees it
   chain.onComplete(ctx);
 }
@@ -376,7 +207,7 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  setup();
+  fuzz::setup();
   return 0;
 }
 
@@ -385,12 +216,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto document = jsonview::Document::parse(body);
   if (!document) return 0;
   // proxy() builds the DOM from a body the index accepted, with a parse that throws.
-  FUZZ_CHECK(json::accept(body), "the index accepts what nlohmann::json refuses: " +
-                                     fuzz::excerpt(body, 1000));
+  FUZZ_CHECK(json::accept(body),
+             "the index accepts what nlohmann::json refuses: " + fuzz::excerpt(body, 1000));
   const jsonview::Value root = document->root();
 
   pipeline::KeptState kept;
-  auto built = pipeline::buildChain(setup().config, kept);
+  auto built = pipeline::buildChain(fuzz::setup().config, kept);
   const pipeline::Chain& chain = std::get<pipeline::Chain>(built);
   for (pipeline::Route route : {pipeline::Route::ChatCompletions, pipeline::Route::Completions,
                                 pipeline::Route::Embeddings}) {

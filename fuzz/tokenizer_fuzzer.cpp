@@ -22,7 +22,8 @@ namespace {
 
 using namespace costgate;
 
-std::shared_ptr<const tokenizer::Encoding> load(const std::string& name, tokenizer::SplitRule rule) {
+std::shared_ptr<const tokenizer::Encoding> load(const std::string& name,
+                                                tokenizer::SplitRule rule) {
   auto loaded =
       tokenizer::Encoding::load(name, fuzz::tokenizerDataDir() + "/" + name + ".tiktoken", rule);
   if (auto* error = std::get_if<std::string>(&loaded)) {
@@ -36,8 +37,10 @@ std::shared_ptr<const tokenizer::Encoding> load(const std::string& name, tokeniz
 }
 
 struct Encodings {
-  std::shared_ptr<const tokenizer::Encoding> cl100k = load("cl100k_base", tokenizer::SplitRule::kCl100k);
-  std::shared_ptr<const tokenizer::Encoding> o200k = load("o200k_base", tokenizer::SplitRule::kO200k);
+  std::shared_ptr<const tokenizer::Encoding> cl100k =
+      load("cl100k_base", tokenizer::SplitRule::kCl100k);
+  std::shared_ptr<const tokenizer::Encoding> o200k =
+      load("o200k_base", tokenizer::SplitRule::kO200k);
 };
 
 const Encodings& encodings() {
@@ -65,10 +68,9 @@ void check(const tokenizer::Encoding& encoding, tokenizer::Token max_rank, std::
   FUZZ_CHECK(tokens.size() <= text.size(), "more tokens than bytes");
   FUZZ_CHECK(text.empty() || !tokens.empty(), "no tokens for a text");
   std::string decoded = encoding.decode(tokens);
-  FUZZ_CHECK(decoded == text, encoding.name() + ": decode(encode(text)) differs: " +
-                                  fuzz::excerpt(decoded));
+  FUZZ_CHECK(decoded == text,
+             encoding.name() + ": decode(encode(text)) differs: " + fuzz::excerpt(decoded));
   FUZZ_CHECK(encoding.count(text) == tokens.size(), encoding.name() + ": count() differs");
-
 }
 
 }  // namespace

@@ -58,8 +58,7 @@ void StreamAssembler::add(std::string_view data) {
   for (const json& choice : *choices) {
     // One choice only, index 0 (absent counts as 0).
     auto index = choice.is_object() ? choice.find("index") : choice.end();
-    if (!choice.is_object() ||
-        (index != choice.end() && !(index->is_number() && *index == 0))) {
+    if (!choice.is_object() || (index != choice.end() && !(index->is_number() && *index == 0))) {
       broken_ = true;
       return;
     }

@@ -693,8 +693,8 @@ MaybeError readDocument(const std::string& text, YAML::Node* root) {
     }
   }
   if (documents.starts.size() > 1) {
-    return errorAt(documents.roots[1], "expected one YAML document, found " +
-                                           std::to_string(documents.starts.size()));
+    return errorAt(documents.roots[1],
+                   "expected one YAML document, found " + std::to_string(documents.starts.size()));
   }
   *root = documents.starts.empty() ? YAML::Node() : YAML::Load(text);
   return std::nullopt;

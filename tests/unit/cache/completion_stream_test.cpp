@@ -36,10 +36,10 @@ std::optional<std::string> reassembled(const std::string& completion) {
 }
 
 TEST(StreamAssembler, AssemblesAStreamAndItsReplay) {
-  auto completion = assembled({chunk(R"({"index":0,"delta":{"role":"assistant","content":"Hel"}})"),
-                               chunk(R"({"index":0,"delta":{"content":"lo"}})"),
-                               chunk(R"({"index":0,"delta":{},"finish_reason":"stop"})"),
-                               "[DONE]"});
+  auto completion =
+      assembled({chunk(R"({"index":0,"delta":{"role":"assistant","content":"Hel"}})"),
+                 chunk(R"({"index":0,"delta":{"content":"lo"}})"),
+                 chunk(R"({"index":0,"delta":{},"finish_reason":"stop"})"), "[DONE]"});
   ASSERT_TRUE(completion);
   json whole = json::parse(*completion);
   EXPECT_EQ(whole["id"], "c1");
@@ -58,8 +58,9 @@ TEST(StreamAssembler, OddlyTypedMembersDoNotThrow) {
   for (const std::string& index : {R"({"role":"assistant"})", R"("0")", "null", "[0]", "1"}) {
     SCOPED_TRACE(index);
     std::optional<std::string> completion;
-    EXPECT_NO_THROW(completion = assembled(
-                        {chunk(R"({"index":)" + index + R"(,"delta":{"content":"a"}})"), "[DONE]"}));
+    EXPECT_NO_THROW(
+        completion =
+            assembled({chunk(R"({"index":)" + index + R"(,"delta":{"content":"a"}})"), "[DONE]"}));
     EXPECT_FALSE(completion) << "a choice other than index 0 makes the stream unusable";
   }
   // Index 0 written as a float is still the first choice.

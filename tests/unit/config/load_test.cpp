@@ -474,7 +474,7 @@ TEST(ConfigLoad, StrayFlowEntryIsAnErrorNotAHang) {
     std::string yaml;
     int line;
     int column;
-  } cases[] = {{",", 1, 1},     {", a", 1, 1},          {",\nmodels: {}\n", 1, 1},
+  } cases[] = {{",", 1, 1},        {", a", 1, 1},          {",\nmodels: {}\n", 1, 1},
                {"---\n,\n", 2, 1}, {"# comment\n,", 2, 1}, {"&anchor ,", 1, 9},
                {"!tag ,", 1, 6}};
   for (const auto& c : cases) {
