@@ -55,7 +55,7 @@ TEST(StreamAssembler, AssemblesAStreamAndItsReplay) {
 // stream relay, which cut the client's stream and skipped every filter's onComplete (found by
 // fuzz/sse_fuzzer; the input is fuzz/corpus/sse_fuzzer/regression-index-object).
 TEST(StreamAssembler, OddlyTypedMembersDoNotThrow) {
-  for (const std::string& index : {R"({"role":"assistant"})", R"("0")", "null", "[0]", "1"}) {
+  for (std::string index : {R"({"role":"assistant"})", R"("0")", "null", "[0]", "1"}) {
     SCOPED_TRACE(index);
     std::optional<std::string> completion;
     EXPECT_NO_THROW(
