@@ -21,7 +21,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]]; then
   exit 2
 fi
 all_targets=(http_request_fuzzer http_response_fuzzer request_context_fuzzer answer_fuzzer
-  sse_fuzzer config_fuzzer tokenizer_fuzzer)
+  sse_fuzzer cache_entry_fuzzer config_fuzzer tokenizer_fuzzer)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 
@@ -29,7 +29,8 @@ targets=("$@")
 # (a request head's 16 KiB), and no larger, since longer inputs mean fewer executions.
 declare -A max_len=(
   [http_request_fuzzer]=20000 [http_response_fuzzer]=8192 [request_context_fuzzer]=16384
-  [answer_fuzzer]=8192 [sse_fuzzer]=8192 [config_fuzzer]=12288 [tokenizer_fuzzer]=4096)
+  [answer_fuzzer]=8192 [sse_fuzzer]=8192 [config_fuzzer]=12288 [tokenizer_fuzzer]=4096
+  [cache_entry_fuzzer]=8192)
 declare -A dict=(
   [http_request_fuzzer]=fuzz/http.dict [http_response_fuzzer]=fuzz/http.dict
   [request_context_fuzzer]=fuzz/json.dict [answer_fuzzer]=fuzz/json.dict
