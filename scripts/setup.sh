@@ -10,6 +10,8 @@ packages=(build-essential cmake ninja-build ccache pkg-config git
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the dashboard's page is loaded and screenshotted headless (dashboard.test.mjs).
   packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server chromium)
+  # clang and its libFuzzer/ASan/UBSan runtimes: scripts/fuzz.sh.
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -23,6 +23,7 @@ json memberOr(const json& object, const char* key, Wanted wanted, json fallback)
 const auto kIsString = [](const json& value) { return value.is_string(); };
 const auto kIsNumber = [](const json& value) { return value.is_number(); };
 const auto kIsObject = [](const json& value) { return value.is_object(); };
+const auto kAny = [](const json&) { return true; };
 
 }  // namespace
 
@@ -148,16 +149,17 @@ std::optional<std::string> replayAsStream(std::string_view completion, bool incl
     json deltas = json::array();
     for (std::size_t i = 0; i < calls->size(); ++i) {
       json call = (*calls)[i];
+      if (!call.is_object()) continue;  // operator[] would throw on a string or a number
       call["index"] = i;
       deltas.push_back(std::move(call));
     }
     send({{"tool_calls", std::move(deltas)}}, nullptr, include_usage);
   }
-  send(json::object(), choice.value("finish_reason", json("stop")), include_usage);
+  send(json::object(), memberOr(choice, "finish_reason", kAny, "stop"), include_usage);
   if (include_usage) {
     json chunk = base;
     chunk["choices"] = json::array();
-    chunk["usage"] = whole.value("usage", json(nullptr));
+    chunk["usage"] = memberOr(whole, "usage", kAny, nullptr);
     out += "data: " + dump(chunk) + "\n\n";
   }
   out += "data: [DONE]\n\n";

@@ -14,12 +14,15 @@
 #include <functional>
 #include <iterator>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include "costgate/config/yaml_reader.h"
@@ -655,14 +658,69 @@ class Loader {
   std::set<std::string, std::less<>> skipped_backends_;
 };
 
-// LoadAll rather than Load: Load reads the first document and drops any after it without a word.
-MaybeError readDocument(const std::string& text, YAML::Node* root) {
-  const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-  if (documents.size() > 1) {
-    return errorAt(documents[1].Mark(),
-                   "expected one YAML document, found " + std::to_string(documents.size()));
+// Where each document of a stream starts (its first token, and its root node, which is where
+// Node::Mark() points), from the parser's events: no nodes are built.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  std::vector<YAML::Mark> roots;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    roots.push_back(mark);
+    root_seen_ = false;
   }
-  *root = documents.empty() ? YAML::Node() : documents.front();
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (root_seen_) return;
+    root_seen_ = true;
+    roots.back() = mark;
+  }
+  bool root_seen_ = false;
+};
+
+// One document, and only one: Load alone reads the first document and drops any after it without
+// a word. Not LoadAll: on a document that starts with a token no node can start with (a stray ','
+// as in ", a"), yaml-cpp 0.7's parser reports an empty document without consuming the token, so
+// LoadAll loops forever, growing its list (found by fuzz/config_fuzzer). The documents are
+// counted from the parser's events instead, stopping where one starts at the same place as the
+// one before it.
+MaybeError readDocument(const std::string& text, YAML::Node* root) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    const std::vector<YAML::Mark>& starts = documents.starts;
+    if (starts.size() >= 2 && starts.back().pos == starts[starts.size() - 2].pos) {
+      const YAML::Mark& stuck = starts.back();
+      const std::size_t at = static_cast<std::size_t>(std::max(stuck.pos, 0));
+      std::string found = at < text.size() ? "'" + text.substr(at, 1) + "'" : "the end";
+      return errorAt(stuck, "expected a YAML value, found " + found);
+    }
+  }
+  if (documents.starts.size() > 1) {
+    return errorAt(documents.roots[1],
+                   "expected one YAML document, found " + std::to_string(documents.starts.size()));
+  }
+  *root = documents.starts.empty() ? YAML::Node() : YAML::Load(text);
   return std::nullopt;
 }
 

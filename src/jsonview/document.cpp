@@ -2,8 +2,11 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 
 namespace costgate::jsonview {
 
@@ -213,6 +216,24 @@ class Parser {
   }
 
   bool number(Kind& kind) {
+    const std::size_t start = pos_;
+    if (!numberSyntax(kind)) return false;
+    // A number too large for a double (1e400, or an integer of 400 digits) is refused, as
+    // nlohmann::json refuses it ("number overflow"): the DOM parse of an accepted body must not
+    // throw, and number() would read it as 0 (found by fuzz/request_context_fuzzer). Only a long
+    // integer or a number with a fraction or exponent can be that large.
+    const std::string_view text = text_.substr(start, pos_ - start);
+    if (kind == Kind::Integer && text.size() < 300) return true;
+    double value = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), value).ec ==
+        std::errc::result_out_of_range) {
+      // Out of range either way: too large, or too small (which reads as 0, as it does there).
+      return std::isfinite(std::strtod(std::string(text).c_str(), nullptr));
+    }
+    return true;
+  }
+
+  bool numberSyntax(Kind& kind) {
     kind = Kind::Integer;
     if (text_[pos_] == '-') ++pos_;
     if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;

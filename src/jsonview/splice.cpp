@@ -26,7 +26,9 @@ std::string withMembers(const Value& object,
     text += value.raw();
   });
   for (std::size_t i = 0; i < members.size(); ++i) {
-    const auto& [key, json] = members[i];
+    // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+    const std::string& key = members[i].first;
+    const std::string& json = members[i].second;
     // Only the last edit of a key is written.
     bool later = std::any_of(members.begin() + static_cast<std::ptrdiff_t>(i) + 1, members.end(),
                              [&](const auto& member) { return member.first == key; });

@@ -397,7 +397,9 @@ Metrics::~Metrics() = default;
 
 void Metrics::countRequest(const Attribution& who, std::string_view route, int status,
                            double seconds) {
-  auto [feature, team, env] = tag_labels_->admit(who);
+  // Named values, not a structured binding: clang before 16 cannot capture those in lambdas.
+  const std::array<std::string_view, 3> admitted = tag_labels_->admit(who);
+  const std::string_view feature = admitted[0], team = admitted[1], env = admitted[2];
   // Reused per thread: building the lookup key then allocates nothing once warm.
   thread_local std::string key;
   key.assign(route).append("\n").append(who.model).append("\n");
@@ -486,7 +488,9 @@ void Metrics::observeTimeToFirstToken(std::string_view model, double seconds) {
 
 void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
                          std::optional<pricing::Micros> cost) {
-  auto [feature, team, env] = tag_labels_->admit(who);
+  // Named values, not a structured binding: clang before 16 cannot capture those in lambdas.
+  const std::array<std::string_view, 3> admitted = tag_labels_->admit(who);
+  const std::string_view feature = admitted[0], team = admitted[1], env = admitted[2];
   thread_local std::string key;
   auto labels = [&](std::string_view type) {
     prometheus::Labels result{{"feature", std::string(feature)},
@@ -503,7 +507,9 @@ void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
       {"cached_input", cached},
       {"output", usage.completion_tokens - reasoning},
       {"reasoning", reasoning}};
-  for (const auto& [type, count] : counts) {
+  for (const auto& entry : counts) {
+    const std::string_view type = entry.first;
+    const std::uint64_t count = entry.second;
     if (count == 0) continue;
     key.assign(type).append("\n").append(feature).append("\n").append(team).append("\n");
     key.append(env).append("\n").append(who.model);
@@ -520,7 +526,9 @@ void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
 void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,
                                std::string_view policy, std::int64_t tokens) {
   if (tokens <= 0) return;
-  auto [feature, team, env] = tag_labels_->admit(who);
+  // Named values, not a structured binding: clang before 16 cannot capture those in lambdas.
+  const std::array<std::string_view, 3> admitted = tag_labels_->admit(who);
+  const std::string_view feature = admitted[0], team = admitted[1], env = admitted[2];
   thread_local std::string key;
   key.assign(filter).append("\n").append(policy).append("\n").append(feature).append("\n");
   key.append(team).append("\n").append(env);
@@ -539,7 +547,9 @@ void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,
 void Metrics::countCacheLookup(const Attribution& who, const CacheLookup& lookup) {
   const std::string_view result = lookup.result;
   const std::optional<pricing::Micros>& saved = lookup.saved;
-  auto [feature, team, env] = tag_labels_->admit(who);
+  // Named values, not a structured binding: clang before 16 cannot capture those in lambdas.
+  const std::array<std::string_view, 3> admitted = tag_labels_->admit(who);
+  const std::string_view feature = admitted[0], team = admitted[1], env = admitted[2];
   thread_local std::string key;
   key.assign(result).append("\n").append(feature).append("\n").append(team).append("\n");
   key.append(env);

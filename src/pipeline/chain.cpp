@@ -1,7 +1,5 @@
 #include "costgate/pipeline/chain.h"
 
-#include <ranges>
-
 #include "costgate/filters/budget/budget_filter.h"
 #include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
 #include "costgate/filters/router/router_filter.h"
@@ -27,21 +25,30 @@ FilterStatus Chain::onRequest(RequestContext& ctx, std::size_t& position) const 
   return FilterStatus::Continue;
 }
 
+// Reverse iterators rather than std::views::reverse, which clang 14 cannot compile against
+// libstdc++ 12's ranges (the fuzz build, fuzz/, uses clang).
 void Chain::onResponse(RequestContext& ctx) const {
-  for (const auto& filter : std::views::reverse(filters_)) filter->onResponse(ctx);
+  for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
+    (*filter)->onResponse(ctx);
+  }
 }
 
 void Chain::onResponseBody(RequestContext& ctx, int status, std::string_view body) const {
-  for (const auto& filter : std::views::reverse(filters_))
-    filter->onResponseBody(ctx, status, body);
+  for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
+    (*filter)->onResponseBody(ctx, status, body);
+  }
 }
 
 void Chain::onChunk(RequestContext& ctx, StreamEvent& event) const {
-  for (const auto& filter : std::views::reverse(filters_)) filter->onChunk(ctx, event);
+  for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
+    (*filter)->onChunk(ctx, event);
+  }
 }
 
 void Chain::onComplete(RequestContext& ctx) const {
-  for (const auto& filter : std::views::reverse(filters_)) filter->onComplete(ctx);
+  for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
+    (*filter)->onComplete(ctx);
+  }
 }
 
 namespace {

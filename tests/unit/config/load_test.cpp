@@ -466,6 +466,31 @@ TEST(ConfigLoad, ErrorsPointAtTheProblem) {
   }
 }
 
+// yaml-cpp 0.7's LoadAll never returned on a document starting with a stray ',': the gateway hung
+// on --check-config or a reload of such a file (found by fuzz/config_fuzzer; the input is
+// fuzz/corpus/config_fuzzer/regression-stray-comma.yaml).
+TEST(ConfigLoad, StrayFlowEntryIsAnErrorNotAHang) {
+  const struct {
+    std::string yaml;
+    int line;
+    int column;
+  } cases[] = {{",", 1, 1},        {", a", 1, 1},          {",\nmodels: {}\n", 1, 1},
+               {"---\n,\n", 2, 1}, {"# comment\n,", 2, 1}, {"&anchor ,", 1, 9},
+               {"!tag ,", 1, 6}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    const ConfigError error = parseError(c.yaml);
+    EXPECT_EQ(error.where.file, kFile);
+    EXPECT_EQ(error.where.line, c.line);
+    EXPECT_EQ(error.where.column, c.column);
+    EXPECT_EQ(error.message, "expected a YAML value, found ','");
+  }
+  // In a later document too.
+  const ConfigError later = parseError(std::string(kMinimal) + "---\n,\n");
+  EXPECT_EQ(later.where.line, 8);
+  EXPECT_EQ(later.message, "expected a YAML value, found ','");
+}
+
 ConfigError errorIn(const std::string& file, int line, int column) {
   ConfigError error;
   error.where.file = file;

@@ -122,6 +122,28 @@ TEST(JsonViewDocument, AgreesWithNlohmannOnMutatedBodies) {
   }
 }
 
+// 1e400 used to be accepted, then read as 0 by number(), while nlohmann::json (which the gateway
+// parses an accepted body with when a filter needs the DOM) throws on it: found by
+// fuzz/request_context_fuzzer (fuzz/corpus/request_context_fuzzer/regression-number-overflow).
+TEST(JsonViewDocument, RefusesNumbersTooLargeForADouble) {
+  const std::string digits400(400, '9');
+  for (const std::string& text :
+       {std::string("1963E639683"), std::string("1e400"), std::string("-1e400"),
+        std::string("[0.5e309]"), digits400, "-" + digits400 + ".5",
+        std::string(R"({"model":"m","messages":[],"temperature":1e999})")}) {
+    EXPECT_FALSE(nlohmann::json::accept(text)) << text;
+    EXPECT_FALSE(accepts(text)) << text;
+  }
+  // Too small is not too large: it reads as 0, there as here.
+  for (const std::string& text : {std::string("1e-400"), std::string("-1e-999"),
+                                  std::string("1.7976931348623157e308"), std::string(299, '9')}) {
+    EXPECT_TRUE(nlohmann::json::accept(text)) << text;
+    ASSERT_TRUE(accepts(text)) << text;
+  }
+  EXPECT_EQ(Document::parse("1e-400")->root().number(), 0.0);
+  EXPECT_EQ(Document::parse("1.7976931348623157e308")->root().number(), 1.7976931348623157e308);
+}
+
 TEST(JsonViewDocument, LimitsNesting) {
   std::string deep(Document::kMaxDepth, '[');
   deep += std::string(Document::kMaxDepth, ']');

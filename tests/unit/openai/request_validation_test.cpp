@@ -180,7 +180,7 @@ TEST(ApiErrorShape, HasExactlyTheFourFieldsWithNulls) {
   json with = json::parse(notFound("no model", "model_not_found").body());
   EXPECT_EQ(with["error"]["code"], "model_not_found");
   // Invalid UTF-8 in a message is replaced, never thrown.
-  EXPECT_NO_THROW(json::parse(invalidRequest(std::string("bad \xff byte")).body()));
+  EXPECT_TRUE(json::accept(invalidRequest(std::string("bad \xff byte")).body()));
 }
 
 }  // namespace
