@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sanitizer-options.sh
 COSTGATE_BUILD_DIR=build-asan scripts/build.sh -DCOSTGATE_WERROR=ON \
-  -DCOSTGATE_SANITIZE=address,undefined "$@"
+  -DCOSTGATE_SANITIZE=address,undefined,float-cast-overflow "$@"
 ctest --test-dir build-asan --output-on-failure -j 2
-(cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+[[ -d tests/integration/node_modules ]] ||
+  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 COSTGATE_BUILD_DIR=build-asan node --test --test-concurrency=1 tests/integration/
