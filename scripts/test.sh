@@ -2,6 +2,8 @@
 # Installs what is missing, builds with warnings as errors, and runs every test: the C++ unit
 # tests (ctest), then the integration and end-to-end tests (node's test runner, against the real
 # gateway, the mock backend, nginx as a TLS terminator, promtool and the official openai SDK).
+# Then all of them again on a build with AddressSanitizer and UndefinedBehaviorSanitizer
+# (scripts/asan.sh, build-asan/), where any report fails a test (docs/hardening.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -11,3 +13,4 @@ scripts/build.sh -DCOSTGATE_WERROR=ON
 ctest --test-dir build --output-on-failure -j 2
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 node --test --test-concurrency=1 tests/integration/
+scripts/asan.sh

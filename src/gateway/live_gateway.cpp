@@ -29,7 +29,7 @@ std::variant<std::unique_ptr<LiveGateway>, std::string> LiveGateway::open(std::s
   std::unique_ptr<LiveGateway> live(new LiveGateway(std::move(path), config));
   auto built = live->build(std::move(config));
   if (auto* error = std::get_if<std::string>(&built)) return *error;
-  live->current_.store(std::get<std::shared_ptr<Gateway>>(std::move(built)));
+  live->current_ = std::get<std::shared_ptr<Gateway>>(std::move(built));
   live->loaded_stamp_ = stamp;
   return live;
 }
@@ -46,9 +46,14 @@ std::variant<std::shared_ptr<Gateway>, std::string> LiveGateway::build(
   }
 }
 
+std::shared_ptr<Gateway> LiveGateway::load() const {
+  std::lock_guard lock(current_mutex_);
+  return current_;
+}
+
 // Not a coroutine: the configuration's handler keeps it alive for the request (Gateway::handle).
 server::Task<> LiveGateway::handle(server::Request& request, server::ResponseWriter& writer) {
-  return current_.load()->handle(request, writer);
+  return load()->handle(request, writer);
 }
 
 LiveGateway::ReloadOutcome LiveGateway::reload() {
@@ -61,7 +66,7 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
     built = error->describe();
   } else {
     auto& config = std::get<config::GatewayConfig>(loaded);
-    const config::GatewayConfig& before = current_.load()->config();
+    const config::GatewayConfig& before = load()->config();
     if (!(config.server == before.server)) outcome.restart.push_back("server");
     if (config.access_log.path != before.access_log.path) outcome.restart.push_back("access_log");
     const std::string log_level = config.log_level;
@@ -76,7 +81,11 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
     records_.metrics().countConfigReload(false);
     return outcome;
   }
-  retired_.push_back(current_.exchange(std::get<std::shared_ptr<Gateway>>(std::move(built))));
+  {
+    std::lock_guard lock(current_mutex_);
+    std::swap(current_, std::get<std::shared_ptr<Gateway>>(built));
+  }
+  retired_.push_back(std::get<std::shared_ptr<Gateway>>(std::move(built)));
   records_.metrics().countConfigReload(true);
   outcome.applied = true;
   return outcome;

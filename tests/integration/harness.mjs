@@ -17,9 +17,23 @@ export function tempDir() {
   return mkdtempSync(join(tmpdir(), 'costgate-test-'));
 }
 
-// Spawns a process and resolves once a line of its output matches `ready`.
-function startProcess(command, args, { ready, env = {}, stream = 'stdout', timeoutMs = 10000 }) {
+// What a sanitizer build (docs/hardening.md, "Sanitizers") prints on stderr when it finds a bug.
+const sanitizerReport = /ERROR: (AddressSanitizer|LeakSanitizer)|: runtime error: |WARNING: ThreadSanitizer/;
+// Every process started here and still running. A failing stop() ends them all first: the stops
+// after it in the same hook never come, and one left running would keep the test file from ending.
+const running = new Set();
+function failStop(message) {
+  for (const child of running) child.kill('SIGTERM');
+  throw new Error(message);
+}
+
+// Spawns a process and resolves once a line of its output matches `ready`. With `checked` (our
+// own binaries), stop() throws when the process printed a sanitizer report or, told to stop by
+// SIGTERM, did not exit 0.
+export function startProcess(command, args, { ready, env = {}, stream = 'stdout', timeoutMs = 10000, checked = false }) {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const lines = { stdout: [], stderr: [] };
   let resolveReady;
   let rejectReady;
@@ -45,23 +59,34 @@ function startProcess(command, args, { ready, env = {}, stream = 'stdout', timeo
     rejectReady(new Error(`${command} exited (${code ?? signal}) before it was ready:\n${lines.stderr.join('\n')}\n${lines.stdout.join('\n')}`));
   });
   const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  // 'close' comes once stdout and stderr are read to the end: a report printed at exit is in.
+  const closed = new Promise((res) => child.on('close', res));
   return {
     child,
     lines,
     exited,
     ready: readyPromise.finally(() => clearTimeout(timer)),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const wasRunning = child.exitCode === null && child.signalCode === null;
+      if (wasRunning) child.kill('SIGTERM');
       const timeout = setTimeout(() => child.kill('SIGKILL'), 5000);
       const result = await exited;
+      await closed;
       clearTimeout(timeout);
+      const report = lines.stderr.findIndex((line) => sanitizerReport.test(line));
+      if (checked && report !== -1) {
+        failStop(`${command} reported a bug:\n${lines.stderr.slice(report).join('\n')}`);
+      }
+      if (checked && wasRunning && result.code !== 0) {
+        failStop(`${command} exited (${result.code ?? result.signal}) on SIGTERM:\n${lines.stderr.join('\n')}`);
+      }
       return result;
     },
   };
 }
 
 export async function startMock(args = []) {
-  const proc = startProcess(mockBinary, ['--listen', '127.0.0.1:0', ...args], { ready: /listening on ([\d.]+):(\d+)/ });
+  const proc = startProcess(mockBinary, ['--listen', '127.0.0.1:0', ...args], { ready: /listening on ([\d.]+):(\d+)/, checked: true });
   const match = await proc.ready;
   const port = Number(match[2]);
   return { ...proc, port, url: `http://127.0.0.1:${port}` };
@@ -73,7 +98,7 @@ export async function startGateway(config, { env = {} } = {}) {
   const file = join(dir, 'costgate.yaml');
   writeFileSync(file, config);
   const proc = startProcess(gatewayBinary, ['--config', file], {
-    ready: /listening on (\S+):(\d+)/, stream: 'stderr', env,
+    ready: /listening on (\S+):(\d+)/, stream: 'stderr', env, checked: true,
   });
   const match = await proc.ready;
   const port = Number(match[2]);
@@ -87,9 +112,11 @@ export async function startGateway(config, { env = {} } = {}) {
       return proc.lines.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     },
     async stop() {
-      const result = await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
-      return result;
+      try {
+        return await proc.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -237,6 +264,8 @@ http {
 }
 `);
   const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   // nginx prints nothing when ready: wait until the port accepts connections.
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise((res) => {
