@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds build-asan with AddressSanitizer and UndefinedBehaviorSanitizer (-DCOSTGATE_SANITIZE=
-# address,undefined) and runs every test against it: the C++ unit tests (ctest), then the whole
-# integration suite against its gateway and mock. Any report fails: a unit test aborts, and the
-# harness fails a test whose gateway or mock printed one (docs/hardening.md, "Sanitizers").
+# Builds build-asan with AddressSanitizer (LeakSanitizer included) and UndefinedBehaviorSanitizer
+# (-fsanitize=undefined, plus float-cast-overflow, which GCC leaves out of "undefined": a double
+# too large for the integer it becomes) and runs every test against it: the C++ unit tests
+# (ctest), then the whole integration suite against its gateway and mock. Any report fails: a
+# unit test aborts, and the harness fails a test whose gateway or mock printed one
+# (docs/hardening.md, "Sanitizers").
 # scripts/test.sh runs this after the Release build's tests; extra arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
