@@ -21,3 +21,12 @@ wait_port() {
   done
   echo "bench: nothing listens on port $1" >&2; exit 1
 }
+
+# Starts $build/costgate-mock (extra arguments go to it) on a free port, sets mock_port, and
+# waits until it listens.
+start_mock() {
+  mock_port=$(free_port)
+  "$build/costgate-mock" --listen "127.0.0.1:$mock_port" "$@" >"$work/mock.log" 2>&1 &
+  pids+=($!)
+  wait_port "$mock_port"
+}

@@ -65,10 +65,7 @@ COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
 
-mock_port=$(free_port)
-"$build/costgate-mock" --listen "127.0.0.1:$mock_port" --threads 1 >"$work/mock.log" 2>&1 &
-pids+=($!)
-wait_port "$mock_port"
+start_mock --threads 1
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"

@@ -27,10 +27,7 @@ COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
 
-mock_port=$(free_port)
-"$build/costgate-mock" --listen "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
-pids+=($!)
-wait_port "$mock_port"
+start_mock
 gateway_port=$(free_port)
 cat >"$work/costgate.yaml" <<CONF
 server:

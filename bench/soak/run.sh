@@ -29,10 +29,7 @@ COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
 
-mock_port=$(free_port)
-"$build/costgate-mock" --listen "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
-pids+=($!)
-wait_port "$mock_port"
+start_mock
 gateway_port=$(free_port)
 max_idle=16
 threads=2

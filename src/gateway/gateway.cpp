@@ -212,11 +212,7 @@ std::optional<std::vector<float>> firstEmbedding(const jsonview::Value& answer) 
 
 }  // namespace
 
-Records::Records(const std::string& access_log_path)
-    : started_unix_(std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count()),
-      access_log_(access_log_path) {}
+Records::Records(const std::string& access_log_path) : access_log_(access_log_path) {}
 
 Gateway::Gateway(config::GatewayConfig config, pipeline::Chain chain, Records& records)
     : config_(std::move(config)),
@@ -1203,7 +1199,7 @@ std::string Records::spendJson() const {
     totals = spend_.json();
   }
   // The totals' object, with when they started counting in front.
-  return "{\"since\":" + std::to_string(started_unix_) + "," + totals.substr(1);
+  return "{\"since\":" + std::to_string(startedUnix()) + "," + totals.substr(1);
 }
 
 }  // namespace costgate::gateway

@@ -40,10 +40,12 @@ class Records {
 
   metrics::Metrics& metrics() { return metrics_; }
   pipeline::KeptState& kept() { return kept_; }
-  long long startedUnix() const { return started_unix_; }
+  long long startedUnix() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(metrics_.startedAt().time_since_epoch())
+        .count();
+  }
 
  private:
-  long long started_unix_ = 0;
   metrics::Metrics metrics_;
   mutable std::mutex spend_mutex_;  // observe() runs on every worker thread
   report::SpendTotals spend_{{report::Dimension::Feature, report::Dimension::Team,

@@ -111,6 +111,9 @@ class Metrics {
   // compute it from is null. Described field by field in docs/metrics.md.
   std::string summaryJson() const;
 
+  // When counting began (the process's start): the summary's and the spend report's "since".
+  std::chrono::system_clock::time_point startedAt() const { return started_; }
+
  private:
   struct Families;
   class TagLabels;
