@@ -117,7 +117,8 @@ struct RedisStore::Shared {
   // kSubscriberWait; -1 when none could be made, and the wait bounds it.
   const int wake_fd;
 
-  std::mutex mutex;  // the queue, and the threads' waits
+  std::mutex mutex;           // the queue, and the threads' waits
+  bool writer_retry = false;  // the sync thread reached Redis: the writer stops backing off
   std::condition_variable queue_ready;
   std::condition_variable stop_requested;
   std::deque<Write> queue;
@@ -159,6 +160,22 @@ struct RedisStore::Shared {
   bool pause(std::chrono::milliseconds duration) {
     std::unique_lock lock(mutex);
     return !stop_requested.wait_for(lock, duration, [&] { return stopping.load(); });
+  }
+
+  // The writer's wait between connection attempts: also cut short when the sync thread has just
+  // reached Redis, so writes resume with the sync instead of at the end of the writer's backoff.
+  void pauseWriter(std::chrono::milliseconds duration) {
+    std::unique_lock lock(mutex);
+    stop_requested.wait_for(lock, duration, [&] { return stopping.load() || writer_retry; });
+    writer_retry = false;
+  }
+
+  void wakeWriter() {
+    {
+      std::lock_guard lock(mutex);
+      writer_retry = true;
+    }
+    stop_requested.notify_all();
   }
 
   void wakeSync() {
@@ -209,7 +226,7 @@ struct RedisStore::Shared {
           } else {
             writer_down = true;
             dropQueued();
-            pause(retry);
+            pauseWriter(retry);
             retry = std::min(retry * 2, kLastRetry);
             continue;
           }
@@ -327,6 +344,7 @@ struct RedisStore::Shared {
       if (!scan(std::get<redis::Connection>(data))) return false;
     }
     in_sync = true;
+    if (writer_down) wakeWriter();
     if (was_in_sync) ++reconnects;
     // Announcements made during the scan were held by Redis and come now. One may be older than
     // what the scan read for the same key; both are answers to the same question, so either will
@@ -468,7 +486,9 @@ void RedisStore::put(Entry entry) {
   Shared& shared = *shared_;
   try {
     if (entry.expires_at <= Clock::now()) return;
-    if (!shared.in_sync || shared.writer_down) {
+    // While the writer reconnects (the sync thread may be back first) the write waits in the
+    // queue: the writer sends it, or drops and counts it if Redis is still away.
+    if (!shared.in_sync) {
       ++shared.dropped_writes;
       return;
     }
