@@ -3,7 +3,7 @@
 // loopback port and is killed when its test ends.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,31 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const buildDir = process.env.COSTGATE_BUILD_DIR ? resolve(root, process.env.COSTGATE_BUILD_DIR) : join(root, 'build');
 export const gatewayBinary = join(buildDir, 'costgate');
 export const mockBinary = join(buildDir, 'costgate-mock');
+
+// The sanitizers the binaries under test were built with (COSTGATE_SANITIZE), '' for none.
+export const sanitizers = (() => {
+  try {
+    return /^COSTGATE_SANITIZE:STRING=(.*)$/m.exec(readFileSync(join(buildDir, 'CMakeCache.txt'), 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+})();
+
+// The resident memory of a process, in MiB.
+export function residentMiB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+
+// A bound on how much a process's resident memory may grow, given for the Release build. A
+// sanitizer's runtime holds memory of its own that grows with what the process touches:
+// AddressSanitizer keeps freed blocks in a quarantine of up to 256 MiB (to catch use after
+// free) plus an eighth in shadow; ThreadSanitizer shadows every byte several times over. The
+// bounds still catch a process holding a whole hostile input, just with that room added.
+export function memoryBoundMiB(releaseBound) {
+  if (sanitizers.includes('thread')) return releaseBound * 8;
+  if (sanitizers.includes('address')) return releaseBound * 1.25 + 256;
+  return releaseBound;
+}
 
 export function tempDir() {
   return mkdtempSync(join(tmpdir(), 'costgate-test-'));

@@ -172,4 +172,16 @@ class Timer {
 // Waits `duration` on the current loop.
 Task<> sleepFor(EventLoop::Clock::duration duration);
 
+// co_await: resumes the caller at the current loop's next turn, after the work already waiting.
+// For a task that could otherwise run on without ever waiting (a connection whose pipelined
+// requests are all buffered and all answered at once): it lets the loop's other connections in,
+// and returns the task to the loop's stack, since a task resumed inline by each step it awaits
+// grows the stack with every step when the compiler does not make those resumptions tail calls
+// (GCC without optimisation, or under AddressSanitizer).
+struct YieldToLoop {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> waiter) { EventLoop::current().resumeSoon(waiter); }
+  void await_resume() const noexcept {}
+};
+
 }  // namespace costgate::server
