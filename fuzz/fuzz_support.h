@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "costgate/tokenizer/encoding.h"
+
 namespace costgate::fuzz {
 
 // An invariant of the code under test failed: report it and abort, which libFuzzer treats as a
@@ -51,11 +53,10 @@ class Pieces {
 };
 
 // The tokenizer's rank files as the unit tests find them (tests/unit/support/encodings.h):
-// COSTGATE_TOKENIZER_DIR, else data/tokenizer/ in the source tree
-// (scripts/fetch-tokenizer-data.sh).
+// $COSTGATE_TOKENIZER_DIR, else where scripts/fetch-tokenizer-data.sh put them for the build.
 inline std::string tokenizerDataDir() {
   if (const char* dir = std::getenv("COSTGATE_TOKENIZER_DIR"); dir && *dir) return dir;
-  return std::string(COSTGATE_SOURCE_DIR) + "/data/tokenizer";
+  return tokenizer::defaultDataDir();
 }
 
 // `text` shortened for a message.

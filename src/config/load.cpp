@@ -26,6 +26,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "costgate/config/yaml_reader.h"
+#include "costgate/tokenizer/encoding.h"
 
 namespace costgate::config {
 namespace {
@@ -528,7 +529,7 @@ class Loader {
   }
 
   static void readTokenizer(const Section& section, TokenizerConfig* tokenizer) {
-    tokenizer->data_dir = COSTGATE_DEFAULT_TOKENIZER_DIR;
+    tokenizer->data_dir = tokenizer::defaultDataDir();
     section.nonEmptyString("data_dir", &tokenizer->data_dir);
     for (const Section& custom : section.sectionMap("encodings", kCustomEncodingKeys)) {
       TokenizerConfig::Custom encoding{.file = "", .mark = custom.mark()};

@@ -20,13 +20,6 @@ namespace {
 constexpr std::size_t kOutputBlock = 1 << 20;
 constexpr std::size_t kInputBlock = 1 << 20;
 
-// The same default as the gateway's, so that the command works from any directory.
-#ifdef COSTGATE_DEFAULT_TOKENIZER_DIR
-constexpr const char* kDefaultDataDir = COSTGATE_DEFAULT_TOKENIZER_DIR;
-#else
-constexpr const char* kDefaultDataDir = "data/tokenizer";
-#endif
-
 bool writeAll(std::string& out) {
   bool ok = out.empty() || std::fwrite(out.data(), 1, out.size(), stdout) == out.size();
   out.clear();
@@ -124,7 +117,7 @@ int processInput(LineProcessor& processor, std::string& out) {
 
 int runTokenizeCommand(int argc, char** argv) {
   std::string encoding_name;
-  std::string data_dir = kDefaultDataDir;
+  std::string data_dir = defaultDataDir();
   bool count_only = false;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];

@@ -17,6 +17,11 @@ namespace costgate::tokenizer {
 
 using Token = std::uint32_t;
 
+// Where the rank files are when the configuration does not say: the directory fixed at build time
+// (COSTGATE_TOKENIZER_DIR, where scripts/fetch-tokenizer-data.sh puts them), so that the gateway
+// and `costgate tokenize` work from any directory.
+const char* defaultDataDir();
+
 // The encoding OpenAI uses for a model, by its name ("gpt-4o-mini" -> "o200k_base"), or empty
 // when the name is not one of OpenAI's families.
 std::string_view encodingForModel(std::string_view model);

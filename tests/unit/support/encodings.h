@@ -1,5 +1,5 @@
 #pragma once
-// The real rank files for tests (scripts/fetch-tokenizer-data.sh puts them in data/tokenizer/),
+// The real rank files for tests (where scripts/fetch-tokenizer-data.sh put them for the build),
 // loaded once per test binary.
 
 #include <cstdlib>
@@ -14,7 +14,7 @@ namespace costgate::test_data {
 
 inline std::string tokenizerDataDir() {
   if (const char* dir = std::getenv("COSTGATE_TOKENIZER_DIR"); dir && *dir) return dir;
-  return std::string(COSTGATE_SOURCE_DIR) + "/data/tokenizer";
+  return tokenizer::defaultDataDir();
 }
 
 inline const tokenizer::Encoding& testEncoding(tokenizer::SplitRule rule) {
