@@ -177,7 +177,7 @@ void EventLoop::stop() {
 
 void EventLoop::runReady() {
   // Resuming may queue more; those run in this same turn.
-  for (std::size_t i = 0; i < ready_.size(); ++i) ready_[i].resume();
+  for (std::size_t i = 0; i < ready_.size(); ++i) resumeFromLoop(ready_[i]);
   ready_.clear();
 }
 
@@ -256,7 +256,7 @@ void EventLoop::runDue() {
       auto& state = *due.timer;
       if (state.round != due.round || !state.waiter) continue;  // cancelled or superseded
       state.fired = true;
-      std::exchange(state.waiter, {}).resume();
+      resumeFromLoop(std::exchange(state.waiter, {}));
     } else {
       std::uint64_t key = (std::uint64_t{due.generation} << 32) | due.slot;
       if (Socket* socket = lookup(key)) socket->onDeadline(due.when);

@@ -25,9 +25,6 @@ namespace costgate::server {
 constexpr std::size_t kReadBufferBytes = 8 * 1024;
 // A read is never offered less room than this: a typical request then arrives in one read.
 constexpr std::size_t kMinReadBytes = 4 * 1024;
-// A connection answering request after request without waiting (pipelined requests already
-// buffered) gives the loop a turn after this many: see YieldToLoop.
-constexpr int kRequestsBetweenYields = 16;
 
 namespace {
 
@@ -80,12 +77,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     return socket.read(at, in.writable());
   };
   bool first_request = true;
-  int requests_since_yield = 0;
   for (;;) {
-    if (++requests_since_yield == kRequestsBetweenYields) {
-      requests_since_yield = 0;
-      co_await YieldToLoop{};
-    }
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
     // longer for its next request, and then has the header timeout to finish it.
     socket.expiresAfter(first_request ? env.limits.header_timeout : env.limits.idle_timeout);

@@ -72,8 +72,17 @@ bool Socket::refuse(Operation& operation) const {
 }
 
 void Socket::suspend(Operation*& slot, Operation* operation, std::coroutine_handle<> waiter) {
+  if (operation->finished) {
+    loop_->resumeSoon(waiter);
+    return;
+  }
   operation->waiter = waiter;
   slot = operation;
+}
+
+bool Socket::finishedAtOnce(Operation& operation, bool tried) {
+  operation.finished = tried;
+  return tried && loop_->continueInline();
 }
 
 bool Socket::Read::perform(Socket& s) {
@@ -128,7 +137,7 @@ bool Socket::Read::perform(Socket& s) {
 bool Socket::Read::await_ready() {
   if (socket.refuse(*this)) return true;
   // OpenSSL may hold decrypted bytes the socket no longer shows, so a TLS read always tries.
-  return (tls || socket.may_read_) && perform(socket);
+  return socket.finishedAtOnce(*this, (tls || socket.may_read_) && perform(socket));
 }
 
 Socket::Write::Write(Socket& s, std::string_view head, std::string_view body, SSL* t)
@@ -186,7 +195,7 @@ bool Socket::Write::perform(Socket& s) {
 
 bool Socket::Write::await_ready() {
   if (socket.refuse(*this)) return true;
-  return (tls || socket.may_write_) && perform(socket);
+  return socket.finishedAtOnce(*this, (tls || socket.may_write_) && perform(socket));
 }
 
 bool Socket::Readiness::await_ready() { return socket.refuse(*this); }
@@ -210,7 +219,7 @@ bool Socket::Accept::perform(Socket& s) {
 
 bool Socket::Accept::await_ready() {
   if (socket.refuse(*this)) return true;
-  return socket.may_read_ && perform(socket);
+  return socket.finishedAtOnce(*this, socket.may_read_ && perform(socket));
 }
 
 Task<int> Socket::connect(const sockaddr* address, socklen_t length) {
@@ -237,7 +246,8 @@ void Socket::onEvents(std::uint32_t events, std::uint64_t key) {
   EventLoop* loop = loop_;
   // Retries `waiting` if set; false once what ran closed or destroyed this socket.
   auto retry = [&](Operation*& waiting) {
-    if (waiting && waiting->perform(*this)) std::exchange(waiting, nullptr)->waiter.resume();
+    if (waiting && waiting->perform(*this))
+      loop->resumeFromLoop(std::exchange(waiting, nullptr)->waiter);
     return loop->lookup(key) == this;
   };
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {

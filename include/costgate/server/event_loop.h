@@ -77,6 +77,14 @@ class EventLoop {
   // Resumes `waiter` at the loop's next turn, not inside the caller: used to wake a task from
   // code that may itself be running inside another task.
   void resumeSoon(std::coroutine_handle<> waiter) { ready_.push_back(waiter); }
+  // For an operation that finished without waiting (a read of bytes already there): whether its
+  // task may go on at once, false once kInlineSteps such steps ran since the loop last resumed a
+  // task, when it must go through resumeSoon() instead. A task that never waits (pipelined
+  // requests all buffered, a large body all arrived) resumes its awaiters inside one another,
+  // and where the compiler does not make those resumptions tail calls (GCC without
+  // optimisation, or under AddressSanitizer) each step grows the stack: unbounded, it overflowed.
+  // The trip through the loop also lets the loop's other tasks in.
+  bool continueInline() { return ++inline_steps_ < kInlineSteps; }
 
   // An object of type T kept per loop and destroyed with it, after its tasks (e.g. the upstream
   // connection pools, whose sockets must close before the loop does).
@@ -127,6 +135,11 @@ class EventLoop {
   void runDue();
   void runReady();
   void runPosted();
+  // Resumes a task from the loop itself (fresh stack): the inline-step count starts over.
+  void resumeFromLoop(std::coroutine_handle<> waiter) {
+    inline_steps_ = 0;
+    waiter.resume();
+  }
   int waitMilliseconds() const;
   // Polls without sleeping for up to busy_poll_; the events found, or 0.
   int poll(epoll_event* events, int capacity);
@@ -140,6 +153,8 @@ class EventLoop {
   std::vector<std::uint32_t> free_slots_;
   std::vector<Due> due_;  // a min-heap on `when`
   std::vector<std::coroutine_handle<>> ready_;
+  static constexpr int kInlineSteps = 32;
+  int inline_steps_ = 0;
   detail::PromiseBase* spawned_ = nullptr;  // the live spawned tasks, a doubly linked list
   std::vector<std::pair<const void*, std::unique_ptr<LocalBase>>> locals_;
 };
@@ -171,17 +186,5 @@ class Timer {
 
 // Waits `duration` on the current loop.
 Task<> sleepFor(EventLoop::Clock::duration duration);
-
-// co_await: resumes the caller at the current loop's next turn, after the work already waiting.
-// For a task that could otherwise run on without ever waiting (a connection whose pipelined
-// requests are all buffered and all answered at once): it lets the loop's other connections in,
-// and returns the task to the loop's stack, since a task resumed inline by each step it awaits
-// grows the stack with every step when the compiler does not make those resumptions tail calls
-// (GCC without optimisation, or under AddressSanitizer).
-struct YieldToLoop {
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> waiter) { EventLoop::current().resumeSoon(waiter); }
-  void await_resume() const noexcept {}
-};
 
 }  // namespace costgate::server

@@ -46,6 +46,8 @@ class Socket {
     // A TLS read that OpenSSL needs to write for (or a write that needs a read) waits for the
     // other direction's edge.
     bool waits_for_other_side = false;
+    // Finished without waiting, but suspended all the same (EventLoop::continueInline()).
+    bool finished = false;
   };
 
   Socket() = default;
@@ -145,7 +147,11 @@ class Socket {
 
  private:
   friend class EventLoop;
+  // Parks `operation` until its edge, or, finished already, has its waiter resumed at the loop's
+  // next turn.
   void suspend(Operation*& slot, Operation* operation, std::coroutine_handle<> waiter);
+  // An await_ready() for an operation tried at once: `tried` says whether it finished.
+  bool finishedAtOnce(Operation& operation, bool tried);
   // Fails an operation that cannot start: closed socket, or deadline passed.
   bool refuse(Operation& operation) const;
   void onEvents(std::uint32_t events, std::uint64_t key);
