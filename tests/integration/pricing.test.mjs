@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  startMock, startGateway, gatewayConfig, postJson, gatewayBinary, tempDir, sleep, checkMetrics,
+  startMock, startGateway, gatewayConfig, postJson, gatewayBinary, tempDir, sleep, until, checkMetrics,
 } from './harness.mjs';
 
 let mock;
@@ -181,7 +181,15 @@ test('spend since start and costgate report add up what the calls cost', async (
     }, { 'x-costgate-feature': 'spend-test', 'x-costgate-team': 'finance' });
     expected += micros(result.headers.get('x-costgate-cost-usd'));
   }
-  const spend = await (await fetch(`${gateway.url}/costgate/spend`)).json();
+  // A call is added up once its answer has gone out (the record holds the bytes sent), so the
+  // last one may land a moment after the client has read it: on another connection (maybe
+  // another worker) this request can come first.
+  const spendOf = async () => (await fetch(`${gateway.url}/costgate/spend`)).json();
+  const settled = (s) => s.groups.find((g) => g.feature === 'spend-test')?.calls === 4;
+  const spend = await until('the four calls in /costgate/spend', async () => {
+    const s = await spendOf();
+    return settled(s) && s;
+  }, 2000);
   assert.ok(spend.since > 0);
   const group = spend.groups.find((g) => g.feature === 'spend-test');
   assert.ok(group, JSON.stringify(spend));

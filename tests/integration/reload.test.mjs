@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, renameSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startMock, startGateway, postJson, sleep, tempDir } from './harness.mjs';
+import { startMock, startGateway, postJson, sleep, tempDir, until } from './harness.mjs';
 
 let mock;
 let mockV2;
@@ -56,16 +56,6 @@ async function metric(gateway, pattern) {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const line = text.split('\n').find((l) => pattern.test(l));
   return line === undefined ? undefined : Number(line.split(' ').pop());
-}
-
-async function until(what, check, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 async function budgetSpent(gateway) {
