@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -191,10 +192,17 @@ struct RedisStore::Shared {
     [[maybe_unused]] auto read = ::read(wake_fd, &count, sizeof count);
   }
 
-  void dropQueued() {
+  std::size_t queued() {
     std::lock_guard lock(mutex);
-    dropped_writes += queue.size();
-    queue.clear();
+    return queue.size();
+  }
+
+  // Drops (and counts) the oldest `count` queued writes, at most all of them.
+  void dropQueued(std::size_t count = std::numeric_limits<std::size_t>::max()) {
+    std::lock_guard lock(mutex);
+    count = std::min(count, queue.size());
+    dropped_writes += count;
+    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(count));
   }
 
   // The writes to send next, waiting for some; empty when the store is stopping.
@@ -218,6 +226,9 @@ struct RedisStore::Shared {
     while (!stopping) {
       try {
         if (!connection) {
+          // Only what was queued before this attempt is dropped if it fails: a put made meanwhile
+          // (the sync thread back in sync first) waits for the next attempt, which it cuts short.
+          const std::size_t queued_before = queued();
           auto opened = redis::Connection::open(address, kTimeouts);
           if (auto* opened_connection = std::get_if<redis::Connection>(&opened)) {
             connection.emplace(std::move(*opened_connection));
@@ -225,7 +236,7 @@ struct RedisStore::Shared {
             retry = kFirstRetry;
           } else {
             writer_down = true;
-            dropQueued();
+            dropQueued(queued_before);
             pauseWriter(retry);
             retry = std::min(retry * 2, kLastRetry);
             continue;
@@ -344,7 +355,7 @@ struct RedisStore::Shared {
       if (!scan(std::get<redis::Connection>(data))) return false;
     }
     in_sync = true;
-    if (writer_down) wakeWriter();
+    wakeWriter();  // in case it is backing off: puts are taken again from now
     if (was_in_sync) ++reconnects;
     // Announcements made during the scan were held by Redis and come now. One may be older than
     // what the scan read for the same key; both are answers to the same question, so either will

@@ -176,9 +176,12 @@ void EventLoop::stop() {
 }
 
 void EventLoop::runReady() {
-  // Resuming may queue more; those run in this same turn.
-  for (std::size_t i = 0; i < ready_.size(); ++i) resumeFromLoop(ready_[i]);
-  ready_.clear();
+  // What resuming queues runs at the next turn, after the events and timers due by then: a task
+  // sent round by continueInline() would otherwise run again at once, keeping them all waiting.
+  // (waitMilliseconds() does not wait while ready_ has work.)
+  std::swap(ready_, resuming_);
+  for (std::coroutine_handle<> waiter : resuming_) resumeFromLoop(waiter);
+  resuming_.clear();
 }
 
 void EventLoop::runPosted() {

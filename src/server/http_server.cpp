@@ -229,7 +229,11 @@ Task<> acceptLoop(Socket& listener, const SessionEnv& env) {
   EventLoop& loop = listener.loop();
   for (;;) {
     IoResult accepted = co_await listener.accept();
-    if (!listener.isOpen()) co_return;
+    if (!listener.isOpen()) {
+      // Closed by a drain while this accept waited its turn (continueInline()) to resume.
+      if (!accepted.error) ::close(static_cast<int>(accepted.bytes));
+      co_return;
+    }
     if (accepted.error) {
       // Out of descriptors or memory: back off instead of spinning on the error.
       co_await sleepFor(std::chrono::milliseconds(50));

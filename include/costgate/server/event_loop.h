@@ -78,12 +78,12 @@ class EventLoop {
   // code that may itself be running inside another task.
   void resumeSoon(std::coroutine_handle<> waiter) { ready_.push_back(waiter); }
   // For an operation that finished without waiting (a read of bytes already there): whether its
-  // task may go on at once, false once kInlineSteps such steps ran since the loop last resumed a
-  // task, when it must go through resumeSoon() instead. A task that never waits (pipelined
-  // requests all buffered, a large body all arrived) resumes its awaiters inside one another,
-  // and where the compiler does not make those resumptions tail calls (GCC without
-  // optimisation, or under AddressSanitizer) each step grows the stack: unbounded, it overflowed.
-  // The trip through the loop also lets the loop's other tasks in.
+  // task may go on at once: false for the kInlineSteps-th such step in a row since the loop last
+  // resumed a task, which must go through resumeSoon() instead (the count starts over). A task that
+  // never waits (pipelined requests all buffered, a large body all arrived) resumes its awaiters
+  // inside one another, and where the compiler does not make those resumptions tail calls (GCC
+  // without optimisation, or under AddressSanitizer) each step grows the stack: unbounded, it
+  // overflowed. The trip through the loop also lets the loop's other tasks in.
   bool continueInline() { return ++inline_steps_ < kInlineSteps; }
 
   // An object of type T kept per loop and destroyed with it, after its tasks (e.g. the upstream
@@ -153,6 +153,7 @@ class EventLoop {
   std::vector<std::uint32_t> free_slots_;
   std::vector<Due> due_;  // a min-heap on `when`
   std::vector<std::coroutine_handle<>> ready_;
+  std::vector<std::coroutine_handle<>> resuming_;  // runReady()'s batch: ready_ as the turn began
   static constexpr int kInlineSteps = 32;
   int inline_steps_ = 0;
   detail::PromiseBase* spawned_ = nullptr;  // the live spawned tasks, a doubly linked list

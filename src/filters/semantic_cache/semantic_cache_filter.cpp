@@ -308,10 +308,9 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
       if (vector)
         hit = store.findSimilar(request_key.partition, *vector, facts, policy->threshold, now);
       // This very request's entry may have come in since findExact (another replica's answer,
-      // while the question was embedded): the hit is then exact, and said so.
-      if (hit) {
-        if (auto exact = store.findExact(request_key.exact, now)) hit = std::move(exact);
-      }
+      // while the question was embedded): the hit is then exact, and said so, even when the
+      // search could not see it (no vector on either side).
+      if (auto exact = store.findExact(request_key.exact, now)) hit = std::move(exact);
     }
     outcome.lookup_seconds = pending.lookup_seconds + lookup_time();
     if (hit) {

@@ -157,19 +157,20 @@ Task<IoResult> readOneByte(Socket& socket, char& byte) {
 }
 
 // 20,000 reads that all find their byte already there, each through a nested task (as the
-// upstream client reads a body): the reading task must still pass through the loop now and then,
-// or it keeps the loop's other tasks waiting and (where resumptions are not tail calls, as under
-// AddressSanitizer) grows the stack with every read until it overflows.
+// upstream client reads a body): the reading task must still let the loop's other work in (tasks
+// already queued, socket events, timers) every few dozen reads, or one connection keeps the rest
+// waiting; and where resumptions are not tail calls (under AddressSanitizer) it would grow the
+// stack with every read until it overflowed.
 TEST(SocketTest, ReadsThatNeverWaitStillLetTheLoopIn) {
   constexpr int kBytes = 20000;
   EventLoop loop;
   Pair pair(loop);
+  Pair other(loop);
   std::string sent;
   for (int i = 0; i < kBytes; ++i) sent.push_back(static_cast<char>('a' + i % 26));
   ASSERT_EQ(::write(pair.far, sent.data(), sent.size()), static_cast<ssize_t>(sent.size()));
   std::string received;
   std::uintptr_t deepest = 0, shallowest = UINTPTR_MAX;
-  int reads_when_other_ran = -1;
   loop.spawn([](Socket& socket, std::string& out, std::uintptr_t& low, std::uintptr_t& high,
                 EventLoop& loop) -> Task<> {
     while (out.size() < kBytes) {
@@ -184,14 +185,29 @@ TEST(SocketTest, ReadsThatNeverWaitStillLetTheLoopIn) {
     }
     loop.stop();
   }(pair.near, received, shallowest, deepest, loop));
-  loop.spawn([](const std::string& out, int& seen) -> Task<> {
+  // How many bytes the reader had when each of the others ran: one already queued, one waiting
+  // for a socket's edge, one for a timer.
+  int when_queued = -1, when_readable = -1, when_timer_fired = -1;
+  loop.spawn([](Socket& socket, const std::string& out, int& seen) -> Task<> {
+    char byte = 0;
+    co_await socket.read(&byte, 1);
     seen = static_cast<int>(out.size());
+  }(other.near, received, when_readable));
+  loop.spawn([](const std::string& out, int& seen) -> Task<> {
+    co_await sleepFor(0ms);
+    seen = static_cast<int>(out.size());
+  }(received, when_timer_fired));
+  loop.spawn([](const std::string& out, int& seen, int far) -> Task<> {
+    seen = static_cast<int>(out.size());
+    EXPECT_EQ(::write(far, "!", 1), 1);  // the readable edge the task above waits for
     co_return;
-  }(received, reads_when_other_ran));
+  }(received, when_queued, other.far));
   loop.run();
   EXPECT_EQ(received, sent);
-  EXPECT_GE(reads_when_other_ran, 0);
-  EXPECT_LE(reads_when_other_ran, 64) << "the reader kept the loop for that many reads";
+  for (int seen : {when_queued, when_readable, when_timer_fired}) {
+    EXPECT_GE(seen, 0);
+    EXPECT_LE(seen, 64) << "the reader kept the loop for that many reads";
+  }
   EXPECT_LT(deepest - shallowest, 256u * 1024) << "the stack grew with the reads";
 }
 
