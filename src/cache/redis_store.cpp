@@ -111,7 +111,6 @@ struct RedisStore::Shared {
   std::unique_ptr<MemoryStore> mirror;
 
   std::atomic<bool> in_sync{false};
-  std::atomic<bool> writer_down{false};
   std::atomic<bool> resync{false};  // the writer lost its connection: the sync thread starts over
   std::atomic<bool> stopping{false};
   // Readable when the sync thread should look at the flags above now rather than after
@@ -232,10 +231,8 @@ struct RedisStore::Shared {
           auto opened = redis::Connection::open(address, kTimeouts);
           if (auto* opened_connection = std::get_if<redis::Connection>(&opened)) {
             connection.emplace(std::move(*opened_connection));
-            writer_down = false;
             retry = kFirstRetry;
           } else {
-            writer_down = true;
             dropQueued(queued_before);
             pauseWriter(retry);
             retry = std::min(retry * 2, kLastRetry);
@@ -259,7 +256,6 @@ struct RedisStore::Shared {
         if (settled < batch.size()) {
           write_failures += batch.size() - settled;
           connection.reset();
-          writer_down = true;
           resync = true;
           wakeSync();
           dropQueued();
@@ -267,7 +263,6 @@ struct RedisStore::Shared {
       } catch (const std::exception&) {
         // Out of memory, most likely: start over with a new connection, as after an outage.
         connection.reset();
-        writer_down = true;
         resync = true;
         wakeSync();
         dropQueued();

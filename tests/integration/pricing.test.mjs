@@ -184,11 +184,9 @@ test('spend since start and costgate report add up what the calls cost', async (
   // A call is added up once its answer has gone out (the record holds the bytes sent), so the
   // last one may land a moment after the client has read it: on another connection (maybe
   // another worker) this request can come first.
-  const spendOf = async () => (await fetch(`${gateway.url}/costgate/spend`)).json();
-  const settled = (s) => s.groups.find((g) => g.feature === 'spend-test')?.calls === 4;
   const spend = await until('the four calls in /costgate/spend', async () => {
-    const s = await spendOf();
-    return settled(s) && s;
+    const s = await (await fetch(`${gateway.url}/costgate/spend`)).json();
+    return s.groups.find((g) => g.feature === 'spend-test')?.calls === 4 && s;
   }, 2000);
   assert.ok(spend.since > 0);
   const group = spend.groups.find((g) => g.feature === 'spend-test');
