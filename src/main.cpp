@@ -121,8 +121,10 @@ std::optional<Loaded> load(const std::string& path) {
     return std::nullopt;
   }
   auto config = std::get<costgate::config::GatewayConfig>(std::move(result));
+  // Built only to be checked: what its filters keep and count is thrown away with it.
   costgate::pipeline::KeptState kept;
-  auto chain = costgate::pipeline::buildChain(config, kept);
+  costgate::metrics::Metrics metrics;
+  auto chain = costgate::pipeline::buildChain(config, {kept, metrics});
   if (auto* error = std::get_if<costgate::config::ConfigError>(&chain)) {
     std::cerr << error->describe() << "\n";
     return std::nullopt;

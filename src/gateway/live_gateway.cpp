@@ -36,7 +36,7 @@ std::variant<std::unique_ptr<LiveGateway>, std::string> LiveGateway::open(std::s
 
 std::variant<std::shared_ptr<Gateway>, std::string> LiveGateway::build(
     config::GatewayConfig config) {
-  auto chain = pipeline::buildChain(config, records_.kept());
+  auto chain = pipeline::buildChain(config, {records_.kept(), records_.metrics()});
   if (auto* error = std::get_if<config::ConfigError>(&chain)) return error->describe();
   try {
     return std::make_shared<Gateway>(std::move(config), std::get<pipeline::Chain>(std::move(chain)),

@@ -155,8 +155,6 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   }
   // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
   if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
-  if (!record.cache_result.empty()) plainField(out, R"(,"cache":)", record.cache_result);
-  if (record.cache_coalesced) out.append(R"(,"coalesced":true)");
   if (record.saved) out.append(R"(,"saved_usd":)").append(pricing::formatUsd(*record.saved));
   if (!record.side_calls.empty()) {
     out.append(R"(,"side_calls":[)");
@@ -171,11 +169,11 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
     }
     out.push_back(']');
   }
-  for (const auto& [name, value] : record.annotations) {
+  for (const auto& [name, json] : record.fields.all()) {
     out.push_back(',');
-    appendJsonString(out, name);  // the handler's names: escaped like any other text
+    appendJsonString(out, name);  // the writers' names: escaped like any other text
     out.push_back(':');
-    appendJsonString(out, value);
+    out.append(json);  // made by log::Fields, valid JSON
   }
   if (!record.error.empty()) field(out, R"(,"error":)", record.error);
   out.push_back('}');

@@ -11,9 +11,8 @@ namespace costgate::pipeline {
 
 Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {
   for (const auto& filter : filters_) {
-    reads_response_ = reads_response_ || filter->readsResponse();
-    uses_body_ = uses_body_ || filter->usesBody();
     observes_response_body_ = observes_response_body_ || filter->observesResponseBody();
+    for (auto& endpoint : filter->endpoints()) endpoints_.push_back(std::move(endpoint));
   }
 }
 
@@ -25,14 +24,16 @@ FilterStatus Chain::onRequest(RequestContext& ctx, std::size_t& position) const 
   return FilterStatus::Continue;
 }
 
-// Reverse iterators rather than std::views::reverse, which clang 14 cannot compile against
-// libstdc++ 12's ranges (the fuzz build, fuzz/, uses clang).
-void Chain::onResponse(RequestContext& ctx) const {
-  for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
-    (*filter)->onResponse(ctx);
-  }
+FilterStatus Chain::resume(RequestContext& ctx, std::size_t& position,
+                           const std::function<FilterStatus(RequestContext&)>& continuation) const {
+  FilterStatus status = continuation(ctx);
+  if (status != FilterStatus::Continue) return status;
+  ++position;
+  return onRequest(ctx, position);
 }
 
+// Reverse iterators rather than std::views::reverse, which clang 14 cannot compile against
+// libstdc++ 12's ranges (the fuzz build, fuzz/, uses clang).
 void Chain::onResponseBody(RequestContext& ctx, int status, std::string_view body) const {
   for (auto filter = filters_.rbegin(); filter != filters_.rend(); ++filter) {
     (*filter)->onResponseBody(ctx, status, body);
@@ -53,10 +54,10 @@ void Chain::onComplete(RequestContext& ctx) const {
 
 namespace {
 
-// The factory of a filter that keeps nothing across reloads.
+// The factory of a filter that keeps nothing across reloads and counts nothing of its own.
 template <auto make>
-std::variant<std::unique_ptr<Filter>, config::ConfigError> stateless(const config::FilterSpec& spec,
-                                                                     KeptState&) {
+std::variant<std::unique_ptr<Filter>, config::ConfigError> plain(const config::FilterSpec& spec,
+                                                                 FilterEnvironment&) {
   return make(spec);
 }
 
@@ -64,18 +65,18 @@ std::variant<std::unique_ptr<Filter>, config::ConfigError> stateless(const confi
 
 const std::map<std::string, FilterFactory>& filterRegistry() {
   static const std::map<std::string, FilterFactory> registry = {
-      {"tagging", stateless<filters::tagging::makeTaggingFilter>},
-      {"token_cap", stateless<filters::token_cap::makeTokenCapFilter>},
-      {"prompt_pruning", stateless<filters::prompt_pruning::makePromptPruningFilter>},
+      {"tagging", plain<filters::tagging::makeTaggingFilter>},
+      {"token_cap", plain<filters::token_cap::makeTokenCapFilter>},
+      {"prompt_pruning", plain<filters::prompt_pruning::makePromptPruningFilter>},
       {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
-      {"router", stateless<filters::router::makeRouterFilter>},
+      {"router", filters::router::makeRouterFilter},
       {"budget", filters::budget::makeBudgetFilter},
   };
   return registry;
 }
 
 std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
-                                                    KeptState& kept) {
+                                                    FilterEnvironment environment) {
   std::vector<std::unique_ptr<Filter>> filters;
   const auto& registry = filterRegistry();
   std::map<std::string, std::optional<pricing::Price>> models;
@@ -89,7 +90,7 @@ std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig&
       return config::ConfigError{
           spec.mark, "unknown filter '" + spec.name + "' (known filters: " + known + ")"};
     }
-    auto built = factory->second(spec, kept);
+    auto built = factory->second(spec, environment);
     if (auto* error = std::get_if<config::ConfigError>(&built)) return std::move(*error);
     filters.push_back(std::move(std::get<std::unique_ptr<Filter>>(built)));
   }

@@ -14,6 +14,14 @@ std::string_view routeName(Route route) {
   return "unknown";
 }
 
+std::string describe(const std::vector<Escalation>& escalations) {
+  std::string text;
+  for (const auto& move : escalations) {
+    text += (text.empty() ? "" : ", ") + move.from + "->" + move.to + ": " + move.reason;
+  }
+  return text;
+}
+
 std::optional<std::string_view> RequestContext::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
     if (name == lower_name) return value;
@@ -44,8 +52,6 @@ bool RequestContext::replaceBody(std::string json) {
   }
   replaced_index = std::move(index);
   request_index = replaced_index->root();
-  // A filter that reads the DOM sees the same body.
-  if (!body.is_null()) body = nlohmann::json::parse(replaced_body, nullptr, false);
   return true;
 }
 

@@ -195,7 +195,9 @@ test('the page says so when /costgate/summary fails', async () => {
 test('with an admin key, the numbers need it: the page asks for it, and shows them once given', async () => {
   const guarded = await startGateway(`${gatewayConfig({
     backendUrl: `${mock.url}/v1`, prices: { 'mock-small': '{input: 2.5, output: 10}' },
-    filters: ['tagging: {defaults: {feature: support, team: core, env: test}}'],
+    // /admin/budgets is the budget filter's endpoint: served only where the filter is.
+    filters: ['tagging: {defaults: {feature: support, team: core, env: test}}',
+      'budget: {budgets: [{name: day, amount_usd: 10}]}'],
   })}admin:\n  api_key: dashboard-admin-key\n`);
   try {
     const guardedClient = new OpenAI({ baseURL: `${guarded.url}/v1`, apiKey: 'app-key', maxRetries: 0 });

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "costgate/log/fields.h"
 #include "costgate/server/exchange_record.h"
 
 namespace spdlog {
@@ -30,8 +31,5 @@ class AccessLog {
  private:
   std::shared_ptr<spdlog::logger> logger_;
 };
-
-// Appends `text` to `out` as a quoted JSON string.
-void appendJsonString(std::string& out, std::string_view text);
 
 }  // namespace costgate::log

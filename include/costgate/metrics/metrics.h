@@ -1,17 +1,23 @@
 #pragma once
-// Every Prometheus family the gateway exports is declared here, with bounded label values only:
-// callers pass route names, configured model and backend names, status codes and fixed kinds.
+// The gateway's Prometheus registry. The families of every request are declared here; each filter
+// declares its own in its folder (its stats) through counter(), gauge() and histogram(). Label
+// values are bounded: callers pass route names, configured model and backend names, status codes,
+// fixed kinds, and tags bounded by tagLabels().
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "costgate/metrics/family.h"
 #include "costgate/pricing/price.h"
-#include "costgate/server/exchange_record.h"
 
 namespace prometheus {
 class Registry;
@@ -61,37 +67,12 @@ class Metrics {
   void countTokensSaved(const Attribution& who, std::string_view filter, std::string_view policy,
                         std::int64_t tokens);
 
-  // One request a cache looked at: `result` is hit-exact, hit-semantic, miss or bypass
-  // (costgate_cache_requests_total), a lookup's time (costgate_cache_lookup_seconds), a hit's
-  // saving (costgate_cache_saved_usd_total), and the policy's cache after (gauges by policy: its
-  // size, and for a Redis store whether it is in sync).
-  struct CacheLookup {
-    std::string_view result;
-    std::string_view policy;
-    double lookup_seconds = 0;
-    std::optional<pricing::Micros> saved;
-    std::size_t entries = 0;
-    std::size_t bytes = 0;
-    std::optional<bool> shared_store_up;  // a Redis store's; none for a memory store
-  };
-  void countCacheLookup(const Attribution& who, const CacheLookup& lookup);
-
-  // A router's choice of tier, by the rule that made it (costgate_route_decisions_total).
-  void countRouteDecision(std::string_view tier, std::string_view rule);
-  // A cascade moving from a judged-weak (or failed) answer to the next model
-  // (costgate_escalations_total), and a call moving to a fallback model after every deployment
-  // of one failed (costgate_fallbacks_total); `reason` names the signal or the fault.
-  void countEscalation(std::string_view from, std::string_view to, std::string_view reason);
+  // A call moving to a fallback model after every deployment of one failed
+  // (costgate_fallbacks_total); `reason` names the last fault.
   void countFallback(std::string_view from, std::string_view to, std::string_view reason);
   // A deployment's health after a call (costgate_backend_up: 1 serving, 0 ejected) and the
   // calls it has in flight (costgate_backend_outstanding).
   void setBackendHealth(std::string_view model, std::string_view backend, bool up, int outstanding);
-
-  // A budget filter's view of a request: each matching budget's spend, limit and state (gauges
-  // costgate_budget_spent_usd, _limit_usd, _state: 0 ok, 1 warn, 2 degrade, 3 open), and what it
-  // did (costgate_budget_rejections_total, costgate_rate_limited_total,
-  // costgate_budget_degradations_total, costgate_budget_ledger_errors_total).
-  void observeBudgets(const server::ExchangeRecord& record);
 
   // A configuration reload, applied or rejected (costgate_config_reloads_total{result}, and
   // costgate_config_last_reload_successful).
@@ -111,6 +92,20 @@ class Metrics {
   // compute it from is null. Described field by field in docs/metrics.md.
   std::string summaryJson() const;
 
+  // A family of this registry, made on first use and the same one for every later call with the
+  // same name (a filter's stats are declared again by each configuration that has the filter; the
+  // series live on). The label names must be the same each time.
+  CounterFamily& counter(const std::string& name, const std::string& help,
+                         std::vector<std::string> label_names);
+  GaugeFamily& gauge(const std::string& name, const std::string& help,
+                     std::vector<std::string> label_names);
+  HistogramFamily& histogram(const std::string& name, const std::string& help,
+                             std::vector<std::string> label_names,
+                             prometheus::Histogram::BucketBoundaries buckets);
+
+  // The label values of who pays (feature, team, env), bounded as Attribution says.
+  std::array<std::string_view, 3> tagLabels(const Attribution& who);
+
   // When counting began (the process's start): the summary's and the spend report's "since".
   std::chrono::system_clock::time_point startedAt() const { return started_; }
 
@@ -118,6 +113,10 @@ class Metrics {
   struct Families;
   class TagLabels;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::mutex declared_mutex_;  // filters declare their families while requests run
+  std::map<std::string, std::unique_ptr<CounterFamily>, std::less<>> counters_;
+  std::map<std::string, std::unique_ptr<GaugeFamily>, std::less<>> gauges_;
+  std::map<std::string, std::unique_ptr<HistogramFamily>, std::less<>> histograms_;
   std::unique_ptr<Families> families_;
   std::unique_ptr<TagLabels> tag_labels_;
   // When counting began: the summary's "since".

@@ -11,7 +11,6 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
-#include "costgate/pipeline/kept_state.h"
 
 namespace costgate::pipeline {
 
@@ -21,45 +20,43 @@ class Chain {
   explicit Chain(std::vector<std::unique_ptr<Filter>> filters);
 
   // Runs onRequest in order from filter `position`; stops at the first filter that returns
-  // Respond or Wait. On Wait, `position` is left at the waiting filter, to run again from there.
+  // Respond or Wait. On Wait, `position` is left at the waiting filter and ctx.awaited is set.
   FilterStatus onRequest(RequestContext& ctx, std::size_t& position) const;
   FilterStatus onRequest(RequestContext& ctx) const {
     std::size_t position = 0;
     return onRequest(ctx, position);
   }
+  // After a wait: runs the waiting filter's continuation, then, if it goes on, the filters after
+  // it. `position` as onRequest leaves it.
+  FilterStatus resume(RequestContext& ctx, std::size_t& position,
+                      const std::function<FilterStatus(RequestContext&)>& continuation) const;
   // These run in reverse order.
-  void onResponse(RequestContext& ctx) const;
   void onResponseBody(RequestContext& ctx, int status, std::string_view body) const;
   void onChunk(RequestContext& ctx, StreamEvent& event) const;
   void onComplete(RequestContext& ctx) const;
 
   std::size_t size() const { return filters_.size(); }
-  // Whether a whole response must be parsed for onResponse.
-  bool readsResponse() const { return reads_response_; }
+  const Filter& at(std::size_t i) const { return *filters_[i]; }
   // Whether some filter observes whole response bodies (Filter::observesResponseBody).
   bool observesResponseBody() const { return observes_response_body_; }
-  // Whether some filter reads or edits ctx.body (Filter::usesBody).
-  bool usesBody() const { return uses_body_; }
-  const Filter& at(std::size_t i) const { return *filters_[i]; }
+  // Every filter's local endpoints.
+  const std::vector<LocalEndpoint>& endpoints() const { return endpoints_; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
-  bool reads_response_ = false;
-  bool uses_body_ = false;
+  std::vector<LocalEndpoint> endpoints_;
   bool observes_response_body_ = false;
 };
 
-// Builds one filter from its YAML block, or reports what is wrong with it. A filter whose state
-// must outlive a reload takes it from `kept`.
+// Builds one filter from its YAML block, or reports what is wrong with it.
 using FilterFactory = std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(
-    const config::FilterSpec&, KeptState& kept)>;
+    const config::FilterSpec&, FilterEnvironment& environment)>;
 
 // Every filter the gateway knows, by YAML name.
 const std::map<std::string, FilterFactory>& filterRegistry();
 
 // Builds the chain named by config.filters; an unknown name or a bad block is a ConfigError.
-// Filters find what a previous configuration's chain kept in `kept`.
 std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
-                                                    KeptState& kept);
+                                                    FilterEnvironment environment);
 
 }  // namespace costgate::pipeline

@@ -1,33 +1,38 @@
 #pragma once
 // A filter is one stage of the request pipeline. One object per filter per configuration is shared
 // by every request on every thread, so filters are immutable after construction: per-request state
-// lives in the RequestContext.
+// lives in the RequestContext. Filters are plain code: the I/O they ask for (a wait, an embedding
+// call) is done by the gateway, which then resumes them where they stopped.
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "costgate/config/load.h"
+#include "costgate/metrics/metrics.h"
 #include "costgate/openai/sse.h"
+#include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/request_context.h"
 
 namespace costgate::pipeline {
-
-enum class FilterStatus {
-  // Go on to the next filter, and to the backend after the last one.
-  Continue,
-  // Stop here and send ctx.local_reply to the client; later filters' onRequest and the backend are
-  // skipped, but onComplete still runs for every filter.
-  Respond,
-  // Stop here until what ctx.awaited names is done (the gateway does it), then run this filter's
-  // onRequest again. A filter must not wait twice for the same thing: the second run goes on.
-  Wait,
-};
 
 // One server-sent event of a streamed response, as the backend sent it.
 struct StreamEvent {
   openai::SseEvent sse;
   bool drop = false;  // a filter sets this to keep the event from the client
+};
+
+// A GET endpoint a filter serves on the gateway (e.g. /admin/budgets); it needs the admin key.
+struct LocalEndpoint {
+  std::string path;
+  // Starts the answer on the request's thread; `done` fires (on any thread) once `*reply` is set.
+  // Must not block: a filter that has to do I/O does it on its own threads.
+  std::function<void(std::shared_ptr<LocalReply> reply, std::shared_ptr<Signal> done)> serve;
+  // Sent instead when `done` has not fired within `timeout`.
+  std::chrono::milliseconds timeout{3000};
+  LocalReply unavailable;
 };
 
 class Filter {
@@ -37,23 +42,13 @@ class Filter {
   // The name this filter has in the YAML chain.
   virtual std::string_view name() const = 0;
 
-  // Before the backend is called, in chain order. May edit ctx.body and ctx.tags. Must set
-  // ctx.local_reply when it returns Respond.
+  // Before the backend is called, in chain order. Reads the body through ctx.request_index and
+  // edits it with ctx.setMember / ctx.replaceBody. Returns Continue, Respond (with
+  // ctx.local_reply) or Wait (with ctx.awaited, whose `resume` runs in place of a second call).
   virtual FilterStatus onRequest(RequestContext& ctx) const {
     (void)ctx;
     return FilterStatus::Continue;
   }
-
-  // After a whole (non-streamed) successful response is parsed into ctx.response, in reverse
-  // chain order. May edit ctx.response. Runs only if some filter's readsResponse() is true:
-  // otherwise the backend's bytes go to the client untouched and unparsed.
-  virtual void onResponse(RequestContext& ctx) const { (void)ctx; }
-  // True for filters that implement onResponse.
-  virtual bool readsResponse() const { return false; }
-  // False for filters that only read the request body, through ctx.request_index: the DOM
-  // (ctx.body) is then built only if another filter needs it, since it costs more than the rest
-  // of a proxied call.
-  virtual bool usesBody() const { return true; }
 
   // After a whole (non-streamed) response arrived, with its status and bytes as the backend sent
   // them, in reverse chain order; observes only. Runs only if observesResponseBody() is true.
@@ -70,8 +65,20 @@ class Filter {
     (void)event;
   }
 
-  // Once per request after the reply went out (or failed), in reverse chain order. Never replies.
+  // Once per request after the reply went out (or failed), in reverse chain order, with
+  // ctx.charged set. Never replies; the place to count the filter's metrics and write its
+  // access-log fields (ctx.log) for what happened to the request.
   virtual void onComplete(RequestContext& ctx) const { (void)ctx; }
+
+  // The local endpoints this filter serves; asked once, when the configuration is built.
+  virtual std::vector<LocalEndpoint> endpoints() const { return {}; }
+};
+
+// What a filter is built with besides its YAML block: the objects a reload must not lose, and the
+// process's metrics, in which it declares its own families (its stats).
+struct FilterEnvironment {
+  KeptState& kept;
+  metrics::Metrics& metrics;
 };
 
 // The end of every filter's factory: the filter built from its parsed settings (and `more` of

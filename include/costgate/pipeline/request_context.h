@@ -13,8 +13,8 @@
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include "costgate/jsonview/document.h"
+#include "costgate/log/fields.h"
 #include "costgate/pipeline/signal.h"
 #include "costgate/pricing/price.h"
 #include "costgate/tokenizer/encoding.h"
@@ -65,23 +65,26 @@ struct TokenSaving {
   std::int64_t tokens = 0;
 };
 
-// What a cache filter did with a request, for the record, the metrics and the bill.
-struct CacheOutcome {
-  std::string_view result;    // "hit-exact", "hit-semantic", "miss" or "bypass" (static)
-  double lookup_seconds = 0;  // 0 when there was no lookup
-  bool coalesced = false;     // a hit that waited for an identical request in flight
-  // A hit: what the call that made the answer used, and what it would cost now (the saving).
-  std::optional<pricing::Usage> usage;
-  std::optional<pricing::Micros> saved;
-  // The policy that looked, and its store after this request, for the gauges.
-  std::string policy;
-  std::size_t entries = 0;
-  std::size_t bytes = 0;
-  std::optional<bool> shared_store_up;  // a Redis store: whether it is in sync
+// A reply a filter gave in place of a backend call (a cache hit): what that call used, by whom it
+// would have been billed, and what it would have cost now. Billed at nothing; the saving counts.
+struct SparedCall {
+  pricing::Usage usage;
+  std::optional<pricing::Micros> saved;  // none for a model without a price
+  std::string_view source;               // the record's usage_source, e.g. "cache" (static)
+};
+
+enum class FilterStatus {
+  // Go on to the next filter, and to the backend after the last one.
+  Continue,
+  // Stop here and send ctx.local_reply to the client; later filters' onRequest and the backend are
+  // skipped, but onComplete still runs for every filter.
+  Respond,
+  // Stop here until what ctx.awaited names is done (the gateway does it), then run its `resume`.
+  Wait,
 };
 
 // What a filter that returned FilterStatus::Wait waits for. The gateway does it (filters do no
-// I/O), then runs that filter's onRequest again.
+// I/O), then runs the filter's continuation (Awaited::resume).
 struct AwaitSignal {
   std::shared_ptr<Signal> signal;        // another request's work ending
   std::chrono::milliseconds timeout{0};  // waited for at most this long
@@ -92,7 +95,13 @@ struct EmbeddingCall {
   std::string model;
   std::string input;
 };
-using Awaited = std::variant<AwaitSignal, EmbeddingCall>;
+struct RequestContext;
+struct Awaited {
+  std::variant<AwaitSignal, EmbeddingCall> what;
+  // Where the filter goes on once `what` is done (or timed out): returns as onRequest does, and
+  // may wait again. It runs on the request's thread, with the context it was given.
+  std::function<FilterStatus(RequestContext&)> resume;
+};
 
 // The answer to an EmbeddingCall.
 struct Embedding {
@@ -107,6 +116,13 @@ struct Judgement {
   std::string reason;  // the signals that failed, most weighty first ("mean_logprob,refusal")
 };
 
+// A cascade's move from a judged-weak (or failed) answer to the next model.
+struct Escalation {
+  std::string from;
+  std::string to;
+  std::string reason;  // the weightiest signal that failed, "score" or "error"
+};
+
 // The models a router asks the gateway to try in turn, cheapest first: each answer but the last
 // is judged, and the first accepted is served; every attempt is charged.
 struct Cascade {
@@ -117,23 +133,11 @@ struct Cascade {
   bool ask_logprobs = false;  // add logprobs to the judged attempts (removed if the client
                               // did not ask for them)
   std::string tier;           // for the record and the metrics
+  std::vector<Escalation> escalations;  // set by the gateway as it goes
 };
 
-// What a budget filter did with a request, for the record, the metrics and the bill.
-struct BudgetOutcome {
-  struct State {
-    std::string name;
-    pricing::Micros spent = 0;
-    pricing::Micros reserved = 0;
-    pricing::Micros limit = 0;
-    std::string state;  // ok, warn, degrade or open
-  };
-  std::vector<State> budgets;  // the budgets that matched, as they stood
-  std::string rejected;        // the budget or rate limit that refused the request
-  bool rate_limited = false;   // rejected by a rate limit rather than a budget
-  std::string degraded;        // the budget that degraded the request
-  bool ledger_error = false;   // the ledger could not be reached
-};
+// The escalations as one line: "a->b: reason, b->c: reason".
+std::string describe(const std::vector<Escalation>& escalations);
 
 // What a request was charged in the end: its call and every side call.
 struct Charge {
@@ -158,11 +162,8 @@ struct RequestContext {
   // What the backend is sent as "model" for the requested model (its backend_model); empty when
   // the model is unknown. Views the configuration, which outlives the request.
   std::string_view backend_model;
-  nlohmann::json body;        // the parsed request body (null unless a filter usesBody());
-                              // filters may edit it...
-  bool body_changed = false;  // ...and must then set this, or the client's bytes are forwarded
-  std::string model;          // body["model"] as the client sent it
-  bool stream = false;        // body["stream"] == true
+  std::string model;    // body["model"] as the client sent it
+  bool stream = false;  // body["stream"] == true
   Clock::time_point received_at{};
 
   // Set by filters.
@@ -178,8 +179,10 @@ struct RequestContext {
   std::vector<TokenSaving> savings;
   // Headers filters add to the response sent to the client.
   HeaderList response_headers;
-  std::optional<CacheOutcome> cache;
-  std::optional<BudgetOutcome> budget;
+  // Fields for the request's access-log line.
+  log::Fields log;
+  // Set with Respond by a filter whose reply stands in for a backend call.
+  std::optional<SparedCall> spared;
   // State a filter keeps between its hooks for this request (see state()).
   std::vector<std::pair<const void*, std::shared_ptr<void>>> filter_state;
   Tags tags;
@@ -196,10 +199,6 @@ struct RequestContext {
   std::optional<Awaited> awaited;         // set together with FilterStatus::Wait
   // Set by a router for a request that should try cheaper models first (the gateway runs it).
   std::optional<Cascade> cascade;
-  // The routing decision, for the x-costgate-route header and the metrics: the tier and the
-  // rule that chose it ("complexity" when none did); empty when no router ran.
-  std::string route_tier;
-  std::string route_rule;
   // Set by the gateway after an EmbeddingCall.
   std::optional<Embedding> embedding;
 
@@ -207,7 +206,6 @@ struct RequestContext {
   std::string backend;       // name of the backend that served
   std::string served_model;  // the gateway model name that served
   int upstream_status = 0;   // 0 when no backend was called
-  nlohmann::json response;   // parsed non-streamed response body (null for streams/errors)
   Charge charged;            // set just before onComplete
 
   // Returns the first header with this lower-case name, or nullopt.

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "costgate/log/fields.h"
 #include "costgate/pricing/price.h"
 
 namespace costgate::server {
@@ -33,7 +34,8 @@ struct ExchangeRecord {
   std::chrono::microseconds time_to_first_token{0};
   std::string error;  // why the exchange failed, if it did (client gone, upstream reset...)
   // The tokens the call used, when known, and where the count came from ("backend": its
-  // `usage`; "estimated": the gateway's own count). A string with static storage.
+  // `usage`; "estimated": the gateway's own count; a spared call's source, e.g. "cache"). A
+  // string with static storage.
   std::optional<pricing::Usage> usage;
   std::string_view usage_source;
   // What the call cost, for a model with a price.
@@ -54,39 +56,20 @@ struct ExchangeRecord {
     std::int64_t tokens = 0;
   };
   std::vector<TokenSaving> token_savings;
-  // What a cache did with the request ("hit-exact", "hit-semantic", "miss", "bypass"; static
-  // storage), how long its lookup took, and its size after; empty when no cache looked.
-  std::string_view cache_result;
-  bool cache_coalesced = false;  // a hit that waited for an identical request in flight
-  double cache_lookup_seconds = 0;
-  std::string cache_policy;
-  std::size_t cache_entries = 0;
-  std::size_t cache_bytes = 0;
-  std::optional<bool> cache_shared_store_up;
-  // A cache hit: what the call it spared would have cost.
+  // A reply a filter gave in place of the backend call (a cache hit): `usage` is what that call
+  // used, billed at nothing, and `saved` what it would have cost.
+  bool spared = false;
   std::optional<pricing::Micros> saved;
-  // Calls made for the request besides the one that answers it (a backend embedder's
-  // /v1/embeddings for the cache): charged and attributed like it, to their own model.
+  // Calls made for the request besides the one that answers it (a filter's embedding call, a
+  // cascade's judged-weak answers): charged and attributed like it, to their own model.
   struct SideCall {
     std::string model;
     pricing::Usage usage;
     std::optional<pricing::Micros> cost;
   };
   std::vector<SideCall> side_calls;
-  // What a budget filter did (pipeline::BudgetOutcome's fields that the metrics need).
-  struct BudgetState {
-    std::string name;
-    pricing::Micros spent = 0;
-    pricing::Micros limit = 0;
-    int state = 0;  // 0 ok, 1 warn, 2 degrade, 3 open
-  };
-  std::vector<BudgetState> budgets;
-  std::string budget_rejected;
-  bool budget_rate_limited = false;
-  std::string budget_degraded;
-  bool budget_ledger_error = false;
-  // Extra fields the handler wants in the access log (e.g. feature, team, env).
-  std::vector<std::pair<std::string, std::string>> annotations;
+  // Fields the handler and the filters add to the access-log line (log/fields.h).
+  log::Fields fields;
 };
 
 }  // namespace costgate::server

@@ -191,13 +191,12 @@ struct BudgetFilter::WorkerAnswer {
 
 namespace {
 
-// Per request: the plan, the decision, and what to settle.
+// Per request: the plan, what to settle, and what was done for the stats.
 struct Pending {
-  bool submitted = false;
-  std::shared_ptr<void> plan;    // BudgetFilter::Plan
-  std::shared_ptr<void> answer;  // BudgetFilter::WorkerAnswer
+  std::shared_ptr<void> plan;  // BudgetFilter::Plan
   std::vector<Held> held;
   ledger_ns::Ledger* ledger = nullptr;
+  std::optional<BudgetOutcome> outcome;
 };
 
 }  // namespace
@@ -310,9 +309,11 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
   return config;
 }
 
-BudgetFilter::BudgetFilter(BudgetConfig config, pipeline::KeptState* kept, Now now)
+BudgetFilter::BudgetFilter(BudgetConfig config, metrics::Metrics& metrics,
+                           pipeline::KeptState* kept, Now now)
     : config_(std::move(config)),
-      now_(now ? std::move(now) : Now([] { return SystemClock::now(); })) {
+      now_(now ? std::move(now) : Now([] { return SystemClock::now(); })),
+      stats_(metrics) {
   auto utc = ledger_ns::TimeZone::load("UTC");
   utc_ = std::make_shared<const ledger_ns::TimeZone>(std::get<ledger_ns::TimeZone>(std::move(utc)));
   // Every budget filter of the process shares one memory ledger, as every replica shares Redis's:
@@ -417,103 +418,101 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
   return decision;
 }
 
+std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(
+    const pipeline::RequestContext& ctx) const {
+  auto plan = std::make_shared<Plan>();
+  plan->now = now_();
+  for (const Budget& budget : config_.budgets) {
+    if (!budget.match.matches(ctx)) continue;
+    plan->budgets.push_back(
+        {&budget, ledger_ns::windowAt(budget.window, *budget.time_zone, plan->now)});
+  }
+  for (const RateLimit& limit : config_.rate_limits) {
+    if (!limit.match.matches(ctx)) continue;
+    plan->rates.emplace_back(&limit,
+                             ledger_ns::windowAt(ledger_ns::WindowKind::kMinute, *utc_, plan->now));
+  }
+  if (plan->budgets.empty() && plan->rates.empty()) return nullptr;
+  // The worst case: every model a cascade may try, each at the request's output cap.
+  const std::int64_t input = inputTokens(ctx);
+  const std::int64_t output = outputCap(ctx, config_.assumed_output_tokens);
+  const std::vector<std::string> models =
+      ctx.cascade ? ctx.cascade->models : std::vector<std::string>{routedModel(ctx)};
+  auto worstOf = [&](const std::string& model, std::int64_t cap) {
+    auto price = config_.prices.find(model);
+    if (price == config_.prices.end()) return pricing::Micros{0};
+    pricing::Usage usage;
+    usage.prompt_tokens = static_cast<std::uint64_t>(input);
+    usage.completion_tokens = static_cast<std::uint64_t>(cap);
+    return pricing::costOf(price->second, usage);
+  };
+  for (const auto& model : models) {
+    plan->worst_cost = pricing::addSaturating(plan->worst_cost, worstOf(model, output));
+  }
+  plan->worst_tokens = (input + output) * static_cast<std::int64_t>(models.size());
+  // Degraded: the budget's model (or the same ones) and cap, without a cascade.
+  for (const auto& matched : plan->budgets) {
+    const Degrade& degrade = matched.budget->degrade;
+    if (degrade.model.empty() && !degrade.max_output_tokens) continue;
+    const std::int64_t cap =
+        degrade.max_output_tokens ? std::min(output, *degrade.max_output_tokens) : output;
+    plan->degraded_worst_cost =
+        worstOf(degrade.model.empty() ? routedModel(ctx) : degrade.model, cap);
+    break;
+  }
+  return plan;
+}
+
 pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) const {
   if (!ctx.request_index) return pipeline::FilterStatus::Continue;
+  std::shared_ptr<Plan> plan = planFor(ctx);
+  if (!plan) return pipeline::FilterStatus::Continue;
+  ctx.state<Pending>(this).plan = plan;
+  if (!worker_) return apply(ctx, decide(*plan, *ledger_));
+
+  auto answer = std::make_shared<WorkerAnswer>();
+  auto signal = std::make_shared<pipeline::Signal>();
+  ledger_ns::Ledger* ledger = ledger_.get();
+  const bool queued = worker_->submit(
+      [this, plan, answer, ledger] {
+        Decision decided = decide(*plan, *ledger);
+        std::unique_lock lock(answer->mutex);
+        if (answer->abandoned) {
+          // The request stopped waiting and went on as if the ledger were down: what was
+          // reserved for it is released now rather than held until it expires.
+          lock.unlock();
+          for (const auto& held : decided.held) ledger->settle(held.reservation, 0, plan->now);
+          return;
+        }
+        answer->decision = std::move(decided);
+        answer->finished = true;
+      },
+      signal);
+  if (!queued) {
+    Decision unavailable;
+    unavailable.unavailable = true;
+    return apply(ctx, std::move(unavailable));
+  }
+  ctx.awaited = pipeline::Awaited{pipeline::AwaitSignal{signal, kLedgerWait},
+                                  [this, answer](pipeline::RequestContext& resumed) {
+                                    Decision decision;
+                                    std::lock_guard lock(answer->mutex);
+                                    if (answer->finished) {
+                                      decision = std::move(answer->decision);
+                                    } else {
+                                      answer->abandoned = true;  // waited kLedgerWait in vain
+                                      decision.unavailable = true;
+                                    }
+                                    return apply(resumed, std::move(decision));
+                                  }};
+  return pipeline::FilterStatus::Wait;
+}
+
+pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decision decision) const {
   Pending& pending = ctx.state<Pending>(this);
-  if (!pending.submitted) {
-    auto plan = std::make_shared<Plan>();
-    plan->now = now_();
-    for (const Budget& budget : config_.budgets) {
-      if (!budget.match.matches(ctx)) continue;
-      plan->budgets.push_back(
-          {&budget, ledger_ns::windowAt(budget.window, *budget.time_zone, plan->now)});
-    }
-    for (const RateLimit& limit : config_.rate_limits) {
-      if (!limit.match.matches(ctx)) continue;
-      plan->rates.emplace_back(
-          &limit, ledger_ns::windowAt(ledger_ns::WindowKind::kMinute, *utc_, plan->now));
-    }
-    if (plan->budgets.empty() && plan->rates.empty()) return pipeline::FilterStatus::Continue;
-    // The worst case: every model a cascade may try, each at the request's output cap.
-    const std::int64_t input = inputTokens(ctx);
-    const std::int64_t output = outputCap(ctx, config_.assumed_output_tokens);
-    std::vector<std::string> models;
-    if (ctx.cascade) {
-      models = ctx.cascade->models;
-    } else {
-      models.push_back(routedModel(ctx));
-    }
-    auto worstOf = [&](const std::string& model, std::int64_t cap) {
-      auto price = config_.prices.find(model);
-      if (price == config_.prices.end()) return pricing::Micros{0};
-      pricing::Usage usage;
-      usage.prompt_tokens = static_cast<std::uint64_t>(input);
-      usage.completion_tokens = static_cast<std::uint64_t>(cap);
-      return pricing::costOf(price->second, usage);
-    };
-    for (const auto& model : models) {
-      plan->worst_cost = pricing::addSaturating(plan->worst_cost, worstOf(model, output));
-    }
-    plan->worst_tokens = (input + output) * static_cast<std::int64_t>(models.size());
-    // Degraded: the budget's model (or the same ones) and cap, without a cascade.
-    for (const auto& matched : plan->budgets) {
-      const Degrade& degrade = matched.budget->degrade;
-      if (degrade.model.empty() && !degrade.max_output_tokens) continue;
-      const std::int64_t cap =
-          degrade.max_output_tokens ? std::min(output, *degrade.max_output_tokens) : output;
-      plan->degraded_worst_cost =
-          worstOf(degrade.model.empty() ? routedModel(ctx) : degrade.model, cap);
-      break;
-    }
-    pending.plan = plan;
-    pending.submitted = true;
-    if (worker_) {
-      auto answer = std::make_shared<WorkerAnswer>();
-      auto signal = std::make_shared<pipeline::Signal>();
-      pending.answer = answer;
-      ledger_ns::Ledger* ledger = ledger_.get();
-      const bool queued = worker_->submit(
-          [this, plan, answer, ledger] {
-            Decision decided = decide(*plan, *ledger);
-            std::unique_lock lock(answer->mutex);
-            if (answer->abandoned) {
-              // The request stopped waiting and went on as if the ledger were down: what was
-              // reserved for it is released now rather than held until it expires.
-              lock.unlock();
-              for (const auto& held : decided.held) ledger->settle(held.reservation, 0, plan->now);
-              return;
-            }
-            answer->decision = std::move(decided);
-            answer->finished = true;
-          },
-          signal);
-      if (queued) {
-        ctx.awaited = pipeline::AwaitSignal{signal, kLedgerWait};
-        return pipeline::FilterStatus::Wait;
-      }
-      answer->finished = true;
-      answer->decision.unavailable = true;
-    } else {
-      auto answer = std::make_shared<WorkerAnswer>();
-      answer->decision = decide(*plan, *ledger_);
-      answer->finished = true;
-      pending.answer = answer;
-    }
-  }
   const Plan& plan = *static_cast<const Plan*>(pending.plan.get());
-  Decision decision;
-  {
-    auto& answer = *static_cast<WorkerAnswer*>(pending.answer.get());
-    std::lock_guard lock(answer.mutex);
-    if (answer.finished) {
-      decision = answer.decision;
-    } else {
-      answer.abandoned = true;  // waited kLedgerWait in vain
-      decision.unavailable = true;
-    }
-  }
   pending.ledger = ledger_.get();
-  pipeline::BudgetOutcome outcome;
+  BudgetOutcome& outcome = pending.outcome.emplace();
   if (decision.unavailable) {
     outcome.ledger_error = true;
     if (config_.on_ledger_error == OnLedgerError::kClosed) {
@@ -524,7 +523,6 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
                              {},
                              "budget_unavailable"};
       ctx.local_reply = {503, "application/json", error.body(), {}};
-      ctx.budget = std::move(outcome);
       return pipeline::FilterStatus::Respond;
     }
     // Fail-open: this replica's own ledger holds the line meanwhile.
@@ -532,7 +530,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
     pending.ledger = fallback_.get();
   }
   for (const auto& state : decision.states) {
-    outcome.budgets.push_back({state.name, state.spent, state.reserved, state.limit, state.state});
+    outcome.budgets.push_back({state.name, state.spent, state.limit, state.state});
   }
   if (!decision.rejected.empty()) {
     outcome.rejected = decision.rejected;
@@ -546,7 +544,6 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
             : tooMany("Budget '" + decision.rejected +
                           "' is exhausted for this window; it resets at the window's end",
                       "budget_exceeded", wait);
-    ctx.budget = std::move(outcome);
     return pipeline::FilterStatus::Respond;
   }
   pending.held = std::move(decision.held);
@@ -569,13 +566,14 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
     }
     ctx.response_headers.emplace_back("x-costgate-budget-degraded", decision.degrade->name);
   }
-  ctx.budget = std::move(outcome);
   return pipeline::FilterStatus::Continue;
 }
 
 void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
   Pending* found = ctx.findState<Pending>(this);
-  if (!found || !found->ledger) return;
+  if (!found) return;
+  if (found->outcome) stats_.record(ctx, *found->outcome);
+  if (!found->ledger) return;
   Pending& pending = *found;
   std::vector<std::pair<ledger_ns::Reservation, std::int64_t>> settlements;
   for (const auto& held : pending.held) {
@@ -628,9 +626,55 @@ void BudgetFilter::statusAsync(std::shared_ptr<std::optional<std::vector<BudgetS
   }
 }
 
+namespace {
+
+pipeline::LocalReply budgetsReply(const std::optional<std::vector<BudgetStatus>>& status) {
+  if (!status) {
+    return {
+        503,
+        "application/json",
+        openai::serverError(503, "The budget ledger is unreachable", "budget_unavailable").body(),
+        {}};
+  }
+  nlohmann::json budgets = nlohmann::json::array();
+  for (const auto& budget : *status) {
+    budgets.push_back({{"name", budget.name},
+                       {"window", budget.window},
+                       {"spent_usd", pricing::formatUsd(budget.spent)},
+                       {"reserved_usd", pricing::formatUsd(budget.reserved)},
+                       {"limit_usd", pricing::formatUsd(budget.limit)},
+                       {"state", budget.state},
+                       {"resets_at", std::chrono::duration_cast<std::chrono::seconds>(
+                                         budget.resets.time_since_epoch())
+                                         .count()}});
+  }
+  return {200, "application/json", nlohmann::json{{"budgets", std::move(budgets)}}.dump(), {}};
+}
+
+}  // namespace
+
+std::vector<pipeline::LocalEndpoint> BudgetFilter::endpoints() const {
+  pipeline::LocalEndpoint budgets;
+  budgets.path = "/admin/budgets";
+  budgets.serve = [this](std::shared_ptr<pipeline::LocalReply> reply,
+                         std::shared_ptr<pipeline::Signal> done) {
+    auto status = std::make_shared<std::optional<std::vector<BudgetStatus>>>();
+    auto read = std::make_shared<pipeline::Signal>();
+    // The answer is made where the status was read, then handed over through `done`.
+    read->onFire([status, reply, done] {
+      *reply = budgetsReply(*status);
+      done->fire();
+    });
+    statusAsync(status, read);
+  };
+  budgets.unavailable = budgetsReply(std::nullopt);
+  return {std::move(budgets)};
+}
+
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
-    const config::FilterSpec& spec, pipeline::KeptState& kept) {
-  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec), &kept);
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
+  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec), environment.metrics,
+                                            &environment.kept);
 }
 
 }  // namespace costgate::filters::budget

@@ -237,6 +237,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
   const RouterPolicy* policy = pipeline::firstMatching(config_.policies, ctx);
   if (!policy) return pipeline::FilterStatus::Continue;
 
+  RouteDecision decision;
   std::string model = ctx.model;
   if (!policy->allowed_models.empty() &&
       std::none_of(policy->allowed_models.begin(), policy->allowed_models.end(),
@@ -246,7 +247,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
       return pipeline::FilterStatus::Respond;
     }
     model = policy->default_model;
-    ctx.route_rule = "approval";
+    decision.rule = "approval";
   }
 
   const Tier* tier = nullptr;
@@ -261,7 +262,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
     for (const Rule& rule : policy->rules) {
       if (!ruleMatches(rule.when, ctx, features)) continue;
       tier = tierNamed(rule.tier);
-      ctx.route_rule = rule.name;
+      decision.rule = rule.name;
       break;
     }
     if (!tier && !policy->complexity.empty()) {
@@ -269,13 +270,13 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
       for (const ComplexityStep& step : policy->complexity) {
         if (step.below && complexity >= *step.below) continue;
         tier = tierNamed(step.tier);
-        ctx.route_rule = "complexity";
+        decision.rule = "complexity";
         break;
       }
     }
   }
   if (tier) {
-    ctx.route_tier = tier->name;
+    decision.tier = tier->name;
     model = tier->models.front();
     const bool cascades =
         tier->models.size() > 1 && (!ctx.stream || policy->streams == StreamCascade::kBuffer);
@@ -286,16 +287,24 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
           .judge = [judge, expected = expectedOf(*ctx.request_index)](
                        std::string_view answer) { return judgeAnswer(answer, expected, *judge); },
           .ask_logprobs = judge->mean_logprob > 0 || judge->min_logprob > 0,
-          .tier = tier->name};
+          .tier = tier->name,
+          .escalations = {}};
     }
   }
   if (model != ctx.model) ctx.setMember("model", nlohmann::json(model).dump());
+  if (!decision.tier.empty() || !decision.rule.empty()) {
+    ctx.state<RouteDecision>(this) = std::move(decision);
+  }
   return pipeline::FilterStatus::Continue;
 }
 
+void RouterFilter::onComplete(pipeline::RequestContext& ctx) const {
+  if (const auto* decision = ctx.findState<RouteDecision>(this)) stats_.record(ctx, *decision);
+}
+
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeRouterFilter(
-    const config::FilterSpec& spec) {
-  return pipeline::filterFrom<RouterFilter>(parseRouterConfig(spec));
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
+  return pipeline::filterFrom<RouterFilter>(parseRouterConfig(spec), environment.metrics);
 }
 
 }  // namespace costgate::filters::router

@@ -56,33 +56,41 @@ constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
 constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
 constexpr std::uint64_t kMaxEntries = 100'000'000;
 
-// What a request keeps between the filter's hooks: what to store once the answer is known, and
-// what it waited for (onRequest runs again after each wait).
-struct Pending {
-  cache::Store* store = nullptr;
-  const CachePolicy* policy = nullptr;
-  std::optional<cache::Entry> entry;  // set on a miss that may be stored
-  cache::StreamAssembler stream;
-  double lookup_seconds = 0;  // over every run of onRequest
-  bool asked_embedding = false;
-  bool followed = false;  // waited for an identical request in flight
-  // Set while this request leads its key's in-flight calls.
-  cache::InFlight* in_flight = nullptr;
-  std::string leading_key;
-  std::shared_ptr<pipeline::Signal> leading;
-};
-
-// Wakes the requests that wait for this one's answer.
-void stopLeading(Pending& pending) {
-  if (!pending.leading) return;
-  pending.in_flight->finish(pending.leading_key, pending.leading);
-  pending.leading.reset();
-}
+}  // namespace
 
 struct CacheControl {
   bool no_cache = false;  // do not answer from the cache (the answer is still stored)
   bool no_store = false;  // do not store the answer
 };
+
+// What a request keeps between the filter's steps and hooks: its key and question, what the
+// lookup found, and what to store once the answer is known.
+struct CacheLookup {
+  const CachePolicy* policy = nullptr;
+  cache::Store* store = nullptr;
+  cache::InFlight* in_flight = nullptr;
+  CacheControl control;
+  std::optional<cache::RequestKey> key;
+  bool semantic = false;  // a near-duplicate may answer it
+  cache::Facts facts;
+  std::optional<cache::Vector> vector;
+  CacheOutcome outcome;
+  std::optional<cache::Entry> entry;  // set on a miss that may be stored
+  cache::StreamAssembler stream;
+  bool followed = false;  // waited for an identical request in flight
+  // Set while this request leads its key's in-flight calls.
+  std::string leading_key;
+  std::shared_ptr<pipeline::Signal> leading;
+};
+
+namespace {
+
+// Wakes the requests that wait for this one's answer.
+void stopLeading(CacheLookup& pending) {
+  if (!pending.leading) return;
+  pending.in_flight->finish(pending.leading_key, pending.leading);
+  pending.leading.reset();
+}
 
 CacheControl cacheControlOf(const pipeline::RequestContext& ctx) {
   CacheControl control;
@@ -135,7 +143,7 @@ bool answerCacheable(std::string_view completion, const CachePolicy& policy) {
 // Stores a miss's answer, if it may be stored. It runs before the answer reaches the client
 // (the whole body, or the stream's [DONE]): a client that repeats its question at once must
 // find it.
-void storeAnswer(Pending& pending, std::string answer) {
+void storeAnswer(CacheLookup& pending, std::string answer) {
   if (!answerCacheable(answer, *pending.policy)) return;
   auto document = jsonview::Document::parse(answer);
   if (!document) return;
@@ -144,6 +152,10 @@ void storeAnswer(Pending& pending, std::string answer) {
   pending.store->put(std::move(*pending.entry));
   pending.entry.reset();
   stopLeading(pending);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::Hit& hit,
@@ -192,8 +204,9 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
       });
 }
 
-SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, pipeline::KeptState* kept)
-    : config_(std::move(config)) {
+SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, metrics::Metrics& metrics,
+                                         pipeline::KeptState* kept)
+    : config_(std::move(config)), stats_(metrics) {
   for (const CachePolicy& policy : config_.policies) {
     // Entries of another policy or embedder must never answer this one: both name the keys.
     std::string embedder = policy.embedding_model.empty()
@@ -234,146 +247,175 @@ const SemanticCacheFilter::PolicyStore& SemanticCacheFilter::storeOf(
 }
 
 pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& ctx) const {
+  using pipeline::FilterStatus;
   if (ctx.route != pipeline::Route::ChatCompletions || !ctx.request_index) {
-    return pipeline::FilterStatus::Continue;
+    return FilterStatus::Continue;
   }
   const CachePolicy* policy = pipeline::firstMatching(config_.policies, ctx);
-  if (!policy || policy->mode == Mode::kOff) return pipeline::FilterStatus::Continue;
+  if (!policy || policy->mode == Mode::kOff) return FilterStatus::Continue;
   const PolicyStore& policy_store = storeOf(*policy);
-  cache::Store& store = *policy_store.store;
-  Pending& pending = ctx.state<Pending>(this);
-  pipeline::CacheOutcome outcome;
-  outcome.result = "bypass";
-  auto finish = [&](pipeline::CacheOutcome done) {
-    auto size = store.size();
-    done.policy = policy->name;
-    done.entries = size.entries;
-    done.bytes = size.bytes;
-    done.shared_store_up = store.shared() ? std::optional<bool>(store.inSync()) : std::nullopt;
-    ctx.response_headers.emplace_back("x-costgate-cache", std::string(done.result));
-    ctx.cache = std::move(done);
-    return pipeline::FilterStatus::Continue;
-  };
+  CacheLookup& lookup = ctx.state<CacheLookup>(this);
+  lookup.policy = policy;
+  lookup.store = policy_store.store.get();
+  lookup.in_flight = policy_store.in_flight.get();
 
   const jsonview::Value body = *ctx.request_index;
-  if (uncacheableRequest(body, *policy)) return finish(outcome);
   // The tenant partitions the cache: without one, no entry could be kept to its owner. A gateway
   // key is part of it, so that no key's client reads another key's answers, whatever tags it
   // claims.
+  const bool tenant_known = !ctx.tags.team.empty() || !ctx.tags.feature.empty();
+  if (uncacheableRequest(body, *policy) || !tenant_known) return missed(ctx, lookup);
   std::string tenant = ctx.api_key_id + "/" + ctx.tags.team + "/" + ctx.tags.feature;
-  if (ctx.tags.team.empty() && ctx.tags.feature.empty()) return finish(outcome);
   auto key = cache::requestKeyOf(body, tenant, ctx.model);
-  if (std::holds_alternative<cache::Uncacheable>(key)) return finish(outcome);
-  cache::RequestKey& request_key = std::get<cache::RequestKey>(key);
+  if (std::holds_alternative<cache::Uncacheable>(key)) return missed(ctx, lookup);
+  lookup.key = std::get<cache::RequestKey>(std::move(key));
+  lookup.control = cacheControlOf(ctx);
+  lookup.semantic = policy->mode == Mode::kSemantic && lookup.key->text_only;
+  if (lookup.semantic) lookup.facts = cache::factsOf(lookup.key->question);
 
-  const CacheControl control = cacheControlOf(ctx);
-  const auto now = cache::Clock::now();
-  const bool semantic = policy->mode == Mode::kSemantic && request_key.text_only;
-  const bool backend_embedder = !policy->embedding_model.empty();
-  cache::Facts facts;
-  std::optional<cache::Vector> vector;
-  // The question's facts and vector, once per run; false when a backend must embed it first.
-  auto embed = [&] {
-    if (vector) return true;
-    facts = cache::factsOf(request_key.question);
-    if (!backend_embedder) {
-      vector = embedder_.embed(request_key.question);
-      return true;
-    }
-    if (ctx.embedding) {
-      vector = ctx.embedding->vector;  // a failed call leaves the exact level only
-      return true;
-    }
-    if (pending.asked_embedding) return true;
-    pending.asked_embedding = true;
-    ctx.awaited = pipeline::EmbeddingCall{policy->embedding_model, request_key.question};
-    return false;
-  };
-  auto wait = [&] {
-    pending.lookup_seconds += outcome.lookup_seconds;
-    return pipeline::FilterStatus::Wait;
-  };
-
-  if (!control.no_cache) {
-    auto started = std::chrono::steady_clock::now();
-    auto lookup_time = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    };
-    std::optional<cache::Hit> hit = store.findExact(request_key.exact, now);
-    if (!hit && semantic) {
-      if (!embed()) {
-        outcome.lookup_seconds = lookup_time();
-        return wait();
-      }
-      if (vector)
-        hit = store.findSimilar(request_key.partition, *vector, facts, policy->threshold, now);
-      // This very request's entry may have come in since findExact (another replica's answer,
-      // while the question was embedded): the hit is then exact, and said so, even when the
-      // search could not see it (no vector on either side).
-      if (auto exact = store.findExact(request_key.exact, now)) hit = std::move(exact);
-    }
-    outcome.lookup_seconds = pending.lookup_seconds + lookup_time();
-    if (hit) {
-      outcome.result = hit->level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
-      outcome.coalesced = pending.followed;
-      outcome.usage = hit->answer.usage;
-      if (ctx.price) outcome.saved = pricing::costOf(*ctx.price, hit->answer.usage);
-      ctx.local_reply = hitReply(ctx, *hit, outcome.result);
-      finish(outcome);
-      ctx.response_headers.clear();  // the reply carries its own headers
-      return pipeline::FilterStatus::Respond;
-    }
-    outcome.result = "miss";
+  if (!lookup.control.no_cache) {
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<cache::Hit> hit = lookup.store->findExact(lookup.key->exact, cache::Clock::now());
+    lookup.outcome.lookup_seconds += secondsSince(started);
+    if (hit) return answer(ctx, lookup, std::move(*hit));
   }
-  if (control.no_store) return finish(outcome);
-  if (semantic && !embed()) return wait();
+  if (!lookup.semantic || (lookup.control.no_cache && lookup.control.no_store)) {
+    return coalesce(ctx, lookup);
+  }
+  if (policy->embedding_model.empty()) {
+    lookup.vector = embedder_.embed(lookup.key->question);
+    return search(ctx, lookup);
+  }
+  // A backend embeds the question: the search goes on when its answer is in ctx.embedding.
+  ctx.awaited =
+      pipeline::Awaited{pipeline::EmbeddingCall{policy->embedding_model, lookup.key->question},
+                        [this](pipeline::RequestContext& resumed) {
+                          CacheLookup& waited = *resumed.findState<CacheLookup>(this);
+                          if (resumed.embedding)
+                            waited.vector = resumed.embedding->vector;  // none: exact only
+                          return search(resumed, waited);
+                        }};
+  return FilterStatus::Wait;
+}
+
+pipeline::FilterStatus SemanticCacheFilter::search(pipeline::RequestContext& ctx,
+                                                   CacheLookup& lookup) const {
+  if (lookup.control.no_cache || !lookup.vector) return coalesce(ctx, lookup);
+  const auto started = std::chrono::steady_clock::now();
+  const auto now = cache::Clock::now();
+  std::optional<cache::Hit> hit = lookup.store->findSimilar(
+      lookup.key->partition, *lookup.vector, lookup.facts, lookup.policy->threshold, now);
+  // This very request's entry may have come in since findExact (another replica's answer,
+  // while the question was embedded): the hit is then exact, and said so.
+  if (auto exact = lookup.store->findExact(lookup.key->exact, now)) hit = std::move(exact);
+  lookup.outcome.lookup_seconds += secondsSince(started);
+  if (hit) return answer(ctx, lookup, std::move(*hit));
+  return coalesce(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& ctx,
+                                                     CacheLookup& lookup) const {
+  const CachePolicy& policy = *lookup.policy;
+  if (lookup.control.no_store) return missed(ctx, lookup);
   // An identical request already on its way to the backend: wait for its answer, once. A
   // request that waited in vain (the call failed) may lead the next ones.
-  if (policy->coalesce && !control.no_cache && !pending.leading) {
-    auto joined = policy_store.in_flight->join(request_key.exact);
+  if (policy.coalesce && !lookup.control.no_cache && !lookup.leading) {
+    auto joined = lookup.in_flight->join(lookup.key->exact);
     if (joined.leader) {
-      pending.in_flight = policy_store.in_flight.get();
-      pending.leading_key = request_key.exact;
-      pending.leading = std::move(joined.signal);
-    } else if (!pending.followed) {
-      pending.followed = true;
-      ctx.awaited = pipeline::AwaitSignal{joined.signal,
-                                          std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              std::chrono::seconds(policy->coalesce_wait))};
-      return wait();
+      lookup.leading_key = lookup.key->exact;
+      lookup.leading = std::move(joined.signal);
+    } else if (!lookup.followed) {
+      lookup.followed = true;
+      ctx.awaited = pipeline::Awaited{
+          pipeline::AwaitSignal{
+              joined.signal,
+              std::chrono::duration_cast<std::chrono::milliseconds>(policy.coalesce_wait)},
+          [this](pipeline::RequestContext& resumed) {
+            return afterCoalescing(resumed, *resumed.findState<CacheLookup>(this));
+          }};
+      return pipeline::FilterStatus::Wait;
     }
   }
-  pending.store = &store;
-  pending.policy = policy;
-  pending.entry = cache::Entry{.key = std::move(request_key),
-                               .facts = std::move(facts),
-                               .vector = std::move(vector),
-                               .answer = {},
-                               .expires_at = now + policy->ttl};
-  return finish(outcome);
+  lookup.entry = cache::Entry{.key = *lookup.key,
+                              .facts = lookup.facts,
+                              .vector = lookup.vector,
+                              .answer = {},
+                              .expires_at = cache::Clock::now() + policy.ttl};
+  return missed(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::afterCoalescing(pipeline::RequestContext& ctx,
+                                                            CacheLookup& lookup) const {
+  const auto started = std::chrono::steady_clock::now();
+  const auto now = cache::Clock::now();
+  std::optional<cache::Hit> hit = lookup.store->findExact(lookup.key->exact, now);
+  if (!hit && lookup.vector) {
+    hit = lookup.store->findSimilar(lookup.key->partition, *lookup.vector, lookup.facts,
+                                    lookup.policy->threshold, now);
+  }
+  lookup.outcome.lookup_seconds += secondsSince(started);
+  if (hit) return answer(ctx, lookup, std::move(*hit));
+  return coalesce(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::answer(pipeline::RequestContext& ctx,
+                                                   CacheLookup& lookup, cache::Hit hit) const {
+  const std::string_view result = hit.level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
+  lookup.outcome.coalesced = lookup.followed;
+  if (ctx.price) lookup.outcome.saved = pricing::costOf(*ctx.price, hit.answer.usage);
+  ctx.spared = pipeline::SparedCall{hit.answer.usage, lookup.outcome.saved, "cache"};
+  ctx.local_reply = hitReply(ctx, hit, result);
+  finish(ctx, lookup, result);
+  ctx.response_headers.clear();  // the reply carries its own headers
+  return pipeline::FilterStatus::Respond;
+}
+
+pipeline::FilterStatus SemanticCacheFilter::missed(pipeline::RequestContext& ctx,
+                                                   CacheLookup& lookup) const {
+  // A request the cache could not key, or was told not to answer from it, bypassed it.
+  finish(ctx, lookup, lookup.key && !lookup.control.no_cache ? "miss" : "bypass");
+  return pipeline::FilterStatus::Continue;
+}
+
+void SemanticCacheFilter::finish(pipeline::RequestContext& ctx, CacheLookup& lookup,
+                                 std::string_view result) const {
+  const auto size = lookup.store->size();
+  lookup.outcome.result = result;
+  lookup.outcome.policy = lookup.policy->name;
+  lookup.outcome.entries = size.entries;
+  lookup.outcome.bytes = size.bytes;
+  lookup.outcome.shared_store_up =
+      lookup.store->shared() ? std::optional<bool>(lookup.store->inSync()) : std::nullopt;
+  ctx.response_headers.emplace_back("x-costgate-cache", std::string(result));
 }
 
 void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int status,
                                          std::string_view body) const {
-  Pending* pending = ctx.findState<Pending>(this);
+  CacheLookup* pending = ctx.findState<CacheLookup>(this);
   if (pending && pending->entry && status == 200) storeAnswer(*pending, std::string(body));
 }
 
 void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
                                   pipeline::StreamEvent& event) const {
-  Pending* pending = ctx.findState<Pending>(this);
+  CacheLookup* pending = ctx.findState<CacheLookup>(this);
   if (!pending || !pending->entry || ctx.upstream_status != 200) return;
   pending->stream.add(event.sse.data);
   if (auto answer = pending->stream.completion()) storeAnswer(*pending, std::move(*answer));
 }
 
 void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
-  if (Pending* pending = ctx.findState<Pending>(this)) stopLeading(*pending);
+  CacheLookup* lookup = ctx.findState<CacheLookup>(this);
+  if (!lookup) return;
+  stopLeading(*lookup);
+  // A request stopped before the cache was done with it (a wait that timed out into a refusal)
+  // has nothing to count.
+  if (!lookup->outcome.policy.empty()) stats_.record(ctx, lookup->outcome);
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
-    const config::FilterSpec& spec, pipeline::KeptState& kept) {
-  return pipeline::filterFrom<SemanticCacheFilter>(parseCacheConfig(spec), &kept);
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
+  return pipeline::filterFrom<SemanticCacheFilter>(parseCacheConfig(spec), environment.metrics,
+                                                   &environment.kept);
 }
 
 }  // namespace costgate::filters::semantic_cache

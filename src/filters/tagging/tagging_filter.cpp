@@ -114,6 +114,10 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
   ctx.tag_labels = {labelFor(config_.allowed_features, ctx.tags.feature),
                     labelFor(config_.allowed_teams, ctx.tags.team),
                     labelFor(config_.allowed_envs, ctx.tags.env), ""};
+  // Who pays, as the request said it: the line keeps the raw values, the metrics the labels.
+  if (!ctx.tags.feature.empty()) ctx.log.text("feature", ctx.tags.feature);
+  if (!ctx.tags.team.empty()) ctx.log.text("team", ctx.tags.team);
+  if (!ctx.tags.env.empty()) ctx.log.text("env", ctx.tags.env);
   return pipeline::FilterStatus::Continue;
 }
 

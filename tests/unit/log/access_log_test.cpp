@@ -22,7 +22,11 @@ TEST(AccessLog, FormatsOneJsonObjectWithEveryField) {
   record.latency = std::chrono::microseconds(1234);
   record.upstream_latency = std::chrono::microseconds(1000);
   record.error = "backend reset";
-  record.annotations = {{"feature", "search"}, {"team", "growth"}};
+  record.fields.text("feature", "search");
+  record.fields.text("team", "gr\"owth");  // escaped by the fields, not breaking the line
+  record.fields.number("attempts", 3);
+  record.fields.flag("coalesced", true);
+  record.fields.decimal("saved_usd", "0.000125");
   std::string line = AccessLog::format(record, std::chrono::system_clock::now());
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto json = nlohmann::json::parse(line);
@@ -36,7 +40,10 @@ TEST(AccessLog, FormatsOneJsonObjectWithEveryField) {
   EXPECT_EQ(json["bytes_out"], 20);
   EXPECT_EQ(json["error"], "backend reset");
   EXPECT_EQ(json["feature"], "search");
-  EXPECT_EQ(json["team"], "growth");
+  EXPECT_EQ(json["team"], "gr\"owth");
+  EXPECT_EQ(json["attempts"], 3);
+  EXPECT_EQ(json["coalesced"], true);
+  EXPECT_EQ(json["saved_usd"].dump(), "0.000125");
   EXPECT_TRUE(json["ts"].get<std::string>().ends_with("Z"));
   EXPECT_EQ(json["ts"].get<std::string>().size(), 24u);  // 2026-11-28T18:30:13.402Z
 }

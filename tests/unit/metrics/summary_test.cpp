@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "costgate/filters/budget/budget_stats.h"
+#include "costgate/filters/router/router_stats.h"
+#include "costgate/filters/semantic_cache/cache_stats.h"
 #include "costgate/metrics/metrics.h"
 
 namespace costgate::metrics {
@@ -105,16 +108,22 @@ TEST(MetricsSummary, RequestsErrorsAndTokensPerCall) {
   EXPECT_DOUBLE_EQ(request["p99"].get<double>(), interpolated(0.99, 8, 0.1, 0.25, 7, 1));
 }
 
+// The filters count their own families (their stats); the summary finds them by name.
 TEST(MetricsSummary, CacheHitRateLeavesBypassesOutAndSavingsAddUp) {
   Metrics metrics;
+  filters::semantic_cache::CacheStats stats(metrics);
   auto lookup = [&](std::string_view result, std::optional<pricing::Micros> saved) {
-    metrics.countCacheLookup(kSearch, {.result = result,
-                                       .policy = "faq",
-                                       .lookup_seconds = 0.0001,
-                                       .saved = saved,
-                                       .entries = 1,
-                                       .bytes = 10,
-                                       .shared_store_up = std::nullopt});
+    pipeline::RequestContext ctx;
+    ctx.tag_labels = {"search", "growth", "prod", ""};
+    ctx.model = "small";
+    stats.record(ctx, {.result = result,
+                       .lookup_seconds = 0.0001,
+                       .coalesced = false,
+                       .saved = saved,
+                       .policy = "faq",
+                       .entries = 1,
+                       .bytes = 10,
+                       .shared_store_up = std::nullopt});
   };
   lookup("miss", std::nullopt);
   lookup("miss", std::nullopt);
@@ -133,12 +142,20 @@ TEST(MetricsSummary, CacheHitRateLeavesBypassesOutAndSavingsAddUp) {
 
 TEST(MetricsSummary, EscalationRateIsEscalationsPerRouteDecision) {
   Metrics metrics;
-  for (int i = 0; i < 8; ++i) metrics.countRouteDecision("cheap", "complexity");
-  metrics.countRouteDecision("strong", "long-prompts");
-  metrics.countRouteDecision("strong", "long-prompts");
-  metrics.countEscalation("small", "large", "low_logprob");
-  metrics.countEscalation("small", "large", "refusal");
-  metrics.countEscalation("small", "large", "low_logprob");
+  filters::router::RouterStats stats(metrics);
+  auto routed = [&](std::string tier, std::string rule, std::vector<pipeline::Escalation> moves) {
+    pipeline::RequestContext ctx;
+    ctx.served_model = "large";
+    if (!moves.empty()) {
+      ctx.cascade.emplace();
+      ctx.cascade->escalations = std::move(moves);
+    }
+    stats.record(ctx, {std::move(tier), std::move(rule)});
+  };
+  for (int i = 0; i < 7; ++i) routed("cheap", "complexity", {});
+  routed("cheap", "complexity", {{"small", "large", "low_logprob"}, {"small", "large", "refusal"}});
+  routed("strong", "long-prompts", {{"small", "large", "low_logprob"}});
+  routed("strong", "long-prompts", {});
   metrics.countFallback("large", "backup", "upstream_timeout");
   json routing = summaryOf(metrics)["routing"];
   EXPECT_EQ(routing["decisions"], 10);
@@ -149,20 +166,22 @@ TEST(MetricsSummary, EscalationRateIsEscalationsPerRouteDecision) {
 
 TEST(MetricsSummary, BudgetsShowTheirLatestSpendLimitAndState) {
   Metrics metrics;
-  server::ExchangeRecord record;
-  record.budgets = {{.name = "team-growth", .spent = 8'000'000, .limit = 10'000'000, .state = 1},
-                    {.name = "global", .spent = 1'250'000, .limit = 100'000'000, .state = 0}};
-  metrics.observeBudgets(record);
-  record.budgets = {{.name = "team-growth", .spent = 10'000'000, .limit = 10'000'000, .state = 3}};
-  record.budget_rejected = "team-growth";
-  metrics.observeBudgets(record);
-  record.budgets.clear();
-  record.budget_rejected = "per-user";
-  record.budget_rate_limited = true;
-  metrics.observeBudgets(record);
-  record.budget_rejected.clear();
-  record.budget_degraded = "global";
-  metrics.observeBudgets(record);
+  filters::budget::BudgetStats stats(metrics);
+  auto record = [&](std::vector<filters::budget::BudgetOutcome::State> budgets,
+                    std::string rejected, bool rate_limited, std::string degraded) {
+    pipeline::RequestContext ctx;
+    filters::budget::BudgetOutcome outcome;
+    outcome.budgets = std::move(budgets);
+    outcome.rejected = std::move(rejected);
+    outcome.rate_limited = rate_limited;
+    outcome.degraded = std::move(degraded);
+    stats.record(ctx, outcome);
+  };
+  record({{"team-growth", 8'000'000, 10'000'000, "warn"}, {"global", 1'250'000, 100'000'000, "ok"}},
+         "", false, "");
+  record({{"team-growth", 10'000'000, 10'000'000, "open"}}, "team-growth", false, "");
+  record({}, "per-user", true, "");
+  record({}, "", false, "global");
 
   json summary = summaryOf(metrics);
   EXPECT_EQ(summary["budgets"], json::parse(R"([

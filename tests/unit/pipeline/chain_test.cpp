@@ -18,8 +18,16 @@ class RecordingFilter : public Filter {
     ctx.local_reply = LocalReply{429, "application/json", "{}", {}};
     return FilterStatus::Respond;
   }
-  void onResponse(RequestContext& ctx) const override { ctx.tags.feature += "resp:" + id_ + " "; }
-  bool readsResponse() const override { return id_ == "c"; }
+  void onResponseBody(RequestContext& ctx, int, std::string_view) const override {
+    ctx.tags.feature += "resp:" + id_ + " ";
+  }
+  bool observesResponseBody() const override { return id_ == "c"; }
+  std::vector<LocalEndpoint> endpoints() const override {
+    if (id_ != "b") return {};
+    LocalEndpoint endpoint;
+    endpoint.path = "/admin/" + id_;
+    return {endpoint};
+  }
   void onChunk(RequestContext& ctx, StreamEvent& event) const override {
     ctx.tags.feature += "chunk:" + id_ + " ";
     if (id_ == "b") event.drop = true;
@@ -43,7 +51,7 @@ TEST(Chain, RequestsRunInOrderAndTheRestInReverse) {
   Chain chain = makeChain(false);
   RequestContext ctx;
   EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Continue);
-  chain.onResponse(ctx);
+  chain.onResponseBody(ctx, 200, "{}");
   StreamEvent event{{"", "x"}};
   chain.onChunk(ctx, event);
   chain.onComplete(ctx);
@@ -61,21 +69,22 @@ TEST(Chain, RespondStopsLaterFiltersAndLeavesTheReply) {
   EXPECT_EQ(ctx.local_reply->status, 429);
 }
 
-// Waits once (for an already fired signal), then goes on.
+// Waits for a signal, then goes on from where it stopped: its continuation, not onRequest again.
 class WaitingFilter : public Filter {
  public:
   std::string_view name() const override { return "w"; }
   FilterStatus onRequest(RequestContext& ctx) const override {
     ctx.tags.feature += "req:w ";
-    bool& waited = ctx.state<bool>(this);
-    if (waited) return FilterStatus::Continue;
-    waited = true;
-    ctx.awaited = AwaitSignal{std::make_shared<Signal>(), std::chrono::milliseconds(5)};
+    ctx.awaited = Awaited{AwaitSignal{std::make_shared<Signal>(), std::chrono::milliseconds(5)},
+                          [](RequestContext& resumed) {
+                            resumed.tags.feature += "resumed:w ";
+                            return FilterStatus::Continue;
+                          }};
     return FilterStatus::Wait;
   }
 };
 
-TEST(Chain, WaitLeavesThePositionAtTheWaitingFilterToRunAgainFromThere) {
+TEST(Chain, WaitLeavesThePositionAtTheWaitingFilterAndResumeGoesOnFromItsContinuation) {
   std::vector<std::unique_ptr<Filter>> filters;
   filters.push_back(std::make_unique<RecordingFilter>("a", false));
   filters.push_back(std::make_unique<WaitingFilter>());
@@ -85,9 +94,24 @@ TEST(Chain, WaitLeavesThePositionAtTheWaitingFilterToRunAgainFromThere) {
   std::size_t position = 0;
   EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::Wait);
   EXPECT_EQ(position, 1u);
-  EXPECT_TRUE(ctx.awaited.has_value());
-  EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::Continue);
-  EXPECT_EQ(ctx.tags.feature, "req:a req:w req:w req:c ");
+  ASSERT_TRUE(ctx.awaited.has_value());
+  const Awaited awaited = std::move(*ctx.awaited);
+  ctx.awaited.reset();
+  EXPECT_EQ(chain.resume(ctx, position, awaited.resume), FilterStatus::Continue);
+  EXPECT_EQ(ctx.tags.feature, "req:a req:w resumed:w req:c ");
+}
+
+TEST(Chain, AContinuationThatRespondsStopsTheChain) {
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<WaitingFilter>());
+  filters.push_back(std::make_unique<RecordingFilter>("c", false));
+  Chain chain(std::move(filters));
+  RequestContext ctx;
+  std::size_t position = 0;
+  ASSERT_EQ(chain.onRequest(ctx, position), FilterStatus::Wait);
+  auto respond = [](RequestContext&) { return FilterStatus::Respond; };
+  EXPECT_EQ(chain.resume(ctx, position, respond), FilterStatus::Respond);
+  EXPECT_EQ(ctx.tags.feature, "req:w ");
 }
 
 TEST(Chain, EmptyChainPassesThrough) {
@@ -95,14 +119,18 @@ TEST(Chain, EmptyChainPassesThrough) {
   RequestContext ctx;
   EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Continue);
   EXPECT_EQ(chain.size(), 0u);
-  EXPECT_FALSE(chain.readsResponse());
+  EXPECT_FALSE(chain.observesResponseBody());
+  EXPECT_TRUE(chain.endpoints().empty());
 }
 
-TEST(Chain, ReadsResponsesWhenAnyFilterDoes) {
-  EXPECT_TRUE(makeChain(false).readsResponse());
+TEST(Chain, ObservesResponseBodiesWhenAnyFilterDoesAndGathersEndpoints) {
+  Chain chain = makeChain(false);
+  EXPECT_TRUE(chain.observesResponseBody());
+  ASSERT_EQ(chain.endpoints().size(), 1u);
+  EXPECT_EQ(chain.endpoints()[0].path, "/admin/b");
   std::vector<std::unique_ptr<Filter>> filters;
   filters.push_back(std::make_unique<RecordingFilter>("a", false));
-  EXPECT_FALSE(Chain(std::move(filters)).readsResponse());
+  EXPECT_FALSE(Chain(std::move(filters)).observesResponseBody());
 }
 
 config::GatewayConfig configWithFilters(const std::string& filters) {
@@ -117,7 +145,8 @@ config::GatewayConfig configWithFilters(const std::string& filters) {
 
 TEST(BuildChain, BuildsRegisteredFiltersByName) {
   KeptState kept;
-  auto built = buildChain(configWithFilters("  - tagging\n"), kept);
+  metrics::Metrics metrics;
+  auto built = buildChain(configWithFilters("  - tagging\n"), {kept, metrics});
   auto* chain = std::get_if<Chain>(&built);
   ASSERT_NE(chain, nullptr);
   ASSERT_EQ(chain->size(), 1u);
@@ -126,7 +155,8 @@ TEST(BuildChain, BuildsRegisteredFiltersByName) {
 
 TEST(BuildChain, UnknownFilterIsAnErrorAtItsName) {
   KeptState kept;
-  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), kept);
+  metrics::Metrics metrics;
+  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), {kept, metrics});
   auto* error = std::get_if<config::ConfigError>(&built);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->where.line, 9);

@@ -50,6 +50,14 @@ class Request {
   }
   // The body as the client sent it.
   const std::string& sent() const { return text_; }
+  // After a filter's Wait, what the gateway does once the wait is over: its continuation.
+  pipeline::FilterStatus resume() {
+    EXPECT_TRUE(ctx.awaited.has_value()) << "the filter did not wait";
+    if (!ctx.awaited) return pipeline::FilterStatus::Continue;
+    const pipeline::Awaited awaited = std::move(*ctx.awaited);
+    ctx.awaited.reset();
+    return awaited.resume(ctx);
+  }
 
   pipeline::RequestContext ctx;
 

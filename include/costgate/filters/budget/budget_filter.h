@@ -23,6 +23,7 @@
 #include "costgate/budget/window.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
+#include "costgate/filters/budget/budget_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
@@ -88,17 +89,20 @@ class BudgetFilter : public pipeline::Filter {
  public:
   using Now = std::function<std::chrono::system_clock::time_point()>;
   // A memory ledger (and the local one that stands in for Redis) comes from `kept` when a previous
-  // configuration left one, so that a reload keeps the spend (null: a new one). `now` is
-  // injectable for tests (windows are calendar based).
-  explicit BudgetFilter(BudgetConfig config, pipeline::KeptState* kept = nullptr, Now now = {});
+  // configuration left one, so that a reload keeps the spend (null: a new one). Its stats are
+  // declared in `metrics`. `now` is injectable for tests (windows are calendar based).
+  BudgetFilter(BudgetConfig config, metrics::Metrics& metrics, pipeline::KeptState* kept = nullptr,
+               Now now = {});
   ~BudgetFilter() override;
   std::string_view name() const override { return "budget"; }
   // Reserves (or refuses with 429), possibly degrading the request first; waits for a Redis
   // ledger on a worker thread.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
-  // Settles the reservations to ctx.charged (a request that failed settles nothing spent).
+  // Settles the reservations to ctx.charged (a request that failed settles nothing spent), and
+  // counts the request in the budget's stats and log fields.
   void onComplete(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
+  // GET /admin/budgets: every budget's spend, reservations, limit and state.
+  std::vector<pipeline::LocalEndpoint> endpoints() const override;
 
   // Every budget's state now; nullopt when the ledger cannot be read. Blocking (a Redis read):
   // call it off the event loop (statusAsync).
@@ -112,6 +116,10 @@ class BudgetFilter : public pipeline::Filter {
   struct Decision;
   struct WorkerAnswer;
   Decision decide(const Plan& plan, costgate::budget::Ledger& ledger) const;
+  // The plan for this request; null when no budget or rate limit applies.
+  std::shared_ptr<Plan> planFor(const pipeline::RequestContext& ctx) const;
+  // What the ledger decided, applied to the request: a refusal, a degrade, warnings.
+  pipeline::FilterStatus apply(pipeline::RequestContext& ctx, Decision decision) const;
   costgate::budget::Ledger& ledger() const { return *ledger_; }
 
   BudgetConfig config_;
@@ -121,9 +129,10 @@ class BudgetFilter : public pipeline::Filter {
   std::shared_ptr<costgate::budget::MemoryLedger> fallback_;
   std::unique_ptr<costgate::budget::LedgerWorker> worker_;  // Redis only
   std::shared_ptr<const costgate::budget::TimeZone> utc_;   // rate limits' minutes
+  BudgetStats stats_;
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
-    const config::FilterSpec& spec, pipeline::KeptState& kept);
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment);
 
 }  // namespace costgate::filters::budget

@@ -54,7 +54,6 @@ class PromptPruningFilter : public pipeline::Filter {
   std::string_view name() const override { return "prompt_pruning"; }
   // Never replies: a request still over its budget goes on (token_cap is what rejects).
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
 
  private:
   PruningConfig config_;

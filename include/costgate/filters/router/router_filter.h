@@ -13,6 +13,7 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/filters/router/answer_judge.h"
+#include "costgate/filters/router/router_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/policy.h"
 
@@ -76,18 +77,21 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
 
 class RouterFilter : public pipeline::Filter {
  public:
-  explicit RouterFilter(RouterConfig config) : config_(std::move(config)) {}
+  RouterFilter(RouterConfig config, metrics::Metrics& metrics)
+      : config_(std::move(config)), stats_(metrics) {}
   std::string_view name() const override { return "router"; }
   // Refuses a disallowed model with 403 (or rewrites it), sets the model of the chosen tier
   // (ctx.setMember), and ctx.cascade for a tier of several models.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
+  // Counts the decision and the cascade's escalations.
+  void onComplete(pipeline::RequestContext& ctx) const override;
 
  private:
   RouterConfig config_;
+  RouterStats stats_;
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeRouterFilter(
-    const config::FilterSpec& spec);
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment);
 
 }  // namespace costgate::filters::router

@@ -17,6 +17,7 @@
 #include "costgate/cache/store.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
+#include "costgate/filters/semantic_cache/cache_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
@@ -60,24 +61,30 @@ struct CacheConfig {
 
 std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec);
 
+// One request's way through the cache (semantic_cache_filter.cpp).
+struct CacheLookup;
+
 class SemanticCacheFilter : public pipeline::Filter {
  public:
   // Each policy's store (and its requests in flight) comes from `kept` when a previous
   // configuration left one built the same way (the policy's name, store, embedder and limits), so
-  // that a reload keeps the entries (null: new stores).
-  explicit SemanticCacheFilter(CacheConfig config, pipeline::KeptState* kept = nullptr);
+  // that a reload keeps the entries (null: new stores). Its stats are declared in `metrics`.
+  SemanticCacheFilter(CacheConfig config, metrics::Metrics& metrics,
+                      pipeline::KeptState* kept = nullptr);
   std::string_view name() const override { return "semantic_cache"; }
   // Looks the request up; a hit replies (a whole completion, or its replay as a stream) with
-  // x-costgate-cache: hit-exact or hit-semantic, and sets ctx.cache with the saving.
+  // x-costgate-cache: hit-exact or hit-semantic, and sets ctx.spared with the saving. A
+  // semantic lookup with a backend embedder waits for the embedding; an identical request in
+  // flight is waited for once.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
   // Store a miss's answer: a whole 200 answer, or a stream once its [DONE] comes.
   void onResponseBody(pipeline::RequestContext& ctx, int status,
                       std::string_view body) const override;
   bool observesResponseBody() const override { return true; }
   void onChunk(pipeline::RequestContext& ctx, pipeline::StreamEvent& event) const override;
-  // Wakes the requests waiting for this one's answer, if it led and has not yet.
+  // Wakes the requests waiting for this one's answer, if it led and has not yet; counts the
+  // request in the cache's stats and log fields.
   void onComplete(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
 
  private:
   struct PolicyStore {
@@ -86,13 +93,23 @@ class SemanticCacheFilter : public pipeline::Filter {
     std::shared_ptr<cache::InFlight> in_flight;
   };
   const PolicyStore& storeOf(const CachePolicy& policy) const;
+  // The steps of onRequest, each resumed after what the one before waited for.
+  pipeline::FilterStatus search(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  pipeline::FilterStatus coalesce(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  pipeline::FilterStatus afterCoalescing(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  pipeline::FilterStatus answer(pipeline::RequestContext& ctx, CacheLookup& lookup,
+                                cache::Hit hit) const;
+  pipeline::FilterStatus missed(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  // The lookup's result so far, with the store's size, for onComplete.
+  void finish(pipeline::RequestContext& ctx, CacheLookup& lookup, std::string_view result) const;
 
   CacheConfig config_;
+  CacheStats stats_;
   std::vector<PolicyStore> stores_;  // one per policy: each has its own limits
   cache::LexicalEmbedder embedder_;
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(
-    const config::FilterSpec& spec, pipeline::KeptState& kept);
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment);
 
 }  // namespace costgate::filters::semantic_cache

@@ -55,7 +55,6 @@ class TaggingFilter : public pipeline::Filter {
   // Fills ctx.tags and ctx.tag_labels; replies 401 only when a key is required and missing.
   // Reads the body through ctx.request_index only.
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
 
  private:
   TaggingConfig config_;

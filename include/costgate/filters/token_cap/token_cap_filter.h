@@ -55,7 +55,6 @@ class TokenCapFilter : public pipeline::Filter {
   // Edits the body through ctx.setMember/replaceBody; replies 400 when the input is over the
   // policy's maximum (and pruning, if asked for, could not bring it under).
   pipeline::FilterStatus onRequest(pipeline::RequestContext& ctx) const override;
-  bool usesBody() const override { return false; }
 
  private:
   TokenCapConfig config_;

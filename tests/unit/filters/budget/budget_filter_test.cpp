@@ -9,6 +9,7 @@
 
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
+#include "../../support/test_metrics.h"
 
 namespace costgate::filters::budget {
 namespace {
@@ -89,7 +90,7 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   Time now = utc(2026, 12, 1, 4, 30);  // still November 30th in New York (UTC-5)
   BudgetFilter filter(configOk("      budgets: [{name: month, amount_usd: 0.001, window: month, "
                                "time_zone: America/New_York}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(run(filter, first, 990), FilterStatus::Continue);
   Request second(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
@@ -114,7 +115,7 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
 TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
   auto held = filter.status();
@@ -133,13 +134,13 @@ TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
   Time now = utc(2026, 6, 15, 12);
   pipeline::KeptState kept;
   auto before = std::make_unique<BudgetFilter>(
-      configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"), &kept,
-      [&] { return now; });
+      configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
+      test_data::testMetrics(), &kept, [&] { return now; });
   Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   ASSERT_EQ(run(*before, first, 400'000), FilterStatus::Continue);
   // The new configuration lowers the limit; it is built while the old one still serves.
   BudgetFilter after(configOk("      budgets: [{name: day, amount_usd: 0.5, window: day}]\n"),
-                     &kept, [&] { return now; });
+                     test_data::testMetrics(), &kept, [&] { return now; });
   before.reset();
   EXPECT_EQ(after.status()->at(0).spent, 400'000);
   EXPECT_EQ(after.status()->at(0).limit, 500'000);
@@ -148,16 +149,16 @@ TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
 
   pipeline::KeptState elsewhere;  // a process of its own starts from nothing
   BudgetFilter fresh(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
-                     &elsewhere, [&] { return now; });
+                     test_data::testMetrics(), &elsewhere, [&] { return now; });
   EXPECT_EQ(fresh.status()->at(0).spent, 0);
 }
 
 TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
-  request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade"};
+  request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
   // 1000 output tokens at $2/M and at $20/M, plus the input twice.
   EXPECT_GE(filter.status()->at(0).reserved, 22'000);
@@ -169,24 +170,25 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
       configOk("      budgets: [{name: day, amount_usd: 0.01, thresholds: [{at: 0.5, action: "
                "degrade}, {at: 1, action: open}], degrade: {model: cheap, max_output_tokens: "
                "50}}]\n"),
-      nullptr, [&] { return now; });
+      test_data::testMetrics(), nullptr, [&] { return now; });
   Request spend(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   run(filter, spend, 6000);
   Request degraded(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
-  degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade"};
+  degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
   ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::Continue);
   EXPECT_FALSE(degraded.ctx.cascade);
   json body = degraded.forwarded();
   EXPECT_EQ(body["model"], "cheap");
   EXPECT_EQ(body["max_tokens"], 50);
-  EXPECT_EQ(degraded.ctx.budget->degraded, "day");
+  filter.onComplete(degraded.ctx);
+  EXPECT_EQ(degraded.ctx.log.textOf("degraded_by"), "day");
 }
 
 TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: app, match: {key: [search-app], team: "
                                "[core]}, amount_usd: 0.001}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   Request keyed(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
   keyed.ctx.api_key_name = "search-app";
   run(filter, keyed, 990);
@@ -201,7 +203,7 @@ TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
 TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
   Time now = utc(2026, 6, 15, 12, 0);
   BudgetFilter filter(configOk("      rate_limits: [{name: rpm, requests_per_minute: 2}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   for (int i = 0; i < 2; ++i) {
     Request request(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
     EXPECT_EQ(run(filter, request, 1), FilterStatus::Continue);
@@ -221,7 +223,7 @@ TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      assumed_output_tokens: 100\n"
                                "      budgets: [{name: day, amount_usd: 100000, window: day}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   auto reserved = [&](const std::string& fields) {
     Request request(R"({"model":"m","prompt":"four tokens of prompt",)" + fields + "}",
                     pipeline::Route::Completions, nullptr, kTags);
@@ -251,7 +253,7 @@ TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
 TEST(BudgetFilter, AnAbsurdOutputCapCannotSlipPastATokenRateLimit) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      rate_limits: [{name: tpm, tokens_per_minute: 1000000}]\n"),
-                      nullptr, [&] { return now; });
+                      test_data::testMetrics(), nullptr, [&] { return now; });
   // An unpriced model: only the token limit can refuse it.
   Request huge(std::string(R"({"model":"cheap","input":"embed me","max_tokens":1e300,"n":-1e300})"),
                pipeline::Route::Embeddings, nullptr, kTags);

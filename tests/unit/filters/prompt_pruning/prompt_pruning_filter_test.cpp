@@ -125,8 +125,6 @@ TEST(PromptPruningConfig, MakeBuildsAFilterThatReadsOnlyTheIndex) {
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(made));
   const auto& filter = std::get<std::unique_ptr<pipeline::Filter>>(made);
   EXPECT_EQ(filter->name(), "prompt_pruning");
-  EXPECT_FALSE(filter->usesBody());
-  EXPECT_FALSE(filter->readsResponse());
   EXPECT_TRUE(std::holds_alternative<config::ConfigError>(makePromptPruningFilter(specFrom(
       "filters:\n  - prompt_pruning: {policies: [{name: p, budget: 1}]}\n", "prompt_pruning"))));
 }
@@ -343,14 +341,15 @@ TEST(PromptPruningFilter, EarlierMemberEditsStillApply) {
   EXPECT_EQ(forwarded["messages"][0]["content"].get<std::string>().find("  "), std::string::npos);
 }
 
-// A filter that reads the DOM (usesBody) after this one sees the pruned body too.
-TEST(PromptPruningFilter, TheDomIsKeptInStepWithTheReplacedBody) {
+// A filter after this one reads the pruned body through the index.
+TEST(PromptPruningFilter, TheIndexShowsTheReplacedBodyToLaterFilters) {
   const PromptPruningFilter filter = filterFrom("        - {name: tidy}\n");
   Request request(
       json{{"model", "gpt-4o"}, {"messages", json::array({message("user", kSpacious)})}});
-  request.ctx.body = json::parse(request.sent());
   filter.onRequest(request.ctx);
-  EXPECT_EQ(request.ctx.body, json::parse(request.ctx.replaced_body));
+  ASSERT_FALSE(request.ctx.replaced_body.empty());
+  EXPECT_EQ(json::parse(request.ctx.request_index->raw()), json::parse(request.ctx.replaced_body));
+  EXPECT_NE(json::parse(request.ctx.request_index->raw()), json::parse(request.sent()));
 }
 
 // An image of unknown size is counted as an estimate; pruning the text around it must not make

@@ -8,6 +8,7 @@
 
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
+#include "../../support/test_metrics.h"
 #include "costgate/filters/router/request_features.h"
 
 namespace costgate::filters::router {
@@ -31,6 +32,24 @@ RouterConfig configOk(const std::string& policy_yaml) {
     return {};
   }
   return std::get<RouterConfig>(std::move(parsed));
+}
+
+RouterFilter routerWith(RouterConfig config) {
+  return RouterFilter(std::move(config), test_data::testMetrics());
+}
+
+// The routing decision as the request's log line tells it: "tier:rule".
+std::string decisionOf(const RouterFilter& filter, Request& request) {
+  filter.onComplete(request.ctx);
+  return std::string(request.ctx.log.textOf("route_decision"));
+}
+std::string tierOf(const RouterFilter& filter, Request& request) {
+  const std::string decision = decisionOf(filter, request);
+  return decision.substr(0, decision.find(':'));
+}
+std::string ruleOf(const RouterFilter& filter, Request& request) {
+  const std::string decision = decisionOf(filter, request);
+  return decision.substr(decision.find(':') + 1);
 }
 
 std::string configError(const std::string& policy_yaml) {
@@ -74,7 +93,7 @@ TEST(RouterConfig, ReportsWrongModelsTiersAndStepsAtTheirPlace) {
 }
 
 TEST(RouterFilter, TheApprovalGateRejectsWith403OrRewrites) {
-  RouterFilter reject(configOk("{name: p, allowed_models: [small, m*]}"));
+  RouterFilter reject = routerWith(configOk("{name: p, allowed_models: [small, m*]}"));
   Request denied(chat("large", "hi"));
   ASSERT_EQ(reject.onRequest(denied.ctx), FilterStatus::Respond);
   EXPECT_EQ(denied.ctx.local_reply->status, 403);
@@ -84,16 +103,16 @@ TEST(RouterFilter, TheApprovalGateRejectsWith403OrRewrites) {
   Request allowed(chat("small", "hi"));
   EXPECT_EQ(reject.onRequest(allowed.ctx), FilterStatus::Continue);
 
-  RouterFilter rewrite(
+  RouterFilter rewrite = routerWith(
       configOk("{name: p, allowed_models: [small], on_disallowed: rewrite, default_model: small}"));
   Request rewritten(chat("large", "hi"));
   EXPECT_EQ(rewrite.onRequest(rewritten.ctx), FilterStatus::Continue);
   EXPECT_EQ(routedModel(rewritten), "small");
-  EXPECT_EQ(rewritten.ctx.route_rule, "approval");
+  EXPECT_EQ(ruleOf(rewrite, rewritten), "approval");
 }
 
 TEST(RouterFilter, RulesPickATierInOrderAndTheComplexityScoreTheRest) {
-  RouterFilter filter(configOk(
+  RouterFilter filter = routerWith(configOk(
       std::string("{name: p, ") + kTiers +
       ", rules: [{name: tools, when: {has_tools: true}, tier: strong}, {name: proofs, when: "
       "{keywords: [Prove]}, tier: cascade}], complexity: [{below: 0.2, tier: cheap}, {tier: "
@@ -101,13 +120,13 @@ TEST(RouterFilter, RulesPickATierInOrderAndTheComplexityScoreTheRest) {
   Request tools(chat("m", "hi", {{"tools", {{{"type", "function"}}}}}));
   filter.onRequest(tools.ctx);
   EXPECT_EQ(routedModel(tools), "large");
-  EXPECT_EQ(tools.ctx.route_tier, "strong");
-  EXPECT_EQ(tools.ctx.route_rule, "tools");
+  EXPECT_EQ(tierOf(filter, tools), "strong");
+  EXPECT_EQ(ruleOf(filter, tools), "tools");
   EXPECT_FALSE(tools.ctx.cascade);
 
   Request proof(chat("m", "Please prove that sqrt(2) is irrational."));
   filter.onRequest(proof.ctx);
-  EXPECT_EQ(proof.ctx.route_rule, "proofs");
+  EXPECT_EQ(ruleOf(filter, proof), "proofs");
   ASSERT_TRUE(proof.ctx.cascade);
   EXPECT_EQ(proof.ctx.cascade->models, (std::vector<std::string>{"small", "large"}));
   EXPECT_TRUE(proof.ctx.cascade->ask_logprobs);
@@ -115,36 +134,37 @@ TEST(RouterFilter, RulesPickATierInOrderAndTheComplexityScoreTheRest) {
 
   Request easy(chat("m", "What time is it?"));
   filter.onRequest(easy.ctx);
-  EXPECT_EQ(easy.ctx.route_rule, "complexity");
-  EXPECT_EQ(easy.ctx.route_tier, "cheap");
+  EXPECT_EQ(ruleOf(filter, easy), "complexity");
+  EXPECT_EQ(tierOf(filter, easy), "cheap");
   Request code(chat("m", "Why does this fail?\n```\nint main() { return 1 }\n```\nAnalyze it."));
   filter.onRequest(code.ctx);
-  EXPECT_EQ(code.ctx.route_tier, "strong");
+  EXPECT_EQ(tierOf(filter, code), "strong");
 }
 
 TEST(RouterFilter, RulesMatchTagsAndTheRequestedModel) {
-  RouterFilter filter(configOk(std::string("{name: p, ") + kTiers +
-                               ", rules: [{name: vip, when: {team: [sales], model: [m*]}, tier: "
-                               "strong}, {name: rest, when: {}, tier: cheap}]}"));
+  RouterFilter filter =
+      routerWith(configOk(std::string("{name: p, ") + kTiers +
+                          ", rules: [{name: vip, when: {team: [sales], model: [m*]}, tier: "
+                          "strong}, {name: rest, when: {}, tier: cheap}]}"));
   Request sales(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "sales", "", ""});
   filter.onRequest(sales.ctx);
-  EXPECT_EQ(sales.ctx.route_rule, "vip");
+  EXPECT_EQ(ruleOf(filter, sales), "vip");
   Request other(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "ops", "", ""});
   filter.onRequest(other.ctx);
-  EXPECT_EQ(other.ctx.route_rule, "rest");
+  EXPECT_EQ(ruleOf(filter, other), "rest");
 }
 
 TEST(RouterFilter, AStreamInACascadingTierIsPreRoutedUnlessThePolicyBuffers) {
   const std::string tiers =
       std::string("{name: p, ") + kTiers + ", rules: [{name: all, when: {}, tier: cascade}]";
-  RouterFilter pre_route(configOk(tiers + "}"));
+  RouterFilter pre_route = routerWith(configOk(tiers + "}"));
   Request stream(chat("m", "hello", {{"stream", true}}));
   stream.ctx.stream = true;
   pre_route.onRequest(stream.ctx);
   EXPECT_FALSE(stream.ctx.cascade);
   EXPECT_EQ(routedModel(stream), "small");
 
-  RouterFilter buffer(configOk(tiers + ", cascade: {streams: buffer}}"));
+  RouterFilter buffer = routerWith(configOk(tiers + ", cascade: {streams: buffer}}"));
   Request buffered(chat("m", "hello", {{"stream", true}}));
   buffered.ctx.stream = true;
   buffer.onRequest(buffered.ctx);
@@ -152,9 +172,10 @@ TEST(RouterFilter, AStreamInACascadingTierIsPreRoutedUnlessThePolicyBuffers) {
 }
 
 TEST(RouterFilter, TheCascadeJudgesWithThePolicysSignalsAndTheRequestsFormat) {
-  RouterFilter filter(configOk(std::string("{name: p, ") + kTiers +
-                               ", rules: [{name: all, when: {}, tier: cascade}], cascade: "
-                               "{threshold: 0.5, signals: {refusal: 0.4}}}"));
+  RouterFilter filter =
+      routerWith(configOk(std::string("{name: p, ") + kTiers +
+                          ", rules: [{name: all, when: {}, tier: cascade}], cascade: "
+                          "{threshold: 0.5, signals: {refusal: 0.4}}}"));
   Request request(chat("m", "Give me JSON", {{"response_format", {{"type", "json_object"}}}}));
   filter.onRequest(request.ctx);
   ASSERT_TRUE(request.ctx.cascade);
