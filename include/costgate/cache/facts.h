@@ -18,8 +18,8 @@ struct Facts {
                                          // ("two" -> "2"), with units ("5gb", "50%", "10:30am"),
                                          // and arithmetic without spaces ("17*23")
   std::vector<std::string> polarity;     // negations (all "not") and words of opposite pairs:
-                                         // enable/disable, allow/deny, add/remove, ... (the table
-                                         // is in facts.cpp)
+                                         // enable/disable, allow/deny, add/remove, ... (the lists
+                                         // are in src/cache/facts/words/)
   std::vector<std::string> entities;     // names, lower-cased: capitalized words inside a sentence,
                                          // acronyms, words with digits ("2fa", "s3", "gpt-4o")
   std::vector<std::string> identifiers;  // code, case kept: `backticked`, snake_case, camelCase,

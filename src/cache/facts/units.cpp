@@ -1,0 +1,39 @@
+#include "costgate/cache/facts/units.h"
+
+#include <cstddef>
+#include <utility>
+
+#include "costgate/cache/facts/text.h"
+#include "costgate/cache/facts/word_lists.h"
+
+namespace costgate::cache::facts {
+
+std::optional<std::string_view> unitOf(std::string_view spelling) {
+  static const WordMap kUnits = WordMap().add("units");
+  return kUnits.find(spelling);
+}
+
+std::vector<Atom> attachUnits(std::vector<Atom> in) {
+  std::vector<Atom> out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    out.push_back(std::move(in[i]));
+    Atom& number = out.back();
+    if (number.kind != AtomKind::kNumber || number.hasUnit || i + 1 >= in.size()) continue;
+    const Atom& next = in[i + 1];
+    std::optional<std::string_view> unit;
+    if (next.kind == AtomKind::kWord && next.text.size() >= 2) {
+      unit = unitOf(lowered(next.text));
+    } else if (next.kind == AtomKind::kOperator && next.text == "%") {
+      bool modulo = i + 2 < in.size() && in[i + 2].kind == AtomKind::kNumber;
+      if (!modulo) unit = "%";
+    }
+    if (!unit) continue;
+    number.text += *unit;
+    number.hasUnit = true;
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace costgate::cache::facts
