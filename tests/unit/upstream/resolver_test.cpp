@@ -23,19 +23,25 @@ using server::EventLoop;
 using server::Socket;
 using server::Task;
 
+// A non-blocking UDP socket bound to 127.0.0.1 on a free port, which `port` receives.
+int udpSocketOnLoopback(std::uint16_t* port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), size), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  *port = ntohs(address.sin_port);
+  return fd;
+}
+
 // A DNS server on 127.0.0.1, answering on the test's loop: an A record with its TTL for each name
 // it was given, no AAAA record, NXDOMAIN for any other name. It counts the queries per name.
 class FakeDns {
  public:
   explicit FakeDns(EventLoop& loop) {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), size), 0);
-    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
-    port_ = ntohs(address.sin_port);
+    const int fd = udpSocketOnLoopback(&port_);
     socket_ = Socket(loop, fd);
     socket_.watchReadable([this] { answerAll(); });
   }
@@ -240,15 +246,10 @@ TEST_F(ResolverTest, LookupsOfANameUnderWayShareItsQuery) {
 TEST(ResolverLifetimeTest, AResolverGoneWhileALookupWaitsLeavesTheLookupBe) {
   EventLoop loop;
   // A DNS server that never answers: a bound socket nobody reads.
-  const int silent = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), size), 0);
-  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  std::uint16_t port = 0;
+  const int silent = udpSocketOnLoopback(&port);
   Resolver::Options options;
-  options.servers = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  options.servers = "127.0.0.1:" + std::to_string(port);
   auto resolver = std::make_unique<Resolver>(loop, options);
   bool resumed = false;
   loop.spawn([](Resolver& resolver, bool& resumed) -> Task<> {
