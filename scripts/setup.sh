@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config git
   nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libhiredis-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libssl-dev libjemalloc-dev libhnswlib-dev
-  ca-certificates nodejs npm)
+  libcctz-dev libc-ares-dev tzdata ca-certificates nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   # chromium: the dashboard's page is loaded and screenshotted headless (dashboard.test.mjs).
   packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server chromium)

@@ -25,6 +25,7 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include "costgate/config/url.h"
 #include "costgate/config/yaml_reader.h"
 #include "costgate/tokenizer/encoding.h"
 
@@ -67,7 +68,6 @@ constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "er
 constexpr uint64_t kMaxThreads = 1024;
 // More idle sockets per worker than a process usually has file descriptors is a mistake.
 constexpr uint64_t kMaxIdleConnections = 65'536;
-constexpr uint64_t kMaxPort = 65'535;
 // Aliases can make a small file describe a huge or cyclic tree ("billion laughs", `&a [*a]`);
 // these bound the walks over it, here and in every filter that reads its settings later.
 constexpr std::size_t kMaxNodes = 100'000;
@@ -80,92 +80,43 @@ ConfigError errorAt(const YAML::Mark& mark, std::string message) {
 
 // Addresses.
 
-bool isHostCharacter(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-         c == ':' || c == '%';
-}
-
-// Splits "host", "host:port" or "[v6 address]:port", dropping the brackets. Returns why the text
-// is not one of those, or nothing.
-std::optional<std::string> splitAuthority(std::string_view text, std::string* host,
-                                          std::optional<uint16_t>* port) {
-  std::string_view rest;
-  if (text.starts_with('[')) {
-    const std::size_t close = text.find(']');
-    if (close == std::string_view::npos) return "missing ']' after the IPv6 address";
-    *host = text.substr(1, close - 1);
-    rest = text.substr(close + 1);
-  } else {
-    const std::size_t colon = text.find(':');
-    *host = text.substr(0, colon);
-    rest = colon == std::string_view::npos ? "" : text.substr(colon);
-    if (rest.find(':', 1) != std::string_view::npos) {
-      return "an IPv6 address needs brackets, e.g. [::1]:8080";
-    }
-  }
-  if (host->empty()) return "the host is missing";
-  if (!std::all_of(host->begin(), host->end(), isHostCharacter)) return "invalid host";
-  port->reset();
-  if (rest.empty()) return std::nullopt;
-  if (!rest.starts_with(':')) return "unexpected text after the host";
-  const std::optional<uint64_t> number = parseUnsignedDecimal(rest.substr(1));
-  if (!number || *number > kMaxPort) return "the port must be a number from 0 to 65535";
-  *port = static_cast<uint16_t>(*number);
-  return std::nullopt;
-}
+constexpr UrlScheme kBackendSchemes[] = {{"http", 80}, {"https", 443}};
 
 MaybeError parseListen(const Field& field, const std::string& text, ServerConfig* server) {
-  std::string host;
-  std::optional<uint16_t> port;
-  std::optional<std::string> problem = splitAuthority(text, &host, &port);
-  if (!problem && !port) problem = "the port is missing";
-  if (problem) {
+  auto parsed = parseHostPort(text);
+  std::string problem;
+  if (const auto* failed = std::get_if<std::string>(&parsed))
+    problem = *failed;
+  else if (!std::get<HostPort>(parsed).port)
+    problem = "the port is missing";
+  if (!problem.empty()) {
     return field.error("expected host:port such as 127.0.0.1:8080 or [::1]:8080, got " +
-                       quoteValue(text) + " (" + *problem + ")");
+                       quoteValue(text) + " (" + problem + ")");
   }
-  server->host = host;
-  server->port = *port;
+  HostPort& address = std::get<HostPort>(parsed);
+  server->host = std::move(address.host);
+  server->port = *address.port;
   return std::nullopt;
 }
 
-std::optional<std::string> splitUrl(std::string_view text, BackendConfig* backend) {
-  const std::size_t separator = text.find("://");
-  if (separator == std::string_view::npos) return "the scheme is missing";
-  std::string scheme(text.substr(0, separator));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  if (scheme != "http" && scheme != "https") return "the scheme must be http or https";
-  const std::string_view rest = text.substr(separator + 3);
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return "a query or fragment is not supported";
+MaybeError readBackendUrl(const Field& field, const std::string& text, BackendConfig* backend) {
+  auto parsed = parseUrl(text, kBackendSchemes);
+  if (const auto* problem = std::get_if<std::string>(&parsed)) {
+    // Credentials would end up quoted in the message and in logs: a URL with an '@' is not
+    // repeated.
+    const std::string got = text.find('@') == std::string::npos ? "got " + quoteValue(text) + " "
+                                                                : std::string("got a URL ");
+    return field.error("expected a URL such as https://api.openai.com/v1, " + got + "(" + *problem +
+                       ")");
   }
-  const bool has_space = std::any_of(
-      rest.begin(), rest.end(), [](unsigned char c) { return std::isspace(c) || std::iscntrl(c); });
-  if (has_space) return "it contains a space or control character";
-  const std::size_t slash = rest.find('/');
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  std::optional<uint16_t> port;
-  if (auto problem = splitAuthority(rest.substr(0, slash), &backend->host, &port)) return problem;
-  if (port == 0) return "the port must be a number from 1 to 65535";
+  Url& url = std::get<Url>(parsed);
+  if (url.user) return field.error("the URL must not contain credentials; put the key in api_key");
+  std::string_view path = url.path;
   while (path.ends_with('/')) path.remove_suffix(1);
-  backend->port = port.value_or(scheme == "https" ? 443 : 80);
-  backend->scheme = std::move(scheme);
+  backend->scheme = std::move(url.scheme);
+  backend->host = std::move(url.host);
+  backend->port = url.port;
   backend->base_path = std::string(path);
-  return std::nullopt;
-}
-
-MaybeError parseUrl(const Field& field, const std::string& text, BackendConfig* backend) {
-  // Credentials would end up quoted in the message and in logs, so the URL is not repeated.
-  const std::size_t scheme_end = text.find("://");
-  const std::size_t authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-  if (text.substr(authority, text.find('/', authority) - authority).find('@') !=
-      std::string::npos) {
-    return field.error("the URL must not contain credentials; put the key in api_key");
-  }
-  if (auto problem = splitUrl(text, backend)) {
-    return field.error("expected a URL such as https://api.openai.com/v1, got " + quoteValue(text) +
-                       " (" + *problem + ")");
-  }
   return std::nullopt;
 }
 
@@ -366,7 +317,7 @@ class Loader {
   static void readBackend(const Section& section, BackendConfig* backend) {
     section.require("url");
     section.parsed("url", [&](const Field& field, const std::string& text) {
-      return parseUrl(field, text, backend);
+      return readBackendUrl(field, text, backend);
     });
     section.parsed("api_key", [&](const Field& field, const std::string& key) -> MaybeError {
       // The key goes into a header, where a stray newline would split it.

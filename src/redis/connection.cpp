@@ -7,9 +7,11 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <climits>
+#include <charconv>
 #include <cstring>
 #include <utility>
+
+#include "costgate/config/url.h"
 
 namespace costgate::redis {
 namespace {
@@ -91,103 +93,40 @@ Reply take(void* raw) {
   return reply;
 }
 
-std::optional<int> hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+constexpr config::UrlScheme kRedisScheme[] = {{"redis", 6379}};
+
+// Why `url` cannot be a Redis address, or nothing: the password only (Redis before 6 has no user
+// names, and AUTH is sent with the password alone), a database number as the path.
+std::optional<std::string> redisProblem(const config::Url& url, Address& address) {
+  if (url.user) {
+    if (!url.user->empty() || !url.password)
+      return "a password without a user name: redis://:password@host";
+    if (url.password->empty()) return "empty password";
+    address.password = *url.password;
+  }
+  const std::string_view database = std::string_view(url.path).substr(url.path.empty() ? 0 : 1);
+  if (database.empty()) return std::nullopt;
+  const char* end = database.data() + database.size();
+  const auto [stop, error] = std::from_chars(database.data(), end, address.db);
+  if (error != std::errc{} || stop != end || address.db < 0) return "the database is not a number";
   return std::nullopt;
-}
-
-std::optional<std::string> percentDecoded(std::string_view text) {
-  std::string decoded;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    auto high = hexDigit(text[i + 1]);
-    auto low = hexDigit(text[i + 2]);
-    if (!high || !low) return std::nullopt;
-    decoded += static_cast<char>(*high * 16 + *low);
-    i += 2;
-  }
-  return decoded;
-}
-
-// Decimal digits only (no sign, no spaces) within [min, max].
-std::optional<int> numberIn(std::string_view text, int min, int max) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  long long value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value < min || value > max) return std::nullopt;
-  return static_cast<int>(value);
 }
 
 }  // namespace
 
-std::variant<Address, std::string> parseAddress(std::string_view url) {
-  constexpr std::string_view kScheme = "redis://";
-  const std::string quoted = "\"" + std::string(url) + "\"";
-  if (!url.starts_with(kScheme)) return "a Redis address starts with redis://, not " + quoted;
-  std::string_view rest = url.substr(kScheme.size());
+std::variant<Address, std::string> parseAddress(std::string_view text) {
+  auto parsed = config::parseUrl(text, kRedisScheme);
   Address address;
-  // The last '@' ends the password, which may then hold any other character.
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    if (!userinfo.starts_with(':')) {
-      return "a Redis address takes a password without a user name (redis://:password@host), not " +
-             quoted;
-    }
-    auto password = percentDecoded(userinfo.substr(1));
-    if (!password) return "bad percent-encoding in the password of " + quoted;
-    if (password->empty()) return "empty password in " + quoted;
-    address.password = std::move(*password);
+  std::optional<std::string> problem;
+  if (const auto* failed = std::get_if<std::string>(&parsed)) {
+    problem = *failed;
+  } else {
+    problem = redisProblem(std::get<config::Url>(parsed), address);
   }
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return "a Redis address has no query or fragment: " + quoted;
-  }
-  std::string_view path;
-  bool has_path = false;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    path = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    has_path = true;
-  }
-  std::string_view host = rest;
-  std::string_view port;
-  bool has_port = false;
-  if (rest.starts_with('[')) {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return "unclosed '[' in the host of " + quoted;
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (!after.starts_with(':')) return "unexpected text after the host of " + quoted;
-      port = after.substr(1);
-      has_port = true;
-    }
-  } else if (auto colon = rest.find(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-    has_port = true;
-  }
-  if (host.empty()) return "no host in " + quoted;
-  address.host = std::string(host);
-  if (has_port) {
-    auto number = numberIn(port, 1, 65535);
-    if (!number) return "the port of " + quoted + " is not a number from 1 to 65535";
-    address.port = *number;
-  }
-  if (has_path && !path.empty()) {
-    auto number = numberIn(path, 0, INT_MAX);
-    if (!number) return "the database of " + quoted + " is not a number";
-    address.db = *number;
-  }
+  if (problem) return "expected redis://[:password@]host[:port][/db] (" + *problem + ")";
+  const config::Url& url = std::get<config::Url>(parsed);
+  address.host = url.host;
+  address.port = url.port;
   return address;
 }
 

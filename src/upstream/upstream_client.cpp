@@ -1,7 +1,6 @@
 #include "costgate/upstream/upstream_client.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -14,7 +13,6 @@
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
-#include <thread>
 
 #include "costgate/http1/body.h"
 #include "costgate/http1/head.h"
@@ -336,7 +334,11 @@ void Exchange::cancel() {
 UpstreamClient::UpstreamClient() = default;
 UpstreamClient::~UpstreamClient() = default;
 
-UpstreamClient& UpstreamClient::of(EventLoop& loop) { return loop.local<UpstreamClient>(); }
+UpstreamClient& UpstreamClient::of(EventLoop& loop) {
+  UpstreamClient& client = loop.local<UpstreamClient>();
+  if (!client.resolver_) client.resolver_ = std::make_unique<Resolver>(loop);
+  return client;
+}
 
 ConnectionPool& UpstreamClient::poolFor(const Backend& backend) {
   for (auto& entry : pools_) {
@@ -358,69 +360,10 @@ std::size_t UpstreamClient::idleConnections(const Backend& backend) const {
 
 namespace {
 
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t size = 0;
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-};
-
-struct Resolved {
-  std::vector<Address> addresses;
-  std::string error;
-};
-
-Resolved resolveNow(const std::string& host, const std::string& port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-  addrinfo* found = nullptr;
-  Resolved resolved;
-  if (int code = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); code != 0) {
-    resolved.error = gai_strerror(code);
-    return resolved;
-  }
-  for (addrinfo* each = found; each; each = each->ai_next) {
-    Address address;
-    std::memcpy(&address.storage, each->ai_addr, each->ai_addrlen);
-    address.size = each->ai_addrlen;
-    resolved.addresses.push_back(address);
-  }
-  ::freeaddrinfo(found);
-  return resolved;
-}
-
-// A name lookup off the loop: getaddrinfo blocks, so it runs on a thread of its own and the
-// answer comes back through the loop's mailbox (dropped if the loop has gone meanwhile).
-struct Lookup {
-  std::string host;
-  std::string port;
-  Resolved result;
-  bool await_ready() const { return false; }
-  void await_suspend(std::coroutine_handle<> waiter) {
-    std::thread([this, host = host, port = port, waiter, mailbox = EventLoop::current().mailbox()] {
-      auto answer = std::make_shared<Resolved>(resolveNow(host, port));
-      mailbox->post([this, waiter, answer] {
-        result = std::move(*answer);
-        waiter.resume();
-      });
-    }).detach();
-  }
-  void await_resume() const {}
-};
-
-Task<Resolved> resolve(const std::string& host, std::uint16_t port) {
-  if (isIpLiteral(host)) co_return resolveNow(host, std::to_string(port));  // no lookup
-  // A named local, not a temporary: GCC 12 may keep a co_await's temporary awaiter on the
-  // stack, and the lookup writes its answer into the awaiter after the suspension.
-  Lookup lookup{host, std::to_string(port), {}};
-  co_await lookup;
-  co_return std::move(lookup.result);
-}
-
-Task<std::optional<Failure>> connect(Connection& connection, const Backend& backend) {
+Task<std::optional<Failure>> connect(Connection& connection, const Backend& backend,
+                                     Resolver& resolver) {
   const auto& config = backend.config();
-  Resolved resolved = co_await resolve(config.host, config.port);
+  Resolution resolved = co_await resolver.resolve(config.host, config.port);
   if (resolved.addresses.empty()) {
     co_return Failure{FailureKind::Connect,
                       "cannot resolve backend host '" + config.host + "': " + resolved.error};
@@ -519,7 +462,7 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     bool reused = connection != nullptr;
     if (!connection) {
       connection = std::make_unique<Connection>();
-      if (auto failure = co_await connect(*connection, backend)) co_return failure;
+      if (auto failure = co_await connect(*connection, backend, *resolver_)) co_return failure;
     }
 
     auto& socket = connection->socket;

@@ -283,6 +283,35 @@ describe('gateway without a reachable backend', () => {
       await gateway.stop();
     }
   });
+
+  test('a backend whose name does not resolve is 502, and so is the next call', async () => {
+    // .invalid never resolves (RFC 6761); the second call is answered from the failure kept.
+    const gateway = await startGateway(gatewayConfig({ backendUrl: 'http://backend.invalid/v1' }));
+    try {
+      for (let call = 0; call < 2; call += 1) {
+        const result = await postJson(`${gateway.url}/v1/chat/completions`, chat());
+        assertOpenAIError(result, 502, 'api_error', 'upstream_unreachable');
+      }
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('backends by name', () => {
+  test('a backend named in /etc/hosts (localhost) is reached', async () => {
+    const mock = await startMock();
+    const gateway = await startGateway(gatewayConfig({ backendUrl: `http://localhost:${mock.port}/v1` }));
+    try {
+      for (let call = 0; call < 2; call += 1) {
+        const result = await postJson(`${gateway.url}/v1/chat/completions`, chat());
+        assert.equal(result.status, 200, result.text);
+      }
+    } finally {
+      await gateway.stop();
+      await mock.stop();
+    }
+  });
 });
 
 describe('graceful shutdown', () => {

@@ -1,25 +1,25 @@
 #pragma once
-// A time zone's UTC offsets over time, read once from the system's TZif files (RFC 8536): GCC 12's
-// libstdc++ has no std::chrono time-zone database. Budget windows need two answers from it: the
+// A time zone's UTC offsets over time, from the system's zoneinfo files through cctz (GCC 12's
+// libstdc++ has no std::chrono time-zone database). Budget windows need two answers from it: the
 // offset at an instant, and the instant a local civil time begins.
 
+#include <cctz/time_zone.h>
+
 #include <chrono>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 
 namespace costgate::budget {
 
-// Immutable after load; copies share the loaded rules, so it is cheap to copy and safe to read from
-// any thread.
+// Immutable after load; a copy is a handle to the same rules (cctz keeps each loaded zone for the
+// life of the process), so it is cheap to copy and safe to read from any thread.
 class TimeZone {
  public:
   // Runs at config load: "UTC" and "Etc/UTC" are built in; any other IANA name reads
-  // <zoneinfo_dir>/<name> (the 64-bit section of v2+ files, the 32-bit one of v1 files, and the
-  // footer's POSIX TZ rule for instants past the last transition). Returns the zone, or an error
-  // naming it for a name with "..", an absolute path or characters outside [A-Za-z0-9_+-/], a
-  // missing or corrupt file, or a file with leap seconds (the right/ zones).
+  // <zoneinfo_dir>/<name>. Returns the zone, or an error naming it for a name with "..", an
+  // absolute path or characters outside [A-Za-z0-9_+-/], a missing file, or one cctz cannot use
+  // (corrupt, or with leap seconds: the right/ zones).
   static std::variant<TimeZone, std::string> load(
       std::string_view name, std::string_view zoneinfo_dir = "/usr/share/zoneinfo");
 
@@ -34,15 +34,13 @@ class TimeZone {
                                                      int hour, int minute) const;
 
   // The name it was loaded under, e.g. "Europe/Paris".
-  std::string name() const;
-
-  struct Rules;  // transitions and footer rule, defined in time_zone.cpp
+  std::string name() const { return name_; }
 
  private:
-  TimeZone(std::string name, std::shared_ptr<const Rules> rules);
+  TimeZone(std::string name, cctz::time_zone zone) : name_(std::move(name)), zone_(zone) {}
 
   std::string name_;
-  std::shared_ptr<const Rules> rules_;
+  cctz::time_zone zone_;
 };
 
 }  // namespace costgate::budget

@@ -24,8 +24,9 @@ struct Address {
   std::string password;  // empty: no AUTH
 };
 
-// `redis://[:password@]host[:port][/db]`; the host may be an IPv6 literal in brackets, the password
-// may be percent-encoded (`%40` for `@`). The error says what is wrong with the text.
+// `redis://[:password@]host[:port][/db]`, read by config::parseUrl: the host may be an IPv6 literal
+// in brackets, the password is percent-encoded where it holds '/', '?', '#' or '%' (`%2F`). The
+// error says what is wrong with the text without repeating it (it may hold the password).
 std::variant<Address, std::string> parseAddress(std::string_view url);
 
 // A reply as plain data, whatever hiredis allocated for it already freed.

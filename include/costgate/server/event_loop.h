@@ -25,8 +25,8 @@ namespace costgate::server {
 
 class Socket;
 
-// Work handed to a loop from other threads. Shared, so a thread that outlives the loop (a name
-// lookup) can still post: its work is then dropped.
+// Work handed to a loop from other threads. Shared, so a thread that outlives the loop (one firing
+// a filter's signal) can still post: its work is then dropped.
 class Mailbox {
  public:
   explicit Mailbox(int event_fd) : event_fd_(event_fd) {}

@@ -14,6 +14,7 @@
 #include "costgate/config/config.h"
 #include "costgate/server/event_loop.h"
 #include "costgate/server/task.h"
+#include "costgate/upstream/resolver.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -135,6 +136,7 @@ class UpstreamClient {
     std::unique_ptr<ConnectionPool> pool;
   };
   std::vector<BackendPool> pools_;
+  std::unique_ptr<Resolver> resolver_;  // backend host names, on this loop
 };
 
 }  // namespace costgate::upstream

@@ -41,8 +41,9 @@ std::string loadError(std::string_view name, std::string_view dir = "/usr/share/
   return "";
 }
 
-// TZif bytes (RFC 8536) for synthetic zones: offsets are the local time types, each transition
-// names the type it switches to.
+// TZif bytes (RFC 8536) for synthetic, broken zones: offsets are the local time types, each
+// transition names the type it switches to. (How cctz reads good files is cctz's to test; what is
+// tested here is that a file it cannot use is an error naming the zone.)
 struct SyntheticZone {
   std::vector<std::int32_t> offsets;
   std::vector<std::pair<std::int64_t, unsigned char>> transitions;
@@ -71,12 +72,6 @@ void appendBlock(std::string& out, char version, const SyntheticZone& zone, int 
     out += std::string("\0\0", 2);  // not DST, abbreviation at index 0
   }
   out += std::string("ZZZ\0", 4);
-}
-
-std::string tzifV1(const SyntheticZone& zone) {
-  std::string out;
-  appendBlock(out, '\0', zone, 4);
-  return out;
 }
 
 std::string tzifV2(const SyntheticZone& zone) {
@@ -196,6 +191,13 @@ TEST(TimeZoneTest, PastTheLastTransitionTheFooterRuleApplies) {
   EXPECT_EQ(sydney.startOfLocal(2091, 1, 1, 0, 0), utc(2090, 12, 31, 13));
 }
 
+TEST(TimeZoneTest, SaturatesOutsideTheSystemClocksRange) {
+  TimeZone paris = loadZone("Europe/Paris");
+  EXPECT_EQ(paris.startOfLocal(2300, 1, 1, 0, 0), TimePoint::max());
+  EXPECT_EQ(paris.startOfLocal(1600, 1, 1, 0, 0), TimePoint::min());
+  EXPECT_EQ(paris.offsetAt(TimePoint::min()), minutes{9} + seconds{21});  // Paris mean time
+}
+
 TEST(TimeZoneTest, RejectsNamesThatAreNotZoneNames) {
   for (std::string_view name : {"../etc/passwd", "/abs", "Europe/../../etc/passwd", "Europe/Par is",
                                 "Europe/Paris;ls", "Europe/Paris.", ""}) {
@@ -222,9 +224,6 @@ TEST_F(TimeZoneFileTest, CorruptFilesAreErrorsNamingTheZone) {
   write("Test/Truncated", bytes.substr(0, 200));
   write("Test/Empty", "");
   write("Test/Text", "Europe/Paris is a nice zone, but this is not its file.\n");
-  std::string bad_footer = bytes;
-  bad_footer.replace(bad_footer.rfind("CET-1CEST"), 9, "CET?1CEST");
-  write("Test/BadFooter", bad_footer);
   SyntheticZone out_of_order{
       .offsets = {0, 3600}, .transitions = {{100, 1}, {50, 0}}, .footer = ""};
   write("Test/OutOfOrder", tzifV2(out_of_order));
@@ -233,81 +232,11 @@ TEST_F(TimeZoneFileTest, CorruptFilesAreErrorsNamingTheZone) {
   SyntheticZone huge_offset{.offsets = {0, 30 * 3600}, .transitions = {{100, 1}}, .footer = ""};
   write("Test/HugeOffset", tzifV2(huge_offset));
 
-  for (std::string name : {"Test/Truncated", "Test/Empty", "Test/Text", "Test/BadFooter",
-                           "Test/OutOfOrder", "Test/BadType", "Test/HugeOffset"}) {
+  for (std::string name : {"Test/Truncated", "Test/Empty", "Test/Text", "Test/OutOfOrder",
+                           "Test/BadType", "Test/HugeOffset"}) {
     std::string error = loadError(name, dir());
     EXPECT_NE(error.find(name), std::string::npos) << error;
     EXPECT_NE(error.find("corrupt"), std::string::npos) << error;
-  }
-}
-
-TEST_F(TimeZoneFileTest, VersionOneFilesUseTheir32BitTable) {
-  // Type 0 before the first transition, then +1 h from t=1000 and back to 0 from t=2000.
-  write("Test/V1",
-        tzifV1({.offsets = {0, 3600}, .transitions = {{1000, 1}, {2000, 0}}, .footer = ""}));
-  TimeZone zone = loadZone("Test/V1", dir());
-  EXPECT_EQ(zone.offsetAt(TimePoint{seconds{999}}), seconds{0});
-  EXPECT_EQ(zone.offsetAt(TimePoint{seconds{1000}}), hours{1});
-  EXPECT_EQ(zone.offsetAt(TimePoint{seconds{1999}}), hours{1});
-  EXPECT_EQ(zone.offsetAt(TimePoint{seconds{2000}}), seconds{0});
-  EXPECT_EQ(zone.offsetAt(utc(2090, 1, 1)), seconds{0});
-}
-
-TEST_F(TimeZoneFileTest, FooterOnlyZonesFollowTheRuleEverywhere) {
-  // Zero-based day 59 is February 29 in leap years and March 1 otherwise; J60 is always March 1.
-  write("Test/ZeroBased",
-        tzifV2({.offsets = {-3 * 3600}, .transitions = {}, .footer = "<-03>3<-02>,59,J300"}));
-  write("Test/Julian",
-        tzifV2({.offsets = {-3 * 3600}, .transitions = {}, .footer = "<-03>3<-02>,J60,J300"}));
-  TimeZone zero_based = loadZone("Test/ZeroBased", dir());
-  TimeZone julian = loadZone("Test/Julian", dir());
-  // 2028 is a leap year: the switches are at 02:00 local standard time, 05:00Z.
-  EXPECT_EQ(zero_based.offsetAt(utc(2028, 2, 29, 4, 59, 59)), hours{-3});
-  EXPECT_EQ(zero_based.offsetAt(utc(2028, 2, 29, 5)), hours{-2});
-  EXPECT_EQ(julian.offsetAt(utc(2028, 2, 29, 5)), hours{-3});
-  EXPECT_EQ(julian.offsetAt(utc(2028, 3, 1, 5)), hours{-2});
-  EXPECT_EQ(zero_based.offsetAt(utc(2027, 2, 28, 5)), hours{-3});
-  EXPECT_EQ(zero_based.offsetAt(utc(2027, 3, 1, 5)), hours{-2});
-  // J300 is October 27 (day 300 of a 365-day year, also in leap years), 02:00 local daylight time.
-  EXPECT_EQ(julian.offsetAt(utc(2028, 10, 27, 3, 59, 59)), hours{-2});
-  EXPECT_EQ(julian.offsetAt(utc(2028, 10, 27, 4)), hours{-3});
-  EXPECT_EQ(julian.offsetAt(utc(1950, 6, 1)), hours{-2});
-}
-
-TEST_F(TimeZoneFileTest, FooterRuleTakesOverAfterTheLastTransition) {
-  // The table ends at 2020-01-01T00:00Z on +01:00 standard time; the rule adds DST from 2020 on.
-  const std::int64_t end_of_table = 1'577'836'800;
-  write("Test/Handover", tzifV2({.offsets = {0, 3600},
-                                 .transitions = {{end_of_table, 1}},
-                                 .footer = "CET-1CEST,M3.5.0,M10.5.0/3"}));
-  TimeZone zone = loadZone("Test/Handover", dir());
-  EXPECT_EQ(zone.offsetAt(utc(2019, 7, 1)), seconds{0});
-  EXPECT_EQ(zone.offsetAt(utc(2020, 1, 1)), hours{1});
-  EXPECT_EQ(zone.offsetAt(utc(2020, 7, 1)), hours{2});
-  EXPECT_EQ(zone.startOfLocal(2020, 1, 1, 0, 30), utc(2020, 1, 1, 0));  // gap at the handover
-}
-
-TEST_F(TimeZoneFileTest, RuleTimesMayBeNegativeOrBeyondADay) {
-  // TZif v3: 23:00 the day before the second Sunday of March, 25:00 (01:00 the next Monday) after
-  // the first Sunday of November; 2026's are March 8 and November 1.
-  write("Test/V3",
-        tzifV2(
-            {.offsets = {-5 * 3600}, .transitions = {}, .footer = "EST5EDT,M3.2.0/-1,M11.1.0/25"}));
-  TimeZone zone = loadZone("Test/V3", dir());
-  EXPECT_EQ(zone.offsetAt(utc(2026, 3, 8, 3, 59, 59)), hours{-5});
-  EXPECT_EQ(zone.offsetAt(utc(2026, 3, 8, 4)), hours{-4});
-  EXPECT_EQ(zone.offsetAt(utc(2026, 11, 2, 4, 59, 59)), hours{-4});
-  EXPECT_EQ(zone.offsetAt(utc(2026, 11, 2, 5)), hours{-5});
-}
-
-TEST_F(TimeZoneFileTest, DaylightTimeAllYear) {
-  // The v3 idiom for permanent daylight time: switch on at January 1 00:00, off after Dec 31 25:00.
-  write("Test/AllYear",
-        tzifV2({.offsets = {-4 * 3600}, .transitions = {}, .footer = "EST5EDT,0/0,J365/25"}));
-  TimeZone zone = loadZone("Test/AllYear", dir());
-  for (TimePoint instant : {utc(2026, 1, 1, 5), utc(2026, 6, 1), utc(2026, 12, 31, 23),
-                            utc(2027, 1, 1, 4, 59, 59), utc(2027, 1, 1, 5)}) {
-    EXPECT_EQ(zone.offsetAt(instant), hours{-4});
   }
 }
 

@@ -360,6 +360,8 @@ TEST(ConfigLoad, BackendUrlErrors) {
       // The password must not be repeated in the message.
       {"https://user:secret@host/v1",
        "backends.b.url: the URL must not contain credentials; put the key in api_key"},
+      {"ftp://user:secret@host/v1",
+       expected.substr(0, expected.size() - 4) + "got a URL (the scheme must be http or https)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.url);

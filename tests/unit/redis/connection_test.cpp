@@ -65,13 +65,15 @@ TEST(RedisAddress, ParsesHostPortDatabaseAndPassword) {
 
   EXPECT_EQ(parsed("redis://:p%40ss%3Aw@h/").password, "p@ss:w");
   EXPECT_EQ(parsed("redis://:a@b@h").password, "a@b");  // the last '@' ends the password
+  EXPECT_EQ(parsed("redis://:a%2Fb%3F%23@h").password, "a/b?#");
+  EXPECT_EQ(parsed("REDIS://h").host, "h");
   EXPECT_EQ(parsed("redis://h/").db, 0);
 }
 
 TEST(RedisAddress, RefusesWhatItCannotUse) {
-  EXPECT_NE(refused("http://localhost").find("redis://"), std::string::npos);
-  EXPECT_NE(refused("redis://").find("no host"), std::string::npos);
-  EXPECT_NE(refused("redis://:pw@").find("no host"), std::string::npos);
+  EXPECT_NE(refused("http://localhost").find("expected redis://"), std::string::npos);
+  EXPECT_NE(refused("redis://").find("the host is missing"), std::string::npos);
+  EXPECT_NE(refused("redis://:pw@").find("the host is missing"), std::string::npos);
   EXPECT_NE(refused("redis://h:0").find("port"), std::string::npos);
   EXPECT_NE(refused("redis://h:65536").find("port"), std::string::npos);
   EXPECT_NE(refused("redis://h:").find("port"), std::string::npos);
@@ -79,12 +81,20 @@ TEST(RedisAddress, RefusesWhatItCannotUse) {
   EXPECT_NE(refused("redis://h/one").find("database"), std::string::npos);
   EXPECT_NE(refused("redis://h/-1").find("database"), std::string::npos);
   EXPECT_NE(refused("redis://h/99999999999").find("database"), std::string::npos);
+  EXPECT_NE(refused("redis://h/0/1").find("database"), std::string::npos);
   EXPECT_NE(refused("redis://user:pw@h").find("user name"), std::string::npos);
+  EXPECT_NE(refused("redis://pw@h").find("user name"), std::string::npos);
   EXPECT_NE(refused("redis://:@h").find("empty password"), std::string::npos);
   EXPECT_NE(refused("redis://:p%4@h").find("percent"), std::string::npos);
   EXPECT_NE(refused("redis://h/0?timeout=1").find("query"), std::string::npos);
-  EXPECT_NE(refused("redis://[::1:7000").find("'['"), std::string::npos);
+  EXPECT_NE(refused("redis://[::1:7000").find("']'"), std::string::npos);
   EXPECT_NE(refused("redis://[::1]7000").find("after the host"), std::string::npos);
+}
+
+TEST(RedisAddress, ErrorsDoNotRepeatThePassword) {
+  for (std::string_view url : {"redis://:s3cret@h:0", "redis://:s3cret@h/x", "redis://:s3cret@"}) {
+    EXPECT_EQ(refused(url).find("s3cret"), std::string::npos) << url;
+  }
 }
 
 TEST(RedisConnection, CommandsRoundTripEveryReplyType) {

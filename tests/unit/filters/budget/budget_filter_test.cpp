@@ -86,6 +86,18 @@ TEST(BudgetConfig, ReportsBadSettingsAtTheirPlace) {
             std::string::npos);
 }
 
+TEST(BudgetConfig, AnUnknownTimeZoneIsReportedWhereItIsWritten) {
+  const std::string line = "      budgets: [{name: b, amount_usd: 1, time_zone: Mars/Olympus}]\n";
+  auto parsed = parseBudgetConfig(specOf(line));
+  auto* error = std::get_if<config::ConfigError>(&parsed);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->where.line, 3);  // after "filters:" and "  - budget:"
+  EXPECT_EQ(error->where.column, static_cast<int>(line.find("Mars")) + 1);
+  EXPECT_NE(error->message.find("no zone file at /usr/share/zoneinfo/Mars/Olympus"),
+            std::string::npos)
+      << error->message;
+}
+
 TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   Time now = utc(2026, 12, 1, 4, 30);  // still November 30th in New York (UTC-5)
   BudgetFilter filter(configOk("      budgets: [{name: month, amount_usd: 0.001, window: month, "
