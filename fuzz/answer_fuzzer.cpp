@@ -47,7 +47,7 @@ struct Asked {
 // One request through the chain's request step, as Gateway::proxy() runs it.
 void ask(const pipeline::Chain& chain, const jsonview::Value& root, bool stream, Asked& asked) {
   pipeline::RequestContext& ctx = asked.ctx;
-  ctx.route = pipeline::Route::ChatCompletions;
+  ctx.route = pipeline::Route::kChatCompletions;
   ctx.request_index = root;
   ctx.model = "gpt-4o-mini";
   ctx.stream = stream;
@@ -58,7 +58,7 @@ void ask(const pipeline::Chain& chain, const jsonview::Value& root, bool stream,
   ctx.headers = {{"content-type", "application/json"}};
   std::size_t position = 0;
   asked.decision = chain.onRequest(ctx, position);
-  for (int waits = 0; asked.decision == pipeline::FilterStatus::Wait && waits < 4; ++waits) {
+  for (int waits = 0; asked.decision == pipeline::FilterStatus::kWait && waits < 4; ++waits) {
     ctx.awaited.reset();  // nothing else runs: what it waits for times out
     asked.decision = chain.onRequest(ctx, position);
   }
@@ -103,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     Asked first;
     ask(chain, root, false, first);
-    if (first.decision != pipeline::FilterStatus::Continue) {
+    if (first.decision != pipeline::FilterStatus::kContinue) {
       chain.onComplete(first.ctx);
       continue;
     }
@@ -126,7 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (bool stream : {false, true}) {
       Asked again;
       ask(chain, root, stream, again);
-      if (again.decision == pipeline::FilterStatus::Respond && again.ctx.cache &&
+      if (again.decision == pipeline::FilterStatus::kRespond && again.ctx.cache &&
           again.ctx.cache->result.starts_with("hit")) {
         checkHit(again.ctx, answer);
       }

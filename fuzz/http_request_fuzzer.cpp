@@ -85,12 +85,12 @@ std::string serve(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
     http1::ParseResult parsed;
     for (;;) {
       parsed = http1::parseRequestHead(in.data(), kMaxHeaderBytes, head);
-      if (parsed.state != http1::ParseResult::Incomplete) break;
+      if (parsed.state != http1::ParseResult::kIncomplete) break;
       FUZZ_CHECK(in.size() < kMaxHeaderBytes, "incomplete past the limit");
       if (readMore() == 0) return transcript + "closed before a whole head\n";
     }
-    if (parsed.state == http1::ParseResult::TooLarge) return transcript + "431\n";
-    if (parsed.state == http1::ParseResult::Invalid) {
+    if (parsed.state == http1::ParseResult::kTooLarge) return transcript + "431\n";
+    if (parsed.state == http1::ParseResult::kInvalid) {
       FUZZ_CHECK(!parsed.error.empty(), "an invalid head without a reason");
       return transcript + "400 " + parsed.error + "\n";
     }
@@ -112,8 +112,8 @@ std::string serve(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
       FUZZ_CHECK(!framing_error.empty(), "refused framing without a reason");
       return transcript + "400 " + framing_error + "\n";
     }
-    FUZZ_CHECK(framing->mode != http1::Framing::UntilClose, "a request body until close");
-    if (framing->mode == http1::Framing::Length && framing->length > kMaxBodyBytes) {
+    FUZZ_CHECK(framing->mode != http1::Framing::kUntilClose, "a request body until close");
+    if (framing->mode == http1::Framing::kLength && framing->length > kMaxBodyBytes) {
       return transcript + "413 declared\n";
     }
     http1::BodyDecoder decoder(*framing);
@@ -135,7 +135,7 @@ std::string serve(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
       }
       if (readMore() == 0) return transcript + "closed mid-body\n";
     }
-    if (framing->mode == http1::Framing::Length) {
+    if (framing->mode == http1::Framing::kLength) {
       FUZZ_CHECK(body.size() == framing->length,
                  std::to_string(body.size()) + " of " + std::to_string(framing->length));
     }

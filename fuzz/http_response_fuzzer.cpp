@@ -42,7 +42,7 @@ std::string fetch(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
   for (;;) {
     for (;;) {
       auto parsed = http1::parseResponseHead(in.data(), kMaxResponseHeaderBytes, head);
-      if (parsed.state == http1::ParseResult::Complete) {
+      if (parsed.state == http1::ParseResult::kComplete) {
         FUZZ_CHECK(parsed.consumed > 0 && parsed.consumed <= in.size(), "consumed");
         in.consume(parsed.consumed);
         FUZZ_CHECK(head.status() >= 100 && head.status() <= 999,
@@ -51,8 +51,8 @@ std::string fetch(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
         if (head.status() < 200) continue;
         break;
       }
-      if (parsed.state == http1::ParseResult::TooLarge) return transcript + "head too large\n";
-      if (parsed.state == http1::ParseResult::Invalid) {
+      if (parsed.state == http1::ParseResult::kTooLarge) return transcript + "head too large\n";
+      if (parsed.state == http1::ParseResult::kInvalid) {
         FUZZ_CHECK(!parsed.error.empty(), "an invalid head without a reason");
         return transcript + "invalid: " + parsed.error + "\n";
       }
@@ -67,7 +67,7 @@ std::string fetch(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
     auto framing = http1::responseFraming(head, framing_error);
     if (!framing) return transcript + "framing: " + framing_error + "\n";
     http1::BodyDecoder decoder(*framing);
-    const bool keep_alive = head.keepAlive() && framing->mode != http1::Framing::UntilClose;
+    const bool keep_alive = head.keepAlive() && framing->mode != http1::Framing::kUntilClose;
     std::string body;
     // Exchange::State::readyPiece and readMoreInto: decode what is buffered, read when that
     // gives nothing.
@@ -89,7 +89,7 @@ std::string fetch(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
         return transcript + "closed mid-body after " + std::to_string(body.size()) + "\n";
       }
     }
-    if (framing->mode == http1::Framing::Length) {
+    if (framing->mode == http1::Framing::kLength) {
       FUZZ_CHECK(body.size() == framing->length, "length");
     }
     transcript += "body " + std::to_string(body.size()) + ": " + body + "\n";

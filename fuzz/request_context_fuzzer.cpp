@@ -50,11 +50,11 @@ const std::vector<std::pair<std::string_view, std::string_view>> kHeaders = {
 
 // The answer the backend gives: a chat completion, or what the route returns.
 std::string answerFor(pipeline::Route route, int attempt) {
-  if (route == pipeline::Route::Embeddings) {
+  if (route == pipeline::Route::kEmbeddings) {
     return R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,-0.2]}],)"
            R"("model":"text-embedding-3-small","usage":{"prompt_tokens":5,"total_tokens":5}})";
   }
-  if (route == pipeline::Route::Completions) {
+  if (route == pipeline::Route::kCompletions) {
     return R"({"id":"cmpl-1","object":"text_completion","created":1,"model":"gpt-4o-mini",)"
            R"("choices":[{"text":" done","index":0,"logprobs":null,"finish_reason":"stop"}],)"
            R"("usage":{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14}})";
@@ -119,7 +119,7 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
 
   std::size_t position = 0;
   pipeline::FilterStatus decision = chain.onRequest(ctx, position);
-  for (int waits = 0; decision == pipeline::FilterStatus::Wait && ctx.awaited; ++waits) {
+  for (int waits = 0; decision == pipeline::FilterStatus::kWait && ctx.awaited; ++waits) {
     FUZZ_CHECK(waits < 8, "a filter keeps waiting");
     // Nothing else runs here: a signal waited for never fires (the wait times out), and an
     // embedding call fails, as when the embedding backend is down.
@@ -129,10 +129,10 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
     ctx.awaited.reset();
     decision = chain.onRequest(ctx, position);
   }
-  FUZZ_CHECK(decision != pipeline::FilterStatus::Wait, "Wait without anything to wait for");
+  FUZZ_CHECK(decision != pipeline::FilterStatus::kWait, "Wait without anything to wait for");
   jsonview::Value filtered = *ctx.request_index;
 
-  if (decision == pipeline::FilterStatus::Respond) {
+  if (decision == pipeline::FilterStatus::kRespond) {
     FUZZ_CHECK(ctx.local_reply.has_value(), "Respond without a reply");
     const pipeline::LocalReply& reply = *ctx.local_reply;
     if (reply.status >= 400) {
@@ -181,7 +181,7 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
   ctx.backend = "mock";
   ctx.upstream_status = 200;
   std::string answer = answerFor(route, attempt);
-  if (ctx.stream && route == pipeline::Route::ChatCompletions) {
+  if (ctx.stream && route == pipeline::Route::kChatCompletions) {
     std::optional<std::string> events = cache::replayAsStream(answer, true);
     FUZZ_CHECK(events.has_value(), "the answer does not replay");
     openai::SseParser parser;
@@ -223,8 +223,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   pipeline::KeptState kept;
   auto built = pipeline::buildChain(fuzz::setup().config, kept);
   const pipeline::Chain& chain = std::get<pipeline::Chain>(built);
-  for (pipeline::Route route : {pipeline::Route::ChatCompletions, pipeline::Route::Completions,
-                                pipeline::Route::Embeddings}) {
+  for (pipeline::Route route : {pipeline::Route::kChatCompletions, pipeline::Route::kCompletions,
+                                pipeline::Route::kEmbeddings}) {
     openai::RequestBasics basics;
     if (auto problem = openai::validateRequest(route, root, &basics)) {
       checkErrorBody(problem->status, problem->body(), "a refusal");

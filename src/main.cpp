@@ -49,7 +49,7 @@ tokenize: token ids of JSON-string lines on standard input (costgate tokenize --
 int report(int argc, char** argv) {
   std::string log_path = "-";
   std::string since, until, format = "table";
-  std::vector<costgate::report::Dimension> by{costgate::report::Dimension::Feature};
+  std::vector<costgate::report::Dimension> by{costgate::report::Dimension::kFeature};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (i + 1 >= argc) {

@@ -26,7 +26,7 @@ MemberEdits judgedAttemptEdits(const pipeline::RequestContext& ctx) {
 
 bool asksForLogprobs(const jsonview::Value& body) {
   auto logprobs = body.find("logprobs");
-  return logprobs && logprobs->kind() == jsonview::Kind::Boolean && logprobs->boolean();
+  return logprobs && logprobs->kind() == jsonview::Kind::kBoolean && logprobs->boolean();
 }
 
 // The weightiest signal that failed ("mean_logprob,refusal" -> "mean_logprob"), or "score".

@@ -13,9 +13,9 @@ struct ProxyPath {
   pipeline::Route route;
 };
 constexpr std::array<ProxyPath, 3> kProxyPaths = {{
-    {"/v1/chat/completions", pipeline::Route::ChatCompletions},
-    {"/v1/completions", pipeline::Route::Completions},
-    {"/v1/embeddings", pipeline::Route::Embeddings},
+    {"/v1/chat/completions", pipeline::Route::kChatCompletions},
+    {"/v1/completions", pipeline::Route::kCompletions},
+    {"/v1/embeddings", pipeline::Route::kEmbeddings},
 }};
 
 std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }

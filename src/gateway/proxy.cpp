@@ -38,7 +38,7 @@ server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pi
     co_return;
   }
   const FilterStatus decision = co_await runChain(call);
-  if (decision == FilterStatus::Respond) {
+  if (decision == FilterStatus::kRespond) {
     co_await replyLocally(call);
   } else {
     co_await dispatch(call, request);
@@ -81,7 +81,7 @@ server::Task<FilterStatus> Gateway::runChain(ProxyCall& call) {
   pipeline::RequestContext& ctx = call.ctx;
   std::size_t position = 0;
   FilterStatus decision = chain_.onRequest(ctx, position);
-  while (decision == FilterStatus::Wait && ctx.awaited) {
+  while (decision == FilterStatus::kWait && ctx.awaited) {
     const pipeline::Awaited awaited = std::move(*ctx.awaited);
     ctx.awaited.reset();
     co_await fulfil(call, awaited);
@@ -95,7 +95,7 @@ server::Task<FilterStatus> Gateway::runChain(ProxyCall& call) {
   // Requests the chain answered itself are attributed too.
   call.record.tag_labels = {ctx.tag_labels.feature, ctx.tag_labels.team, ctx.tag_labels.env};
   recordSpared(ctx, call.record);
-  co_return decision == FilterStatus::Continue ? FilterStatus::Continue : FilterStatus::Respond;
+  co_return decision == FilterStatus::kContinue ? FilterStatus::kContinue : FilterStatus::kRespond;
 }
 
 server::Task<> Gateway::fulfil(ProxyCall& call, const pipeline::Awaited& awaited) {
@@ -179,7 +179,7 @@ server::Task<> Gateway::callAndRelay(ProxyCall& call, std::string body) {
     call.record.error = answer.failure ? answer.failure->message : "no deployment to call";
     // Named, not a conditional inside co_await: GCC 12 destroys such temporaries twice.
     const openai::ApiError error = failureError(answer.failure.value_or(
-        upstream::Failure{upstream::FailureKind::Connect,
+        upstream::Failure{upstream::FailureKind::kConnect,
                           "every deployment of " + ctx.model + " is set aside after failures"}));
     co_await call.writer.send(errorResponse(error));
     co_return;

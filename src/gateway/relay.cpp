@@ -85,7 +85,7 @@ server::Task<> Gateway::relayWhole(ProxyCall& call, upstream::Exchange& exchange
   bool replayed = false;
   if (status == 200) {
     priceWholeAnswer(answer->root(), call.accounting, call.record);  // while `answer` views `body`
-    if (ctx.stream && ctx.route == pipeline::Route::ChatCompletions) {
+    if (ctx.stream && ctx.route == pipeline::Route::kChatCompletions) {
       // The backend ignored `stream`: the client still gets the stream it asked for.
       if (auto events = cache::replayAsStream(body, call.accounting.client_asked_for_usage)) {
         body = std::move(*events);
@@ -191,7 +191,7 @@ server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchang
         // An event without end: what a stream may make the gateway hold is bounded.
         exchange.cancel();
         failure =
-            upstream::Failure{upstream::FailureKind::TooLarge,
+            upstream::Failure{upstream::FailureKind::kTooLarge,
                               "an event of the backend's stream exceeds " +
                                   std::to_string(openai::SseParser::kMaxEventBytes) + " bytes"};
       } else if (piece.done) {

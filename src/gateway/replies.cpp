@@ -20,26 +20,26 @@ openai::ApiError modelNotFound(std::string_view model) {
 
 std::string_view failureCode(upstream::FailureKind kind) {
   switch (kind) {
-    case upstream::FailureKind::Connect:
+    case upstream::FailureKind::kConnect:
       return "upstream_unreachable";
-    case upstream::FailureKind::Tls:
+    case upstream::FailureKind::kTls:
       return "upstream_tls_error";
-    case upstream::FailureKind::Timeout:
+    case upstream::FailureKind::kTimeout:
       return "upstream_timeout";
-    case upstream::FailureKind::Reset:
+    case upstream::FailureKind::kReset:
       return "upstream_reset";
-    case upstream::FailureKind::Protocol:
+    case upstream::FailureKind::kProtocol:
       return "upstream_protocol_error";
-    case upstream::FailureKind::Cancelled:
+    case upstream::FailureKind::kCancelled:
       return "cancelled";
-    case upstream::FailureKind::TooLarge:
+    case upstream::FailureKind::kTooLarge:
       return "upstream_response_too_large";
   }
   return "upstream_error";
 }
 
 openai::ApiError failureError(const upstream::Failure& failure) {
-  int status = failure.kind == upstream::FailureKind::Timeout ? 504 : 502;
+  int status = failure.kind == upstream::FailureKind::kTimeout ? 504 : 502;
   return openai::serverError(status, failure.message, std::string(failureCode(failure.kind)));
 }
 

@@ -77,12 +77,12 @@ std::optional<Framing> framing(const Head& head, std::string& error, bool respon
       error = "both Transfer-Encoding and Content-Length";
       return std::nullopt;
     }
-    return Framing{Framing::Chunked, 0};
+    return Framing{Framing::kChunked, 0};
   }
   if (declared.length) {
-    return Framing{*declared.length == 0 ? Framing::None : Framing::Length, *declared.length};
+    return Framing{*declared.length == 0 ? Framing::kNone : Framing::kLength, *declared.length};
   }
-  return Framing{response ? Framing::UntilClose : Framing::None, 0};
+  return Framing{response ? Framing::kUntilClose : Framing::kNone, 0};
 }
 
 }  // namespace
@@ -98,7 +98,7 @@ std::optional<Framing> responseFraming(const Head& head, std::string& error) {
 }
 
 BodyDecoder::BodyDecoder(Framing framing)
-    : framing_(framing), done_(framing.mode == Framing::None), remaining_(framing.length) {}
+    : framing_(framing), done_(framing.mode == Framing::kNone), remaining_(framing.length) {}
 
 BodyDecoder::Step BodyDecoder::decode(std::string_view in, char* out, std::size_t room) {
   Step step;
@@ -110,31 +110,31 @@ BodyDecoder::Step BodyDecoder::decode(std::string_view in, char* out, std::size_
     return n;
   };
   switch (framing_.mode) {
-    case Framing::None:
+    case Framing::kNone:
       step.done = done_ = true;
       return step;
-    case Framing::UntilClose:
+    case Framing::kUntilClose:
       copy(in.size());
       return step;
-    case Framing::Length:
+    case Framing::kLength:
       remaining_ -= copy(static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size())));
       step.done = done_ = remaining_ == 0;
       return step;
-    case Framing::Chunked:
+    case Framing::kChunked:
       break;
   }
   while (step.consumed < in.size() && !done_) {
-    if (state_ == ChunkState::Data) {
+    if (state_ == ChunkState::kData) {
       std::size_t available =
           static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, in.size() - step.consumed));
       if (available > 0 && step.produced == room) break;  // out is full
       remaining_ -= copy(available);
-      if (remaining_ == 0) state_ = ChunkState::DataEnd;
+      if (remaining_ == 0) state_ = ChunkState::kDataEnd;
       continue;
     }
     char c = in[step.consumed++];
     switch (state_) {
-      case ChunkState::Size: {
+      case ChunkState::kSize: {
         int digit = hexDigit(c);
         if (digit >= 0) {
           if (remaining_ >> 56) {  // more than any body we would accept
@@ -144,46 +144,46 @@ BodyDecoder::Step BodyDecoder::decode(std::string_view in, char* out, std::size_
           remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(digit);
           size_digits_ = true;
         } else if (size_digits_ && (c == ';' || c == ' ' || c == '\t')) {
-          state_ = ChunkState::Extension;
+          state_ = ChunkState::kExtension;
         } else if (size_digits_ && c == '\r') {
-          state_ = ChunkState::SizeLineEnd;
+          state_ = ChunkState::kSizeLineEnd;
         } else {
           step.invalid = true;
           return step;
         }
         break;
       }
-      case ChunkState::Extension:
+      case ChunkState::kExtension:
         if (c == '\r')
-          state_ = ChunkState::SizeLineEnd;
+          state_ = ChunkState::kSizeLineEnd;
         else if (c == '\n' || (++trailer_bytes_ > kMaxTrailerBytes))
           step.invalid = true;
         break;
-      case ChunkState::SizeLineEnd:
+      case ChunkState::kSizeLineEnd:
         if (c != '\n') step.invalid = true;
         size_digits_ = false;
-        state_ = remaining_ == 0 ? ChunkState::TrailerStart : ChunkState::Data;
+        state_ = remaining_ == 0 ? ChunkState::kTrailerStart : ChunkState::kData;
         break;
-      case ChunkState::DataEnd:
+      case ChunkState::kDataEnd:
         if (c != '\r') step.invalid = true;
-        state_ = ChunkState::DataLineEnd;
+        state_ = ChunkState::kDataLineEnd;
         break;
-      case ChunkState::DataLineEnd:
+      case ChunkState::kDataLineEnd:
         if (c != '\n') step.invalid = true;
-        state_ = ChunkState::Size;
+        state_ = ChunkState::kSize;
         break;
-      case ChunkState::TrailerStart:
-        state_ = c == '\r' ? ChunkState::LastLineEnd : ChunkState::Trailer;
+      case ChunkState::kTrailerStart:
+        state_ = c == '\r' ? ChunkState::kLastLineEnd : ChunkState::kTrailer;
         break;
-      case ChunkState::Trailer:
-        if (c == '\n') state_ = ChunkState::TrailerStart;
+      case ChunkState::kTrailer:
+        if (c == '\n') state_ = ChunkState::kTrailerStart;
         if (++trailer_bytes_ > kMaxTrailerBytes) step.invalid = true;
         break;
-      case ChunkState::LastLineEnd:
+      case ChunkState::kLastLineEnd:
         if (c != '\n') step.invalid = true;
         done_ = true;
         break;
-      case ChunkState::Data:
+      case ChunkState::kData:
         break;
     }
     if (step.invalid) return step;

@@ -89,7 +89,7 @@ struct HeadParser {
   std::size_t pos = 0;
 
   ParseResult fail(std::string message) {
-    return ParseResult{ParseResult::Invalid, 0, std::move(message)};
+    return ParseResult{ParseResult::kInvalid, 0, std::move(message)};
   }
 
   Head::Span spanTo(std::size_t end) {
@@ -123,7 +123,7 @@ struct HeadParser {
     // The head ends with CRLF CRLF (take() made sure), so every scan below stops inside it.
     const char* text = raw.data();
     for (;;) {
-      if (expect("\r\n")) return ParseResult{ParseResult::Complete, consumed, {}};
+      if (expect("\r\n")) return ParseResult{ParseResult::kComplete, consumed, {}};
       std::size_t start = pos;
       pos = lowerCaseToken(raw.data(), pos);
       if (pos == start) {
@@ -153,9 +153,9 @@ struct HeadParser {
       bool too_large = end != std::string_view::npos || bytes.size() >= max_bytes;
       if (!too_large && hasBareLineFeed(bytes)) {
         // Such a head never ends in CRLF CRLF: refused now, not waited on until the timeout.
-        return ParseResult{ParseResult::Invalid, 0, "a line ends in a bare LF, not CRLF"};
+        return ParseResult{ParseResult::kInvalid, 0, "a line ends in a bare LF, not CRLF"};
       }
-      return ParseResult{too_large ? ParseResult::TooLarge : ParseResult::Incomplete, 0, {}};
+      return ParseResult{too_large ? ParseResult::kTooLarge : ParseResult::kIncomplete, 0, {}};
     }
     out.raw_.assign(bytes.data(), end + 4);
     return std::nullopt;

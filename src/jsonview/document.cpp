@@ -130,7 +130,7 @@ class Parser {
         std::uint32_t container = open.back();
         if (pos_ >= text_.size()) return false;
         char c = text_[pos_];
-        bool object = nodes[container].kind == Kind::Object;
+        bool object = nodes[container].kind == Kind::kObject;
         if (c == (object ? '}' : ']')) {
           ++pos_;
           nodes[container].end = static_cast<std::uint32_t>(pos_);
@@ -159,7 +159,7 @@ class Parser {
     if (c == '{' || c == '[') {
       if (open.size() >= Document::kMaxDepth) return false;
       bool object = c == '{';
-      nodes.push_back({object ? Kind::Object : Kind::Array, false, begin, 0, 0, 0});
+      nodes.push_back({object ? Kind::kObject : Kind::kArray, false, begin, 0, 0, 0});
       ++pos_;
       skipWhitespace();
       if (pos_ < text_.size() && text_[pos_] == (object ? '}' : ']')) {
@@ -176,14 +176,14 @@ class Parser {
     Kind kind;
     bool escaped = false;
     if (c == '"') {
-      kind = Kind::String;
+      kind = Kind::kString;
       if (!string(escaped)) return false;
     } else if (c == '-' || isDigit(c)) {
       if (!number(kind)) return false;
     } else if (literal("true") || literal("false")) {
-      kind = Kind::Boolean;
+      kind = Kind::kBoolean;
     } else if (literal("null")) {
-      kind = Kind::Null;
+      kind = Kind::kNull;
     } else {
       return false;
     }
@@ -197,7 +197,8 @@ class Parser {
     bool escaped = false;
     if (pos_ >= text_.size() || text_[pos_] != '"' || !string(escaped)) return false;
     auto index = static_cast<std::uint32_t>(nodes.size());
-    nodes.push_back({Kind::String, escaped, begin, static_cast<std::uint32_t>(pos_), index + 1, 0});
+    nodes.push_back(
+        {Kind::kString, escaped, begin, static_cast<std::uint32_t>(pos_), index + 1, 0});
     skipWhitespace();
     if (pos_ >= text_.size() || text_[pos_] != ':') return false;
     ++pos_;
@@ -223,7 +224,7 @@ class Parser {
     // throw, and number() would read it as 0 (found by fuzz/request_context_fuzzer). Only a long
     // integer or a number with a fraction or exponent can be that large.
     const std::string_view text = text_.substr(start, pos_ - start);
-    if (kind == Kind::Integer && text.size() < 300) return true;
+    if (kind == Kind::kInteger && text.size() < 300) return true;
     double value = 0;
     if (std::from_chars(text.data(), text.data() + text.size(), value).ec ==
         std::errc::result_out_of_range) {
@@ -234,7 +235,7 @@ class Parser {
   }
 
   bool numberSyntax(Kind& kind) {
-    kind = Kind::Integer;
+    kind = Kind::kInteger;
     if (text_[pos_] == '-') ++pos_;
     if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
     if (text_[pos_] == '0') {
@@ -243,13 +244,13 @@ class Parser {
       while (pos_ < text_.size() && isDigit(text_[pos_])) ++pos_;
     }
     if (pos_ < text_.size() && text_[pos_] == '.') {
-      kind = Kind::Number;
+      kind = Kind::kNumber;
       ++pos_;
       if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
       while (pos_ < text_.size() && isDigit(text_[pos_])) ++pos_;
     }
     if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      kind = Kind::Number;
+      kind = Kind::kNumber;
       ++pos_;
       if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
       if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
@@ -383,7 +384,7 @@ std::optional<Value> Value::find(std::string_view key) const {
 std::vector<Value> Value::elements() const {
   const auto& nodes = document_->nodes_;
   std::vector<Value> out;
-  if (nodes[index_].kind != Kind::Array) return out;
+  if (nodes[index_].kind != Kind::kArray) return out;
   out.reserve(nodes[index_].count);
   std::uint32_t at = index_ + 1;
   for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
@@ -402,7 +403,7 @@ std::string Value::string() const {
 }
 
 bool Value::stringEquals(std::string_view text) const {
-  if (kind() != Kind::String) return false;
+  if (kind() != Kind::kString) return false;
   if (!hasEscapes()) return unquoted() == text;
   return string() == text;
 }

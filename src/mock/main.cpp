@@ -129,19 +129,19 @@ enum class Target { kGenerate, kModels, kModel, kHealth, kStats, kUnknown };
 
 struct Destination {
   Target target = Target::kUnknown;
-  Route route = Route::ChatCompletions;  // kGenerate: which one
-  std::string_view model_id;             // GET /v1/models/{id}
-  std::string_view deployment;           // Azure: the model when the body names none
+  Route route = Route::kChatCompletions;  // kGenerate: which one
+  std::string_view model_id;              // GET /v1/models/{id}
+  std::string_view deployment;            // Azure: the model when the body names none
 };
 
 Destination routeOf(std::string_view path) {
   // A generation route, `suffix` after /v1 or the Azure deployment.
   auto generation = [](std::string_view suffix, std::string_view deployment) -> Destination {
     if (suffix == "/chat/completions") {
-      return {Target::kGenerate, Route::ChatCompletions, {}, deployment};
+      return {Target::kGenerate, Route::kChatCompletions, {}, deployment};
     }
-    if (suffix == "/completions") return {Target::kGenerate, Route::Completions, {}, deployment};
-    if (suffix == "/embeddings") return {Target::kGenerate, Route::Embeddings, {}, deployment};
+    if (suffix == "/completions") return {Target::kGenerate, Route::kCompletions, {}, deployment};
+    if (suffix == "/embeddings") return {Target::kGenerate, Route::kEmbeddings, {}, deployment};
     return {};
   };
   constexpr std::string_view kV1 = "/v1";
@@ -376,7 +376,7 @@ server::Task<void> Exchange::generate(Route route, json body, std::string_view d
   }
   mock::Answer answer = mock::answer(route, body, behaviour_.options);
   bool answered = !std::holds_alternative<mock::ApiError>(answer);
-  if (answered && route != Route::Embeddings && behaviour_.options.shape.any()) {
+  if (answered && route != Route::kEmbeddings && behaviour_.options.shape.any()) {
     Stats::count(stats_.shape_faults);
   }
   if (auto* error = std::get_if<mock::ApiError>(&answer)) {

@@ -1079,11 +1079,11 @@ Answer generate(const Parsed<Request>& parsed, std::string_view id_prefix,
 
 Answer answer(pipeline::Route route, const json& body, const MockOptions& options) {
   switch (route) {
-    case pipeline::Route::ChatCompletions:
+    case pipeline::Route::kChatCompletions:
       return generate(parseChatRequest(body), "chatcmpl-", options, chatCompletion, chatChunks);
-    case pipeline::Route::Completions:
+    case pipeline::Route::kCompletions:
       return generate(parseCompletionRequest(body), "cmpl-", options, completion, completionChunks);
-    case pipeline::Route::Embeddings:
+    case pipeline::Route::kEmbeddings:
       break;
   }
   Parsed<EmbeddingsRequest> parsed = parseEmbeddingsRequest(body);

@@ -281,7 +281,7 @@ PromptTokens countPrompt(pipeline::Route route, const jsonview::Value& body,
     }
   };
   switch (route) {
-    case pipeline::Route::ChatCompletions: {
+    case pipeline::Route::kChatCompletions: {
       if (auto messages = body.find("messages"); messages && messages->isArray()) {
         for (const auto& message : messages->elements()) {
           total += countChatMessage(message, encoding);
@@ -290,10 +290,10 @@ PromptTokens countPrompt(pipeline::Route route, const jsonview::Value& body,
       total += countChatOverhead(body, encoding);
       break;
     }
-    case pipeline::Route::Completions:
+    case pipeline::Route::kCompletions:
       if (auto prompt = body.find("prompt")) countInput(*prompt);
       break;
-    case pipeline::Route::Embeddings:
+    case pipeline::Route::kEmbeddings:
       if (auto input = body.find("input")) countInput(*input);
       break;
   }

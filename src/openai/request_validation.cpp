@@ -139,7 +139,7 @@ Problem checkNumber(const Fields& body, Field field, double low, double high) {
 Problem checkInteger(const Fields& body, Field field, long long low, long long high) {
   auto it = given(body, field);
   if (!it) return std::nullopt;
-  if (it->kind() != Kind::Integer) return wrongType(kFieldNames[field], "an integer", *it);
+  if (it->kind() != Kind::kInteger) return wrongType(kFieldNames[field], "an integer", *it);
   // Beyond 64 bits is out of range on whichever side its sign puts it.
   long long value = it->integer().value_or(it->raw().starts_with('-') ? low - 1 : high + 1);
   if (value < low || value > high) {
@@ -152,7 +152,7 @@ Problem checkInteger(const Fields& body, Field field, long long low, long long h
 Problem checkKind(const Fields& body, Field field, Kind kind, std::string_view name) {
   auto it = given(body, field);
   if (!it) return std::nullopt;
-  bool matches = it->kind() == kind || (kind == Kind::Number && it->isNumber());
+  bool matches = it->kind() == kind || (kind == Kind::kNumber && it->isNumber());
   if (!matches) return wrongType(kFieldNames[field], name, *it);
   return std::nullopt;
 }
@@ -169,11 +169,11 @@ Problem checkStop(const Fields& body) {
 }
 
 Problem checkStreamOptions(const Fields& body) {
-  if (auto problem = checkKind(body, kStreamOptions, Kind::Object, "an object")) return problem;
+  if (auto problem = checkKind(body, kStreamOptions, Kind::kObject, "an object")) return problem;
   auto it = given(body, kStreamOptions);
   if (!it) return std::nullopt;
   auto usage = it->find("include_usage");
-  if (usage && !usage->isNull() && usage->kind() != Kind::Boolean) {
+  if (usage && !usage->isNull() && usage->kind() != Kind::kBoolean) {
     return wrongType("stream_options.include_usage", "a boolean", *usage);
   }
   return std::nullopt;
@@ -216,16 +216,16 @@ Problem checkOptional(const Value& object, std::string_view key, Kind kind,
 template <typename Path>
 Problem checkContentPart(const Value& part, const Path& path) {
   if (!part.isObject()) return wrongType(path(), "an object", part);
-  if (auto problem = checkRequired(part, "type", Kind::String, "a string", path)) return problem;
+  if (auto problem = checkRequired(part, "type", Kind::kString, "a string", path)) return problem;
   auto type = part.find("type");
   if (type->stringEquals("text")) {
-    return checkRequired(part, "text", Kind::String, "a string", path);
+    return checkRequired(part, "text", Kind::kString, "a string", path);
   }
   if (type->stringEquals("image_url")) {
-    if (auto problem = checkRequired(part, "image_url", Kind::Object, "an object", path)) {
+    if (auto problem = checkRequired(part, "image_url", Kind::kObject, "an object", path)) {
       return problem;
     }
-    return checkRequired(*part.find("image_url"), "url", Kind::String, "a string",
+    return checkRequired(*part.find("image_url"), "url", Kind::kString, "a string",
                          [&] { return path() + ".image_url"; });
   }
   return std::nullopt;
@@ -261,8 +261,8 @@ Problem checkMessage(const Value& message, std::size_t i) {
       ++j;
     }
   }
-  if (auto problem = checkOptional(message, "name", Kind::String, "a string", at)) return problem;
-  if (auto problem = checkOptional(message, "tool_call_id", Kind::String, "a string", at)) {
+  if (auto problem = checkOptional(message, "name", Kind::kString, "a string", at)) return problem;
+  if (auto problem = checkOptional(message, "tool_call_id", Kind::kString, "a string", at)) {
     return problem;
   }
   if (auto calls = member(message, "tool_calls")) {
@@ -298,20 +298,20 @@ Problem checkMessages(const Fields& body) {
 // Each tool an object with a string `type`; a function tool's `function` an object with a
 // string `name` (the token count and the router read them).
 Problem checkTools(const Fields& body) {
-  if (auto problem = checkKind(body, kTools, Kind::Array, "an array")) return problem;
+  if (auto problem = checkKind(body, kTools, Kind::kArray, "an array")) return problem;
   auto tools = given(body, kTools);
   if (!tools) return std::nullopt;
   std::size_t i = 0;
   for (const Value& tool : tools->elements()) {
     auto at = [&] { return "tools[" + std::to_string(i) + "]"; };
     if (!tool.isObject()) return wrongType(at(), "an object", tool);
-    if (auto problem = checkRequired(tool, "type", Kind::String, "a string", at)) return problem;
+    if (auto problem = checkRequired(tool, "type", Kind::kString, "a string", at)) return problem;
     if (tool.find("type")->stringEquals("function")) {
-      if (auto problem = checkRequired(tool, "function", Kind::Object, "an object", at)) {
+      if (auto problem = checkRequired(tool, "function", Kind::kObject, "an object", at)) {
         return problem;
       }
       auto function_at = [&] { return at() + ".function"; };
-      if (auto problem = checkRequired(*tool.find("function"), "name", Kind::String, "a string",
+      if (auto problem = checkRequired(*tool.find("function"), "name", Kind::kString, "a string",
                                        function_at)) {
         return problem;
       }
@@ -329,13 +329,13 @@ Problem checkTypedObject(const Fields& body, Field field, bool or_string) {
   if (!value->isObject()) {
     return wrongType(kFieldNames[field], or_string ? "a string or an object" : "an object", *value);
   }
-  return checkRequired(*value, "type", Kind::String, "a string",
+  return checkRequired(*value, "type", Kind::kString, "a string",
                        [&] { return std::string(kFieldNames[field]); });
 }
 
 // OpenAI's metadata is string to string; the tagging filter reads its values.
 Problem checkMetadata(const Fields& body) {
-  if (auto problem = checkKind(body, kMetadata, Kind::Object, "an object")) return problem;
+  if (auto problem = checkKind(body, kMetadata, Kind::kObject, "an object")) return problem;
   auto metadata = given(body, kMetadata);
   if (!metadata) return std::nullopt;
   Problem problem;
@@ -377,7 +377,7 @@ Problem firstProblem(Checks&&... checks) {
 }
 
 Problem checkSampling(const Fields& body) {
-  return firstProblem([&] { return checkKind(body, kStream, Kind::Boolean, "a boolean"); },
+  return firstProblem([&] { return checkKind(body, kStream, Kind::kBoolean, "a boolean"); },
                       [&] { return checkStreamOptions(body); },
                       [&] { return checkNumber(body, kTemperature, 0, 2); },
                       [&] { return checkNumber(body, kTopP, 0, 1); },
@@ -386,9 +386,9 @@ Problem checkSampling(const Fields& body) {
                       [&] { return checkInteger(body, kN, 1, 128); },
                       [&] { return checkInteger(body, kMaxTokens, 1, 1LL << 31); },
                       [&] { return checkInteger(body, kSeed, -(1LL << 62), 1LL << 62); },
-                      [&] { return checkKind(body, kUser, Kind::String, "a string"); },
+                      [&] { return checkKind(body, kUser, Kind::kString, "a string"); },
                       [&] { return checkMetadata(body); },
-                      [&] { return checkKind(body, kLogitBias, Kind::Object, "an object"); },
+                      [&] { return checkKind(body, kLogitBias, Kind::kObject, "an object"); },
                       [&] { return checkStop(body); });
 }
 
@@ -406,19 +406,19 @@ std::string_view describeJsonType(const nlohmann::json& value) {
 
 std::string_view describeJsonType(const Value& value) {
   switch (value.kind()) {
-    case Kind::Null:
+    case Kind::kNull:
       return "null";
-    case Kind::Boolean:
+    case Kind::kBoolean:
       return "a boolean";
-    case Kind::String:
+    case Kind::kString:
       return "a string";
-    case Kind::Array:
+    case Kind::kArray:
       return "an array";
-    case Kind::Object:
+    case Kind::kObject:
       return "an object";
-    case Kind::Number:
+    case Kind::kNumber:
       return "a number";
-    case Kind::Integer:
+    case Kind::kInteger:
       return "an integer";
   }
   return "a value";
@@ -438,28 +438,28 @@ std::optional<ApiError> validateRequest(Route route, const Value& request, Reque
   if (basics) {
     basics->model = model->string();
     basics->stream =
-        body[kStream] && body[kStream]->kind() == Kind::Boolean && body[kStream]->boolean();
+        body[kStream] && body[kStream]->kind() == Kind::kBoolean && body[kStream]->boolean();
   }
   switch (route) {
-    case Route::ChatCompletions:
+    case Route::kChatCompletions:
       return firstProblem(
           [&] { return checkMessages(body); }, [&] { return checkSampling(body); },
           [&] { return checkInteger(body, kMaxCompletionTokens, 1, 1LL << 31); },
-          [&] { return checkKind(body, kLogprobs, Kind::Boolean, "a boolean"); },
+          [&] { return checkKind(body, kLogprobs, Kind::kBoolean, "a boolean"); },
           [&] { return checkInteger(body, kTopLogprobs, 0, 20); }, [&] { return checkTools(body); },
           [&] { return checkTypedObject(body, kToolChoice, true); },
-          [&] { return checkKind(body, kParallelToolCalls, Kind::Boolean, "a boolean"); },
+          [&] { return checkKind(body, kParallelToolCalls, Kind::kBoolean, "a boolean"); },
           [&] { return checkTypedObject(body, kResponseFormat, false); });
-    case Route::Completions:
+    case Route::kCompletions:
       return firstProblem([&] { return checkPresentStringOrArray(body, kPrompt); },
                           [&] { return checkSampling(body); },
                           [&] { return checkInteger(body, kLogprobs, 0, 5); });
-    case Route::Embeddings:
+    case Route::kEmbeddings:
       return firstProblem(
           [&] { return checkPresentStringOrArray(body, kInput); },
           [&] { return checkInteger(body, kDimensions, 1, 65536); },
-          [&] { return checkKind(body, kEncodingFormat, Kind::String, "a string"); },
-          [&] { return checkKind(body, kUser, Kind::String, "a string"); });
+          [&] { return checkKind(body, kEncodingFormat, Kind::kString, "a string"); },
+          [&] { return checkKind(body, kUser, Kind::kString, "a string"); });
   }
   return std::nullopt;
 }

@@ -109,7 +109,7 @@ bool asksForUsage(const jsonview::Value& request) {
   auto options = request.isObject() ? request.find("stream_options") : std::nullopt;
   if (!options || !options->isObject()) return false;
   auto include = options->find("include_usage");
-  return include && include->kind() == jsonview::Kind::Boolean && include->boolean();
+  return include && include->kind() == jsonview::Kind::kBoolean && include->boolean();
 }
 
 std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {

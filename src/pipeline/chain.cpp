@@ -19,15 +19,15 @@ Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(
 FilterStatus Chain::onRequest(RequestContext& ctx, std::size_t& position) const {
   for (; position < filters_.size(); ++position) {
     FilterStatus status = filters_[position]->onRequest(ctx);
-    if (status != FilterStatus::Continue) return status;
+    if (status != FilterStatus::kContinue) return status;
   }
-  return FilterStatus::Continue;
+  return FilterStatus::kContinue;
 }
 
 FilterStatus Chain::resume(RequestContext& ctx, std::size_t& position,
                            const std::function<FilterStatus(RequestContext&)>& continuation) const {
   FilterStatus status = continuation(ctx);
-  if (status != FilterStatus::Continue) return status;
+  if (status != FilterStatus::kContinue) return status;
   ++position;
   return onRequest(ctx, position);
 }

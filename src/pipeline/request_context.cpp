@@ -4,11 +4,11 @@ namespace costgate::pipeline {
 
 std::string_view routeName(Route route) {
   switch (route) {
-    case Route::ChatCompletions:
+    case Route::kChatCompletions:
       return "chat_completions";
-    case Route::Completions:
+    case Route::kCompletions:
       return "completions";
-    case Route::Embeddings:
+    case Route::kEmbeddings:
       return "embeddings";
   }
   return "unknown";

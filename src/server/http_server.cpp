@@ -88,7 +88,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     bool client_left = false;
     for (;;) {
       head = http1::parseRequestHead(in.data(), env.limits.max_header_bytes, request.head);
-      if (head.state != http1::ParseResult::Incomplete) break;
+      if (head.state != http1::ParseResult::kIncomplete) break;
       IoResult read = co_await readMore();
       in.commit(read.bytes);
       if (read.error || read.bytes == 0) {
@@ -113,13 +113,13 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
                               "request_too_large"};
     };
     std::optional<http1::Framing> framing;
-    if (head.state == http1::ParseResult::TooLarge) {
+    if (head.state == http1::ParseResult::kTooLarge) {
       refusal = openai::ApiError{431,
                                  "invalid_request_error",
                                  "request headers are too large",
                                  {},
                                  "request_header_fields_too_large"};
-    } else if (head.state == http1::ParseResult::Invalid) {
+    } else if (head.state == http1::ParseResult::kInvalid) {
       refusal = openai::invalidRequest("malformed HTTP request: " + head.error);
     } else {
       in.consume(head.consumed);
@@ -131,7 +131,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       framing = http1::requestFraming(request.head, framing_error);
       if (!framing) {
         refusal = openai::invalidRequest("malformed HTTP request: " + framing_error);
-      } else if (framing->mode == http1::Framing::Length &&
+      } else if (framing->mode == http1::Framing::kLength &&
                  framing->length > env.limits.max_body_bytes) {
         refusal = too_large();  // a declared Content-Length over the limit is refused up front
       }
@@ -141,7 +141,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       // The body usually came with the head: what is buffered is decoded without another
       // asynchronous step, and only what is still missing is read.
       http1::BodyDecoder decoder(*framing);
-      if (framing->mode == http1::Framing::Length) {
+      if (framing->mode == http1::Framing::kLength) {
         request.body.reserve(static_cast<std::size_t>(framing->length));
       }
       bool expects_continue = http1::hasToken(request.head.get("expect"), "100-continue");

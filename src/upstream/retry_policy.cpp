@@ -223,17 +223,17 @@ std::optional<milliseconds> parseRetryAfterMs(std::string_view header) {
 FaultClass classify(std::optional<FailureKind> failure, int status) {
   if (failure) {
     switch (*failure) {
-      case FailureKind::Connect:
-      case FailureKind::Tls:
+      case FailureKind::kConnect:
+      case FailureKind::kTls:
         return FaultClass::kConnect;
-      case FailureKind::Timeout:
+      case FailureKind::kTimeout:
         return FaultClass::kTimeout;
-      case FailureKind::Reset:
-      case FailureKind::Protocol:
+      case FailureKind::kReset:
+      case FailureKind::kProtocol:
         return FaultClass::kServerError;
-      case FailureKind::Cancelled:
+      case FailureKind::kCancelled:
         return FaultClass::kCancelled;
-      case FailureKind::TooLarge:
+      case FailureKind::kTooLarge:
         // The same request would draw the same oversized answer from any deployment.
         return FaultClass::kClientError;
     }

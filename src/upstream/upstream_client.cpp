@@ -121,18 +121,18 @@ struct Connection {
   // The failure for an operation that ended with `result`.
   Failure failure(const IoResult& result, std::string_view during) const {
     if (result.error == ETIMEDOUT) {
-      return Failure{FailureKind::Timeout, std::string(during) + ": timed out"};
+      return Failure{FailureKind::kTimeout, std::string(during) + ": timed out"};
     }
     if (result.error == ECANCELED) {
-      return Failure{FailureKind::Cancelled, std::string(during) + ": cancelled"};
+      return Failure{FailureKind::kCancelled, std::string(during) + ": cancelled"};
     }
     if (result.error == 0) {
-      return Failure{FailureKind::Reset, std::string(during) + ": the connection was closed"};
+      return Failure{FailureKind::kReset, std::string(during) + ": the connection was closed"};
     }
     if (result.error == EPROTO && tls) {
-      return Failure{FailureKind::Reset, std::string(during) + ": " + tlsErrorText(tls.get())};
+      return Failure{FailureKind::kReset, std::string(during) + ": " + tlsErrorText(tls.get())};
     }
-    return Failure{FailureKind::Reset,
+    return Failure{FailureKind::kReset,
                    std::string(during) + ": " + server::describeError(result.error)};
   }
 
@@ -217,7 +217,7 @@ struct Exchange::State {
       return BodyPiece{{}, true, std::nullopt};
     }
     if (!connection || cancelled) {
-      return BodyPiece{{}, false, Failure{FailureKind::Cancelled, "the call was cancelled"}};
+      return BodyPiece{{}, false, Failure{FailureKind::kCancelled, "the call was cancelled"}};
     }
     auto& buffered = connection->buffer;
     if (buffered.size() == 0) return std::nullopt;
@@ -225,7 +225,7 @@ struct Exchange::State {
     buffered.consume(step.consumed);
     if (step.invalid) {
       return fail(
-          Failure{FailureKind::Protocol, "parsing the backend's response: bad chunked encoding"});
+          Failure{FailureKind::kProtocol, "parsing the backend's response: bad chunked encoding"});
     }
     if (step.produced == 0 && !step.done) return std::nullopt;
     if (step.done) finish();
@@ -261,7 +261,7 @@ Task<BodyPiece> Exchange::readMoreInto(char* data, std::size_t size) {
     s.connection->buffer.commit(read.bytes);
     s.connection->socket.clearDeadline();
     if (s.cancelled) {
-      co_return s.fail(Failure{FailureKind::Cancelled, "the call was cancelled"});
+      co_return s.fail(Failure{FailureKind::kCancelled, "the call was cancelled"});
     }
     if (read.bytes > 0) {
       if (auto piece = s.readyPiece(data, size)) co_return std::move(*piece);
@@ -298,12 +298,12 @@ Task<std::optional<Failure>> Exchange::readAll(std::string& out, std::size_t lim
     // case before those bytes are read.
     if (out.size() > limit || s.decoder.remaining() > limit - out.size()) {
       cancel();
-      co_return Failure{FailureKind::TooLarge,
+      co_return Failure{FailureKind::kTooLarge,
                         "the backend's response exceeds " + std::to_string(limit) + " bytes"};
     }
     // Room for what the next step can produce, no more: growing the string zero-fills it.
     std::size_t room = 16 * 1024;
-    if (s.framing.mode == http1::Framing::Length) {
+    if (s.framing.mode == http1::Framing::kLength) {
       room = static_cast<std::size_t>(std::min<std::uint64_t>(s.decoder.remaining(), room));
     } else if (s.connection && s.connection->buffer.size() > 0) {
       room = s.connection->buffer.size();  // decoding never makes the bytes more
@@ -365,7 +365,7 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
   const auto& config = backend.config();
   Resolution resolved = co_await resolver.resolve(config.host, config.port);
   if (resolved.addresses.empty()) {
-    co_return Failure{FailureKind::Connect,
+    co_return Failure{FailureKind::kConnect,
                       "cannot resolve backend host '" + config.host + "': " + resolved.error};
   }
   auto& socket = connection.socket;
@@ -382,7 +382,7 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
     socket.close();
   }
   if (connect_error != 0) {
-    auto kind = timed_out ? FailureKind::Timeout : FailureKind::Connect;
+    auto kind = timed_out ? FailureKind::kTimeout : FailureKind::kConnect;
     co_return Failure{kind, "cannot connect to backend '" + config.name + "' at " + config.host +
                                 ":" + std::to_string(config.port) + ": " +
                                 server::describeError(connect_error)};
@@ -397,7 +397,7 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
     return Failure{kind, "TLS handshake with backend '" + config.name + "' failed: " + why};
   };
   if (!tls || SSL_set_fd(tls, socket.fd()) != 1) {
-    co_return tls_failure(FailureKind::Tls, tlsErrorText(tls));
+    co_return tls_failure(FailureKind::kTls, tlsErrorText(tls));
   }
   if (isIpLiteral(config.host)) {
     if (config.verify_tls) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls), config.host.c_str());
@@ -417,13 +417,13 @@ Task<std::optional<Failure>> connect(Connection& connection, const Backend& back
                             ? "the backend closed the connection"
                             : tlsErrorText(tls);
       socket.clearDeadline();
-      co_return tls_failure(FailureKind::Tls, why);
+      co_return tls_failure(FailureKind::kTls, why);
     }
     // One co_await, in a statement of its own (GCC 12 mishandles awaiters in branches).
     IoResult waited = co_await socket.ready(code == SSL_ERROR_WANT_WRITE);
     if (waited.error) {
       socket.clearDeadline();
-      co_return tls_failure(waited.error == ETIMEDOUT ? FailureKind::Timeout : FailureKind::Tls,
+      co_return tls_failure(waited.error == ETIMEDOUT ? FailureKind::kTimeout : FailureKind::kTls,
                             server::describeError(waited.error));
     }
   }
@@ -484,16 +484,16 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     for (bool received = false;;) {
       auto& buffered = connection->buffer;
       auto parsed = http1::parseResponseHead(buffered.data(), kMaxResponseHeaderBytes, state->head);
-      if (parsed.state == http1::ParseResult::Complete) {
+      if (parsed.state == http1::ParseResult::kComplete) {
         buffered.consume(parsed.consumed);
         if (state->head.status() < 200) continue;  // 100 Continue, 103 Early Hints: not the answer
         break;
       }
-      if (parsed.state != http1::ParseResult::Incomplete) {
+      if (parsed.state != http1::ParseResult::kIncomplete) {
         failure = Failure{
-            FailureKind::Protocol,
+            FailureKind::kProtocol,
             during() + ": " +
-                (parsed.state == http1::ParseResult::TooLarge
+                (parsed.state == http1::ParseResult::kTooLarge
                      ? "the head exceeds " + std::to_string(kMaxResponseHeaderBytes) + " bytes"
                      : parsed.error)};
         break;
@@ -513,15 +513,15 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     if (failure) co_return failure;
     std::string framing_error;
     auto framing = http1::responseFraming(state->head, framing_error);
-    if (!framing) co_return Failure{FailureKind::Protocol, during() + ": " + framing_error};
+    if (!framing) co_return Failure{FailureKind::kProtocol, during() + ": " + framing_error};
     state->framing = *framing;
     state->decoder = http1::BodyDecoder(*framing);
-    state->keep_alive = state->head.keepAlive() && framing->mode != http1::Framing::UntilClose;
+    state->keep_alive = state->head.keepAlive() && framing->mode != http1::Framing::kUntilClose;
     state->connection = std::move(connection);
     out = std::make_unique<Exchange>(std::move(state));
     co_return std::nullopt;
   }
-  co_return Failure{FailureKind::Reset, "backend '" + config.name + "' closed the connection"};
+  co_return Failure{FailureKind::kReset, "backend '" + config.name + "' closed the connection"};
 }
 
 }  // namespace costgate::upstream

@@ -1,6 +1,6 @@
 #pragma once
 // Runs blocking ledger calls (a Redis ledger's) on threads of its own, so no event loop waits on
-// Redis: a filter submits the call with a signal, returns FilterStatus::Wait on it, and reads the
+// Redis: a filter submits the call with a signal, returns FilterStatus::kWait on it, and reads the
 // result when it runs again. Thread-safe.
 
 #include <condition_variable>

@@ -26,7 +26,7 @@ struct CallAccounting {
   // Otherwise the body sent, counted only if the backend reports no usage (rarely), with the
   // model's encoding if it has one: tokenizing every prompt up front would be work for nothing.
   const tokenizer::Encoding* encoding = nullptr;
-  pipeline::Route route = pipeline::Route::ChatCompletions;
+  pipeline::Route route = pipeline::Route::kChatCompletions;
   std::string_view sent_body;  // the forwarded body, kept alive by the request
 
   // The prompt's tokens by the gateway's own count.

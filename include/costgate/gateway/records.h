@@ -38,8 +38,8 @@ class Records {
 
   metrics::Metrics metrics_;
   mutable std::mutex spend_mutex_;  // observe() runs on every worker thread
-  report::SpendTotals spend_{{report::Dimension::Feature, report::Dimension::Team,
-                              report::Dimension::Env, report::Dimension::Model}};
+  report::SpendTotals spend_{{report::Dimension::kFeature, report::Dimension::kTeam,
+                              report::Dimension::kEnv, report::Dimension::kModel}};
   log::AccessLog access_log_;
   pipeline::KeptState kept_;
 };

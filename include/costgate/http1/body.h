@@ -14,11 +14,11 @@ namespace costgate::http1 {
 
 struct Framing {
   enum Mode {
-    None,        // no body
-    Length,      // exactly `length` bytes
-    Chunked,     // chunked transfer coding
-    UntilClose,  // responses only: everything until the connection closes
-  } mode = None;
+    kNone,        // no body
+    kLength,      // exactly `length` bytes
+    kChunked,     // chunked transfer coding
+    kUntilClose,  // responses only: everything until the connection closes
+  } mode = kNone;
   std::uint64_t length = 0;
 };
 
@@ -42,7 +42,7 @@ class BodyDecoder {
   Step decode(std::string_view in, char* out, std::size_t room);
   // The connection closed: true when that ends the body properly (UntilClose), false when the
   // body was cut short.
-  bool endsAtClose() const { return framing_.mode == Framing::UntilClose; }
+  bool endsAtClose() const { return framing_.mode == Framing::kUntilClose; }
   bool done() const { return done_; }
   // Length framing: the bytes not received yet. Chunked: those of the current chunk, as far as
   // its size line has been read (so never more than the chunk will hold).
@@ -50,20 +50,20 @@ class BodyDecoder {
 
  private:
   enum class ChunkState {
-    Size,
-    Extension,
-    SizeLineEnd,
-    Data,
-    DataEnd,
-    DataLineEnd,
-    TrailerStart,
-    Trailer,
-    LastLineEnd
+    kSize,
+    kExtension,
+    kSizeLineEnd,
+    kData,
+    kDataEnd,
+    kDataLineEnd,
+    kTrailerStart,
+    kTrailer,
+    kLastLineEnd
   };
   Framing framing_;
   bool done_ = false;
   std::uint64_t remaining_ = 0;
-  ChunkState state_ = ChunkState::Size;
+  ChunkState state_ = ChunkState::kSize;
   bool size_digits_ = false;
   std::size_t trailer_bytes_ = 0;
 };

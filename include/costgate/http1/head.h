@@ -59,7 +59,7 @@ class Head {
 };
 
 struct ParseResult {
-  enum State { Complete, Incomplete, Invalid, TooLarge } state;
+  enum State { kComplete, kIncomplete, kInvalid, kTooLarge } state;
   std::size_t consumed = 0;  // Complete: the bytes of the head, final blank line included
   std::string error;         // Invalid: what is wrong, for the 400 message
 };

@@ -14,7 +14,7 @@
 namespace costgate::jsonview {
 
 // Integer: a number written without fraction or exponent; Number: any other number.
-enum class Kind : std::uint8_t { Null, Boolean, String, Integer, Number, Array, Object };
+enum class Kind : std::uint8_t { kNull, kBoolean, kString, kInteger, kNumber, kArray, kObject };
 
 class Document;
 
@@ -22,11 +22,11 @@ class Document;
 class Value {
  public:
   Kind kind() const;
-  bool isNull() const { return kind() == Kind::Null; }
-  bool isString() const { return kind() == Kind::String; }
-  bool isArray() const { return kind() == Kind::Array; }
-  bool isObject() const { return kind() == Kind::Object; }
-  bool isNumber() const { return kind() == Kind::Integer || kind() == Kind::Number; }
+  bool isNull() const { return kind() == Kind::kNull; }
+  bool isString() const { return kind() == Kind::kString; }
+  bool isArray() const { return kind() == Kind::kArray; }
+  bool isObject() const { return kind() == Kind::kObject; }
+  bool isNumber() const { return kind() == Kind::kInteger || kind() == Kind::kNumber; }
 
   // The value's text as it appears in the document (a string keeps its quotes).
   std::string_view raw() const;
@@ -109,7 +109,7 @@ inline std::string_view Value::unquoted() const {
 template <class Visit>
 void Value::forEachMember(Visit&& visit) const {
   const auto& nodes = document_->nodes_;
-  if (nodes[index_].kind != Kind::Object) return;
+  if (nodes[index_].kind != Kind::kObject) return;
   std::uint32_t at = index_ + 1;
   for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
     visit(Value(document_, at), Value(document_, at + 1));

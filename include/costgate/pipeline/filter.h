@@ -47,7 +47,7 @@ class Filter {
   // ctx.local_reply) or Wait (with ctx.awaited, whose `resume` runs in place of a second call).
   virtual FilterStatus onRequest(RequestContext& ctx) const {
     (void)ctx;
-    return FilterStatus::Continue;
+    return FilterStatus::kContinue;
   }
 
   // After a whole (non-streamed) response arrived, with its status and bytes as the backend sent

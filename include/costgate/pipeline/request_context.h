@@ -21,7 +21,7 @@
 
 namespace costgate::pipeline {
 
-enum class Route { ChatCompletions, Completions, Embeddings };
+enum class Route { kChatCompletions, kCompletions, kEmbeddings };
 
 std::string_view routeName(Route route);
 
@@ -75,15 +75,15 @@ struct SparedCall {
 
 enum class FilterStatus {
   // Go on to the next filter, and to the backend after the last one.
-  Continue,
+  kContinue,
   // Stop here and send ctx.local_reply to the client; later filters' onRequest and the backend are
   // skipped, but onComplete still runs for every filter.
-  Respond,
+  kRespond,
   // Stop here until what ctx.awaited names is done (the gateway does it), then run its `resume`.
-  Wait,
+  kWait,
 };
 
-// What a filter that returned FilterStatus::Wait waits for. The gateway does it (filters do no
+// What a filter that returned FilterStatus::kWait waits for. The gateway does it (filters do no
 // I/O), then runs the filter's continuation (Awaited::resume).
 struct AwaitSignal {
   std::shared_ptr<Signal> signal;        // another request's work ending
@@ -150,7 +150,7 @@ struct RequestContext {
 
   // Set by the server before the chain runs.
   std::string request_id;
-  Route route = Route::ChatCompletions;
+  Route route = Route::kChatCompletions;
   RequestHeaders headers;
   // The request body's index, for reading (always set; valid during onRequest). It shows the body
   // as the last replaceBody() left it, without the setMember() edits.
@@ -195,8 +195,8 @@ struct RequestContext {
   // The tags as metric label values: a tag's value, or "other" when the tagging filter has an
   // allow-list for it that does not name the value. Empty when no filter tagged the request.
   Tags tag_labels;
-  std::optional<LocalReply> local_reply;  // set together with FilterStatus::Respond
-  std::optional<Awaited> awaited;         // set together with FilterStatus::Wait
+  std::optional<LocalReply> local_reply;  // set together with FilterStatus::kRespond
+  std::optional<Awaited> awaited;         // set together with FilterStatus::kWait
   // Set by a router for a request that should try cheaper models first (the gateway runs it).
   std::optional<Cascade> cascade;
   // Set by the gateway after an EmbeddingCall.

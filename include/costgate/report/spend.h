@@ -15,10 +15,10 @@
 
 namespace costgate::report {
 
-enum class Dimension { Feature, Team, Env, Model };
+enum class Dimension { kFeature, kTeam, kEnv, kModel };
 inline constexpr std::array<std::string_view, 4> kDimensionNames = {"feature", "team", "env",
                                                                     "model"};
-// "feature" -> Dimension::Feature; nullopt for anything else.
+// "feature" -> Dimension::kFeature; nullopt for anything else.
 std::optional<Dimension> dimensionNamed(std::string_view name);
 
 struct Call {

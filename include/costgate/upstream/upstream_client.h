@@ -44,13 +44,13 @@ class Backend {
 };
 
 enum class FailureKind {
-  Connect,    // resolve or TCP connect failed: the backend is unreachable
-  Tls,        // the TLS handshake failed (untrusted certificate, wrong name...)
-  Timeout,    // connect, write or read took longer than the backend's timeout
-  Reset,      // the backend closed the connection before the response was complete
-  Protocol,   // the backend sent something that is not valid HTTP
-  Cancelled,  // we cancelled the call (the client went away)
-  TooLarge,   // a whole-body read exceeded its limit
+  kConnect,    // resolve or TCP connect failed: the backend is unreachable
+  kTls,        // the TLS handshake failed (untrusted certificate, wrong name...)
+  kTimeout,    // connect, write or read took longer than the backend's timeout
+  kReset,      // the backend closed the connection before the response was complete
+  kProtocol,   // the backend sent something that is not valid HTTP
+  kCancelled,  // we cancelled the call (the client went away)
+  kTooLarge,   // a whole-body read exceeded its limit
 };
 
 struct Failure {

@@ -464,9 +464,9 @@ std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(
 }
 
 pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) const {
-  if (!ctx.request_index) return pipeline::FilterStatus::Continue;
+  if (!ctx.request_index) return pipeline::FilterStatus::kContinue;
   std::shared_ptr<Plan> plan = planFor(ctx);
-  if (!plan) return pipeline::FilterStatus::Continue;
+  if (!plan) return pipeline::FilterStatus::kContinue;
   ctx.state<Pending>(this).plan = plan;
   if (!worker_) return apply(ctx, decide(*plan, *ledger_));
 
@@ -505,7 +505,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
                                     }
                                     return apply(resumed, std::move(decision));
                                   }};
-  return pipeline::FilterStatus::Wait;
+  return pipeline::FilterStatus::kWait;
 }
 
 pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decision decision) const {
@@ -523,7 +523,7 @@ pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decisi
                              {},
                              "budget_unavailable"};
       ctx.local_reply = {503, "application/json", error.body(), {}};
-      return pipeline::FilterStatus::Respond;
+      return pipeline::FilterStatus::kRespond;
     }
     // Fail-open: this replica's own ledger holds the line meanwhile.
     decision = decide(plan, *fallback_);
@@ -544,7 +544,7 @@ pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decisi
             : tooMany("Budget '" + decision.rejected +
                           "' is exhausted for this window; it resets at the window's end",
                       "budget_exceeded", wait);
-    return pipeline::FilterStatus::Respond;
+    return pipeline::FilterStatus::kRespond;
   }
   pending.held = std::move(decision.held);
   if (!decision.warnings.empty()) {
@@ -566,7 +566,7 @@ pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decisi
     }
     ctx.response_headers.emplace_back("x-costgate-budget-degraded", decision.degrade->name);
   }
-  return pipeline::FilterStatus::Continue;
+  return pipeline::FilterStatus::kContinue;
 }
 
 void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {

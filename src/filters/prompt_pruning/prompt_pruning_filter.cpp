@@ -81,11 +81,11 @@ bool pruneRequest(pipeline::RequestContext& ctx, const PruneSteps& steps,
 }
 
 pipeline::FilterStatus PromptPruningFilter::onRequest(pipeline::RequestContext& ctx) const {
-  if (ctx.route != pipeline::Route::ChatCompletions) return pipeline::FilterStatus::Continue;
+  if (ctx.route != pipeline::Route::kChatCompletions) return pipeline::FilterStatus::kContinue;
   if (const PruningPolicy* policy = pipeline::firstMatching(config_.policies, ctx)) {
     pruneRequest(ctx, policy->steps, policy->max_input_tokens, name(), policy->name);
   }
-  return pipeline::FilterStatus::Continue;
+  return pipeline::FilterStatus::kContinue;
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makePromptPruningFilter(

@@ -231,11 +231,11 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
 }
 
 pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) const {
-  if (ctx.route != pipeline::Route::ChatCompletions || !ctx.request_index) {
-    return pipeline::FilterStatus::Continue;
+  if (ctx.route != pipeline::Route::kChatCompletions || !ctx.request_index) {
+    return pipeline::FilterStatus::kContinue;
   }
   const RouterPolicy* policy = pipeline::firstMatching(config_.policies, ctx);
-  if (!policy) return pipeline::FilterStatus::Continue;
+  if (!policy) return pipeline::FilterStatus::kContinue;
 
   RouteDecision decision;
   std::string model = ctx.model;
@@ -244,7 +244,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
                    [&](const std::string& p) { return pipeline::matchesPattern(p, ctx.model); })) {
     if (policy->on_disallowed == OnDisallowed::kReject) {
       ctx.local_reply = disallowed(ctx, *policy);
-      return pipeline::FilterStatus::Respond;
+      return pipeline::FilterStatus::kRespond;
     }
     model = policy->default_model;
     decision.rule = "approval";
@@ -295,7 +295,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
   if (!decision.tier.empty() || !decision.rule.empty()) {
     ctx.state<RouteDecision>(this) = std::move(decision);
   }
-  return pipeline::FilterStatus::Continue;
+  return pipeline::FilterStatus::kContinue;
 }
 
 void RouterFilter::onComplete(pipeline::RequestContext& ctx) const {

@@ -248,11 +248,11 @@ const SemanticCacheFilter::PolicyStore& SemanticCacheFilter::storeOf(
 
 pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& ctx) const {
   using pipeline::FilterStatus;
-  if (ctx.route != pipeline::Route::ChatCompletions || !ctx.request_index) {
-    return FilterStatus::Continue;
+  if (ctx.route != pipeline::Route::kChatCompletions || !ctx.request_index) {
+    return FilterStatus::kContinue;
   }
   const CachePolicy* policy = pipeline::firstMatching(config_.policies, ctx);
-  if (!policy || policy->mode == Mode::kOff) return FilterStatus::Continue;
+  if (!policy || policy->mode == Mode::kOff) return FilterStatus::kContinue;
   const PolicyStore& policy_store = storeOf(*policy);
   CacheLookup& lookup = ctx.state<CacheLookup>(this);
   lookup.policy = policy;
@@ -295,7 +295,7 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
                             waited.vector = resumed.embedding->vector;  // none: exact only
                           return search(resumed, waited);
                         }};
-  return FilterStatus::Wait;
+  return FilterStatus::kWait;
 }
 
 pipeline::FilterStatus SemanticCacheFilter::search(pipeline::RequestContext& ctx,
@@ -333,7 +333,7 @@ pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& c
           [this](pipeline::RequestContext& resumed) {
             return afterCoalescing(resumed, *resumed.findState<CacheLookup>(this));
           }};
-      return pipeline::FilterStatus::Wait;
+      return pipeline::FilterStatus::kWait;
     }
   }
   lookup.entry = cache::Entry{.key = *lookup.key,
@@ -367,14 +367,14 @@ pipeline::FilterStatus SemanticCacheFilter::answer(pipeline::RequestContext& ctx
   ctx.local_reply = hitReply(ctx, hit, result);
   finish(ctx, lookup, result);
   ctx.response_headers.clear();  // the reply carries its own headers
-  return pipeline::FilterStatus::Respond;
+  return pipeline::FilterStatus::kRespond;
 }
 
 pipeline::FilterStatus SemanticCacheFilter::missed(pipeline::RequestContext& ctx,
                                                    CacheLookup& lookup) const {
   // A request the cache could not key, or was told not to answer from it, bypassed it.
   finish(ctx, lookup, lookup.key && !lookup.control.no_cache ? "miss" : "bypass");
-  return pipeline::FilterStatus::Continue;
+  return pipeline::FilterStatus::kContinue;
 }
 
 void SemanticCacheFilter::finish(pipeline::RequestContext& ctx, CacheLookup& lookup,

@@ -69,7 +69,7 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
                            {},
                            sent ? "invalid_api_key" : "missing_api_key"};
     ctx.local_reply = pipeline::LocalReply{401, "application/json", error.body(), {}};
-    return pipeline::FilterStatus::Respond;
+    return pipeline::FilterStatus::kRespond;
   }
   // A string member of `object` that is not empty.
   auto nonEmptyString = [](const std::optional<jsonview::Value>& object,
@@ -118,7 +118,7 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
   if (!ctx.tags.feature.empty()) ctx.log.text("feature", ctx.tags.feature);
   if (!ctx.tags.team.empty()) ctx.log.text("team", ctx.tags.team);
   if (!ctx.tags.env.empty()) ctx.log.text("env", ctx.tags.env);
-  return pipeline::FilterStatus::Continue;
+  return pipeline::FilterStatus::kContinue;
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTaggingFilter(

@@ -56,12 +56,12 @@ void capOutput(pipeline::RequestContext& ctx, const TokenCapPolicy& policy,
   if (policy.max_output_tokens) {
     std::int64_t cap = *policy.max_output_tokens;
     bool present = clampMember(ctx, body, "max_tokens", cap);
-    if (ctx.route == pipeline::Route::ChatCompletions) {
+    if (ctx.route == pipeline::Route::kChatCompletions) {
       present = clampMember(ctx, body, "max_completion_tokens", cap) || present;
     }
     if (!present && policy.set_when_absent) {
       bool completion_field =
-          ctx.route == pipeline::Route::ChatCompletions &&
+          ctx.route == pipeline::Route::kChatCompletions &&
           (policy.output_field == OutputField::kMaxCompletionTokens ||
            (policy.output_field == OutputField::kAuto &&
             isReasoningModel(ctx.backend_model.empty() ? ctx.model : ctx.backend_model)));
@@ -84,9 +84,9 @@ pipeline::LocalReply tooLong(const TokenCapPolicy& policy, pipeline::Route route
       std::to_string(count.tokens) + " tokens" + (pruned ? " after pruning" : "") +
       ", more than the " + std::to_string(*policy.max_input_tokens) +
       " this gateway allows (token_cap policy '" + policy.name + "'). Shorten the input.";
-  std::string param = route == pipeline::Route::ChatCompletions ? "messages"
-                      : route == pipeline::Route::Completions   ? "prompt"
-                                                                : "input";
+  std::string param = route == pipeline::Route::kChatCompletions ? "messages"
+                      : route == pipeline::Route::kCompletions   ? "prompt"
+                                                                 : "input";
   openai::ApiError error{400, "invalid_request_error", std::move(message), std::move(param),
                          "input_tokens_exceeded"};
   return pipeline::LocalReply{400, "application/json", error.body(), {}};
@@ -126,29 +126,29 @@ std::variant<TokenCapConfig, config::ConfigError> parseTokenCapConfig(
 pipeline::FilterStatus TokenCapFilter::onRequest(pipeline::RequestContext& ctx) const {
   const TokenCapPolicy* policy = pipeline::firstMatching(config_.policies, ctx);
   if (!policy || !ctx.request_index || !ctx.request_index->isObject()) {
-    return pipeline::FilterStatus::Continue;
+    return pipeline::FilterStatus::kContinue;
   }
-  if (ctx.route != pipeline::Route::Embeddings) capOutput(ctx, *policy, *ctx.request_index);
-  if (!policy->max_input_tokens) return pipeline::FilterStatus::Continue;
+  if (ctx.route != pipeline::Route::kEmbeddings) capOutput(ctx, *policy, *ctx.request_index);
+  if (!policy->max_input_tokens) return pipeline::FilterStatus::kContinue;
 
   if (!ctx.prompt_tokens) ctx.prompt_tokens = countInput(ctx, *ctx.request_index);
   if (ctx.prompt_tokens->tokens <= *policy->max_input_tokens) {
-    return pipeline::FilterStatus::Continue;
+    return pipeline::FilterStatus::kContinue;
   }
   bool pruned = false;
-  if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::ChatCompletions &&
+  if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::kChatCompletions &&
       ctx.encoding) {
     pruned = true;
     const std::size_t savings_before = ctx.savings.size();
     if (prompt_pruning::pruneRequest(ctx, policy->prune, *policy->max_input_tokens, name(),
                                      policy->name)) {
-      return pipeline::FilterStatus::Continue;
+      return pipeline::FilterStatus::kContinue;
     }
     // The request is refused, so the pruned body is never sent: nothing was saved by pruning.
     ctx.savings.resize(savings_before);
   }
   ctx.local_reply = tooLong(*policy, ctx.route, *ctx.prompt_tokens, pruned);
-  return pipeline::FilterStatus::Respond;
+  return pipeline::FilterStatus::kRespond;
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTokenCapFilter(

@@ -10,7 +10,7 @@ namespace {
 Head requestHead(const std::string& fields) {
   Head head;
   std::string bytes = "POST / HTTP/1.1\r\n" + fields + "\r\n";
-  EXPECT_EQ(parseRequestHead(bytes, 4096, head).state, ParseResult::Complete) << fields;
+  EXPECT_EQ(parseRequestHead(bytes, 4096, head).state, ParseResult::kComplete) << fields;
   return head;
 }
 
@@ -20,12 +20,12 @@ std::optional<Framing> framingOf(const std::string& fields) {
 }
 
 TEST(Http1Framing, ReadsTheRequestsFraming) {
-  EXPECT_EQ(framingOf("")->mode, Framing::None);
-  EXPECT_EQ(framingOf("Content-Length: 0\r\n")->mode, Framing::None);
+  EXPECT_EQ(framingOf("")->mode, Framing::kNone);
+  EXPECT_EQ(framingOf("Content-Length: 0\r\n")->mode, Framing::kNone);
   EXPECT_EQ(framingOf("Content-Length: 12\r\n")->length, 12u);
   EXPECT_EQ(framingOf("Content-Length: 12\r\nContent-Length: 12\r\n")->length, 12u);
   EXPECT_EQ(framingOf("Content-Length: 12, 12\r\n")->length, 12u);
-  EXPECT_EQ(framingOf("Transfer-Encoding: Chunked\r\n")->mode, Framing::Chunked);
+  EXPECT_EQ(framingOf("Transfer-Encoding: Chunked\r\n")->mode, Framing::kChunked);
 }
 
 TEST(Http1Framing, RefusesAmbiguousRequests) {
@@ -44,14 +44,14 @@ TEST(Http1Framing, RefusesAmbiguousRequests) {
 TEST(Http1Framing, ReadsTheResponsesFraming) {
   auto framing = [](const char* bytes) {
     Head head;
-    EXPECT_EQ(parseResponseHead(bytes, 4096, head).state, ParseResult::Complete);
+    EXPECT_EQ(parseResponseHead(bytes, 4096, head).state, ParseResult::kComplete);
     std::string error;
     return responseFraming(head, error)->mode;
   };
-  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\n\r\n"), Framing::UntilClose);
-  EXPECT_EQ(framing("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), Framing::None);
-  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"), Framing::Length);
-  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), Framing::Chunked);
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\n\r\n"), Framing::kUntilClose);
+  EXPECT_EQ(framing("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), Framing::kNone);
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"), Framing::kLength);
+  EXPECT_EQ(framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), Framing::kChunked);
 }
 
 // Feeds `wire` in pieces of `piece` bytes into an output of `room` bytes per call.
@@ -85,7 +85,7 @@ TEST(Http1BodyDecoder, DecodesChunkedBodiesSplitAnywhere) {
     for (std::size_t room : {1u, 4u, 64u}) {
       bool done = false, invalid = false;
       std::string rest;
-      std::string body = decodeAll({Framing::Chunked, 0}, wire, piece, room, done, invalid, &rest);
+      std::string body = decodeAll({Framing::kChunked, 0}, wire, piece, room, done, invalid, &rest);
       EXPECT_TRUE(done) << piece << "/" << room;
       EXPECT_FALSE(invalid);
       EXPECT_EQ(body, "hello 0123456789");
@@ -98,7 +98,7 @@ TEST(Http1BodyDecoder, RefusesMalformedChunks) {
   for (const char* wire : {"x\r\n", "\r\n", "5\r\nhelloXX", "5\nhello\r\n",
                            "5\r\nhello\r\n0\r\n\rX", "fffffffffffffffff\r\n"}) {
     bool done = false, invalid = false;
-    decodeAll({Framing::Chunked, 0}, wire, 100, 64, done, invalid);
+    decodeAll({Framing::kChunked, 0}, wire, 100, 64, done, invalid);
     EXPECT_TRUE(invalid) << wire;
   }
 }
@@ -106,7 +106,7 @@ TEST(Http1BodyDecoder, RefusesMalformedChunks) {
 // The server refuses a chunk whose size alone passes the body limit before reading its data:
 // remaining() tells, as soon as the size line is read, how much the chunk will hold.
 TEST(Http1BodyDecoder, TellsTheSizeOfTheChunkInProgress) {
-  BodyDecoder decoder({Framing::Chunked, 0});
+  BodyDecoder decoder({Framing::kChunked, 0});
   char out[16];
   auto step = decoder.decode("5\r\nhel", out, sizeof(out));
   EXPECT_EQ(step.produced, 3u);
@@ -114,7 +114,7 @@ TEST(Http1BodyDecoder, TellsTheSizeOfTheChunkInProgress) {
   step = decoder.decode("lo\r\n10000000\r\n", out, sizeof(out));
   EXPECT_FALSE(step.invalid);
   EXPECT_EQ(decoder.remaining(), 0x10000000u);
-  BodyDecoder partial({Framing::Chunked, 0});
+  BodyDecoder partial({Framing::kChunked, 0});
   partial.decode("1000", out, sizeof(out));  // the size line so far: never more than the chunk
   EXPECT_EQ(partial.remaining(), 0x1000u);
 }
@@ -122,10 +122,10 @@ TEST(Http1BodyDecoder, TellsTheSizeOfTheChunkInProgress) {
 TEST(Http1BodyDecoder, StopsAtTheLength) {
   bool done = false, invalid = false;
   std::string rest;
-  EXPECT_EQ(decodeAll({Framing::Length, 5}, "helloGET", 3, 2, done, invalid, &rest), "hello");
+  EXPECT_EQ(decodeAll({Framing::kLength, 5}, "helloGET", 3, 2, done, invalid, &rest), "hello");
   EXPECT_TRUE(done);
   EXPECT_EQ(rest, "GET");
-  BodyDecoder until_close({Framing::UntilClose, 0});
+  BodyDecoder until_close({Framing::kUntilClose, 0});
   char out[8];
   auto step = until_close.decode("abc", out, sizeof(out));
   EXPECT_EQ(step.produced, 3u);

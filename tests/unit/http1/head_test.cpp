@@ -13,7 +13,7 @@ TEST(Http1Head, ParsesARequestAndLowerCasesNames) {
       "X-Request-ID: abc\r\nEmpty:\r\n\r\n{\"body\":1}";
   Head head;
   ParseResult result = parseRequestHead(bytes, 1024, head);
-  ASSERT_EQ(result.state, ParseResult::Complete) << result.error;
+  ASSERT_EQ(result.state, ParseResult::kComplete) << result.error;
   EXPECT_EQ(result.consumed, bytes.find("{"));
   EXPECT_EQ(head.method(), "POST");
   EXPECT_EQ(head.target(), "/v1/chat/completions?x=1");
@@ -31,14 +31,14 @@ TEST(Http1Head, ParsesARequestAndLowerCasesNames) {
 TEST(Http1Head, AcceptsTabsAndObsoleteTextInValues) {
   Head head;
   std::string bytes = "GET / HTTP/1.1\r\nA: 0123456789\tabcdef caf\xC3\xA9 and more text\r\n\r\n";
-  ASSERT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::Complete);
+  ASSERT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::kComplete);
   EXPECT_EQ(head.get("a"), "0123456789\tabcdef caf\xC3\xA9 and more text");
 }
 
 TEST(Http1Head, OwnsItsBytes) {
   std::string bytes = "GET /healthz HTTP/1.1\r\nA: b\r\n\r\n";
   Head head;
-  ASSERT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::Complete);
+  ASSERT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::kComplete);
   bytes.assign(bytes.size(), 'x');
   EXPECT_EQ(head.target(), "/healthz");
   EXPECT_EQ(head.get("a"), "b");
@@ -47,11 +47,11 @@ TEST(Http1Head, OwnsItsBytes) {
 TEST(Http1Head, WaitsForTheBlankLineWithinTheLimit) {
   Head head;
   EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r\nA: b\r\n", 1024, head).state,
-            ParseResult::Incomplete);
-  EXPECT_EQ(parseRequestHead(std::string(64, 'a'), 64, head).state, ParseResult::TooLarge);
+            ParseResult::kIncomplete);
+  EXPECT_EQ(parseRequestHead(std::string(64, 'a'), 64, head).state, ParseResult::kTooLarge);
   std::string big = "GET / HTTP/1.1\r\nA: " + std::string(100, 'b') + "\r\n\r\n";
-  EXPECT_EQ(parseRequestHead(big, 64, head).state, ParseResult::TooLarge);
-  EXPECT_EQ(parseRequestHead(big, big.size(), head).state, ParseResult::Complete);
+  EXPECT_EQ(parseRequestHead(big, 64, head).state, ParseResult::kTooLarge);
+  EXPECT_EQ(parseRequestHead(big, big.size(), head).state, ParseResult::kComplete);
 }
 
 TEST(Http1Head, RefusesMalformedRequests) {
@@ -71,7 +71,7 @@ TEST(Http1Head, RefusesMalformedRequests) {
        }) {
     Head head;
     ParseResult result = parseRequestHead(bad, 1024, head);
-    EXPECT_EQ(result.state, ParseResult::Invalid) << bad;
+    EXPECT_EQ(result.state, ParseResult::kInvalid) << bad;
     EXPECT_FALSE(result.error.empty()) << bad;
   }
 }
@@ -83,36 +83,36 @@ TEST(Http1Head, RefusesBareLineFeedsAtOnce) {
   for (const char* bad : {"GET / HTTP/1.1\nHost: x\n\n", "GET / HTTP/1.1\n",
                           "GET / HTTP/1.1\r\nA: b\n", "GET / HTTP/1.1\r\nA: b\r\n\n", "\n"}) {
     ParseResult result = parseRequestHead(bad, 1024, head);
-    EXPECT_EQ(result.state, ParseResult::Invalid) << bad;
+    EXPECT_EQ(result.state, ParseResult::kInvalid) << bad;
     EXPECT_NE(result.error.find("bare LF"), std::string::npos) << bad;
   }
   EXPECT_EQ(parseResponseHead("HTTP/1.1 200 OK\nContent-Length: 0\n\n", 1024, head).state,
-            ParseResult::Invalid);
+            ParseResult::kInvalid);
   // A CR whose LF has not arrived yet is not a bare LF.
-  EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r", 1024, head).state, ParseResult::Incomplete);
+  EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r", 1024, head).state, ParseResult::kIncomplete);
   EXPECT_EQ(parseRequestHead("GET / HTTP/1.1\r\nA: b\r\n\r", 1024, head).state,
-            ParseResult::Incomplete);
+            ParseResult::kIncomplete);
 }
 
 TEST(Http1Head, ParsesResponses) {
   Head head;
   std::string bytes = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\n\r\n";
-  ASSERT_EQ(parseResponseHead(bytes, 1024, head).state, ParseResult::Complete);
+  ASSERT_EQ(parseResponseHead(bytes, 1024, head).state, ParseResult::kComplete);
   EXPECT_EQ(head.status(), 429);
   EXPECT_EQ(head.reason(), "Too Many Requests");
   EXPECT_EQ(head.get("retry-after"), "3");
-  ASSERT_EQ(parseResponseHead("HTTP/1.1 200\r\n\r\n", 1024, head).state, ParseResult::Complete);
+  ASSERT_EQ(parseResponseHead("HTTP/1.1 200\r\n\r\n", 1024, head).state, ParseResult::kComplete);
   EXPECT_EQ(head.status(), 200);
   for (const char* bad : {"HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
                           "HTTP/1.1 200 \x01\r\n\r\n", "ICY 200 OK\r\n\r\n"}) {
-    EXPECT_EQ(parseResponseHead(bad, 1024, head).state, ParseResult::Invalid) << bad;
+    EXPECT_EQ(parseResponseHead(bad, 1024, head).state, ParseResult::kInvalid) << bad;
   }
 }
 
 TEST(Http1Head, KnowsWhenTheConnectionStaysOpen) {
   auto keepAlive = [](const char* bytes) {
     Head head;
-    EXPECT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::Complete);
+    EXPECT_EQ(parseRequestHead(bytes, 1024, head).state, ParseResult::kComplete);
     return head.keepAlive();
   };
   EXPECT_TRUE(keepAlive("GET / HTTP/1.1\r\n\r\n"));

@@ -420,7 +420,7 @@ TEST(MockTargeting, CascadeSeesOnlyTheCheapModelFail) {
   for (const char* model : {"mock-small", "mock-large"}) {
     Behaviour behaviour = headers;
     dropFaultsUnlessTargeted(behaviour, model);
-    Answer answer = costgate::mock::answer(pipeline::Route::ChatCompletions,
+    Answer answer = costgate::mock::answer(pipeline::Route::kChatCompletions,
                                            chatBody(model, "hi", format), behaviour.options);
     ASSERT_TRUE(std::holds_alternative<json>(answer));
     bool valid = json::accept(contentOf(std::get<json>(answer)));

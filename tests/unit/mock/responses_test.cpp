@@ -601,17 +601,17 @@ TEST(MockErrors, StatusFaults) {
 TEST(MockAnswer, DispatchesByRouteAndStream) {
   const MockOptions options;
   const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}])";
-  Answer whole = answer(pipeline::Route::ChatCompletions, parse(chat + "}"), options);
+  Answer whole = answer(pipeline::Route::kChatCompletions, parse(chat + "}"), options);
   ASSERT_TRUE(std::holds_alternative<json>(whole));
   EXPECT_EQ(std::get<json>(whole)["object"], "chat.completion");
   EXPECT_TRUE(std::get<json>(whole)["id"].get<std::string>().starts_with("chatcmpl-"));
 
   Answer stream =
-      answer(pipeline::Route::ChatCompletions, parse(chat + R"(,"stream":true})"), options);
+      answer(pipeline::Route::kChatCompletions, parse(chat + R"(,"stream":true})"), options);
   ASSERT_TRUE(std::holds_alternative<SseEvents>(stream));
   EXPECT_EQ(std::get<SseEvents>(stream).data.back(), "[DONE]");
 
-  Answer legacy = answer(pipeline::Route::Completions,
+  Answer legacy = answer(pipeline::Route::kCompletions,
                          parse(R"({"model":"m","prompt":"hi","stream":true})"), options);
   ASSERT_TRUE(std::holds_alternative<SseEvents>(legacy));
   EXPECT_EQ(parse(std::get<SseEvents>(legacy).data.front())["object"], "text_completion");
@@ -619,11 +619,11 @@ TEST(MockAnswer, DispatchesByRouteAndStream) {
       "cmpl-"));
 
   Answer vectors =
-      answer(pipeline::Route::Embeddings, parse(R"({"model":"e","input":"hi"})"), options);
+      answer(pipeline::Route::kEmbeddings, parse(R"({"model":"e","input":"hi"})"), options);
   ASSERT_TRUE(std::holds_alternative<json>(vectors));
   EXPECT_EQ(std::get<json>(vectors)["object"], "list");
 
-  Answer error = answer(pipeline::Route::Completions, parse(R"({"model":"m"})"), options);
+  Answer error = answer(pipeline::Route::kCompletions, parse(R"({"model":"m"})"), options);
   ASSERT_TRUE(std::holds_alternative<ApiError>(error));
   EXPECT_EQ(std::get<ApiError>(error).param, "prompt");
 }

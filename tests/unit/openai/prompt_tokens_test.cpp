@@ -46,7 +46,7 @@ class Indexed {
 
 PromptTokens chatPrompt(const json& body, const tokenizer::Encoding& encoding) {
   Indexed indexed(body);
-  return countPrompt(Route::ChatCompletions, indexed.root(), encoding);
+  return countPrompt(Route::kChatCompletions, indexed.root(), encoding);
 }
 
 PromptTokens messageTokens(const json& message, const tokenizer::Encoding& encoding) {
@@ -461,7 +461,7 @@ TEST(PromptTokens, EscapedStringsCountAsTheirUnescapedText) {
             3 + count(o200k(), "user") + count(o200k(), "alice") + 1 + count(o200k(), text));
 
   Indexed completion(R"({"prompt":"caf\u00e9 \"quoted\"\n\tnext line \\ slash"})");
-  EXPECT_EQ(countPrompt(Route::Completions, completion.root(), o200k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kCompletions, completion.root(), o200k()).tokens,
             count(o200k(), text));
 
   Indexed tool(R"([{"type":"function","function":{"name":"f","description":"Says \"hi\"."}}])");
@@ -475,38 +475,39 @@ TEST(PromptTokens, CompletionsPromptStringArrayAndTokenArrays) {
   const std::string first = "Once upon a time";
   const std::string second = "in a land far away";
   Indexed string(json{{"model", "gpt-3.5-turbo-instruct"}, {"prompt", first}});
-  EXPECT_EQ(countPrompt(Route::Completions, string.root(), cl100k()).tokens, count(cl100k(), first))
+  EXPECT_EQ(countPrompt(Route::kCompletions, string.root(), cl100k()).tokens,
+            count(cl100k(), first))
       << "no per-message overhead outside chat";
   Indexed strings(json{{"prompt", {first, second}}});
-  EXPECT_EQ(countPrompt(Route::Completions, strings.root(), cl100k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kCompletions, strings.root(), cl100k()).tokens,
             count(cl100k(), first) + count(cl100k(), second));
   Indexed tokens(json{{"prompt", {1212, 318, 257}}});
-  EXPECT_EQ(countPrompt(Route::Completions, tokens.root(), cl100k()).tokens, 3)
+  EXPECT_EQ(countPrompt(Route::kCompletions, tokens.root(), cl100k()).tokens, 3)
       << "each token id is one token";
   Indexed token_lists(json{{"prompt", {{1212, 318}, {257, 1332, 13}}}});
-  EXPECT_EQ(countPrompt(Route::Completions, token_lists.root(), cl100k()).tokens, 5);
+  EXPECT_EQ(countPrompt(Route::kCompletions, token_lists.root(), cl100k()).tokens, 5);
 }
 
 TEST(PromptTokens, EmbeddingsInputStringArrayAndTokenArrays) {
   const std::string text = "The food was delicious and the waiter was friendly.";
   Indexed string(json{{"model", "text-embedding-3-small"}, {"input", text}});
-  EXPECT_EQ(countPrompt(Route::Embeddings, string.root(), cl100k()).tokens, count(cl100k(), text));
+  EXPECT_EQ(countPrompt(Route::kEmbeddings, string.root(), cl100k()).tokens, count(cl100k(), text));
   Indexed strings(json{{"input", {text, "second"}}});
-  EXPECT_EQ(countPrompt(Route::Embeddings, strings.root(), cl100k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kEmbeddings, strings.root(), cl100k()).tokens,
             count(cl100k(), text) + count(cl100k(), "second"));
   Indexed ids(json{{"input", {{1, 2, 3}, {4}}}});
-  EXPECT_EQ(countPrompt(Route::Embeddings, ids.root(), cl100k()).tokens, 4);
+  EXPECT_EQ(countPrompt(Route::kEmbeddings, ids.root(), cl100k()).tokens, 4);
 }
 
 // Each route reads only its own field: a chat body's prompt is not the chat's input.
 TEST(PromptTokens, EachRouteCountsOnlyItsOwnInputField) {
   Indexed body(json{
       {"prompt", "completion text"}, {"input", "embedding text"}, {"messages", json::array()}});
-  EXPECT_EQ(countPrompt(Route::Completions, body.root(), o200k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kCompletions, body.root(), o200k()).tokens,
             count(o200k(), "completion text"));
-  EXPECT_EQ(countPrompt(Route::Embeddings, body.root(), o200k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kEmbeddings, body.root(), o200k()).tokens,
             count(o200k(), "embedding text"));
-  EXPECT_EQ(countPrompt(Route::ChatCompletions, body.root(), o200k()).tokens, kReplyPrimingTokens);
+  EXPECT_EQ(countPrompt(Route::kChatCompletions, body.root(), o200k()).tokens, kReplyPrimingTokens);
 }
 
 // --- Garbage
@@ -542,20 +543,20 @@ TEST(PromptTokens, GarbageShapesCountWhatTheyCanWithoutCrashing) {
   for (const char* text : bodies) {
     SCOPED_TRACE(text);
     Indexed body{std::string(text)};
-    for (Route route : {Route::ChatCompletions, Route::Completions, Route::Embeddings}) {
+    for (Route route : {Route::kChatCompletions, Route::kCompletions, Route::kEmbeddings}) {
       PromptTokens counted = countPrompt(route, body.root(), o200k());
       EXPECT_GE(counted.tokens, 0);
     }
   }
   Indexed non_object(std::string("[1,2]"));
-  EXPECT_EQ(countPrompt(Route::ChatCompletions, non_object.root(), o200k()).tokens, 0);
+  EXPECT_EQ(countPrompt(Route::kChatCompletions, non_object.root(), o200k()).tokens, 0);
   Indexed numbers(std::string(R"({"messages":[7,{"role":"user","content":12}]})"));
-  EXPECT_EQ(countPrompt(Route::ChatCompletions, numbers.root(), o200k()).tokens,
+  EXPECT_EQ(countPrompt(Route::kChatCompletions, numbers.root(), o200k()).tokens,
             3 + (3 + count(o200k(), "user")) + kReplyPrimingTokens)
       << "a message that is not an object still costs its 3; number content costs nothing";
   Indexed number_prompt(std::string(R"({"prompt":12,"input":{"a":"b"}})"));
-  EXPECT_EQ(countPrompt(Route::Completions, number_prompt.root(), o200k()).tokens, 0);
-  EXPECT_EQ(countPrompt(Route::Embeddings, number_prompt.root(), o200k()).tokens, 0);
+  EXPECT_EQ(countPrompt(Route::kCompletions, number_prompt.root(), o200k()).tokens, 0);
+  EXPECT_EQ(countPrompt(Route::kEmbeddings, number_prompt.root(), o200k()).tokens, 0);
 }
 
 // A JPEG whose segment lengths run past the data, or a header cut short: no size, no crash.

@@ -24,15 +24,15 @@ std::string problemParam(Route route, const json& body) {
 }
 
 TEST(RequestValidation, AcceptsWellFormedRequests) {
-  EXPECT_EQ(problemParam(Route::ChatCompletions, chat()), "ok");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, chat()), "ok");
   json full = chat();
   full.update(json::parse(R"({"stream":true,"stream_options":{"include_usage":true},
       "temperature":0.5,"top_p":1,"n":2,"max_tokens":10,"max_completion_tokens":10,"stop":["x"],
       "user":"u","metadata":{"a":"b"},"logprobs":true,"top_logprobs":3,"seed":7,"tools":[],
       "presence_penalty":-1,"frequency_penalty":2,"response_format":{"type":"text"}})"));
-  EXPECT_EQ(problemParam(Route::ChatCompletions, full), "ok");
-  EXPECT_EQ(problemParam(Route::Completions, json::parse(R"({"model":"m","prompt":"p"})")), "ok");
-  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":["a"]})")), "ok");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, full), "ok");
+  EXPECT_EQ(problemParam(Route::kCompletions, json::parse(R"({"model":"m","prompt":"p"})")), "ok");
+  EXPECT_EQ(problemParam(Route::kEmbeddings, json::parse(R"({"model":"m","input":["a"]})")), "ok");
   json rich = chat();
   rich.update(json::parse(R"({"messages":[{"role":"user","name":"ann","content":[
       {"type":"text","text":"look"},{"type":"image_url","image_url":{"url":"https://x/y.png"}},
@@ -42,20 +42,20 @@ TEST(RequestValidation, AcceptsWellFormedRequests) {
       "tools":[{"type":"function","function":{"name":"f","parameters":{}}}],
       "tool_choice":{"type":"function","function":{"name":"f"}},"parallel_tool_calls":false,
       "metadata":{"feature":"search"}})"));
-  EXPECT_EQ(problemParam(Route::ChatCompletions, rich), "ok");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, rich), "ok");
   rich["tool_choice"] = "auto";
-  EXPECT_EQ(problemParam(Route::ChatCompletions, rich), "ok");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, rich), "ok");
   // null means "not given" for optional fields, as OpenAI accepts it.
   json nulls = chat();
   nulls["temperature"] = nullptr;
-  EXPECT_EQ(problemParam(Route::ChatCompletions, nulls), "ok");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, nulls), "ok");
 }
 
 TEST(RequestValidation, NamesTheOffendingField) {
   auto with = [](const char* field, json value) {
     json body = chat();
     body[field] = std::move(value);
-    return problemParam(Route::ChatCompletions, body);
+    return problemParam(Route::kChatCompletions, body);
   };
   EXPECT_EQ(with("model", 3), "model");
   EXPECT_EQ(with("model", ""), "model");
@@ -91,7 +91,7 @@ TEST(RequestValidation, NamesTheOffendingPartOfAMessageOrTool) {
   auto message = [](const char* text) {
     json body = chat();
     body["messages"] = json::array({json::parse(text)});
-    return problemParam(Route::ChatCompletions, body);
+    return problemParam(Route::kChatCompletions, body);
   };
   EXPECT_EQ(message(R"({"role":"user","content":["x"]})"), "messages[0].content[0]");
   EXPECT_EQ(message(R"({"role":"user","content":[{"text":"x"}]})"), "messages[0].content[0].type");
@@ -109,7 +109,7 @@ TEST(RequestValidation, NamesTheOffendingPartOfAMessageOrTool) {
   auto with = [](const char* field, const char* value) {
     json body = chat();
     body[field] = json::parse(value);
-    return problemParam(Route::ChatCompletions, body);
+    return problemParam(Route::kChatCompletions, body);
   };
   EXPECT_EQ(with("tools", R"([{"type":"function","function":{"name":"f"}},"g"])"), "tools[1]");
   EXPECT_EQ(with("tools", R"([{"function":{"name":"f"}}])"), "tools[0].type");
@@ -119,17 +119,17 @@ TEST(RequestValidation, NamesTheOffendingPartOfAMessageOrTool) {
   EXPECT_EQ(with("tool_choice", "1"), "tool_choice");
   EXPECT_EQ(with("tool_choice", "{}"), "tool_choice.type");
   EXPECT_EQ(with("response_format", "{}"), "response_format.type");
-  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":"x","user":1})")),
+  EXPECT_EQ(problemParam(Route::kEmbeddings, json::parse(R"({"model":"m","input":"x","user":1})")),
             "user");
 }
 
 TEST(RequestValidation, ChecksEachRoutesRequiredInput) {
-  EXPECT_EQ(problemParam(Route::ChatCompletions, json::parse(R"({"model":"m"})")), "messages");
-  EXPECT_EQ(problemParam(Route::Completions, json::parse(R"({"model":"m"})")), "prompt");
-  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":[]})")), "input");
-  EXPECT_EQ(problemParam(Route::Embeddings, json::parse(R"({"model":"m","input":3})")), "input");
-  EXPECT_EQ(problemParam(Route::ChatCompletions, json::parse(R"({"messages":[]})")), "model");
-  EXPECT_EQ(problemParam(Route::ChatCompletions, json::array()), "(none)");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, json::parse(R"({"model":"m"})")), "messages");
+  EXPECT_EQ(problemParam(Route::kCompletions, json::parse(R"({"model":"m"})")), "prompt");
+  EXPECT_EQ(problemParam(Route::kEmbeddings, json::parse(R"({"model":"m","input":[]})")), "input");
+  EXPECT_EQ(problemParam(Route::kEmbeddings, json::parse(R"({"model":"m","input":3})")), "input");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, json::parse(R"({"messages":[]})")), "model");
+  EXPECT_EQ(problemParam(Route::kChatCompletions, json::array()), "(none)");
 }
 
 TEST(RequestValidation, ReportsTheModelAndStreamFlag) {
@@ -137,12 +137,12 @@ TEST(RequestValidation, ReportsTheModelAndStreamFlag) {
       R"({"model":"m\u00e9","stream":true,"messages":[{"role":"user","content":"hi"}]})");
   ASSERT_TRUE(document);
   RequestBasics basics;
-  EXPECT_FALSE(validateRequest(Route::ChatCompletions, document->root(), &basics));
+  EXPECT_FALSE(validateRequest(Route::kChatCompletions, document->root(), &basics));
   EXPECT_EQ(basics.model, "m\xC3\xA9");
   EXPECT_TRUE(basics.stream);
   auto plain = jsonview::Document::parse(R"({"model":"m","stream":null,"prompt":"p"})");
   ASSERT_TRUE(plain);
-  EXPECT_FALSE(validateRequest(Route::Completions, plain->root(), &basics));
+  EXPECT_FALSE(validateRequest(Route::kCompletions, plain->root(), &basics));
   EXPECT_EQ(basics.model, "m");
   EXPECT_FALSE(basics.stream);
 }
@@ -151,7 +151,7 @@ TEST(RequestValidation, SaysWhatIsWrong) {
   auto message = [](const char* text) {
     auto document = jsonview::Document::parse(text);
     EXPECT_TRUE(document);
-    auto error = validateRequest(Route::ChatCompletions, document->root());
+    auto error = validateRequest(Route::kChatCompletions, document->root());
     return error ? error->message : std::string("ok");
   };
   const char* kMessages = R"("messages":[{"role":"user","content":"hi"}])";

@@ -14,9 +14,9 @@ class RecordingFilter : public Filter {
   std::string_view name() const override { return id_; }
   FilterStatus onRequest(RequestContext& ctx) const override {
     ctx.tags.feature += "req:" + id_ + " ";
-    if (!respond_) return FilterStatus::Continue;
+    if (!respond_) return FilterStatus::kContinue;
     ctx.local_reply = LocalReply{429, "application/json", "{}", {}};
-    return FilterStatus::Respond;
+    return FilterStatus::kRespond;
   }
   void onResponseBody(RequestContext& ctx, int, std::string_view) const override {
     ctx.tags.feature += "resp:" + id_ + " ";
@@ -50,7 +50,7 @@ Chain makeChain(bool b_responds) {
 TEST(Chain, RequestsRunInOrderAndTheRestInReverse) {
   Chain chain = makeChain(false);
   RequestContext ctx;
-  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Continue);
+  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::kContinue);
   chain.onResponseBody(ctx, 200, "{}");
   StreamEvent event{{"", "x"}};
   chain.onChunk(ctx, event);
@@ -63,7 +63,7 @@ TEST(Chain, RequestsRunInOrderAndTheRestInReverse) {
 TEST(Chain, RespondStopsLaterFiltersAndLeavesTheReply) {
   Chain chain = makeChain(true);
   RequestContext ctx;
-  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Respond);
+  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::kRespond);
   EXPECT_EQ(ctx.tags.feature, "req:a req:b ");
   ASSERT_TRUE(ctx.local_reply.has_value());
   EXPECT_EQ(ctx.local_reply->status, 429);
@@ -78,9 +78,9 @@ class WaitingFilter : public Filter {
     ctx.awaited = Awaited{AwaitSignal{std::make_shared<Signal>(), std::chrono::milliseconds(5)},
                           [](RequestContext& resumed) {
                             resumed.tags.feature += "resumed:w ";
-                            return FilterStatus::Continue;
+                            return FilterStatus::kContinue;
                           }};
-    return FilterStatus::Wait;
+    return FilterStatus::kWait;
   }
 };
 
@@ -92,12 +92,12 @@ TEST(Chain, WaitLeavesThePositionAtTheWaitingFilterAndResumeGoesOnFromItsContinu
   Chain chain(std::move(filters));
   RequestContext ctx;
   std::size_t position = 0;
-  EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::Wait);
+  EXPECT_EQ(chain.onRequest(ctx, position), FilterStatus::kWait);
   EXPECT_EQ(position, 1u);
   ASSERT_TRUE(ctx.awaited.has_value());
   const Awaited awaited = std::move(*ctx.awaited);
   ctx.awaited.reset();
-  EXPECT_EQ(chain.resume(ctx, position, awaited.resume), FilterStatus::Continue);
+  EXPECT_EQ(chain.resume(ctx, position, awaited.resume), FilterStatus::kContinue);
   EXPECT_EQ(ctx.tags.feature, "req:a req:w resumed:w req:c ");
 }
 
@@ -108,16 +108,16 @@ TEST(Chain, AContinuationThatRespondsStopsTheChain) {
   Chain chain(std::move(filters));
   RequestContext ctx;
   std::size_t position = 0;
-  ASSERT_EQ(chain.onRequest(ctx, position), FilterStatus::Wait);
-  auto respond = [](RequestContext&) { return FilterStatus::Respond; };
-  EXPECT_EQ(chain.resume(ctx, position, respond), FilterStatus::Respond);
+  ASSERT_EQ(chain.onRequest(ctx, position), FilterStatus::kWait);
+  auto respond = [](RequestContext&) { return FilterStatus::kRespond; };
+  EXPECT_EQ(chain.resume(ctx, position, respond), FilterStatus::kRespond);
   EXPECT_EQ(ctx.tags.feature, "req:w ");
 }
 
 TEST(Chain, EmptyChainPassesThrough) {
   Chain chain;
   RequestContext ctx;
-  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::Continue);
+  EXPECT_EQ(chain.onRequest(ctx), FilterStatus::kContinue);
   EXPECT_EQ(chain.size(), 0u);
   EXPECT_FALSE(chain.observesResponseBody());
   EXPECT_TRUE(chain.endpoints().empty());

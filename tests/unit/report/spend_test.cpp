@@ -70,7 +70,7 @@ TEST(SpendReport, TimesArePrefixesOfTheLogsTimestamps) {
 }
 
 TEST(SpendReport, AddsUpExactlyPerGroup) {
-  SpendTotals totals({Dimension::Feature});
+  SpendTotals totals({Dimension::kFeature});
   // A thousand calls of 0.000001: exactly 0.001000, which doubles would miss.
   for (int i = 0; i < 1000; ++i) {
     totals.add({.tags = {"search", "", "", "m"}, .tokens_in = 1, .tokens_out = 2, .cost = 1});
@@ -107,7 +107,7 @@ TEST(SpendReport, AddsUpExactlyPerGroup) {
 }
 
 TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
-  SpendTotals totals({Dimension::Team, Dimension::Model});
+  SpendTotals totals({Dimension::kTeam, Dimension::kModel});
   totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3});
   totals.add({.tags = {"g", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 4});
   EXPECT_EQ(totals.csv(),
@@ -118,7 +118,7 @@ TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
 // A cache hit is a call that cost nothing, used no tokens, and saved what the call it spared
 // would have cost.
 TEST(SpendReport, CacheHitsCountAsSaved) {
-  SpendTotals totals({Dimension::Feature});
+  SpendTotals totals({Dimension::kFeature});
   totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 500});
   auto hits = callsFromLogLine(
       R"({"ts":"2026-11-29T10:00:00.000Z","route":"chat_completions","model":"m",)"
@@ -137,7 +137,7 @@ TEST(SpendReport, CacheHitsCountAsSaved) {
 }
 
 TEST(SpendReport, GroupsAreBounded) {
-  SpendTotals totals({Dimension::Feature}, 3);
+  SpendTotals totals({Dimension::kFeature}, 3);
   for (int i = 0; i < 10; ++i) {
     totals.add({.tags = {"f" + std::to_string(i), "", "", "m"},
                 .tokens_in = 0,

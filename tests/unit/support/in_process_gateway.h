@@ -126,8 +126,8 @@ inline Reply send(std::uint16_t port, const std::string& path, const std::string
   Reply reply;
   http1::Head head;
   const auto parsed = http1::parseResponseHead(bytes, bytes.size(), head);
-  EXPECT_EQ(parsed.state, http1::ParseResult::Complete) << bytes;
-  if (parsed.state != http1::ParseResult::Complete) return reply;
+  EXPECT_EQ(parsed.state, http1::ParseResult::kComplete) << bytes;
+  if (parsed.state != http1::ParseResult::kComplete) return reply;
   reply.status = head.status();
   for (std::size_t i = 0; i < head.fieldCount(); ++i) {
     reply.headers.emplace_back(head.field(i).name, head.field(i).value);

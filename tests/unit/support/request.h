@@ -21,7 +21,7 @@ namespace costgate::test_data {
 // The context views the body, so a Request is never copied or moved.
 class Request {
  public:
-  explicit Request(std::string body, pipeline::Route route = pipeline::Route::ChatCompletions,
+  explicit Request(std::string body, pipeline::Route route = pipeline::Route::kChatCompletions,
                    const tokenizer::Encoding* encoding = &o200k(), pipeline::Tags tags = {})
       : text_(std::move(body)), document_(jsonview::Document::parse(text_)) {
     EXPECT_TRUE(document_.has_value()) << text_;
@@ -34,7 +34,7 @@ class Request {
     }
   }
   explicit Request(const nlohmann::json& body,
-                   pipeline::Route route = pipeline::Route::ChatCompletions,
+                   pipeline::Route route = pipeline::Route::kChatCompletions,
                    const tokenizer::Encoding* encoding = &o200k(), pipeline::Tags tags = {})
       : Request(body.dump(), route, encoding, std::move(tags)) {}
   Request(const Request&) = delete;
@@ -53,7 +53,7 @@ class Request {
   // After a filter's Wait, what the gateway does once the wait is over: its continuation.
   pipeline::FilterStatus resume() {
     EXPECT_TRUE(ctx.awaited.has_value()) << "the filter did not wait";
-    if (!ctx.awaited) return pipeline::FilterStatus::Continue;
+    if (!ctx.awaited) return pipeline::FilterStatus::kContinue;
     const pipeline::Awaited awaited = std::move(*ctx.awaited);
     ctx.awaited.reset();
     return awaited.resume(ctx);

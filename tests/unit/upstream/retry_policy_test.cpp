@@ -148,15 +148,15 @@ TEST(RetryClassification, FailuresAndStatuses) {
     bool retry;
   };
   const std::vector<Row> table = {
-      {FailureKind::Connect, 0, FaultClass::kConnect, true},
-      {FailureKind::Tls, 0, FaultClass::kConnect, true},
-      {FailureKind::Timeout, 0, FaultClass::kTimeout, true},
-      {FailureKind::Reset, 0, FaultClass::kServerError, true},
-      {FailureKind::Protocol, 0, FaultClass::kServerError, true},
-      {FailureKind::Cancelled, 0, FaultClass::kCancelled, false},
-      {FailureKind::TooLarge, 200, FaultClass::kClientError, false},
+      {FailureKind::kConnect, 0, FaultClass::kConnect, true},
+      {FailureKind::kTls, 0, FaultClass::kConnect, true},
+      {FailureKind::kTimeout, 0, FaultClass::kTimeout, true},
+      {FailureKind::kReset, 0, FaultClass::kServerError, true},
+      {FailureKind::kProtocol, 0, FaultClass::kServerError, true},
+      {FailureKind::kCancelled, 0, FaultClass::kCancelled, false},
+      {FailureKind::kTooLarge, 200, FaultClass::kClientError, false},
       // A failure wins over a status read before it (e.g. a stream cut after its head).
-      {FailureKind::Reset, 200, FaultClass::kServerError, true},
+      {FailureKind::kReset, 200, FaultClass::kServerError, true},
       {std::nullopt, 200, FaultClass::kNone, false},
       {std::nullopt, 204, FaultClass::kNone, false},
       {std::nullopt, 304, FaultClass::kNone, false},

@@ -5,7 +5,7 @@
 // scope matches; after it, the reservation is settled to what the request was charged
 // (ctx.charged). Thresholds act on the share of the budget already spent or reserved: warn (a
 // header), degrade (a cheaper model, a tighter cap), open (429 budget_exceeded until the window
-// resets). A Redis ledger is called on worker threads (FilterStatus::Wait), never on the loop.
+// resets). A Redis ledger is called on worker threads (FilterStatus::kWait), never on the loop.
 
 #include <chrono>
 #include <functional>

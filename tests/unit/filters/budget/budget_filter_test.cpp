@@ -103,10 +103,10 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   BudgetFilter filter(configOk("      budgets: [{name: month, amount_usd: 0.001, window: month, "
                                "time_zone: America/New_York}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
-  Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(filter, first, 990), FilterStatus::Continue);
-  Request second(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(filter, second, 0), FilterStatus::Respond)
+  Request first(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, first, 990), FilterStatus::kContinue);
+  Request second(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, second, 0), FilterStatus::kRespond)
       << "990 spent: the next worst case (about 22) does not fit in November's 1000";
   EXPECT_EQ(second.ctx.local_reply->status, 429);
   json error = json::parse(second.ctx.local_reply->body)["error"];
@@ -116,8 +116,8 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
   EXPECT_EQ(second.ctx.local_reply->headers.at(0).second, "1801");
 
   now = utc(2026, 12, 1, 5, 0);  // December in New York: a new window
-  Request december(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  EXPECT_EQ(run(filter, december, 100), FilterStatus::Continue);
+  Request december(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  EXPECT_EQ(run(filter, december, 100), FilterStatus::kContinue);
   auto status = filter.status();
   ASSERT_TRUE(status);
   EXPECT_EQ(status->at(0).window, "2026-12");
@@ -128,8 +128,8 @@ TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
-  Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  Request request(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   auto held = filter.status();
   ASSERT_TRUE(held);
   // Input about 1 token a 4 characters (no encoding), output cap 1000 at $2/M: 2000 micros + input.
@@ -148,16 +148,16 @@ TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
   auto before = std::make_unique<BudgetFilter>(
       configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
       test_data::testMetrics(), &kept, [&] { return now; });
-  Request first(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(*before, first, 400'000), FilterStatus::Continue);
+  Request first(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(*before, first, 400'000), FilterStatus::kContinue);
   // The new configuration lowers the limit; it is built while the old one still serves.
   BudgetFilter after(configOk("      budgets: [{name: day, amount_usd: 0.5, window: day}]\n"),
                      test_data::testMetrics(), &kept, [&] { return now; });
   before.reset();
   EXPECT_EQ(after.status()->at(0).spent, 400'000);
   EXPECT_EQ(after.status()->at(0).limit, 500'000);
-  Request second(chat("m", 100'000), pipeline::Route::ChatCompletions, nullptr, kTags);
-  EXPECT_EQ(after.onRequest(second.ctx), FilterStatus::Respond);  // $0.2 worst case: over $0.5
+  Request second(chat("m", 100'000), pipeline::Route::kChatCompletions, nullptr, kTags);
+  EXPECT_EQ(after.onRequest(second.ctx), FilterStatus::kRespond);  // $0.2 worst case: over $0.5
 
   pipeline::KeptState elsewhere;  // a process of its own starts from nothing
   BudgetFilter fresh(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
@@ -169,9 +169,9 @@ TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
-  Request request(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  Request request(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
   request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
-  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   // 1000 output tokens at $2/M and at $20/M, plus the input twice.
   EXPECT_GE(filter.status()->at(0).reserved, 22'000);
 }
@@ -183,11 +183,11 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
                "degrade}, {at: 1, action: open}], degrade: {model: cheap, max_output_tokens: "
                "50}}]\n"),
       test_data::testMetrics(), nullptr, [&] { return now; });
-  Request spend(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  Request spend(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   run(filter, spend, 6000);
-  Request degraded(chat("m", 1000), pipeline::Route::ChatCompletions, nullptr, kTags);
+  Request degraded(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
   degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
-  ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::kContinue);
   EXPECT_FALSE(degraded.ctx.cascade);
   json body = degraded.forwarded();
   EXPECT_EQ(body["model"], "cheap");
@@ -201,15 +201,15 @@ TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
   BudgetFilter filter(configOk("      budgets: [{name: app, match: {key: [search-app], team: "
                                "[core]}, amount_usd: 0.001}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
-  Request keyed(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  Request keyed(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   keyed.ctx.api_key_name = "search-app";
   run(filter, keyed, 990);
-  Request other_key(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  Request other_key(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   other_key.ctx.api_key_name = "ops-app";
-  EXPECT_EQ(run(filter, other_key, 990), FilterStatus::Continue) << "out of scope";
-  Request again(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
+  EXPECT_EQ(run(filter, other_key, 990), FilterStatus::kContinue) << "out of scope";
+  Request again(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   again.ctx.api_key_name = "search-app";
-  EXPECT_EQ(run(filter, again, 0), FilterStatus::Respond);
+  EXPECT_EQ(run(filter, again, 0), FilterStatus::kRespond);
 }
 
 TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
@@ -217,15 +217,15 @@ TEST(BudgetFilter, ARateLimitCountsRequestsPerMinute) {
   BudgetFilter filter(configOk("      rate_limits: [{name: rpm, requests_per_minute: 2}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
   for (int i = 0; i < 2; ++i) {
-    Request request(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-    EXPECT_EQ(run(filter, request, 1), FilterStatus::Continue);
+    Request request(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+    EXPECT_EQ(run(filter, request, 1), FilterStatus::kContinue);
   }
-  Request third(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(filter, third, 0), FilterStatus::Respond);
+  Request third(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(run(filter, third, 0), FilterStatus::kRespond);
   EXPECT_EQ(json::parse(third.ctx.local_reply->body)["error"]["code"], "rate_limit_exceeded");
   now = utc(2026, 6, 15, 12, 1);
-  Request next_minute(chat("m", 10), pipeline::Route::ChatCompletions, nullptr, kTags);
-  EXPECT_EQ(run(filter, next_minute, 1), FilterStatus::Continue);
+  Request next_minute(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
+  EXPECT_EQ(run(filter, next_minute, 1), FilterStatus::kContinue);
 }
 
 // Routes that do not validate max_tokens or n (embeddings, completions' max_completion_tokens)
@@ -238,8 +238,8 @@ TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
                       test_data::testMetrics(), nullptr, [&] { return now; });
   auto reserved = [&](const std::string& fields) {
     Request request(R"({"model":"m","prompt":"four tokens of prompt",)" + fields + "}",
-                    pipeline::Route::Completions, nullptr, kTags);
-    EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue) << fields;
+                    pipeline::Route::kCompletions, nullptr, kTags);
+    EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue) << fields;
     auto held = filter.status();
     pricing::Micros amount = held ? held->at(0).reserved : -1;
     filter.onComplete(request.ctx);
@@ -268,8 +268,8 @@ TEST(BudgetFilter, AnAbsurdOutputCapCannotSlipPastATokenRateLimit) {
                       test_data::testMetrics(), nullptr, [&] { return now; });
   // An unpriced model: only the token limit can refuse it.
   Request huge(std::string(R"({"model":"cheap","input":"embed me","max_tokens":1e300,"n":-1e300})"),
-               pipeline::Route::Embeddings, nullptr, kTags);
-  ASSERT_EQ(run(filter, huge, 0), FilterStatus::Respond);
+               pipeline::Route::kEmbeddings, nullptr, kTags);
+  ASSERT_EQ(run(filter, huge, 0), FilterStatus::kRespond);
   EXPECT_EQ(json::parse(huge.ctx.local_reply->body)["error"]["code"], "rate_limit_exceeded");
 }
 

@@ -167,7 +167,7 @@ TEST(PromptPruningFilter, PrunesAndRecordsTheSavingUnderItsPolicy) {
   Request request(
       json{{"model", "gpt-4o"}, {"messages", json::array({message("user", kSpacious)})}});
   const std::int64_t before = request.countedNow();
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   ASSERT_FALSE(request.ctx.replaced_body.empty());
   const std::string content = request.forwarded()["messages"][0]["content"];
   EXPECT_EQ(content.find("  "), std::string::npos) << content;
@@ -220,7 +220,7 @@ TEST(PromptPruningFilter, TheReplacedBodyKeepsEveryOtherMemberByteIdentical) {
 TEST(PromptPruningFilter, NoChangeLeavesTheBodyAndSavingsAlone) {
   const PromptPruningFilter filter = filterFrom("        - {name: tidy}\n");
   Request request(json{{"model", "gpt-4o"}, {"messages", conversation(2)}});
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(request.ctx.replaced_body.empty());
   EXPECT_FALSE(request.ctx.replaced_index);
   EXPECT_TRUE(request.ctx.savings.empty());
@@ -240,17 +240,17 @@ TEST(PromptPruningFilter, TheFirstMatchingPolicyIsUsed) {
 )");
   json body = {{"model", "gpt-4o"}, {"messages", json::array({message("user", kSpacious)})}};
 
-  Request search(body, Route::ChatCompletions, &o200k(), feature("search"));
+  Request search(body, Route::kChatCompletions, &o200k(), feature("search"));
   filter.onRequest(search.ctx);
   EXPECT_TRUE(search.ctx.replaced_body.empty()) << "its policy turns every step off";
   EXPECT_TRUE(search.ctx.savings.empty());
 
-  Request support(body, Route::ChatCompletions, &o200k(), feature("support"));
+  Request support(body, Route::kChatCompletions, &o200k(), feature("support"));
   filter.onRequest(support.ctx);
   ASSERT_EQ(support.ctx.savings.size(), 1u);
   EXPECT_EQ(support.ctx.savings[0].policy, "chat");
 
-  Request other(body, Route::ChatCompletions, &o200k(), feature("summarize"));
+  Request other(body, Route::kChatCompletions, &o200k(), feature("summarize"));
   filter.onRequest(other.ctx);
   ASSERT_EQ(other.ctx.savings.size(), 1u);
   EXPECT_EQ(other.ctx.savings[0].policy, "chat-too");
@@ -261,8 +261,8 @@ TEST(PromptPruningFilter, NoMatchingPolicyLeavesTheRequestUncounted) {
       filterFrom("        - {name: chat, match: {feature: [chat]}}\n");
   Request request(
       json{{"model", "gpt-4o"}, {"messages", json::array({message("user", kSpacious)})}},
-      Route::ChatCompletions, &o200k(), feature("search"));
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+      Route::kChatCompletions, &o200k(), feature("search"));
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(request.ctx.replaced_body.empty());
   EXPECT_TRUE(request.ctx.savings.empty());
   EXPECT_FALSE(request.ctx.prompt_tokens);
@@ -273,11 +273,11 @@ TEST(PromptPruningFilter, NoMatchingPolicyLeavesTheRequestUncounted) {
 TEST(PromptPruningFilter, NonChatRoutesAreUntouched) {
   const PromptPruningFilter filter = filterFrom("        - {name: tidy, max_input_tokens: 5}\n");
   Request completions(json{{"model", "gpt-3.5-turbo-instruct"}, {"prompt", kSpacious}},
-                      Route::Completions);
-  EXPECT_EQ(filter.onRequest(completions.ctx), FilterStatus::Continue);
+                      Route::kCompletions);
+  EXPECT_EQ(filter.onRequest(completions.ctx), FilterStatus::kContinue);
   Request embeddings(json{{"model", "text-embedding-3-small"}, {"input", {kSpacious, kSpacious}}},
-                     Route::Embeddings);
-  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::Continue);
+                     Route::kEmbeddings);
+  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::kContinue);
   for (const Request* request : {&completions, &embeddings}) {
     EXPECT_TRUE(request->ctx.replaced_body.empty());
     EXPECT_TRUE(request->ctx.savings.empty());
@@ -289,8 +289,8 @@ TEST(PromptPruningFilter, NonChatRoutesAreUntouched) {
 TEST(PromptPruningFilter, WithoutAnEncodingNothingIsPruned) {
   const PromptPruningFilter filter = filterFrom("        - {name: tidy}\n");
   Request request(json{{"model", "local"}, {"messages", json::array({message("user", kSpacious)})}},
-                  Route::ChatCompletions, nullptr);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+                  Route::kChatCompletions, nullptr);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(request.ctx.replaced_body.empty());
   EXPECT_TRUE(request.ctx.savings.empty());
 }
@@ -308,7 +308,7 @@ TEST(PromptPruningFilter, ABudgetDropsOldTurnsToFitToolsIncluded) {
   Request request(body);
   const std::int64_t before = request.countedNow();
   ASSERT_GT(before, 250);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_LE(request.countedNow(), 250);
   EXPECT_EQ(request.ctx.prompt_tokens->tokens, request.countedNow());
   EXPECT_EQ(request.forwarded()["tools"], tools);
@@ -320,7 +320,7 @@ TEST(PromptPruningFilter, ABudgetDropsOldTurnsToFitToolsIncluded) {
 TEST(PromptPruningFilter, NeverRepliesEvenWhenTheBudgetCannotBeMet) {
   const PromptPruningFilter filter = filterFrom("        - {name: budget, max_input_tokens: 1}\n");
   Request request(json{{"model", "gpt-4o"}, {"messages", conversation(3)}});
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_FALSE(request.ctx.local_reply);
   ASSERT_TRUE(request.ctx.prompt_tokens);
   EXPECT_GT(request.ctx.prompt_tokens->tokens, 1);
@@ -371,7 +371,7 @@ TEST(PromptPruningFilter, AnEstimatedCountStaysEstimatedAfterPruning) {
 
   Request counted(body);
   counted.ctx.prompt_tokens =
-      openai::countPrompt(Route::ChatCompletions, *counted.ctx.request_index, o200k());
+      openai::countPrompt(Route::kChatCompletions, *counted.ctx.request_index, o200k());
   ASSERT_TRUE(counted.ctx.prompt_tokens->estimated);
   filter.onRequest(counted.ctx);
   EXPECT_TRUE(counted.ctx.prompt_tokens->estimated);

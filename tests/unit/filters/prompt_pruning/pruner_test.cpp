@@ -191,7 +191,7 @@ class Prune : public ::testing::Test {
     const std::string body = R"({"model":"gpt-4o","messages":)" + out + "}";
     auto document = jsonview::Document::parse(body);
     ASSERT_TRUE(document);
-    auto problem = openai::validateRequest(pipeline::Route::ChatCompletions, document->root());
+    auto problem = openai::validateRequest(pipeline::Route::kChatCompletions, document->root());
     EXPECT_FALSE(problem) << problem->message;
   }
 };

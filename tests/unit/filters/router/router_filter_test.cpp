@@ -95,18 +95,18 @@ TEST(RouterConfig, ReportsWrongModelsTiersAndStepsAtTheirPlace) {
 TEST(RouterFilter, TheApprovalGateRejectsWith403OrRewrites) {
   RouterFilter reject = routerWith(configOk("{name: p, allowed_models: [small, m*]}"));
   Request denied(chat("large", "hi"));
-  ASSERT_EQ(reject.onRequest(denied.ctx), FilterStatus::Respond);
+  ASSERT_EQ(reject.onRequest(denied.ctx), FilterStatus::kRespond);
   EXPECT_EQ(denied.ctx.local_reply->status, 403);
   json error = json::parse(denied.ctx.local_reply->body)["error"];
   EXPECT_EQ(error["code"], "model_not_allowed");
   EXPECT_EQ(error["param"], "model");
   Request allowed(chat("small", "hi"));
-  EXPECT_EQ(reject.onRequest(allowed.ctx), FilterStatus::Continue);
+  EXPECT_EQ(reject.onRequest(allowed.ctx), FilterStatus::kContinue);
 
   RouterFilter rewrite = routerWith(
       configOk("{name: p, allowed_models: [small], on_disallowed: rewrite, default_model: small}"));
   Request rewritten(chat("large", "hi"));
-  EXPECT_EQ(rewrite.onRequest(rewritten.ctx), FilterStatus::Continue);
+  EXPECT_EQ(rewrite.onRequest(rewritten.ctx), FilterStatus::kContinue);
   EXPECT_EQ(routedModel(rewritten), "small");
   EXPECT_EQ(ruleOf(rewrite, rewritten), "approval");
 }
@@ -146,10 +146,11 @@ TEST(RouterFilter, RulesMatchTagsAndTheRequestedModel) {
       routerWith(configOk(std::string("{name: p, ") + kTiers +
                           ", rules: [{name: vip, when: {team: [sales], model: [m*]}, tier: "
                           "strong}, {name: rest, when: {}, tier: cheap}]}"));
-  Request sales(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "sales", "", ""});
+  Request sales(chat("m", "hi"), pipeline::Route::kChatCompletions, nullptr,
+                {"f", "sales", "", ""});
   filter.onRequest(sales.ctx);
   EXPECT_EQ(ruleOf(filter, sales), "vip");
-  Request other(chat("m", "hi"), pipeline::Route::ChatCompletions, nullptr, {"f", "ops", "", ""});
+  Request other(chat("m", "hi"), pipeline::Route::kChatCompletions, nullptr, {"f", "ops", "", ""});
   filter.onRequest(other.ctx);
   EXPECT_EQ(ruleOf(filter, other), "rest");
 }
@@ -193,13 +194,13 @@ TEST(RouterFilter, TheCascadeJudgesWithThePolicysSignalsAndTheRequestsFormat) {
 }
 
 TEST(RequestFeatures, ComplexityFollowsTheDocumentedWeights) {
-  Request plain(chat("m", "hello there"), pipeline::Route::ChatCompletions, nullptr);
+  Request plain(chat("m", "hello there"), pipeline::Route::kChatCompletions, nullptr);
   RequestFeatures features = featuresOf(plain.ctx);
   EXPECT_DOUBLE_EQ(complexityOf(features), 0.30 * (features.prompt_tokens / 3000.0));
   Request rich(
       chat("m", "Step by step, analyze this:\n```\nx = 1\n```",
            {{"tools", {{{"type", "function"}}}}, {"response_format", {{"type", "json_object"}}}}),
-      pipeline::Route::ChatCompletions, nullptr);
+      pipeline::Route::kChatCompletions, nullptr);
   features = featuresOf(rich.ctx);
   EXPECT_TRUE(features.reasoning_words);
   EXPECT_TRUE(features.has_code);

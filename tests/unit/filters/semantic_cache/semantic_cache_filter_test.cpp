@@ -87,12 +87,13 @@ TEST(SemanticCacheConfig, AnEmbeddingModelTheGatewayDoesNotServeIsAnErrorAtItsVa
 
 TEST(SemanticCacheFilter, AnIdenticalRequestInFlightWaitsForTheFirstAndIsAnsweredByIt) {
   auto filter = filterWith("{name: faq, mode: exact}");
-  Request leader(chat("Where is my parcel?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  Request follower(chat("Where is my parcel?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::Continue);
+  Request leader(chat("Where is my parcel?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  Request follower(chat("Where is my parcel?"), pipeline::Route::kChatCompletions, nullptr,
+                   kTenant);
+  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::kContinue);
   EXPECT_EQ(cacheHeader(leader), "miss");
 
-  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::Wait);
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::kWait);
   auto* wait = std::get_if<pipeline::AwaitSignal>(&follower.ctx.awaited->what);
   ASSERT_NE(wait, nullptr);
   EXPECT_FALSE(wait->signal->fired());
@@ -101,7 +102,7 @@ TEST(SemanticCacheFilter, AnIdenticalRequestInFlightWaitsForTheFirstAndIsAnswere
   leader.ctx.upstream_status = 200;
   filter->onResponseBody(leader.ctx, 200, answer("It is on its way."));
   EXPECT_TRUE(wait->signal->fired()) << "storing the answer wakes the followers";
-  ASSERT_EQ(follower.resume(), FilterStatus::Respond);
+  ASSERT_EQ(follower.resume(), FilterStatus::kRespond);
   EXPECT_EQ(cacheHeader(follower), "hit-exact");
   filter->onComplete(follower.ctx);
   EXPECT_EQ(*follower.ctx.log.find("coalesced"), "true");
@@ -110,28 +111,29 @@ TEST(SemanticCacheFilter, AnIdenticalRequestInFlightWaitsForTheFirstAndIsAnswere
 
 TEST(SemanticCacheFilter, AFollowerOfAFailedCallGoesOnToTheBackendAndWaitsOnlyOnce) {
   auto filter = filterWith("{name: faq, mode: exact}");
-  Request leader(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  Request follower(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  Request third(chat("Can I return shoes?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::Continue);
-  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::Wait);
+  Request leader(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  Request follower(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr,
+                   kTenant);
+  Request third(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(leader.ctx), FilterStatus::kContinue);
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::kWait);
   auto signal = std::get<pipeline::AwaitSignal>(follower.ctx.awaited->what).signal;
   filter->onResponseBody(leader.ctx, 500, R"({"error":{"message":"down"}})");
   EXPECT_FALSE(signal->fired()) << "an error is not stored";
   filter->onComplete(leader.ctx);
   EXPECT_TRUE(signal->fired()) << "the leader's end wakes the followers all the same";
 
-  EXPECT_EQ(follower.resume(), FilterStatus::Continue);
+  EXPECT_EQ(follower.resume(), FilterStatus::kContinue);
   EXPECT_EQ(cacheHeader(follower), "miss");
   // The follower leads now: a third identical request waits for it.
-  EXPECT_EQ(filter->onRequest(third.ctx), FilterStatus::Wait);
+  EXPECT_EQ(filter->onRequest(third.ctx), FilterStatus::kWait);
 }
 
 TEST(SemanticCacheFilter, AReloadKeepsAPolicysEntriesUnlessItsStoreChanged) {
   pipeline::KeptState kept;
   auto before = filterWith("{name: faq, mode: exact}", &kept);
-  Request stored(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  ASSERT_EQ(before->onRequest(stored.ctx), FilterStatus::Continue);
+  Request stored(chat("Do you ship abroad?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  ASSERT_EQ(before->onRequest(stored.ctx), FilterStatus::kContinue);
   stored.ctx.upstream_status = 200;
   before->onResponseBody(stored.ctx, 200, answer("Yes, to 40 countries."));
   before->onComplete(stored.ctx);
@@ -139,60 +141,60 @@ TEST(SemanticCacheFilter, AReloadKeepsAPolicysEntriesUnlessItsStoreChanged) {
   // A setting that does not change how the store is built keeps it.
   auto after = filterWith("{name: faq, mode: exact, coalesce_wait_seconds: 5}", &kept);
   before.reset();
-  Request again(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  ASSERT_EQ(after->onRequest(again.ctx), FilterStatus::Respond);
+  Request again(chat("Do you ship abroad?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  ASSERT_EQ(after->onRequest(again.ctx), FilterStatus::kRespond);
   EXPECT_EQ(cacheHeader(again), "hit-exact");
 
   // Other limits are another store: it starts empty.
   auto resized = filterWith("{name: faq, mode: exact, max_entries: 10}", &kept);
-  Request resized_request(chat("Do you ship abroad?"), pipeline::Route::ChatCompletions, nullptr,
+  Request resized_request(chat("Do you ship abroad?"), pipeline::Route::kChatCompletions, nullptr,
                           kTenant);
-  EXPECT_EQ(resized->onRequest(resized_request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(resized->onRequest(resized_request.ctx), FilterStatus::kContinue);
   EXPECT_EQ(cacheHeader(resized_request), "miss");
 }
 
 TEST(SemanticCacheFilter, NoCacheAndCoalesceOffDoNotWait) {
   auto filter = filterWith("{name: faq, mode: exact, coalesce: false}");
-  Request first(chat("Is it raining?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  Request second(chat("Is it raining?"), pipeline::Route::ChatCompletions, nullptr, kTenant);
-  EXPECT_EQ(filter->onRequest(first.ctx), FilterStatus::Continue);
-  EXPECT_EQ(filter->onRequest(second.ctx), FilterStatus::Continue);
+  Request first(chat("Is it raining?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  Request second(chat("Is it raining?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(first.ctx), FilterStatus::kContinue);
+  EXPECT_EQ(filter->onRequest(second.ctx), FilterStatus::kContinue);
 }
 
 TEST(SemanticCacheFilter, ABackendEmbedderIsAskedForOnlyWhenTheExactLevelMisses) {
   auto filter = filterWith("{name: faq, mode: semantic, embedding_model: m, coalesce: false}");
-  Request first(chat("How do I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+  Request first(chat("How do I reset my password?"), pipeline::Route::kChatCompletions, nullptr,
                 kTenant);
-  ASSERT_EQ(filter->onRequest(first.ctx), FilterStatus::Wait);
+  ASSERT_EQ(filter->onRequest(first.ctx), FilterStatus::kWait);
   auto* call = std::get_if<pipeline::EmbeddingCall>(&first.ctx.awaited->what);
   ASSERT_NE(call, nullptr);
   EXPECT_EQ(call->model, "m");
   EXPECT_EQ(call->input, "How do I reset my password?");
   first.ctx.embedding = pipeline::Embedding{std::vector<float>{1, 0, 0}, std::nullopt};
-  EXPECT_EQ(first.resume(), FilterStatus::Continue);
+  EXPECT_EQ(first.resume(), FilterStatus::kContinue);
   EXPECT_EQ(cacheHeader(first), "miss");
   filter->onResponseBody(first.ctx, 200, answer("Use the link on the sign-in page."));
 
   // A question whose embedding is close enough is a semantic hit.
-  Request near(chat("How can I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+  Request near(chat("How can I reset my password?"), pipeline::Route::kChatCompletions, nullptr,
                kTenant);
-  ASSERT_EQ(filter->onRequest(near.ctx), FilterStatus::Wait);
+  ASSERT_EQ(filter->onRequest(near.ctx), FilterStatus::kWait);
   near.ctx.embedding = pipeline::Embedding{std::vector<float>{0.99f, 0.141f, 0}, std::nullopt};
-  ASSERT_EQ(near.resume(), FilterStatus::Respond);
+  ASSERT_EQ(near.resume(), FilterStatus::kRespond);
   EXPECT_EQ(cacheHeader(near), "hit-semantic");
 
   // An exact repeat needs no embedding.
-  Request repeat(chat("How do I reset my password?"), pipeline::Route::ChatCompletions, nullptr,
+  Request repeat(chat("How do I reset my password?"), pipeline::Route::kChatCompletions, nullptr,
                  kTenant);
-  EXPECT_EQ(filter->onRequest(repeat.ctx), FilterStatus::Respond);
+  EXPECT_EQ(filter->onRequest(repeat.ctx), FilterStatus::kRespond);
   EXPECT_FALSE(repeat.ctx.awaited.has_value());
 
   // A failed embedding call leaves the exact level only: a miss, not an error.
-  Request failed(chat("Where do I change my email?"), pipeline::Route::ChatCompletions, nullptr,
+  Request failed(chat("Where do I change my email?"), pipeline::Route::kChatCompletions, nullptr,
                  kTenant);
-  ASSERT_EQ(filter->onRequest(failed.ctx), FilterStatus::Wait);
+  ASSERT_EQ(filter->onRequest(failed.ctx), FilterStatus::kWait);
   failed.ctx.embedding = pipeline::Embedding{};
-  EXPECT_EQ(failed.resume(), FilterStatus::Continue);
+  EXPECT_EQ(failed.resume(), FilterStatus::kContinue);
   EXPECT_EQ(cacheHeader(failed), "miss");
 }
 

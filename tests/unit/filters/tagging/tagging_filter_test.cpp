@@ -238,7 +238,7 @@ pipeline::RequestContext request(pipeline::RequestHeaders headers, const nlohman
 }
 
 pipeline::Tags tag(const TaggingFilter& filter, pipeline::RequestContext ctx) {
-  EXPECT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::kContinue);
   EXPECT_FALSE(ctx.local_reply.has_value());
   return ctx.tags;
 }
@@ -375,7 +375,7 @@ TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
                                           {"x-costgate-feature", "other-feature"},
                                           {"x-costgate-env", "staging"}},
                                          nlohmann::json{});
-  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::kContinue);
   EXPECT_EQ(ctx.tags.feature, "search");  // the key's, not the header's
   EXPECT_EQ(ctx.tags.team, "growth");
   EXPECT_EQ(ctx.tags.env, "staging");         // the key names no env: the header's
@@ -385,20 +385,20 @@ TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
 TEST(TaggingFilter, AKeyGivenByItsDigestIsTheKeyAndEachKeyHasItsOwnId) {
   const TaggingFilter filter{configOk(kKeyedConfig)};
   pipeline::RequestContext ops = request({{"authorization", "Bearer sk-ops"}}, nlohmann::json{});
-  ASSERT_EQ(filter.onRequest(ops), pipeline::FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(ops), pipeline::FilterStatus::kContinue);
   EXPECT_EQ(ops.tags.env, "prod");
   EXPECT_EQ(ops.api_key_name, "");
   EXPECT_EQ(ops.api_key_id, "c391959605db2757");  // a digest prefix, never the key
   pipeline::RequestContext search =
       request({{"authorization", "Bearer sk-search"}}, nlohmann::json{});
-  ASSERT_EQ(filter.onRequest(search), pipeline::FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(search), pipeline::FilterStatus::kContinue);
   EXPECT_NE(search.api_key_id, ops.api_key_id);
   // The digest itself is not a key.
   pipeline::RequestContext digest =
       request({{"authorization",
                 "Bearer c391959605db2757d87bf45d5f4c9bda42b68e95dcd157bf4f2473516c2bc9bb"}},
               nlohmann::json{});
-  EXPECT_EQ(filter.onRequest(digest), pipeline::FilterStatus::Respond);
+  EXPECT_EQ(filter.onRequest(digest), pipeline::FilterStatus::kRespond);
 }
 
 TEST(TaggingConfig, AKeyNeedsExactlyOneOfKeyAndItsDigest) {
@@ -429,7 +429,7 @@ TEST(TaggingFilter, RequiredKeyMissingOrUnknownIs401) {
            {{{"authorization", "Bearer sk-wrong-and-secret"}}, "invalid_api_key"},
            {{{"authorization", "Basic abc"}}, "missing_api_key"}}) {
     pipeline::RequestContext ctx = request(headers, nlohmann::json{});
-    ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Respond) << code;
+    ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::kRespond) << code;
     ASSERT_TRUE(ctx.local_reply.has_value());
     EXPECT_EQ(ctx.local_reply->status, 401);
     auto body = nlohmann::json::parse(ctx.local_reply->body);
@@ -452,7 +452,7 @@ TEST(TaggingFilter, LabelsOutsideTheAllowListAreOther) {
   pipeline::RequestContext ctx = request(
       {{"x-costgate-feature", "chat"}, {"x-costgate-team", "anyone"}, {"x-costgate-env", "dev"}},
       nlohmann::json{});
-  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::Continue);
+  ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::kContinue);
   EXPECT_EQ(ctx.tag_labels.feature, "chat");  // listed
   EXPECT_EQ(ctx.tag_labels.team, "anyone");   // no list for teams
   EXPECT_EQ(ctx.tag_labels.env, "other");     // not listed

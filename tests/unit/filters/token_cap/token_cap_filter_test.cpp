@@ -198,14 +198,14 @@ json chat(const std::string& model, json extra = json::object()) {
 TEST(TokenCapOutput, ClampsMaxTokensOnlyWhenAboveTheCap) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_output_tokens: 1024}\n");
   Request over(chat("gpt-4o", {{"max_tokens", 5000}}));
-  EXPECT_EQ(filter.onRequest(over.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(over.ctx), FilterStatus::kContinue);
   EXPECT_EQ(over.forwarded()["max_tokens"], 1024);
   EXPECT_FALSE(over.forwarded().contains("max_completion_tokens"))
       << "the field the client used is the one capped";
 
   for (int asked : {1, 100, 1024}) {
     Request under(chat("gpt-4o", {{"max_tokens", asked}}));
-    EXPECT_EQ(filter.onRequest(under.ctx), FilterStatus::Continue);
+    EXPECT_EQ(filter.onRequest(under.ctx), FilterStatus::kContinue);
     EXPECT_TRUE(under.ctx.member_edits.empty()) << asked << " is within the cap: sent as is";
     EXPECT_EQ(under.forwarded()["max_tokens"], asked);
   }
@@ -265,7 +265,7 @@ TEST(TokenCapOutput, OutputFieldOverridesTheAutomaticChoice) {
   EXPECT_FALSE(o1.forwarded().contains("max_completion_tokens"));
 
   // The legacy completions endpoint has only max_tokens.
-  Request legacy(json{{"model", "o1"}, {"prompt", "Say hi"}}, Route::Completions);
+  Request legacy(json{{"model", "o1"}, {"prompt", "Say hi"}}, Route::kCompletions);
   completion.onRequest(legacy.ctx);
   EXPECT_EQ(legacy.forwarded()["max_tokens"], 64);
   EXPECT_FALSE(legacy.forwarded().contains("max_completion_tokens"));
@@ -301,8 +301,8 @@ TEST(TokenCapOutput, EmbeddingsAreNeverGivenOutputFields) {
   const TokenCapFilter filter =
       filterFrom("        - {name: p, max_output_tokens: 64, max_n: 1}\n");
   Request embeddings(json{{"model", "text-embedding-3-small"}, {"input", "hello"}},
-                     Route::Embeddings);
-  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::Continue);
+                     Route::kEmbeddings);
+  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(embeddings.ctx.member_edits.empty());
 }
 
@@ -311,11 +311,11 @@ TEST(TokenCapOutput, OnlyTheFirstMatchingPolicyApplies) {
       filterFrom(R"(        - {name: search, match: {feature: [search]}, max_output_tokens: 10}
         - {name: default, max_output_tokens: 1000}
 )");
-  Request search(chat("gpt-4o", {{"max_tokens", 5000}}), Route::ChatCompletions, &o200k(),
+  Request search(chat("gpt-4o", {{"max_tokens", 5000}}), Route::kChatCompletions, &o200k(),
                  {.feature = "search", .team = "", .env = "", .user = ""});
   filter.onRequest(search.ctx);
   EXPECT_EQ(search.forwarded()["max_tokens"], 10);
-  Request other(chat("gpt-4o", {{"max_tokens", 5000}}), Route::ChatCompletions, &o200k(),
+  Request other(chat("gpt-4o", {{"max_tokens", 5000}}), Route::kChatCompletions, &o200k(),
                 {.feature = "chat", .team = "", .env = "", .user = ""});
   filter.onRequest(other.ctx);
   EXPECT_EQ(other.forwarded()["max_tokens"], 1000);
@@ -323,7 +323,7 @@ TEST(TokenCapOutput, OnlyTheFirstMatchingPolicyApplies) {
   const TokenCapFilter none_match =
       filterFrom("        - {name: p, match: {team: [growth]}, max_output_tokens: 1}\n");
   Request untouched(chat("gpt-4o", {{"max_tokens", 5000}}));
-  EXPECT_EQ(none_match.onRequest(untouched.ctx), FilterStatus::Continue);
+  EXPECT_EQ(none_match.onRequest(untouched.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(untouched.ctx.member_edits.empty());
   EXPECT_FALSE(untouched.ctx.prompt_tokens);
 }
@@ -346,7 +346,7 @@ json errorOf(const pipeline::RequestContext& ctx) {
 TEST(TokenCapInput, UnderTheLimitGoesOnWithTheCountKept) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 1000}\n");
   Request request(chat("gpt-4o"));
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   ASSERT_TRUE(request.ctx.prompt_tokens);
   EXPECT_EQ(request.ctx.prompt_tokens->tokens, request.countedNow());
   EXPECT_FALSE(request.ctx.prompt_tokens->estimated);
@@ -361,7 +361,7 @@ TEST(TokenCapInput, OverTheLimitIsRefusedWithTheCountAndTheLimit) {
   Request request(body);
   const std::int64_t tokens = request.countedNow();
   ASSERT_GT(tokens, 20);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Respond);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
   json error = errorOf(request.ctx);
   const std::string message = error["message"];
   EXPECT_NE(message.find(" " + std::to_string(tokens) + " tokens"), std::string::npos) << message;
@@ -377,12 +377,12 @@ TEST(TokenCapInput, TheErrorNamesEachRoutesInputField) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 3}\n");
   const std::string text = "A sentence that is certainly longer than three tokens.";
   Request completions(json{{"model", "gpt-3.5-turbo-instruct"}, {"prompt", text}},
-                      Route::Completions);
-  EXPECT_EQ(filter.onRequest(completions.ctx), FilterStatus::Respond);
+                      Route::kCompletions);
+  EXPECT_EQ(filter.onRequest(completions.ctx), FilterStatus::kRespond);
   EXPECT_EQ(errorOf(completions.ctx)["param"], "prompt");
   Request embeddings(json{{"model", "text-embedding-3-small"}, {"input", {text, text}}},
-                     Route::Embeddings);
-  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::Respond);
+                     Route::kEmbeddings);
+  EXPECT_EQ(filter.onRequest(embeddings.ctx), FilterStatus::kRespond);
   json error = errorOf(embeddings.ctx);
   EXPECT_EQ(error["param"], "input");
   EXPECT_NE(error["message"].get<std::string>().find(std::to_string(embeddings.countedNow())),
@@ -395,15 +395,15 @@ TEST(TokenCapInput, WithoutAnEncodingTheCountIsAnEstimate) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 10}\n");
   json body = chat("local-llama");
   body["messages"][0]["content"] = std::string(100, 'x');
-  Request request(body, Route::ChatCompletions, nullptr);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Respond);
+  Request request(body, Route::kChatCompletions, nullptr);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
   const std::string message = errorOf(request.ctx)["message"];
   EXPECT_NE(message.find("about 25 tokens"), std::string::npos) << message;
   ASSERT_TRUE(request.ctx.prompt_tokens);
   EXPECT_TRUE(request.ctx.prompt_tokens->estimated);
 
-  Request small(chat("local-llama"), Route::ChatCompletions, nullptr);
-  EXPECT_EQ(filter.onRequest(small.ctx), FilterStatus::Continue);
+  Request small(chat("local-llama"), Route::kChatCompletions, nullptr);
+  EXPECT_EQ(filter.onRequest(small.ctx), FilterStatus::kContinue);
 }
 
 // An embeddings input has no `messages` or `prompt`: it must still be estimated, or every
@@ -411,19 +411,19 @@ TEST(TokenCapInput, WithoutAnEncodingTheCountIsAnEstimate) {
 TEST(TokenCapInput, EmbeddingsWithoutAnEncodingAreEstimatedToo) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 10}\n");
   Request long_input(json{{"model", "local-embed"}, {"input", {std::string(200, 'y'), "z"}}},
-                     Route::Embeddings, nullptr);
-  EXPECT_EQ(filter.onRequest(long_input.ctx), FilterStatus::Respond);
+                     Route::kEmbeddings, nullptr);
+  EXPECT_EQ(filter.onRequest(long_input.ctx), FilterStatus::kRespond);
   EXPECT_NE(errorOf(long_input.ctx)["message"].get<std::string>().find("about 51 tokens"),
             std::string::npos);
   Request token_ids(json{{"model", "local-embed"},
                          {"input", json::array({json::array({1, 2, 3}), json::array({4})})}},
-                    Route::Embeddings, nullptr);
-  EXPECT_EQ(filter.onRequest(token_ids.ctx), FilterStatus::Continue);
+                    Route::kEmbeddings, nullptr);
+  EXPECT_EQ(filter.onRequest(token_ids.ctx), FilterStatus::kContinue);
   EXPECT_EQ(token_ids.ctx.prompt_tokens->tokens, 4) << "a token id is one token";
   Request prompt_ids(
       json{{"model", "local"}, {"prompt", json::array({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})}},
-      Route::Completions, nullptr);
-  EXPECT_EQ(filter.onRequest(prompt_ids.ctx), FilterStatus::Respond);
+      Route::kCompletions, nullptr);
+  EXPECT_EQ(filter.onRequest(prompt_ids.ctx), FilterStatus::kRespond);
 }
 
 // prompt_pruning (earlier in the chain) leaves the count of what it kept; it is not redone.
@@ -431,7 +431,7 @@ TEST(TokenCapInput, ACountLeftByAnEarlierFilterIsUsed) {
   const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 100}\n");
   Request request(chat("gpt-4o"));
   request.ctx.prompt_tokens = pipeline::TokenCount{101, false};
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Respond);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
   EXPECT_NE(errorOf(request.ctx)["message"].get<std::string>().find("101 tokens"),
             std::string::npos);
 }
@@ -479,7 +479,7 @@ TEST(TokenCapPrune, OverTheLimitIsPrunedToFit) {
   const std::int64_t before = request.countedNow();
   ASSERT_GT(before, 300);
 
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_FALSE(request.ctx.local_reply);
   // The body was replaced and the index views the replacement.
   ASSERT_FALSE(request.ctx.replaced_body.empty());
@@ -520,7 +520,7 @@ TEST(TokenCapPrune, WhatCannotFitIsRefusedAfterPruning) {
     handbook += "Rule " + std::to_string(i) + ": always answer politely and cite the handbook. ";
   }
   Request request(json{{"model", "gpt-4o"}, {"messages", conversation(10, handbook)}});
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Respond);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
   json error = errorOf(request.ctx);
   const std::string text = error["message"];
   EXPECT_NE(text.find("after pruning"), std::string::npos) << text;
@@ -540,9 +540,9 @@ TEST(TokenCapPrune, WithoutAnEncodingNothingIsPruned) {
           max_input_tokens: 50
           over_input: prune
 )");
-  Request request(json{{"model", "local"}, {"messages", conversation(20)}}, Route::ChatCompletions,
+  Request request(json{{"model", "local"}, {"messages", conversation(20)}}, Route::kChatCompletions,
                   nullptr);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Respond);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
   const std::string text = errorOf(request.ctx)["message"];
   EXPECT_NE(text.find("about "), std::string::npos) << text;
   EXPECT_EQ(text.find("after pruning"), std::string::npos) << text;
@@ -557,7 +557,7 @@ TEST(TokenCapPrune, ARequestWithinTheLimitIsNotPruned) {
   json messages = conversation(3);
   messages[1]["content"] = "Lots   of    spaces    that     pruning     would      collapse";
   Request request(json{{"model", "gpt-4o"}, {"messages", messages}});
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::Continue);
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   EXPECT_TRUE(request.ctx.replaced_body.empty());
   EXPECT_TRUE(request.ctx.savings.empty());
   EXPECT_EQ(request.forwarded(), json::parse(request.sent()));
