@@ -13,13 +13,13 @@
 #include <variant>
 
 #include "costgate/config/load.h"
-#include "costgate/filters/budget/budget_filter.h"
-#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
-#include "costgate/filters/router/router_filter.h"
-#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
-#include "costgate/filters/tagging/tagging_filter.h"
-#include "costgate/filters/token_cap/token_cap_filter.h"
 #include "costgate/pipeline/chain.h"
+#include "filters/budget/budget_filter.h"
+#include "filters/prompt_pruning/prompt_pruning_filter.h"
+#include "filters/router/router_filter.h"
+#include "filters/semantic_cache/semantic_cache_filter.h"
+#include "filters/tagging/tagging_filter.h"
+#include "filters/token_cap/token_cap_filter.h"
 #include "fuzz_support.h"
 
 namespace {

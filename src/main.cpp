@@ -23,6 +23,7 @@
 #include "costgate/report/spend.h"
 #include "costgate/server/http_server.h"
 #include "costgate/tokenizer/tokenize_command.h"
+#include "filters/registry.h"
 
 namespace {
 
@@ -124,7 +125,8 @@ std::optional<Loaded> load(const std::string& path) {
   // Built only to be checked: what its filters keep and count is thrown away with it.
   costgate::pipeline::KeptState kept;
   costgate::metrics::Metrics metrics;
-  auto chain = costgate::pipeline::buildChain(config, {kept, metrics});
+  auto chain =
+      costgate::pipeline::buildChain(config, costgate::filters::registry(), {kept, metrics});
   if (auto* error = std::get_if<costgate::config::ConfigError>(&chain)) {
     std::cerr << error->describe() << "\n";
     return std::nullopt;

@@ -1,4 +1,5 @@
 #include "costgate/gateway/live_gateway.h"
+#include "filters/registry.h"
 
 #include <spdlog/spdlog.h>
 
@@ -36,7 +37,8 @@ std::variant<std::unique_ptr<LiveGateway>, std::string> LiveGateway::open(std::s
 
 std::variant<std::shared_ptr<Gateway>, std::string> LiveGateway::build(
     config::GatewayConfig config) {
-  auto chain = pipeline::buildChain(config, {records_.kept(), records_.metrics()});
+  auto chain =
+      pipeline::buildChain(config, filters::registry(), {records_.kept(), records_.metrics()});
   if (auto* error = std::get_if<config::ConfigError>(&chain)) return error->describe();
   try {
     return std::make_shared<Gateway>(std::move(config), std::get<pipeline::Chain>(std::move(chain)),

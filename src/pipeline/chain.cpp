@@ -1,12 +1,5 @@
 #include "costgate/pipeline/chain.h"
 
-#include "costgate/filters/budget/budget_filter.h"
-#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
-#include "costgate/filters/router/router_filter.h"
-#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
-#include "costgate/filters/tagging/tagging_filter.h"
-#include "costgate/filters/token_cap/token_cap_filter.h"
-
 namespace costgate::pipeline {
 
 Chain::Chain(std::vector<std::unique_ptr<Filter>> filters) : filters_(std::move(filters)) {
@@ -52,33 +45,10 @@ void Chain::onComplete(RequestContext& ctx) const {
   }
 }
 
-namespace {
-
-// The factory of a filter that keeps nothing across reloads and counts nothing of its own.
-template <auto make>
-std::variant<std::unique_ptr<Filter>, config::ConfigError> plain(const config::FilterSpec& spec,
-                                                                 FilterEnvironment&) {
-  return make(spec);
-}
-
-}  // namespace
-
-const std::map<std::string, FilterFactory>& filterRegistry() {
-  static const std::map<std::string, FilterFactory> registry = {
-      {"tagging", plain<filters::tagging::makeTaggingFilter>},
-      {"token_cap", plain<filters::token_cap::makeTokenCapFilter>},
-      {"prompt_pruning", plain<filters::prompt_pruning::makePromptPruningFilter>},
-      {"semantic_cache", filters::semantic_cache::makeSemanticCacheFilter},
-      {"router", filters::router::makeRouterFilter},
-      {"budget", filters::budget::makeBudgetFilter},
-  };
-  return registry;
-}
-
-std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
-                                                    FilterEnvironment environment) {
+std::variant<Chain, config::ConfigError> buildChain(
+    const config::GatewayConfig& config, const std::map<std::string, FilterFactory>& registry,
+    FilterEnvironment environment) {
   std::vector<std::unique_ptr<Filter>> filters;
-  const auto& registry = filterRegistry();
   std::map<std::string, std::optional<pricing::Price>> models;
   for (const auto& [name, route] : config.models) models.emplace(name, route.price);
   for (auto spec : config.filters) {

@@ -52,11 +52,10 @@ class Chain {
 using FilterFactory = std::function<std::variant<std::unique_ptr<Filter>, config::ConfigError>(
     const config::FilterSpec&, FilterEnvironment& environment)>;
 
-// Every filter the gateway knows, by YAML name.
-const std::map<std::string, FilterFactory>& filterRegistry();
-
-// Builds the chain named by config.filters; an unknown name or a bad block is a ConfigError.
-std::variant<Chain, config::ConfigError> buildChain(const config::GatewayConfig& config,
-                                                    FilterEnvironment environment);
+// Builds the chain named by config.filters from the factories in `registry` (by YAML name; the
+// gateway's is filters::registry()); an unknown name or a bad block is a ConfigError.
+std::variant<Chain, config::ConfigError> buildChain(
+    const config::GatewayConfig& config, const std::map<std::string, FilterFactory>& registry,
+    FilterEnvironment environment);
 
 }  // namespace costgate::pipeline

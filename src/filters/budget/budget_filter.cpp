@@ -23,7 +23,7 @@
 //           requests_per_minute: 600
 //           tokens_per_minute: 200000  # input (counted) + output cap, settled to the real use
 
-#include "costgate/filters/budget/budget_filter.h"
+#include "filters/budget/budget_filter.h"
 
 #include <algorithm>
 #include <cmath>

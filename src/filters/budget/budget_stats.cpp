@@ -1,4 +1,4 @@
-#include "costgate/filters/budget/budget_stats.h"
+#include "filters/budget/budget_stats.h"
 
 namespace costgate::filters::budget {
 

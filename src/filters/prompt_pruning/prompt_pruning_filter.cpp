@@ -12,7 +12,7 @@
 //           truncate_longest: true      # then the middle of the longest text
 //           marker: "[...]"             # what replaces the cut middle
 
-#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+#include "filters/prompt_pruning/prompt_pruning_filter.h"
 
 #include "costgate/jsonview/splice.h"
 #include "costgate/openai/prompt_tokens.h"

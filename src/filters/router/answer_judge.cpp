@@ -1,4 +1,4 @@
-#include "costgate/filters/router/answer_judge.h"
+#include "filters/router/answer_judge.h"
 
 #include <algorithm>
 #include <cctype>

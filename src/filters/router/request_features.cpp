@@ -1,4 +1,4 @@
-#include "costgate/filters/router/request_features.h"
+#include "filters/router/request_features.h"
 
 #include <algorithm>
 #include <array>

@@ -32,17 +32,17 @@
 //             refusal_phrases: [...]    # lower-case; replace the built-in lists
 //             uncertainty_phrases: [...]
 
-#include "costgate/filters/router/router_filter.h"
+#include "filters/router/router_filter.h"
 
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "costgate/config/yaml_reader.h"
-#include "costgate/filters/router/request_features.h"
 #include "costgate/openai/error.h"
 #include "costgate/pipeline/filter_settings.h"
 #include "costgate/text/ascii_case.h"
+#include "filters/router/request_features.h"
 
 namespace costgate::filters::router {
 namespace {

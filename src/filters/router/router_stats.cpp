@@ -1,4 +1,4 @@
-#include "costgate/filters/router/router_stats.h"
+#include "filters/router/router_stats.h"
 
 namespace costgate::filters::router {
 

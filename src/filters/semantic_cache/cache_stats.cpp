@@ -1,4 +1,4 @@
-#include "costgate/filters/semantic_cache/cache_stats.h"
+#include "filters/semantic_cache/cache_stats.h"
 
 namespace costgate::filters::semantic_cache {
 

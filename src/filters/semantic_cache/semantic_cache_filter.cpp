@@ -19,7 +19,7 @@
 //                                 # empty: the built-in lexical embedder
 //           store: memory         # or redis://[:password@]host[:port][/db], shared by replicas
 
-#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
+#include "filters/semantic_cache/semantic_cache_filter.h"
 
 #include <algorithm>
 #include <chrono>

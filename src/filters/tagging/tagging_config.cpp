@@ -30,7 +30,7 @@
 #include <string_view>
 
 #include "costgate/config/yaml_reader.h"
-#include "costgate/filters/tagging/tagging_filter.h"
+#include "filters/tagging/tagging_filter.h"
 
 namespace costgate::filters::tagging {
 namespace {

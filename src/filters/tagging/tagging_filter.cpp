@@ -1,4 +1,4 @@
-#include "costgate/filters/tagging/tagging_filter.h"
+#include "filters/tagging/tagging_filter.h"
 
 #include <algorithm>
 

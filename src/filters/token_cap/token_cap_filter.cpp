@@ -12,14 +12,14 @@
 //           over_input: reject        # or prune: prune to fit, reject only if that fails
 //           prune: {keep_last_turns: 4}   # prompt_pruning's steps, for over_input: prune
 
-#include "costgate/filters/token_cap/token_cap_filter.h"
+#include "filters/token_cap/token_cap_filter.h"
 
 #include <array>
 
-#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
 #include "costgate/openai/error.h"
 #include "costgate/openai/prompt_tokens.h"
 #include "costgate/openai/usage.h"
+#include "filters/prompt_pruning/prompt_pruning_filter.h"
 
 namespace costgate::filters::token_cap {
 namespace {

@@ -17,8 +17,8 @@
 #include "costgate/cache/facts.h"
 #include "costgate/cache/request_key.h"
 #include "costgate/cache/store.h"
-#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
 #include "costgate/jsonview/document.h"
+#include "filters/semantic_cache/semantic_cache_filter.h"
 
 namespace costgate::cache {
 namespace {

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "costgate/filters/budget/budget_stats.h"
-#include "costgate/filters/router/router_stats.h"
-#include "costgate/filters/semantic_cache/cache_stats.h"
 #include "costgate/metrics/metrics.h"
+#include "filters/budget/budget_stats.h"
+#include "filters/router/router_stats.h"
+#include "filters/semantic_cache/cache_stats.h"
 
 namespace costgate::metrics {
 namespace {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "costgate/config/load.h"
+#include "filters/registry.h"
 
 namespace costgate::pipeline {
 namespace {
@@ -146,7 +147,7 @@ config::GatewayConfig configWithFilters(const std::string& filters) {
 TEST(BuildChain, BuildsRegisteredFiltersByName) {
   KeptState kept;
   metrics::Metrics metrics;
-  auto built = buildChain(configWithFilters("  - tagging\n"), {kept, metrics});
+  auto built = buildChain(configWithFilters("  - tagging\n"), filters::registry(), {kept, metrics});
   auto* chain = std::get_if<Chain>(&built);
   ASSERT_NE(chain, nullptr);
   ASSERT_EQ(chain->size(), 1u);
@@ -156,7 +157,8 @@ TEST(BuildChain, BuildsRegisteredFiltersByName) {
 TEST(BuildChain, UnknownFilterIsAnErrorAtItsName) {
   KeptState kept;
   metrics::Metrics metrics;
-  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), {kept, metrics});
+  auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), filters::registry(),
+                          {kept, metrics});
   auto* error = std::get_if<config::ConfigError>(&built);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->where.line, 9);

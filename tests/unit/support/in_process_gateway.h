@@ -25,6 +25,7 @@
 #include "costgate/http1/body.h"
 #include "costgate/http1/head.h"
 #include "costgate/server/http_server.h"
+#include "filters/registry.h"
 
 namespace costgate::test_data {
 
@@ -152,7 +153,8 @@ class InProcessGateway {
       return;
     }
     auto& config = std::get<config::GatewayConfig>(loaded);
-    auto chain = pipeline::buildChain(config, {records_.kept(), records_.metrics()});
+    auto chain =
+        pipeline::buildChain(config, filters::registry(), {records_.kept(), records_.metrics()});
     if (auto* error = std::get_if<config::ConfigError>(&chain)) {
       ADD_FAILURE() << error->describe();
       return;

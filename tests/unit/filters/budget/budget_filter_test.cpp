@@ -1,4 +1,4 @@
-#include "costgate/filters/budget/budget_filter.h"
+#include "filters/budget/budget_filter.h"
 
 #include <chrono>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "costgate/filters/prompt_pruning/prompt_pruning_filter.h"
+#include "filters/prompt_pruning/prompt_pruning_filter.h"
 
 #include <cstdint>
 #include <map>

@@ -1,4 +1,4 @@
-#include "costgate/filters/prompt_pruning/pruner.h"
+#include "filters/prompt_pruning/pruner.h"
 
 #include <cstdlib>
 #include <filesystem>

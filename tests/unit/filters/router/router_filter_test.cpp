@@ -1,4 +1,4 @@
-#include "costgate/filters/router/router_filter.h"
+#include "filters/router/router_filter.h"
 
 #include <memory>
 #include <string>
@@ -9,7 +9,7 @@
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
 #include "../../support/test_metrics.h"
-#include "costgate/filters/router/request_features.h"
+#include "filters/router/request_features.h"
 
 namespace costgate::filters::router {
 namespace {

@@ -1,4 +1,4 @@
-#include "costgate/filters/semantic_cache/semantic_cache_filter.h"
+#include "filters/semantic_cache/semantic_cache_filter.h"
 
 #include <memory>
 #include <string>

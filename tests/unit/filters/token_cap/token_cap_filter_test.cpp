@@ -1,4 +1,4 @@
-#include "costgate/filters/token_cap/token_cap_filter.h"
+#include "filters/token_cap/token_cap_filter.h"
 
 #include <cstdint>
 #include <memory>

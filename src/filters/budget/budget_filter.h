@@ -23,11 +23,11 @@
 #include "costgate/budget/window.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
-#include "costgate/filters/budget/budget_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
 #include "costgate/redis/connection.h"
+#include "filters/budget/budget_stats.h"
 
 namespace costgate::filters::budget {
 

@@ -12,10 +12,10 @@
 
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
-#include "costgate/filters/router/answer_judge.h"
-#include "costgate/filters/router/router_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/policy.h"
+#include "filters/router/answer_judge.h"
+#include "filters/router/router_stats.h"
 
 namespace costgate::filters::router {
 

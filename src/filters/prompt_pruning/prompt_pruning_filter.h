@@ -12,9 +12,9 @@
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/config/yaml_reader.h"
-#include "costgate/filters/prompt_pruning/pruner.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/policy.h"
+#include "filters/prompt_pruning/pruner.h"
 
 namespace costgate::filters::prompt_pruning {
 

@@ -17,11 +17,11 @@
 #include "costgate/cache/store.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
-#include "costgate/filters/semantic_cache/cache_stats.h"
 #include "costgate/pipeline/filter.h"
 #include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/policy.h"
 #include "costgate/redis/connection.h"
+#include "filters/semantic_cache/cache_stats.h"
 
 namespace costgate::filters::semantic_cache {
 
