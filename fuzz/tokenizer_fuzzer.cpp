@@ -26,11 +26,11 @@ std::shared_ptr<const tokenizer::Encoding> load(const std::string& name,
                                                 tokenizer::SplitRule rule) {
   auto loaded =
       tokenizer::Encoding::load(name, fuzz::tokenizerDataDir() + "/" + name + ".tiktoken", rule);
-  if (auto* error = std::get_if<std::string>(&loaded)) {
+  if (auto* error = std::get_if<Error>(&loaded)) {
     std::fprintf(stderr,
                  "tokenizer_fuzzer: %s (run scripts/fetch-tokenizer-data.sh, or set "
                  "COSTGATE_TOKENIZER_DIR)\n",
-                 error->c_str());
+                 error->message.c_str());
     std::abort();
   }
   return std::get<std::shared_ptr<const tokenizer::Encoding>>(std::move(loaded));

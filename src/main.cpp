@@ -154,8 +154,8 @@ void reload(costgate::gateway::LiveGateway& live, std::string_view cause) {
 int serve(const std::string& path) {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("costgate"));
   auto opened = costgate::gateway::LiveGateway::open(path);
-  if (auto* error = std::get_if<std::string>(&opened)) {
-    std::cerr << *error << "\n";
+  if (auto* error = std::get_if<costgate::config::ConfigError>(&opened)) {
+    std::cerr << error->describe() << "\n";
     return 1;
   }
   auto& live = *std::get<std::unique_ptr<costgate::gateway::LiveGateway>>(opened);

@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   if (!measure("memory", memory, count)) return 1;
   if (argc > 1) {
     auto address = costgate::redis::parseAddress(argv[1]);
-    if (auto* problem = std::get_if<std::string>(&address)) {
-      std::fprintf(stderr, "budget-bench: %s\n", problem->c_str());
+    if (auto* problem = std::get_if<costgate::Error>(&address)) {
+      std::fprintf(stderr, "budget-bench: %s\n", problem->message.c_str());
       return 2;
     }
     costgate::budget::RedisLedger redis(std::get<costgate::redis::Address>(address),

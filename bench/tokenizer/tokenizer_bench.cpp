@@ -136,11 +136,11 @@ int main(int argc, char** argv) {
       return usage(("unknown encoding '" + name + "'").c_str());
     }
     SplitRule rule = name == "o200k_base" ? SplitRule::kO200k : SplitRule::kCl100k;
-    std::variant<std::shared_ptr<const Encoding>, std::string> loaded;
+    std::variant<std::shared_ptr<const Encoding>, costgate::Error> loaded;
     double load_ms = millisecondsOf(
         [&] { loaded = Encoding::load(name, data_dir + "/" + name + ".tiktoken", rule); });
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-      std::fprintf(stderr, "costgate-tokenizer-bench: %s\n", error->c_str());
+    if (auto* error = std::get_if<costgate::Error>(&loaded)) {
+      std::fprintf(stderr, "costgate-tokenizer-bench: %s\n", error->message.c_str());
       return 1;
     }
     const Encoding& encoding = *std::get<std::shared_ptr<const Encoding>>(loaded);

@@ -186,9 +186,9 @@ std::optional<LoadedConnection> openLoaded(const redis::Address& address,
   return loaded;
 }
 
-std::variant<redis::Reply, std::string> evaluate(LoadedConnection& loaded, Script script,
-                                                 const std::vector<std::string>& keys,
-                                                 const std::vector<std::string>& args) {
+std::variant<redis::Reply, Error> evaluate(LoadedConnection& loaded, Script script,
+                                           const std::vector<std::string>& keys,
+                                           const std::vector<std::string>& args) {
   const std::string key_count = std::to_string(keys.size());
   std::vector<std::string_view> command = {"EVALSHA", loaded.shas[script], key_count};
   command.insert(command.end(), keys.begin(), keys.end());
@@ -248,7 +248,7 @@ struct RedisLedger::Shared {
     if (!connection) return std::nullopt;
     auto reply = evaluate(*connection, script, keys, args);
     bool timeouts_cut = false;
-    if (std::holds_alternative<std::string>(reply) && resend == Resend::kIdempotent) {
+    if (std::holds_alternative<Error>(reply) && resend == Resend::kIdempotent) {
       // The connection broke (reset, closed between the check and the command): one new one, if
       // the call has at least half its time left, and with only what is left as its timeouts.
       const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(

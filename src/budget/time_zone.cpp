@@ -9,15 +9,16 @@ namespace {
 using SystemTime = std::chrono::system_clock::time_point;
 
 // The name becomes a path under the zoneinfo directory, so it must not be able to leave it.
-std::optional<std::string> nameProblem(std::string_view name) {
-  if (name.empty()) return "empty name";
-  if (name.size() > 255) return "name too long";
-  if (name.front() == '/') return "absolute paths are not zone names";
-  if (name.find("..") != std::string_view::npos) return "\"..\" is not allowed in zone names";
+std::optional<Error> nameProblem(std::string_view name) {
+  if (name.empty()) return Error{"empty name"};
+  if (name.size() > 255) return Error{"name too long"};
+  if (name.front() == '/') return Error{"absolute paths are not zone names"};
+  if (name.find("..") != std::string_view::npos)
+    return Error{"\"..\" is not allowed in zone names"};
   for (char c : name) {
     const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                          (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' || c == '/';
-    if (!allowed) return "zone names use only letters, digits, '_', '+', '-' and '/'";
+    if (!allowed) return Error{"zone names use only letters, digits, '_', '+', '-' and '/'"};
   }
   return std::nullopt;
 }
@@ -35,10 +36,9 @@ SystemTime saturated(cctz::time_point<cctz::seconds> instant) {
 
 }  // namespace
 
-std::variant<TimeZone, std::string> TimeZone::load(std::string_view name,
-                                                   std::string_view zoneinfo_dir) {
+std::variant<TimeZone, Error> TimeZone::load(std::string_view name, std::string_view zoneinfo_dir) {
   const std::string quoted = "time zone \"" + std::string(name) + "\": ";
-  if (auto problem = nameProblem(name)) return quoted + *problem;
+  if (auto problem = nameProblem(name)) return Error{quoted + problem->message};
   if (name == "UTC" || name == "Etc/UTC") return TimeZone(std::string(name), cctz::utc_time_zone());
 
   // Checked here rather than left to cctz, which remembers a failed load for the life of the
@@ -46,12 +46,12 @@ std::variant<TimeZone, std::string> TimeZone::load(std::string_view name,
   const std::filesystem::path path = std::filesystem::path(zoneinfo_dir) / std::string(name);
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    return quoted + "no zone file at " + path.string();
+    return Error{quoted + "no zone file at " + path.string()};
   }
   cctz::time_zone zone;
   if (!cctz::load_time_zone(path.string(), &zone)) {
-    return quoted + "cannot use the zone file " + path.string() +
-           " (corrupt, or with leap seconds)";
+    return Error{quoted + "cannot use the zone file " + path.string() +
+                 " (corrupt, or with leap seconds)"};
   }
   return TimeZone(std::string(name), zone);
 }

@@ -27,6 +27,7 @@
 
 #include "costgate/config/url.h"
 #include "costgate/config/yaml_reader.h"
+#include "costgate/error.h"
 #include "costgate/tokenizer/encoding.h"
 
 namespace costgate::config {
@@ -85,8 +86,8 @@ constexpr UrlScheme kBackendSchemes[] = {{"http", 80}, {"https", 443}};
 MaybeError parseListen(const Field& field, const std::string& text, ServerConfig* server) {
   auto parsed = parseHostPort(text);
   std::string problem;
-  if (const auto* failed = std::get_if<std::string>(&parsed))
-    problem = *failed;
+  if (const auto* failed = std::get_if<Error>(&parsed))
+    problem = failed->message;
   else if (!std::get<HostPort>(parsed).port)
     problem = "the port is missing";
   if (!problem.empty()) {
@@ -101,13 +102,13 @@ MaybeError parseListen(const Field& field, const std::string& text, ServerConfig
 
 MaybeError readBackendUrl(const Field& field, const std::string& text, BackendConfig* backend) {
   auto parsed = parseUrl(text, kBackendSchemes);
-  if (const auto* problem = std::get_if<std::string>(&parsed)) {
+  if (const auto* problem = std::get_if<Error>(&parsed)) {
     // Credentials would end up quoted in the message and in logs: a URL with an '@' is not
     // repeated.
     const std::string got = text.find('@') == std::string::npos ? "got " + quoteValue(text) + " "
                                                                 : std::string("got a URL ");
-    return field.error("expected a URL such as https://api.openai.com/v1, " + got + "(" + *problem +
-                       ")");
+    return field.error("expected a URL such as https://api.openai.com/v1, " + got + "(" +
+                       problem->message + ")");
   }
   Url& url = std::get<Url>(parsed);
   if (url.user) return field.error("the URL must not contain credentials; put the key in api_key");
@@ -554,8 +555,8 @@ class Loader {
       return;
     }
     auto loaded = tokenizer::Encoding::loadShared(name, path, rule);
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-      reader.fail({mark, where + ": encoding " + quoteValue(name) + ": " + *error});
+    if (auto* error = std::get_if<Error>(&loaded)) {
+      reader.fail({mark, where + ": encoding " + quoteValue(name) + ": " + error->message});
       return;
     }
     route->encoding = std::get<std::shared_ptr<const tokenizer::Encoding>>(std::move(loaded));
@@ -676,13 +677,14 @@ MaybeError readDocument(const std::string& text, YAML::Node* root) {
   return std::nullopt;
 }
 
-std::optional<std::string> readWholeFile(const std::string& path, std::string* text) {
+std::optional<Error> readWholeFile(const std::string& path, std::string* text) {
   std::error_code status_error;
-  if (std::filesystem::is_directory(path, status_error)) return "cannot read: it is a directory";
+  if (std::filesystem::is_directory(path, status_error))
+    return Error{"cannot read: it is a directory"};
   std::ifstream in(path, std::ios::binary);
-  if (!in) return "cannot read: " + std::generic_category().message(errno);
+  if (!in) return Error{"cannot read: " + std::generic_category().message(errno)};
   text->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) return "cannot read: " + std::generic_category().message(errno);
+  if (in.bad()) return Error{"cannot read: " + std::generic_category().message(errno)};
   return std::nullopt;
 }
 
@@ -729,7 +731,7 @@ LoadResult loadFile(const std::string& path) {
   if (auto problem = readWholeFile(path, &text)) {
     ConfigError error;
     error.where.file = path;
-    error.message = *problem;
+    error.message = problem->message;
     return error;
   }
   return parse(text, path, [](const std::string& name) -> std::optional<std::string> {

@@ -17,12 +17,12 @@ bool isHostCharacter(char c) {
 }
 
 // `min_port` is 0 for a listen address (0 picks a free port) and 1 for a URL.
-std::variant<HostPort, std::string> splitHostPort(std::string_view text, uint64_t min_port) {
+std::variant<HostPort, Error> splitHostPort(std::string_view text, uint64_t min_port) {
   HostPort parsed;
   std::string_view rest;
   if (text.starts_with('[')) {
     const std::size_t close = text.find(']');
-    if (close == std::string_view::npos) return "missing ']' after the IPv6 address";
+    if (close == std::string_view::npos) return Error{"missing ']' after the IPv6 address"};
     parsed.host = text.substr(1, close - 1);
     rest = text.substr(close + 1);
   } else {
@@ -30,16 +30,17 @@ std::variant<HostPort, std::string> splitHostPort(std::string_view text, uint64_
     parsed.host = text.substr(0, colon);
     rest = colon == std::string_view::npos ? "" : text.substr(colon);
     if (rest.find(':', 1) != std::string_view::npos) {
-      return "an IPv6 address needs brackets, e.g. [::1]:8080";
+      return Error{"an IPv6 address needs brackets, e.g. [::1]:8080"};
     }
   }
-  if (parsed.host.empty()) return "the host is missing";
-  if (!std::all_of(parsed.host.begin(), parsed.host.end(), isHostCharacter)) return "invalid host";
+  if (parsed.host.empty()) return Error{"the host is missing"};
+  if (!std::all_of(parsed.host.begin(), parsed.host.end(), isHostCharacter))
+    return Error{"invalid host"};
   if (rest.empty()) return parsed;
-  if (!rest.starts_with(':')) return "unexpected text after the host";
+  if (!rest.starts_with(':')) return Error{"unexpected text after the host"};
   const std::optional<uint64_t> number = parseUnsignedDecimal(rest.substr(1));
   if (!number || *number < min_port || *number > kMaxPort) {
-    return "the port must be a number from " + std::to_string(min_port) + " to 65535";
+    return Error{"the port must be a number from " + std::to_string(min_port) + " to 65535"};
   }
   parsed.port = static_cast<uint16_t>(*number);
   return parsed;
@@ -77,8 +78,8 @@ bool readUserinfo(std::string_view userinfo, Url& url) {
   return url.user && (colon == std::string_view::npos || url.password);
 }
 
-std::optional<std::string> schemeProblem(std::string_view written,
-                                         std::span<const UrlScheme> schemes, Url& url) {
+std::optional<Error> schemeProblem(std::string_view written, std::span<const UrlScheme> schemes,
+                                   Url& url) {
   url.scheme = written;
   std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -90,17 +91,18 @@ std::optional<std::string> schemeProblem(std::string_view written,
     }
     names += (names.empty() ? "" : " or ") + std::string(scheme.name);
   }
-  return "the scheme must be " + names;
+  return Error{"the scheme must be " + names};
 }
 
 // "[userinfo@]host[:port]" into `url`, whose port is the scheme's default until one is written.
-std::optional<std::string> readAuthority(std::string_view authority, Url& url) {
+std::optional<Error> readAuthority(std::string_view authority, Url& url) {
   if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    if (!readUserinfo(authority.substr(0, at), url)) return "bad percent-encoding in the userinfo";
+    if (!readUserinfo(authority.substr(0, at), url))
+      return Error{"bad percent-encoding in the userinfo"};
     authority.remove_prefix(at + 1);
   }
   auto host_port = splitHostPort(authority, 1);
-  if (auto* problem = std::get_if<std::string>(&host_port)) return std::move(*problem);
+  if (auto* problem = std::get_if<Error>(&host_port)) return std::move(*problem);
   url.host = std::move(std::get<HostPort>(host_port).host);
   url.port = std::get<HostPort>(host_port).port.value_or(url.port);
   return std::nullopt;
@@ -108,22 +110,22 @@ std::optional<std::string> readAuthority(std::string_view authority, Url& url) {
 
 }  // namespace
 
-std::variant<HostPort, std::string> parseHostPort(std::string_view text) {
+std::variant<HostPort, Error> parseHostPort(std::string_view text) {
   return splitHostPort(text, 0);
 }
 
-std::variant<Url, std::string> parseUrl(std::string_view text, std::span<const UrlScheme> schemes) {
+std::variant<Url, Error> parseUrl(std::string_view text, std::span<const UrlScheme> schemes) {
   const std::size_t separator = text.find("://");
-  if (separator == std::string_view::npos) return "the scheme is missing";
+  if (separator == std::string_view::npos) return Error{"the scheme is missing"};
   Url url;
   if (auto problem = schemeProblem(text.substr(0, separator), schemes, url)) return *problem;
   std::string_view rest = text.substr(separator + 3);
   if (rest.find_first_of("?#") != std::string_view::npos) {
-    return "a query or fragment is not supported";
+    return Error{"a query or fragment is not supported"};
   }
   const bool has_space = std::any_of(
       rest.begin(), rest.end(), [](unsigned char c) { return std::isspace(c) || std::iscntrl(c); });
-  if (has_space) return "it contains a space or control character";
+  if (has_space) return Error{"it contains a space or control character"};
   const std::size_t slash = std::min(rest.find('/'), rest.size());
   url.path = rest.substr(slash);
   if (auto problem = readAuthority(rest.substr(0, slash), url)) return *problem;

@@ -22,29 +22,33 @@ std::optional<LiveGateway::FileStamp> LiveGateway::stampOf(const std::string& pa
 LiveGateway::LiveGateway(std::string path, const config::GatewayConfig& first)
     : path_(std::move(path)), records_(first.access_log.path) {}
 
-std::variant<std::unique_ptr<LiveGateway>, std::string> LiveGateway::open(std::string path) {
+std::variant<std::unique_ptr<LiveGateway>, config::ConfigError> LiveGateway::open(
+    std::string path) {
   auto stamp = stampOf(path);
   auto loaded = config::loadFile(path);
-  if (auto* error = std::get_if<config::ConfigError>(&loaded)) return error->describe();
+  if (auto* error = std::get_if<config::ConfigError>(&loaded)) return std::move(*error);
   auto& config = std::get<config::GatewayConfig>(loaded);
   std::unique_ptr<LiveGateway> live(new LiveGateway(std::move(path), config));
   auto built = live->build(std::move(config));
-  if (auto* error = std::get_if<std::string>(&built)) return *error;
+  if (auto* error = std::get_if<config::ConfigError>(&built)) return std::move(*error);
   live->current_ = std::get<std::shared_ptr<Gateway>>(std::move(built));
   live->loaded_stamp_ = stamp;
   return live;
 }
 
-std::variant<std::shared_ptr<Gateway>, std::string> LiveGateway::build(
+std::variant<std::shared_ptr<Gateway>, config::ConfigError> LiveGateway::build(
     config::GatewayConfig config) {
   auto chain =
       pipeline::buildChain(config, filters::registry(), {records_.kept(), records_.metrics()});
-  if (auto* error = std::get_if<config::ConfigError>(&chain)) return error->describe();
+  if (auto* error = std::get_if<config::ConfigError>(&chain)) return std::move(*error);
   try {
     return std::make_shared<Gateway>(std::move(config), std::get<pipeline::Chain>(std::move(chain)),
                                      records_);
   } catch (const std::exception& e) {  // a backend's TLS files
-    return path_ + ": " + e.what();
+    config::ConfigError error;
+    error.where.file = path_;
+    error.message = e.what();
+    return error;
   }
 }
 
@@ -63,9 +67,9 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
   // Stamped before reading: a write while we read shows as a change at the next check.
   loaded_stamp_ = stampOf(path_);
   auto loaded = config::loadFile(path_);
-  std::variant<std::shared_ptr<Gateway>, std::string> built = std::string();
+  std::variant<std::shared_ptr<Gateway>, config::ConfigError> built = config::ConfigError();
   if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
-    built = error->describe();
+    built = std::move(*error);
   } else {
     auto& config = std::get<config::GatewayConfig>(loaded);
     const config::GatewayConfig& before = load()->config();
@@ -77,8 +81,8 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
       spdlog::default_logger()->set_level(spdlog::level::from_str(log_level));
     }
   }
-  if (auto* error = std::get_if<std::string>(&built)) {
-    outcome.error = *error;
+  if (auto* error = std::get_if<config::ConfigError>(&built)) {
+    outcome.error = error->describe();
     outcome.restart.clear();
     records_.metrics().countConfigReload(false);
     return outcome;

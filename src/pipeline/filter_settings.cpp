@@ -33,8 +33,8 @@ void readStore(const config::Section& section, std::string_view key,
                      return field.error("expected memory or a redis:// URL, not '" + text + "'");
                    }
                    auto address = redis::parseAddress(text);
-                   if (auto* problem = std::get_if<std::string>(&address))
-                     return field.error(*problem);
+                   if (auto* problem = std::get_if<Error>(&address))
+                     return field.error(problem->message);
                    *out = std::get<redis::Address>(std::move(address));
                    return std::nullopt;
                  });

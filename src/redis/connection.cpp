@@ -97,33 +97,35 @@ constexpr config::UrlScheme kRedisScheme[] = {{"redis", 6379}};
 
 // Why `url` cannot be a Redis address, or nothing: the password only (Redis before 6 has no user
 // names, and AUTH is sent with the password alone), a database number as the path.
-std::optional<std::string> redisProblem(const config::Url& url, Address& address) {
+std::optional<Error> redisProblem(const config::Url& url, Address& address) {
   if (url.user) {
     if (!url.user->empty() || !url.password)
-      return "a password without a user name: redis://:password@host";
-    if (url.password->empty()) return "empty password";
+      return Error{"a password without a user name: redis://:password@host"};
+    if (url.password->empty()) return Error{"empty password"};
     address.password = *url.password;
   }
   const std::string_view database = std::string_view(url.path).substr(url.path.empty() ? 0 : 1);
   if (database.empty()) return std::nullopt;
   const char* end = database.data() + database.size();
   const auto [stop, error] = std::from_chars(database.data(), end, address.db);
-  if (error != std::errc{} || stop != end || address.db < 0) return "the database is not a number";
+  if (error != std::errc{} || stop != end || address.db < 0)
+    return Error{"the database is not a number"};
   return std::nullopt;
 }
 
 }  // namespace
 
-std::variant<Address, std::string> parseAddress(std::string_view text) {
+std::variant<Address, Error> parseAddress(std::string_view text) {
   auto parsed = config::parseUrl(text, kRedisScheme);
   Address address;
-  std::optional<std::string> problem;
-  if (const auto* failed = std::get_if<std::string>(&parsed)) {
+  std::optional<Error> problem;
+  if (const auto* failed = std::get_if<Error>(&parsed)) {
     problem = *failed;
   } else {
     problem = redisProblem(std::get<config::Url>(parsed), address);
   }
-  if (problem) return "expected redis://[:password@]host[:port][/db] (" + *problem + ")";
+  if (problem)
+    return Error{"expected redis://[:password@]host[:port][/db] (" + problem->message + ")"};
   const config::Url& url = std::get<config::Url>(parsed);
   address.host = url.host;
   address.port = url.port;
@@ -138,37 +140,38 @@ Connection::Connection(Connection&&) noexcept = default;
 Connection& Connection::operator=(Connection&&) noexcept = default;
 Connection::~Connection() = default;
 
-std::variant<Connection, std::string> Connection::open(const Address& address, Timeouts timeouts) {
+std::variant<Connection, Error> Connection::open(const Address& address, Timeouts timeouts) {
   std::string server = address.host + ":" + std::to_string(address.port);
   redisContext* raw =
       redisConnectWithTimeout(address.host.c_str(), address.port, timevalOf(timeouts.connect));
-  if (raw == nullptr) return "cannot connect to Redis at " + server + ": out of memory";
+  if (raw == nullptr) return Error{"cannot connect to Redis at " + server + ": out of memory"};
   Connection connection(raw, server);
-  if (raw->err != 0) return "cannot connect to Redis at " + server + ": " + raw->errstr;
+  if (raw->err != 0) return Error{"cannot connect to Redis at " + server + ": " + raw->errstr};
   // Without this, the connect timeout bounds only the connect: a read would wait forever.
   if (redisSetTimeout(raw, timevalOf(timeouts.io)) != REDIS_OK) {
-    return "cannot set timeouts on the connection to Redis at " + server;
+    return Error{"cannot set timeouts on the connection to Redis at " + server};
   }
   if (!address.password.empty()) {
     auto reply = connection.command({"AUTH", address.password});
-    if (auto* error = std::get_if<std::string>(&reply)) return *error;
+    if (auto* error = std::get_if<Error>(&reply)) return *error;
     if (std::get<Reply>(reply).type == Reply::Type::kError) {
-      return "Redis at " + server + " refused the password: " + std::get<Reply>(reply).string;
+      return Error{"Redis at " + server +
+                   " refused the password: " + std::get<Reply>(reply).string};
     }
   }
   if (address.db != 0) {
     const std::string db = std::to_string(address.db);
     auto reply = connection.command({"SELECT", db});
-    if (auto* error = std::get_if<std::string>(&reply)) return *error;
+    if (auto* error = std::get_if<Error>(&reply)) return *error;
     if (std::get<Reply>(reply).type == Reply::Type::kError) {
-      return "Redis at " + server + " refused database " + db + ": " +
-             std::get<Reply>(reply).string;
+      return Error{"Redis at " + server + " refused database " + db + ": " +
+                   std::get<Reply>(reply).string};
     }
   }
   return connection;
 }
 
-std::string Connection::failure() const {
+Error Connection::failure() const {
   std::string reason;
   if (!context_ || context_->err == 0) {
     reason = "connection lost";
@@ -178,10 +181,10 @@ std::string Connection::failure() const {
   } else {
     reason = context_->errstr;
   }
-  return "Redis at " + server_ + ": " + reason;
+  return Error{"Redis at " + server_ + ": " + reason};
 }
 
-std::variant<Reply, std::string> Connection::command(const std::vector<std::string_view>& args) {
+std::variant<Reply, Error> Connection::command(const std::vector<std::string_view>& args) {
   appendCommand(args);
   return getReply();
 }
@@ -200,15 +203,15 @@ void Connection::appendCommand(const std::vector<std::string_view>& args) {
                          lengths.data());
 }
 
-std::variant<Reply, std::string> Connection::getReply() {
+std::variant<Reply, Error> Connection::getReply() {
   SigpipeSuppressed suppressed;
   void* raw = nullptr;
   if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) return failure();
   return take(raw);
 }
 
-std::variant<std::optional<Reply>, std::string> Connection::pollReply(
-    std::chrono::milliseconds wait, int interrupt_fd) {
+std::variant<std::optional<Reply>, Error> Connection::pollReply(std::chrono::milliseconds wait,
+                                                                int interrupt_fd) {
   SigpipeSuppressed suppressed;
   redisContext* context = context_.get();
   void* raw = nullptr;
@@ -221,7 +224,7 @@ std::variant<std::optional<Reply>, std::string> Connection::pollReply(
   pollfd ready[2] = {{context->fd, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
   int polled = ::poll(ready, interrupt_fd >= 0 ? 2 : 1, static_cast<int>(wait.count()));
   if (polled == 0 || (polled < 0 && errno == EINTR)) return std::optional<Reply>();
-  if (polled < 0) return "Redis at " + server_ + ": poll: " + strerror(errno);
+  if (polled < 0) return Error{"Redis at " + server_ + ": poll: " + strerror(errno)};
   if (ready[0].revents == 0) return std::optional<Reply>();  // interrupted
   // Readable (or closed, which the read reports): one read(2), which does not block now.
   if (redisBufferRead(context) != REDIS_OK) return failure();

@@ -131,11 +131,12 @@ Encoding::Encoding(std::string name, SplitRule rule, std::unique_ptr<Ranks> rank
 
 Encoding::~Encoding() = default;
 
-std::variant<std::shared_ptr<const Encoding>, std::string> Encoding::load(std::string name,
-                                                                          const std::string& path,
-                                                                          SplitRule rule) {
+std::variant<std::shared_ptr<const Encoding>, Error> Encoding::load(std::string name,
+                                                                    const std::string& path,
+                                                                    SplitRule rule) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) return "cannot read the rank file " + path + " (scripts/fetch-tokenizer-data.sh)";
+  if (!file)
+    return Error{"cannot read the rank file " + path + " (scripts/fetch-tokenizer-data.sh)"};
   std::stringstream content;
   content << file.rdbuf();
   std::string text = content.str();
@@ -152,32 +153,34 @@ std::variant<std::shared_ptr<const Encoding>, std::string> Encoding::load(std::s
     if (line.empty()) continue;
     auto where = [&] { return path + ":" + std::to_string(line_number) + ": "; };
     std::size_t space = line.find(' ');
-    if (space == std::string_view::npos) return where() + "expected \"<base64 token> <rank>\"";
+    if (space == std::string_view::npos)
+      return Error{where() + "expected \"<base64 token> <rank>\""};
     auto token = text::base64Decode(line.substr(0, space));
-    if (!token || token->empty()) return where() + "the token is not base64";
+    if (!token || token->empty()) return Error{where() + "the token is not base64"};
     std::string_view digits = line.substr(space + 1);
     Token rank = 0;
     auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), rank);
     if (parsed.ec != std::errc() || parsed.ptr != digits.data() + digits.size() ||
         rank >= 100'000'000) {
-      return where() + "the rank is not a number below 100000000";
+      return Error{where() + "the rank is not a number below 100000000"};
     }
     if (rank < ranks->length.size() && ranks->length[rank] != 0) {
-      return where() + "rank " + std::to_string(rank) + " appears twice";
+      return Error{where() + "rank " + std::to_string(rank) + " appears twice"};
     }
-    if (!ranks->add(*token, rank)) return where() + "the token appears twice";
+    if (!ranks->add(*token, rank)) return Error{where() + "the token appears twice"};
   }
   for (int byte = 0; byte < 256; ++byte) {
     if (ranks->byte_ranks[byte] == kNoRank) {
-      return path + ": no rank for the single byte " + std::to_string(byte) +
-             " (every byte needs one, or some text could not be encoded)";
+      return Error{path + ": no rank for the single byte " + std::to_string(byte) +
+                   " (every byte needs one, or some text could not be encoded)"};
     }
   }
   return std::shared_ptr<const Encoding>(new Encoding(std::move(name), rule, std::move(ranks)));
 }
 
-std::variant<std::shared_ptr<const Encoding>, std::string> Encoding::loadShared(
-    std::string name, const std::string& path, SplitRule rule) {
+std::variant<std::shared_ptr<const Encoding>, Error> Encoding::loadShared(std::string name,
+                                                                          const std::string& path,
+                                                                          SplitRule rule) {
   static std::mutex mutex;
   static std::map<std::pair<std::string, SplitRule>, std::shared_ptr<const Encoding>> loaded;
   std::lock_guard lock(mutex);

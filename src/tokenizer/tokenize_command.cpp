@@ -150,8 +150,8 @@ int runTokenizeCommand(int argc, char** argv) {
   }
 
   auto loaded = Encoding::load(encoding_name, data_dir + "/" + encoding_name + ".tiktoken", rule);
-  if (auto* error = std::get_if<std::string>(&loaded)) {
-    std::cerr << "costgate tokenize: " << *error << "\n";
+  if (auto* error = std::get_if<Error>(&loaded)) {
+    std::cerr << "costgate tokenize: " << error->message << "\n";
     return 1;
   }
   const auto& encoding = std::get<std::shared_ptr<const Encoding>>(loaded);

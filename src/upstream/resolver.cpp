@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "costgate/error.h"
 #include "costgate/server/socket.h"
 
 namespace costgate::upstream {
@@ -100,7 +101,7 @@ struct Resolver::State {
 
   State(EventLoop& loop, Options options);
   ~State();
-  std::optional<std::string> openChannel();  // why not, or nothing
+  std::optional<Error> openChannel();  // why not, or nothing
   Clock::time_point now() const { return options.now ? options.now() : EventLoop::coarseNow(); }
   bool fresh(const Entry& entry) const { return !entry.in_flight && now() < entry.expires; }
   void start(const std::string& host, Entry& entry);
@@ -167,15 +168,15 @@ Resolver::State::State(EventLoop& loop, Options options)
     : loop(loop), options(std::move(options)), timer(loop) {
   initializeCares();
   if (auto problem = openChannel()) {
-    channel_error = "cannot start the DNS resolver: " + *problem;
+    channel_error = "cannot start the DNS resolver: " + problem->message;
     return;
   }
   ready_set.watchReadable([this] { processReady(); });
 }
 
-std::optional<std::string> Resolver::State::openChannel() {
+std::optional<Error> Resolver::State::openChannel() {
   const int set = ::epoll_create1(EPOLL_CLOEXEC);
-  if (set < 0) return std::strerror(errno);
+  if (set < 0) return Error{std::strerror(errno)};
   ready_set = server::Socket(loop, set);
   ares_options settings{};
   settings.sock_state_cb = &State::onSocketState;
@@ -186,7 +187,7 @@ std::optional<std::string> Resolver::State::openChannel() {
   }
   if (status == ARES_SUCCESS) return std::nullopt;
   if (channel) ares_destroy(std::exchange(channel, nullptr));
-  return ares_strerror(status);
+  return Error{ares_strerror(status)};
 }
 
 Resolver::State::~State() {

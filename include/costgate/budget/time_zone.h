@@ -10,6 +10,8 @@
 #include <string_view>
 #include <variant>
 
+#include "costgate/error.h"
+
 namespace costgate::budget {
 
 // Immutable after load; a copy is a handle to the same rules (cctz keeps each loaded zone for the
@@ -20,8 +22,8 @@ class TimeZone {
   // <zoneinfo_dir>/<name>. Returns the zone, or an error naming it for a name with "..", an
   // absolute path or characters outside [A-Za-z0-9_+-/], a missing file, or one cctz cannot use
   // (corrupt, or with leap seconds: the right/ zones).
-  static std::variant<TimeZone, std::string> load(
-      std::string_view name, std::string_view zoneinfo_dir = "/usr/share/zoneinfo");
+  static std::variant<TimeZone, Error> load(std::string_view name,
+                                            std::string_view zoneinfo_dir = "/usr/share/zoneinfo");
 
   // The UTC offset (local minus UTC) in effect at `utc`.
   std::chrono::seconds offsetAt(std::chrono::system_clock::time_point utc) const;

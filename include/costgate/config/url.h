@@ -11,6 +11,8 @@
 #include <string_view>
 #include <variant>
 
+#include "costgate/error.h"
+
 namespace costgate::config {
 
 struct HostPort {
@@ -19,7 +21,7 @@ struct HostPort {
 };
 
 // "host", "host:port" or "[IPv6 literal]:port".
-std::variant<HostPort, std::string> parseHostPort(std::string_view text);
+std::variant<HostPort, Error> parseHostPort(std::string_view text);
 
 struct UrlScheme {
   std::string_view name;  // lower case, e.g. "https"
@@ -39,6 +41,6 @@ struct Url {
 // case), RFC 3986's shape without query or fragment. The authority ends at the first '/' and the
 // userinfo at the last '@' before it, so a '/', '?', '#' or '%' in a password is percent-encoded
 // (as every URL parser expects); spaces and control characters are refused anywhere.
-std::variant<Url, std::string> parseUrl(std::string_view text, std::span<const UrlScheme> schemes);
+std::variant<Url, Error> parseUrl(std::string_view text, std::span<const UrlScheme> schemes);
 
 }  // namespace costgate::config

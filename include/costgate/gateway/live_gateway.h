@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include "costgate/config/load.h"
 #include "costgate/gateway/gateway.h"
 
 namespace costgate::gateway {
@@ -20,7 +21,7 @@ class LiveGateway {
  public:
   // Loads and builds the configuration at `path`; the error (file:line:column) when it cannot
   // serve.
-  static std::variant<std::unique_ptr<LiveGateway>, std::string> open(std::string path);
+  static std::variant<std::unique_ptr<LiveGateway>, config::ConfigError> open(std::string path);
 
   // The server's handler and observer (Gateway::handle, Records::observe), on any worker thread.
   server::Task<> handle(server::Request& request, server::ResponseWriter& writer);
@@ -53,7 +54,7 @@ class LiveGateway {
   };
   static std::optional<FileStamp> stampOf(const std::string& path);
   // The configuration's gateway, built, or the error that stops it.
-  std::variant<std::shared_ptr<Gateway>, std::string> build(config::GatewayConfig config);
+  std::variant<std::shared_ptr<Gateway>, config::ConfigError> build(config::GatewayConfig config);
 
   LiveGateway(std::string path, const config::GatewayConfig& first);
   std::shared_ptr<Gateway> load() const;

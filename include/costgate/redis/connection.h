@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "costgate/error.h"
+
 struct redisContext;  // hiredis, kept out of this header
 
 namespace costgate::redis {
@@ -27,7 +29,7 @@ struct Address {
 // `redis://[:password@]host[:port][/db]`, read by config::parseUrl: the host may be an IPv6 literal
 // in brackets, the password is percent-encoded where it holds '/', '?', '#' or '%' (`%2F`). The
 // error says what is wrong with the text without repeating it (it may hold the password).
-std::variant<Address, std::string> parseAddress(std::string_view url);
+std::variant<Address, Error> parseAddress(std::string_view url);
 
 // A reply as plain data, whatever hiredis allocated for it already freed.
 struct Reply {
@@ -47,7 +49,7 @@ class Connection {
  public:
   // Connects, then sends AUTH and SELECT when the address asks for them. The error names the
   // server and what failed (refused, timed out, a wrong password).
-  static std::variant<Connection, std::string> open(const Address& address, Timeouts timeouts = {});
+  static std::variant<Connection, Error> open(const Address& address, Timeouts timeouts = {});
 
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
@@ -56,20 +58,20 @@ class Connection {
   // Sends one command (binary-safe arguments) and waits for its reply. An error value means the
   // connection is broken (I/O error, timeout, protocol error) and every later call fails too; a
   // command the server refused is a Reply of type kError and the connection stays usable.
-  std::variant<Reply, std::string> command(const std::vector<std::string_view>& args);
+  std::variant<Reply, Error> command(const std::vector<std::string_view>& args);
 
   // Pipelining: appendCommand only buffers; getReply sends whatever is buffered, then waits for
   // the next reply in order. Errors as for command().
   void appendCommand(const std::vector<std::string_view>& args);
-  std::variant<Reply, std::string> getReply();
+  std::variant<Reply, Error> getReply();
 
   // The next reply if one arrives within `wait`, nullopt if none did: for a subscribed connection,
   // where silence is normal. getReply() cannot serve there, since hiredis marks a context failed
   // for good when a blocking read times out; this waits with poll() on the socket and reads only
   // what is already there. It also returns nullopt as soon as `interrupt_fd` (when not -1, e.g. an
   // eventfd) is readable, so another thread can cut the wait short; reading it is the caller's.
-  std::variant<std::optional<Reply>, std::string> pollReply(std::chrono::milliseconds wait,
-                                                            int interrupt_fd = -1);
+  std::variant<std::optional<Reply>, Error> pollReply(std::chrono::milliseconds wait,
+                                                      int interrupt_fd = -1);
 
   // For a connection with no reply outstanding: whether the server closed it (or sent something
   // it never asked for, which only a closing or broken connection does), checked without waiting.
@@ -84,7 +86,7 @@ class Connection {
     void operator()(redisContext* context) const;
   };
   Connection(redisContext* context, std::string server);
-  std::string failure() const;
+  Error failure() const;
 
   std::unique_ptr<redisContext, Free> context_;
   std::string server_;  // host:port, for error messages

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "costgate/error.h"
 #include "costgate/tokenizer/split.h"
 
 namespace costgate::tokenizer {
@@ -33,13 +34,14 @@ class Encoding {
  public:
   // Reads a .tiktoken rank file (lines of "<base64 bytes> <rank>"); the error says what is wrong
   // and where.
-  static std::variant<std::shared_ptr<const Encoding>, std::string> load(std::string name,
-                                                                         const std::string& path,
-                                                                         SplitRule rule);
+  static std::variant<std::shared_ptr<const Encoding>, Error> load(std::string name,
+                                                                   const std::string& path,
+                                                                   SplitRule rule);
   // load(), once per process for each path and rule: a configuration reloaded, or checked in
   // tests, reuses the loaded ranks instead of reading megabytes again.
-  static std::variant<std::shared_ptr<const Encoding>, std::string> loadShared(
-      std::string name, const std::string& path, SplitRule rule);
+  static std::variant<std::shared_ptr<const Encoding>, Error> loadShared(std::string name,
+                                                                         const std::string& path,
+                                                                         SplitRule rule);
   // Builds one from ranks already in memory, rank i being tokens[i] (tests, benchmarks).
   static std::shared_ptr<const Encoding> fromTokens(std::string name,
                                                     std::vector<std::string> tokens,

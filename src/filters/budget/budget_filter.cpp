@@ -241,8 +241,8 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
                    [&](const config::Field& field,
                        const std::string& name) -> std::optional<config::ConfigError> {
                      auto loaded = ledger_ns::TimeZone::load(name);
-                     if (auto* problem = std::get_if<std::string>(&loaded))
-                       return field.error(*problem);
+                     if (auto* problem = std::get_if<Error>(&loaded))
+                       return field.error(problem->message);
                      return std::nullopt;
                    });
     if (!reader.failed()) {

@@ -42,9 +42,9 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Redis, LedgerContract, RedisLedgers);
 // A raw connection to the test's server, to look behind the ledger's back.
 redis::Reply replied(const RedisServer& server, const std::vector<std::string_view>& args) {
   auto connection = redis::Connection::open(server.address());
-  if (auto* error = std::get_if<std::string>(&connection)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&connection)) throw std::runtime_error(error->message);
   auto reply = std::get<redis::Connection>(connection).command(args);
-  if (auto* error = std::get_if<std::string>(&reply)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&reply)) throw std::runtime_error(error->message);
   return std::get<redis::Reply>(std::move(reply));
 }
 

@@ -27,8 +27,8 @@ TimePoint utc(int year, unsigned month, unsigned day, int hour = 0, int minute =
 
 TimeZone loadZone(std::string_view name, std::string_view dir = "/usr/share/zoneinfo") {
   auto loaded = TimeZone::load(name, dir);
-  if (const auto* error = std::get_if<std::string>(&loaded)) {
-    ADD_FAILURE() << *error;
+  if (const auto* error = std::get_if<Error>(&loaded)) {
+    ADD_FAILURE() << error->message;
     return std::get<TimeZone>(TimeZone::load("UTC"));
   }
   return std::get<TimeZone>(std::move(loaded));
@@ -36,7 +36,7 @@ TimeZone loadZone(std::string_view name, std::string_view dir = "/usr/share/zone
 
 std::string loadError(std::string_view name, std::string_view dir = "/usr/share/zoneinfo") {
   auto loaded = TimeZone::load(name, dir);
-  if (const auto* error = std::get_if<std::string>(&loaded)) return *error;
+  if (const auto* error = std::get_if<Error>(&loaded)) return error->message;
   ADD_FAILURE() << name << " loaded";
   return "";
 }

@@ -21,8 +21,8 @@ TimePoint utc(int year, unsigned month, unsigned day, int hour = 0, int minute =
 
 TimeZone loadZone(std::string_view name) {
   auto loaded = TimeZone::load(name);
-  if (const auto* error = std::get_if<std::string>(&loaded)) {
-    ADD_FAILURE() << *error;
+  if (const auto* error = std::get_if<Error>(&loaded)) {
+    ADD_FAILURE() << error->message;
     return std::get<TimeZone>(TimeZone::load("UTC"));
   }
   return std::get<TimeZone>(std::move(loaded));

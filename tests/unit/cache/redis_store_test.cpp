@@ -57,13 +57,13 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 // A raw connection to the test's server, to look behind the stores' backs.
 redis::Connection rawConnection(const RedisServer& server) {
   auto connection = redis::Connection::open(server.address());
-  if (auto* error = std::get_if<std::string>(&connection)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&connection)) throw std::runtime_error(error->message);
   return std::get<redis::Connection>(std::move(connection));
 }
 
 redis::Reply replied(redis::Connection& connection, const std::vector<std::string_view>& args) {
   auto reply = connection.command(args);
-  if (auto* error = std::get_if<std::string>(&reply)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&reply)) throw std::runtime_error(error->message);
   return std::get<redis::Reply>(std::move(reply));
 }
 

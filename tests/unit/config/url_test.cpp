@@ -12,8 +12,8 @@ constexpr UrlScheme kRedis[] = {{"redis", 6379}};
 
 Url parsed(std::string_view text, std::span<const UrlScheme> schemes = kWeb) {
   auto url = parseUrl(text, schemes);
-  if (auto* problem = std::get_if<std::string>(&url)) {
-    ADD_FAILURE() << text << ": " << *problem;
+  if (auto* problem = std::get_if<Error>(&url)) {
+    ADD_FAILURE() << text << ": " << problem->message;
     return {};
   }
   return std::get<Url>(std::move(url));
@@ -21,11 +21,11 @@ Url parsed(std::string_view text, std::span<const UrlScheme> schemes = kWeb) {
 
 std::string refused(std::string_view text, std::span<const UrlScheme> schemes = kWeb) {
   auto url = parseUrl(text, schemes);
-  if (!std::holds_alternative<std::string>(url)) {
+  if (!std::holds_alternative<Error>(url)) {
     ADD_FAILURE() << text << " was accepted";
     return {};
   }
-  return std::get<std::string>(url);
+  return std::get<Error>(url).message;
 }
 
 TEST(UrlTest, SchemesAndTheirDefaultPorts) {
@@ -99,8 +99,8 @@ TEST(UrlTest, ErrorsNeverRepeatTheText) {
 TEST(HostPortTest, ListenAddresses) {
   auto host_port = [](std::string_view text) {
     auto parsed = parseHostPort(text);
-    if (auto* problem = std::get_if<std::string>(&parsed))
-      ADD_FAILURE() << text << ": " << *problem;
+    if (auto* problem = std::get_if<Error>(&parsed))
+      ADD_FAILURE() << text << ": " << problem->message;
     return std::get_if<HostPort>(&parsed) ? std::get<HostPort>(parsed) : HostPort{};
   };
   EXPECT_EQ(host_port("127.0.0.1:8080").host, "127.0.0.1");
@@ -108,9 +108,9 @@ TEST(HostPortTest, ListenAddresses) {
   EXPECT_EQ(host_port("[::]:0").host, "::");
   EXPECT_EQ(host_port("[::]:0").port, 0);  // 0 picks a free port
   EXPECT_EQ(host_port("localhost").port, std::nullopt);
-  EXPECT_EQ(std::get<std::string>(parseHostPort("host:65536")),
+  EXPECT_EQ(std::get<Error>(parseHostPort("host:65536")).message,
             "the port must be a number from 0 to 65535");
-  EXPECT_EQ(std::get<std::string>(parseHostPort(":80")), "the host is missing");
+  EXPECT_EQ(std::get<Error>(parseHostPort(":80")).message, "the host is missing");
 }
 
 }  // namespace

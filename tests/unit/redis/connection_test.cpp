@@ -17,8 +17,8 @@ using test_data::RedisServer;
 
 Address parsed(std::string_view url) {
   auto address = parseAddress(url);
-  if (auto* error = std::get_if<std::string>(&address)) {
-    ADD_FAILURE() << url << ": " << *error;
+  if (auto* error = std::get_if<Error>(&address)) {
+    ADD_FAILURE() << url << ": " << error->message;
     return {};
   }
   return std::get<Address>(address);
@@ -26,22 +26,22 @@ Address parsed(std::string_view url) {
 
 std::string refused(std::string_view url) {
   auto address = parseAddress(url);
-  if (!std::holds_alternative<std::string>(address)) {
+  if (!std::holds_alternative<Error>(address)) {
     ADD_FAILURE() << url << " was accepted";
     return {};
   }
-  return std::get<std::string>(address);
+  return std::get<Error>(address).message;
 }
 
 Connection opened(const Address& address) {
   auto connection = Connection::open(address);
-  if (auto* error = std::get_if<std::string>(&connection)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&connection)) throw std::runtime_error(error->message);
   return std::get<Connection>(std::move(connection));
 }
 
 Reply replied(Connection& connection, const std::vector<std::string_view>& args) {
   auto reply = connection.command(args);
-  if (auto* error = std::get_if<std::string>(&reply)) throw std::runtime_error(*error);
+  if (auto* error = std::get_if<Error>(&reply)) throw std::runtime_error(error->message);
   return std::get<Reply>(std::move(reply));
 }
 
@@ -144,9 +144,9 @@ TEST(RedisConnection, PasswordAndDatabaseAreSentOnConnect) {
 
   address.password = "wrong";
   auto wrong = Connection::open(address);
-  ASSERT_TRUE(std::holds_alternative<std::string>(wrong));
-  EXPECT_NE(std::get<std::string>(wrong).find("refused the password"), std::string::npos)
-      << std::get<std::string>(wrong);
+  ASSERT_TRUE(std::holds_alternative<Error>(wrong));
+  EXPECT_NE(std::get<Error>(wrong).message.find("refused the password"), std::string::npos)
+      << std::get<Error>(wrong).message;
 
   address.password = "right horse";
   address.db = 3;
@@ -163,13 +163,13 @@ TEST(RedisConnection, ErrorsAreValuesWhenTheServerIsGone) {
   Connection connection = opened(server.address());
   server.stop();
   auto reply = connection.command({"PING"});
-  ASSERT_TRUE(std::holds_alternative<std::string>(reply));
+  ASSERT_TRUE(std::holds_alternative<Error>(reply));
   EXPECT_TRUE(connection.broken());
-  EXPECT_TRUE(std::holds_alternative<std::string>(connection.command({"PING"})));
+  EXPECT_TRUE(std::holds_alternative<Error>(connection.command({"PING"})));
 
   auto nobody = Connection::open(server.address());
-  ASSERT_TRUE(std::holds_alternative<std::string>(nobody));
-  EXPECT_NE(std::get<std::string>(nobody).find(std::to_string(server.port())), std::string::npos);
+  ASSERT_TRUE(std::holds_alternative<Error>(nobody));
+  EXPECT_NE(std::get<Error>(nobody).message.find(std::to_string(server.port())), std::string::npos);
 }
 
 TEST(RedisConnection, PollReplyWaitsForMessagesWithoutBreakingTheConnection) {
@@ -204,7 +204,7 @@ TEST(RedisConnection, PollReplyWaitsForMessagesWithoutBreakingTheConnection) {
   EXPECT_FALSE(publisher.closedByServer());
   server.stop();
   auto gone = subscriber.pollReply(1000ms);
-  EXPECT_TRUE(std::holds_alternative<std::string>(gone));
+  EXPECT_TRUE(std::holds_alternative<Error>(gone));
   EXPECT_TRUE(publisher.closedByServer());
 }
 

@@ -21,7 +21,7 @@ inline const tokenizer::Encoding& testEncoding(tokenizer::SplitRule rule) {
   auto load = [](std::string name, tokenizer::SplitRule rule) {
     auto loaded =
         tokenizer::Encoding::loadShared(name, tokenizerDataDir() + "/" + name + ".tiktoken", rule);
-    if (auto* error = std::get_if<std::string>(&loaded)) throw std::runtime_error(*error);
+    if (auto* error = std::get_if<Error>(&loaded)) throw std::runtime_error(error->message);
     return std::get<std::shared_ptr<const tokenizer::Encoding>>(std::move(loaded));
   };
   static const auto cl100k = load("cl100k_base", tokenizer::SplitRule::kCl100k);

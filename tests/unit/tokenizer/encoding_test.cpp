@@ -110,15 +110,15 @@ TEST(EncodingTest, LoadReportsWhatIsWrongWithARankFile) {
   auto loadText = [&](const std::string& text) {
     std::ofstream(path) << text;
     auto loaded = Encoding::load("bad", path, SplitRule::kO200k);
-    auto* error = std::get_if<std::string>(&loaded);
-    return error ? *error : std::string();
+    auto* error = std::get_if<Error>(&loaded);
+    return error ? error->message : std::string();
   };
   EXPECT_NE(loadText("YQ== 0\nYQ== 1\n").find(":2: "), std::string::npos);
   EXPECT_NE(loadText("YQ== x\n").find("rank is not a number"), std::string::npos);
   EXPECT_NE(loadText("!!!! 0\n").find("not base64"), std::string::npos);
   EXPECT_NE(loadText("YQ== 0\n").find("no rank for the single byte"), std::string::npos);
   auto missing = Encoding::load("none", path + ".missing", SplitRule::kO200k);
-  EXPECT_TRUE(std::holds_alternative<std::string>(missing));
+  EXPECT_TRUE(std::holds_alternative<Error>(missing));
 }
 
 TEST(EncodingTest, ModelsMapToOpenAIsEncodings) {
