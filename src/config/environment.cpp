@@ -25,37 +25,28 @@ std::string quoted(std::string_view text) {
   return "'" + std::string(text.substr(0, kMaxQuoted)) + "...'";
 }
 
-// Resolves the inside of one ${...}. Returns false with `error` set when it cannot.
-bool resolve(std::string_view body, const EnvLookup& getenv, std::string* value,
-             std::string* error) {
+// The value of the inside of one ${...}, or why it has none.
+std::variant<std::string, Error> resolve(std::string_view body, const EnvLookup& getenv) {
   const std::string reference = "${" + std::string(body) + "}";
   const std::size_t separator = body.find(kDefaultSeparator);
   const std::string_view name = body.substr(0, separator);
   if (!isEnvironmentVariableName(name)) {
-    *error = "malformed reference " + quoted(reference) +
-             ": expected ${NAME} or ${NAME:-default}, where NAME is letters, digits and '_' and "
-             "does not start with a digit";
-    return false;
+    return Error{"malformed reference " + quoted(reference) +
+                 ": expected ${NAME} or ${NAME:-default}, where NAME is letters, digits and '_' "
+                 "and does not start with a digit"};
   }
   std::optional<std::string_view> fallback;
   if (separator != std::string_view::npos) {
     fallback = body.substr(separator + kDefaultSeparator.size());
     // The reference ends at the first '}', so a nested one would be cut in half.
     if (fallback->find(kOpen) != std::string_view::npos) {
-      *error = "nested references are not supported: " + quoted(reference);
-      return false;
+      return Error{"nested references are not supported: " + quoted(reference)};
     }
   }
   const std::optional<std::string> found = getenv(std::string(name));
-  if (found && (!found->empty() || !fallback)) {
-    *value = *found;
-  } else if (fallback) {
-    *value = std::string(*fallback);
-  } else {
-    *error = "environment variable " + std::string(name) + " is not set";
-    return false;
-  }
-  return true;
+  if (found && (!found->empty() || !fallback)) return *found;
+  if (fallback) return std::string(*fallback);
+  return Error{"environment variable " + std::string(name) + " is not set"};
 }
 
 }  // namespace
@@ -68,37 +59,34 @@ bool isEnvironmentVariableName(std::string_view name) {
   return true;
 }
 
-Expansion expandEnvironment(std::string_view text, const EnvLookup& getenv) {
-  Expansion result;
+std::variant<std::string, Error> expandEnvironment(std::string_view text, const EnvLookup& getenv) {
+  std::string result;
   std::size_t next = 0;
   while (next < text.size()) {
     const std::size_t dollar = text.find('$', next);
     if (dollar == std::string_view::npos) {
-      result.text.append(text.substr(next));
+      result.append(text.substr(next));
       break;
     }
-    result.text.append(text.substr(next, dollar - next));
+    result.append(text.substr(next, dollar - next));
     const std::string_view rest = text.substr(dollar);
     if (rest.starts_with(kEscape)) {
-      result.text.append(kOpen);
+      result.append(kOpen);
       next = dollar + kEscape.size();
       continue;
     }
     if (!rest.starts_with(kOpen)) {
-      result.text.push_back('$');
+      result.push_back('$');
       next = dollar + 1;
       continue;
     }
     const std::size_t close = rest.find('}');
     if (close == std::string_view::npos) {
-      return {.text = {}, .error = "unterminated reference " + quoted(rest) + ": expected '}'"};
+      return Error{"unterminated reference " + quoted(rest) + ": expected '}'"};
     }
-    std::string value;
-    std::string error;
-    if (!resolve(rest.substr(kOpen.size(), close - kOpen.size()), getenv, &value, &error)) {
-      return {.text = {}, .error = error};
-    }
-    result.text.append(value);
+    auto value = resolve(rest.substr(kOpen.size(), close - kOpen.size()), getenv);
+    if (auto* error = std::get_if<Error>(&value)) return std::move(*error);
+    result.append(std::get<std::string>(value));
     next = dollar + close + 1;
   }
   return result;

@@ -176,9 +176,10 @@ class Substitution {
   MaybeError expand(const YAML::Node& node) {
     const std::string& text = node.Scalar();
     if (text.find('$') == std::string::npos) return std::nullopt;
-    Expansion expansion = expandEnvironment(text, getenv_);
-    if (!expansion.error.empty()) return errorAt(node.Mark(), expansion.error);
-    if (expansion.text != text) rewrites_.emplace_back(node, std::move(expansion.text));
+    auto expansion = expandEnvironment(text, getenv_);
+    if (auto* error = std::get_if<Error>(&expansion)) return errorAt(node.Mark(), error->message);
+    std::string& expanded = std::get<std::string>(expansion);
+    if (expanded != text) rewrites_.emplace_back(node, std::move(expanded));
     return std::nullopt;
   }
 

@@ -61,21 +61,18 @@ Declared declaredBody(const Head& head) {
   return declared;
 }
 
-std::optional<Framing> framing(const Head& head, std::string& error, bool response) {
+std::variant<Framing, Error> framing(const Head& head, bool response) {
   Declared declared = declaredBody(head);
   if (declared.bad_length) {
-    error = "invalid Content-Length";
-    return std::nullopt;
+    return Error{"invalid Content-Length"};
   }
   if (declared.transfer_encodings > 0) {
     // Only one coding, "chunked", is undone here; anything else would be guessed at.
     if (declared.transfer_encodings > 1 || !declared.chunked_only) {
-      error = "unsupported Transfer-Encoding (only chunked is accepted)";
-      return std::nullopt;
+      return Error{"unsupported Transfer-Encoding (only chunked is accepted)"};
     }
     if (declared.length) {
-      error = "both Transfer-Encoding and Content-Length";
-      return std::nullopt;
+      return Error{"both Transfer-Encoding and Content-Length"};
     }
     return Framing{Framing::kChunked, 0};
   }
@@ -87,14 +84,12 @@ std::optional<Framing> framing(const Head& head, std::string& error, bool respon
 
 }  // namespace
 
-std::optional<Framing> requestFraming(const Head& head, std::string& error) {
-  return framing(head, error, false);
-}
+std::variant<Framing, Error> requestFraming(const Head& head) { return framing(head, false); }
 
-std::optional<Framing> responseFraming(const Head& head, std::string& error) {
+std::variant<Framing, Error> responseFraming(const Head& head) {
   int status = head.status();
   if ((status >= 100 && status < 200) || status == 204 || status == 304) return Framing{};
-  return framing(head, error, true);
+  return framing(head, true);
 }
 
 BodyDecoder::BodyDecoder(Framing framing)

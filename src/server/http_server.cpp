@@ -127,13 +127,16 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       record.method = std::string(request.head.method());
       record.target = std::string(request.head.target());
       record.request_id = makeRequestId(request.head.get("x-request-id"));
-      std::string framing_error;
-      framing = http1::requestFraming(request.head, framing_error);
-      if (!framing) {
-        refusal = openai::invalidRequest("malformed HTTP request: " + framing_error);
-      } else if (framing->mode == http1::Framing::kLength &&
-                 framing->length > env.limits.max_body_bytes) {
-        refusal = too_large();  // a declared Content-Length over the limit is refused up front
+      auto framed = http1::requestFraming(request.head);
+      if (auto* error = std::get_if<Error>(&framed)) {
+        refusal = openai::invalidRequest("malformed HTTP request: " + error->message);
+      } else {
+        framing = std::get<http1::Framing>(framed);
+        // A declared Content-Length over the limit is refused up front.
+        if (framing->mode == http1::Framing::kLength &&
+            framing->length > env.limits.max_body_bytes) {
+          refusal = too_large();
+        }
       }
     }
 

@@ -511,12 +511,14 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
     socket.clearDeadline();
     if (retry) continue;
     if (failure) co_return failure;
-    std::string framing_error;
-    auto framing = http1::responseFraming(state->head, framing_error);
-    if (!framing) co_return Failure{FailureKind::kProtocol, during() + ": " + framing_error};
-    state->framing = *framing;
-    state->decoder = http1::BodyDecoder(*framing);
-    state->keep_alive = state->head.keepAlive() && framing->mode != http1::Framing::kUntilClose;
+    auto framed = http1::responseFraming(state->head);
+    if (auto* error = std::get_if<Error>(&framed)) {
+      co_return Failure{FailureKind::kProtocol, during() + ": " + error->message};
+    }
+    const http1::Framing framing = std::get<http1::Framing>(framed);
+    state->framing = framing;
+    state->decoder = http1::BodyDecoder(framing);
+    state->keep_alive = state->head.keepAlive() && framing.mode != http1::Framing::kUntilClose;
     state->connection = std::move(connection);
     out = std::make_unique<Exchange>(std::move(state));
     co_return std::nullopt;

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "costgate/config/config.h"
+#include "costgate/error.h"
 
 namespace costgate::config {
 
@@ -34,15 +35,10 @@ LoadResult loadFile(const std::string& path);
 std::string formatMark(const SourceMark& mark);
 
 // The outcome of expanding one string: `text` is valid when `error` is empty.
-struct Expansion {
-  std::string text;
-  std::string error;
-};
-
-// Expands ${VAR} and ${VAR:-default} in one scalar. As in the shell, the default is used when VAR
-// is unset or empty, and ${VAR} alone is an error only when VAR is unset. "$${" stands for a
-// literal "${"; any other '$' is kept as written.
-Expansion expandEnvironment(std::string_view text, const EnvLookup& getenv);
+// Expands ${VAR} and ${VAR:-default} in one scalar: the text, or why it cannot be expanded. As in
+// the shell, the default is used when VAR is unset or empty, and ${VAR} alone is an error only
+// when VAR is unset. "$${" stands for a literal "${"; any other '$' is kept as written.
+std::variant<std::string, Error> expandEnvironment(std::string_view text, const EnvLookup& getenv);
 
 // Letters, digits and '_', not starting with a digit: the names ${...} accepts.
 bool isEnvironmentVariableName(std::string_view name);

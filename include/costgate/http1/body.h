@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
+#include "costgate/error.h"
 #include "costgate/http1/head.h"
 
 namespace costgate::http1 {
@@ -24,9 +26,9 @@ struct Framing {
 
 // The framing of a request's body, or the reason it is refused (conflicting or malformed lengths,
 // a transfer coding other than chunked): a request that could be read two ways is never guessed.
-std::optional<Framing> requestFraming(const Head& head, std::string& error);
+std::variant<Framing, Error> requestFraming(const Head& head);
 // The framing of a response's body to a request that was not HEAD.
-std::optional<Framing> responseFraming(const Head& head, std::string& error);
+std::variant<Framing, Error> responseFraming(const Head& head);
 
 class BodyDecoder {
  public:

@@ -532,9 +532,9 @@ TEST(ConfigEnv, ExpandsReferences) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    const Expansion expansion = expandEnvironment(c.text, env);
-    EXPECT_EQ(expansion.error, "");
-    EXPECT_EQ(expansion.text, c.expanded);
+    const auto expansion = expandEnvironment(c.text, env);
+    ASSERT_TRUE(std::holds_alternative<std::string>(expansion));
+    EXPECT_EQ(std::get<std::string>(expansion), c.expanded);
   }
 }
 
@@ -558,7 +558,9 @@ TEST(ConfigEnv, RejectsBadReferences) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    EXPECT_EQ(expandEnvironment(c.text, env).error, c.error);
+    const auto expansion = expandEnvironment(c.text, env);
+    ASSERT_TRUE(std::holds_alternative<Error>(expansion));
+    EXPECT_EQ(std::get<Error>(expansion).message, c.error);
   }
 }
 

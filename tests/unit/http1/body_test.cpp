@@ -15,8 +15,9 @@ Head requestHead(const std::string& fields) {
 }
 
 std::optional<Framing> framingOf(const std::string& fields) {
-  std::string error;
-  return requestFraming(requestHead(fields), error);
+  auto framing = requestFraming(requestHead(fields));
+  if (auto* found = std::get_if<Framing>(&framing)) return *found;
+  return std::nullopt;
 }
 
 TEST(Http1Framing, ReadsTheRequestsFraming) {
@@ -35,9 +36,9 @@ TEST(Http1Framing, RefusesAmbiguousRequests) {
         "Transfer-Encoding: gzip, chunked\r\n",
         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
         "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"}) {
-    std::string error;
-    EXPECT_FALSE(requestFraming(requestHead(fields), error)) << fields;
-    EXPECT_FALSE(error.empty());
+    auto framing = requestFraming(requestHead(fields));
+    ASSERT_TRUE(std::holds_alternative<Error>(framing)) << fields;
+    EXPECT_FALSE(std::get<Error>(framing).message.empty());
   }
 }
 
@@ -45,8 +46,7 @@ TEST(Http1Framing, ReadsTheResponsesFraming) {
   auto framing = [](const char* bytes) {
     Head head;
     EXPECT_EQ(parseResponseHead(bytes, 4096, head).state, ParseResult::kComplete);
-    std::string error;
-    return responseFraming(head, error)->mode;
+    return std::get<Framing>(responseFraming(head)).mode;
   };
   EXPECT_EQ(framing("HTTP/1.1 200 OK\r\n\r\n"), Framing::kUntilClose);
   EXPECT_EQ(framing("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), Framing::kNone);

@@ -133,8 +133,10 @@ inline Reply send(std::uint16_t port, const std::string& path, const std::string
   for (std::size_t i = 0; i < head.fieldCount(); ++i) {
     reply.headers.emplace_back(head.field(i).name, head.field(i).value);
   }
-  std::string error;
-  http1::BodyDecoder decoder(http1::responseFraming(head, error).value_or(http1::Framing{}));
+  auto framing = http1::responseFraming(head);
+  http1::BodyDecoder decoder(std::holds_alternative<http1::Framing>(framing)
+                                 ? std::get<http1::Framing>(framing)
+                                 : http1::Framing{});
   const std::string_view rest = std::string_view(bytes).substr(parsed.consumed);
   reply.body.resize(rest.size());
   const auto step = decoder.decode(rest, reply.body.data(), reply.body.size());
