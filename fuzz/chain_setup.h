@@ -15,8 +15,10 @@
 #include <variant>
 
 #include "costgate/config/load.h"
+#include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/chain.h"
 #include "costgate/pipeline/kept_state.h"
+#include "filters/registry.h"
 #include "fuzz_support.h"
 
 namespace costgate::fuzz {
@@ -165,6 +167,13 @@ struct Setup {
   std::map<std::string, ModelFacts, std::less<>> models;
 };
 
+// The process's metrics, in which every chain's filters declare their families (a family declared
+// again is the one already made, so building a chain per input does not grow it).
+inline metrics::Metrics& fuzzMetrics() {
+  static metrics::Metrics* made = new metrics::Metrics();
+  return *made;
+}
+
 inline const Setup& setup() {
   static const Setup* made = [] {
     auto loaded = config::parse(gatewayYaml(), "fuzz-gateway.yaml",
@@ -180,7 +189,7 @@ inline const Setup& setup() {
                                        route.backend_model});
     }
     pipeline::KeptState kept;
-    auto chain = pipeline::buildChain(setup->config, kept);
+    auto chain = pipeline::buildChain(setup->config, filters::registry(), {kept, fuzzMetrics()});
     if (auto* error = std::get_if<config::ConfigError>(&chain)) {
       std::fprintf(stderr, "fuzz: the chain configuration: %s\n", error->describe().c_str());
       std::abort();
@@ -188,6 +197,12 @@ inline const Setup& setup() {
     return setup;
   }();
   return *made;
+}
+
+// A chain of its own for one input, from the configuration above, with fresh kept state.
+inline pipeline::Chain newChain(pipeline::KeptState& kept) {
+  auto built = pipeline::buildChain(setup().config, filters::registry(), {kept, fuzzMetrics()});
+  return std::get<pipeline::Chain>(std::move(built));
 }
 
 }  // namespace costgate::fuzz

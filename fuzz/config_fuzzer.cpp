@@ -13,9 +13,11 @@
 #include <variant>
 
 #include "costgate/config/load.h"
+#include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/chain.h"
 #include "filters/budget/budget_filter.h"
 #include "filters/prompt_pruning/prompt_pruning_filter.h"
+#include "filters/registry.h"
 #include "filters/router/router_filter.h"
 #include "filters/semantic_cache/semantic_cache_filter.h"
 #include "filters/tagging/tagging_filter.h"
@@ -102,8 +104,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     buildable = parseFilter(spec) && buildable;
   }
   if (buildable) {
+    // One registry for the whole process: filters declare their families again on each build,
+    // which returns the families already made.
+    static metrics::Metrics metrics;
     pipeline::KeptState kept;
-    auto chain = pipeline::buildChain(gateway, kept);
+    auto chain = pipeline::buildChain(gateway, filters::registry(), {kept, metrics});
     if (const auto* error = std::get_if<config::ConfigError>(&chain)) checkError(*error);
   }
   return 0;

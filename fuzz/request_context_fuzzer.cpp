@@ -3,14 +3,17 @@
 // openai::validateRequest, a pipeline::RequestContext filled as proxy() fills it, and every
 // filter's onRequest in a chain with all six filters (tagging, prompt_pruning, token_cap,
 // semantic_cache with a memory store, router, budget with the memory ledger), then the body that
-// would be forwarded, a simulated answer through the filters' response hooks (onResponseBody /
-// onResponse, or onChunk for a stream), and onComplete. The same request is then sent again, so
+// would be forwarded, a simulated answer through the filters' response hooks (onResponseBody,
+// or onChunk for a stream), and onComplete. The same request is then sent again, so
 // the cache's hits and the budget's later states are reached too.
+//
+// A filter that waits is resumed through its continuation (Chain::resume), as proxy() does: a
+// signal waited for never fires, and an embedding call fails.
 //
 // Each input gets a chain of its own (built from the configuration in chain_setup.h), so what one
 // input stored or spent cannot change how another runs.
 //
-// Checked: a body the index accepts is one nlohmann::json parses too (proxy() relies on it); a
+// Checked: a body the index accepts is one nlohmann::json parses too (parts of it are re-parsed); a
 // refusal or a filter's local reply is a JSON error with a 4xx/5xx status; the forwarded body is a
 // JSON object that still passes validation; the member edits are valid JSON; a cascade's judge
 // scores between 0 and 1; nothing throws.
@@ -82,16 +85,12 @@ void checkErrorBody(int status, std::string_view body, std::string_view what) {
              std::string(what) + " body: " + fuzz::excerpt(body));
 }
 
-// What Gateway::forwardedBody() sends the backend.
+// What gateway::forwardedBody() sends the backend (src/gateway/backend_request.cpp; the fuzz
+// targets link only costgate_core, so its three lines are repeated here).
 std::string forwardedBody(const pipeline::RequestContext& ctx, const jsonview::Value& filtered,
                           const std::string& client_body) {
   for (const auto& [key, value] : ctx.member_edits) {
     FUZZ_CHECK(json::accept(value), "edit of " + key + " is not JSON: " + fuzz::excerpt(value));
-  }
-  if (ctx.body_changed) {
-    json body = ctx.body;
-    for (const auto& [key, value] : ctx.member_edits) body[key] = json::parse(value);
-    return body.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (!ctx.member_edits.empty()) return jsonview::withMembers(filtered, ctx.member_edits);
   if (!ctx.replaced_body.empty()) return ctx.replaced_body;
@@ -109,7 +108,6 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
   ctx.model = basics.model;
   ctx.stream = basics.stream;
   ctx.request_index = root;
-  if (chain.usesBody()) ctx.body = json::parse(body);
   if (auto model = facts.models.find(ctx.model); model != facts.models.end()) {
     ctx.encoding = model->second.encoding;
     ctx.price = model->second.price;
@@ -123,11 +121,13 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
     FUZZ_CHECK(waits < 8, "a filter keeps waiting");
     // Nothing else runs here: a signal waited for never fires (the wait times out), and an
     // embedding call fails, as when the embedding backend is down.
-    if (std::holds_alternative<pipeline::EmbeddingCall>(*ctx.awaited)) {
+    const pipeline::Awaited awaited = std::move(*ctx.awaited);
+    ctx.awaited.reset();
+    if (std::holds_alternative<pipeline::EmbeddingCall>(awaited.what)) {
       ctx.embedding = pipeline::Embedding{};
     }
-    ctx.awaited.reset();
-    decision = chain.onRequest(ctx, position);
+    FUZZ_CHECK(static_cast<bool>(awaited.resume), "a wait without a continuation");
+    decision = chain.resume(ctx, position, awaited.resume);
   }
   FUZZ_CHECK(decision != pipeline::FilterStatus::kWait, "Wait without anything to wait for");
   jsonview::Value filtered = *ctx.request_index;
@@ -149,11 +149,6 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
 
   // The model after the chain, as proxy() reads it.
   std::string model = ctx.model;
-  if (ctx.body.is_object()) {
-    if (auto found = ctx.body.find("model"); found != ctx.body.end() && found->is_string()) {
-      model = found->get<std::string>();
-    }
-  }
   if (const std::string* edited = ctx.editedMember("model")) {
     json name = json::parse(*edited, nullptr, false);
     FUZZ_CHECK(name.is_string(), "model edited to " + *edited);
@@ -191,10 +186,6 @@ void serve(const pipeline::Chain& chain, pipeline::Route route, const std::strin
     }
   } else {
     if (chain.observesResponseBody()) chain.onResponseBody(ctx, 200, answer);
-    if (chain.readsResponse()) {
-      ctx.response = json::parse(answer);
-      chain.onResponse(ctx);
-    }
   }
   auto document = jsonview::Document::parse(answer);
   auto usage = openai::usageOf(document->root());
@@ -215,14 +206,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string body(reinterpret_cast<const char*>(data), size);
   auto document = jsonview::Document::parse(body);
   if (!document) return 0;
-  // proxy() builds the DOM from a body the index accepted, with a parse that throws.
+  // The gateway and the filters read parts of a body the index accepted with nlohmann::json,
+  // some with a parse that throws (gateway::streamOptionsWithUsage).
   FUZZ_CHECK(json::accept(body),
              "the index accepts what nlohmann::json refuses: " + fuzz::excerpt(body, 1000));
   const jsonview::Value root = document->root();
 
   pipeline::KeptState kept;
-  auto built = pipeline::buildChain(fuzz::setup().config, kept);
-  const pipeline::Chain& chain = std::get<pipeline::Chain>(built);
+  const pipeline::Chain chain = fuzz::newChain(kept);
   for (pipeline::Route route : {pipeline::Route::kChatCompletions, pipeline::Route::kCompletions,
                                 pipeline::Route::kEmbeddings}) {
     openai::RequestBasics basics;
