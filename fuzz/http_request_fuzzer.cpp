@@ -106,12 +106,12 @@ std::string serve(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
       transcript +=
           std::string(head.field(i).name) + ": " + std::string(head.field(i).value) + "\n";
     }
-    std::string framing_error;
-    std::optional<http1::Framing> framing = http1::requestFraming(head, framing_error);
-    if (!framing) {
-      FUZZ_CHECK(!framing_error.empty(), "refused framing without a reason");
-      return transcript + "400 " + framing_error + "\n";
+    auto framed = http1::requestFraming(head);
+    if (const auto* refused = std::get_if<Error>(&framed)) {
+      FUZZ_CHECK(!refused->message.empty(), "refused framing without a reason");
+      return transcript + "400 " + refused->message + "\n";
     }
+    const std::optional<http1::Framing> framing = std::get<http1::Framing>(framed);
     FUZZ_CHECK(framing->mode != http1::Framing::kUntilClose, "a request body until close");
     if (framing->mode == http1::Framing::kLength && framing->length > kMaxBodyBytes) {
       return transcript + "413 declared\n";

@@ -63,9 +63,11 @@ std::string fetch(std::string_view stream, std::optional<fuzz::Pieces> pieces) {
       for (char c : field.value) FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0', "field value");
       transcript += std::string(field.name) + ": " + std::string(field.value) + "\n";
     }
-    std::string framing_error;
-    auto framing = http1::responseFraming(head, framing_error);
-    if (!framing) return transcript + "framing: " + framing_error + "\n";
+    auto framed = http1::responseFraming(head);
+    if (const auto* refused = std::get_if<Error>(&framed)) {
+      return transcript + "framing: " + refused->message + "\n";
+    }
+    const std::optional<http1::Framing> framing = std::get<http1::Framing>(framed);
     http1::BodyDecoder decoder(*framing);
     const bool keep_alive = head.keepAlive() && framing->mode != http1::Framing::kUntilClose;
     std::string body;
