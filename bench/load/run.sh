@@ -64,6 +64,7 @@ build=${COSTGATE_BUILD_DIR:-build}
 COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
 
 source bench/processes.sh
+source bench/load/measure.sh
 
 start_mock --threads 1
 
@@ -71,16 +72,11 @@ nginx_port=$(free_port)
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<CONF
 worker_processes $threads;
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
+$(nginx_paths "$work/nginx")
 events { worker_connections 4096; }
 http {
   access_log $work/nginx/access.log;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
+$(nginx_http_paths "$work/nginx")
   upstream mock { server 127.0.0.1:$mock_port; keepalive 128; }
   server {
     listen 127.0.0.1:$nginx_port reuseport;
@@ -155,22 +151,6 @@ gateway_pid=$!
 pids+=($gateway_pid)
 wait_port "$gateway_port"
 
-# Runs wrk and prints "requests_per_second p50_ms p99_ms".
-measure() {
-  local url=$1 seconds=$2 conns=${3:-$connections} wrk_threads=2
-  ((conns < 2)) && wrk_threads=1
-  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s "$script" "$url/v1/chat/completions" >"$work/wrk.out"
-  if grep -q "Non-2xx" "$work/wrk.out"; then
-    echo "bench: $url answered with errors:" >&2; cat "$work/wrk.out" >&2; exit 1
-  fi
-  awk '
-    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /Requests\/sec:/ { rps = $2 }
-    $1 == "50%" { p50 = ms($2) }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' "$work/wrk.out"
-}
-
 declare -A total_rps total_p50 total_p99 round_rps
 round_ratios=()
 targets=(mock nginx costgate)
@@ -216,7 +196,7 @@ added_costgate=$(echo "scale=3; (${total_p99[costgate]} - ${total_p99[mock]}) / 
 added_nginx=$(echo "scale=3; (${total_p99[nginx]} - ${total_p99[mock]}) / $rounds" | bc -l)
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$gateway_pid/status")
 echo
-median=$(printf "%s\n" "${round_ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}')
+median=$(median "${round_ratios[@]}")
 echo "throughput ratio costgate/nginx: $ratio (target >= $target_ratio); by round: ${round_ratios[*]}; median $median"
 echo "p99 added over the mock at $connections connections: costgate ${added_costgate} ms, nginx ${added_nginx} ms"
 quiet_costgate=$(echo "scale=3; ${quiet_p99[costgate]} - ${quiet_p99[mock]}" | bc -l)

@@ -1,8 +1,14 @@
 #include "costgate/http1/head.h"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <optional>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace costgate::http1 {
 
@@ -49,27 +55,71 @@ bool equalsIgnoringCase(std::string_view a, std::string_view b) {
 
 namespace {
 
-// Lower-cases the token starting at `at` in place; returns where it ends. Locals only, so the
-// stores cannot alias the parser's state and the loop stays in registers.
-std::size_t lowerCaseToken(char* text, std::size_t at) {
+// Lower-cases the field name starting at `at` in place; returns where it ends. The head ends with
+// CRLF CRLF, so a byte that ends the name always comes before `size`.
+std::size_t lowerCaseToken(char* text, std::size_t at, std::size_t size) {
+#if defined(__SSE2__)
+  // Sixteen bytes at a time while they are letters, digits or '-' (every common name); the run of
+  // them is lower-cased in the block and stored back, the bytes after it unchanged.
+  const __m128i lane = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  auto between = [](__m128i block, char low, char high) {
+    return _mm_and_si128(_mm_cmpgt_epi8(block, _mm_set1_epi8(static_cast<char>(low - 1))),
+                         _mm_cmplt_epi8(block, _mm_set1_epi8(static_cast<char>(high + 1))));
+  };
+  while (size - at >= 16) {
+    __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text + at));
+    const __m128i upper = between(block, 'A', 'Z');
+    const __m128i common = _mm_or_si128(
+        _mm_or_si128(upper, between(block, 'a', 'z')),
+        _mm_or_si128(between(block, '0', '9'), _mm_cmpeq_epi8(block, _mm_set1_epi8('-'))));
+    const auto run = static_cast<unsigned>(
+        std::countr_zero(~static_cast<unsigned>(_mm_movemask_epi8(common))));  // 0 to 16
+    const __m128i in_run = _mm_cmplt_epi8(lane, _mm_set1_epi8(static_cast<char>(run)));
+    block = _mm_add_epi8(block, _mm_and_si128(_mm_and_si128(upper, in_run), _mm_set1_epi8(0x20)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(text + at), block);
+    at += run;
+    if (run < 16) break;  // the end, or a rarer token character: the loop below decides
+  }
+#endif
   while (char c = kLowerTokenChar[static_cast<unsigned char>(text[at])]) text[at++] = c;
   return at;
 }
 
-// Whether [begin, end) holds only field-value characters, eight bytes at a time while it can.
-bool validValue(const char* begin, const char* end) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-  constexpr std::uint64_t kHighs = 0x8080808080808080ull;
-  for (; end - begin >= 8; begin += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, begin, 8);
-    std::uint64_t below_space = (v - kOnes * 0x20) & ~v & kHighs;  // controls, tab included
-    std::uint64_t del = ((v ^ (kOnes * 0x7f)) - kOnes) & ~(v ^ (kOnes * 0x7f)) & kHighs;
-    if (below_space | del) break;  // the byte loop decides (a tab is allowed)
+// The end of the field value starting at `at`: its CR, or nullptr when a byte no value may hold
+// (a control character other than tab, or DEL) comes first. The head ends with CRLF CRLF, so a
+// CR comes before `end`.
+const char* valueEnd(const char* at, const char* end) {
+#if defined(__SSE2__)
+  for (;;) {
+    const auto left = static_cast<std::size_t>(end - at);
+    __m128i block;
+    if (left >= 16) {
+      block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    } else {
+      char tail[16];
+      std::memset(tail, '\r', sizeof(tail));  // stops the scan at the end at the latest
+      std::memcpy(tail, at, left);
+      block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
+    }
+    // Bytes up to 0x1f (unsigned), and DEL.
+    const __m128i control =
+        _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(block, _mm_set1_epi8(0x1f)), block),
+                     _mm_cmpeq_epi8(block, _mm_set1_epi8(0x7f)));
+    for (auto mask = static_cast<unsigned>(_mm_movemask_epi8(control)); mask != 0;
+         mask &= mask - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(mask));
+      if (i >= left || at[i] == '\r') return at + std::min(i, left);
+      if (at[i] != '\t') return nullptr;
+    }
+    at += 16;
   }
-  bool bad = false;
-  for (; begin < end; ++begin) bad |= !kValueChar[static_cast<unsigned char>(*begin)];
-  return !bad;
+#else
+  for (; at < end; ++at) {
+    if (*at == '\r') return at;
+    if (!kValueChar[static_cast<unsigned char>(*at)]) return nullptr;
+  }
+  return end;
+#endif
 }
 
 // Whether some LF in `bytes` has no CR before it.
@@ -125,7 +175,7 @@ struct HeadParser {
     for (;;) {
       if (expect("\r\n")) return ParseResult{ParseResult::kComplete, consumed, {}};
       std::size_t start = pos;
-      pos = lowerCaseToken(raw.data(), pos);
+      pos = lowerCaseToken(raw.data(), pos, raw.size());
       if (pos == start) {
         return fail(text[pos] == ' ' || text[pos] == '\t' ? "obsolete line folding is not accepted"
                                                           : "invalid header field name");
@@ -134,11 +184,9 @@ struct HeadParser {
       Head::Span name{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(pos - start)};
       ++pos;
       std::size_t value_start = pos;
-      auto line_end = static_cast<const char*>(std::memchr(text + pos, '\r', raw.size() - pos));
-      pos = static_cast<std::size_t>(line_end - text);
-      if (!validValue(text + value_start, line_end) || !expect("\r\n")) {
-        return fail("invalid character in a header field value");
-      }
+      const char* line_end = valueEnd(text + pos, text + raw.size());
+      if (line_end) pos = static_cast<std::size_t>(line_end - text);
+      if (!line_end || !expect("\r\n")) return fail("invalid character in a header field value");
       std::string_view value = trimWhitespace(std::string_view(text + value_start, line_end));
       head.fields_.push_back({name,
                               {static_cast<std::uint32_t>(value.data() - text),

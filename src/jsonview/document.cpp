@@ -1,6 +1,8 @@
 #include "costgate/jsonview/document.h"
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -8,12 +10,16 @@
 #include <limits>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace costgate::jsonview {
 
 namespace {
 
 // Bytes that may appear in a string as they are: printable ASCII except '"' and '\'.
-constexpr std::array<bool, 256> kPlainStringByte = [] {
+[[maybe_unused]] constexpr std::array<bool, 256> kPlainStringByte = [] {
   std::array<bool, 256> table{};
   for (int c = 0x20; c < 0x80; ++c) table[c] = c != '"' && c != '\\';
   return table;
@@ -30,7 +36,7 @@ int hexValue(char c) {
 }
 
 // The code unit of the four hex digits at text[at], or -1.
-int hexUnit(std::string_view text, std::size_t at) {
+int hexUnitAt(std::string_view text, std::size_t at) {
   if (at + 4 > text.size()) return -1;
   int unit = 0;
   for (std::size_t i = at; i < at + 4; ++i) {
@@ -87,10 +93,10 @@ std::string unescape(std::string_view body) {
         out += '\t';
         break;
       case 'u': {
-        auto unit = static_cast<std::uint32_t>(hexUnit(body, i + 1));
+        auto unit = static_cast<std::uint32_t>(hexUnitAt(body, i + 1));
         i += 4;
         if (unit >= 0xD800 && unit <= 0xDBFF) {  // a validated pair: "\uD8xx\uDCxx"
-          auto low = static_cast<std::uint32_t>(hexUnit(body, i + 3));
+          auto low = static_cast<std::uint32_t>(hexUnitAt(body, i + 3));
           i += 6;
           unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
         }
@@ -106,205 +112,239 @@ std::string unescape(std::string_view body) {
 
 }  // namespace
 
-// One pass over the text, iterative so that nesting depth costs no stack.
+// One pass over the text, iterative so that nesting depth costs no stack. The position is a local
+// pointer and every step is inline in run(): only escapes, non-ASCII text and numbers that may
+// overflow leave the loop.
 class Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  explicit Parser(std::string_view text) : base_(text.data()), end_(text.data() + text.size()) {}
 
   bool run(std::vector<Document::Node>& nodes) {
-    nodes.reserve(64);
+    // About one node per eight bytes of compact JSON: most documents need no second allocation.
+    nodes.reserve(std::min<std::size_t>(static_cast<std::size_t>(end_ - base_) / 8 + 16, 4096));
     // Indices of the containers being filled. Parsing never suspends, so one stack per thread
     // serves every document and costs no allocation once grown.
     thread_local std::vector<std::uint32_t> open;
     open.clear();
-    skipWhitespace();
-    for (;;) {
-      // Here a value is expected.
-      bool opened = false;
-      if (!value(nodes, open, opened)) return false;
-      if (opened) continue;  // its first element (or member's value) comes next
-      // After a value: close containers, or go on to the next element or member.
-      for (;;) {
-        skipWhitespace();
-        if (open.empty()) return pos_ == text_.size();
-        std::uint32_t container = open.back();
-        if (pos_ >= text_.size()) return false;
-        char c = text_[pos_];
-        bool object = nodes[container].kind == Kind::kObject;
-        if (c == (object ? '}' : ']')) {
-          ++pos_;
-          nodes[container].end = static_cast<std::uint32_t>(pos_);
-          nodes[container].after = static_cast<std::uint32_t>(nodes.size());
-          open.pop_back();
-          continue;
+    const char* p = base_;
+    const char* const end = end_;
+    // Compact JSON has no whitespace between tokens: one comparison finds that out.
+    auto skipWhitespace = [end](const char* at) {
+      while (at < end && static_cast<unsigned char>(*at) <= ' ' && isWhitespace(*at)) ++at;
+      return at;
+    };
+    p = skipWhitespace(p);
+
+  value:  // A value is expected, its whitespace skipped.
+    if (p == end) return false;
+    {
+      const auto index = static_cast<std::uint32_t>(nodes.size());
+      const char* const begin = p;
+      bool escaped = false;
+      Kind kind = Kind::kNull;
+      switch (*p) {
+        case '{':
+        case '[': {
+          if (open.size() >= Document::kMaxDepth) return false;
+          const bool object = *p == '{';
+          nodes.push_back({object ? Kind::kObject : Kind::kArray, false, offset(p), 0, 0, 0});
+          p = skipWhitespace(p + 1);
+          if (p < end && *p == (object ? '}' : ']')) {
+            ++p;
+            nodes[index].end = offset(p);
+            nodes[index].after = index + 1;
+            goto after_value;
+          }
+          open.push_back(index);
+          nodes[index].count = 1;
+          if (object) goto key;
+          goto value;
         }
-        if (c != ',') return false;
-        ++pos_;
-        skipWhitespace();
-        ++nodes[container].count;
-        if (object && !member(nodes)) return false;
-        break;
+        case '"':
+          kind = Kind::kString;
+          p = string(p, escaped);
+          break;
+        case 't':
+          p = literal(p, "true");
+          kind = Kind::kBoolean;
+          break;
+        case 'f':
+          p = literal(p, "false");
+          kind = Kind::kBoolean;
+          break;
+        case 'n':
+          p = literal(p, "null");
+          break;
+        default:
+          p = *p == '-' || isDigit(*p) ? number(p, kind) : nullptr;
       }
+      if (!p) return false;
+      nodes.push_back({kind, escaped, offset(begin), offset(p), index + 1, 0});
     }
+
+  after_value:  // Close containers, or go on to the next element or member.
+    p = skipWhitespace(p);
+    if (open.empty()) return p == end;
+    if (p == end) return false;
+    {
+      Document::Node& container = nodes[open.back()];
+      const bool object = container.kind == Kind::kObject;
+      if (*p == (object ? '}' : ']')) {
+        ++p;
+        container.end = offset(p);
+        container.after = static_cast<std::uint32_t>(nodes.size());
+        open.pop_back();
+        goto after_value;
+      }
+      if (*p != ',') return false;
+      ++container.count;
+      p = skipWhitespace(p + 1);
+      if (!object) goto value;
+    }
+
+  key :  // A member's key and colon; its value follows.
+  {
+    if (p == end || *p != '"') return false;
+    const char* const begin = p;
+    bool escaped = false;
+    p = string(p, escaped);
+    if (!p) return false;
+    const auto index = static_cast<std::uint32_t>(nodes.size());
+    nodes.push_back({Kind::kString, escaped, offset(begin), offset(p), index + 1, 0});
+    p = skipWhitespace(p);
+    if (p == end || *p != ':') return false;
+    p = skipWhitespace(p + 1);
+    goto value;
+  }
   }
 
  private:
-  // Parses the value at pos_. A non-empty container is left open (`opened`), with the key of its
-  // first member read.
-  bool value(std::vector<Document::Node>& nodes, std::vector<std::uint32_t>& open, bool& opened) {
-    if (pos_ >= text_.size()) return false;
-    auto begin = static_cast<std::uint32_t>(pos_);
-    auto index = static_cast<std::uint32_t>(nodes.size());
-    char c = text_[pos_];
-    if (c == '{' || c == '[') {
-      if (open.size() >= Document::kMaxDepth) return false;
-      bool object = c == '{';
-      nodes.push_back({object ? Kind::kObject : Kind::kArray, false, begin, 0, 0, 0});
-      ++pos_;
-      skipWhitespace();
-      if (pos_ < text_.size() && text_[pos_] == (object ? '}' : ']')) {
-        ++pos_;
-        nodes[index].end = static_cast<std::uint32_t>(pos_);
-        nodes[index].after = index + 1;
-        return true;
+  std::uint32_t offset(const char* at) const { return static_cast<std::uint32_t>(at - base_); }
+
+  // The string whose opening quote is at `p`: past its closing quote, or nullptr when it is not
+  // a valid one.
+  const char* string(const char* p, bool& escaped) const {
+    ++p;
+    for (;;) {
+      p = skipPlainBytes(p);
+      if (p == end_) return nullptr;
+      const auto c = static_cast<unsigned char>(*p);
+      if (c == '"') return p + 1;
+      if (c == '\\') {
+        escaped = true;
+        p = escape(p);
+      } else {
+        p = c >= 0x80 ? utf8Sequence(p) : nullptr;  // a control character must be escaped
       }
-      open.push_back(index);
-      nodes[index].count = 1;
-      opened = true;
-      return !object || member(nodes);
+      if (!p) return nullptr;
     }
-    Kind kind;
-    bool escaped = false;
-    if (c == '"') {
-      kind = Kind::kString;
-      if (!string(escaped)) return false;
-    } else if (c == '-' || isDigit(c)) {
-      if (!number(kind)) return false;
-    } else if (literal("true") || literal("false")) {
-      kind = Kind::kBoolean;
-    } else if (literal("null")) {
-      kind = Kind::kNull;
-    } else {
-      return false;
+  }
+
+  // Past `word` if the text at `p` is that, else nullptr.
+  const char* literal(const char* p, std::string_view word) const {
+    if (static_cast<std::size_t>(end_ - p) < word.size() ||
+        std::memcmp(p, word.data(), word.size()) != 0) {
+      return nullptr;
     }
-    nodes.push_back({kind, escaped, begin, static_cast<std::uint32_t>(pos_), index + 1, 0});
-    return true;
+    return p + word.size();
   }
 
-  // A member's key and colon; the value follows.
-  bool member(std::vector<Document::Node>& nodes) {
-    auto begin = static_cast<std::uint32_t>(pos_);
-    bool escaped = false;
-    if (pos_ >= text_.size() || text_[pos_] != '"' || !string(escaped)) return false;
-    auto index = static_cast<std::uint32_t>(nodes.size());
-    nodes.push_back(
-        {Kind::kString, escaped, begin, static_cast<std::uint32_t>(pos_), index + 1, 0});
-    skipWhitespace();
-    if (pos_ >= text_.size() || text_[pos_] != ':') return false;
-    ++pos_;
-    skipWhitespace();
-    return true;
-  }
-
-  void skipWhitespace() {
-    while (pos_ < text_.size() && isWhitespace(text_[pos_])) ++pos_;
-  }
-
-  bool literal(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  bool number(Kind& kind) {
-    const std::size_t start = pos_;
-    if (!numberSyntax(kind)) return false;
+  // The number at `p`: where it ends, or nullptr when it is not one.
+  const char* number(const char* p, Kind& kind) const {
+    const char* const start = p;
+    p = numberSyntax(p, kind);
+    if (!p) return nullptr;
     // A number too large for a double (1e400, or an integer of 400 digits) is refused, as
     // nlohmann::json refuses it ("number overflow"): the DOM parse of an accepted body must not
     // throw, and number() would read it as 0 (found by fuzz/request_context_fuzzer). Only a long
     // integer or a number with a fraction or exponent can be that large.
-    const std::string_view text = text_.substr(start, pos_ - start);
-    if (kind == Kind::kInteger && text.size() < 300) return true;
+    if (kind == Kind::kInteger && p - start < 300) return p;
     double value = 0;
-    if (std::from_chars(text.data(), text.data() + text.size(), value).ec ==
-        std::errc::result_out_of_range) {
+    if (std::from_chars(start, p, value).ec == std::errc::result_out_of_range) {
       // Out of range either way: too large, or too small (which reads as 0, as it does there).
-      return std::isfinite(std::strtod(std::string(text).c_str(), nullptr));
+      return std::isfinite(std::strtod(std::string(start, p).c_str(), nullptr)) ? p : nullptr;
     }
-    return true;
+    return p;
   }
 
-  bool numberSyntax(Kind& kind) {
+  const char* numberSyntax(const char* p, Kind& kind) const {
+    auto digits = [this](const char* at) {
+      while (at < end_ && isDigit(*at)) ++at;
+      return at;
+    };
     kind = Kind::kInteger;
-    if (text_[pos_] == '-') ++pos_;
-    if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
-    if (text_[pos_] == '0') {
-      ++pos_;
-    } else {
-      while (pos_ < text_.size() && isDigit(text_[pos_])) ++pos_;
-    }
-    if (pos_ < text_.size() && text_[pos_] == '.') {
+    if (*p == '-') ++p;
+    if (p == end_ || !isDigit(*p)) return nullptr;
+    p = *p == '0' ? p + 1 : digits(p);
+    if (p < end_ && *p == '.') {
       kind = Kind::kNumber;
-      ++pos_;
-      if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
-      while (pos_ < text_.size() && isDigit(text_[pos_])) ++pos_;
+      ++p;
+      if (p == end_ || !isDigit(*p)) return nullptr;
+      p = digits(p);
     }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+    if (p < end_ && (*p == 'e' || *p == 'E')) {
       kind = Kind::kNumber;
-      ++pos_;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (pos_ >= text_.size() || !isDigit(text_[pos_])) return false;
-      while (pos_ < text_.size() && isDigit(text_[pos_])) ++pos_;
+      ++p;
+      if (p < end_ && (*p == '+' || *p == '-')) ++p;
+      if (p == end_ || !isDigit(*p)) return nullptr;
+      p = digits(p);
     }
-    return true;
+    return p;
   }
 
-  // A string from its opening quote to past its closing one.
-  bool string(bool& escaped) {
-    ++pos_;
+  // Past the bytes of a string from `p` on that need no attention: printable ASCII other than
+  // '"' and '\\'.
+  const char* skipPlainBytes(const char* p) const {
+#if defined(__SSE2__)
+    // Sixteen bytes at a time; the first one that needs attention is found from the block's mask,
+    // so a short string (most keys) costs one block and no loop over its bytes.
     for (;;) {
-      skipPlainBytes();
-      if (pos_ >= text_.size()) return false;
-      auto c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') {
-        ++pos_;
-        return true;
-      }
-      if (c == '\\') {
-        escaped = true;
-        if (!escape()) return false;
-      } else if (c >= 0x80) {
-        if (!utf8Sequence()) return false;
+      const auto left = static_cast<std::size_t>(end_ - p);
+      __m128i block;
+      if (left >= 16) {
+        block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
       } else {
-        return false;  // a control character must be escaped
+        // The last bytes of the text, then quotes: the scan stops where the text ends at the
+        // latest, and never reads past it.
+        char tail[16];
+        std::memset(tail, '"', sizeof(tail));
+        std::memcpy(tail, p, left);
+        block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
       }
+      // A signed comparison: non-ASCII bytes (0x80 and up) are negative, below 0x20 as the
+      // control characters are.
+      const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, _mm_set1_epi8('"')),
+                                                        _mm_cmpeq_epi8(block, _mm_set1_epi8('\\'))),
+                                           _mm_cmplt_epi8(block, _mm_set1_epi8(0x20)));
+      if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special))) {
+        return p + std::min<std::size_t>(static_cast<std::size_t>(std::countr_zero(mask)), left);
+      }
+      p += 16;
     }
-  }
-
-  // Skips the bytes of a string that need no attention, eight at a time while it can: printable
-  // ASCII other than '"' and '\\'.
-  void skipPlainBytes() {
+#else
+    // Eight at a time while it can.
     constexpr std::uint64_t kOnes = 0x0101010101010101ull;
     constexpr std::uint64_t kHighs = 0x8080808080808080ull;
     auto hasZeroByte = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
-    while (pos_ + 8 <= text_.size()) {
+    while (end_ - p >= 8) {
       std::uint64_t v;
-      std::memcpy(&v, text_.data() + pos_, 8);
+      std::memcpy(&v, p, 8);
       std::uint64_t special = (v & kHighs) |                        // non-ASCII
                               ((v - kOnes * 0x20) & ~v & kHighs) |  // control characters
                               hasZeroByte(v ^ (kOnes * '"')) | hasZeroByte(v ^ (kOnes * '\\'));
       if (special) break;
-      pos_ += 8;
+      p += 8;
     }
-    while (pos_ < text_.size() && kPlainStringByte[static_cast<unsigned char>(text_[pos_])]) {
-      ++pos_;
-    }
+    while (p < end_ && kPlainStringByte[static_cast<unsigned char>(*p)]) ++p;
+    return p;
+#endif
   }
 
-  bool escape() {
-    if (pos_ + 1 >= text_.size()) return false;
-    char kind = text_[pos_ + 1];
-    pos_ += 2;
+  // The escape at `p` (a backslash): past it, or nullptr when it is not a valid one.
+  const char* escape(const char* p) const {
+    if (end_ - p < 2) return nullptr;
+    const char kind = p[1];
+    p += 2;
     switch (kind) {
       case '"':
       case '\\':
@@ -314,30 +354,35 @@ class Parser {
       case 'n':
       case 'r':
       case 't':
-        return true;
+        return p;
       case 'u': {
-        int unit = hexUnit(text_, pos_);
-        if (unit < 0) return false;
-        pos_ += 4;
-        if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a low surrogate alone
-        if (unit < 0xD800 || unit > 0xDBFF) return true;
+        int unit = hexUnit(p);
+        if (unit < 0) return nullptr;
+        p += 4;
+        if (unit >= 0xDC00 && unit <= 0xDFFF) return nullptr;  // a low surrogate alone
+        if (unit < 0xD800 || unit > 0xDBFF) return p;
         // A high surrogate must be followed by an escaped low one.
-        if (pos_ + 2 > text_.size() || text_[pos_] != '\\' || text_[pos_ + 1] != 'u') return false;
-        int low = hexUnit(text_, pos_ + 2);
-        if (low < 0xDC00 || low > 0xDFFF) return false;
-        pos_ += 6;
-        return true;
+        if (end_ - p < 2 || p[0] != '\\' || p[1] != 'u') return nullptr;
+        int low = hexUnit(p + 2);
+        if (low < 0xDC00 || low > 0xDFFF) return nullptr;
+        return p + 6;
       }
       default:
-        return false;
+        return nullptr;
     }
   }
 
-  // One multi-byte UTF-8 character (RFC 3629: no overlong forms, surrogates or code points above
-  // U+10FFFF).
-  bool utf8Sequence() {
+  // The code unit of the four hex digits at `p`, or -1.
+  int hexUnit(const char* p) const {
+    return hexUnitAt(std::string_view(base_, static_cast<std::size_t>(end_ - base_)),
+                     static_cast<std::size_t>(p - base_));
+  }
+
+  // One multi-byte UTF-8 character at `p` (RFC 3629: no overlong forms, surrogates or code points
+  // above U+10FFFF): past it, or nullptr.
+  const char* utf8Sequence(const char* p) const {
     auto byte = [&](std::size_t offset) -> unsigned {
-      return pos_ + offset < text_.size() ? static_cast<unsigned char>(text_[pos_ + offset]) : 0u;
+      return p + offset < end_ ? static_cast<unsigned char>(p[offset]) : 0u;
     };
     auto continuation = [](unsigned b, unsigned low = 0x80, unsigned high = 0xBF) {
       return b >= low && b <= high;
@@ -357,12 +402,11 @@ class Parser {
                    ? 4
                    : 0;
     }
-    pos_ += length;
-    return length > 0;
+    return length > 0 ? p + length : nullptr;
   }
 
-  std::string_view text_;
-  std::size_t pos_ = 0;
+  const char* const base_;
+  const char* const end_;
 };
 
 std::optional<Document> Document::parse(std::string_view text) {
@@ -374,10 +418,20 @@ std::optional<Document> Document::parse(std::string_view text) {
 }
 
 std::optional<Value> Value::find(std::string_view key) const {
+  const auto& nodes = document_->nodes_;
+  if (nodes[index_].kind != Kind::kObject) return std::nullopt;
   std::optional<Value> found;
-  forEachMember([&](const Value& name, const Value& value) {
-    if (name.stringEquals(key)) found = value;
-  });
+  std::uint32_t at = index_ + 1;
+  for (std::uint32_t i = 0; i < nodes[index_].count; ++i) {
+    const Document::Node& name = nodes[at];
+    // An unescaped key is compared as it stands, without a call: most keys differ in length.
+    const bool equal = name.escaped ? Value(document_, at).string() == key
+                                    : name.end - name.begin - 2 == key.size() &&
+                                          std::memcmp(document_->text_.data() + name.begin + 1,
+                                                      key.data(), key.size()) == 0;
+    if (equal) found = Value(document_, at + 1);  // the last of repeated keys, as nlohmann's
+    at = nodes[at + 1].after;
+  }
   return found;
 }
 
@@ -400,12 +454,6 @@ std::string Value::string() const {
   std::string_view body = raw().substr(1, raw().size() - 2);
   if (!document_->nodes_[index_].escaped) return std::string(body);
   return unescape(body);
-}
-
-bool Value::stringEquals(std::string_view text) const {
-  if (kind() != Kind::kString) return false;
-  if (!hasEscapes()) return unquoted() == text;
-  return string() == text;
 }
 
 double Value::number() const {

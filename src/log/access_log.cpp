@@ -6,6 +6,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -28,67 +29,113 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return table;
 }();
 
+constexpr char kHex[] = "0123456789abcdef";
+
+// Writes text at the end of a string through a pointer: each write makes sure of its room with
+// one comparison, keys (literals) are copied with copies of constant size, which the compiler
+// inlines, and the string is cut to what was written at the end. std::string::append would
+// check, copy through a call and store the size for every piece of a line.
+class LineWriter {
+ public:
+  // Writes after the first `from` bytes of `out`, which keeps them, with `room` bytes to start
+  // with.
+  LineWriter(std::string& out, std::size_t from, std::size_t room = 1024) : out_(out) {
+    if (out_.size() < from + room) out_.resize(from + room);
+    at_ = out_.data() + from;
+    limit_ = out_.data() + out_.size();
+  }
+  // Where the line ends in the string (the string itself may be longer).
+  std::size_t size() const { return static_cast<std::size_t>(at_ - out_.data()); }
+
+  // A literal: a key with its punctuation, e.g. `,"status":`.
+  template <std::size_t N>
+  void literal(const char (&text)[N]) {
+    room(N - 1);
+    std::memcpy(at_, text, N - 1);
+    at_ += N - 1;
+  }
+  void text(std::string_view text) {
+    room(text.size());
+    std::memcpy(at_, text.data(), text.size());
+    at_ += text.size();
+  }
+  // For values that cannot hold a character JSON must escape: the request id (makeRequestId
+  // admits only [A-Za-z0-9._:-]), the method (an HTTP token) and the route (our own names).
+  void plain(std::string_view value) {
+    room(value.size() + 2);
+    *at_++ = '"';
+    std::memcpy(at_, value.data(), value.size());
+    at_ += value.size();
+    *at_++ = '"';
+  }
+  // `value` as a quoted JSON string: control characters, DEL, '"' and '\\' escaped, every other
+  // byte copied as it is.
+  void string(std::string_view value) {
+    room(value.size() * 6 + 2);  // "\u00XX" at most for each byte
+    *at_++ = '"';
+    for (char c : value) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (!kNeedsEscape[byte]) {
+        *at_++ = c;
+        continue;
+      }
+      *at_++ = '\\';
+      switch (byte) {
+        case '"':
+        case '\\':
+          *at_++ = c;
+          break;
+        case '\n':
+          *at_++ = 'n';
+          break;
+        case '\r':
+          *at_++ = 'r';
+          break;
+        case '\t':
+          *at_++ = 't';
+          break;
+        default:
+          std::memcpy(at_, "u00", 3);
+          at_[3] = kHex[byte >> 4];
+          at_[4] = kHex[byte & 0xf];
+          at_ += 5;
+      }
+    }
+    *at_++ = '"';
+  }
+  void number(long long value) {
+    room(24);
+    at_ = std::to_chars(at_, at_ + 24, value).ptr;
+  }
+
+ private:
+  void room(std::size_t bytes) {
+    if (static_cast<std::size_t>(limit_ - at_) < bytes) grow(bytes);
+  }
+  [[gnu::noinline]] void grow(std::size_t bytes) {
+    const std::size_t used = size();
+    out_.resize(std::max(out_.size() * 2, used + bytes));
+    at_ = out_.data() + used;
+    limit_ = out_.data() + out_.size();
+  }
+
+  std::string& out_;
+  char* at_;
+  char* limit_;
+};
+
 }  // namespace
 
 void appendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  // Copy runs of characters that need no escaping in one append each.
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    if (!kNeedsEscape[byte]) continue;
-    out.append(text.data() + run, i - run);
-    run = i + 1;
-    switch (byte) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out.push_back(kHex[byte >> 4]);
-        out.push_back(kHex[byte & 0xf]);
-    }
-  }
-  out.append(text.data() + run, text.size() - run);
-  out.push_back('"');
+  LineWriter writer(out, out.size(), text.size() * 6 + 2);
+  writer.string(text);
+  out.resize(writer.size());
 }
 
 namespace {
 
-// `key` is ours, with its punctuation: `,"name":`. It needs no escaping.
-void field(std::string& out, std::string_view key, std::string_view value) {
-  out.append(key);
-  appendJsonString(out, value);
-}
-
-// For values that cannot hold a character JSON must escape: the request id (makeRequestId
-// admits only [A-Za-z0-9._:-]), the method (an HTTP token) and the route (our own names).
-void plainField(std::string& out, std::string_view key, std::string_view value) {
-  out.append(key).append(1, '"').append(value).append(1, '"');
-}
-
-void field(std::string& out, std::string_view key, long long value) {
-  out.append(key);
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
-  out.append(digits, end);
-}
-
 // "2026-11-28T18:30:13.402Z": the part up to the seconds is formatted once a second per thread.
-void appendTimestamp(std::string& out, std::chrono::system_clock::time_point now) {
+void writeTimestamp(LineWriter& out, std::chrono::system_clock::time_point now) {
   thread_local std::time_t cached_second = -1;
   thread_local char cached_prefix[32];
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
@@ -100,10 +147,115 @@ void appendTimestamp(std::string& out, std::chrono::system_clock::time_point now
     cached_second = second;
   }
   auto millisecond = static_cast<int>(millis.count() % 1000);
-  const char fraction[] = {'.', static_cast<char>('0' + millisecond / 100),
+  const char fraction[] = {'.',
+                           static_cast<char>('0' + millisecond / 100),
                            static_cast<char>('0' + millisecond / 10 % 10),
-                           static_cast<char>('0' + millisecond % 10), 'Z'};
-  out.append(cached_prefix).append(fraction, sizeof(fraction));
+                           static_cast<char>('0' + millisecond % 10),
+                           'Z',
+                           '\0'};
+  out.text(cached_prefix);
+  out.literal(fraction);
+}
+
+// The line, written after what `out` already holds.
+void writeLine(LineWriter& out, const server::ExchangeRecord& record,
+               std::chrono::system_clock::time_point at) {
+  out.literal("{\"ts\":\"");
+  writeTimestamp(out, at);
+  out.literal("\",\"request_id\":");
+  out.plain(record.request_id);
+  out.literal(",\"method\":");
+  out.plain(record.method);
+  out.literal(",\"path\":");
+  out.string(record.target);
+  out.literal(",\"route\":");
+  out.plain(record.route);
+  out.literal(",\"model\":");
+  out.string(record.model);
+  out.literal(",\"backend\":");
+  out.string(record.backend);
+  out.literal(",\"status\":");
+  out.number(record.status);
+  if (record.stream) {
+    out.literal(",\"stream\":true");
+  } else {
+    out.literal(",\"stream\":false");
+  }
+  out.literal(",\"latency_us\":");
+  out.number(record.latency.count());
+  out.literal(",\"upstream_us\":");
+  out.number(record.upstream_latency.count());
+  out.literal(",\"bytes_in\":");
+  out.number(static_cast<long long>(record.bytes_in));
+  out.literal(",\"bytes_out\":");
+  out.number(static_cast<long long>(record.bytes_out));
+  if (record.usage) {
+    out.literal(",\"tokens_in\":");
+    out.number(static_cast<long long>(record.usage->prompt_tokens));
+    out.literal(",\"tokens_out\":");
+    out.number(static_cast<long long>(record.usage->completion_tokens));
+    out.literal(",\"cached_tokens\":");
+    out.number(static_cast<long long>(record.usage->cached_tokens));
+    out.literal(",\"reasoning_tokens\":");
+    out.number(static_cast<long long>(record.usage->reasoning_tokens));
+    out.literal(",\"usage_source\":");
+    out.plain(record.usage_source);
+  }
+  if (record.prompt_tokens_counted) {
+    out.literal(",\"tokens_in_counted\":");
+    out.number(static_cast<long long>(*record.prompt_tokens_counted));
+  }
+  if (!record.token_savings.empty()) {
+    long long saved = 0;
+    std::string policies;
+    for (const auto& saving : record.token_savings) {
+      saved += saving.tokens;
+      policies.append(policies.empty() ? "" : ",").append(saving.filter).append(":");
+      policies.append(saving.policy);
+    }
+    out.literal(",\"tokens_saved\":");
+    out.number(saved);
+    out.literal(",\"policies\":");
+    out.string(policies);
+  }
+  // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
+  if (record.cost) {
+    out.literal(",\"cost_usd\":");
+    out.text(pricing::formatUsd(*record.cost));
+  }
+  if (record.saved) {
+    out.literal(",\"saved_usd\":");
+    out.text(pricing::formatUsd(*record.saved));
+  }
+  if (!record.side_calls.empty()) {
+    out.literal(",\"side_calls\":[");
+    for (const auto& side : record.side_calls) {
+      if (&side != &record.side_calls.front()) out.literal(",");
+      out.literal("{\"model\":");
+      out.string(side.model);
+      out.literal(",\"tokens_in\":");
+      out.number(static_cast<long long>(side.usage.prompt_tokens));
+      out.literal(",\"tokens_out\":");
+      out.number(static_cast<long long>(side.usage.completion_tokens));
+      if (side.cost) {
+        out.literal(",\"cost_usd\":");
+        out.text(pricing::formatUsd(*side.cost));
+      }
+      out.literal("}");
+    }
+    out.literal("]");
+  }
+  for (const auto& [name, json] : record.fields.all()) {
+    out.literal(",");
+    out.string(name);  // the writers' names: escaped like any other text
+    out.literal(":");
+    out.text(json);  // made by log::Fields: valid JSON
+  }
+  if (!record.error.empty()) {
+    out.literal(",\"error\":");
+    out.string(record.error);
+  }
+  out.literal("}");
 }
 
 }  // namespace
@@ -117,66 +269,9 @@ std::string AccessLog::format(const server::ExchangeRecord& record,
 
 void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& record,
                            std::chrono::system_clock::time_point at) {
-  out.append("{\"ts\":\"");
-  appendTimestamp(out, at);
-  out.append("\"");
-  plainField(out, R"(,"request_id":)", record.request_id);
-  plainField(out, R"(,"method":)", record.method);
-  field(out, R"(,"path":)", record.target);
-  plainField(out, R"(,"route":)", record.route);
-  field(out, R"(,"model":)", record.model);
-  field(out, R"(,"backend":)", record.backend);
-  field(out, R"(,"status":)", record.status);
-  out += record.stream ? ",\"stream\":true" : ",\"stream\":false";
-  field(out, R"(,"latency_us":)", record.latency.count());
-  field(out, R"(,"upstream_us":)", record.upstream_latency.count());
-  field(out, R"(,"bytes_in":)", static_cast<long long>(record.bytes_in));
-  field(out, R"(,"bytes_out":)", static_cast<long long>(record.bytes_out));
-  if (record.usage) {
-    field(out, R"(,"tokens_in":)", static_cast<long long>(record.usage->prompt_tokens));
-    field(out, R"(,"tokens_out":)", static_cast<long long>(record.usage->completion_tokens));
-    field(out, R"(,"cached_tokens":)", static_cast<long long>(record.usage->cached_tokens));
-    field(out, R"(,"reasoning_tokens":)", static_cast<long long>(record.usage->reasoning_tokens));
-    plainField(out, R"(,"usage_source":)", record.usage_source);
-  }
-  if (record.prompt_tokens_counted) {
-    field(out, R"(,"tokens_in_counted":)", static_cast<long long>(*record.prompt_tokens_counted));
-  }
-  if (!record.token_savings.empty()) {
-    long long saved = 0;
-    std::string policies;
-    for (const auto& saving : record.token_savings) {
-      saved += saving.tokens;
-      policies.append(policies.empty() ? "" : ",").append(saving.filter).append(":");
-      policies.append(saving.policy);
-    }
-    field(out, R"(,"tokens_saved":)", saved);
-    field(out, R"(,"policies":)", policies);
-  }
-  // Exact decimal text (a JSON number): readers that parse it as a decimal lose nothing.
-  if (record.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*record.cost));
-  if (record.saved) out.append(R"(,"saved_usd":)").append(pricing::formatUsd(*record.saved));
-  if (!record.side_calls.empty()) {
-    out.append(R"(,"side_calls":[)");
-    for (const auto& side : record.side_calls) {
-      if (&side != &record.side_calls.front()) out.push_back(',');
-      out.append(R"({"model":)");
-      appendJsonString(out, side.model);
-      field(out, R"(,"tokens_in":)", static_cast<long long>(side.usage.prompt_tokens));
-      field(out, R"(,"tokens_out":)", static_cast<long long>(side.usage.completion_tokens));
-      if (side.cost) out.append(R"(,"cost_usd":)").append(pricing::formatUsd(*side.cost));
-      out.push_back('}');
-    }
-    out.push_back(']');
-  }
-  for (const auto& [name, json] : record.fields.all()) {
-    out.push_back(',');
-    appendJsonString(out, name);  // the writers' names: escaped like any other text
-    out.push_back(':');
-    out.append(json);  // made by log::Fields, valid JSON
-  }
-  if (!record.error.empty()) field(out, R"(,"error":)", record.error);
-  out.push_back('}');
+  LineWriter writer(out, out.size());
+  writeLine(writer, record, at);
+  out.resize(writer.size());
 }
 
 namespace {
@@ -251,10 +346,12 @@ void AccessLog::write(const server::ExchangeRecord& record) const {
   if (!logger_) return;
   // One clock reading serves spdlog's record and the line's own timestamp.
   auto now = std::chrono::system_clock::now();
-  thread_local std::string line;  // reused: formatting allocates nothing once warm
-  line.clear();
-  appendLine(line, record, now);
-  logger_->log(now, spdlog::source_loc{}, spdlog::level::info, line);
+  // Reused, and never cut: formatting allocates and clears nothing once warm.
+  thread_local std::string line;
+  LineWriter writer(line, 0);
+  writeLine(writer, record, now);
+  logger_->log(now, spdlog::source_loc{}, spdlog::level::info,
+               std::string_view(line.data(), writer.size()));
 }
 
 }  // namespace costgate::log

@@ -85,6 +85,30 @@ constexpr std::array<std::string_view, kFieldCount> kFieldNames = {"model",
                                                                    "dimensions",
                                                                    "encoding_format"};
 
+// The fields of each name length, at most four: a key is compared with those only.
+constexpr std::size_t kLongestField = 21;
+constexpr auto kFieldsByLength = [] {
+  std::array<std::array<std::uint8_t, 4>, kLongestField + 1> table{};
+  std::array<std::size_t, kLongestField + 1> filled{};
+  for (std::size_t i = 0; i < kFieldCount; ++i) {
+    const std::size_t length = kFieldNames[i].size();
+    table[length][filled[length]++] = static_cast<std::uint8_t>(i);
+  }
+  for (std::size_t length = 0; length <= kLongestField; ++length) {
+    for (std::size_t slot = filled[length]; slot < 4; ++slot) table[length][slot] = kFieldCount;
+  }
+  return table;
+}();
+
+// The known field named `name`, or kFieldCount.
+std::size_t fieldNamed(std::string_view name) {
+  if (name.size() > kLongestField) return kFieldCount;
+  for (std::uint8_t i : kFieldsByLength[name.size()]) {
+    if (i == kFieldCount || name == kFieldNames[i]) return i;
+  }
+  return kFieldCount;
+}
+
 // The body's known fields, found in one pass over its members rather than a search per check.
 class Fields {
  public:
@@ -93,12 +117,8 @@ class Fields {
     body.forEachMember([&](const Value& key, const Value& value) {
       std::string_view name = key.unquoted();
       if (key.hasEscapes()) name = unescaped = key.string();
-      for (std::size_t i = 0; i < kFieldCount; ++i) {
-        if (name == kFieldNames[i]) {
-          values_[i] = value;  // a repeated key: the last one counts, as for every JSON reader here
-          break;
-        }
-      }
+      // A repeated key: the last one counts, as for every JSON reader here.
+      if (std::size_t i = fieldNamed(name); i < kFieldCount) values_[i] = value;
     });
   }
   // The field's value, even null; nullopt when absent.
@@ -200,17 +220,6 @@ Problem checkRequired(const Value& object, std::string_view key, Kind kind,
   return std::nullopt;
 }
 
-// A member that may be left out, or null, but not of another kind.
-template <typename Path>
-Problem checkOptional(const Value& object, std::string_view key, Kind kind,
-                      std::string_view expected, const Path& path) {
-  auto value = member(object, key);
-  if (value && value->kind() != kind) {
-    return wrongType(path() + "." + std::string(key), expected, *value);
-  }
-  return std::nullopt;
-}
-
 // One part of an array `content`: an object with a string `type`; the text of a text part and
 // the URL of an image part, which the token counts and the cache read, are checked too.
 template <typename Path>
@@ -236,7 +245,21 @@ Problem checkMessage(const Value& message, std::size_t i) {
   static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
                                                 "assistant", "tool",      "function"};
   if (!message.isObject()) return wrongType(at(), "an object", message);
-  auto role = message.find("role");
+  // The members the checks read, in one pass (the last of repeated keys, as find() has it).
+  std::optional<Value> role, content, name, tool_call_id, tool_calls;
+  message.forEachMember([&](const Value& key, const Value& value) {
+    if (key.stringEquals("role")) {
+      role = value;
+    } else if (key.stringEquals("content")) {
+      content = value;
+    } else if (key.stringEquals("name")) {
+      name = value;
+    } else if (key.stringEquals("tool_call_id")) {
+      tool_call_id = value;
+    } else if (key.stringEquals("tool_calls")) {
+      tool_calls = value;
+    }
+  });
   if (!role || !role->isString()) {
     return invalidRequest("'" + at() + ".role' is required and must be a string", at() + ".role",
                           "invalid_type");
@@ -249,7 +272,6 @@ Problem checkMessage(const Value& message, std::size_t i) {
                               role->string() + "'",
                           at() + ".role", "invalid_value");
   }
-  auto content = message.find("content");
   if (content && !content->isString() && !content->isArray() && !content->isNull()) {
     return wrongType(at() + ".content", "a string or an array of content parts", *content);
   }
@@ -261,14 +283,15 @@ Problem checkMessage(const Value& message, std::size_t i) {
       ++j;
     }
   }
-  if (auto problem = checkOptional(message, "name", Kind::kString, "a string", at)) return problem;
-  if (auto problem = checkOptional(message, "tool_call_id", Kind::kString, "a string", at)) {
-    return problem;
+  for (const auto& [key, value] : {std::pair{"name", &name}, {"tool_call_id", &tool_call_id}}) {
+    if (*value && !(*value)->isNull() && !(*value)->isString()) {
+      return wrongType(at() + "." + key, "a string", **value);
+    }
   }
-  if (auto calls = member(message, "tool_calls")) {
-    if (!calls->isArray()) return wrongType(at() + ".tool_calls", "an array", *calls);
+  if (tool_calls && !tool_calls->isNull()) {
+    if (!tool_calls->isArray()) return wrongType(at() + ".tool_calls", "an array", *tool_calls);
     std::size_t k = 0;
-    for (const Value& call : calls->elements()) {
+    for (const Value& call : tool_calls->elements()) {
       if (!call.isObject()) {
         return wrongType(at() + ".tool_calls[" + std::to_string(k) + "]", "an object", call);
       }

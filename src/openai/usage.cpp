@@ -6,9 +6,9 @@ namespace costgate::openai {
 
 namespace {
 
-// Reads `object[key]` into *out when present; false when present but not a count.
-bool readCount(const jsonview::Value& object, std::string_view key, std::uint64_t* out) {
-  auto value = object.find(key);
+// Reads `value` (a member's, or nullopt when absent) into *out when present; false when present
+// but not a count.
+bool readCount(const std::optional<jsonview::Value>& value, std::uint64_t* out) {
   if (!value || value->isNull()) return true;
   // 2^40 tokens in one call is no real usage: a broken or hostile backend, not a bill.
   constexpr std::int64_t kMostTokens = std::int64_t{1} << 40;
@@ -116,17 +116,30 @@ std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {
   if (!response.isObject()) return std::nullopt;
   auto usage = response.find("usage");
   if (!usage || !usage->isObject()) return std::nullopt;
-  pricing::Usage counts;
+  // The counts, in one pass over the usage (the last of repeated keys, as find() has it).
+  std::optional<jsonview::Value> prompt, completion, prompt_details, completion_details;
+  usage->forEachMember([&](const jsonview::Value& key, const jsonview::Value& value) {
+    if (key.stringEquals("prompt_tokens")) {
+      prompt = value;
+    } else if (key.stringEquals("completion_tokens")) {
+      completion = value;
+    } else if (key.stringEquals("prompt_tokens_details")) {
+      prompt_details = value;
+    } else if (key.stringEquals("completion_tokens_details")) {
+      completion_details = value;
+    }
+  });
   // Every usage OpenAI's API reports counts the prompt; without that count it is no usage.
-  auto prompt = usage->find("prompt_tokens");
   if (!prompt || prompt->isNull()) return std::nullopt;
-  bool valid = readCount(*usage, "prompt_tokens", &counts.prompt_tokens) &&
-               readCount(*usage, "completion_tokens", &counts.completion_tokens);
-  if (auto details = usage->find("prompt_tokens_details"); details && details->isObject()) {
-    valid = valid && readCount(*details, "cached_tokens", &counts.cached_tokens);
+  pricing::Usage counts;
+  bool valid =
+      readCount(prompt, &counts.prompt_tokens) && readCount(completion, &counts.completion_tokens);
+  if (prompt_details && prompt_details->isObject()) {
+    valid = valid && readCount(prompt_details->find("cached_tokens"), &counts.cached_tokens);
   }
-  if (auto details = usage->find("completion_tokens_details"); details && details->isObject()) {
-    valid = valid && readCount(*details, "reasoning_tokens", &counts.reasoning_tokens);
+  if (completion_details && completion_details->isObject()) {
+    valid =
+        valid && readCount(completion_details->find("reasoning_tokens"), &counts.reasoning_tokens);
   }
   if (!valid) return std::nullopt;
   return counts;

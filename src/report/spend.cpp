@@ -26,18 +26,30 @@ bool isTimestampPrefix(std::string_view text) {
 }
 
 void SpendTotals::add(const Call& call) {
-  std::vector<std::string> key;
-  key.reserve(by_.size());
-  for (Dimension dimension : by_) {
-    const std::string& value = call.tags[static_cast<std::size_t>(dimension)];
-    key.push_back(value.empty() ? "none" : value);
+  auto value = [&call](Dimension dimension) -> std::string_view {
+    const std::string& tag = call.tags[static_cast<std::size_t>(dimension)];
+    return tag.empty() ? std::string_view("none") : std::string_view(tag);
+  };
+  // Most calls are grouped as the one before: its group is compared first, with no key built.
+  Totals* group = nullptr;
+  if (last_key_) {
+    bool same = true;
+    for (std::size_t i = 0; i < by_.size() && same; ++i) same = (*last_key_)[i] == value(by_[i]);
+    if (same) group = last_totals_;
   }
-  auto it = groups_.find(key);
-  if (it == groups_.end()) {
-    if (groups_.size() >= max_groups_) std::fill(key.begin(), key.end(), "other");
-    it = groups_.try_emplace(std::move(key)).first;
+  if (!group) {
+    std::vector<std::string> key;
+    key.reserve(by_.size());
+    for (Dimension dimension : by_) key.emplace_back(value(dimension));
+    auto it = groups_.find(key);
+    if (it == groups_.end()) {
+      if (groups_.size() >= max_groups_) std::fill(key.begin(), key.end(), "other");
+      it = groups_.try_emplace(std::move(key)).first;
+    }
+    last_key_ = &it->first;
+    last_totals_ = group = &it->second;
   }
-  for (Totals* totals : {&it->second, &total_}) {
+  for (Totals* totals : {group, &total_}) {
     ++totals->calls;
     totals->tokens_in += call.tokens_in;
     totals->tokens_out += call.tokens_out;

@@ -106,6 +106,12 @@ inline std::string_view Value::unquoted() const {
   return document_->text_.substr(node.begin + 1, node.end - node.begin - 2);
 }
 
+inline bool Value::stringEquals(std::string_view text) const {
+  if (kind() != Kind::kString) return false;
+  if (!hasEscapes()) return unquoted() == text;
+  return string() == text;
+}
+
 template <class Visit>
 void Value::forEachMember(Visit&& visit) const {
   const auto& nodes = document_->nodes_;

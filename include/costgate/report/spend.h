@@ -43,6 +43,9 @@ class SpendTotals {
   // whose values are all "other", so memory stays bounded whatever the tags.
   explicit SpendTotals(std::vector<Dimension> by, std::size_t max_groups = 100'000)
       : by_(std::move(by)), max_groups_(max_groups) {}
+  // Not copied: the group of the last call is remembered by its address in groups_.
+  SpendTotals(const SpendTotals&) = delete;
+  SpendTotals& operator=(const SpendTotals&) = delete;
 
   void add(const Call& call);
   const std::vector<Dimension>& by() const { return by_; }
@@ -63,6 +66,9 @@ class SpendTotals {
   std::size_t max_groups_;
   std::map<std::vector<std::string>, Totals> groups_;
   Totals total_;
+  // The group the last call was added to (map nodes do not move).
+  const std::vector<std::string>* last_key_ = nullptr;
+  Totals* last_totals_ = nullptr;
 };
 
 // Whether `text` is a prefix of the access log's timestamps (2026-11-28T18:30:13.402Z), as
