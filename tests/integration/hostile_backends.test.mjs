@@ -146,8 +146,11 @@ before(async () => {
   });
   tlsBackends = {
     silent: await startFakeTls(() => {}),
+    // A byte every 250 ms: the fifth, at 1.25 s, would make the record header invalid (its
+    // version 0x1616), long after connect_timeout_ms; at 100 ms it came at the deadline itself,
+    // and which of the two the gateway saw first was a race.
     trickle: await startFakeTls((socket) => {
-      const timer = setInterval(() => socket.write(Buffer.from([0x16])), 100);
+      const timer = setInterval(() => socket.write(Buffer.from([0x16])), 250);
       socket.on('close', () => clearInterval(timer));
     }),
     garbage: await startFakeTls((socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'))),
