@@ -56,16 +56,14 @@ class LineWriter {
   }
   void text(std::string_view text) {
     room(text.size());
-    std::memcpy(at_, text.data(), text.size());
-    at_ += text.size();
+    copy(text);
   }
   // For values that cannot hold a character JSON must escape: the request id (makeRequestId
   // admits only [A-Za-z0-9._:-]), the method (an HTTP token) and the route (our own names).
   void plain(std::string_view value) {
     room(value.size() + 2);
     *at_++ = '"';
-    std::memcpy(at_, value.data(), value.size());
-    at_ += value.size();
+    copy(value);
     *at_++ = '"';
   }
   // `value` as a quoted JSON string: control characters, DEL, '"' and '\\' escaped, every other
@@ -109,6 +107,12 @@ class LineWriter {
   }
 
  private:
+  // memcpy from an empty view's null data() is undefined even for zero bytes.
+  void copy(std::string_view bytes) {
+    if (bytes.empty()) return;
+    std::memcpy(at_, bytes.data(), bytes.size());
+    at_ += bytes.size();
+  }
   void room(std::size_t bytes) {
     if (static_cast<std::size_t>(limit_ - at_) < bytes) grow(bytes);
   }
