@@ -3,19 +3,21 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace costgate::log {
 
@@ -278,84 +280,123 @@ void AccessLog::appendLine(std::string& out, const server::ExchangeRecord& recor
   out.resize(writer.size());
 }
 
-namespace {
+// Where the lines go. stdout (usually a pipe someone reads as it comes) gets each line at once,
+// whole, under one lock. A file gets them in blocks of 64 KiB, one block per thread, so that
+// threads never wait on each other for a line: the owner appends under its block's own lock
+// (uncontended but for the flusher), and writes the block out when it is full. A flusher thread
+// writes every block out once a second, so that a quiet gateway's lines still appear.
+struct AccessLog::Output {
+  struct Block {
+    std::mutex mutex;
+    std::string bytes;
+  };
 
-// Appends whole lines to a file descriptor in large blocks: one write(2) per 64 KiB of log, or per
-// line when `flush_each_line` (stdout, usually a pipe someone reads as it comes). Lines are the
-// finished JSON from AccessLog::format, so no pattern formatting happens here.
-class LineSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  LineSink(int fd, bool owns_fd, bool flush_each_line)
-      : fd_(fd), owns_fd_(owns_fd), flush_each_line_(flush_each_line) {
-    buffer_.reserve(kBlockBytes + 1024);
+  Output(int fd, bool owns_fd, bool line_by_line)
+      : fd(fd), owns_fd(owns_fd), line_by_line(line_by_line) {
+    if (!line_by_line) flusher = std::thread([this] { flushEverySecond(); });
   }
-  ~LineSink() override {
-    flush_();
-    if (owns_fd_) ::close(fd_);
+  ~Output() {
+    {
+      std::lock_guard lock(stop_mutex);
+      stopping = true;
+    }
+    stop.notify_all();
+    if (flusher.joinable()) flusher.join();
+    for (auto& block : blocks) writeOut(block->bytes);
+    if (owns_fd) ::close(fd);
   }
 
- protected:
-  void sink_it_(const spdlog::details::log_msg& message) override {
-    buffer_.append(message.payload.data(), message.payload.size()).push_back('\n');
-    if (flush_each_line_ || buffer_.size() >= kBlockBytes) flush_();
+  // `line` ends with its newline.
+  void append(std::string_view line) {
+    if (line_by_line) {
+      std::lock_guard lock(line_mutex);
+      writeAll(line);
+      return;
+    }
+    Block& block = ownBlock();
+    std::lock_guard lock(block.mutex);
+    block.bytes.append(line);
+    if (block.bytes.size() >= kBlockBytes) writeOut(block.bytes);
   }
-  void flush_() override {
+
+  // This thread's block, made at its first line. The cache names the Output by a serial number,
+  // never reused, so a thread cannot reach a block of an Output that is gone.
+  Block& ownBlock() {
+    thread_local std::uint64_t cached_serial = 0;
+    thread_local Block* cached = nullptr;
+    if (cached_serial == serial) return *cached;
+    std::lock_guard lock(blocks_mutex);
+    blocks.push_back(std::make_unique<Block>());
+    blocks.back()->bytes.reserve(kBlockBytes + 4096);
+    cached_serial = serial;
+    cached = blocks.back().get();
+    return *cached;
+  }
+
+  void flushEverySecond() {
+    std::unique_lock lock(stop_mutex);
+    while (!stop.wait_for(lock, std::chrono::seconds(1), [this] { return stopping; })) {
+      std::lock_guard blocks_lock(blocks_mutex);
+      for (auto& block : blocks) {
+        std::lock_guard block_lock(block->mutex);
+        writeOut(block->bytes);
+      }
+    }
+  }
+
+  void writeOut(std::string& bytes) const {
+    writeAll(bytes);
+    bytes.clear();
+  }
+  // A full disk or closed pipe must not stall requests: what cannot be written is dropped.
+  void writeAll(std::string_view bytes) const {
     std::size_t written = 0;
-    while (written < buffer_.size()) {
-      ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    while (written < bytes.size()) {
+      ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // a full disk or closed pipe must not stall requests: drop the block
+      if (n <= 0) break;
       written += static_cast<std::size_t>(n);
     }
-    buffer_.clear();
   }
 
- private:
   static constexpr std::size_t kBlockBytes = 64 * 1024;
-  int fd_;
-  bool owns_fd_;
-  bool flush_each_line_;
-  std::string buffer_;
+  static inline std::atomic<std::uint64_t> next_serial{1};
+  const int fd;
+  const bool owns_fd;
+  const bool line_by_line;
+  const std::uint64_t serial = next_serial++;
+  std::mutex line_mutex;
+  std::mutex blocks_mutex;
+  std::vector<std::unique_ptr<Block>> blocks;
+  std::mutex stop_mutex;
+  std::condition_variable stop;
+  bool stopping = false;
+  std::thread flusher;
 };
-
-}  // namespace
 
 AccessLog::AccessLog(const std::string& path) {
   if (path.empty()) return;
-  std::shared_ptr<LineSink> sink;
   if (path == "-") {
-    sink = std::make_shared<LineSink>(STDOUT_FILENO, false, true);
-  } else {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      throw std::runtime_error("cannot open access log '" + path + "': " + std::strerror(errno));
-    }
-    sink = std::make_shared<LineSink>(fd, true, false);
+    output_ = std::make_unique<Output>(STDOUT_FILENO, false, true);
+    return;
   }
-  static std::atomic<int> instances{0};
-  logger_ = std::make_shared<spdlog::logger>("access-" + std::to_string(instances++), sink);
-  logger_->set_level(spdlog::level::info);
-  // A file is flushed at least once a second so that a quiet gateway's lines still appear.
-  if (path != "-") {
-    spdlog::register_logger(logger_);
-    spdlog::flush_every(std::chrono::seconds(1));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::runtime_error("cannot open access log '" + path + "': " + std::strerror(errno));
   }
+  output_ = std::make_unique<Output>(fd, true, false);
 }
 
-AccessLog::~AccessLog() {
-  if (logger_) spdlog::drop(logger_->name());
-}
+AccessLog::~AccessLog() = default;
 
 void AccessLog::write(const server::ExchangeRecord& record) const {
-  if (!logger_) return;
-  // One clock reading serves spdlog's record and the line's own timestamp.
-  auto now = std::chrono::system_clock::now();
+  if (!output_) return;
   // Reused, and never cut: formatting allocates and clears nothing once warm.
   thread_local std::string line;
   LineWriter writer(line, 0);
-  writeLine(writer, record, now);
-  logger_->log(now, spdlog::source_loc{}, spdlog::level::info,
-               std::string_view(line.data(), writer.size()));
+  writeLine(writer, record, std::chrono::system_clock::now());
+  writer.literal("\n");
+  output_->append(std::string_view(line.data(), writer.size()));
 }
 
 }  // namespace costgate::log

@@ -1,5 +1,5 @@
 #pragma once
-// One JSON line per request, written through spdlog so file output is buffered and thread-safe.
+// One JSON line per request: to stdout line by line, or to a file in blocks of 64 KiB per thread.
 
 #include <chrono>
 #include <memory>
@@ -9,15 +9,12 @@
 #include "costgate/log/fields.h"
 #include "costgate/server/exchange_record.h"
 
-namespace spdlog {
-class logger;
-}
-
 namespace costgate::log {
 
 class AccessLog {
  public:
-  // `path`: "-" for stdout, "" to disable, otherwise a file appended to.
+  // `path`: "-" for stdout, "" to disable, otherwise a file appended to (throws when it cannot be
+  // opened).
   explicit AccessLog(const std::string& path);
   ~AccessLog();
   void write(const server::ExchangeRecord& record) const;
@@ -29,7 +26,8 @@ class AccessLog {
                          std::chrono::system_clock::time_point at);
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
+  struct Output;
+  std::unique_ptr<Output> output_;
 };
 
 }  // namespace costgate::log

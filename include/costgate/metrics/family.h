@@ -3,6 +3,7 @@
 // lock or an allocation once a thread has seen them: prometheus::Family::Add hashes the labels and
 // locks on every call, which would be on every request's path.
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
@@ -34,6 +35,14 @@ class Family {
 
   // The series with these label values, one per label name, in their order.
   Metric& with(std::initializer_list<std::string_view> values) {
+    thread_local std::vector<Series> caches;  // by family id
+    if (caches.size() <= id_) caches.resize(id_ + 1);
+    Series& series = caches[id_];
+    // Most requests name one of the few series the requests before named (a request's token
+    // types, say): compared value by value, before any key is made.
+    for (const auto& recent : series.recent) {
+      if (recent.metric && sameValues(recent.values, values)) return *recent.metric;
+    }
     thread_local std::string key;
     key.clear();
     for (std::string_view value : values) {  // length-prefixed: no value can fake a boundary
@@ -41,14 +50,12 @@ class Family {
       key.append(length, std::to_chars(length, length + sizeof(length), value.size()).ptr);
       key.append(1, ':').append(value);
     }
-    thread_local std::unordered_map<std::uint64_t, Series> caches;
-    Series& series = caches[id_];
-    if (series.last && series.last_key == key) return *series.last;
     auto found = series.by_key.find(key);
     Metric* metric = found != series.by_key.end() ? found->second : &add(values);
     if (found == series.by_key.end()) series.by_key.emplace(key, metric);
-    series.last_key = key;
-    series.last = metric;
+    auto& replaced = series.recent[series.next_replaced++ % series.recent.size()];
+    replaced.values.assign(values.begin(), values.end());
+    replaced.metric = metric;
     return *metric;
   }
 
@@ -61,10 +68,23 @@ class Family {
   };
   struct Series {
     std::unordered_map<std::string, Metric*, KeyHash, std::equal_to<>> by_key;
-    // Most requests name the same series as the one before: checked before hashing.
-    std::string last_key;
-    Metric* last = nullptr;
+    struct Recent {
+      std::vector<std::string> values;
+      Metric* metric = nullptr;
+    };
+    std::array<Recent, 4> recent;
+    std::size_t next_replaced = 0;
   };
+
+  static bool sameValues(const std::vector<std::string>& last,
+                         std::initializer_list<std::string_view> values) {
+    if (last.size() != values.size()) return false;
+    auto value = values.begin();
+    for (const std::string& seen : last) {
+      if (seen != *value++) return false;
+    }
+    return true;
+  }
 
   Metric& add(std::initializer_list<std::string_view> values) {
     prometheus::Labels labels;

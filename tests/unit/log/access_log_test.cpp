@@ -1,6 +1,16 @@
 #include "costgate/log/access_log.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -73,6 +83,65 @@ TEST(AccessLog, EscapesControlCharacters) {
   std::string out;
   appendJsonString(out, std::string("a\x01\tb\\", 5));
   EXPECT_EQ(out, "\"a\\u0001\\tb\\\\\"");
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string tempPath() {
+  char path[] = "/tmp/costgate-access-log-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ::close(fd);
+  return path;
+}
+
+TEST(AccessLog, AFileGetsEveryLineOfEveryThreadWholeByTheTimeItCloses) {
+  const std::string path = tempPath();
+  constexpr int kThreads = 4;
+  constexpr int kLines = 3000;  // several 64 KiB blocks per thread
+  {
+    AccessLog log(path);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&log, t] {
+        for (int i = 0; i < kLines; ++i) {
+          server::ExchangeRecord record;
+          record.request_id = std::to_string(t) + "-" + std::to_string(i);
+          record.target = std::string(40, 'x');
+          log.write(record);
+        }
+      });
+    }
+    for (auto& writer : writers) writer.join();
+  }
+  std::istringstream lines(readFile(path));
+  std::set<std::string> ids;
+  for (std::string line; std::getline(lines, line);) {
+    auto parsed = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << line;
+    ids.insert(parsed["request_id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kLines));
+  ::unlink(path.c_str());
+}
+
+TEST(AccessLog, AQuietFileStillGetsItsLinesWithinAboutASecond) {
+  const std::string path = tempPath();
+  AccessLog log(path);
+  server::ExchangeRecord record;
+  record.request_id = "quiet";
+  log.write(record);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (readFile(path).find("\"quiet\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(readFile(path).find("\"request_id\":\"quiet\""), std::string::npos);
+  ::unlink(path.c_str());
 }
 
 }  // namespace
