@@ -573,7 +573,11 @@ class Loader {
   static void readFilters(SettingsReader& reader, const std::vector<Field>& entries,
                           std::vector<FilterSpec>* filters) {
     for (const Field& entry : entries) {
-      FilterSpec spec{.name = "", .settings = YAML::Node(), .mark = entry.mark(), .models = {}};
+      FilterSpec spec{.name = "",
+                      .settings = YAML::Node(),
+                      .mark = entry.mark(),
+                      .models = {},
+                      .fallbacks = {}};
       if (auto error = readFilter(entry, &spec)) {
         reader.fail(*std::move(error));
         return;

@@ -50,9 +50,14 @@ std::variant<Chain, config::ConfigError> buildChain(
     FilterEnvironment environment) {
   std::vector<std::unique_ptr<Filter>> filters;
   std::map<std::string, std::optional<pricing::Price>> models;
-  for (const auto& [name, route] : config.models) models.emplace(name, route.price);
+  std::map<std::string, std::vector<std::string>> fallbacks;
+  for (const auto& [name, route] : config.models) {
+    models.emplace(name, route.price);
+    if (!route.fallbacks.empty()) fallbacks.emplace(name, route.fallbacks);
+  }
   for (auto spec : config.filters) {
     spec.models = models;
+    spec.fallbacks = fallbacks;
     auto factory = registry.find(spec.name);
     if (factory == registry.end()) {
       std::string known;

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startGateway, startRedis, postJson, assertOpenAIError, sleep } from './harness.mjs';
+import { startMock, startGateway, startRedis, postJson, assertOpenAIError, sleep, freePort, until } from './harness.mjs';
 
 let mock;
 
@@ -96,6 +96,57 @@ test('thresholds warn, then degrade to a cheaper model, then refuse with 429 unt
     await sleep(50);
     const charged = gateway.accessLog().reduce((sum, l) => sum + (l.cost_usd ?? 0), 0);
     assert.ok(Math.abs(charged - Number(budget.spent_usd)) < 1e-9, `${charged} vs ${budget.spent_usd}`);
+  } finally {
+    await gateway.stop();
+  }
+});
+
+test('a reservation covers the dearer fallback: concurrent requests that fail over stay within the budget', async () => {
+  // mock-cheap's only backend refuses connections, so every call fails over to mock-dear, 16x the
+  // price. Reserving only mock-cheap's worst case let all 16 through at 3x the budget.
+  const dead = await freePort();
+  const gateway = await startGateway(`server:
+  listen: 127.0.0.1:0
+  threads: 2
+backends:
+  mock:
+    url: ${mock.url}/v1
+  dead:
+    url: http://127.0.0.1:${dead}/v1
+upstream: {attempts: 1}
+models:
+  mock-cheap:
+    backend: dead
+    price: {input: 1, output: 2}
+    fallbacks: [mock-dear]
+  mock-dear:
+    backend: mock
+    price: {input: 16, output: 32}
+admin:
+  api_key: admin-secret
+filters:
+  - tagging: {defaults: {feature: support, team: core, env: test}}
+  - budget:
+      budgets: [{name: core-day, match: {team: [core]}, amount_usd: 0.004, window: day}]
+log_level: warn
+`);
+  try {
+    const answers = await Promise.all(Array.from({ length: 16 }, () => chat(gateway, { model: 'mock-cheap', max_tokens: 40 })));
+    const served = answers.filter((a) => a.status === 200);
+    for (const answer of answers.filter((a) => a.status !== 200)) {
+      assertOpenAIError(answer, 429, 'rate_limit_error', 'budget_exceeded');
+    }
+    assert.ok(served.length >= 1, 'what fits is served');
+    assert.ok(served.every((a) => a.headers.get('x-costgate-model') === 'mock-dear'), 'by the fallback');
+    const admin = await (await fetch(`${gateway.url}/admin/budgets`, { headers: { authorization: 'Bearer admin-secret' } })).json();
+    const [budget] = admin.budgets;
+    assert.ok(Number(budget.spent_usd) > 0);
+    assert.ok(Number(budget.spent_usd) <= 0.004, `spent ${budget.spent_usd} of a $0.004 budget`);
+    assert.equal(Number(budget.reserved_usd), 0, 'every hold settled');
+    // What the ledger holds is what the access log charged.
+    await until('every answer logged', () => gateway.accessLog().filter((l) => l.route === 'chat_completions').length === 16);
+    const charged = gateway.accessLog().reduce((sum, line) => sum + Math.round(Number(line.cost_usd ?? 0) * 1e6), 0);
+    assert.equal(charged, Math.round(Number(budget.spent_usd) * 1e6));
   } finally {
     await gateway.stop();
   }

@@ -101,8 +101,10 @@ struct FilterSpec {
   YAML::Node settings;  // the filter's own block (may be null)
   SourceMark mark;
   // The gateway's models and their prices (none: unpriced), for settings that name a model or
-  // price a request (set by buildChain).
+  // price a request, and each model's fallbacks, for filters that bound what a request may cost
+  // (both set by buildChain).
   std::map<std::string, std::optional<pricing::Price>> models;
+  std::map<std::string, std::vector<std::string>> fallbacks;
 };
 
 // How calls to backends are retried and failing deployments set aside (every model's).

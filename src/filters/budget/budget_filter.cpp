@@ -206,6 +206,7 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
   for (const auto& [name, price] : spec.models) {
     if (price) config.prices.emplace(name, *price);
   }
+  config.fallbacks = spec.fallbacks;
   config::SettingsReader reader(spec);
   const config::Section settings = reader.root(kSettingsKeys);
   pipeline::readStore(settings, "ledger", &config.redis);
@@ -433,18 +434,26 @@ std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(
                              ledger_ns::windowAt(ledger_ns::WindowKind::kMinute, *utc_, plan->now));
   }
   if (plan->budgets.empty() && plan->rates.empty()) return nullptr;
-  // The worst case: every model a cascade may try, each at the request's output cap.
+  // The worst case: every model a cascade may try, each at the request's output cap and at the
+  // dearest of it and the fallbacks the gateway may call in its place (one of them answers).
   const std::int64_t input = inputTokens(ctx);
   const std::int64_t output = outputCap(ctx, config_.assumed_output_tokens);
   const std::vector<std::string> models =
       ctx.cascade ? ctx.cascade->models : std::vector<std::string>{routedModel(ctx)};
-  auto worstOf = [&](const std::string& model, std::int64_t cap) {
+  auto costAt = [&](const std::string& model, std::int64_t cap) {
     auto price = config_.prices.find(model);
     if (price == config_.prices.end()) return pricing::Micros{0};
     pricing::Usage usage;
     usage.prompt_tokens = static_cast<std::uint64_t>(input);
     usage.completion_tokens = static_cast<std::uint64_t>(cap);
     return pricing::costOf(price->second, usage);
+  };
+  auto worstOf = [&](const std::string& model, std::int64_t cap) {
+    pricing::Micros worst = costAt(model, cap);
+    if (auto fallbacks = config_.fallbacks.find(model); fallbacks != config_.fallbacks.end()) {
+      for (const auto& fallback : fallbacks->second) worst = std::max(worst, costAt(fallback, cap));
+    }
+    return worst;
   };
   for (const auto& model : models) {
     plan->worst_cost = pricing::addSaturating(plan->worst_cost, worstOf(model, output));

@@ -1,7 +1,8 @@
 #pragma once
 // The budget breaker: USD budgets per scope and window, and rate limits, held by reservation.
 // Before a call its worst-case cost (exact input tokens x input price + output cap x output
-// price, for every model a cascade may try) is reserved atomically against every budget whose
+// price, for every model a cascade may try, each at the dearest of it and its fallbacks) is
+// reserved atomically against every budget whose
 // scope matches; after it, the reservation is settled to what the request was charged
 // (ctx.charged). Thresholds act on the share of the budget already spent or reserved: warn (a
 // header), degrade (a cheaper model, a tighter cap), open (429 budget_exceeded until the window
@@ -69,7 +70,8 @@ struct BudgetConfig {
   std::int64_t assumed_output_tokens = 4096;  // the output cap of a request that sets none
   std::vector<Budget> budgets;
   std::vector<RateLimit> rate_limits;
-  std::map<std::string, pricing::Price> prices;  // of the gateway's models, by name
+  std::map<std::string, pricing::Price> prices;               // of the gateway's models, by name
+  std::map<std::string, std::vector<std::string>> fallbacks;  // of the gateway's models
 };
 
 std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::FilterSpec& spec);

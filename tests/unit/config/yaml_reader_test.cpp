@@ -405,7 +405,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
   const FilterSpec spec{.name = "tagging",
                         .settings = file["filters"][0]["tagging"],
                         .mark = {.file = "gateway.yaml", .line = 2, .column = 5},
-                        .models = {}};
+                        .models = {},
+                        .fallbacks = {}};
   {
     SettingsReader reader(spec);
     reader.root(kKeys).section("headers", kTags);
@@ -417,7 +418,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
     const FilterSpec typo{.name = "tagging",
                           .settings = YAML::Load("max_lenght: 3\n"),
                           .mark = {.file = "gateway.yaml", .line = 0, .column = 0},
-                          .models = {}};
+                          .models = {},
+                          .fallbacks = {}};
     SettingsReader reader(typo);
     reader.root(kKeys);
     expectError(reader.error(), 1, 1,
@@ -427,7 +429,8 @@ TEST(SettingsReader, FilterSettingsArePrefixedWithTheFilterName) {
     const FilterSpec scalar{.name = "tagging",
                             .settings = YAML::Load("[1, 2]"),
                             .mark = {.file = "gateway.yaml", .line = 2, .column = 5},
-                            .models = {}};
+                            .models = {},
+                            .fallbacks = {}};
     SettingsReader reader(scalar);
     unsigned max_length = 0;
     reader.root(kKeys).integer("max_length", 1, 9, &max_length);
@@ -441,7 +444,8 @@ TEST(SettingsReader, FilterWithoutSettingsReadsAsEmpty) {
     const FilterSpec spec{.name = "cache",
                           .settings = settings,
                           .mark = {.file = "gateway.yaml", .line = 7, .column = 5},
-                          .models = {}};
+                          .models = {},
+                          .fallbacks = {}};
     SettingsReader reader(spec);
     const Section root = reader.root(kKeys);
     EXPECT_TRUE(root.fields().empty());

@@ -176,6 +176,24 @@ TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   EXPECT_GE(filter.status()->at(0).reserved, 22'000);
 }
 
+TEST(BudgetFilter, AModelIsReservedAtTheDearestOfItAndItsFallbacks) {
+  Time now = utc(2026, 6, 15, 12);
+  auto spec = specOf("      budgets: [{name: day, amount_usd: 1, window: day}]\n");
+  spec.fallbacks = {{"m", {"cheap", "big"}}};
+  auto parsed = parseBudgetConfig(spec);
+  ASSERT_TRUE(std::holds_alternative<BudgetConfig>(parsed));
+  BudgetFilter filter(std::get<BudgetConfig>(std::move(parsed)), test_data::testMetrics(), nullptr,
+                      [&] { return now; });
+  Request request(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
+  ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
+  // "big" answers if "m" fails: 1000 output tokens at $20/M, plus the input, not at $2/M.
+  EXPECT_GE(filter.status()->at(0).reserved, 20'000);
+  EXPECT_LT(filter.status()->at(0).reserved, 21'000);
+  // A request that cannot afford the fallback is refused before anything is called.
+  Request dear(chat("m", 60'000), pipeline::Route::kChatCompletions, nullptr, kTags);
+  EXPECT_EQ(filter.onRequest(dear.ctx), FilterStatus::kRespond);  // $1.2 worst case, not $0.12
+}
+
 TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
   Time now = utc(2026, 6, 15, 12);
   BudgetFilter filter(

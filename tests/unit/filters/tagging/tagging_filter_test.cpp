@@ -200,7 +200,8 @@ TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
       .name = "tagging",
       .settings = YAML::Load("headers:\n  team: X-Squad\nmax_length: x\n"),
       .mark = {},
-      .models = {}};
+      .models = {},
+      .fallbacks = {}};
   auto parsed = parseTaggingConfig(spec);
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(parsed));
   const auto& error = std::get<config::ConfigError>(parsed);
