@@ -34,6 +34,7 @@ struct LineRecord {
   std::set<std::pair<Clock::time_point, std::string>> expiry_order;  // of `holds`
   // Expired and not yet settled: a late settle still charges them.
   std::unordered_set<std::string> lapsed;
+  std::unordered_set<std::string> charged;  // ids of charges made, each charged once
 };
 
 }  // namespace
@@ -116,7 +117,7 @@ ReserveResult MemoryLedger::reserve(const std::vector<Line>& lines, std::int64_t
 }
 
 bool MemoryLedger::settle(const Reservation& reservation, std::int64_t actual,
-                          Clock::time_point now) {
+                          Clock::time_point now, std::vector<LineState>* after) {
   actual = std::max<std::int64_t>(actual, 0);
   std::lock_guard lock(state_->mutex);
   state_->dropEnded(now);
@@ -132,16 +133,24 @@ bool MemoryLedger::settle(const Reservation& reservation, std::int64_t actual,
     }
     record->spent = addSaturating(record->spent, actual);
   }
+  if (after != nullptr) {
+    after->clear();
+    for (const std::string& key : reservation.keys) {
+      const LineRecord* record = state_->existing(key, now);
+      after->push_back(record ? LineState{record->spent, record->reserved} : LineState{});
+    }
+  }
   return true;
 }
 
 bool MemoryLedger::charge(const std::vector<Line>& lines, std::int64_t amount,
-                          Clock::time_point now) {
+                          Clock::time_point now, const std::string& id) {
   amount = std::max<std::int64_t>(amount, 0);
   std::lock_guard lock(state_->mutex);
   state_->dropEnded(now);
   for (const Line& line : lines) {
     LineRecord& record = state_->written(line, now);
+    if (!record.charged.insert(id).second) continue;
     record.spent = addSaturating(record.spent, amount);
   }
   return true;

@@ -79,10 +79,10 @@ return {1, 0}
 )lua";
 
 // ARGV: now, id, actual. Charges each line that still knows the id (holding or expired), once.
-// Returns how many lines it charged.
+// Returns how many lines it charged, then each line's spent and reserved after it.
 constexpr std::string_view kSettle = R"lua(
 local id, actual = ARGV[2], ARGV[3]
-local charged = 0
+local out = {0}
 for i = 1, lines do
   tidy(i)
   local totals, holds, expiries = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
@@ -93,18 +93,28 @@ for i = 1, lines do
       redis.call('HDEL', holds, id)
     end
     redis.call('HINCRBY', totals, 'spent', actual)
-    charged = charged + 1
+    out[1] = out[1] + 1
   end
+  local state = redis.call('HMGET', totals, 'spent', 'reserved')
+  out[2 * i] = state[1] or '0'
+  out[2 * i + 1] = state[2] or '0'
 end
-return charged
+return out
 )lua";
 
-// ARGV: now, amount, then per line: drop_at.
+// KEYS: the three keys of each line, then each line's set of the charge ids it took (K:charged).
+// ARGV: now, amount, id, then per line: drop_at. Charges each line once per id.
 constexpr std::string_view kCharge = R"lua(
+lines = #KEYS / 4
 for i = 1, lines do
   tidy(i)
-  redis.call('HINCRBY', KEYS[3 * i - 2], 'spent', ARGV[2])
-  keepUntil(i, ARGV[2 + i])
+  local charged = KEYS[3 * lines + i]
+  if redis.call('SADD', charged, ARGV[3]) == 1 then
+    redis.call('HINCRBY', KEYS[3 * i - 2], 'spent', ARGV[2])
+  end
+  local drop_at = ARGV[3 + i]
+  keepUntil(i, drop_at)
+  if drop_at == '' then redis.call('PERSIST', charged) else redis.call('PEXPIREAT', charged, drop_at) end
 end
 return lines
 )lua";
@@ -206,9 +216,6 @@ std::variant<redis::Reply, Error> evaluate(LoadedConnection& loaded, Script scri
   return reply;
 }
 
-// Whether a script may be sent again after a failure that may have reached Redis.
-enum class Resend { kIdempotent, kNever };
-
 }  // namespace
 
 struct RedisLedger::Shared {
@@ -242,13 +249,15 @@ struct RedisLedger::Shared {
 
   // The script's reply; nullopt when Redis could not be reached or refused the script.
   std::optional<redis::Reply> run(Script script, const std::vector<std::string>& keys,
-                                  const std::vector<std::string>& args, Resend resend) {
+                                  const std::vector<std::string>& args) {
     const auto started = std::chrono::steady_clock::now();
     std::optional<LoadedConnection> connection = take();
     if (!connection) return std::nullopt;
     auto reply = evaluate(*connection, script, keys, args);
     bool timeouts_cut = false;
-    if (std::holds_alternative<Error>(reply) && resend == Resend::kIdempotent) {
+    // Every script is safe to send again (a reservation and a charge are recognised by their id, a
+    // settle charges once, a read changes nothing).
+    if (std::holds_alternative<Error>(reply)) {
       // The connection broke (reset, closed between the check and the command): one new one, if
       // the call has at least half its time left, and with only what is left as its timeouts.
       const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -293,7 +302,7 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
       args.push_back(dropAtOf(line.window_end));
       reservation.keys.push_back(line.key);
     }
-    auto reply = shared_->run(kReserveScript, keys, args, Resend::kIdempotent);
+    auto reply = shared_->run(kReserveScript, keys, args);
     if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2) {
       return ReserveResult{};
     }
@@ -311,33 +320,48 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
   }
 }
 
-bool RedisLedger::settle(const Reservation& reservation, std::int64_t actual,
-                         Clock::time_point now) {
+bool RedisLedger::settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+                         std::vector<LineState>* after) {
   try {
     if (reservation.keys.empty()) return true;
     std::vector<std::string> keys;
     for (const std::string& key : reservation.keys) appendLineKeys(keys, key);
     const std::vector<std::string> args = {millisOf(now), reservation.id,
                                            std::to_string(std::max<std::int64_t>(actual, 0))};
-    auto reply = shared_->run(kSettleScript, keys, args, Resend::kIdempotent);
-    return reply && reply->type == redis::Reply::Type::kInteger;
+    auto reply = shared_->run(kSettleScript, keys, args);
+    const std::size_t lines = reservation.keys.size();
+    if (!reply || reply->type != redis::Reply::Type::kArray ||
+        reply->elements.size() != 1 + 2 * lines) {
+      return false;
+    }
+    if (after != nullptr) {
+      after->clear();
+      for (std::size_t i = 0; i < lines; ++i) {
+        auto spent = integerOf(reply->elements[1 + 2 * i]);
+        auto reserved = integerOf(reply->elements[2 + 2 * i]);
+        after->push_back(LineState{spent.value_or(0), reserved.value_or(0)});
+      }
+    }
+    return true;
   } catch (const std::exception&) {
     return false;
   }
 }
 
-bool RedisLedger::charge(const std::vector<Line>& lines, std::int64_t amount,
-                         Clock::time_point now) {
+bool RedisLedger::charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+                         const std::string& id) {
   try {
     if (lines.empty()) return true;
     std::vector<std::string> keys;
     std::vector<std::string> args = {millisOf(now),
-                                     std::to_string(std::max<std::int64_t>(amount, 0))};
+                                     std::to_string(std::max<std::int64_t>(amount, 0)), id};
     for (const Line& line : lines) {
       appendLineKeys(keys, line.key);
       args.push_back(dropAtOf(line.window_end));
     }
-    auto reply = shared_->run(kChargeScript, keys, args, Resend::kNever);
+    for (const Line& line : lines) keys.push_back(line.key + ":charged");
+    // The id makes it safe to send again.
+    auto reply = shared_->run(kChargeScript, keys, args);
     return reply && reply->type == redis::Reply::Type::kInteger;
   } catch (const std::exception&) {
     return false;
@@ -350,7 +374,7 @@ std::optional<std::vector<LineState>> RedisLedger::read(const std::vector<std::s
     if (keys.empty()) return std::vector<LineState>{};
     std::vector<std::string> line_keys;
     for (const std::string& key : keys) appendLineKeys(line_keys, key);
-    auto reply = shared_->run(kReadScript, line_keys, {millisOf(now)}, Resend::kIdempotent);
+    auto reply = shared_->run(kReadScript, line_keys, {millisOf(now)});
     if (!reply || reply->type != redis::Reply::Type::kArray ||
         reply->elements.size() != 2 * keys.size()) {
       return std::nullopt;

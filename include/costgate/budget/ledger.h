@@ -72,14 +72,19 @@ class Ledger {
                                 Clock::time_point now, std::chrono::seconds hold) = 0;
 
   // Releases the reservation's hold and adds `actual` (which may exceed the amount held) to spent
-  // on each of its lines, once: see above. False only when the ledger is unavailable.
-  virtual bool settle(const Reservation& reservation, std::int64_t actual,
-                      Clock::time_point now) = 0;
+  // on each of its lines, once: see above. False only when the ledger is unavailable, in which
+  // case the settle may or may not have been made (sending it again is safe). When `after` is
+  // given and the settle succeeded, it gets the state of each of the reservation's lines after it,
+  // in the order of its keys.
+  virtual bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+                      std::vector<LineState>* after = nullptr) = 0;
 
-  // Adds `amount` to spent on every line, without a reservation (costs found after the fact). False
-  // when the ledger is unavailable, in which case the charge may or may not have been made.
-  virtual bool charge(const std::vector<Line>& lines, std::int64_t amount,
-                      Clock::time_point now) = 0;
+  // Adds `amount` to spent on every line, without a reservation (costs found after the fact, such
+  // as what a replica charged on its own while the shared ledger was down), once per `id`: a
+  // charge sent again with the same id changes nothing, however often the first one's answer was
+  // lost. False when the ledger is unavailable (sending it again is safe).
+  virtual bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+                      const std::string& id) = 0;
 
   // Each key's state, in order (zeros for a line never written or dropped); nullopt when
   // unavailable.

@@ -20,8 +20,10 @@ class MemoryLedger final : public Ledger {
   // Never unavailable.
   ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
                         std::chrono::seconds hold) override;
-  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now) override;
-  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now) override;
+  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+              std::vector<LineState>* after = nullptr) override;
+  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+              const std::string& id) override;
   std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
                                              Clock::time_point now) override;
 

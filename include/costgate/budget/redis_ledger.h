@@ -4,8 +4,10 @@
 // several lines is all or nothing across replicas. For a line with key K:
 //
 //   K             hash: spent, reserved (the sum of the live holds), drop_at (ms: window end +
-//   grace) K:holds       hash: reservation id -> amount, for the live holds K:expiries    sorted
-//   set: reservation id -> expiry (ms); +inf once expired and not yet settled
+//                 grace)
+//   K:holds       hash: reservation id -> amount, for the live holds
+//   K:expiries    sorted set: reservation id -> expiry (ms); +inf once expired and not yet settled
+//   K:charged     set: ids of the charges (without reservation) the line took
 //
 // Every script first drops the lines whose drop_at has passed and releases the holds that expired,
 // both by the caller's `now`; Redis also expires the three keys at drop_at (PEXPIREAT, by its own
@@ -16,10 +18,10 @@
 // when none is idle. Every connect, write and read waits at most `timeout`, and a down or silent
 // Redis fails the first of them, so a call gives up within about the timeout (refused connections
 // at once). An idle connection Redis closed (a restart) is replaced by one new connection before
-// use; a connection that breaks during a call is replaced once, with what is left of the timeout,
-// and only for calls that are safe to resend (a reservation is recognised by its id, a settle
-// charges once, a read changes nothing), never for a charge. Nothing throws: a failure is
-// kUnavailable, false or nullopt.
+// use; a connection that breaks during a call is replaced once, with what is left of the timeout
+// (every call is safe to resend: a reservation and a charge are recognised by their id, a settle
+// charges once, a read changes nothing). Nothing throws: a failure is kUnavailable, false or
+// nullopt.
 
 #include <chrono>
 #include <cstddef>
@@ -42,8 +44,10 @@ class RedisLedger final : public Ledger {
 
   ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
                         std::chrono::seconds hold) override;
-  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now) override;
-  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now) override;
+  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+              std::vector<LineState>* after = nullptr) override;
+  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+              const std::string& id) override;
   std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
                                              Clock::time_point now) override;
 

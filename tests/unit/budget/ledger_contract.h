@@ -153,7 +153,7 @@ TYPED_TEST_P(LedgerContract, LateSettleStillChargesAnExpiredReservation) {
 
 TYPED_TEST_P(LedgerContract, ChargeAddsToSpentWithoutAReservation) {
   const std::vector<Line> lines = {this->line("team", 100), this->line("user", 1000)};
-  EXPECT_TRUE(this->ledger->charge(lines, 70, this->start));
+  EXPECT_TRUE(this->ledger->charge(lines, 70, this->start, "charge-1"));
   EXPECT_EQ(this->states({this->key("team"), this->key("user")}, this->start),
             (std::vector<LineState>{{70, 0}, {70, 0}}));
 
@@ -163,9 +163,30 @@ TYPED_TEST_P(LedgerContract, ChargeAddsToSpentWithoutAReservation) {
   this->reserved(lines, 30, this->start);
 }
 
+TYPED_TEST_P(LedgerContract, AChargeIsMadeOncePerId) {
+  const std::vector<Line> lines = {this->line("team", 100), this->line("user", 1000)};
+  EXPECT_TRUE(this->ledger->charge(lines, 20, this->start, "owed-1"));
+  EXPECT_TRUE(this->ledger->charge(lines, 20, this->start, "owed-1"));  // its answer was lost
+  EXPECT_TRUE(this->ledger->charge({lines[1]}, 20, this->start + 1s, "owed-1"));
+  EXPECT_TRUE(this->ledger->charge(lines, 5, this->start, "owed-2"));
+  EXPECT_EQ(this->states({this->key("team"), this->key("user")}, this->start + 1s),
+            (std::vector<LineState>{{25, 0}, {25, 0}}));
+}
+
+TYPED_TEST_P(LedgerContract, ASettleTellsTheLinesAfterIt) {
+  const std::vector<Line> lines = {this->line("team", 100), this->line("user", 1000)};
+  Reservation first = this->reserved(lines, 30, this->start);
+  Reservation second = this->reserved({lines[1]}, 40, this->start);
+  std::vector<LineState> after;
+  EXPECT_TRUE(this->ledger->settle(first, 12, this->start, &after));
+  EXPECT_EQ(after, (std::vector<LineState>{{12, 0}, {12, 40}}));
+  EXPECT_TRUE(this->ledger->settle(second, 7, this->start, &after));
+  EXPECT_EQ(after, (std::vector<LineState>{{19, 0}}));
+}
+
 TYPED_TEST_P(LedgerContract, ZeroAlwaysFitsAndStillSettles) {
   const std::vector<Line> lines = {this->line("team", 100)};
-  EXPECT_TRUE(this->ledger->charge(lines, 150, this->start));
+  EXPECT_TRUE(this->ledger->charge(lines, 150, this->start, "charge-2"));
   Reservation nothing = this->reserved(lines, 0, this->start);
   EXPECT_EQ(nothing.amount, 0);
   EXPECT_EQ(this->state("team", this->start), (LineState{150, 0}));
@@ -175,11 +196,11 @@ TYPED_TEST_P(LedgerContract, ZeroAlwaysFitsAndStillSettles) {
 
 TYPED_TEST_P(LedgerContract, NegativeAmountsCountAsZero) {
   const std::vector<Line> lines = {this->line("team", 100)};
-  EXPECT_TRUE(this->ledger->charge(lines, 10, this->start));
+  EXPECT_TRUE(this->ledger->charge(lines, 10, this->start, "charge-3"));
   Reservation reservation = this->reserved(lines, -50, this->start);
   EXPECT_EQ(reservation.amount, 0);
   EXPECT_TRUE(this->ledger->settle(reservation, -5, this->start));
-  EXPECT_TRUE(this->ledger->charge(lines, -5, this->start));
+  EXPECT_TRUE(this->ledger->charge(lines, -5, this->start, "charge-4"));
   EXPECT_EQ(this->state("team", this->start), (LineState{10, 0}));
 }
 
@@ -187,7 +208,7 @@ TYPED_TEST_P(LedgerContract, LinesEndWithTheirWindowAndGrace) {
   const std::vector<Line> lines = {this->line("team", 100)};
   // Held past the end of the window, as a reservation made near its end would be.
   Reservation late = this->reserved(lines, 60, this->start, 3h);
-  EXPECT_TRUE(this->ledger->charge(lines, 30, this->start));
+  EXPECT_TRUE(this->ledger->charge(lines, 30, this->start, "charge-5"));
 
   const auto last_moment = this->window_end + kWindowGrace - 1s;
   EXPECT_EQ(this->state("team", last_moment), (LineState{30, 60}));
@@ -221,7 +242,8 @@ REGISTER_TYPED_TEST_SUITE_P(LedgerContract, ReservesOnEveryLineUpToItsLimit,
                             SettleMovesTheReservationToSpentAtItsActualCost,
                             SettlesEachReservationOnce, ExpiredReservationsStopHolding,
                             LateSettleStillChargesAnExpiredReservation,
-                            ChargeAddsToSpentWithoutAReservation, ZeroAlwaysFitsAndStillSettles,
+                            ChargeAddsToSpentWithoutAReservation, AChargeIsMadeOncePerId,
+                            ASettleTellsTheLinesAfterIt, ZeroAlwaysFitsAndStillSettles,
                             NegativeAmountsCountAsZero, LinesEndWithTheirWindowAndGrace,
                             ReadsUnknownKeysAsZero, GivesEveryReservationItsOwnId);
 

@@ -61,7 +61,7 @@ TEST(RedisLedger, KeysExpireWithTheirWindowPlusTheGrace) {
   const auto now = Clock::now();
   const Line line{"costgate:budget:team:w1", 100, now + 1min};
   ASSERT_EQ(ledger.reserve({line}, 10, now, 60s).status, ReserveStatus::kReserved);
-  ASSERT_TRUE(ledger.charge({Line{"costgate:budget:user:w1", 100, now + 1min}}, 10, now));
+  ASSERT_TRUE(ledger.charge({Line{"costgate:budget:user:w1", 100, now + 1min}}, 10, now, "c1"));
 
   const long long most = std::chrono::milliseconds(1min + kWindowGrace).count();
   for (std::string key : {line.key, line.key + ":holds", line.key + ":expiries",
@@ -84,8 +84,8 @@ TEST(RedisLedger, CountsInExactIntegers) {
   // Past 2^53, where a double would lose the last unit.
   const std::int64_t large = (std::int64_t{1} << 60) + 1;
   const Line line{"costgate:budget:huge:w", large * 4, now + 1h};
-  ASSERT_TRUE(ledger.charge({line}, large, now));
-  ASSERT_TRUE(ledger.charge({line}, large, now));
+  ASSERT_TRUE(ledger.charge({line}, large, now, "c1"));
+  ASSERT_TRUE(ledger.charge({line}, large, now, "c2"));
   auto states = ledger.read({line.key}, now);
   ASSERT_TRUE(states);
   EXPECT_EQ(states->front(), (LineState{2 * large, 0}));
@@ -105,7 +105,7 @@ TEST(RedisLedger, RunsItsScriptsAfterTheServerForgetsThem) {
   replied(server, {"SCRIPT", "FLUSH"});
   EXPECT_TRUE(ledger.settle(*after_flush.reservation, 15, now));
   replied(server, {"SCRIPT", "FLUSH"});
-  EXPECT_TRUE(ledger.charge(lines, 5, now));
+  EXPECT_TRUE(ledger.charge(lines, 5, now, "c1"));
   replied(server, {"SCRIPT", "FLUSH"});
   auto states = ledger.read({lines[0].key}, now);
   ASSERT_TRUE(states);
@@ -177,7 +177,7 @@ TEST(RedisLedger, UnavailableWhileRedisIsDownThenBack) {
             }),
             kPatience);
   EXPECT_LT(timeOf([&] { EXPECT_FALSE(ledger.settle(*before.reservation, 10, now)); }), kPatience);
-  EXPECT_LT(timeOf([&] { EXPECT_FALSE(ledger.charge(lines, 10, now)); }), kPatience);
+  EXPECT_LT(timeOf([&] { EXPECT_FALSE(ledger.charge(lines, 10, now, "c1")); }), kPatience);
   EXPECT_LT(timeOf([&] { EXPECT_FALSE(ledger.read({lines[0].key}, now)); }), kPatience);
 
   // Back, empty (the test server persists nothing).
