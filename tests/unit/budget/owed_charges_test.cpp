@@ -1,0 +1,119 @@
+#include "costgate/budget/owed_charges.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "costgate/budget/memory_ledger.h"
+
+namespace costgate::budget {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A memory ledger that is down while `down` is set: every call fails as Redis's would.
+class SwitchedLedger final : public Ledger {
+ public:
+  std::atomic<bool> down{true};
+  MemoryLedger inner;
+
+  ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+                        std::chrono::seconds hold) override {
+    if (down) return ReserveResult{};
+    return inner.reserve(lines, amount, now, hold);
+  }
+  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+              std::vector<LineState>* after) override {
+    return !down && inner.settle(reservation, actual, now, after);
+  }
+  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+              const std::string& id) override {
+    return !down && inner.charge(lines, amount, now, id);
+  }
+  std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
+                                             Clock::time_point now) override {
+    if (down) return std::nullopt;
+    return inner.read(keys, now);
+  }
+};
+
+const Clock::time_point kNow = Clock::time_point(std::chrono::hours(24 * 20000));
+const Line kTeam{"costgate:budget:team:d1", 1000, kNow + 1h};
+
+OwedCharges::Events counting(std::atomic<int>& owed, std::atomic<int>& paid) {
+  return {.owed = [&owed](const Owed&) { ++owed; },
+          .paid = [&paid](const Owed&) { ++paid; },
+          .pending = {}};
+}
+
+std::unique_ptr<OwedCharges> opened(std::shared_ptr<Ledger> ledger, const std::string& journal,
+                                    OwedCharges::Events events = {},
+                                    std::chrono::milliseconds retry_every = 20ms) {
+  auto made = OwedCharges::open(std::move(ledger), journal, std::move(events), retry_every);
+  if (auto* error = std::get_if<Error>(&made)) {
+    ADD_FAILURE() << error->message;
+    return nullptr;
+  }
+  return std::move(std::get<std::unique_ptr<OwedCharges>>(made));
+}
+
+TEST(OwedCharges, ASettleThatFailedLandsOnceWhenTheLedgerIsBack) {
+  auto ledger = std::make_shared<SwitchedLedger>();
+  ledger->down = false;
+  auto held = ledger->reserve({kTeam}, 300, kNow, 600s);
+  ASSERT_EQ(held.status, ReserveStatus::kReserved);
+  ledger->down = true;
+  std::atomic<int> owed = 0, paid = 0;
+  auto charges = opened(ledger, "", counting(owed, paid));
+  charges->owe({Owed::Kind::kSettle, *held.reservation, {}, 120, kNow});
+  charges->owe({Owed::Kind::kCharge, Reservation{"local-7", {}, 0}, {kTeam}, 80, kNow});
+  std::this_thread::sleep_for(100ms);  // several retries while down
+  EXPECT_EQ(charges->pending(), 2u);
+  EXPECT_EQ(paid, 0);
+  ledger->down = false;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (charges->pending() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(charges->pending(), 0u);
+  EXPECT_EQ(owed, 2);
+  EXPECT_EQ(paid, 2);
+  charges->retryNow();  // nothing left: nothing charged twice
+  EXPECT_EQ(ledger->inner.read({kTeam.key}, kNow)->at(0), (LineState{200, 0}));
+}
+
+TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
+  char path[] = "/tmp/costgate-journal-XXXXXX";
+  ::close(::mkstemp(path));
+  auto down = std::make_shared<SwitchedLedger>();
+  {
+    auto charges = opened(down, path);
+    charges->owe({Owed::Kind::kCharge, Reservation{"local-1", {}, 0}, {kTeam}, 30, kNow});
+    charges->owe({Owed::Kind::kCharge,
+                  Reservation{"local-2", {}, 0},
+                  {Line{"costgate:budget:forever:all", 5000, Clock::time_point::max()}},
+                  45,
+                  kNow});
+  }
+  auto back = std::make_shared<SwitchedLedger>();
+  back->down = false;
+  {
+    auto charges = opened(back, path, {}, 1h);  // retried here only
+    EXPECT_EQ(charges->pending(), 2u);
+    EXPECT_EQ(charges->retryNow(), 2u);
+  }
+  EXPECT_EQ(back->inner.read({kTeam.key, "costgate:budget:forever:all"}, kNow),
+            (std::vector<LineState>{{30, 0}, {45, 0}}));
+  // Paid, and the journal says so: a third process owes nothing.
+  auto again = opened(back, path, {}, 1h);
+  EXPECT_EQ(again->pending(), 0u);
+  ::unlink(path);
+}
+
+}  // namespace
+}  // namespace costgate::budget
