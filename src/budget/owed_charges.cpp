@@ -83,10 +83,11 @@ std::optional<std::pair<std::string, std::optional<Owed>>> readLine(const std::s
   }
 }
 
-bool send(Ledger& ledger, const Owed& owed) {
-  if (owed.kind == Owed::Kind::kSettle)
-    return ledger.settle(owed.reservation, owed.amount, owed.at);
-  return ledger.charge(owed.lines, owed.amount, owed.at, owed.reservation.id);
+bool sendTo(Ledger& ledger, const Owed& charge, std::vector<LineState>* after) {
+  if (charge.kind == Owed::Kind::kSettle) {
+    return ledger.settle(charge.reservation, charge.amount, charge.at, after);
+  }
+  return ledger.charge(charge.lines, charge.amount, charge.at, charge.reservation.id);
 }
 
 }  // namespace
@@ -94,11 +95,11 @@ bool send(Ledger& ledger, const Owed& owed) {
 std::variant<std::unique_ptr<OwedCharges>, Error> OwedCharges::open(
     std::shared_ptr<Ledger> ledger, std::string journal, Events events,
     std::chrono::milliseconds retry_every) {
-  std::unique_ptr<OwedCharges> owed(
+  std::unique_ptr<OwedCharges> charges(
       new OwedCharges(std::move(ledger), std::move(journal), std::move(events), retry_every));
-  if (!owed->journal_.empty()) {
+  if (!charges->journal_.empty()) {
     // What an earlier process left owed, in the order it was owed.
-    std::ifstream in(owed->journal_);
+    std::ifstream in(charges->journal_);
     std::map<std::string, std::size_t> position;
     std::vector<std::optional<Owed>> found;
     for (std::string text; std::getline(in, text);) {
@@ -114,19 +115,19 @@ std::variant<std::unique_ptr<OwedCharges>, Error> OwedCharges::open(
       }
     }
     for (auto& entry : found) {
-      if (entry) owed->owed_.push_back(std::move(*entry));
+      if (entry) charges->entries_.push_back(Entry{std::move(*entry), true});
     }
-    owed->compactJournal();
-    owed->journal_fd_ =
-        ::open(owed->journal_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (owed->journal_fd_ < 0) {
-      return Error{"cannot open the budget journal '" + owed->journal_ +
+    charges->compactJournal();
+    charges->journal_fd_ =
+        ::open(charges->journal_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (charges->journal_fd_ < 0) {
+      return Error{"cannot open the budget journal '" + charges->journal_ +
                    "': " + std::strerror(errno)};
     }
   }
-  if (owed->events_.pending) owed->events_.pending(owed->owed_.size());
-  owed->retrier_ = std::thread([raw = owed.get()] { raw->retryLoop(); });
-  return owed;
+  if (charges->events_.pending) charges->events_.pending(charges->entries_.size());
+  charges->sender_ = std::thread([raw = charges.get()] { raw->sendLoop(); });
+  return charges;
 }
 
 OwedCharges::OwedCharges(std::shared_ptr<Ledger> ledger, std::string journal, Events events,
@@ -142,70 +143,98 @@ OwedCharges::~OwedCharges() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (retrier_.joinable()) retrier_.join();
-  retryNow();
+  if (sender_.joinable()) sender_.join();
+  sendNow();
+  // What the ledger did not take is in the journal for the next start.
+  std::lock_guard lock(mutex_);
+  for (Entry& entry : entries_) markOwed(entry);
   if (journal_fd_ >= 0) ::close(journal_fd_);
 }
 
-void OwedCharges::owe(Owed owed) {
-  const std::string line = journal_fd_ >= 0 ? journalLine(owed) : std::string();
-  std::size_t pending = 0;
+void OwedCharges::send(Owed charge) {
+  std::vector<Owed> owed;
   {
     std::lock_guard lock(mutex_);
-    owed_.push_back(owed);
-    pending = owed_.size();
-    if (!line.empty()) append(line);
+    entries_.push_back(Entry{std::move(charge), false});
+    // While the ledger is down it is owed (and journaled) at once rather than at the next try.
+    if (ledger_down_) markOwed(entries_.back());
+    owed.swap(newly_owed_);
   }
-  if (events_.owed) events_.owed(owed);
-  if (events_.pending) events_.pending(pending);
+  if (owed.empty()) wake_.notify_all();
+  for (const Owed& each : owed) {
+    if (events_.owed) events_.owed(each);
+  }
 }
 
 std::size_t OwedCharges::pending() const {
   std::lock_guard lock(mutex_);
-  return owed_.size();
+  return entries_.size();
 }
 
-std::size_t OwedCharges::retryNow() {
+std::size_t OwedCharges::sendNow() {
   std::lock_guard sending(send_mutex_);
-  std::vector<Owed> batch;
-  {
-    std::lock_guard lock(mutex_);
-    batch = owed_;
-  }
   std::size_t taken = 0;
-  for (const Owed& owed : batch) {
-    if (!send(*ledger_, owed)) break;
-    ++taken;
+  std::vector<LineState> after;
+  for (;;) {
+    Entry next;
+    {
+      std::lock_guard lock(mutex_);
+      if (entries_.empty()) break;
+      next = entries_.front();  // stays queued while it is in flight
+    }
+    after.clear();
+    const bool landed = sendTo(*ledger_, next.charge, &after);
+    std::vector<Owed> owed;
     std::size_t pending = 0;
     {
       std::lock_guard lock(mutex_);
-      const std::string name = identity(owed);
-      auto found = std::find_if(owed_.begin(), owed_.end(),
-                                [&](const Owed& each) { return identity(each) == name; });
-      if (found != owed_.end()) owed_.erase(found);
-      pending = owed_.size();
-      if (journal_fd_ >= 0) append(json{{"paid", name}}.dump() + "\n");
+      ledger_down_ = !landed;
+      if (landed) {
+        entries_.pop_front();  // only this thread removes entries: the front is still `next`
+        if (next.owed && journal_fd_ >= 0) {
+          append(json{{"paid", identity(next.charge)}}.dump() + "\n");
+        }
+      } else {
+        for (Entry& entry : entries_) markOwed(entry);
+      }
+      owed.swap(newly_owed_);
+      pending = entries_.size();
     }
-    if (events_.paid) events_.paid(owed);
+    for (const Owed& each : owed) {
+      if (events_.owed) events_.owed(each);
+    }
+    if (landed && events_.landed) events_.landed(next.charge, after, next.owed);
     if (events_.pending) events_.pending(pending);
+    if (!landed) break;
+    ++taken;
   }
   return taken;
 }
 
-// Every retry_every_, not at each owe(): what was just owed has just failed, and while the ledger
-// is down an attempt per failure would only add to its load.
-void OwedCharges::retryLoop() {
+// Sends as charges come; while the ledger is down, tries again every retry_every_ only: each new
+// charge would fail as the last one did, and an attempt per charge would add to its load.
+void OwedCharges::sendLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, retry_every_, [this] { return stopping_; });
-    if (stopping_ || owed_.empty()) continue;
+    if (entries_.empty() || ledger_down_) {
+      wake_.wait_for(lock, retry_every_,
+                     [this] { return stopping_ || (!ledger_down_ && !entries_.empty()); });
+    }
+    if (stopping_ || entries_.empty()) continue;
     lock.unlock();
-    retryNow();
+    sendNow();
     lock.lock();
   }
 }
 
-// Under mutex_. A line is written whole by one write(2) to a file opened for appending.
+void OwedCharges::markOwed(Entry& entry) {
+  if (entry.owed) return;
+  entry.owed = true;
+  if (journal_fd_ >= 0) append(journalLine(entry.charge));
+  newly_owed_.push_back(entry.charge);
+}
+
+// A line is written whole by one write(2) to a file opened for appending.
 void OwedCharges::append(const std::string& line) {
   std::size_t written = 0;
   while (written < line.size()) {
@@ -221,7 +250,7 @@ void OwedCharges::compactJournal() {
   const std::string temporary = journal_ + ".new";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    for (const Owed& owed : owed_) out << journalLine(owed);
+    for (const Entry& entry : entries_) out << journalLine(entry.charge);
     if (!out) return;
   }
   ::rename(temporary.c_str(), journal_.c_str());

@@ -5,7 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startGateway, startRedis, postJson, assertOpenAIError, sleep, freePort, until } from './harness.mjs';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { startMock, startGateway, startRedis, postJson, assertOpenAIError, sleep, freePort, until, tempDir } from './harness.mjs';
 
 let mock;
 
@@ -14,7 +16,7 @@ after(async () => { await mock?.stop(); });
 
 // mock-small: $1/$2 per million tokens (the mock counts a word a token: a reply of 40 words costs
 // 80 micro-dollars of output); mock-large 10x that.
-function config({ ledger = 'memory', onError = 'open', budgets = '[]', rates = '[]', admin = 'admin-secret' } = {}) {
+function config({ ledger = 'memory', onError = 'open', budgets = '[]', rates = '[]', admin = 'admin-secret', journal = '' } = {}) {
   return `server:
   listen: 127.0.0.1:0
   threads: 2
@@ -33,7 +35,7 @@ admin:
 filters:
   - tagging: {defaults: {feature: support, team: core, env: test}}
   - budget:
-      ledger: "${ledger}"
+      ledger: "${ledger}"${journal ? `\n      journal: ${journal}` : ''}
       on_ledger_error: ${onError}
       assumed_output_tokens: 100
       budgets: ${budgets}
@@ -270,5 +272,77 @@ test('Redis killed and restarted: fail-open serves from a local ledger, fail-clo
   } finally {
     await open.stop();
     await closed.stop();
+  }
+});
+
+// Micro-dollars charged in these access-log lines, by the feature that paid.
+function chargedBy(lines, feature) {
+  return lines.filter((l) => l.route === 'chat_completions' && l.feature === feature)
+    .reduce((sum, l) => sum + Math.round(Number(l.cost_usd ?? 0) * 1e6), 0);
+}
+
+async function budgetsOf(gateway) {
+  const admin = await (await fetch(`${gateway.url}/admin/budgets`, { headers: { authorization: 'Bearer admin-secret' } })).json();
+  return Object.fromEntries(admin.budgets.map((b) => [b.name, {
+    spent: Math.round(Number(b.spent_usd) * 1e6), reserved: Math.round(Number(b.reserved_usd) * 1e6),
+  }]));
+}
+
+test('an outage loses no charge: a used-up budget stays used up, and a replica\'s own spend lands in Redis', async () => {
+  const redis = await startRedis();
+  const dir = tempDir();
+  const journal = join(dir, 'budget.journal');
+  const budgets = `[{name: small, match: {feature: [small]}, amount_usd: 0.003, window: day},
+      {name: big, match: {feature: [big]}, amount_usd: 1, window: day}]`;
+  const settings = { ledger: redis.url, onError: 'open', budgets, journal };
+  const small = { 'x-costgate-feature': 'small' };
+  const big = { 'x-costgate-feature': 'big' };
+  let first = await startGateway(config(settings));
+  let second;
+  try {
+    // Redis up: "small" is used up, "big" spends a little.
+    let refused = false;
+    for (let i = 0; i < 20 && !refused; i += 1) refused = (await chat(first, {}, small)).status === 429;
+    assert.ok(refused, 'small is used up');
+    for (let i = 0; i < 2; i += 1) assert.equal((await chat(first, {}, big)).status, 200);
+
+    // Redis frozen: the local ledger starts from what Redis last said, not from zero.
+    redis.child.kill('SIGSTOP');
+    for (let i = 0; i < 3; i += 1) {
+      assertOpenAIError(await chat(first, {}, small), 429, 'rate_limit_error', 'budget_exceeded');
+    }
+    for (let i = 0; i < 3; i += 1) assert.equal((await chat(first, {}, big)).status, 200, 'big still has room');
+    redis.child.kill('SIGCONT');
+    await until('what was spent during the outage is written to Redis', async () => {
+      const metrics = await (await fetch(`${first.url}/metrics`)).text();
+      const reconciled = Number(metrics.match(/^costgate_budget_reconciled_usd_total (\S+)$/m)?.[1] ?? 0);
+      return /^costgate_budget_pending_settles 0$/m.test(metrics) && reconciled > 0;
+    }, 10000);
+    let state = await budgetsOf(first);
+    assert.equal(state.big.spent, chargedBy(first.accessLog(), 'big'), 'Redis has every charge of big, once');
+    assert.equal(state.small.spent, chargedBy(first.accessLog(), 'small'));
+    assert.equal(state.big.reserved, 0, 'no hold left');
+    const metrics = await (await fetch(`${first.url}/metrics`)).text();
+    assert.match(metrics, /^costgate_budget_settles_failed_total [1-9]/m);
+    assert.match(metrics, /^costgate_budget_settles_retried_total [1-9]/m);
+
+    // Frozen again, and the gateway stopped before Redis is back: the journal keeps what it owed,
+    // and the next start writes it.
+    redis.child.kill('SIGSTOP');
+    for (let i = 0; i < 2; i += 1) assert.equal((await chat(first, {}, big)).status, 200);
+    await first.stop();
+    const logged = first.accessLog();
+    first = undefined;
+    second = await startGateway(config(settings));
+    redis.child.kill('SIGCONT');
+    await until('the journal\'s charges land', async () => (await budgetsOf(second)).big?.spent === chargedBy(logged, 'big'), 10000);
+    state = await budgetsOf(second);
+    assert.equal(state.big.reserved, 0, 'no hold left');
+  } finally {
+    redis.child.kill('SIGCONT');
+    await first?.stop();
+    await second?.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

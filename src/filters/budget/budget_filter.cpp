@@ -2,8 +2,11 @@
 //
 //   - budget:
 //       ledger: memory             # or redis://[:password@]host[:port][/db]: shared by replicas
-//       on_ledger_error: open      # Redis unreachable: open (a local ledger takes over, counted)
-//                                  # or closed (503 budget_unavailable)
+//       journal: /var/lib/costgate/budget.journal  # redis: charges Redis has not taken yet are
+//                                  # also kept here, and sent again after a restart
+//       on_ledger_error: open      # Redis unreachable: open (a local ledger takes over, counted,
+//                                  # its charges written to Redis when it is back) or closed
+//                                  # (503 budget_unavailable)
 //       hold_seconds: 600          # a reservation never settled (a crashed process) frees itself
 //       assumed_output_tokens: 4096  # the output cap of a request that sets none
 //       budgets:                   # a request is checked against every budget whose match applies
@@ -25,12 +28,19 @@
 
 #include "filters/budget/budget_filter.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+
+#include <spdlog/spdlog.h>
 
 #include "costgate/budget/redis_ledger.h"
 #include "costgate/config/yaml_reader.h"
@@ -46,7 +56,8 @@ namespace ledger_ns = costgate::budget;
 using SystemClock = std::chrono::system_clock;
 
 constexpr std::string_view kSettingsKeys[] = {
-    "ledger", "on_ledger_error", "hold_seconds", "assumed_output_tokens", "budgets", "rate_limits"};
+    "ledger",  "journal",    "on_ledger_error", "hold_seconds", "assumed_output_tokens",
+    "budgets", "rate_limits"};
 constexpr std::string_view kBudgetKeys[] = {"name",      "match",      "amount_usd", "window",
                                             "time_zone", "thresholds", "degrade"};
 constexpr std::string_view kThresholdKeys[] = {"at", "action"};
@@ -86,6 +97,12 @@ std::optional<Action> actionAt(const Budget& budget, pricing::Micros used) {
 
 std::string budgetKey(const Budget& budget, const ledger_ns::WindowSpan& window) {
   return "costgate:budget:" + budget.name + ":" + window.id;
+}
+
+// `unit`: rpm or tpm.
+std::string rateKey(const RateLimit& limit, std::string_view unit,
+                    const ledger_ns::WindowSpan& window) {
+  return "costgate:rate:" + limit.name + ":" + std::string(unit) + ":" + window.id;
 }
 
 pipeline::LocalReply tooMany(std::string message, std::string code,
@@ -166,6 +183,8 @@ struct BudgetFilter::Plan {
 struct Held {
   enum class Unit { kMoney, kRequests, kTokens } unit;
   ledger_ns::Reservation reservation;
+  std::vector<ledger_ns::Line> lines;  // kMoney: the budgets' lines, owed to Redis after an outage
+  std::vector<std::string> names;      // kMoney: the budgets', for their gauges
 };
 
 // What the ledger answered.
@@ -195,7 +214,8 @@ namespace {
 struct Pending {
   std::shared_ptr<void> plan;  // BudgetFilter::Plan
   std::vector<Held> held;
-  ledger_ns::Ledger* ledger = nullptr;
+  std::shared_ptr<ledger_ns::Ledger> ledger;  // what `held` is held on; null once settled
+  bool stand_in = false;  // `ledger` stood in for Redis: its money is owed to Redis too
   std::optional<BudgetOutcome> outcome;
 };
 
@@ -210,6 +230,20 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
   config::SettingsReader reader(spec);
   const config::Section settings = reader.root(kSettingsKeys);
   pipeline::readStore(settings, "ledger", &config.redis);
+  settings.parsed("journal",
+                  [&](const config::Field& field,
+                      const std::string& path) -> std::optional<config::ConfigError> {
+                    if (path.empty()) return std::nullopt;
+                    if (!config.redis) return field.error("a journal is for a redis:// ledger");
+                    const int fd =
+                        ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                    if (fd < 0) {
+                      return field.error("cannot open '" + path + "': " + std::strerror(errno));
+                    }
+                    ::close(fd);
+                    config.journal = path;
+                    return std::nullopt;
+                  });
   std::string on_error = "open";
   settings.choice("on_ledger_error", kLedgerErrors, &on_error);
   config.on_ledger_error = on_error == "closed" ? OnLedgerError::kClosed : OnLedgerError::kOpen;
@@ -317,20 +351,34 @@ BudgetFilter::BudgetFilter(BudgetConfig config, metrics::Metrics& metrics,
       stats_(metrics) {
   auto utc = ledger_ns::TimeZone::load("UTC");
   utc_ = std::make_shared<const ledger_ns::TimeZone>(std::get<ledger_ns::TimeZone>(std::move(utc)));
-  // Every budget filter of the process shares one memory ledger, as every replica shares Redis's:
-  // a budget's line is its name and window, whichever chain settles into it.
-  auto memoryLedger = [kept](const std::string& key) {
+  if (!config_.redis) {
+    // Every budget filter of the process shares one memory ledger, as every replica shares
+    // Redis's: a budget's line is its name and window, whichever chain settles into it.
     auto make = [] { return std::make_shared<ledger_ns::MemoryLedger>(); };
-    return kept ? kept->obtain<ledger_ns::MemoryLedger>(key, make) : make();
-  };
-  fallback_ = memoryLedger("budget/fallback-ledger");
-  if (config_.redis) {
-    ledger_ = std::make_shared<ledger_ns::RedisLedger>(*config_.redis, kRedisTimeout);
-    // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
-    worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
-  } else {
-    ledger_ = memoryLedger("budget/memory-ledger");
+    ledger_ = kept ? kept->obtain<ledger_ns::MemoryLedger>("budget/memory-ledger", make) : make();
+    return;
   }
+  // One per Redis and journal, kept across reloads with the charges on their way to Redis.
+  auto make = [this] {
+    auto opened = ledger_ns::ReplicaLedger::open(*config_.redis, kRedisTimeout, config_.journal,
+                                                 stats_.ledgerEvents());
+    if (auto* replica = std::get_if<std::shared_ptr<ledger_ns::ReplicaLedger>>(&opened)) {
+      return std::move(*replica);
+    }
+    // The journal opened when the configuration was read; without it now, charges are kept in
+    // memory only.
+    spdlog::error("budget: {}; owed charges are kept in memory only",
+                  std::get<Error>(opened).message);
+    return std::get<std::shared_ptr<ledger_ns::ReplicaLedger>>(
+        ledger_ns::ReplicaLedger::open(*config_.redis, kRedisTimeout, "", stats_.ledgerEvents()));
+  };
+  const redis::Address& address = *config_.redis;
+  const std::string key = "budget/replica/" + address.host + ":" + std::to_string(address.port) +
+                          "/" + std::to_string(address.db) + "/" + config_.journal;
+  replica_ = kept ? kept->obtain<ledger_ns::ReplicaLedger>(key, make) : make();
+  ledger_ = std::shared_ptr<ledger_ns::Ledger>(replica_, &replica_->shared());
+  // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
+  worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
 }
 
 BudgetFilter::~BudgetFilter() = default;
@@ -349,6 +397,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       return decision;
     }
     states = std::move(*read);
+    if (replica_ && &ledger == ledger_.get()) replica_->saw(keys, states);
   }
   pricing::Micros worst = plan.worst_cost;
   for (std::size_t i = 0; i < plan.budgets.size(); ++i) {
@@ -386,7 +435,9 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       decision.states[held.over_line].state = "open";
       return decision;
     }
-    decision.held.push_back({Held::Unit::kMoney, *held.reservation});
+    std::vector<std::string> names;
+    for (const auto& matched : plan.budgets) names.push_back(matched.budget->name);
+    decision.held.push_back({Held::Unit::kMoney, *held.reservation, lines, std::move(names)});
     for (auto& state : decision.states) state.reserved += worst;
   }
   // Rate limits: one request, and the worst case in tokens, per minute.
@@ -394,13 +445,12 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
     for (int unit = 0; unit < 2; ++unit) {
       const auto& per_minute = unit == 0 ? limit->requests_per_minute : limit->tokens_per_minute;
       if (!per_minute) continue;
-      const std::string key =
-          "costgate:rate:" + limit->name + (unit == 0 ? ":rpm:" : ":tpm:") + window.id;
+      const std::string key = rateKey(*limit, unit == 0 ? "rpm" : "tpm", window);
       auto held = ledger.reserve({{key, *per_minute, window.end}},
                                  unit == 0 ? 1 : plan.worst_tokens, plan.now, config_.hold);
       if (held.status == ledger_ns::ReserveStatus::kReserved) {
         decision.held.push_back(
-            {unit == 0 ? Held::Unit::kRequests : Held::Unit::kTokens, *held.reservation});
+            {unit == 0 ? Held::Unit::kRequests : Held::Unit::kTokens, *held.reservation, {}, {}});
         continue;
       }
       // Release what this request already holds: it will not be served.
@@ -417,6 +467,35 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
     }
   }
   return decision;
+}
+
+namespace {
+
+// Every line a plan may reserve on: its budgets' and its rate limits'.
+std::vector<ledger_ns::Line> planLinesOf(
+    const std::vector<std::pair<const Budget*, ledger_ns::WindowSpan>>& budgets,
+    const std::vector<std::pair<const RateLimit*, ledger_ns::WindowSpan>>& rates) {
+  std::vector<ledger_ns::Line> lines;
+  for (const auto& [budget, window] : budgets) {
+    lines.push_back({budgetKey(*budget, window), budget->amount, window.end});
+  }
+  for (const auto& [limit, window] : rates) {
+    if (limit->requests_per_minute) {
+      lines.push_back({rateKey(*limit, "rpm", window), *limit->requests_per_minute, window.end});
+    }
+    if (limit->tokens_per_minute) {
+      lines.push_back({rateKey(*limit, "tpm", window), *limit->tokens_per_minute, window.end});
+    }
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::vector<ledger_ns::Line> BudgetFilter::planLines(const Plan& plan) {
+  std::vector<std::pair<const Budget*, ledger_ns::WindowSpan>> budgets;
+  for (const auto& matched : plan.budgets) budgets.emplace_back(matched.budget, matched.window);
+  return planLinesOf(budgets, plan.rates);
 }
 
 std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(
@@ -520,7 +599,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
 pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decision decision) const {
   Pending& pending = ctx.state<Pending>(this);
   const Plan& plan = *static_cast<const Plan*>(pending.plan.get());
-  pending.ledger = ledger_.get();
+  pending.ledger = ledger_;
   BudgetOutcome& outcome = pending.outcome.emplace();
   if (decision.unavailable) {
     outcome.ledger_error = true;
@@ -534,9 +613,11 @@ pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decisi
       ctx.local_reply = {503, "application/json", error.body(), {}};
       return pipeline::FilterStatus::kRespond;
     }
-    // Fail-open: this replica's own ledger holds the line meanwhile.
-    decision = decide(plan, *fallback_);
-    pending.ledger = fallback_.get();
+    // Fail-open: this replica's own ledger holds the line meanwhile, from what it last saw.
+    auto stand_in = replica_->standIn(planLines(plan), plan.now);
+    decision = decide(plan, *stand_in);
+    pending.ledger = std::move(stand_in);
+    pending.stand_in = true;
   }
   for (const auto& state : decision.states) {
     outcome.budgets.push_back({state.name, state.spent, state.limit, state.state});
@@ -582,26 +663,35 @@ void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
   Pending* found = ctx.findState<Pending>(this);
   if (!found) return;
   if (found->outcome) stats_.record(ctx, *found->outcome);
-  if (!found->ledger) return;
-  Pending& pending = *found;
-  std::vector<std::pair<ledger_ns::Reservation, std::int64_t>> settlements;
-  for (const auto& held : pending.held) {
+  settle(ctx);
+}
+
+void BudgetFilter::settle(pipeline::RequestContext& ctx) const {
+  Pending& pending = *ctx.findState<Pending>(this);
+  if (!pending.ledger) return;
+  const auto now = now_();
+  for (const Held& held : pending.held) {
     const std::int64_t actual = held.unit == Held::Unit::kMoney      ? ctx.charged.cost
                                 : held.unit == Held::Unit::kRequests ? 1
                                                                      : ctx.charged.tokens;
-    settlements.emplace_back(held.reservation, actual);
-  }
-  if (settlements.empty()) return;
-  ledger_ns::Ledger* ledger = pending.ledger;
-  const auto now = now_();
-  auto settle = [ledger, settlements = std::move(settlements), now] {
-    for (const auto& [reservation, actual] : settlements) ledger->settle(reservation, actual, now);
-  };
-  // A Redis ledger is settled off the loop; a reservation whose settle is lost expires (hold).
-  if (worker_ && ledger == ledger_.get()) {
-    if (!worker_->submit(settle)) settle();
-  } else {
-    settle();
+    if (pending.ledger == ledger_ && replica_) {
+      // Off the loop, and kept until Redis takes it.
+      replica_->charges().send(
+          {ledger_ns::Owed::Kind::kSettle, held.reservation, {}, actual, now, held.names});
+      continue;
+    }
+    std::vector<ledger_ns::LineState> after;
+    pending.ledger->settle(held.reservation, actual, now, &after);
+    if (pending.stand_in) {
+      // What the stand-in accepted is spend Redis must count too, once, when it is back.
+      if (held.unit == Held::Unit::kMoney && actual > 0) {
+        replica_->charges().send({ledger_ns::Owed::Kind::kCharge,
+                                  ledger_ns::Reservation{held.reservation.id, {}, 0}, held.lines,
+                                  actual, now, held.names});
+      }
+    } else {
+      stats_.settled(held.names, after);
+    }
   }
   pending.ledger = nullptr;
 }

@@ -6,7 +6,8 @@
 // scope matches; after it, the reservation is settled to what the request was charged
 // (ctx.charged). Thresholds act on the share of the budget already spent or reserved: warn (a
 // header), degrade (a cheaper model, a tighter cap), open (429 budget_exceeded until the window
-// resets). A Redis ledger is called on worker threads (FilterStatus::kWait), never on the loop.
+// resets). A Redis ledger is called on worker threads (FilterStatus::kWait), never on the loop,
+// and settled through budget::OwedCharges, which keeps what Redis does not take until it does.
 
 #include <chrono>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "costgate/budget/ledger.h"
 #include "costgate/budget/ledger_worker.h"
 #include "costgate/budget/memory_ledger.h"
+#include "costgate/budget/replica_ledger.h"
 #include "costgate/budget/time_zone.h"
 #include "costgate/budget/window.h"
 #include "costgate/config/config.h"
@@ -65,6 +67,7 @@ enum class OnLedgerError { kOpen, kClosed };
 
 struct BudgetConfig {
   std::optional<redis::Address> redis;  // none: the memory ledger (one replica)
+  std::string journal;  // Redis: charges owed to it are also kept in this file (empty: memory only)
   OnLedgerError on_ledger_error = OnLedgerError::kOpen;
   std::chrono::seconds hold{600};             // a reservation never settled frees itself after this
   std::int64_t assumed_output_tokens = 4096;  // the output cap of a request that sets none
@@ -122,13 +125,15 @@ class BudgetFilter : public pipeline::Filter {
   std::shared_ptr<Plan> planFor(const pipeline::RequestContext& ctx) const;
   // What the ledger decided, applied to the request: a refusal, a degrade, warnings.
   pipeline::FilterStatus apply(pipeline::RequestContext& ctx, Decision decision) const;
-  costgate::budget::Ledger& ledger() const { return *ledger_; }
+  // What the request holds is settled to what it cost; a stand-in's money is also owed to Redis.
+  void settle(pipeline::RequestContext& ctx) const;
+  static std::vector<costgate::budget::Line> planLines(const Plan& plan);
 
   BudgetConfig config_;
   Now now_;
   std::shared_ptr<costgate::budget::Ledger> ledger_;
-  // Takes over from an unreachable Redis when on_ledger_error is open.
-  std::shared_ptr<costgate::budget::MemoryLedger> fallback_;
+  // Redis only: the charges on their way to it, and the ledger standing in while it is down.
+  std::shared_ptr<costgate::budget::ReplicaLedger> replica_;
   std::unique_ptr<costgate::budget::LedgerWorker> worker_;  // Redis only
   std::shared_ptr<const costgate::budget::TimeZone> utc_;   // rate limits' minutes
   BudgetStats stats_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "costgate/budget/owed_charges.h"
 #include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/request_context.h"
 #include "costgate/pricing/price.h"
@@ -37,8 +38,25 @@ class BudgetStats {
   // and "budget_ledger".
   void record(pipeline::RequestContext& ctx, const BudgetOutcome& outcome) const;
 
+  // A request settled: the budgets' spent and reserved gauges as the ledger has them now. `names`
+  // are the budgets of the lines in `after` (empty for a line that is no budget's).
+  void settled(const std::vector<std::string>& names,
+               const std::vector<costgate::budget::LineState>& after) const;
+
+  // What happens to settles and reconciliations on their way to Redis, as metrics
+  // (costgate_budget_settles_failed_total, costgate_budget_settles_retried_total,
+  // costgate_budget_reconciled_usd_total, costgate_budget_pending_settles, and the gauges as for
+  // settled()) and a warning in the log for each that fails or lands late. Safe to call from any
+  // thread, as long as the Metrics live.
+  costgate::budget::OwedCharges::Events ledgerEvents() const;
+
  private:
   metrics::GaugeFamily& spent_;
+  metrics::GaugeFamily& reserved_;
+  metrics::CounterFamily& settles_failed_;
+  metrics::CounterFamily& settles_retried_;
+  metrics::CounterFamily& reconciled_;
+  metrics::GaugeFamily& pending_;
   metrics::GaugeFamily& limit_;
   metrics::GaugeFamily& state_;
   metrics::CounterFamily& rejections_;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -47,7 +48,8 @@ const Line kTeam{"costgate:budget:team:d1", 1000, kNow + 1h};
 
 OwedCharges::Events counting(std::atomic<int>& owed, std::atomic<int>& paid) {
   return {.owed = [&owed](const Owed&) { ++owed; },
-          .paid = [&paid](const Owed&) { ++paid; },
+          .landed = [&paid](const Owed&, const std::vector<LineState>&,
+                            bool late) { paid += late ? 1 : 100; },
           .pending = {}};
 }
 
@@ -70,10 +72,11 @@ TEST(OwedCharges, ASettleThatFailedLandsOnceWhenTheLedgerIsBack) {
   ledger->down = true;
   std::atomic<int> owed = 0, paid = 0;
   auto charges = opened(ledger, "", counting(owed, paid));
-  charges->owe({Owed::Kind::kSettle, *held.reservation, {}, 120, kNow});
-  charges->owe({Owed::Kind::kCharge, Reservation{"local-7", {}, 0}, {kTeam}, 80, kNow});
-  std::this_thread::sleep_for(100ms);  // several retries while down
+  charges->send({Owed::Kind::kSettle, *held.reservation, {}, 120, kNow, {}});
+  charges->send({Owed::Kind::kCharge, Reservation{"local-7", {}, 0}, {kTeam}, 80, kNow, {}});
+  std::this_thread::sleep_for(100ms);  // several tries while down
   EXPECT_EQ(charges->pending(), 2u);
+  EXPECT_EQ(owed, 2);
   EXPECT_EQ(paid, 0);
   ledger->down = false;
   const auto until = std::chrono::steady_clock::now() + 5s;
@@ -82,8 +85,8 @@ TEST(OwedCharges, ASettleThatFailedLandsOnceWhenTheLedgerIsBack) {
   }
   EXPECT_EQ(charges->pending(), 0u);
   EXPECT_EQ(owed, 2);
-  EXPECT_EQ(paid, 2);
-  charges->retryNow();  // nothing left: nothing charged twice
+  EXPECT_EQ(paid, 2);                 // both late
+  EXPECT_EQ(charges->sendNow(), 0u);  // nothing left: nothing charged twice
   EXPECT_EQ(ledger->inner.read({kTeam.key}, kNow)->at(0), (LineState{200, 0}));
 }
 
@@ -93,19 +96,20 @@ TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
   auto down = std::make_shared<SwitchedLedger>();
   {
     auto charges = opened(down, path);
-    charges->owe({Owed::Kind::kCharge, Reservation{"local-1", {}, 0}, {kTeam}, 30, kNow});
-    charges->owe({Owed::Kind::kCharge,
-                  Reservation{"local-2", {}, 0},
-                  {Line{"costgate:budget:forever:all", 5000, Clock::time_point::max()}},
-                  45,
-                  kNow});
+    charges->send({Owed::Kind::kCharge, Reservation{"local-1", {}, 0}, {kTeam}, 30, kNow, {}});
+    charges->send({Owed::Kind::kCharge,
+                   Reservation{"local-2", {}, 0},
+                   {Line{"costgate:budget:forever:all", 5000, Clock::time_point::max()}},
+                   45,
+                   kNow,
+                   {}});
   }
   auto back = std::make_shared<SwitchedLedger>();
   back->down = false;
   {
     auto charges = opened(back, path, {}, 1h);  // retried here only
     EXPECT_EQ(charges->pending(), 2u);
-    EXPECT_EQ(charges->retryNow(), 2u);
+    EXPECT_EQ(charges->sendNow(), 2u);
   }
   EXPECT_EQ(back->inner.read({kTeam.key, "costgate:budget:forever:all"}, kNow),
             (std::vector<LineState>{{30, 0}, {45, 0}}));
@@ -113,6 +117,33 @@ TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
   auto again = opened(back, path, {}, 1h);
   EXPECT_EQ(again->pending(), 0u);
   ::unlink(path);
+}
+
+TEST(OwedCharges, ChargesAreSentAsTheyComeAndTellTheLinesAfter) {
+  auto ledger = std::make_shared<SwitchedLedger>();
+  ledger->down = false;
+  auto held = ledger->reserve({kTeam}, 300, kNow, 600s);
+  std::mutex mutex;
+  std::vector<LineState> seen;
+  bool late = true;
+  auto charges = opened(ledger, "",
+                        {.owed = {},
+                         .landed =
+                             [&](const Owed&, const std::vector<LineState>& after, bool was_owed) {
+                               std::lock_guard lock(mutex);
+                               seen = after;
+                               late = was_owed;
+                             },
+                         .pending = {}},
+                        1h);  // no retry timer: sent because it came
+  charges->send({Owed::Kind::kSettle, *held.reservation, {}, 120, kNow, {}});
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (charges->pending() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(1ms);
+  }
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seen, (std::vector<LineState>{{120, 0}}));
+  EXPECT_FALSE(late);
 }
 
 }  // namespace

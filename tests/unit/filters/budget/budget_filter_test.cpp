@@ -84,6 +84,11 @@ TEST(BudgetConfig, ReportsBadSettingsAtTheirPlace) {
   EXPECT_NE(configError("      ledger: redis://:@/x\n").find("ledger"), std::string::npos);
   EXPECT_NE(configError("      rate_limits: [{name: r}]\n").find("requests_per_minute"),
             std::string::npos);
+  EXPECT_NE(configError("      journal: /tmp/j\n").find("journal: a journal is for a redis://"),
+            std::string::npos);
+  EXPECT_NE(configError("      ledger: redis://127.0.0.1:1\n      journal: /no/such/dir/j\n")
+                .find("cannot open '/no/such/dir/j'"),
+            std::string::npos);
 }
 
 TEST(BudgetConfig, AnUnknownTimeZoneIsReportedWhereItIsWritten) {
