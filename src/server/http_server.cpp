@@ -16,6 +16,8 @@
 #include <random>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "costgate/http1/body.h"
 #include "costgate/http1/input_buffer.h"
 #include "costgate/openai/error.h"
@@ -475,8 +477,20 @@ void HttpServer::run() {
 
 namespace {
 
+// How long requests cut at the drain deadline get to finish as disconnected ones (logged,
+// metered, charged and settled) before the loop stops.
+constexpr std::chrono::milliseconds kCutGrace{2000};
+
+// Waits until no session is live or `until` has passed.
+Task<> sessionsEnd(LiveSessions& sessions, std::chrono::steady_clock::time_point until) {
+  while (!sessions.live.empty() && std::chrono::steady_clock::now() < until) {
+    co_await sleepFor(std::chrono::milliseconds(20));
+  }
+}
+
 // Stops accepting, closes idle connections, lets requests in flight finish (streams included)
-// until `timeout`, then stops the worker's loop.
+// until `timeout`. Then cuts what is left as a client that went away would (a stream stops being
+// relayed and is charged for what it relayed), waits for that to finish, and stops the loop.
 Task<> drain(Socket& listener, LiveSessions& sessions, std::chrono::milliseconds timeout) {
   sessions.draining = true;
   EventLoop& loop = listener.loop();
@@ -484,9 +498,12 @@ Task<> drain(Socket& listener, LiveSessions& sessions, std::chrono::milliseconds
   for (auto& session : sessions.live) {
     if (session.idle) session.socket->cancel(ECANCELED);
   }
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!sessions.live.empty() && std::chrono::steady_clock::now() < until) {
-    co_await sleepFor(std::chrono::milliseconds(20));
+  co_await sessionsEnd(sessions, std::chrono::steady_clock::now() + timeout);
+  if (!sessions.live.empty()) {
+    spdlog::warn("drain: {} request(s) still in flight at the deadline are cut as disconnected",
+                 sessions.live.size());
+    for (auto& session : sessions.live) session.socket->shutdownBoth();
+    co_await sessionsEnd(sessions, std::chrono::steady_clock::now() + kCutGrace);
   }
   loop.stop();
 }

@@ -322,6 +322,10 @@ void Socket::shutdownSend() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
+void Socket::shutdownBoth() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
 void Socket::close() {
   if (fd_ < 0) return;
   cancel(ECANCELED);

@@ -346,3 +346,42 @@ test('an outage loses no charge: a used-up budget stays used up, and a replica\'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a stream cut by the drain deadline is logged, charged for what it relayed and settled', async () => {
+  const redis = await startRedis();
+  const budgets = '[{name: drained, amount_usd: 1, window: day}]';
+  const withDrain = (text) => text.replace('  threads: 2\n', '  threads: 2\n  drain_timeout_ms: 300\n');
+  const gateway = await startGateway(withDrain(config({ ledger: redis.url, budgets })));
+  let witness;
+  try {
+    const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-mock-chunks': '50', 'x-mock-chunk-delay-ms': '100' },
+      body: JSON.stringify({ model: 'mock-large', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'Hello there' }] }),
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body.getReader();
+    let text = '';
+    while (!text.includes('"content"')) text += new TextDecoder().decode((await reader.read()).value);
+    const stopping = gateway.stop();  // SIGTERM: 300 ms to drain, then the stream is cut
+    const cut = await (async () => {
+      try { for (;;) { const { done } = await reader.read(); if (done) return true; } } catch { return true; }
+    })();
+    assert.ok(cut, 'the stream ends');
+    const result = await stopping;
+    assert.equal(result.code, 0);
+    const [line] = gateway.accessLog().filter((l) => l.route === 'chat_completions');
+    assert.ok(line, 'the cut stream has its access-log line');
+    assert.equal(line.stream, true);
+    assert.equal(line.error, 'client disconnected');
+    assert.ok(Number(line.cost_usd) > 0, `charged for what it relayed: ${line.cost_usd}`);
+    // Settled in Redis before the process exited: spent is that charge, and nothing is held.
+    witness = await startGateway(config({ ledger: redis.url, budgets }));
+    const state = (await budgetsOf(witness)).drained;
+    assert.equal(state.spent, Math.round(Number(line.cost_usd) * 1e6));
+    assert.equal(state.reserved, 0, 'no hold left');
+  } finally {
+    await witness?.stop();
+    await redis.stop();
+  }
+});

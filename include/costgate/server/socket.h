@@ -140,6 +140,9 @@ class Socket {
   bool mayBeReadable() const { return may_read_; }
 
   void shutdownSend();
+  // Ends both directions as a departed peer would: reads see the end of the stream (a watcher is
+  // called), writes fail. The descriptor stays open until close().
+  void shutdownBoth();
   // Cancels pending operations (ECANCELED) and closes the descriptor.
   void close();
   // Closes with a reset (RST) instead of an orderly end.
