@@ -460,14 +460,14 @@ class Loader {
     pricing::Price price;
     section.require("input");
     section.require("output");
-    auto usd = [&section](std::string_view key, pricing::Micros* out) {
+    auto usd = [&section](std::string_view key, pricing::Nanos* out) {
       section.parsed(key, [out](const Field& field, const std::string& text) -> MaybeError {
         // A billion dollars per million tokens is beyond any real price: a unit mistake.
-        constexpr pricing::Micros kMaxPrice = 1'000'000'000'000'000;
+        constexpr pricing::Nanos kMaxPrice = 1'000'000'000 * pricing::kNanosPerDollar;
         auto amount = pricing::parseUsd(text);
         if (!amount || *amount > kMaxPrice) {
           return field.error(
-              "expected USD per million tokens such as 0.15 (at most 6 decimals, at most "
+              "expected USD per million tokens such as 0.15 (at most 9 decimals, at most "
               "1000000000)");
         }
         *out = *amount;

@@ -274,7 +274,7 @@ void Metrics::observeTimeToFirstToken(std::string_view model, double seconds) {
 }
 
 void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
-                         std::optional<pricing::Micros> cost) {
+                         std::optional<pricing::Nanos> cost) {
   const auto [feature, team, env] = tag_labels_->admit(who);
   std::uint64_t cached = std::min(usage.cached_tokens, usage.prompt_tokens);
   std::uint64_t reasoning = std::min(usage.reasoning_tokens, usage.completion_tokens);
@@ -289,7 +289,7 @@ void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
         .Increment(static_cast<double>(count));
   }
   if (!cost) return;
-  families_->cost.with({feature, team, env, who.model}).Increment(static_cast<double>(*cost) / 1e6);
+  families_->cost.with({feature, team, env, who.model}).Increment(pricing::usdOf(*cost));
 }
 
 void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,

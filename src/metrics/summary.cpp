@@ -33,10 +33,12 @@ std::string_view labelOf(const ClientMetric& series, std::string_view name) {
   return {};
 }
 
-// A USD amount the registry holds as a double (micro-dollars / 1e6), back to the micro-dollars it
-// was made from, then formatted as /costgate/spend formats money.
+// A USD amount the registry holds as a double (pricing::usdOf), back to the nano-dollars it was
+// made from (exact while the total is below 2^53 nano-dollars), then formatted as /costgate/spend
+// formats money.
 std::string usdText(double usd) {
-  return pricing::formatUsd(static_cast<pricing::Micros>(std::llround(usd * 1e6)));
+  return pricing::formatUsd(static_cast<pricing::Nanos>(
+      std::llround(usd * static_cast<double>(pricing::kNanosPerDollar))));
 }
 
 // Counters are doubles; the ones counted here only ever add whole events.

@@ -11,7 +11,7 @@ import { mkdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { startMock, startGateway, gatewayConfig, tempDir } from './harness.mjs';
+import { startMock, startGateway, gatewayConfig, tempDir, nanosOf, usdText } from './harness.mjs';
 
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 
@@ -19,7 +19,7 @@ let mock;
 let gateway;
 let client;
 // What the test's own traffic did, from the gateway's answers.
-const sent = { requests: 0, costMicros: 0, hits: 0, features: new Set() };
+const sent = { requests: 0, costNanos: 0n, hits: 0, features: new Set() };
 
 before(async () => {
   mock = await startMock();
@@ -53,8 +53,8 @@ async function ask(content, headers = {}) {
     .create({ model: 'mock-small', messages: [{ role: 'user', content }] }, { headers })
     .withResponse();
   sent.requests += 1;
-  // x-costgate-cost-usd has six decimals: exact micro-dollars.
-  sent.costMicros += Math.round(Number(response.headers.get('x-costgate-cost-usd') ?? 0) * 1e6);
+  // x-costgate-cost-usd is exact: added up as integer nano-dollars.
+  sent.costNanos += nanosOf(response.headers.get('x-costgate-cost-usd') ?? '0');
   if (response.headers.get('x-costgate-cache')?.startsWith('hit-')) sent.hits += 1;
   sent.features.add(headers['x-costgate-feature'] ?? 'support');
 }
@@ -100,16 +100,16 @@ function attribute(dom, id, name) {
 
 test('/costgate/summary adds up the traffic sent', async () => {
   assert.equal(sent.hits, 1, 'the repeat was a cache hit');
-  assert.ok(sent.costMicros > 0);
+  assert.ok(sent.costNanos > 0n);
 
   const summary = await (await fetch(`${gateway.url}/costgate/summary`)).json();
   assert.equal(summary.requests.api, sent.requests + 1, 'every chat request, the 404 too');
   assert.equal(summary.requests.api_ok, sent.requests);
   assert.equal(summary.requests.client_errors, 1);
-  assert.equal(summary.spend.total_usd, (sent.costMicros / 1e6).toFixed(6));
+  assert.equal(summary.spend.total_usd, usdText(sent.costNanos));
   assert.deepEqual(new Set(summary.spend.by_feature.map((group) => group.name)), sent.features);
-  const byFeature = summary.spend.by_feature.reduce((sum, group) => sum + Math.round(Number(group.cost_usd) * 1e6), 0);
-  assert.equal(byFeature, sent.costMicros, 'the features add up to the total');
+  const byFeature = summary.spend.by_feature.reduce((sum, group) => sum + nanosOf(group.cost_usd), 0n);
+  assert.equal(byFeature, sent.costNanos, 'the features add up to the total');
   assert.equal(summary.cache.hit_exact, 1);
   assert.ok(Number(summary.cache.saved_usd) > 0, summary.cache.saved_usd);
   assert.ok(summary.cache.hit_rate > 0 && summary.cache.hit_rate < 1, String(summary.cache.hit_rate));
@@ -151,7 +151,7 @@ test('headless Chromium renders the spend and requests, and a screenshot is save
   assert.match(dom, /<body[^>]*data-state="live"/, 'the page read /costgate/summary');
   const shownSpend = attribute(dom, 'total-spend', 'data-usd');
   assert.ok(Number(shownSpend) > 0, `total spend shown: ${shownSpend}`);
-  assert.equal(shownSpend, (sent.costMicros / 1e6).toFixed(6));
+  assert.equal(shownSpend, usdText(sent.costNanos));
   assert.equal(Number(attribute(dom, 'requests-total', 'data-count')), sent.requests + 1);
   for (const feature of sent.features) assert.match(dom, new RegExp(`title="${feature}"`), `${feature} in the tables`);
   assert.match(dom, /data-budget="support-day"/);

@@ -309,6 +309,21 @@ http {
   };
 }
 
+// The gateway's exact USD text ("0.000450", "0.0001256") as integer nano-dollars (a BigInt), and
+// back, formatted as the gateway formats money: six to nine decimals.
+export function nanosOf(usd) {
+  const text = String(usd);
+  const [whole, fraction = ''] = text.replace(/^-/, '').split('.');
+  const nanos = BigInt(whole) * 1000000000n + BigInt(fraction.padEnd(9, '0').slice(0, 9));
+  return text.startsWith('-') ? -nanos : nanos;
+}
+export function usdText(nanos) {
+  const value = BigInt(nanos);
+  let fraction = String(value % 1000000000n).padStart(9, '0');
+  while (fraction.length > 6 && fraction.endsWith('0')) fraction = fraction.slice(0, -1);
+  return `${value / 1000000000n}.${fraction}`;
+}
+
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 // What `check` returns once it is truthy, asked every 50 ms; fails the test after `timeoutMs`.

@@ -1,5 +1,5 @@
 // Prices of the YAML model table applied to what the backend reports: the cost headers of whole
-// answers, in integer micro-dollars.
+// answers, in integer nano-dollars.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -7,13 +7,14 @@ import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   startMock, startGateway, gatewayConfig, postJson, gatewayBinary, tempDir, sleep, until, checkMetrics,
+  nanosOf, usdText,
 } from './harness.mjs';
 
 let mock;
 let gateway;
 
-// USD per million tokens, as micro-dollars per million: 0.15 -> 150000.
-const price = { input: 150000n, cached_input: 75000n, output: 600000n };
+// USD per million tokens, as nano-dollars per million: 0.15 -> 150000000.
+const price = { input: 150000000n, cached_input: 75000000n, output: 600000000n };
 
 // The cost the gateway must charge, computed independently: exact, rounded once, halves up.
 function expectedCost(usage) {
@@ -21,8 +22,7 @@ function expectedCost(usage) {
   const prompt = BigInt(usage.prompt_tokens);
   const completion = BigInt(usage.completion_tokens ?? 0);
   const scaled = (prompt - cached) * price.input + cached * price.cached_input + completion * price.output;
-  const micros = (scaled + 500000n) / 1000000n;
-  return `${micros / 1000000n}.${String(micros % 1000000n).padStart(6, '0')}`;
+  return usdText((scaled + 500000n) / 1000000n);
 }
 
 before(async () => {
@@ -170,8 +170,6 @@ test('the metrics add up the cost per feature', async () => {
   assert.match(text, /costgate_time_to_first_token_seconds_count\{model="mock-small"\} [1-9]/);
 });
 
-// "0.000450" -> 450n: exact, as the gateway computes it.
-const micros = (usd) => BigInt(usd.replace('.', ''));
 
 test('spend since start and costgate report add up what the calls cost', async () => {
   let expected = 0n;
@@ -179,7 +177,7 @@ test('spend since start and costgate report add up what the calls cost', async (
     const result = await postJson(`${gateway.url}/v1/chat/completions`, {
       model: 'mock-small', messages: [{ role: 'user', content: `spend call ${i}` }],
     }, { 'x-costgate-feature': 'spend-test', 'x-costgate-team': 'finance' });
-    expected += micros(result.headers.get('x-costgate-cost-usd'));
+    expected += nanosOf(result.headers.get('x-costgate-cost-usd'));
   }
   // A call is added up once its answer has gone out (the record holds the bytes sent), so the
   // last one may land a moment after the client has read it: on another connection (maybe
@@ -194,7 +192,7 @@ test('spend since start and costgate report add up what the calls cost', async (
   assert.equal(group.team, 'finance');
   assert.equal(group.model, 'mock-small');
   assert.equal(group.calls, 4);
-  assert.equal(micros(group.cost_usd), expected);
+  assert.equal(nanosOf(group.cost_usd), expected);
 
   // The same from the access log, through the command line.
   await sleep(100);
@@ -207,5 +205,46 @@ test('spend since start and costgate report add up what the calls cost', async (
   assert.ok(row, csv);
   const [, , calls, , , cost] = row.split(',');
   assert.equal(calls, '4');
-  assert.equal(micros(cost), expected);
+  assert.equal(nanosOf(cost), expected);
+});
+
+test('nano-dollar precision: odd prices add up exactly, and one token at $0.01 per million is charged', async () => {
+  const odd = await startGateway(gatewayConfig({
+    backendUrl: `${mock.url}/v1`, models: ['mock-small', 'mock-large'], filters: ['tagging'],
+    prices: { 'mock-small': '{input: 0.81, output: 1.37}', 'mock-large': '{input: 0.01, output: 0.01}' },
+  }));
+  try {
+    let expected = 0n;
+    for (let i = 0; i < 5; i += 1) {
+      const result = await postJson(`${odd.url}/v1/chat/completions`, {
+        model: 'mock-small', messages: [{ role: 'user', content: 'seven words of prompt for the mock' }],
+      }, { 'x-costgate-feature': 'precision' });
+      assert.equal(result.status, 200);
+      const tokensIn = BigInt(result.headers.get('x-costgate-tokens-in'));
+      const tokensOut = BigInt(result.headers.get('x-costgate-tokens-out'));
+      // Nano-dollars per million tokens times tokens, rounded once: not a micro-dollar multiple.
+      const cost = (tokensIn * 810000000n + tokensOut * 1370000000n + 500000n) / 1000000n;
+      assert.equal(result.headers.get('x-costgate-cost-usd'), usdText(cost));
+      expected += cost;
+    }
+    assert.notEqual(expected % 1000n, 0n, 'the calls cost fractions of a micro-dollar');
+    const spend = await until('the five calls in /costgate/spend', async () => {
+      const s = await (await fetch(`${odd.url}/costgate/spend`)).json();
+      return s.groups.find((g) => g.feature === 'precision')?.calls === 5 && s;
+    }, 2000);
+    assert.equal(nanosOf(spend.groups.find((g) => g.feature === 'precision').cost_usd), expected);
+
+    // One embedding token at $0.01 per million: 10 nano-dollars, not rounded to $0.
+    const embedded = await postJson(`${odd.url}/v1/embeddings`, { model: 'mock-large', input: 'one' });
+    assert.equal(embedded.status, 200);
+    await sleep(100);
+    const line = odd.lines.stdout.find((l) => l.includes('"route":"embeddings"'));
+    assert.ok(line, 'the embedding call is logged');
+    // The line's exact text: JSON.parse would read the number as a double.
+    const cost = nanosOf(line.match(/"cost_usd":([0-9.]+)/)[1]);
+    assert.equal(cost, BigInt(JSON.parse(line).tokens_in) * 10n);
+    assert.ok(cost > 0n);
+  } finally {
+    await odd.stop();
+  }
 });

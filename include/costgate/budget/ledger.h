@@ -1,5 +1,5 @@
 #pragma once
-// Budgets and rate limits as ledgers of integer amounts (micro-dollars, requests, tokens). A budget
+// Budgets and rate limits as ledgers of integer amounts (nano-dollars, requests, tokens). A budget
 // breaker reserves a request's worst case on every line that applies to it before calling the
 // model, and settles to the real cost after; a reservation also expires by itself, so that one a
 // crashed process never settles stops holding budget.

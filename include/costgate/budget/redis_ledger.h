@@ -12,7 +12,7 @@
 // Every script first drops the lines whose drop_at has passed and releases the holds that expired,
 // both by the caller's `now`; Redis also expires the three keys at drop_at (PEXPIREAT, by its own
 // clock). Amounts are integers end to end (HINCRBY with the caller's decimal strings); only the
-// limit comparison goes through Lua's doubles, exact below 2^53 (9 billion dollars in micros).
+// limit comparison goes through Lua's doubles, exact below 2^53 (9 million dollars in nanos).
 //
 // Callers are worker threads: the ledger keeps a few idle blocking connections and opens another
 // when none is idle. Every connect, write and read waits at most `timeout`, and a down or silent

@@ -61,7 +61,7 @@ class Metrics {
   // The tokens a call used (costgate_tokens_total, by type: input, cached_input, output and
   // reasoning, which do not overlap) and, when priced, its cost (costgate_cost_usd_total).
   void countUsage(const Attribution& who, const pricing::Usage& usage,
-                  std::optional<pricing::Micros> cost);
+                  std::optional<pricing::Nanos> cost);
 
   // Input tokens a filter took out of a request under one of its policies (a configured name).
   void countTokensSaved(const Attribution& who, std::string_view filter, std::string_view policy,

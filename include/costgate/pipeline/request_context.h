@@ -69,8 +69,8 @@ struct TokenSaving {
 // would have been billed, and what it would have cost now. Billed at nothing; the saving counts.
 struct SparedCall {
   pricing::Usage usage;
-  std::optional<pricing::Micros> saved;  // none for a model without a price
-  std::string_view source;               // the record's usage_source, e.g. "cache" (static)
+  std::optional<pricing::Nanos> saved;  // none for a model without a price
+  std::string_view source;              // the record's usage_source, e.g. "cache" (static)
 };
 
 enum class FilterStatus {
@@ -141,7 +141,7 @@ std::string describe(const std::vector<Escalation>& escalations);
 
 // What a request was charged in the end: its call and every side call.
 struct Charge {
-  pricing::Micros cost = 0;
+  pricing::Nanos cost = 0;
   std::int64_t tokens = 0;  // input + output, as the backends reported them
 };
 

@@ -1,6 +1,6 @@
 #pragma once
 // What a call costs, from the usage its backend reported and the model's prices. Plain integer
-// arithmetic: money never passes through a double, so totals add up to the micro-dollar.
+// arithmetic: money never passes through a double, so totals add up to the nano-dollar.
 
 #include <cstdint>
 #include <optional>
@@ -9,17 +9,25 @@
 
 namespace costgate::pricing {
 
-// Money as an integer: 1 USD = 1,000,000 micro-dollars.
-using Micros = std::int64_t;
+// Money as an integer: 1 USD = 1,000,000,000 nano-dollars. Fine enough that a single token at
+// $0.01 per million tokens (10 nano-dollars) is charged, not rounded away; an int64 holds 9.2
+// billion dollars.
+using Nanos = std::int64_t;
+inline constexpr Nanos kNanosPerDollar = 1'000'000'000;
 
-// A model's prices in micro-dollars per million tokens ($0.15 per million = 150'000). Cached input
-// defaults to the input price, reasoning to the output price, where a model does not price them
-// apart.
+// Nano-dollars as USD for a metric (a double: exact up to 2^53 nano-dollars, $9 million).
+inline double usdOf(Nanos amount) {
+  return static_cast<double>(amount) / static_cast<double>(kNanosPerDollar);
+}
+
+// A model's prices in nano-dollars per million tokens ($0.15 per million = 150'000'000). Cached
+// input defaults to the input price, reasoning to the output price, where a model does not price
+// them apart.
 struct Price {
-  Micros input = 0;
-  std::optional<Micros> cached_input;
-  Micros output = 0;
-  std::optional<Micros> reasoning;
+  Nanos input = 0;
+  std::optional<Nanos> cached_input;
+  Nanos output = 0;
+  std::optional<Nanos> reasoning;
 };
 
 // Token counts as OpenAI's `usage` reports them: cached tokens are part of the prompt tokens and
@@ -31,20 +39,22 @@ struct Usage {
   std::uint64_t reasoning_tokens = 0;  // completion_tokens_details.reasoning_tokens
 };
 
-// The cost of one call, rounded once to the nearest micro-dollar (halves up). Counts a backend
+// The cost of one call, rounded once to the nearest nano-dollar (halves up). Counts a backend
 // reports inconsistently (more cached than prompt tokens) are clamped, never charged twice.
 // Saturates instead of overflowing.
-Micros costOf(const Price& price, const Usage& usage);
+Nanos costOf(const Price& price, const Usage& usage);
 
 // a + b, held at the largest (or smallest) amount instead of overflowing: totals of hostile or
 // absurd usage stay wrong-but-defined, never undefined.
-Micros addSaturating(Micros a, Micros b);
+Nanos addSaturating(Nanos a, Nanos b);
 
-// A decimal USD amount such as "0.15", "2.5" or "10" with at most six decimals, into micro-dollars;
-// nullopt for anything else (signs, exponents, more decimals, more than fits in Micros).
-std::optional<Micros> parseUsd(std::string_view text);
+// A decimal USD amount such as "0.15", "2.5" or "10" with at most nine decimals, into
+// nano-dollars; nullopt for anything else (signs, exponents, more decimals, more than fits in
+// Nanos).
+std::optional<Nanos> parseUsd(std::string_view text);
 
-// Micro-dollars as a decimal USD amount with six decimals: 7 -> "0.000007".
-std::string formatUsd(Micros amount);
+// Nano-dollars as a decimal USD amount, exact, with six to nine decimals (trailing zeros past the
+// sixth dropped): 7000 -> "0.000007", 125600 -> "0.0001256", 200 -> "0.0000002".
+std::string formatUsd(Nanos amount);
 
 }  // namespace costgate::pricing

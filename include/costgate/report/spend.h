@@ -25,16 +25,16 @@ struct Call {
   std::array<std::string, 4> tags;  // by Dimension; empty = not tagged
   std::uint64_t tokens_in = 0;
   std::uint64_t tokens_out = 0;
-  pricing::Micros cost = 0;   // 0 for unpriced calls
-  pricing::Micros saved = 0;  // a cache hit: what the call it was spared would have cost
+  pricing::Nanos cost = 0;   // 0 for unpriced calls
+  pricing::Nanos saved = 0;  // a cache hit: what the call it was spared would have cost
 };
 
 struct Totals {
   std::uint64_t calls = 0;
   std::uint64_t tokens_in = 0;
   std::uint64_t tokens_out = 0;
-  pricing::Micros cost = 0;
-  pricing::Micros saved = 0;
+  pricing::Nanos cost = 0;
+  pricing::Nanos saved = 0;
 };
 
 class SpendTotals {

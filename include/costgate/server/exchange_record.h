@@ -39,7 +39,7 @@ struct ExchangeRecord {
   std::optional<pricing::Usage> usage;
   std::string_view usage_source;
   // What the call cost, for a model with a price.
-  std::optional<pricing::Micros> cost;
+  std::optional<pricing::Nanos> cost;
   // The request's tags as metric label values (pipeline::RequestContext::tag_labels).
   struct TagLabels {
     std::string feature;
@@ -59,13 +59,13 @@ struct ExchangeRecord {
   // A reply a filter gave in place of the backend call (a cache hit): `usage` is what that call
   // used, billed at nothing, and `saved` what it would have cost.
   bool spared = false;
-  std::optional<pricing::Micros> saved;
+  std::optional<pricing::Nanos> saved;
   // Calls made for the request besides the one that answers it (a filter's embedding call, a
   // cascade's judged-weak answers): charged and attributed like it, to their own model.
   struct SideCall {
     std::string model;
     pricing::Usage usage;
-    std::optional<pricing::Micros> cost;
+    std::optional<pricing::Nanos> cost;
   };
   std::vector<SideCall> side_calls;
   // Fields the handler and the filters add to the access-log line (log/fields.h).

@@ -85,7 +85,7 @@ std::string_view actionName(std::optional<Action> action) {
 }
 
 // The strongest action whose threshold the share has reached.
-std::optional<Action> actionAt(const Budget& budget, pricing::Micros used) {
+std::optional<Action> actionAt(const Budget& budget, pricing::Nanos used) {
   std::optional<Action> reached;
   const double share =
       budget.amount > 0 ? static_cast<double>(used) / static_cast<double>(budget.amount) : 1.0;
@@ -172,8 +172,8 @@ struct BudgetFilter::Plan {
   };
   std::vector<Matched> budgets;
   std::vector<std::pair<const RateLimit*, ledger_ns::WindowSpan>> rates;
-  pricing::Micros worst_cost = 0;           // as the request stands
-  pricing::Micros degraded_worst_cost = 0;  // if a budget degrades it
+  pricing::Nanos worst_cost = 0;           // as the request stands
+  pricing::Nanos degraded_worst_cost = 0;  // if a budget degrades it
   std::int64_t worst_tokens = 0;
   SystemClock::time_point now;
 };
@@ -399,7 +399,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
     states = std::move(*read);
     if (replica_ && &ledger == ledger_.get()) replica_->saw(keys, states);
   }
-  pricing::Micros worst = plan.worst_cost;
+  pricing::Nanos worst = plan.worst_cost;
   for (std::size_t i = 0; i < plan.budgets.size(); ++i) {
     const Budget& budget = *plan.budgets[i].budget;
     const auto action = actionAt(budget, states[i].spent + states[i].reserved);
@@ -521,14 +521,14 @@ std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(
       ctx.cascade ? ctx.cascade->models : std::vector<std::string>{routedModel(ctx)};
   auto costAt = [&](const std::string& model, std::int64_t cap) {
     auto price = config_.prices.find(model);
-    if (price == config_.prices.end()) return pricing::Micros{0};
+    if (price == config_.prices.end()) return pricing::Nanos{0};
     pricing::Usage usage;
     usage.prompt_tokens = static_cast<std::uint64_t>(input);
     usage.completion_tokens = static_cast<std::uint64_t>(cap);
     return pricing::costOf(price->second, usage);
   };
   auto worstOf = [&](const std::string& model, std::int64_t cap) {
-    pricing::Micros worst = costAt(model, cap);
+    pricing::Nanos worst = costAt(model, cap);
     if (auto fallbacks = config_.fallbacks.find(model); fallbacks != config_.fallbacks.end()) {
       for (const auto& fallback : fallbacks->second) worst = std::max(worst, costAt(fallback, cap));
     }

@@ -49,7 +49,7 @@ struct Degrade {
 struct Budget {
   std::string name;
   pipeline::PolicyMatch match;  // the scope: feature, team, env (and the requested model)
-  pricing::Micros amount = 0;
+  pricing::Nanos amount = 0;
   costgate::budget::WindowKind window = costgate::budget::WindowKind::kDay;
   std::shared_ptr<const costgate::budget::TimeZone> time_zone;
   std::vector<Threshold> thresholds;  // ascending; the default is open at 1.0
@@ -83,9 +83,9 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
 struct BudgetStatus {
   std::string name;
   std::string window;  // the window's id, e.g. "2026-11-29"
-  pricing::Micros spent = 0;
-  pricing::Micros reserved = 0;
-  pricing::Micros limit = 0;
+  pricing::Nanos spent = 0;
+  pricing::Nanos reserved = 0;
+  pricing::Nanos limit = 0;
   std::string state;  // ok, warn, degrade or open
   std::chrono::system_clock::time_point resets{};
 };

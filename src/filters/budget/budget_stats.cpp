@@ -64,8 +64,8 @@ void setGauges(metrics::GaugeFamily& spent, metrics::GaugeFamily& reserved,
                const std::vector<costgate::budget::LineState>& after) {
   for (std::size_t i = 0; i < names.size() && i < after.size(); ++i) {
     if (names[i].empty()) continue;
-    spent.with({names[i]}).Set(static_cast<double>(after[i].spent) / 1e6);
-    reserved.with({names[i]}).Set(static_cast<double>(after[i].reserved) / 1e6);
+    spent.with({names[i]}).Set(pricing::usdOf(after[i].spent));
+    reserved.with({names[i]}).Set(pricing::usdOf(after[i].reserved));
   }
 }
 
@@ -102,7 +102,7 @@ costgate::budget::OwedCharges::Events BudgetStats::ledgerEvents() const {
             if (charge.kind == Owed::Kind::kSettle)
               setGauges(spent, reserved, charge.labels, after);
             if (charge.kind == Owed::Kind::kCharge) {
-              reconciled.with({}).Increment(static_cast<double>(charge.amount) / 1e6);
+              reconciled.with({}).Increment(pricing::usdOf(charge.amount));
             }
             if (!late) return;
             retried.with({}).Increment();
@@ -116,8 +116,8 @@ costgate::budget::OwedCharges::Events BudgetStats::ledgerEvents() const {
 
 void BudgetStats::record(pipeline::RequestContext& ctx, const BudgetOutcome& outcome) const {
   for (const auto& budget : outcome.budgets) {
-    spent_.with({budget.name}).Set(static_cast<double>(budget.spent) / 1e6);
-    limit_.with({budget.name}).Set(static_cast<double>(budget.limit) / 1e6);
+    spent_.with({budget.name}).Set(pricing::usdOf(budget.spent));
+    limit_.with({budget.name}).Set(pricing::usdOf(budget.limit));
     state_.with({budget.name}).Set(stateLevel(budget.state));
   }
   if (!outcome.rejected.empty()) {

@@ -16,8 +16,8 @@ namespace costgate::filters::budget {
 struct BudgetOutcome {
   struct State {
     std::string name;
-    pricing::Micros spent = 0;
-    pricing::Micros limit = 0;
+    pricing::Nanos spent = 0;
+    pricing::Nanos limit = 0;
     std::string state;  // ok, warn, degrade or open
   };
   std::vector<State> budgets;  // the budgets that matched, as they stood

@@ -33,8 +33,7 @@ void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outco
   requests_.with({outcome.result, feature, team, env}).Increment();
   if (outcome.lookup_seconds > 0) lookup_.with({}).Observe(outcome.lookup_seconds);
   if (outcome.saved) {
-    saved_.with({feature, team, env, ctx.model})
-        .Increment(static_cast<double>(*outcome.saved) / 1e6);
+    saved_.with({feature, team, env, ctx.model}).Increment(pricing::usdOf(*outcome.saved));
   }
   entries_.with({outcome.policy}).Set(static_cast<double>(outcome.entries));
   bytes_.with({outcome.policy}).Set(static_cast<double>(outcome.bytes));

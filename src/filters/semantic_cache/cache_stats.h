@@ -13,10 +13,10 @@ namespace costgate::filters::semantic_cache {
 
 // What the cache did with one request.
 struct CacheOutcome {
-  std::string_view result = "bypass";    // hit-exact, hit-semantic, miss or bypass (static)
-  double lookup_seconds = 0;             // 0 when there was no lookup
-  bool coalesced = false;                // a hit that waited for an identical request in flight
-  std::optional<pricing::Micros> saved;  // a hit: what the call it spared would cost
+  std::string_view result = "bypass";   // hit-exact, hit-semantic, miss or bypass (static)
+  double lookup_seconds = 0;            // 0 when there was no lookup
+  bool coalesced = false;               // a hit that waited for an identical request in flight
+  std::optional<pricing::Nanos> saved;  // a hit: what the call it spared would cost
   // The policy that looked, and its store after this request.
   std::string_view policy;
   std::size_t entries = 0;

@@ -158,9 +158,9 @@ TEST(ConfigLoad, ModelPrices) {
 )");
   const auto& price = config.models.at("gpt-4o-mini").price;
   ASSERT_TRUE(price.has_value());
-  EXPECT_EQ(price->input, 150'000);
-  EXPECT_EQ(price->cached_input, 75'000);
-  EXPECT_EQ(price->output, 600'000);
+  EXPECT_EQ(price->input, 150'000'000);
+  EXPECT_EQ(price->cached_input, 75'000'000);
+  EXPECT_EQ(price->output, 600'000'000);
   EXPECT_EQ(price->reasoning, std::nullopt);  // priced as output
   EXPECT_FALSE(config.models.at("plain").price.has_value());
 }
@@ -410,10 +410,10 @@ TEST(ConfigLoad, ErrorsPointAtTheProblem) {
        "unknown key 'apikey' in backends.mock (did you mean 'api_key'?)"},
       {"unknown model key", minimal + "    color: red\n", 7, 5, "unknown key 'color' in models.m"},
       {"price not a decimal", minimal + "    price:\n      input: 1e-3\n      output: 1\n", 8, 14,
-       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals, at "
+       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 9 decimals, at "
        "most 1000000000)"},
       {"price too large", minimal + "    price:\n      input: 1000000001\n      output: 1\n", 8, 14,
-       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 6 decimals, at "
+       "models.m.price.input: expected USD per million tokens such as 0.15 (at most 9 decimals, at "
        "most 1000000000)"},
       {"price without output", minimal + "    price:\n      input: 0.15\n", 7, 5,
        "models.m.price: missing required key 'output'"},

@@ -70,7 +70,7 @@ TEST(Proxy, TheBackendGetsTheFiltersEditsAndTheCallIsChargedFromItsUsage) {
   EXPECT_EQ(reply.header("x-costgate-cost-usd"), "0.002000");
   EXPECT_EQ(reply.header("x-costgate-model"), "small");
   auto record = gateway.record(0);
-  EXPECT_EQ(record.cost, 2000);
+  EXPECT_EQ(record.cost, 2'000'000);
   EXPECT_EQ(record.usage_source, "backend");
   EXPECT_EQ(record.model, "small");
 }
@@ -116,7 +116,7 @@ TEST(Proxy, ACascadeEscalatesAJudgedWeakAnswerAndChargesItAsASideCall) {
   auto record = gateway.record(0);
   ASSERT_EQ(record.side_calls.size(), 1u);
   EXPECT_EQ(record.side_calls[0].model, "small");
-  EXPECT_EQ(record.side_calls[0].cost, 120);  // 100 x $1/M + 10 x $2/M
+  EXPECT_EQ(record.side_calls[0].cost, 120'000);  // 100 x $1/M + 10 x $2/M
   EXPECT_EQ(record.model, "large");
   EXPECT_EQ(record.fields.textOf("escalated"), "small->large: refusal");
   EXPECT_EQ(record.fields.textOf("route_decision"), "cascade:complexity");
@@ -154,7 +154,7 @@ TEST(Proxy, AFilterThatWaitsForAnEmbeddingIsResumedAndItsCallCharged) {
   auto hit = gateway.record(1);
   EXPECT_TRUE(hit.spared);
   EXPECT_EQ(hit.cost, 0);
-  EXPECT_EQ(hit.saved, 2000);  // what the call would have cost
+  EXPECT_EQ(hit.saved, 2'000'000);  // what the call would have cost
   EXPECT_EQ(hit.fields.textOf("cache"), "hit-exact");
   EXPECT_EQ(hit.fields.textOf("feature"), "faq");
 }
@@ -194,7 +194,7 @@ TEST(Proxy, AStreamIsRelayedWithTheUsageChunkItAskedForHiddenAndItsCostAtTheEnd)
                             "cost_usd=0.002000\n\ndata: [DONE]"),
             std::string::npos)
       << reply.body;
-  EXPECT_EQ(gateway.record(0).cost, 2000);
+  EXPECT_EQ(gateway.record(0).cost, 2'000'000);
 }
 
 TEST(Proxy, AnUnknownModelIs404AfterTheChainAndABadBodyIs400BeforeIt) {

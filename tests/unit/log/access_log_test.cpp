@@ -68,7 +68,7 @@ TEST(AccessLog, CarriesUsageAndCostWhenKnown) {
   record.usage = pricing::Usage{
       .prompt_tokens = 120, .completion_tokens = 40, .cached_tokens = 100, .reasoning_tokens = 5};
   record.usage_source = "backend";
-  record.cost = 7;
+  record.cost = 7'000;
   std::string line = AccessLog::format(record, std::chrono::system_clock::now());
   auto json = nlohmann::json::parse(line);
   EXPECT_EQ(json["tokens_in"], 120);

@@ -48,8 +48,8 @@ TEST(Metrics, CountsTokensByTypeAndCostByWhoPays) {
   Attribution who{.feature = "search", .team = "growth", .env = "prod", .model = "mock-small"};
   pricing::Usage usage{
       .prompt_tokens = 120, .completion_tokens = 40, .cached_tokens = 100, .reasoning_tokens = 10};
-  metrics.countUsage(who, usage, 2'500);
-  metrics.countUsage(who, usage, 2'500);
+  metrics.countUsage(who, usage, 2'500'000);
+  metrics.countUsage(who, usage, 2'500'000);
   std::string text = metrics.serialize();
   const std::string labels = "env=\"prod\",feature=\"search\",model=\"mock-small\",team=\"growth\"";
   EXPECT_NE(text.find("costgate_tokens_total{" + labels + ",type=\"input\"} 40"), std::string::npos)
@@ -73,7 +73,7 @@ TEST(Metrics, TagLabelsAreBounded) {
   pricing::Usage usage{.prompt_tokens = 1};
   for (std::size_t i = 0; i < kMaxTagValues + 50; ++i) {
     std::string feature = "feature-" + std::to_string(i);
-    metrics.countUsage({.feature = feature, .team = "t", .env = "e", .model = "m"}, usage, 1);
+    metrics.countUsage({.feature = feature, .team = "t", .env = "e", .model = "m"}, usage, 1'000);
   }
   std::string text = metrics.serialize();
   std::size_t series = 0;
@@ -89,7 +89,7 @@ TEST(Metrics, TagLabelsAreBounded) {
   ASSERT_NE(at, std::string::npos) << text;
   EXPECT_NEAR(std::stod(text.substr(at + other.size())), 50e-6, 1e-12);
   // A value admitted before stays itself.
-  metrics.countUsage({.feature = "feature-0", .team = "t", .env = "e", .model = "m"}, usage, 1);
+  metrics.countUsage({.feature = "feature-0", .team = "t", .env = "e", .model = "m"}, usage, 1'000);
   EXPECT_NE(metrics.serialize().find("feature=\"feature-0\",model=\"m\",team=\"t\"} 2e-06"),
             std::string::npos);
 }

@@ -42,10 +42,10 @@ TEST(MetricsSummary, NothingRecordedIsZeroWithUnknownRatios) {
 TEST(MetricsSummary, SpendAddsUpToTheMicroDollarByEachTag) {
   Metrics metrics;
   pricing::Usage usage{.prompt_tokens = 100, .completion_tokens = 20};
-  metrics.countUsage(kSearch, usage, 2'500);
-  metrics.countUsage(kSearch, usage, 2'500);
-  metrics.countUsage(kChat, usage, 1'234);
-  metrics.countUsage({.feature = "", .team = "core", .env = "dev", .model = "small"}, usage, 7);
+  metrics.countUsage(kSearch, usage, 2'500'000);
+  metrics.countUsage(kSearch, usage, 2'500'000);
+  metrics.countUsage(kChat, usage, 1'234'000);
+  metrics.countUsage({.feature = "", .team = "core", .env = "dev", .model = "small"}, usage, 7'000);
   json spend = summaryOf(metrics)["spend"];
   EXPECT_EQ(spend["total_usd"], "0.006241");  // 2 x 2,500 + 1,234 + 7 micro-dollars
   // Most expensive first.
@@ -74,7 +74,7 @@ TEST(MetricsSummary, RequestsErrorsAndTokensPerCall) {
   metrics.countUpstreamFailure("mock", "upstream_timeout");
   pricing::Usage usage{
       .prompt_tokens = 120, .completion_tokens = 40, .cached_tokens = 100, .reasoning_tokens = 10};
-  for (int i = 0; i < 4; ++i) metrics.countUsage(kSearch, usage, 1);
+  for (int i = 0; i < 4; ++i) metrics.countUsage(kSearch, usage, 1'000);
 
   json summary = summaryOf(metrics);
   json requests = summary["requests"];
@@ -112,7 +112,7 @@ TEST(MetricsSummary, RequestsErrorsAndTokensPerCall) {
 TEST(MetricsSummary, CacheHitRateLeavesBypassesOutAndSavingsAddUp) {
   Metrics metrics;
   filters::semantic_cache::CacheStats stats(metrics);
-  auto lookup = [&](std::string_view result, std::optional<pricing::Micros> saved) {
+  auto lookup = [&](std::string_view result, std::optional<pricing::Nanos> saved) {
     pipeline::RequestContext ctx;
     ctx.tag_labels = {"search", "growth", "prod", ""};
     ctx.model = "small";
@@ -127,8 +127,8 @@ TEST(MetricsSummary, CacheHitRateLeavesBypassesOutAndSavingsAddUp) {
   };
   lookup("miss", std::nullopt);
   lookup("miss", std::nullopt);
-  lookup("hit-exact", 2'500);
-  lookup("hit-semantic", 1'500);
+  lookup("hit-exact", 2'500'000);
+  lookup("hit-semantic", 1'500'000);
   lookup("bypass", std::nullopt);
   lookup("bypass", std::nullopt);
   json cache = summaryOf(metrics)["cache"];
@@ -177,9 +177,10 @@ TEST(MetricsSummary, BudgetsShowTheirLatestSpendLimitAndState) {
     outcome.degraded = std::move(degraded);
     stats.record(ctx, outcome);
   };
-  record({{"team-growth", 8'000'000, 10'000'000, "warn"}, {"global", 1'250'000, 100'000'000, "ok"}},
+  record({{"team-growth", 8'000'000'000, 10'000'000'000, "warn"},
+          {"global", 1'250'000'000, 100'000'000'000, "ok"}},
          "", false, "");
-  record({{"team-growth", 10'000'000, 10'000'000, "open"}}, "team-growth", false, "");
+  record({{"team-growth", 10'000'000'000, 10'000'000'000, "open"}}, "team-growth", false, "");
   record({}, "per-user", true, "");
   record({}, "", false, "global");
 

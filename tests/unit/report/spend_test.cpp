@@ -28,7 +28,7 @@ TEST(SpendReport, ReadsProxiedCallsFromTheLog) {
   EXPECT_EQ(call->tags[3], "mock-small");
   EXPECT_EQ(call->tokens_in, 120u);
   EXPECT_EQ(call->tokens_out, 40u);
-  EXPECT_EQ(call->cost, 450);
+  EXPECT_EQ(call->cost, 450'000);
   // Not proxied calls, unknown models and lines that are not JSON are not calls.
   EXPECT_TRUE(callsFromLogLine(R"({"ts":"x","route":"admin","model":""})", "", "").empty());
   EXPECT_TRUE(callsFromLogLine(line("2026-11-28", "f", "unknown", ""), "", "").empty());
@@ -46,7 +46,7 @@ TEST(SpendReport, SideCallsOfALineAreCallsToo) {
   EXPECT_EQ(calls[1].tags[0], "search");
   EXPECT_EQ(calls[1].tags[3], "small");
   EXPECT_EQ(calls[1].tokens_out, 7u);
-  EXPECT_EQ(calls[1].cost, 3);
+  EXPECT_EQ(calls[1].cost, 3'000);
 }
 
 TEST(SpendReport, KeepsCallsInTheTimeRange) {
@@ -73,15 +73,15 @@ TEST(SpendReport, AddsUpExactlyPerGroup) {
   SpendTotals totals({Dimension::kFeature});
   // A thousand calls of 0.000001: exactly 0.001000, which doubles would miss.
   for (int i = 0; i < 1000; ++i) {
-    totals.add({.tags = {"search", "", "", "m"}, .tokens_in = 1, .tokens_out = 2, .cost = 1});
+    totals.add({.tags = {"search", "", "", "m"}, .tokens_in = 1, .tokens_out = 2, .cost = 1'000});
   }
-  totals.add({.tags = {"chat", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 5000});
+  totals.add({.tags = {"chat", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 5'000'000});
   totals.add({.tags = {"", "", "", "m"}, .tokens_in = 0, .tokens_out = 0, .cost = 0});
   ASSERT_EQ(totals.groups().size(), 3u);
-  EXPECT_EQ(totals.groups().at({"search"}).cost, 1000);
+  EXPECT_EQ(totals.groups().at({"search"}).cost, 1'000'000);
   EXPECT_EQ(totals.groups().at({"search"}).calls, 1000u);
   EXPECT_EQ(totals.groups().at({"none"}).calls, 1u);
-  EXPECT_EQ(totals.total().cost, 6000);
+  EXPECT_EQ(totals.total().cost, 6'000'000);
   EXPECT_EQ(totals.total().tokens_out, 2020u);
 
   std::string table = totals.table();
@@ -108,8 +108,8 @@ TEST(SpendReport, AddsUpExactlyPerGroup) {
 
 TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
   SpendTotals totals({Dimension::kTeam, Dimension::kModel});
-  totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3});
-  totals.add({.tags = {"g", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 4});
+  totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3'000});
+  totals.add({.tags = {"g", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 4'000});
   EXPECT_EQ(totals.csv(),
             "team,model,calls,tokens_in,tokens_out,cost_usd,saved_usd\n"
             "\"a,b\",m1,2,2,2,0.000007,0.000000\n");
@@ -119,7 +119,7 @@ TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
 // would have cost.
 TEST(SpendReport, CacheHitsCountAsSaved) {
   SpendTotals totals({Dimension::kFeature});
-  totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 500});
+  totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 10, .tokens_out = 20, .cost = 500'000});
   auto hits = callsFromLogLine(
       R"({"ts":"2026-11-29T10:00:00.000Z","route":"chat_completions","model":"m",)"
       R"("feature":"faq","tokens_in":10,"tokens_out":20,"usage_source":"cache","cost_usd":0,)"
@@ -129,7 +129,7 @@ TEST(SpendReport, CacheHitsCountAsSaved) {
   const Call* hit = &hits[0];
   EXPECT_EQ(hit->tokens_in, 0u);
   EXPECT_EQ(hit->cost, 0);
-  EXPECT_EQ(hit->saved, 500);
+  EXPECT_EQ(hit->saved, 500'000);
   totals.add(*hit);
   EXPECT_EQ(totals.csv(),
             "feature,calls,tokens_in,tokens_out,cost_usd,saved_usd\n"

@@ -28,11 +28,11 @@ Time utc(int year, unsigned month, unsigned day, int hour, int minute = 0) {
 config::FilterSpec specOf(const std::string& settings_yaml) {
   auto spec = test_data::specFrom("filters:\n  - budget:\n" + settings_yaml, "budget");
   pricing::Price price;
-  price.input = 1'000'000;   // $1 per million tokens
-  price.output = 2'000'000;  // $2
+  price.input = 1'000'000'000;   // $1 per million tokens
+  price.output = 2'000'000'000;  // $2
   spec.models = {{"m", price}, {"cheap", pricing::Price{}}, {"big", pricing::Price{}}};
-  spec.models["big"]->input = 10'000'000;
-  spec.models["big"]->output = 20'000'000;
+  spec.models["big"]->input = 10'000'000'000;
+  spec.models["big"]->output = 20'000'000'000;
   return spec;
 }
 
@@ -57,10 +57,13 @@ json chat(const std::string& model, int max_tokens) {
           {"messages", {{{"role", "user"}, {"content", "one two three four"}}}}};
 }
 
+// A micro-dollar in the ledger's nano-dollars: the figures below are in micro-dollars.
+constexpr pricing::Nanos kMicro = 1'000;
+
 const pipeline::Tags kTags{"support", "core", "prod", ""};
 
-// One request through the filter at `now`, charged `cost` micro-dollars; its status.
-FilterStatus run(const BudgetFilter& filter, Request& request, pricing::Micros cost) {
+// One request through the filter at `now`, charged `cost` nano-dollars; its status.
+FilterStatus run(const BudgetFilter& filter, Request& request, pricing::Nanos cost) {
   FilterStatus status = filter.onRequest(request.ctx);
   request.ctx.charged.cost = cost;
   filter.onComplete(request.ctx);
@@ -109,7 +112,7 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
                                "time_zone: America/New_York}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
   Request first(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(filter, first, 990), FilterStatus::kContinue);
+  ASSERT_EQ(run(filter, first, 990 * kMicro), FilterStatus::kContinue);
   Request second(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   ASSERT_EQ(run(filter, second, 0), FilterStatus::kRespond)
       << "990 spent: the next worst case (about 22) does not fit in November's 1000";
@@ -122,11 +125,11 @@ TEST(BudgetFilter, AMonthlyBudgetInATimeZoneResetsAtItsLocalMidnight) {
 
   now = utc(2026, 12, 1, 5, 0);  // December in New York: a new window
   Request december(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
-  EXPECT_EQ(run(filter, december, 100), FilterStatus::kContinue);
+  EXPECT_EQ(run(filter, december, 100 * kMicro), FilterStatus::kContinue);
   auto status = filter.status();
   ASSERT_TRUE(status);
   EXPECT_EQ(status->at(0).window, "2026-12");
-  EXPECT_EQ(status->at(0).spent, 100);
+  EXPECT_EQ(status->at(0).spent, 100 * kMicro);
 }
 
 TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
@@ -138,13 +141,13 @@ TEST(BudgetFilter, TheWorstCaseIsReservedAndSettledToTheCharge) {
   auto held = filter.status();
   ASSERT_TRUE(held);
   // Input about 1 token a 4 characters (no encoding), output cap 1000 at $2/M: 2000 micros + input.
-  EXPECT_GE(held->at(0).reserved, 2000);
-  EXPECT_LT(held->at(0).reserved, 2100);
-  request.ctx.charged.cost = 321;
+  EXPECT_GE(held->at(0).reserved, 2000 * kMicro);
+  EXPECT_LT(held->at(0).reserved, 2100 * kMicro);
+  request.ctx.charged.cost = 321 * kMicro;
   filter.onComplete(request.ctx);
   auto settled = filter.status();
   EXPECT_EQ(settled->at(0).reserved, 0);
-  EXPECT_EQ(settled->at(0).spent, 321);
+  EXPECT_EQ(settled->at(0).spent, 321 * kMicro);
 }
 
 TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
@@ -154,13 +157,13 @@ TEST(BudgetFilter, TheSpendOfAMemoryLedgerOutlivesAReload) {
       configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
       test_data::testMetrics(), &kept, [&] { return now; });
   Request first(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
-  ASSERT_EQ(run(*before, first, 400'000), FilterStatus::kContinue);
+  ASSERT_EQ(run(*before, first, 400'000 * kMicro), FilterStatus::kContinue);
   // The new configuration lowers the limit; it is built while the old one still serves.
   BudgetFilter after(configOk("      budgets: [{name: day, amount_usd: 0.5, window: day}]\n"),
                      test_data::testMetrics(), &kept, [&] { return now; });
   before.reset();
-  EXPECT_EQ(after.status()->at(0).spent, 400'000);
-  EXPECT_EQ(after.status()->at(0).limit, 500'000);
+  EXPECT_EQ(after.status()->at(0).spent, 400'000 * kMicro);
+  EXPECT_EQ(after.status()->at(0).limit, 500'000 * kMicro);
   Request second(chat("m", 100'000), pipeline::Route::kChatCompletions, nullptr, kTags);
   EXPECT_EQ(after.onRequest(second.ctx), FilterStatus::kRespond);  // $0.2 worst case: over $0.5
 
@@ -178,7 +181,7 @@ TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   // 1000 output tokens at $2/M and at $20/M, plus the input twice.
-  EXPECT_GE(filter.status()->at(0).reserved, 22'000);
+  EXPECT_GE(filter.status()->at(0).reserved, 22'000 * kMicro);
 }
 
 TEST(BudgetFilter, AModelIsReservedAtTheDearestOfItAndItsFallbacks) {
@@ -192,8 +195,8 @@ TEST(BudgetFilter, AModelIsReservedAtTheDearestOfItAndItsFallbacks) {
   Request request(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   // "big" answers if "m" fails: 1000 output tokens at $20/M, plus the input, not at $2/M.
-  EXPECT_GE(filter.status()->at(0).reserved, 20'000);
-  EXPECT_LT(filter.status()->at(0).reserved, 21'000);
+  EXPECT_GE(filter.status()->at(0).reserved, 20'000 * kMicro);
+  EXPECT_LT(filter.status()->at(0).reserved, 21'000 * kMicro);
   // A request that cannot afford the fallback is refused before anything is called.
   Request dear(chat("m", 60'000), pipeline::Route::kChatCompletions, nullptr, kTags);
   EXPECT_EQ(filter.onRequest(dear.ctx), FilterStatus::kRespond);  // $1.2 worst case, not $0.12
@@ -207,7 +210,7 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
                "50}}]\n"),
       test_data::testMetrics(), nullptr, [&] { return now; });
   Request spend(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
-  run(filter, spend, 6000);
+  run(filter, spend, 6000 * kMicro);
   Request degraded(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
   degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
   ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::kContinue);
@@ -226,10 +229,10 @@ TEST(BudgetFilter, ABudgetScopedByAGatewayKeyCountsOnlyThatKeysRequests) {
                       test_data::testMetrics(), nullptr, [&] { return now; });
   Request keyed(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   keyed.ctx.api_key_name = "search-app";
-  run(filter, keyed, 990);
+  run(filter, keyed, 990 * kMicro);
   Request other_key(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   other_key.ctx.api_key_name = "ops-app";
-  EXPECT_EQ(run(filter, other_key, 990), FilterStatus::kContinue) << "out of scope";
+  EXPECT_EQ(run(filter, other_key, 990 * kMicro), FilterStatus::kContinue) << "out of scope";
   Request again(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   again.ctx.api_key_name = "search-app";
   EXPECT_EQ(run(filter, again, 0), FilterStatus::kRespond);
@@ -264,14 +267,13 @@ TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
                     pipeline::Route::kCompletions, nullptr, kTags);
     EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue) << fields;
     auto held = filter.status();
-    pricing::Micros amount = held ? held->at(0).reserved : -1;
+    pricing::Nanos amount = held ? held->at(0).reserved : -1;
     filter.onComplete(request.ctx);
     return amount;
   };
   // [fields, the output tokens held for them]; each token costs 2 micro-dollars, the prompt a few.
-  constexpr pricing::Micros kMostTokens = pricing::Micros{1} << 31;
-  for (const auto& [fields, output] :
-       std::initializer_list<std::pair<const char*, pricing::Micros>>{
+  constexpr pricing::Nanos kMostTokens = pricing::Nanos{1} << 31;
+  for (const auto& [fields, output] : std::initializer_list<std::pair<const char*, pricing::Nanos>>{
            {R"("max_completion_tokens":1e300)", kMostTokens},
            {R"("max_tokens":9223372036854775807)", kMostTokens},
            {R"("max_tokens":1e300,"n":2)", 2 * kMostTokens},
@@ -279,9 +281,9 @@ TEST(BudgetFilter, AnAbsurdOutputCapIsHeldWithinBounds) {
            {R"("max_tokens":-1e300)", 100},  // none: assumed_output_tokens
            {R"("max_tokens":-5,"n":-1e300)", 100},
        }) {
-    pricing::Micros amount = reserved(fields);
-    EXPECT_GE(amount - 2 * output, 0) << fields;
-    EXPECT_LT(amount - 2 * output, 20) << fields;
+    pricing::Nanos amount = reserved(fields);
+    EXPECT_GE(amount - 2 * kMicro * output, 0) << fields;
+    EXPECT_LT(amount - 2 * kMicro * output, 20 * kMicro) << fields;
   }
 }
 
