@@ -225,10 +225,15 @@ export async function freePort() {
 
 // A real redis-server on `port` (a free one when not given), without persistence: a test may stop
 // it and start another on the same port, as an outage and a recovery.
-export async function startRedis(port) {
+// With `dir`, it keeps an append-only file there, written before each reply (appendfsync
+// always): one killed and started again on the same port and dir has every write it answered.
+export async function startRedis(port, { dir } = {}) {
   const listen = port ?? await freePort();
+  const persistence = dir
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]
+    : ['--appendonly', 'no'];
   const proc = startProcess('redis-server', [
-    '--port', String(listen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--port', String(listen), '--bind', '127.0.0.1', '--save', '', ...persistence,
   ], { ready: /Ready to accept connections/ });
   await proc.ready;
   return { ...proc, port: listen, url: `redis://127.0.0.1:${listen}` };

@@ -454,7 +454,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
         continue;
       }
       // Release what this request already holds: it will not be served.
-      for (const auto& earlier : decision.held) ledger.settle(earlier.reservation, 0, plan.now);
+      for (const auto& earlier : decision.held) release(ledger, earlier.reservation, plan.now);
       decision.held.clear();
       if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
         decision.unavailable = true;
@@ -569,7 +569,7 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
           // The request stopped waiting and went on as if the ledger were down: what was
           // reserved for it is released now rather than held until it expires.
           lock.unlock();
-          for (const auto& held : decided.held) ledger->settle(held.reservation, 0, plan->now);
+          for (const auto& held : decided.held) release(*ledger, held.reservation, plan->now);
           return;
         }
         answer->decision = std::move(decided);
@@ -664,6 +664,16 @@ void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
   if (!found) return;
   if (found->outcome) stats_.record(ctx, *found->outcome);
   settle(ctx);
+}
+
+void BudgetFilter::release(ledger_ns::Ledger& ledger, const ledger_ns::Reservation& reservation,
+                           ledger_ns::Clock::time_point now) const {
+  if (replica_ && &ledger == ledger_.get()) {
+    // Kept until Redis takes it: a release lost would hold budget until the hold expires.
+    replica_->charges().send({ledger_ns::Owed::Kind::kSettle, reservation, {}, 0, now, {}});
+    return;
+  }
+  ledger.settle(reservation, 0, now);
 }
 
 void BudgetFilter::settle(pipeline::RequestContext& ctx) const {

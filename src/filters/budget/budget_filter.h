@@ -128,6 +128,9 @@ class BudgetFilter : public pipeline::Filter {
   // What the request holds is settled to what it cost; a stand-in's money is also owed to Redis.
   void settle(pipeline::RequestContext& ctx) const;
   static std::vector<costgate::budget::Line> planLines(const Plan& plan);
+  // Frees a reservation the request will not use (settles it to 0).
+  void release(costgate::budget::Ledger& ledger, const costgate::budget::Reservation& reservation,
+               costgate::budget::Clock::time_point now) const;
 
   BudgetConfig config_;
   Now now_;
