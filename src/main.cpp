@@ -152,6 +152,18 @@ void reload(costgate::gateway::LiveGateway& live, std::string_view cause) {
 }
 
 int serve(const std::string& path) {
+  // Signals are taken by sigtimedwait() on this thread only. Blocked before anything starts a
+  // thread (the configuration's filters do: ledger workers, the budget's sender, the access log's
+  // flusher), since a thread inherits the mask: one started with SIGTERM open would take it and
+  // end the process without a drain.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
   spdlog::set_default_logger(spdlog::stderr_logger_mt("costgate"));
   auto opened = costgate::gateway::LiveGateway::open(path);
   if (auto* error = std::get_if<costgate::config::ConfigError>(&opened)) {
@@ -164,15 +176,6 @@ int serve(const std::string& path) {
   // The operational log only: spdlog::set_level would also silence the access log, a logger too.
   spdlog::default_logger()->set_level(spdlog::level::from_str(first.log_level));
   for (const auto& notice : first.notices) spdlog::info("{}", notice);
-
-  // Signals are taken by sigtimedwait() on this thread only, not by the workers.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   try {
     const auto& server_config = first.server;

@@ -63,6 +63,23 @@ void finishRecord(ExchangeRecord& record) {
       std::chrono::steady_clock::now() - record.started);
 }
 
+// A lingering close, as nginx makes one: closing a socket with unread input sends a reset, which
+// may destroy the refusal just written before the client reads it (a client still sending a
+// request too large to read). So after the refusal and our FIN, what still arrives is read and
+// dropped until the client stops sending for a moment or closes, within a bound.
+Task<> discardUntilQuiet(Socket& socket) {
+  constexpr auto kQuiet = std::chrono::milliseconds(250);
+  constexpr auto kAtMost = std::chrono::seconds(2);
+  const auto until = std::chrono::steady_clock::now() + kAtMost;
+  char scratch[16 * 1024];
+  while (std::chrono::steady_clock::now() < until) {
+    socket.expiresAfter(kQuiet);
+    IoResult read = co_await socket.read(scratch, sizeof(scratch));
+    if (read.error || read.bytes == 0) break;
+  }
+  socket.clearDeadline();
+}
+
 Task<> runSession(Socket socket, const SessionEnv& env) {
   auto& sessions = env.sessions.live;
   auto self = sessions.insert(sessions.end(), {&socket, false});
@@ -79,6 +96,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     return socket.read(at, in.writable());
   };
   bool first_request = true;
+  bool unread_input = false;  // a refused request may still be arriving
   for (;;) {
     // A new connection gets the short header timeout (slow clients); an idle keep-alive one waits
     // longer for its next request, and then has the header timeout to finish it.
@@ -201,6 +219,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       co_await writer.send(rejection(*refusal));
       finishRecord(record);
       if (env.observer) env.observer(record);
+      unread_input = true;
       break;
     }
 
@@ -227,6 +246,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     first_request = false;
   }
   socket.shutdownSend();
+  if (unread_input) co_await discardUntilQuiet(socket);
   socket.close();
 }
 
