@@ -100,7 +100,7 @@ ReserveResult MemoryLedger::reserve(const std::vector<Line>& lines, std::int64_t
       const LineRecord* record = state_->existing(lines[i].key, now);
       const std::int64_t used = record ? addSaturating(record->spent, record->reserved) : 0;
       if (addSaturating(used, amount) > lines[i].limit) {
-        return ReserveResult{ReserveStatus::kOverLimit, std::nullopt, i};
+        return ReserveResult{ReserveStatus::kOverLimit, std::nullopt, i, std::nullopt};
       }
     }
   }
@@ -113,7 +113,7 @@ ReserveResult MemoryLedger::reserve(const std::vector<Line>& lines, std::int64_t
     record.expiry_order.emplace(expires, reservation.id);
     reservation.keys.push_back(line.key);
   }
-  return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0};
+  return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
 }
 
 bool MemoryLedger::settle(const Reservation& reservation, std::int64_t actual,

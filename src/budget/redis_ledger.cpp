@@ -52,10 +52,16 @@ local function keepUntil(i, drop_at)
 end
 )lua";
 
-// ARGV: now, expiry, amount, id, then per line: limit, drop_at. Returns {1, 0} when reserved,
-// {0, index of the first line over} when not.
+// ARGV: now, expiry, amount, id, then per line: limit, drop_at, and last the time (ms, the
+// caller's real clock) after which the caller no longer waits for the answer. Returns {1, 0} when
+// reserved, {0, index of the first line over} when not, {2, 0} when it came too late: a command
+// a frozen Redis runs after the caller gave up would otherwise hold budget nobody settles.
 constexpr std::string_view kReserve = R"lua(
 local expiry, amount, id = ARGV[2], ARGV[3], ARGV[4]
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[#ARGV]) then
+  return {2, 0}
+end
 for i = 1, lines do tidy(i) end
 -- Sent again after its reply was lost: the reservation stands.
 for i = 1, lines do
@@ -292,7 +298,8 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
   try {
     amount = std::max<std::int64_t>(amount, 0);
     Reservation reservation{shared_->ids.next(), {}, amount};
-    if (lines.empty()) return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0};
+    if (lines.empty())
+      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
     std::vector<std::string> keys;
     std::vector<std::string> args = {millisOf(now), millisOf(now + hold), std::to_string(amount),
                                      reservation.id};
@@ -302,19 +309,23 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
       args.push_back(dropAtOf(line.window_end));
       reservation.keys.push_back(line.key);
     }
+    args.push_back(millisOf(Clock::now() + shared_->timeout));
+    ReserveResult unavailable;
+    unavailable.attempted = reservation;
     auto reply = shared_->run(kReserveScript, keys, args);
     if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2) {
-      return ReserveResult{};
+      return unavailable;
     }
     auto reserved = integerOf(reply->elements[0]);
     auto over_line = integerOf(reply->elements[1]);
-    if (!reserved || !over_line || *over_line < 0 ||
+    if (!reserved || !over_line || *over_line < 0 || *reserved == 2 ||
         static_cast<std::size_t>(*over_line) >= lines.size()) {
-      return ReserveResult{};
+      return unavailable;
     }
-    if (*reserved == 1) return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0};
+    if (*reserved == 1)
+      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
     return ReserveResult{ReserveStatus::kOverLimit, std::nullopt,
-                         static_cast<std::size_t>(*over_line)};
+                         static_cast<std::size_t>(*over_line), std::nullopt};
   } catch (const std::exception&) {
     return ReserveResult{};
   }

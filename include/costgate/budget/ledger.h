@@ -52,6 +52,9 @@ struct ReserveResult {
   ReserveStatus status = ReserveStatus::kUnavailable;
   std::optional<Reservation> reservation;  // kReserved only
   std::size_t over_line = 0;               // kOverLimit: index of the first line over its limit
+  // kUnavailable: the reservation that may have been made all the same (the ledger took it but
+  // its answer was lost); the caller releases it (settle to 0), which is safe if it was not.
+  std::optional<Reservation> attempted;
 };
 
 struct LineState {

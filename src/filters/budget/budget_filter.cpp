@@ -425,6 +425,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
     }
     auto held = ledger.reserve(lines, worst, plan.now, config_.hold);
     if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
+      if (held.attempted) release(ledger, *held.attempted, plan.now);
       decision.unavailable = true;
       return decision;
     }
@@ -455,6 +456,7 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       }
       // Release what this request already holds: it will not be served.
       for (const auto& earlier : decision.held) release(ledger, earlier.reservation, plan.now);
+      if (held.attempted) release(ledger, *held.attempted, plan.now);
       decision.held.clear();
       if (held.status == ledger_ns::ReserveStatus::kUnavailable) {
         decision.unavailable = true;

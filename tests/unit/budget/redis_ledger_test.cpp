@@ -188,6 +188,28 @@ TEST(RedisLedger, UnavailableWhileRedisIsDownThenBack) {
   EXPECT_EQ(states->front(), (LineState{0, 30}));
 }
 
+// A frozen Redis runs the reservation the caller gave up on when it resumes, unless the reservation
+// knows it came too late; and a reservation whose answer was lost is named, for its release.
+TEST(RedisLedger, AReservationAFrozenRedisRunsTooLateHoldsNothing) {
+  RedisServer server;
+  constexpr auto kTimeout = 200ms;
+  RedisLedger ledger(server.address(), kTimeout);
+  const auto now = Clock::now();
+  const std::vector<Line> lines = {Line{"costgate:budget:frozen:w", 1000, now + 1h}};
+  ASSERT_EQ(ledger.read({lines[0].key}, now)->front(), (LineState{0, 0}));  // connected
+  server.freeze();
+  ReserveResult gave_up = ledger.reserve(lines, 40, now, 60s);
+  EXPECT_EQ(gave_up.status, ReserveStatus::kUnavailable);
+  ASSERT_TRUE(gave_up.attempted);
+  std::this_thread::sleep_for(kTimeout);  // its deadline passes while Redis is frozen
+  server.thaw();
+  std::this_thread::sleep_for(100ms);  // the waiting command runs now, and finds itself late
+  EXPECT_EQ(ledger.read({lines[0].key}, now)->front(), (LineState{0, 0}));
+  // Releasing what may have been made is safe either way.
+  EXPECT_TRUE(ledger.settle(*gave_up.attempted, 0, now));
+  EXPECT_EQ(ledger.read({lines[0].key}, now)->front(), (LineState{0, 0}));
+}
+
 // A server that accepts connections (the kernel does, into the listen backlog) and never answers:
 // a hung Redis. Calls give up after about the timeout instead of waiting with it.
 TEST(RedisLedger, GivesUpOnASilentServerAfterItsTimeout) {

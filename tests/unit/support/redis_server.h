@@ -92,8 +92,14 @@ class RedisServer {
     }
   }
 
+  // Stops (SIGSTOP) or resumes (SIGCONT) the server: a frozen Redis, whose commands wait in its
+  // sockets and run when it resumes.
+  void freeze() { ::kill(pid_, SIGSTOP); }
+  void thaw() { ::kill(pid_, SIGCONT); }
+
   void stop() {
     if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);
     ::kill(pid_, SIGKILL);
     int status = 0;
     ::waitpid(pid_, &status, 0);
