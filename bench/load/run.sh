@@ -51,7 +51,7 @@ while (($#)); do
     --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
     --with-cache) with_costs=1; with_cache=$2; shift 2 ;;
     --with-routing) with_costs=1; with_routing=1; shift ;;
-    --with-budget) with_costs=1; with_budget=$2; shift 2 ;;
+    --with-budget) with_costs=1; with_budget=$2; target_ratio=0.8; shift 2 ;;  # issue 19
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
