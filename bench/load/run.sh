@@ -28,25 +28,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-duration=8
-connections=64
-threads=2
-rounds=5
-busy_poll=""
+source bench/load/common.sh
 with_costs=""
 with_tokens=""
 with_cache=""
 with_routing=""
 with_budget=""
-script=bench/load/chat.lua
 target_ratio=1.0
 while (($#)); do
+  if shared_option "$1" "${2:-}"; then shift 2; continue; fi
   case "$1" in
-    --duration) duration=$2; shift 2 ;;
-    --connections) connections=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
     --with-costs) with_costs=1; shift ;;
     --with-tokens) with_costs=1; with_tokens=1; target_ratio=0.9; shift ;;
     --with-cache) with_costs=1; with_cache=$2; shift 2 ;;
@@ -55,42 +46,12 @@ while (($#)); do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh --test)" >&2; exit 1; }
-done
-build=${COSTGATE_BUILD_DIR:-build}
-# Always (incrementally) built: a stale binary would measure old code.
-COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
-
-source bench/processes.sh
-source bench/load/measure.sh
+prepare_load_bench
 
 start_mock --threads 1
 
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $threads;
-$(nginx_paths "$work/nginx")
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx/access.log;
-$(nginx_http_paths "$work/nginx")
-  upstream mock { server 127.0.0.1:$mock_port; keepalive 128; }
-  server {
-    listen 127.0.0.1:$nginx_port reuseport;
-    keepalive_requests 100000;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+start_nginx_proxy "$nginx_port" "$threads" "$mock_port" "$work/nginx-access.log"
 wait_port "$nginx_port"
 
 gateway_port=$(free_port)

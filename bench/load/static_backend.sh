@@ -19,45 +19,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-duration=8
-connections=64
-threads=2
-rounds=5
-busy_poll=""
-script=bench/load/chat.lua
+source bench/load/common.sh
 while (($#)); do
-  case "$1" in
-    --duration) duration=$2; shift 2 ;;
-    --connections) connections=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --busy-poll-us) busy_poll="  busy_poll_us: $2"; shift 2 ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-  esac
+  shared_option "$1" "${2:-}" || { echo "unknown argument $1" >&2; exit 2; }
+  shift 2
 done
-
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/setup.sh --test)" >&2; exit 1; }
-done
-build=${COSTGATE_BUILD_DIR:-build}
-# Always (incrementally) built: a stale binary would measure old code.
-COSTGATE_BUILD_DIR=$build scripts/build.sh >/dev/null
-
-source bench/processes.sh
-source bench/load/measure.sh
+prepare_load_bench
 
 # The backend: one nginx worker, as the mock has one thread elsewhere. Its answer is an OpenAI
 # chat.completion as OpenAI sends it (usage details included), with the headers it always sends.
 completion='{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"An inference gateway gives one endpoint for every model, with routing, retries, caching and per-team cost control.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":31,"completion_tokens":22,"total_tokens":53,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}'
 backend_port=$(free_port)
-mkdir -p "$work/backend"
-cat >"$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-$(nginx_paths "$work/backend")
-events { worker_connections 4096; }
-http {
-  access_log off;
-$(nginx_http_paths "$work/backend")
+start_nginx backend 1 "  access_log off;
   server {
     listen 127.0.0.1:$backend_port;
     keepalive_requests 1000000;
@@ -67,40 +40,15 @@ $(nginx_http_paths "$work/backend")
       add_header openai-processing-ms 412;
       return 200 '$completion';
     }
-  }
-}
-CONF
-nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+  }"
 
 # The comparison proxy, configured as in production: no access log, HTTP/1.1 with keep-alive to
 # the backend.
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $threads;
-$(nginx_paths "$work/nginx")
-events { worker_connections 4096; }
-http {
-  access_log off;
-$(nginx_http_paths "$work/nginx")
-  upstream backend { server 127.0.0.1:$backend_port; keepalive 128; }
-  server {
-    listen 127.0.0.1:$nginx_port reuseport;
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+start_nginx_proxy "$nginx_port" "$threads" "$backend_port" off
 
 # costgate twice, as configured by default apart from the filters (none) and the access log.
-declare -A costgate_ports costgate_pids
+declare -A costgate_ports
 for log in off on; do
   port=$(free_port)
   log_path='""'
@@ -123,7 +71,6 @@ log_level: warn
 CONF
   "$build/costgate" --config "$work/costgate-$log.yaml" 2>"$work/costgate-$log.log" &
   pids+=($!)
-  costgate_pids[$log]=$!
   costgate_ports[$log]=$port
 done
 

@@ -6,9 +6,7 @@
 #include <cstring>
 #include <optional>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "costgate/text/block.h"
 
 namespace costgate::http1 {
 
@@ -92,15 +90,8 @@ const char* valueEnd(const char* at, const char* end) {
 #if defined(__SSE2__)
   for (;;) {
     const auto left = static_cast<std::size_t>(end - at);
-    __m128i block;
-    if (left >= 16) {
-      block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-    } else {
-      char tail[16];
-      std::memset(tail, '\r', sizeof(tail));  // stops the scan at the end at the latest
-      std::memcpy(tail, at, left);
-      block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
-    }
+    // CRs after the end: the scan stops there at the latest.
+    const __m128i block = text::loadBlock(at, end, '\r');
     // Bytes up to 0x1f (unsigned), and DEL.
     const __m128i control =
         _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(block, _mm_set1_epi8(0x1f)), block),

@@ -10,9 +10,7 @@
 #include <limits>
 #include <string>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "costgate/text/block.h"
 
 namespace costgate::jsonview {
 
@@ -300,17 +298,8 @@ class Parser {
     // so a short string (most keys) costs one block and no loop over its bytes.
     for (;;) {
       const auto left = static_cast<std::size_t>(end_ - p);
-      __m128i block;
-      if (left >= 16) {
-        block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      } else {
-        // The last bytes of the text, then quotes: the scan stops where the text ends at the
-        // latest, and never reads past it.
-        char tail[16];
-        std::memset(tail, '"', sizeof(tail));
-        std::memcpy(tail, p, left);
-        block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tail));
-      }
+      // Quotes after the end: the scan stops there at the latest.
+      const __m128i block = text::loadBlock(p, end_, '"');
       // A signed comparison: non-ASCII bytes (0x80 and up) are negative, below 0x20 as the
       // control characters are.
       const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, _mm_set1_epi8('"')),

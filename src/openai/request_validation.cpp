@@ -245,21 +245,8 @@ Problem checkMessage(const Value& message, std::size_t i) {
   static constexpr std::string_view kRoles[] = {"system",    "developer", "user",
                                                 "assistant", "tool",      "function"};
   if (!message.isObject()) return wrongType(at(), "an object", message);
-  // The members the checks read, in one pass (the last of repeated keys, as find() has it).
-  std::optional<Value> role, content, name, tool_call_id, tool_calls;
-  message.forEachMember([&](const Value& key, const Value& value) {
-    if (key.stringEquals("role")) {
-      role = value;
-    } else if (key.stringEquals("content")) {
-      content = value;
-    } else if (key.stringEquals("name")) {
-      name = value;
-    } else if (key.stringEquals("tool_call_id")) {
-      tool_call_id = value;
-    } else if (key.stringEquals("tool_calls")) {
-      tool_calls = value;
-    }
-  });
+  const auto [role, content, name, tool_call_id, tool_calls] =
+      message.findEach({"role", "content", "name", "tool_call_id", "tool_calls"});
   if (!role || !role->isString()) {
     return invalidRequest("'" + at() + ".role' is required and must be a string", at() + ".role",
                           "invalid_type");
@@ -283,9 +270,9 @@ Problem checkMessage(const Value& message, std::size_t i) {
       ++j;
     }
   }
-  for (const auto& [key, value] : {std::pair{"name", &name}, {"tool_call_id", &tool_call_id}}) {
-    if (*value && !(*value)->isNull() && !(*value)->isString()) {
-      return wrongType(at() + "." + key, "a string", **value);
+  for (const auto& [key, value] : {std::pair{"name", name}, {"tool_call_id", tool_call_id}}) {
+    if (value && !value->isNull() && !value->isString()) {
+      return wrongType(at() + "." + key, "a string", *value);
     }
   }
   if (tool_calls && !tool_calls->isNull()) {

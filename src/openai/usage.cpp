@@ -116,19 +116,8 @@ std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {
   if (!response.isObject()) return std::nullopt;
   auto usage = response.find("usage");
   if (!usage || !usage->isObject()) return std::nullopt;
-  // The counts, in one pass over the usage (the last of repeated keys, as find() has it).
-  std::optional<jsonview::Value> prompt, completion, prompt_details, completion_details;
-  usage->forEachMember([&](const jsonview::Value& key, const jsonview::Value& value) {
-    if (key.stringEquals("prompt_tokens")) {
-      prompt = value;
-    } else if (key.stringEquals("completion_tokens")) {
-      completion = value;
-    } else if (key.stringEquals("prompt_tokens_details")) {
-      prompt_details = value;
-    } else if (key.stringEquals("completion_tokens_details")) {
-      completion_details = value;
-    }
-  });
+  const auto [prompt, completion, prompt_details, completion_details] = usage->findEach(
+      {"prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"});
   // Every usage OpenAI's API reports counts the prompt; without that count it is no usage.
   if (!prompt || prompt->isNull()) return std::nullopt;
   pricing::Usage counts;

@@ -4,6 +4,7 @@
 // unescaping, so the request path can check and route a body without building a DOM. Code that
 // edits a body parses it with nlohmann::json instead.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,10 @@ class Value {
   // Objects: the value of the member named `key` (the last one when repeated, as nlohmann::json
   // keeps it); nullopt when absent or when this is not an object.
   std::optional<Value> find(std::string_view key) const;
+  // Objects: the values of the members named `keys`, found in one pass (each the last of repeated
+  // keys, as find() has it); nullopt for those absent, or for all when this is not an object.
+  template <std::size_t N>
+  std::array<std::optional<Value>, N> findEach(const std::string_view (&keys)[N]) const;
   // Arrays: the elements in order.
   std::vector<Value> elements() const;
   // Objects: calls visit(key, value) for each member in order (the key is a String value).
@@ -110,6 +115,20 @@ inline bool Value::stringEquals(std::string_view text) const {
   if (kind() != Kind::kString) return false;
   if (!hasEscapes()) return unquoted() == text;
   return string() == text;
+}
+
+template <std::size_t N>
+std::array<std::optional<Value>, N> Value::findEach(const std::string_view (&keys)[N]) const {
+  std::array<std::optional<Value>, N> found;
+  forEachMember([&](const Value& key, const Value& value) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (key.stringEquals(keys[i])) {
+        found[i] = value;
+        break;
+      }
+    }
+  });
+  return found;
 }
 
 template <class Visit>
