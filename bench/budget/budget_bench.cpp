@@ -1,7 +1,9 @@
 // What a budget check adds to a request (issue 7): the ledger calls the budget filter makes for
 // one request (read the budgets' state, reserve the worst case, settle to the charge) on the
-// memory ledger and on a Redis ledger (a real redis-server, address from argv), timed one request
-// at a time: p50/p99/max in microseconds. bench/budget/run.sh starts redis-server and runs it.
+// memory ledger, on a Redis ledger (a real redis-server, address from argv) called for every
+// request, and on a replica's leases on that Redis (what the gateway does: the leases answer on
+// the loop, and a request that needs a new lease takes it from Redis), timed one request at a
+// time: p50/p99/max in microseconds. bench/budget/run.sh starts redis-server and runs it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include "costgate/budget/memory_ledger.h"
 #include "costgate/budget/redis_ledger.h"
+#include "costgate/budget/replica_ledger.h"
 
 namespace {
 
@@ -30,26 +33,31 @@ Summary summarize(std::vector<double> samples) {
   return {at(0.50), at(0.99), samples.back()};
 }
 
-// One request's ledger calls against two budgets (a feature's day and a team's month).
-bool oneCheck(Ledger& ledger, int i) {
+// One request's ledger calls against two budgets (a feature's day and a team's month): first on
+// `quick` (a replica's leases alone), then, when it cannot answer, on `ledger`.
+bool oneCheck(Ledger& quick, Ledger& ledger, int i) {
   const auto now = Clock::now();
   const auto end = now + std::chrono::hours(24);
   std::vector<costgate::budget::Line> lines = {{"bench:budget:feature:day", 1'000'000'000'000, end},
                                                {"bench:budget:team:month", 1'000'000'000'000, end}};
-  auto state = ledger.read({lines[0].key, lines[1].key}, now);
+  const std::vector<std::string> keys = {lines[0].key, lines[1].key};
+  auto state = quick.read(keys, now);
+  if (!state) state = ledger.read(keys, now);
   if (!state) return false;
-  auto held = ledger.reserve(lines, 2000 + i % 7, now, std::chrono::seconds(600));
+  const std::int64_t worst = 2000 + i % 7;
+  auto held = quick.reserve(lines, worst, now, std::chrono::seconds(600));
+  if (!held.reservation) held = ledger.reserve(lines, worst, now, std::chrono::seconds(600));
   if (!held.reservation) return false;
   return ledger.settle(*held.reservation, 1500, now);
 }
 
-bool measure(const char* name, Ledger& ledger, int count) {
-  for (int i = 0; i < 200; ++i) oneCheck(ledger, i);  // warm-up: connections, scripts, pages
+bool measure(const char* name, Ledger& quick, Ledger& ledger, int count) {
+  for (int i = 0; i < 200; ++i) oneCheck(quick, ledger, i);  // warm-up: connections, scripts, pages
   std::vector<double> samples;
   samples.reserve(count);
   for (int i = 0; i < count; ++i) {
     const auto started = Steady::now();
-    if (!oneCheck(ledger, i)) {
+    if (!oneCheck(quick, ledger, i)) {
       std::fprintf(stderr, "budget-bench: the %s ledger failed\n", name);
       return false;
     }
@@ -68,16 +76,21 @@ bool measure(const char* name, Ledger& ledger, int count) {
 int main(int argc, char** argv) {
   const int count = argc > 2 ? std::atoi(argv[2]) : 20000;
   costgate::budget::MemoryLedger memory;
-  if (!measure("memory", memory, count)) return 1;
+  if (!measure("memory", memory, memory, count)) return 1;
   if (argc > 1) {
     auto address = costgate::redis::parseAddress(argv[1]);
     if (auto* problem = std::get_if<costgate::Error>(&address)) {
       std::fprintf(stderr, "budget-bench: %s\n", problem->message.c_str());
       return 2;
     }
-    costgate::budget::RedisLedger redis(std::get<costgate::redis::Address>(address),
-                                        std::chrono::milliseconds(500));
-    if (!measure("redis", redis, count)) return 1;
+    const auto& redis_address = std::get<costgate::redis::Address>(address);
+    costgate::budget::RedisLedger redis(redis_address, std::chrono::milliseconds(500));
+    if (!measure("redis (every call)", redis, redis, count)) return 1;
+    auto replica = std::get<std::shared_ptr<costgate::budget::ReplicaLedger>>(
+        costgate::budget::ReplicaLedger::open(redis_address, std::chrono::milliseconds(500), "",
+                                              {}));
+    costgate::budget::LeasedLedger& leased = replica->leased();
+    if (!measure("redis (leases)", leased.local(), leased, count)) return 1;
   }
   return 0;
 }

@@ -73,6 +73,15 @@ struct MemoryLedger::State {
     return &found->second;
   }
 
+  std::vector<LineState> statesOf(const std::vector<Line>& of, Clock::time_point now) {
+    std::vector<LineState> states;
+    for (const Line& line : of) {
+      const LineRecord* record = existing(line.key, now);
+      states.push_back(record ? LineState{record->spent, record->reserved} : LineState{});
+    }
+    return states;
+  }
+
   // The line, created when missing, ending when `line` says (the last caller's word wins).
   LineRecord& written(const Line& line, Clock::time_point now) {
     LineRecord& record = lines[line.key];
@@ -100,7 +109,8 @@ ReserveResult MemoryLedger::reserve(const std::vector<Line>& lines, std::int64_t
       const LineRecord* record = state_->existing(lines[i].key, now);
       const std::int64_t used = record ? addSaturating(record->spent, record->reserved) : 0;
       if (addSaturating(used, amount) > lines[i].limit) {
-        return ReserveResult{ReserveStatus::kOverLimit, std::nullopt, i, std::nullopt};
+        return ReserveResult{ReserveStatus::kOverLimit, std::nullopt, i, std::nullopt,
+                             state_->statesOf(lines, now)};
       }
     }
   }
@@ -113,7 +123,8 @@ ReserveResult MemoryLedger::reserve(const std::vector<Line>& lines, std::int64_t
     record.expiry_order.emplace(expires, reservation.id);
     reservation.keys.push_back(line.key);
   }
-  return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
+  return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt,
+                       state_->statesOf(lines, now)};
 }
 
 bool MemoryLedger::settle(const Reservation& reservation, std::int64_t actual,

@@ -54,25 +54,35 @@ end
 
 // ARGV: now, expiry, amount, id, then per line: limit, drop_at, and last the time (ms, the
 // caller's real clock) after which the caller no longer waits for the answer. Returns {1, 0} when
-// reserved, {0, index of the first line over} when not, {2, 0} when it came too late: a command
-// a frozen Redis runs after the caller gave up would otherwise hold budget nobody settles.
+// reserved, {0, index of the first line over} when not, each followed by every line's spent and
+// reserved after it; {2, 0} when it came too late: a command a frozen Redis runs after the caller
+// gave up would otherwise hold budget nobody settles.
 constexpr std::string_view kReserve = R"lua(
 local expiry, amount, id = ARGV[2], ARGV[3], ARGV[4]
 local clock = redis.call('TIME')
 if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[#ARGV]) then
   return {2, 0}
 end
+local function answer(status, over)
+  local out = {status, over}
+  for i = 1, lines do
+    local state = redis.call('HMGET', KEYS[3 * i - 2], 'spent', 'reserved')
+    out[2 * i + 1] = state[1] or '0'
+    out[2 * i + 2] = state[2] or '0'
+  end
+  return out
+end
 for i = 1, lines do tidy(i) end
 -- Sent again after its reply was lost: the reservation stands.
 for i = 1, lines do
-  if redis.call('ZSCORE', KEYS[3 * i], id) then return {1, 0} end
+  if redis.call('ZSCORE', KEYS[3 * i], id) then return answer(1, 0) end
 end
 local wanted = tonumber(amount)
 if wanted > 0 then
   for i = 1, lines do
     local state = redis.call('HMGET', KEYS[3 * i - 2], 'spent', 'reserved')
     local used = tonumber(state[1] or '0') + tonumber(state[2] or '0')
-    if used + wanted > tonumber(ARGV[3 + 2 * i]) then return {0, i - 1} end
+    if used + wanted > tonumber(ARGV[3 + 2 * i]) then return answer(0, i - 1) end
   end
 end
 for i = 1, lines do
@@ -81,7 +91,7 @@ for i = 1, lines do
   redis.call('ZADD', KEYS[3 * i], expiry, id)
   keepUntil(i, ARGV[4 + 2 * i])
 end
-return {1, 0}
+return answer(1, 0)
 )lua";
 
 // ARGV: now, id, actual. Charges each line that still knows the id (holding or expired), once.
@@ -299,7 +309,7 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
     amount = std::max<std::int64_t>(amount, 0);
     Reservation reservation{shared_->ids.next(), {}, amount};
     if (lines.empty())
-      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
+      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt, {}};
     std::vector<std::string> keys;
     std::vector<std::string> args = {millisOf(now), millisOf(now + hold), std::to_string(amount),
                                      reservation.id};
@@ -313,19 +323,27 @@ ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t 
     ReserveResult unavailable;
     unavailable.attempted = reservation;
     auto reply = shared_->run(kReserveScript, keys, args);
-    if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2) {
+    if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() < 2) {
       return unavailable;
     }
     auto reserved = integerOf(reply->elements[0]);
     auto over_line = integerOf(reply->elements[1]);
     if (!reserved || !over_line || *over_line < 0 || *reserved == 2 ||
-        static_cast<std::size_t>(*over_line) >= lines.size()) {
+        static_cast<std::size_t>(*over_line) >= lines.size() ||
+        reply->elements.size() != 2 + 2 * lines.size()) {
       return unavailable;
     }
-    if (*reserved == 1)
-      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt};
+    std::vector<LineState> after;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      after.push_back({integerOf(reply->elements[2 + 2 * i]).value_or(0),
+                       integerOf(reply->elements[3 + 2 * i]).value_or(0)});
+    }
+    if (*reserved == 1) {
+      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt,
+                           std::move(after)};
+    }
     return ReserveResult{ReserveStatus::kOverLimit, std::nullopt,
-                         static_cast<std::size_t>(*over_line), std::nullopt};
+                         static_cast<std::size_t>(*over_line), std::nullopt, std::move(after)};
   } catch (const std::exception&) {
     return ReserveResult{};
   }

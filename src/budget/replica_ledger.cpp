@@ -9,13 +9,46 @@ namespace costgate::budget {
 
 std::variant<std::shared_ptr<ReplicaLedger>, Error> ReplicaLedger::open(
     const redis::Address& address, std::chrono::milliseconds timeout, std::string journal,
-    OwedCharges::Events events) {
+    OwedCharges::Events events, LeasedLedger::Options leases) {
   std::shared_ptr<ReplicaLedger> replica(new ReplicaLedger());
-  replica->shared_ = std::make_shared<RedisLedger>(address, timeout);
-  auto charges = OwedCharges::open(replica->shared_, std::move(journal), std::move(events));
+  ReplicaLedger* self = replica.get();
+  self->shared_ = std::make_shared<RedisLedger>(address, timeout);
+  self->pending_ = std::move(events.pending);
+  events.pending = [self](std::size_t owed) {
+    self->owed_ = owed;
+    self->reportPending();
+  };
+  events.landed = [self, landed = std::move(events.landed)](
+                      const Owed& charge, const std::vector<LineState>& after, bool late) {
+    if (LeasedLedger* leased = self->landing_.load()) leased->landed(charge, after);
+    if (landed) landed(charge, after, late);
+  };
+  auto charges = OwedCharges::open(self->shared_, std::move(journal), std::move(events));
   if (auto* error = std::get_if<Error>(&charges)) return std::move(*error);
-  replica->charges_ = std::move(std::get<std::unique_ptr<OwedCharges>>(charges));
+  self->charges_ = std::move(std::get<std::unique_ptr<OwedCharges>>(charges));
+  LeasedLedger::Events lease_events{
+      .seen = [self](const std::vector<std::string>& keys,
+                     const std::vector<LineState>& states) { self->saw(keys, states); },
+      .leases_out =
+          [self](std::size_t out) {
+            self->leases_out_ = out;
+            self->reportPending();
+          },
+  };
+  self->leased_ =
+      std::make_unique<LeasedLedger>(self->shared_, *self->charges_, lease_events, leases);
+  self->landing_ = self->leased_.get();
   return replica;
+}
+
+ReplicaLedger::~ReplicaLedger() {
+  landing_ = nullptr;
+  leased_.reset();  // returns its leases through the charges, which send or journal them
+  charges_.reset();
+}
+
+void ReplicaLedger::reportPending() {
+  if (pending_) pending_(owed_.load() + leases_out_.load());
 }
 
 void ReplicaLedger::saw(const std::vector<std::string>& keys,

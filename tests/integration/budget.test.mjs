@@ -228,7 +228,11 @@ test('two gateways on one Redis hold a small budget under hundreds of concurrent
     const served = statuses.filter((s) => s === 200).length;
     assert.ok(served > 0 && served < 300, `${served} served`);
     for (const refused of results.filter((r) => r.status === 429)) assertOpenAIError(refused, 429, 'rate_limit_error', 'budget_exceeded');
-    await sleep(300);
+    // Each replica's spend reaches Redis when it returns its lease, within about a second.
+    await until('both replicas returned their leases', async () => {
+      for (const g of gateways) if ((await pendingSettles(g)) !== 0) return false;
+      return true;
+    }, 5000);
     const charged = gateways.flatMap((g) => g.accessLog()).reduce((sum, l) => sum + (l.cost_usd ?? 0), 0);
     // One request's worst case: 10 input-ish tokens at $10/M + 50 output at $20/M, about $0.0011.
     assert.ok(charged <= 0.02 + 0.0012, `settled ${charged} against a $0.02 budget`);
@@ -252,6 +256,12 @@ test('Redis killed and restarted: fail-open serves from a local ledger, fail-clo
     assert.equal((await chat(open)).status, 200);
     assert.equal((await chat(closed)).status, 200);
     await redis.stop();
+    // A replica serves from the lease it holds (its money is held in Redis) until the lease is
+    // returned, about a second; after that, fail-open serves from a local ledger and fail-closed
+    // refuses.
+    assert.equal((await chat(open)).status, 200, 'served from the lease already held');
+    assert.equal((await chat(closed)).status, 200, 'served from the lease already held');
+    await sleep(1500);
     assert.equal((await chat(open)).status, 200, 'fail-open keeps serving');
     const refused = await chat(closed);
     assertOpenAIError(refused, 503, 'api_error', 'budget_unavailable');
@@ -279,6 +289,12 @@ test('Redis killed and restarted: fail-open serves from a local ledger, fail-clo
 function chargedBy(lines, feature) {
   return lines.filter((l) => l.route === 'chat_completions' && l.feature === feature)
     .reduce((sum, l) => sum + Math.round(Number(l.cost_usd ?? 0) * 1e6), 0);
+}
+
+// Settles owed to Redis and leases not yet returned to it.
+async function pendingSettles(gateway) {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  return Number(text.match(/^costgate_budget_pending_settles (\S+)$/m)?.[1] ?? 0);
 }
 
 async function budgetsOf(gateway) {

@@ -46,6 +46,13 @@ struct Reservation {
   std::int64_t amount = 0;
 };
 
+struct LineState {
+  std::int64_t spent = 0;
+  std::int64_t reserved = 0;  // by reservations not yet settled nor expired
+
+  bool operator==(const LineState&) const = default;
+};
+
 enum class ReserveStatus { kReserved, kOverLimit, kUnavailable };
 
 struct ReserveResult {
@@ -55,13 +62,8 @@ struct ReserveResult {
   // kUnavailable: the reservation that may have been made all the same (the ledger took it but
   // its answer was lost); the caller releases it (settle to 0), which is safe if it was not.
   std::optional<Reservation> attempted;
-};
-
-struct LineState {
-  std::int64_t spent = 0;
-  std::int64_t reserved = 0;  // by reservations not yet settled nor expired
-
-  bool operator==(const LineState&) const = default;
+  // kReserved and kOverLimit: each line's state after the call, in the order given.
+  std::vector<LineState> after;
 };
 
 class Ledger {

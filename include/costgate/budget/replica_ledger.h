@@ -1,9 +1,10 @@
 #pragma once
-// One replica's side of the ledger its replicas share in Redis: the Redis ledger, the charges on
-// their way to it (settles, and what this replica charged on its own during an outage), what this
-// replica last saw of each line, and the local ledger that stands in while Redis cannot be reached
-// (on_ledger_error: open). Kept across reloads, so that nothing owed is lost with a configuration.
-// Thread-safe.
+// One replica's side of the ledger its replicas share in Redis: the Redis ledger, this replica's
+// leases on it (LeasedLedger: what requests reserve on), the charges on their way to it (returned
+// leases, and what this replica charged on its own during an outage), what this replica last saw
+// of each line, and the local ledger that stands in while Redis cannot be reached
+// (on_ledger_error: open). Kept across reloads, so that nothing held or owed is lost with a
+// configuration. Thread-safe.
 //
 // Overshoot during an outage: each replica's stand-in starts every line at the spent + reserved it
 // last saw in Redis, so one replica alone never passes a limit; replicas that cannot see each
@@ -11,7 +12,9 @@
 // saw it, plus each one's worst case in flight. What they charged is written to Redis when it is
 // back, so the spend recorded is exact.
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "costgate/budget/leased_ledger.h"
 #include "costgate/budget/ledger.h"
 #include "costgate/budget/memory_ledger.h"
 #include "costgate/budget/owed_charges.h"
@@ -31,12 +35,14 @@ namespace costgate::budget {
 class ReplicaLedger {
  public:
   // `journal` may be empty. Fails only when the journal cannot be opened.
-  static std::variant<std::shared_ptr<ReplicaLedger>, Error> open(const redis::Address& address,
-                                                                  std::chrono::milliseconds timeout,
-                                                                  std::string journal,
-                                                                  OwedCharges::Events events);
+  // `events` are told of the charges and, as `pending`, of the charges owed plus the leases out.
+  static std::variant<std::shared_ptr<ReplicaLedger>, Error> open(
+      const redis::Address& address, std::chrono::milliseconds timeout, std::string journal,
+      OwedCharges::Events events, LeasedLedger::Options leases = {});
+  ~ReplicaLedger();
 
-  Ledger& shared() { return *shared_; }
+  // What requests reserve on.
+  LeasedLedger& leased() { return *leased_; }
   OwedCharges& charges() { return *charges_; }
 
   // What Redis answered for these lines (a read or a settle): the next outage's stand-in starts
@@ -49,8 +55,15 @@ class ReplicaLedger {
  private:
   ReplicaLedger() = default;
 
+  void reportPending();
+
   std::shared_ptr<Ledger> shared_;
   std::unique_ptr<OwedCharges> charges_;
+  std::unique_ptr<LeasedLedger> leased_;
+  std::atomic<LeasedLedger*> landing_{nullptr};  // leased_ once it exists, for the charges' events
+  std::function<void(std::size_t)> pending_;
+  std::atomic<std::size_t> owed_{0};
+  std::atomic<std::size_t> leases_out_{0};
   std::mutex mutex_;
   std::map<std::string, LineState> last_seen_;
   std::shared_ptr<MemoryLedger> stand_in_;  // of the outage going on; null between outages

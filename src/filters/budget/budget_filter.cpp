@@ -376,7 +376,7 @@ BudgetFilter::BudgetFilter(BudgetConfig config, metrics::Metrics& metrics,
   const std::string key = "budget/replica/" + address.host + ":" + std::to_string(address.port) +
                           "/" + std::to_string(address.db) + "/" + config_.journal;
   replica_ = kept ? kept->obtain<ledger_ns::ReplicaLedger>(key, make) : make();
-  ledger_ = std::shared_ptr<ledger_ns::Ledger>(replica_, &replica_->shared());
+  ledger_ = std::shared_ptr<ledger_ns::Ledger>(replica_, &replica_->leased());
   // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
   worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
 }
@@ -397,7 +397,6 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
       return decision;
     }
     states = std::move(*read);
-    if (replica_ && &ledger == ledger_.get()) replica_->saw(keys, states);
   }
   pricing::Nanos worst = plan.worst_cost;
   for (std::size_t i = 0; i < plan.budgets.size(); ++i) {
@@ -559,6 +558,9 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
   if (!plan) return pipeline::FilterStatus::kContinue;
   ctx.state<Pending>(this).plan = plan;
   if (!worker_) return apply(ctx, decide(*plan, *ledger_));
+  // Nearly always the leases this replica holds answer at once; else a worker takes a lease.
+  Decision quick = decide(*plan, replica_->leased().local());
+  if (!quick.unavailable) return apply(ctx, std::move(quick));
 
   auto answer = std::make_shared<WorkerAnswer>();
   auto signal = std::make_shared<pipeline::Signal>();
@@ -670,11 +672,6 @@ void BudgetFilter::onComplete(pipeline::RequestContext& ctx) const {
 
 void BudgetFilter::release(ledger_ns::Ledger& ledger, const ledger_ns::Reservation& reservation,
                            ledger_ns::Clock::time_point now) const {
-  if (replica_ && &ledger == ledger_.get()) {
-    // Kept until Redis takes it: a release lost would hold budget until the hold expires.
-    replica_->charges().send({ledger_ns::Owed::Kind::kSettle, reservation, {}, 0, now, {}});
-    return;
-  }
   ledger.settle(reservation, 0, now);
 }
 
@@ -686,12 +683,6 @@ void BudgetFilter::settle(pipeline::RequestContext& ctx) const {
     const std::int64_t actual = held.unit == Held::Unit::kMoney      ? ctx.charged.cost
                                 : held.unit == Held::Unit::kRequests ? 1
                                                                      : ctx.charged.tokens;
-    if (pending.ledger == ledger_ && replica_) {
-      // Off the loop, and kept until Redis takes it.
-      replica_->charges().send(
-          {ledger_ns::Owed::Kind::kSettle, held.reservation, {}, actual, now, held.names});
-      continue;
-    }
     std::vector<ledger_ns::LineState> after;
     pending.ledger->settle(held.reservation, actual, now, &after);
     if (pending.stand_in) {

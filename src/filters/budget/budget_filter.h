@@ -6,8 +6,10 @@
 // scope matches; after it, the reservation is settled to what the request was charged
 // (ctx.charged). Thresholds act on the share of the budget already spent or reserved: warn (a
 // header), degrade (a cheaper model, a tighter cap), open (429 budget_exceeded until the window
-// resets). A Redis ledger is called on worker threads (FilterStatus::kWait), never on the loop,
-// and settled through budget::OwedCharges, which keeps what Redis does not take until it does.
+// resets). With Redis, requests reserve and settle on this replica's leases (budget::LeasedLedger)
+// on the loop; only a request that needs a new lease waits (FilterStatus::kWait) for a worker
+// thread to take it from Redis. Leases are returned through budget::OwedCharges, which keeps what
+// Redis does not take until it does.
 
 #include <chrono>
 #include <functional>

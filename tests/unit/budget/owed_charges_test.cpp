@@ -11,37 +11,12 @@
 #include <gtest/gtest.h>
 
 #include "costgate/budget/memory_ledger.h"
+#include "switched_ledger.h"
 
 namespace costgate::budget {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A memory ledger that is down while `down` is set: every call fails as Redis's would.
-class SwitchedLedger final : public Ledger {
- public:
-  std::atomic<bool> down{true};
-  MemoryLedger inner;
-
-  ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
-                        std::chrono::seconds hold) override {
-    if (down) return ReserveResult{};
-    return inner.reserve(lines, amount, now, hold);
-  }
-  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
-              std::vector<LineState>* after) override {
-    return !down && inner.settle(reservation, actual, now, after);
-  }
-  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
-              const std::string& id) override {
-    return !down && inner.charge(lines, amount, now, id);
-  }
-  std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
-                                             Clock::time_point now) override {
-    if (down) return std::nullopt;
-    return inner.read(keys, now);
-  }
-};
 
 const Clock::time_point kNow = Clock::time_point(std::chrono::hours(24 * 20000));
 const Line kTeam{"costgate:budget:team:d1", 1000, kNow + 1h};
@@ -65,7 +40,7 @@ std::unique_ptr<OwedCharges> opened(std::shared_ptr<Ledger> ledger, const std::s
 }
 
 TEST(OwedCharges, ASettleThatFailedLandsOnceWhenTheLedgerIsBack) {
-  auto ledger = std::make_shared<SwitchedLedger>();
+  auto ledger = std::make_shared<SwitchedLedger>(true);
   ledger->down = false;
   auto held = ledger->reserve({kTeam}, 300, kNow, 600s);
   ASSERT_EQ(held.status, ReserveStatus::kReserved);
@@ -93,7 +68,7 @@ TEST(OwedCharges, ASettleThatFailedLandsOnceWhenTheLedgerIsBack) {
 TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
   char path[] = "/tmp/costgate-journal-XXXXXX";
   ::close(::mkstemp(path));
-  auto down = std::make_shared<SwitchedLedger>();
+  auto down = std::make_shared<SwitchedLedger>(true);
   {
     auto charges = opened(down, path);
     charges->send({Owed::Kind::kCharge, Reservation{"local-1", {}, 0}, {kTeam}, 30, kNow, {}});
@@ -104,7 +79,7 @@ TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
                    kNow,
                    {}});
   }
-  auto back = std::make_shared<SwitchedLedger>();
+  auto back = std::make_shared<SwitchedLedger>(true);
   back->down = false;
   {
     auto charges = opened(back, path, {}, 1h);  // retried here only
@@ -120,7 +95,7 @@ TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
 }
 
 TEST(OwedCharges, ChargesAreSentAsTheyComeAndTellTheLinesAfter) {
-  auto ledger = std::make_shared<SwitchedLedger>();
+  auto ledger = std::make_shared<SwitchedLedger>(true);
   ledger->down = false;
   auto held = ledger->reserve({kTeam}, 300, kNow, 600s);
   std::mutex mutex;
