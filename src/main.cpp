@@ -126,7 +126,7 @@ std::optional<Loaded> load(const std::string& path) {
   costgate::pipeline::KeptState kept;
   costgate::metrics::Metrics metrics;
   auto chain =
-      costgate::pipeline::buildChain(config, costgate::filters::registry(), {kept, metrics});
+      costgate::pipeline::buildChain(config, costgate::filters::registry(), {kept, metrics, {}});
   if (auto* error = std::get_if<costgate::config::ConfigError>(&chain)) {
     std::cerr << error->describe() << "\n";
     return std::nullopt;

@@ -31,6 +31,7 @@ struct LeasedLedger::LineLeases {
   std::optional<LineState> others;
   Steady::time_point seen_at;
   std::vector<Lease*> leases;  // this replica's, until their return lands
+  bool renewing = false;       // a lease take for the next lease is on its way
 };
 
 namespace {
@@ -102,11 +103,38 @@ ReserveResult LeasedLedger::reserve(const std::vector<Line>& lines, std::int64_t
 }
 
 LeasedLedger::Lease* LeasedLedger::holdOn(const std::string& key, std::int64_t amount) {
-  Lease* lease = lines_[key].current;
+  LineLeases& leases = lines_[key];
+  Lease* lease = leases.current;
   if (lease == nullptr || lease->room() < amount) return nullptr;
   lease->held += amount;
   lease->holders += 1;
+  // Running low, or nearly too old to take more: the next lease is asked for now, so that it is
+  // there before requests would have to wait for it.
+  const bool low = lease->room() < lease->granted / 4;
+  const bool aging = Steady::now() - lease->taken > options_.max_age * 3 / 4;
+  if ((low || aging) && !leases.renewing) {
+    leases.renewing = true;
+    renewals_.emplace_back(lease->line, amount);
+  }
   return lease;
+}
+
+void LeasedLedger::renew(Clock::time_point now, std::chrono::seconds hold,
+                         const ReserveLater& reserve_later) {
+  std::vector<std::pair<Line, std::int64_t>> wanted;
+  {
+    std::lock_guard lock(mutex_);
+    if (renewals_.empty()) return;
+    wanted.swap(renewals_);
+  }
+  for (const auto& [line, amount] : wanted) {
+    takeLeaseLater(line, amount, now, hold, reserve_later,
+                   [this, key = line.key, amount](const ReserveResult&, Lease* lease) {
+                     std::lock_guard lock(mutex_);
+                     if (lease != nullptr) release(*lease, amount);  // held for no request
+                     lines_[key].renewing = false;
+                   });
+  }
 }
 
 void LeasedLedger::release(Lease& lease, std::int64_t amount) {
@@ -139,13 +167,48 @@ ReserveResult LeasedLedger::takeLease(const Line& line, std::int64_t amount, Clo
   if (result.status == ReserveStatus::kOverLimit && wanted > amount) {
     result = shared_->reserve({line}, amount, now, hold);
   }
+  *held = taken(line, amount, result, now);
+  return result;
+}
+
+void LeasedLedger::takeLeaseLater(const Line& line, std::int64_t amount, Clock::time_point now,
+                                  std::chrono::seconds hold, const ReserveLater& reserve_later,
+                                  std::function<void(const ReserveResult&, Lease*)> done) {
+  std::int64_t wanted = amount;
+  {
+    std::lock_guard lock(mutex_);
+    wanted = sliceFor(line, amount);
+  }
+  auto answered = [this, line, amount, now, done = std::move(done)](ReserveResult result) mutable {
+    Lease* lease = taken(line, amount, result, now);
+    done(result, lease);
+  };
+  if (wanted == amount) {
+    reserve_later(line, amount, now, hold, std::move(answered));
+    return;
+  }
+  // A slice first; when the line has no room for it, the request's amount alone.
+  reserve_later(line, wanted, now, hold,
+                [this, line, amount, now, hold, reserve_later,
+                 answered = std::move(answered)](ReserveResult result) mutable {
+                  if (result.status != ReserveStatus::kOverLimit) {
+                    answered(std::move(result));
+                    return;
+                  }
+                  reserve_later(line, amount, now, hold, std::move(answered));
+                });
+}
+
+LeasedLedger::Lease* LeasedLedger::taken(const Line& line, std::int64_t amount,
+                                         ReserveResult& result, Clock::time_point now) {
   if (result.status == ReserveStatus::kUnavailable) {
     // The shared ledger may have taken it and lost the answer: released, exactly once.
     if (result.attempted) charges_.send({Owed::Kind::kSettle, *result.attempted, {}, 0, now, {}});
     result.attempted.reset();
-    return result;
+    return nullptr;
   }
   if (!result.after.empty() && events_.seen) events_.seen({line.key}, result.after);
+  Lease* installed = nullptr;
   {
     std::lock_guard lock(mutex_);
     LineLeases& leases = lines_[line.key];
@@ -157,16 +220,73 @@ ReserveResult LeasedLedger::takeLease(const Line& line, std::int64_t amount, Clo
       lease->taken = Steady::now();
       lease->held = amount;
       lease->holders = 1;
-      *held = lease.get();
+      installed = lease.get();
       if (leases.current != nullptr) close(*leases.current);
-      leases.current = lease.get();
-      leases.leases.push_back(lease.get());
+      leases.current = installed;
+      leases.leases.push_back(installed);
       leases_.emplace(lease->id, std::move(lease));
     }
     if (!result.after.empty()) sawShared(line.key, result.after.front());
   }
   reportLeasesOut();
-  return result;
+  return installed;
+}
+
+std::shared_ptr<LeasedLedger::Ticket> LeasedLedger::ticket() {
+  return std::make_shared<Ticket>(*this);
+}
+
+bool LeasedLedger::prepare(const std::shared_ptr<Ticket>& ticket,
+                           const std::vector<std::pair<Line, std::int64_t>>& needs,
+                           Clock::time_point now, std::chrono::seconds hold,
+                           const ReserveLater& reserve_later, std::function<void()> done) {
+  std::vector<std::pair<Line, std::int64_t>> missing;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [line, amount] : needs) {
+      const LineLeases& leases = lines_[line.key];
+      const bool roomy = leases.current != nullptr && leases.current->room() >= amount;
+      if (!roomy || !leases.others) missing.emplace_back(line, std::max<std::int64_t>(amount, 0));
+    }
+  }
+  if (missing.empty()) return false;
+  auto left = std::make_shared<std::size_t>(missing.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (const auto& [line, amount] : missing) {
+    takeLeaseLater(line, amount, now, hold, reserve_later,
+                   [this, ticket, key = line.key, amount, left, finished](
+                       const ReserveResult& result, Lease* lease) {
+                     {
+                       std::lock_guard lock(mutex_);
+                       if (lease != nullptr && ticket->finished_) {
+                         release(*lease, amount);
+                       } else if (lease != nullptr) {
+                         ticket->held_[key] = {lease, amount};
+                       } else if (result.status == ReserveStatus::kOverLimit) {
+                         ticket->refused_.insert(key);
+                       }
+                     }
+                     if (--*left == 0) (*finished)();
+                   });
+  }
+  return true;
+}
+
+void LeasedLedger::readLater(const std::vector<std::string>& keys, Clock::time_point now,
+                             const ReadLater& read_later,
+                             std::function<void(std::optional<std::vector<LineState>>)> done) {
+  read_later(keys, now,
+             [this, keys, done = std::move(done)](std::optional<std::vector<LineState>> states) {
+               if (states) {
+                 if (events_.seen) events_.seen(keys, *states);
+                 std::lock_guard lock(mutex_);
+                 for (std::size_t i = 0; i < keys.size() && i < states->size(); ++i) {
+                   sawShared(keys[i], (*states)[i]);
+                   (*states)[i] = viewOf(keys[i]);
+                 }
+               }
+               done(std::move(states));
+             });
 }
 
 std::int64_t LeasedLedger::sliceFor(const Line& line, std::int64_t amount) {
@@ -326,6 +446,58 @@ std::optional<std::vector<LineState>> LeasedLedger::LocalFace::read(
     states.push_back(owner_.viewOf(key));
   }
   return states;
+}
+
+ReserveResult LeasedLedger::Ticket::reserve(const std::vector<Line>& lines, std::int64_t amount,
+                                            Clock::time_point /*now*/,
+                                            std::chrono::seconds /*hold*/) {
+  amount = std::max<std::int64_t>(amount, 0);
+  std::lock_guard lock(owner_.mutex_);
+  std::vector<Lease*> held;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    Lease* lease = nullptr;
+    if (auto given = held_.find(lines[i].key);
+        given != held_.end() && given->second.second >= amount) {
+      lease = given->second.first;
+      lease->held -= given->second.second - amount;
+      held_.erase(given);
+    } else {
+      lease = owner_.holdOn(lines[i].key, amount);
+    }
+    if (lease != nullptr) {
+      held.push_back(lease);
+      continue;
+    }
+    for (Lease* taken : held) owner_.release(*taken, amount);
+    ReserveResult refused;
+    if (refused_.contains(lines[i].key)) {
+      refused.status = ReserveStatus::kOverLimit;
+      refused.over_line = i;
+    }
+    return refused;
+  }
+  return owner_.reserved(lines, amount, std::move(held));
+}
+
+bool LeasedLedger::Ticket::settle(const Reservation& reservation, std::int64_t actual,
+                                  Clock::time_point now, std::vector<LineState>* after) {
+  return owner_.settle(reservation, actual, now, after);
+}
+
+bool LeasedLedger::Ticket::charge(const std::vector<Line>& lines, std::int64_t amount,
+                                  Clock::time_point now, const std::string& id) {
+  return owner_.local().charge(lines, amount, now, id);
+}
+
+std::optional<std::vector<LineState>> LeasedLedger::Ticket::read(
+    const std::vector<std::string>& keys, Clock::time_point now) {
+  return owner_.local().read(keys, now);
+}
+
+void LeasedLedger::Ticket::finish() {
+  std::lock_guard lock(owner_.mutex_);
+  finished_ = true;
+  for (auto& [key, given] : std::exchange(held_, {})) owner_.release(*given.first, given.second);
 }
 
 }  // namespace costgate::budget

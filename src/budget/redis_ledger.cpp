@@ -9,6 +9,8 @@
 #include <utility>
 #include <variant>
 
+#include "costgate/error.h"
+
 namespace costgate::budget {
 namespace {
 
@@ -303,50 +305,129 @@ RedisLedger::RedisLedger(redis::Address address, std::chrono::milliseconds timeo
 
 RedisLedger::~RedisLedger() = default;
 
+// One reserve script's call: the reservation it makes, and the script's keys and arguments.
+struct RedisLedger::ReserveCall {
+  Reservation reservation;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
+RedisLedger::ReserveCall RedisLedger::reserveCall(const std::vector<Line>& lines,
+                                                  std::int64_t amount, Clock::time_point now,
+                                                  std::chrono::seconds hold) {
+  ReserveCall call{Reservation{shared_->ids.next(), {}, std::max<std::int64_t>(amount, 0)}, {}, {}};
+  call.args = {millisOf(now), millisOf(now + hold), std::to_string(call.reservation.amount),
+               call.reservation.id};
+  for (const Line& line : lines) {
+    appendLineKeys(call.keys, line.key);
+    call.args.push_back(std::to_string(line.limit));
+    call.args.push_back(dropAtOf(line.window_end));
+    call.reservation.keys.push_back(line.key);
+  }
+  call.args.push_back(millisOf(Clock::now() + shared_->timeout));
+  return call;
+}
+
+namespace {
+
+// The reserve script's answer (nullopt: none came) as a ReserveResult.
+ReserveResult reserveAnswer(const std::optional<redis::Reply>& reply, std::size_t lines,
+                            Reservation reservation) {
+  ReserveResult unavailable;
+  unavailable.attempted = reservation;
+  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() < 2) {
+    return unavailable;
+  }
+  auto reserved = integerOf(reply->elements[0]);
+  auto over_line = integerOf(reply->elements[1]);
+  if (!reserved || !over_line || *over_line < 0 || *reserved == 2 ||
+      static_cast<std::size_t>(*over_line) >= lines || reply->elements.size() != 2 + 2 * lines) {
+    return unavailable;
+  }
+  std::vector<LineState> after;
+  for (std::size_t i = 0; i < lines; ++i) {
+    after.push_back({integerOf(reply->elements[2 + 2 * i]).value_or(0),
+                     integerOf(reply->elements[3 + 2 * i]).value_or(0)});
+  }
+  if (*reserved == 1) {
+    return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt,
+                         std::move(after)};
+  }
+  return ReserveResult{ReserveStatus::kOverLimit, std::nullopt,
+                       static_cast<std::size_t>(*over_line), std::nullopt, std::move(after)};
+}
+
+// The read script's answer (nullopt: none came) as line states.
+std::optional<std::vector<LineState>> readAnswer(const std::optional<redis::Reply>& reply,
+                                                 std::size_t keys) {
+  if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 2 * keys) {
+    return std::nullopt;
+  }
+  std::vector<LineState> states;
+  states.reserve(keys);
+  for (std::size_t i = 0; i < keys; ++i) {
+    auto spent = integerOf(reply->elements[2 * i]);
+    auto reserved = integerOf(reply->elements[2 * i + 1]);
+    if (!spent || !reserved) return std::nullopt;
+    states.push_back(LineState{*spent, *reserved});
+  }
+  return states;
+}
+
+// EVAL of `script` on the loop's connection: the body each time, which Redis caches by its digest
+// (calls on it are a request's rare lease takes, so the bytes cost less than a NOSCRIPT round).
+void evaluateOn(const redis::SendLater& send, Script script, const std::vector<std::string>& keys,
+                const std::vector<std::string>& args,
+                std::function<void(std::optional<redis::Reply>)> done) {
+  std::vector<std::string> command = {"EVAL", scriptBodies()[script], std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  send(std::move(command), [done = std::move(done)](std::variant<redis::Reply, Error> answer) {
+    auto* reply = std::get_if<redis::Reply>(&answer);
+    if (reply == nullptr || reply->type == redis::Reply::Type::kError) {
+      done(std::nullopt);
+      return;
+    }
+    done(std::move(*reply));
+  });
+}
+
+}  // namespace
+
 ReserveResult RedisLedger::reserve(const std::vector<Line>& lines, std::int64_t amount,
                                    Clock::time_point now, std::chrono::seconds hold) {
   try {
-    amount = std::max<std::int64_t>(amount, 0);
-    Reservation reservation{shared_->ids.next(), {}, amount};
-    if (lines.empty())
-      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt, {}};
-    std::vector<std::string> keys;
-    std::vector<std::string> args = {millisOf(now), millisOf(now + hold), std::to_string(amount),
-                                     reservation.id};
-    for (const Line& line : lines) {
-      appendLineKeys(keys, line.key);
-      args.push_back(std::to_string(line.limit));
-      args.push_back(dropAtOf(line.window_end));
-      reservation.keys.push_back(line.key);
+    ReserveCall call = reserveCall(lines, amount, now, hold);
+    if (lines.empty()) {
+      return ReserveResult{
+          ReserveStatus::kReserved, std::move(call.reservation), 0, std::nullopt, {}};
     }
-    args.push_back(millisOf(Clock::now() + shared_->timeout));
-    ReserveResult unavailable;
-    unavailable.attempted = reservation;
-    auto reply = shared_->run(kReserveScript, keys, args);
-    if (!reply || reply->type != redis::Reply::Type::kArray || reply->elements.size() < 2) {
-      return unavailable;
-    }
-    auto reserved = integerOf(reply->elements[0]);
-    auto over_line = integerOf(reply->elements[1]);
-    if (!reserved || !over_line || *over_line < 0 || *reserved == 2 ||
-        static_cast<std::size_t>(*over_line) >= lines.size() ||
-        reply->elements.size() != 2 + 2 * lines.size()) {
-      return unavailable;
-    }
-    std::vector<LineState> after;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      after.push_back({integerOf(reply->elements[2 + 2 * i]).value_or(0),
-                       integerOf(reply->elements[3 + 2 * i]).value_or(0)});
-    }
-    if (*reserved == 1) {
-      return ReserveResult{ReserveStatus::kReserved, std::move(reservation), 0, std::nullopt,
-                           std::move(after)};
-    }
-    return ReserveResult{ReserveStatus::kOverLimit, std::nullopt,
-                         static_cast<std::size_t>(*over_line), std::nullopt, std::move(after)};
+    auto reply = shared_->run(kReserveScript, call.keys, call.args);
+    return reserveAnswer(reply, lines.size(), std::move(call.reservation));
   } catch (const std::exception&) {
     return ReserveResult{};
   }
+}
+
+void RedisLedger::reserveOn(const redis::SendLater& send, const std::vector<Line>& lines,
+                            std::int64_t amount, Clock::time_point now, std::chrono::seconds hold,
+                            std::function<void(ReserveResult)> done) {
+  ReserveCall call = reserveCall(lines, amount, now, hold);
+  evaluateOn(
+      send, kReserveScript, call.keys, call.args,
+      [done = std::move(done), lines = lines.size(), reservation = std::move(call.reservation)](
+          std::optional<redis::Reply> reply) { done(reserveAnswer(reply, lines, reservation)); });
+}
+
+void RedisLedger::readOn(const redis::SendLater& send, const std::vector<std::string>& keys,
+                         Clock::time_point now,
+                         std::function<void(std::optional<std::vector<LineState>>)> done) {
+  std::vector<std::string> line_keys;
+  for (const std::string& key : keys) appendLineKeys(line_keys, key);
+  evaluateOn(send, kReadScript, line_keys, {millisOf(now)},
+             [done = std::move(done), count = keys.size()](std::optional<redis::Reply> reply) {
+               done(readAnswer(reply, count));
+             });
 }
 
 bool RedisLedger::settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
@@ -403,20 +484,7 @@ std::optional<std::vector<LineState>> RedisLedger::read(const std::vector<std::s
     if (keys.empty()) return std::vector<LineState>{};
     std::vector<std::string> line_keys;
     for (const std::string& key : keys) appendLineKeys(line_keys, key);
-    auto reply = shared_->run(kReadScript, line_keys, {millisOf(now)});
-    if (!reply || reply->type != redis::Reply::Type::kArray ||
-        reply->elements.size() != 2 * keys.size()) {
-      return std::nullopt;
-    }
-    std::vector<LineState> states;
-    states.reserve(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      auto spent = integerOf(reply->elements[2 * i]);
-      auto reserved = integerOf(reply->elements[2 * i + 1]);
-      if (!spent || !reserved) return std::nullopt;
-      states.push_back(LineState{*spent, *reserved});
-    }
-    return states;
+    return readAnswer(shared_->run(kReadScript, line_keys, {millisOf(now)}), keys.size());
   } catch (const std::exception&) {
     return std::nullopt;
   }

@@ -12,7 +12,9 @@ std::variant<std::shared_ptr<ReplicaLedger>, Error> ReplicaLedger::open(
     OwedCharges::Events events, LeasedLedger::Options leases) {
   std::shared_ptr<ReplicaLedger> replica(new ReplicaLedger());
   ReplicaLedger* self = replica.get();
-  self->shared_ = std::make_shared<RedisLedger>(address, timeout);
+  auto redis = std::make_shared<RedisLedger>(address, timeout);
+  self->redis_ = redis.get();
+  self->shared_ = std::move(redis);
   self->pending_ = std::move(events.pending);
   events.pending = [self](std::size_t owed) {
     self->owed_ = owed;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "costgate/config/load.h"
+#include "costgate/redis/async_connection.h"
 
 namespace costgate::gateway {
 
@@ -38,8 +39,10 @@ std::variant<std::unique_ptr<LiveGateway>, config::ConfigError> LiveGateway::ope
 
 std::variant<std::shared_ptr<Gateway>, config::ConfigError> LiveGateway::build(
     config::GatewayConfig config) {
-  auto chain =
-      pipeline::buildChain(config, filters::registry(), {records_.kept(), records_.metrics()});
+  auto chain = pipeline::buildChain(config, filters::registry(),
+                                    {records_.kept(), records_.metrics(),
+                                     // Filters reach Redis through their own loop's connection.
+                                     &redis::AsyncConnection::onEachLoop});
   if (auto* error = std::get_if<config::ConfigError>(&chain)) return std::move(*error);
   try {
     return std::make_shared<Gateway>(std::move(config), std::get<pipeline::Chain>(std::move(chain)),

@@ -12,79 +12,14 @@
 #include <utility>
 
 #include "costgate/config/url.h"
+#include "redis/hiredis_calls.h"
 
 namespace costgate::redis {
 namespace {
 
-// hiredis writes with write(2): to a server that went away that raises SIGPIPE, which kills a
-// process that does not ignore it (tests, any embedder of this library). Blocked for the calls
-// that may write, and a SIGPIPE they raised is taken off the thread before it is unblocked.
-class SigpipeSuppressed {
- public:
-  SigpipeSuppressed() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
-  }
-  ~SigpipeSuppressed() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec now{0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &now) == -1 && errno == EINTR) {
-        }
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeSuppressed(const SigpipeSuppressed&) = delete;
-  SigpipeSuppressed& operator=(const SigpipeSuppressed&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t previous_;
-  bool was_pending_ = false;
-};
-
 timeval timevalOf(std::chrono::milliseconds duration) {
   const long long ms = duration.count() > 0 ? duration.count() : 1;
   return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-}
-
-Reply replyOf(const redisReply& raw) {
-  Reply reply;
-  switch (raw.type) {
-    case REDIS_REPLY_STRING:
-      reply.type = Reply::Type::kString;
-      reply.string.assign(raw.str, raw.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      reply.type = Reply::Type::kStatus;
-      reply.string.assign(raw.str, raw.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      reply.type = Reply::Type::kError;
-      reply.string.assign(raw.str, raw.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      reply.type = Reply::Type::kInteger;
-      reply.integer = raw.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      reply.type = Reply::Type::kArray;
-      reply.elements.reserve(raw.elements);
-      for (std::size_t i = 0; i < raw.elements; ++i)
-        reply.elements.push_back(replyOf(*raw.element[i]));
-      break;
-    default:
-      reply.type = Reply::Type::kNil;
-      break;
-  }
-  return reply;
 }
 
 Reply take(void* raw) {

@@ -322,8 +322,10 @@ test('an outage loses no charge: a used-up budget stays used up, and a replica\'
     assert.ok(refused, 'small is used up');
     for (let i = 0; i < 2; i += 1) assert.equal((await chat(first, {}, big)).status, 200);
 
-    // Redis frozen: the local ledger starts from what Redis last said, not from zero.
+    // Redis frozen: once the leases held in it have aged out (a second), the local ledger stands
+    // in, starting from what Redis last said, not from zero.
     redis.child.kill('SIGSTOP');
+    await sleep(1500);
     for (let i = 0; i < 3; i += 1) {
       assertOpenAIError(await chat(first, {}, small), 429, 'rate_limit_error', 'budget_exceeded');
     }

@@ -29,6 +29,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -42,7 +44,7 @@ namespace costgate::budget {
 class LeasedLedger final : public Ledger {
  public:
   struct Options {
-    std::int64_t slice_requests = 32;
+    std::int64_t slice_requests = 256;
     std::int64_t share = 8;
     std::chrono::milliseconds max_age{1000};
   };
@@ -81,6 +83,37 @@ class LeasedLedger final : public Ledger {
   // read() nullopt. For the event loop, which must not wait.
   Ledger& local() { return local_; }
 
+  // The shared ledger's reserve of one line, or its read, without waiting: `done` runs later, on
+  // the caller's thread, with what reserve() or read() would have returned.
+  using ReserveLater =
+      std::function<void(const Line& line, std::int64_t amount, Clock::time_point now,
+                         std::chrono::seconds hold, std::function<void(ReserveResult)> done)>;
+  using ReadLater =
+      std::function<void(const std::vector<std::string>& keys, Clock::time_point now,
+                         std::function<void(std::optional<std::vector<LineState>>)> done)>;
+
+  // One request's way through the leases when local() could not answer it: a Ledger like local()
+  // that first uses what prepare() got for it (holds on leases taken for it alone, so that no
+  // other request uses them up first, and the lines the shared ledger refused it). Use it on one
+  // thread; what it holds and the request did not use is released by finish() or its destructor.
+  class Ticket;
+  std::shared_ptr<Ticket> ticket();
+  // Takes, without waiting, a lease on each of `needs` (a line and the most the request may
+  // reserve on it) whose lease has no room for it, through `reserve_later`, holding the amount for
+  // `ticket`. False when there was nothing to take; else `done` runs once every take answered.
+  bool prepare(const std::shared_ptr<Ticket>& ticket,
+               const std::vector<std::pair<Line, std::int64_t>>& needs, Clock::time_point now,
+               std::chrono::seconds hold, const ReserveLater& reserve_later,
+               std::function<void()> done);
+  // Asks, without waiting, for the next lease of each line whose current lease a reservation
+  // found running low or nearly too old (kept from local() and the tickets' reservations), so
+  // that requests seldom wait for one. Call after reserving.
+  void renew(Clock::time_point now, std::chrono::seconds hold, const ReserveLater& reserve_later);
+  // read() without waiting, through `read_later`.
+  void readLater(const std::vector<std::string>& keys, Clock::time_point now,
+                 const ReadLater& read_later,
+                 std::function<void(std::optional<std::vector<LineState>>)> done);
+
   // A settle sent through the charges landed, with its lines' states after it: a returned
   // lease's spend is in the shared ledger now. For OwedCharges' `landed` event.
   void landed(const Owed& charge, const std::vector<LineState>& after);
@@ -115,6 +148,14 @@ class LeasedLedger final : public Ledger {
   // not under mutex_.
   ReserveResult takeLease(const Line& line, std::int64_t amount, Clock::time_point now,
                           std::chrono::seconds hold, Lease** held);
+  // The same without waiting: `done` gets the answer and the lease holding `amount` (null unless
+  // kReserved).
+  void takeLeaseLater(const Line& line, std::int64_t amount, Clock::time_point now,
+                      std::chrono::seconds hold, const ReserveLater& reserve_later,
+                      std::function<void(const ReserveResult&, Lease*)> done);
+  // What the shared ledger answered to a lease take of `wanted` for `amount`: a kReserved lease is
+  // installed as the line's current one, holding `amount`. Not under mutex_; returns the lease.
+  Lease* taken(const Line& line, std::int64_t amount, ReserveResult& result, Clock::time_point now);
   std::int64_t sliceFor(const Line& line, std::int64_t amount);  // under mutex_
   // What the shared ledger said of a line, less what this replica's leases hold there: the
   // others' part. Under mutex_.
@@ -138,10 +179,41 @@ class LeasedLedger final : public Ledger {
   std::map<std::string, LineLeases> lines_;                         // by key
   // Each local reservation's holds: the lease of each of its lines, and the amount.
   std::unordered_map<std::string, std::vector<Lease*>> holds_;
+  std::vector<std::pair<Line, std::int64_t>> renewals_;  // for renew(): a line, a request's amount
 
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread closer_;  // closes aged leases
+};
+
+class LeasedLedger::Ticket final : public Ledger {
+ public:
+  explicit Ticket(LeasedLedger& owner) : owner_(owner) {}
+  ~Ticket() override { finish(); }
+  Ticket(const Ticket&) = delete;
+  Ticket& operator=(const Ticket&) = delete;
+
+  // On the holds taken for this request first (what they held beyond `amount` is freed), then as
+  // local() does; kOverLimit on a line the shared ledger refused, kUnavailable on one it could not
+  // be asked about.
+  ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+                        std::chrono::seconds hold) override;
+  bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
+              std::vector<LineState>* after = nullptr) override;
+  bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
+              const std::string& id) override;
+  std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
+                                             Clock::time_point now) override;
+  // Releases the holds the request did not use; a take answering later is released at once.
+  void finish();
+
+ private:
+  friend class LeasedLedger;
+  LeasedLedger& owner_;
+  // Under owner_.mutex_:
+  std::map<std::string, std::pair<Lease*, std::int64_t>> held_;  // by line key: lease, amount
+  std::set<std::string> refused_;
+  bool finished_ = false;
 };
 
 }  // namespace costgate::budget

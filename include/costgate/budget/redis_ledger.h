@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "costgate/budget/ledger.h"
@@ -51,8 +52,20 @@ class RedisLedger final : public Ledger {
   std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
                                              Clock::time_point now) override;
 
+  // reserve() and read() without waiting, through `send` (an event loop's connection): `done` gets
+  // what they would have returned, later, on the sender's thread.
+  void reserveOn(const redis::SendLater& send, const std::vector<Line>& lines, std::int64_t amount,
+                 Clock::time_point now, std::chrono::seconds hold,
+                 std::function<void(ReserveResult)> done);
+  void readOn(const redis::SendLater& send, const std::vector<std::string>& keys,
+              Clock::time_point now,
+              std::function<void(std::optional<std::vector<LineState>>)> done);
+
  private:
   struct Shared;
+  struct ReserveCall;
+  ReserveCall reserveCall(const std::vector<Line>& lines, std::int64_t amount,
+                          Clock::time_point now, std::chrono::seconds hold);
   std::unique_ptr<Shared> shared_;
 };
 

@@ -27,6 +27,7 @@
 #include "costgate/budget/ledger.h"
 #include "costgate/budget/memory_ledger.h"
 #include "costgate/budget/owed_charges.h"
+#include "costgate/budget/redis_ledger.h"
 #include "costgate/error.h"
 #include "costgate/redis/connection.h"
 
@@ -43,6 +44,8 @@ class ReplicaLedger {
 
   // What requests reserve on.
   LeasedLedger& leased() { return *leased_; }
+  // Redis itself, for the calls made without waiting.
+  RedisLedger& redis() { return *redis_; }
   OwedCharges& charges() { return *charges_; }
 
   // What Redis answered for these lines (a read or a settle): the next outage's stand-in starts
@@ -58,6 +61,7 @@ class ReplicaLedger {
   void reportPending();
 
   std::shared_ptr<Ledger> shared_;
+  RedisLedger* redis_ = nullptr;  // shared_
   std::unique_ptr<OwedCharges> charges_;
   std::unique_ptr<LeasedLedger> leased_;
   std::atomic<LeasedLedger*> landing_{nullptr};  // leased_ once it exists, for the charges' events

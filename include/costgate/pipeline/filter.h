@@ -4,6 +4,8 @@
 // lives in the RequestContext. Filters are plain code: the I/O they ask for (a wait, an embedding
 // call) is done by the gateway, which then resumes them where they stopped.
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include "costgate/openai/sse.h"
 #include "costgate/pipeline/kept_state.h"
 #include "costgate/pipeline/request_context.h"
+#include "costgate/redis/connection.h"
 
 namespace costgate::pipeline {
 
@@ -76,9 +79,15 @@ class Filter {
 
 // What a filter is built with besides its YAML block: the objects a reload must not lose, and the
 // process's metrics, in which it declares its own families (its stats).
+// A Redis connection's commands, sent without waiting from the calling event loop's thread (the
+// server layer's redis::AsyncConnection); empty where there are no event loops (`costgate check`).
+using RedisOnLoop = std::function<redis::SendLater(const redis::Address& address,
+                                                   std::chrono::milliseconds timeout)>;
+
 struct FilterEnvironment {
   KeptState& kept;
   metrics::Metrics& metrics;
+  RedisOnLoop redis_on_loop;
 };
 
 // The end of every filter's factory: the filter built from its parsed settings (and `more` of

@@ -6,6 +6,7 @@
 // a time; different connections are independent.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,12 @@ struct Reply {
   long long integer = 0;        // kInteger
   std::vector<Reply> elements;  // kArray
 };
+
+// Sends a command without waiting: `done` runs later, on the sender's thread, with the reply
+// (kError when the server refused the command) or why there is none. The event loop's
+// AsyncConnection is one.
+using Answered = std::function<void(std::variant<Reply, Error>)>;
+using SendLater = std::function<void(std::vector<std::string> args, Answered done)>;
 
 struct Timeouts {
   std::chrono::milliseconds connect{500};

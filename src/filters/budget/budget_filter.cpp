@@ -199,15 +199,6 @@ struct BudgetFilter::Decision {
   std::vector<BudgetStatus> states;
 };
 
-// A decision made on a worker thread, handed over under a lock: the request may stop waiting
-// (kLedgerWait) before it comes.
-struct BudgetFilter::WorkerAnswer {
-  std::mutex mutex;
-  bool finished = false;
-  bool abandoned = false;
-  Decision decision;
-};
-
 namespace {
 
 // Per request: the plan, what to settle, and what was done for the stats.
@@ -345,7 +336,7 @@ std::variant<BudgetConfig, config::ConfigError> parseBudgetConfig(const config::
 }
 
 BudgetFilter::BudgetFilter(BudgetConfig config, metrics::Metrics& metrics,
-                           pipeline::KeptState* kept, Now now)
+                           pipeline::KeptState* kept, Now now, pipeline::RedisOnLoop redis_on_loop)
     : config_(std::move(config)),
       now_(now ? std::move(now) : Now([] { return SystemClock::now(); })),
       stats_(metrics) {
@@ -377,8 +368,25 @@ BudgetFilter::BudgetFilter(BudgetConfig config, metrics::Metrics& metrics,
                           "/" + std::to_string(address.db) + "/" + config_.journal;
   replica_ = kept ? kept->obtain<ledger_ns::ReplicaLedger>(key, make) : make();
   ledger_ = std::shared_ptr<ledger_ns::Ledger>(replica_, &replica_->leased());
-  // The calls mostly wait on Redis: more threads than cores keep more of them in flight.
-  worker_ = std::make_unique<ledger_ns::LedgerWorker>(8);
+  if (redis_on_loop) laterCalls(redis_on_loop(address, kRedisTimeout));
+}
+
+void BudgetFilter::laterCalls(redis::SendLater send) {
+  // The answers keep the replica alive: a reload may drop this filter while they are on the way.
+  reserve_later_ = [replica = replica_, send](const ledger_ns::Line& line, std::int64_t amount,
+                                              ledger_ns::Clock::time_point now,
+                                              std::chrono::seconds hold, auto done) {
+    replica->redis().reserveOn(send, {line}, amount, now, hold,
+                               [replica, done = std::move(done)](ledger_ns::ReserveResult result) {
+                                 done(std::move(result));
+                               });
+  };
+  read_later_ = [replica = replica_, send](const std::vector<std::string>& keys,
+                                           ledger_ns::Clock::time_point now, auto done) {
+    replica->redis().readOn(send, keys, now, [replica, done = std::move(done)](auto states) {
+      done(std::move(states));
+    });
+  };
 }
 
 BudgetFilter::~BudgetFilter() = default;
@@ -557,47 +565,52 @@ pipeline::FilterStatus BudgetFilter::onRequest(pipeline::RequestContext& ctx) co
   std::shared_ptr<Plan> plan = planFor(ctx);
   if (!plan) return pipeline::FilterStatus::kContinue;
   ctx.state<Pending>(this).plan = plan;
-  if (!worker_) return apply(ctx, decide(*plan, *ledger_));
-  // Nearly always the leases this replica holds answer at once; else a worker takes a lease.
+  if (!replica_) return apply(ctx, decide(*plan, *ledger_));
+  // Nearly always the leases this replica holds answer at once.
   Decision quick = decide(*plan, replica_->leased().local());
-  if (!quick.unavailable) return apply(ctx, std::move(quick));
-
-  auto answer = std::make_shared<WorkerAnswer>();
-  auto signal = std::make_shared<pipeline::Signal>();
-  ledger_ns::Ledger* ledger = ledger_.get();
-  const bool queued = worker_->submit(
-      [this, plan, answer, ledger] {
-        Decision decided = decide(*plan, *ledger);
-        std::unique_lock lock(answer->mutex);
-        if (answer->abandoned) {
-          // The request stopped waiting and went on as if the ledger were down: what was
-          // reserved for it is released now rather than held until it expires.
-          lock.unlock();
-          for (const auto& held : decided.held) release(*ledger, held.reservation, plan->now);
-          return;
-        }
-        answer->decision = std::move(decided);
-        answer->finished = true;
-      },
-      signal);
-  if (!queued) {
-    Decision unavailable;
-    unavailable.unavailable = true;
-    return apply(ctx, std::move(unavailable));
+  if (!quick.unavailable) {
+    if (reserve_later_) replica_->leased().renew(plan->now, config_.hold, reserve_later_);
+    return apply(ctx, std::move(quick));
   }
-  ctx.awaited = pipeline::Awaited{pipeline::AwaitSignal{signal, kLedgerWait},
-                                  [this, answer](pipeline::RequestContext& resumed) {
-                                    Decision decision;
-                                    std::lock_guard lock(answer->mutex);
-                                    if (answer->finished) {
-                                      decision = std::move(answer->decision);
-                                    } else {
-                                      answer->abandoned = true;  // waited kLedgerWait in vain
-                                      decision.unavailable = true;
-                                    }
-                                    return apply(resumed, std::move(decision));
-                                  }};
+  // Else the leases the request needs are taken from Redis on this loop's connection, held for it
+  // alone meanwhile, and it decides again on them.
+  auto ticket = replica_->leased().ticket();
+  auto signal = std::make_shared<pipeline::Signal>();
+  if (!reserve_later_ ||
+      !replica_->leased().prepare(ticket, needsOf(*plan), plan->now, config_.hold, reserve_later_,
+                                  [signal] { signal->fire(); })) {
+    return apply(ctx, decide(*plan, *ticket));
+  }
+  ctx.awaited =
+      pipeline::Awaited{pipeline::AwaitSignal{signal, kLedgerWait},
+                        [this, plan, ticket](pipeline::RequestContext& resumed) {
+                          Decision decision = decide(*plan, *ticket);
+                          ticket->finish();
+                          replica_->leased().renew(plan->now, config_.hold, reserve_later_);
+                          return apply(resumed, std::move(decision));
+                        }};
   return pipeline::FilterStatus::kWait;
+}
+
+std::vector<std::pair<ledger_ns::Line, std::int64_t>> BudgetFilter::needsOf(const Plan& plan) {
+  std::vector<std::pair<ledger_ns::Line, std::int64_t>> needs;
+  const pricing::Nanos money = std::max(plan.worst_cost, plan.degraded_worst_cost);
+  for (const auto& matched : plan.budgets) {
+    const Budget& budget = *matched.budget;
+    needs.push_back(
+        {{budgetKey(budget, matched.window), budget.amount, matched.window.end}, money});
+  }
+  for (const auto& [limit, window] : plan.rates) {
+    if (limit->requests_per_minute) {
+      needs.push_back(
+          {{rateKey(*limit, "rpm", window), *limit->requests_per_minute, window.end}, 1});
+    }
+    if (limit->tokens_per_minute) {
+      needs.push_back({{rateKey(*limit, "tpm", window), *limit->tokens_per_minute, window.end},
+                       plan.worst_tokens});
+    }
+  }
+  return needs;
 }
 
 pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decision decision) const {
@@ -707,8 +720,33 @@ std::optional<std::vector<BudgetStatus>> BudgetFilter::status() const {
     windows.push_back(ledger_ns::windowAt(budget.window, *budget.time_zone, now));
     keys.push_back(budgetKey(budget, windows.back()));
   }
-  auto states = ledger_->read(keys, now);
-  if (!states) return std::nullopt;
+  return statusOf(windows, ledger_->read(keys, now));
+}
+
+void BudgetFilter::statusAsync(std::shared_ptr<std::optional<std::vector<BudgetStatus>>> out,
+                               std::shared_ptr<pipeline::Signal> done) const {
+  if (!replica_ || !read_later_) {
+    *out = status();
+    done->fire();
+    return;
+  }
+  const auto now = now_();
+  auto keys = std::make_shared<std::vector<std::string>>();
+  auto windows = std::make_shared<std::vector<ledger_ns::WindowSpan>>();
+  for (const Budget& budget : config_.budgets) {
+    windows->push_back(ledger_ns::windowAt(budget.window, *budget.time_zone, now));
+    keys->push_back(budgetKey(budget, windows->back()));
+  }
+  replica_->leased().readLater(*keys, now, read_later_, [this, windows, out, done](auto states) {
+    *out = statusOf(*windows, states);
+    done->fire();
+  });
+}
+
+std::optional<std::vector<BudgetStatus>> BudgetFilter::statusOf(
+    const std::vector<ledger_ns::WindowSpan>& windows,
+    const std::optional<std::vector<ledger_ns::LineState>>& states) const {
+  if (!states || states->size() != config_.budgets.size()) return std::nullopt;
   std::vector<BudgetStatus> out;
   for (std::size_t i = 0; i < config_.budgets.size(); ++i) {
     const Budget& budget = config_.budgets[i];
@@ -718,14 +756,6 @@ std::optional<std::vector<BudgetStatus>> BudgetFilter::status() const {
                    windows[i].end});
   }
   return out;
-}
-
-void BudgetFilter::statusAsync(std::shared_ptr<std::optional<std::vector<BudgetStatus>>> out,
-                               std::shared_ptr<pipeline::Signal> done) const {
-  if (!worker_ || !worker_->submit([this, out] { *out = status(); }, done)) {
-    *out = status();
-    done->fire();
-  }
 }
 
 namespace {
@@ -776,7 +806,8 @@ std::vector<pipeline::LocalEndpoint> BudgetFilter::endpoints() const {
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
     const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
   return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec), environment.metrics,
-                                            &environment.kept);
+                                            &environment.kept, BudgetFilter::Now{},
+                                            environment.redis_on_loop);
 }
 
 }  // namespace costgate::filters::budget

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "costgate/budget/ledger.h"
-#include "costgate/budget/ledger_worker.h"
 #include "costgate/budget/memory_ledger.h"
 #include "costgate/budget/replica_ledger.h"
 #include "costgate/budget/time_zone.h"
@@ -98,8 +97,10 @@ class BudgetFilter : public pipeline::Filter {
   // A memory ledger (and the local one that stands in for Redis) comes from `kept` when a previous
   // configuration left one, so that a reload keeps the spend (null: a new one). Its stats are
   // declared in `metrics`. `now` is injectable for tests (windows are calendar based).
+  // `redis_on_loop` gives the event loop's Redis connection the requests' lease takes use (none:
+  // leases are taken blocking, for tests and tools).
   BudgetFilter(BudgetConfig config, metrics::Metrics& metrics, pipeline::KeptState* kept = nullptr,
-               Now now = {});
+               Now now = {}, pipeline::RedisOnLoop redis_on_loop = {});
   ~BudgetFilter() override;
   std::string_view name() const override { return "budget"; }
   // Reserves (or refuses with 429), possibly degrading the request first; waits for a Redis
@@ -112,16 +113,16 @@ class BudgetFilter : public pipeline::Filter {
   std::vector<pipeline::LocalEndpoint> endpoints() const override;
 
   // Every budget's state now; nullopt when the ledger cannot be read. Blocking (a Redis read):
-  // call it off the event loop (statusAsync).
+  // never on the event loop, which uses statusAsync.
   std::optional<std::vector<BudgetStatus>> status() const;
-  // status() on a worker thread; `done` fires when *out is set.
+  // status() without waiting (with Redis, a read on the loop's connection); `done` fires when
+  // *out is set.
   void statusAsync(std::shared_ptr<std::optional<std::vector<BudgetStatus>>> out,
                    std::shared_ptr<pipeline::Signal> done) const;
 
  private:
   struct Plan;
   struct Decision;
-  struct WorkerAnswer;
   Decision decide(const Plan& plan, costgate::budget::Ledger& ledger) const;
   // The plan for this request; null when no budget or rate limit applies.
   std::shared_ptr<Plan> planFor(const pipeline::RequestContext& ctx) const;
@@ -130,6 +131,14 @@ class BudgetFilter : public pipeline::Filter {
   // What the request holds is settled to what it cost; a stand-in's money is also owed to Redis.
   void settle(pipeline::RequestContext& ctx) const;
   static std::vector<costgate::budget::Line> planLines(const Plan& plan);
+  // Each line the plan may reserve on, with the most it may reserve there.
+  static std::vector<std::pair<costgate::budget::Line, std::int64_t>> needsOf(const Plan& plan);
+  // The budgets' states as read, or nullopt when they could not be.
+  std::optional<std::vector<BudgetStatus>> statusOf(
+      const std::vector<costgate::budget::WindowSpan>& windows,
+      const std::optional<std::vector<costgate::budget::LineState>>& states) const;
+  // The Redis calls a request's lease takes and the budgets endpoint make, through `send`.
+  void laterCalls(redis::SendLater send);
   // Frees a reservation the request will not use (settles it to 0).
   void release(costgate::budget::Ledger& ledger, const costgate::budget::Reservation& reservation,
                costgate::budget::Clock::time_point now) const;
@@ -139,8 +148,9 @@ class BudgetFilter : public pipeline::Filter {
   std::shared_ptr<costgate::budget::Ledger> ledger_;
   // Redis only: the charges on their way to it, and the ledger standing in while it is down.
   std::shared_ptr<costgate::budget::ReplicaLedger> replica_;
-  std::unique_ptr<costgate::budget::LedgerWorker> worker_;  // Redis only
-  std::shared_ptr<const costgate::budget::TimeZone> utc_;   // rate limits' minutes
+  costgate::budget::LeasedLedger::ReserveLater reserve_later_;  // Redis on the loop only
+  costgate::budget::LeasedLedger::ReadLater read_later_;
+  std::shared_ptr<const costgate::budget::TimeZone> utc_;  // rate limits' minutes
   BudgetStats stats_;
 };
 

@@ -147,7 +147,8 @@ config::GatewayConfig configWithFilters(const std::string& filters) {
 TEST(BuildChain, BuildsRegisteredFiltersByName) {
   KeptState kept;
   metrics::Metrics metrics;
-  auto built = buildChain(configWithFilters("  - tagging\n"), filters::registry(), {kept, metrics});
+  auto built =
+      buildChain(configWithFilters("  - tagging\n"), filters::registry(), {kept, metrics, {}});
   auto* chain = std::get_if<Chain>(&built);
   ASSERT_NE(chain, nullptr);
   ASSERT_EQ(chain->size(), 1u);
@@ -158,7 +159,7 @@ TEST(BuildChain, UnknownFilterIsAnErrorAtItsName) {
   KeptState kept;
   metrics::Metrics metrics;
   auto built = buildChain(configWithFilters("  - tagging\n  - teleport\n"), filters::registry(),
-                          {kept, metrics});
+                          {kept, metrics, {}});
   auto* error = std::get_if<config::ConfigError>(&built);
   ASSERT_NE(error, nullptr);
   EXPECT_EQ(error->where.line, 9);

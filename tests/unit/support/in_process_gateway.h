@@ -24,6 +24,7 @@
 #include "costgate/gateway/gateway.h"
 #include "costgate/http1/body.h"
 #include "costgate/http1/head.h"
+#include "costgate/redis/async_connection.h"
 #include "costgate/server/http_server.h"
 #include "filters/registry.h"
 
@@ -155,8 +156,9 @@ class InProcessGateway {
       return;
     }
     auto& config = std::get<config::GatewayConfig>(loaded);
-    auto chain =
-        pipeline::buildChain(config, filters::registry(), {records_.kept(), records_.metrics()});
+    auto chain = pipeline::buildChain(
+        config, filters::registry(),
+        {records_.kept(), records_.metrics(), &redis::AsyncConnection::onEachLoop});
     if (auto* error = std::get_if<config::ConfigError>(&chain)) {
       ADD_FAILURE() << error->describe();
       return;
