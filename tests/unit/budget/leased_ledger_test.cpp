@@ -162,7 +162,8 @@ TEST(LeasedLedger, ALeaseServesThroughAnOutageAndItsSpendLandsAfter) {
     ASSERT_EQ(second.status, ReserveStatus::kReserved);
     replica.leased->settle(*first.reservation, 30, kNow);
     replica.leased->settle(*second.reservation, 40, kNow);
-    std::this_thread::sleep_for(150ms);  // aged and returned, but the ledger is down
+    // Aged and returned, but the ledger is down: the return is tried, and kept.
+    EXPECT_TRUE(eventually([&] { return shared->settles.load() > 0; }));
     EXPECT_EQ(replica.leased->reserve({team}, 100, kNow, 60s).status, ReserveStatus::kUnavailable);
     shared->down = false;
     EXPECT_TRUE(eventually([&] { return stateOf(shared->inner, "team") == LineState{70, 0}; }));

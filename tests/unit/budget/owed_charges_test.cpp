@@ -82,9 +82,11 @@ TEST(OwedCharges, WhatIsStillOwedAtExitIsOwedAgainByTheNextProcess) {
   auto back = std::make_shared<SwitchedLedger>(true);
   back->down = false;
   {
-    auto charges = opened(back, path, {}, 1h);  // retried here only
-    EXPECT_EQ(charges->pending(), 2u);
-    EXPECT_EQ(charges->sendNow(), 2u);
+    // Owed again from the journal alone (`back` is a new ledger); its thread may send them before
+    // this does.
+    auto charges = opened(back, path, {}, 1h);
+    charges->sendNow();
+    EXPECT_EQ(charges->pending(), 0u);
   }
   EXPECT_EQ(back->inner.read({kTeam.key, "costgate:budget:forever:all"}, kNow),
             (std::vector<LineState>{{30, 0}, {45, 0}}));
