@@ -15,14 +15,16 @@ std::uint64_t CallAccounting::promptTokens() const {
   return openai::estimateTokens(openai::promptCharacters(sent->root()));
 }
 
-void priceWholeAnswer(const jsonview::Value& answer, const CallAccounting& accounting,
-                      server::ExchangeRecord& record) {
+void priceWholeAnswer(std::string_view text, const jsonview::Value& answer,
+                      const CallAccounting& accounting, server::ExchangeRecord& record) {
   auto usage = openai::usageOf(answer);
   record.usage_source = usage ? "backend" : "estimated";
   if (!usage) {
     usage = pricing::Usage{};
     usage->prompt_tokens = accounting.promptTokens();
-    usage->completion_tokens = openai::estimateTokens(openai::answerCharacters(answer));
+    auto whole = jsonview::Document::parse(text);
+    const std::uint64_t characters = whole ? openai::answerCharacters(whole->root()) : 0;
+    usage->completion_tokens = openai::estimateTokens(characters);
   }
   record.usage = usage;
   if (accounting.price) record.cost = pricing::costOf(*accounting.price, *usage);

@@ -71,7 +71,7 @@ server::Task<> Gateway::relayWhole(ProxyCall& call, upstream::Exchange& exchange
   redact(body, calls_.backendKey(ctx.backend));
   const int status = exchange.status();
   std::optional<jsonview::Document> answer;  // of `body`, for pricing
-  if (status == 200) answer = jsonview::Document::parse(body);
+  if (status == 200) answer = jsonview::Document::parseMembers(body, kPricedMembers);
   if (auto refusal = unrelayable(exchange, ctx.backend, answer.has_value())) {
     redact(refusal->message, calls_.backendKey(ctx.backend));
     if (refusal->code == "upstream_protocol_error") {
@@ -84,7 +84,7 @@ server::Task<> Gateway::relayWhole(ProxyCall& call, upstream::Exchange& exchange
   if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, status, body);
   bool replayed = false;
   if (status == 200) {
-    priceWholeAnswer(answer->root(), call.accounting, call.record);  // while `answer` views `body`
+    priceWholeAnswer(body, answer->root(), call.accounting, call.record);  // before `body` moves
     if (ctx.stream && ctx.route == pipeline::Route::kChatCompletions) {
       // The backend ignored `stream`: the client still gets the stream it asked for.
       if (auto events = cache::replayAsStream(body, call.accounting.client_asked_for_usage)) {

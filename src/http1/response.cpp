@@ -1,20 +1,18 @@
 #include "costgate/http1/response.h"
 
-#include <cstring>
-
 namespace costgate::http1 {
 
 namespace {
 
 void appendWithoutLineBreaks(std::string& out, std::string_view text) {
-  std::size_t start = out.size();
-  out.append(text);
-  if (!std::memchr(text.data(), '\r', text.size()) &&
-      !std::memchr(text.data(), '\n', text.size())) {
-    return;  // the usual case, found by two vectorized scans
-  }
-  for (std::size_t i = start; i < out.size(); ++i) {
-    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+  const std::size_t start = out.size();
+  out += text;
+  // A select on every byte rather than a search first: the compiler vectorizes it, and the short
+  // texts of header lines cost no calls.
+  char* const appended = out.data() + start;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = appended[i];
+    appended[i] = c == '\r' || c == '\n' ? ' ' : c;
   }
 }
 
@@ -22,15 +20,17 @@ void appendWithoutLineBreaks(std::string& out, std::string_view text) {
 
 Response::Response(int status_code, std::string_view content_type, std::string text)
     : status(status_code), body(std::move(text)) {
-  fields.reserve(160);  // room for the few lines a response has, in one allocation
+  // Room for the few lines a response has, in one allocation (a proxied answer's are about 210
+  // bytes).
+  fields.reserve(256);
   if (!content_type.empty()) add("Content-Type", content_type);
 }
 
 Response& Response::add(std::string_view name, std::string_view value) {
   appendWithoutLineBreaks(fields, name);
-  fields.append(": ");
+  fields += std::string_view(": ");
   appendWithoutLineBreaks(fields, value);
-  fields.append("\r\n");
+  fields += std::string_view("\r\n");
   return *this;
 }
 

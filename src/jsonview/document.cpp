@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "costgate/text/block.h"
@@ -112,18 +113,24 @@ std::string unescape(std::string_view body) {
 
 // One pass over the text, iterative so that nesting depth costs no stack. The position is a local
 // pointer and every step is inline in run(): only escapes, non-ASCII text and numbers that may
-// overflow leave the loop.
+// overflow leave the loop. With `members` given, values of the root object's other members are
+// checked all the same but get no nodes.
 class Parser {
  public:
-  explicit Parser(std::string_view text) : base_(text.data()), end_(text.data() + text.size()) {}
+  explicit Parser(std::string_view text,
+                  std::optional<std::span<const std::string_view>> members = std::nullopt)
+      : base_(text.data()), end_(text.data() + text.size()), members_(members) {}
 
   bool run(std::vector<Document::Node>& nodes) {
     // About one node per eight bytes of compact JSON: most documents need no second allocation.
     nodes.reserve(std::min<std::size_t>(static_cast<std::size_t>(end_ - base_) / 8 + 16, 4096));
-    // Indices of the containers being filled. Parsing never suspends, so one stack per thread
-    // serves every document and costs no allocation once grown.
-    thread_local std::vector<std::uint32_t> open;
+    // The containers being filled. Parsing never suspends, so one stack per thread serves every
+    // document and costs no allocation once grown.
+    thread_local std::vector<Open> open;
     open.clear();
+    // Inside a root member left out of the index: no nodes until the next root key (or the root's
+    // end, which is indexed by its own node).
+    bool skipping = false;
     const char* p = base_;
     const char* const end = end_;
     // Compact JSON has no whitespace between tokens: one comparison finds that out.
@@ -145,16 +152,22 @@ class Parser {
         case '[': {
           if (open.size() >= Document::kMaxDepth) return false;
           const bool object = *p == '{';
-          nodes.push_back({object ? Kind::kObject : Kind::kArray, false, offset(p), 0, 0, 0});
+          if (!skipping) {
+            // Arrays count elements as they begin, objects members as their keys are indexed.
+            nodes.push_back(
+                {object ? Kind::kObject : Kind::kArray, false, offset(p), 0, 0, object ? 0u : 1u});
+          }
           p = skipWhitespace(p + 1);
           if (p < end && *p == (object ? '}' : ']')) {
             ++p;
-            nodes[index].end = offset(p);
-            nodes[index].after = index + 1;
+            if (!skipping) {
+              nodes[index].end = offset(p);
+              nodes[index].after = index + 1;
+              nodes[index].count = 0;
+            }
             goto after_value;
           }
-          open.push_back(index);
-          nodes[index].count = 1;
+          open.push_back({skipping ? kNoNode : index, object});
           if (object) goto key;
           goto value;
         }
@@ -177,7 +190,7 @@ class Parser {
           p = *p == '-' || isDigit(*p) ? number(p, kind) : nullptr;
       }
       if (!p) return false;
-      nodes.push_back({kind, escaped, offset(begin), offset(p), index + 1, 0});
+      if (!skipping) nodes.push_back({kind, escaped, offset(begin), offset(p), index + 1, 0});
     }
 
   after_value:  // Close containers, or go on to the next element or member.
@@ -185,19 +198,22 @@ class Parser {
     if (open.empty()) return p == end;
     if (p == end) return false;
     {
-      Document::Node& container = nodes[open.back()];
-      const bool object = container.kind == Kind::kObject;
-      if (*p == (object ? '}' : ']')) {
+      const Open container = open.back();
+      if (*p == (container.object ? '}' : ']')) {
         ++p;
-        container.end = offset(p);
-        container.after = static_cast<std::uint32_t>(nodes.size());
+        if (container.node != kNoNode) {
+          nodes[container.node].end = offset(p);
+          nodes[container.node].after = static_cast<std::uint32_t>(nodes.size());
+        }
         open.pop_back();
         goto after_value;
       }
       if (*p != ',') return false;
-      ++container.count;
       p = skipWhitespace(p + 1);
-      if (!object) goto value;
+      if (!container.object) {
+        if (container.node != kNoNode) ++nodes[container.node].count;
+        goto value;
+      }
     }
 
   key :  // A member's key and colon; its value follows.
@@ -207,8 +223,12 @@ class Parser {
     bool escaped = false;
     p = string(p, escaped);
     if (!p) return false;
-    const auto index = static_cast<std::uint32_t>(nodes.size());
-    nodes.push_back({Kind::kString, escaped, offset(begin), offset(p), index + 1, 0});
+    if (members_ && open.size() == 1) skipping = !wanted(begin, p, escaped);
+    if (!skipping) {
+      const auto index = static_cast<std::uint32_t>(nodes.size());
+      ++nodes[open.back().node].count;
+      nodes.push_back({Kind::kString, escaped, offset(begin), offset(p), index + 1, 0});
+    }
     p = skipWhitespace(p);
     if (p == end || *p != ':') return false;
     p = skipWhitespace(p + 1);
@@ -297,7 +317,6 @@ class Parser {
     // Sixteen bytes at a time; the first one that needs attention is found from the block's mask,
     // so a short string (most keys) costs one block and no loop over its bytes.
     for (;;) {
-      const auto left = static_cast<std::size_t>(end_ - p);
       // Quotes after the end: the scan stops there at the latest.
       const __m128i block = text::loadBlock(p, end_, '"');
       // A signed comparison: non-ASCII bytes (0x80 and up) are negative, below 0x20 as the
@@ -305,8 +324,9 @@ class Parser {
       const __m128i special = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, _mm_set1_epi8('"')),
                                                         _mm_cmpeq_epi8(block, _mm_set1_epi8('\\'))),
                                            _mm_cmplt_epi8(block, _mm_set1_epi8(0x20)));
+      // A block past the end stops at its filling quote at the latest, so within the text.
       if (const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special))) {
-        return p + std::min<std::size_t>(static_cast<std::size_t>(std::countr_zero(mask)), left);
+        return p + std::countr_zero(mask);
       }
       p += 16;
     }
@@ -394,8 +414,25 @@ class Parser {
     return length > 0 ? p + length : nullptr;
   }
 
+  // An open container: its node, or kNoNode when it is not indexed.
+  struct Open {
+    std::uint32_t node;
+    bool object;
+  };
+  static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
+
+  // Whether the root member whose key is the string [begin, end) is one of members_.
+  bool wanted(const char* begin, const char* end, bool escaped) const {
+    auto named = [this](std::string_view key) {
+      return std::find(members_->begin(), members_->end(), key) != members_->end();
+    };
+    const std::string_view body(begin + 1, static_cast<std::size_t>(end - begin) - 2);
+    return escaped ? named(unescape(body)) : named(body);
+  }
+
   const char* const base_;
   const char* const end_;
+  const std::optional<std::span<const std::string_view>> members_;
 };
 
 std::optional<Document> Document::parse(std::string_view text) {
@@ -403,6 +440,15 @@ std::optional<Document> Document::parse(std::string_view text) {
   Document document;
   document.text_ = text;
   if (!Parser(text).run(document.nodes_)) return std::nullopt;
+  return document;
+}
+
+std::optional<Document> Document::parseMembers(std::string_view text,
+                                               std::span<const std::string_view> members) {
+  if (text.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
+  Document document;
+  document.text_ = text;
+  if (!Parser(text, members).run(document.nodes_)) return std::nullopt;
   return document;
 }
 

@@ -33,10 +33,15 @@ struct CallAccounting {
   std::uint64_t promptTokens() const;
 };
 
+// The members of a whole answer that pricing reads when its backend reports the usage: what the
+// answer's index needs (jsonview::Document::parseMembers), the rest of it being checked only.
+inline constexpr std::string_view kPricedMembers[] = {"usage"};
+
 // What a whole 200 answer used, into `record`, and for a priced model its cost: the usage
-// `answer` reports, or else the gateway's own count (usage_source "estimated").
-void priceWholeAnswer(const jsonview::Value& answer, const CallAccounting& accounting,
-                      server::ExchangeRecord& record);
+// `answer` (the index of `text`, of kPricedMembers at least) reports, or else the gateway's own
+// count (usage_source "estimated"), which indexes `text` whole.
+void priceWholeAnswer(std::string_view text, const jsonview::Value& answer,
+                      const CallAccounting& accounting, server::ExchangeRecord& record);
 
 // What a stream is charged: the usage the backend reported, or else the gateway's count of the
 // prompt and of the text relayed. Settled once, on whichever way the stream ends (a client that

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,12 @@ class Document {
   // Indexes `text`, which must outlive the Document; nullopt when it is not exactly one valid
   // JSON value (surrounding whitespace allowed) or nests deeper than kMaxDepth.
   static std::optional<Document> parse(std::string_view text);
+  // As parse(), checking all of `text` as strictly, but when the root is an object its index holds
+  // only the members named in `members` (with escapes resolved): the others are as if absent, for
+  // size(), find() and forEachMember() too. For a reader of a few members of a large document
+  // (pricing reads a whole answer's `usage`), which then builds no index for the rest.
+  static std::optional<Document> parseMembers(std::string_view text,
+                                              std::span<const std::string_view> members);
   static constexpr std::size_t kMaxDepth = 512;
 
   Value root() const { return Value(this, 0); }
@@ -120,12 +127,20 @@ inline bool Value::stringEquals(std::string_view text) const {
 template <std::size_t N>
 std::array<std::optional<Value>, N> Value::findEach(const std::string_view (&keys)[N]) const {
   std::array<std::optional<Value>, N> found;
-  forEachMember([&](const Value& key, const Value& value) {
+  auto match = [&](std::string_view name, const Value& value) {
     for (std::size_t i = 0; i < N; ++i) {
-      if (key.stringEquals(keys[i])) {
+      if (name == keys[i]) {
         found[i] = value;
         break;
       }
+    }
+  };
+  // Each key is read once, then compared with every name (most differ in length).
+  forEachMember([&](const Value& key, const Value& value) {
+    if (key.hasEscapes()) {
+      match(key.string(), value);
+    } else {
+      match(key.unquoted(), value);
     }
   });
   return found;

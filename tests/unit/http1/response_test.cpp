@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace costgate::http1 {
 namespace {
 
@@ -18,6 +20,24 @@ TEST(Http1Response, CannotBeMadeToInjectLines) {
   Response response;
   response.add("X-Model", "m\r\nSet-Cookie: a=b").add("X\nY", "z");
   EXPECT_EQ(response.fields, "X-Model: m  Set-Cookie: a=b\r\nX Y: z\r\n");
+}
+
+// Every position of a break in values of every length up to 40 (the scan reads eight bytes at a
+// time, the last eight overlapping), and values with none.
+TEST(Http1Response, FindsLineBreaksAnywhere) {
+  for (std::size_t length = 1; length <= 40; ++length) {
+    const std::string plain(length, 'v');
+    EXPECT_EQ(Response().add("N", plain).fields, "N: " + plain + "\r\n");
+    for (std::size_t at = 0; at < length; ++at) {
+      for (char line_break : {'\r', '\n'}) {
+        std::string value = plain;
+        value[at] = line_break;
+        EXPECT_EQ(Response().add("N", value).fields,
+                  "N: " + plain.substr(0, at) + " " + plain.substr(at + 1) + "\r\n")
+            << length << " " << at;
+      }
+    }
+  }
 }
 
 TEST(Http1Response, KnowsReasonPhrases) {

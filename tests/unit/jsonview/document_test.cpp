@@ -11,7 +11,13 @@
 namespace costgate::jsonview {
 namespace {
 
-bool accepts(std::string_view text) { return Document::parse(text).has_value(); }
+// Whether `text` is one JSON value; parseMembers() must check it as strictly, whatever it indexes.
+bool accepts(std::string_view text) {
+  constexpr std::string_view kSome[] = {"a", "model", "k"};
+  const bool accepted = Document::parse(text).has_value();
+  EXPECT_EQ(Document::parseMembers(text, kSome).has_value(), accepted) << text;
+  return accepted;
+}
 
 TEST(JsonViewDocument, AcceptsWhatNlohmannAccepts) {
   const std::vector<std::string> valid = {
@@ -194,6 +200,32 @@ TEST(JsonViewDocument, MatchesKeysWithEscapes) {
   ASSERT_TRUE(document);
   ASSERT_TRUE(document->root().find("model"));
   EXPECT_EQ(document->root().find("model")->string(), "m");
+}
+
+TEST(JsonViewDocument, IndexesOnlyTheMembersAsked) {
+  constexpr std::string_view kAsked[] = {"usage", "id"};
+  const std::string text =
+      R"({"id":"c1","choices":[{"message":{"content":"hi","usage":1}}],"us\u0061ge":{"a":[1,{}]},)"
+      R"("model":{"usage":2},"usage":{"prompt_tokens":3,"details":{"cached":0}},"tail":[[]]})";
+  auto document = Document::parseMembers(text, kAsked);
+  ASSERT_TRUE(document);
+  const Value root = document->root();
+  EXPECT_EQ(root.raw(), text);
+  EXPECT_EQ(root.size(), 3u);
+  std::vector<std::string> keys;
+  root.forEachMember([&](const Value& key, const Value&) { keys.push_back(key.string()); });
+  EXPECT_EQ(keys, (std::vector<std::string>{"id", "usage", "usage"}));
+  EXPECT_TRUE(root.find("id")->stringEquals("c1"));
+  EXPECT_FALSE(root.find("choices"));
+  EXPECT_FALSE(root.find("model"));
+  const Value usage = *root.find("usage");  // the last one, as parse() has it
+  EXPECT_EQ(usage.find("prompt_tokens")->integer(), 3);
+  EXPECT_EQ(usage.find("details")->find("cached")->integer(), 0);
+  // A root that is no object is indexed whole.
+  auto array = Document::parseMembers(R"([{"x":1},2])", kAsked);
+  ASSERT_TRUE(array);
+  EXPECT_EQ(array->root().elements()[0].find("x")->integer(), 1);
+  EXPECT_FALSE(Document::parseMembers(R"({"id":"c1","choices":[1,]})", kAsked));
 }
 
 }  // namespace
