@@ -2,7 +2,7 @@
 # ThreadSanitizer run (docs/hardening.md, "Sanitizers"): builds build-tsan (-DCOSTGATE_SANITIZE=
 # thread), then runs every unit test and the whole integration suite against its gateway and mock;
 # any report fails. With --quick, only the unit tests of the code threads share (cache stores and
-# coalescing, budget ledgers and their worker, deployment pools, signals, the event loop and its
+# coalescing, budget ledgers, leases and owed charges, deployment pools, signals, the event loop and its
 # mailbox, metrics, Redis connections, the mock's cascades) and the integration tests that drive
 # the gateway's threads hardest (gateway, cache, cache_redis, budget, reload). Not part of
 # .ci/run: a cold build takes longer than the whole budget for it. Extra arguments go to cmake.
@@ -18,7 +18,8 @@ COSTGATE_BUILD_DIR=build-tsan scripts/build.sh -DCOSTGATE_WERROR=ON -DCOSTGATE_S
 [[ -d tests/integration/node_modules ]] ||
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 if ((quick)); then
-  suites='MemoryStore|InFlight|RedisStoreTest|RedisConnection|LedgerWorker|MemoryLedger|RedisLedger'
+  suites='MemoryStore|InFlight|RedisStoreTest|RedisConnection|LeasedLedger|OwedCharges|AsyncConnection'
+  suites+='|MemoryLedger|RedisLedger'
   suites+='|Memory|Redis|DeploymentPool|Signal|EventLoopTest|SocketTest|Metrics|MetricsSummary'
   suites+='|Mock(Attempts|CascadeHeaders|Confidence|Shapes|Targeting)|BudgetFilter|SemanticCacheFilter'
   ctest --test-dir build-tsan --output-on-failure -j 2 -R "^($suites)\."
