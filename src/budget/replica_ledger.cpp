@@ -22,7 +22,10 @@ std::variant<std::shared_ptr<ReplicaLedger>, Error> ReplicaLedger::open(
   };
   events.landed = [self, landed = std::move(events.landed)](
                       const Owed& charge, const std::vector<LineState>& after, bool late) {
-    if (LeasedLedger* leased = self->landing_.load()) leased->landed(charge, after);
+    {
+      std::lock_guard lock(self->landing_mutex_);
+      if (self->landing_ != nullptr) self->landing_->landed(charge, after);
+    }
     if (landed) landed(charge, after, late);
   };
   auto charges = OwedCharges::open(self->shared_, std::move(journal), std::move(events));
@@ -39,12 +42,16 @@ std::variant<std::shared_ptr<ReplicaLedger>, Error> ReplicaLedger::open(
   };
   self->leased_ =
       std::make_unique<LeasedLedger>(self->shared_, *self->charges_, lease_events, leases);
+  std::lock_guard lock(self->landing_mutex_);
   self->landing_ = self->leased_.get();
   return replica;
 }
 
 ReplicaLedger::~ReplicaLedger() {
-  landing_ = nullptr;
+  {
+    std::lock_guard lock(landing_mutex_);
+    landing_ = nullptr;
+  }
   leased_.reset();  // returns its leases through the charges, which send or journal them
   charges_.reset();
 }

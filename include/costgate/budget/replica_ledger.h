@@ -64,7 +64,10 @@ class ReplicaLedger {
   RedisLedger* redis_ = nullptr;  // shared_
   std::unique_ptr<OwedCharges> charges_;
   std::unique_ptr<LeasedLedger> leased_;
-  std::atomic<LeasedLedger*> landing_{nullptr};  // leased_ once it exists, for the charges' events
+  // leased_ once it exists, for the charges' events: a call to it holds landing_mutex_, so that
+  // none is under way once the destructor has cleared it.
+  std::mutex landing_mutex_;
+  LeasedLedger* landing_ = nullptr;
   std::function<void(std::size_t)> pending_;
   std::atomic<std::size_t> owed_{0};
   std::atomic<std::size_t> leases_out_{0};

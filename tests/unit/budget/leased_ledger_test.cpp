@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <variant>
@@ -28,23 +29,31 @@ Line lineOf(const std::string& key, std::int64_t limit) { return Line{key, limit
 struct Replica {
   std::unique_ptr<OwedCharges> charges;
   std::unique_ptr<LeasedLedger> leased;
-  std::atomic<LeasedLedger*> landing{nullptr};  // the charges' thread tells it what landed
+  // The charges' thread tells it what landed; under landing_mutex, so that no call is under way
+  // once the destructor cleared it.
+  std::mutex landing_mutex;
+  LeasedLedger* landing = nullptr;
 
   explicit Replica(std::shared_ptr<Ledger> shared, std::chrono::milliseconds max_age = 1h) {
     OwedCharges::Events events{
         .owed = {},
         .landed =
             [this](const Owed& charge, const std::vector<LineState>& after, bool) {
-              if (LeasedLedger* to = landing.load()) to->landed(charge, after);
+              std::lock_guard lock(landing_mutex);
+              if (landing != nullptr) landing->landed(charge, after);
             },
         .pending = {}};
     charges = std::get<std::unique_ptr<OwedCharges>>(OwedCharges::open(shared, "", events, 20ms));
     leased = std::make_unique<LeasedLedger>(shared, *charges, LeasedLedger::Events{},
                                             LeasedLedger::Options{32, 8, max_age});
+    std::lock_guard lock(landing_mutex);
     landing = leased.get();
   }
   ~Replica() {
-    landing = nullptr;
+    {
+      std::lock_guard lock(landing_mutex);
+      landing = nullptr;
+    }
     leased.reset();
     charges.reset();
   }
