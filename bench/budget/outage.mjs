@@ -5,7 +5,7 @@
 // documented bound: (replicas - 1) x what was left when they last saw Redis, plus each replica's
 // worst case in flight. bench/budget/outage.sh runs it.
 import {
-  startMock, startGateway, startRedis, sleep, until, nanosOf, usdText,
+  startMock, startGateway, startRedis, sleep, until, nanosOf, usdText, gatewayConfig,
 } from '../../tests/integration/harness.mjs';
 
 const budgetUsd = process.argv[2] ?? '0.05';
@@ -15,26 +15,15 @@ const limit = nanosOf(budgetUsd);
 const worst = nanosOf('0.0011');
 
 function config(mockUrl, redisUrl) {
-  return `server:
-  listen: 127.0.0.1:0
-  threads: 2
-backends:
-  mock:
-    url: ${mockUrl}/v1
-models:
-  mock-large:
-    backend: mock
-    price: {input: 12.97, output: 21.93}
-admin:
-  api_key: admin-secret
-filters:
-  - tagging: {defaults: {feature: support, team: core, env: bench}}
-  - budget:
-      ledger: ${redisUrl}
-      on_ledger_error: open
-      budgets: [{name: outage, amount_usd: ${budgetUsd}, window: day}]
-log_level: error
-`;
+  return gatewayConfig({
+    backendUrl: `${mockUrl}/v1`,
+    models: ['mock-large'],
+    prices: { 'mock-large': '{input: 12.97, output: 21.93}' },
+    filters: [
+      '{tagging: {defaults: {feature: support, team: core, env: bench}}}',
+      `{budget: {ledger: "${redisUrl}", on_ledger_error: open, budgets: [{name: outage, amount_usd: ${budgetUsd}, window: day}]}}`,
+    ],
+  }) + 'admin:\n  api_key: admin-secret\n';
 }
 
 async function chat(gateway, i) {

@@ -57,7 +57,9 @@ LeasedLedger::LeasedLedger(std::shared_ptr<Ledger> shared, OwedCharges& charges,
           closeAged();
           lock.lock();
         }
-      }) {}
+      }) {
+  local_ = std::make_unique<Ticket>(*this);
+}
 
 LeasedLedger::~LeasedLedger() {
   {
@@ -158,17 +160,16 @@ ReserveResult LeasedLedger::reserved(const std::vector<Line>& lines, std::int64_
 
 ReserveResult LeasedLedger::takeLease(const Line& line, std::int64_t amount, Clock::time_point now,
                                       std::chrono::seconds hold, Lease** held) {
-  std::int64_t wanted = amount;
-  {
-    std::lock_guard lock(mutex_);
-    wanted = sliceFor(line, amount);
-  }
-  ReserveResult result = shared_->reserve({line}, wanted, now, hold);
-  if (result.status == ReserveStatus::kOverLimit && wanted > amount) {
-    result = shared_->reserve({line}, amount, now, hold);
-  }
-  *held = taken(line, amount, result, now);
-  return result;
+  // takeLeaseLater with a shared ledger that answers at once: done runs before this returns.
+  ReserveLater at_once = [this](const Line& of, std::int64_t wanted, Clock::time_point at,
+                                std::chrono::seconds holding,
+                                auto done) { done(shared_->reserve({of}, wanted, at, holding)); };
+  ReserveResult answer;
+  takeLeaseLater(line, amount, now, hold, at_once, [&](const ReserveResult& result, Lease* lease) {
+    answer = result;
+    *held = lease;
+  });
+  return answer;
 }
 
 void LeasedLedger::takeLeaseLater(const Line& line, std::int64_t amount, Clock::time_point now,
@@ -231,6 +232,8 @@ LeasedLedger::Lease* LeasedLedger::taken(const Line& line, std::int64_t amount,
   reportLeasesOut();
   return installed;
 }
+
+Ledger& LeasedLedger::local() { return *local_; }
 
 std::shared_ptr<LeasedLedger::Ticket> LeasedLedger::ticket() {
   return std::make_shared<Ticket>(*this);
@@ -410,44 +413,6 @@ void LeasedLedger::reportLeasesOut() {
   events_.leases_out(out);
 }
 
-ReserveResult LeasedLedger::LocalFace::reserve(const std::vector<Line>& lines, std::int64_t amount,
-                                               Clock::time_point /*now*/,
-                                               std::chrono::seconds /*hold*/) {
-  amount = std::max<std::int64_t>(amount, 0);
-  std::lock_guard lock(owner_.mutex_);
-  std::vector<Lease*> held;
-  for (const Line& line : lines) {
-    held.push_back(owner_.holdOn(line.key, amount));
-    if (held.back() != nullptr) continue;
-    held.pop_back();
-    for (Lease* lease : held) owner_.release(*lease, amount);
-    return ReserveResult{};
-  }
-  return owner_.reserved(lines, amount, std::move(held));
-}
-
-bool LeasedLedger::LocalFace::settle(const Reservation& reservation, std::int64_t actual,
-                                     Clock::time_point now, std::vector<LineState>* after) {
-  return owner_.settle(reservation, actual, now, after);
-}
-
-bool LeasedLedger::LocalFace::charge(const std::vector<Line>& /*lines*/, std::int64_t /*amount*/,
-                                     Clock::time_point /*now*/, const std::string& /*id*/) {
-  return false;  // only the shared ledger takes charges
-}
-
-std::optional<std::vector<LineState>> LeasedLedger::LocalFace::read(
-    const std::vector<std::string>& keys, Clock::time_point /*now*/) {
-  std::lock_guard lock(owner_.mutex_);
-  std::vector<LineState> states;
-  for (const std::string& key : keys) {
-    auto found = owner_.lines_.find(key);
-    if (found == owner_.lines_.end() || !found->second.others) return std::nullopt;
-    states.push_back(owner_.viewOf(key));
-  }
-  return states;
-}
-
 ReserveResult LeasedLedger::Ticket::reserve(const std::vector<Line>& lines, std::int64_t amount,
                                             Clock::time_point /*now*/,
                                             std::chrono::seconds /*hold*/) {
@@ -484,14 +449,21 @@ bool LeasedLedger::Ticket::settle(const Reservation& reservation, std::int64_t a
   return owner_.settle(reservation, actual, now, after);
 }
 
-bool LeasedLedger::Ticket::charge(const std::vector<Line>& lines, std::int64_t amount,
-                                  Clock::time_point now, const std::string& id) {
-  return owner_.local().charge(lines, amount, now, id);
+bool LeasedLedger::Ticket::charge(const std::vector<Line>& /*lines*/, std::int64_t /*amount*/,
+                                  Clock::time_point /*now*/, const std::string& /*id*/) {
+  return false;
 }
 
 std::optional<std::vector<LineState>> LeasedLedger::Ticket::read(
-    const std::vector<std::string>& keys, Clock::time_point now) {
-  return owner_.local().read(keys, now);
+    const std::vector<std::string>& keys, Clock::time_point /*now*/) {
+  std::lock_guard lock(owner_.mutex_);
+  std::vector<LineState> states;
+  for (const std::string& key : keys) {
+    auto found = owner_.lines_.find(key);
+    if (found == owner_.lines_.end() || !found->second.others) return std::nullopt;
+    states.push_back(owner_.viewOf(key));
+  }
+  return states;
 }
 
 void LeasedLedger::Ticket::finish() {

@@ -80,8 +80,8 @@ class LeasedLedger final : public Ledger {
 
   // This ledger answered from the leases and the last state seen alone, never calling the shared
   // ledger: where it would have to, reserve() answers kUnavailable (with no `attempted`) and
-  // read() nullopt. For the event loop, which must not wait.
-  Ledger& local() { return local_; }
+  // read() nullopt. For the event loop, which must not wait. (A ticket nothing was prepared for.)
+  Ledger& local();
 
   // The shared ledger's reserve of one line, or its read, without waiting: `done` runs later, on
   // the caller's thread, with what reserve() or read() would have returned.
@@ -121,22 +121,6 @@ class LeasedLedger final : public Ledger {
  private:
   struct Lease;
   struct LineLeases;
-  class LocalFace final : public Ledger {
-   public:
-    explicit LocalFace(LeasedLedger& owner) : owner_(owner) {}
-    ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount,
-                          Clock::time_point now, std::chrono::seconds hold) override;
-    bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
-                std::vector<LineState>* after = nullptr) override;
-    bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
-                const std::string& id) override;
-    std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
-                                               Clock::time_point now) override;
-
-   private:
-    LeasedLedger& owner_;
-  };
-
   // Holds `amount` on the line's current lease when it has room; null when not. Under mutex_.
   Lease* holdOn(const std::string& key, std::int64_t amount);
   // Frees a hold of `amount` on it. Under mutex_.
@@ -171,10 +155,10 @@ class LeasedLedger final : public Ledger {
   OwedCharges& charges_;
   const Events events_;
   const Options options_;
-  LocalFace local_{*this};
   ReservationIds ids_;
 
   mutable std::mutex mutex_;
+  std::unique_ptr<Ticket> local_;  // local(): destroyed before mutex_, which it locks
   std::unordered_map<std::string, std::unique_ptr<Lease>> leases_;  // by id, until returned
   std::map<std::string, LineLeases> lines_;                         // by key
   // Each local reservation's holds: the lease of each of its lines, and the amount.
@@ -193,15 +177,17 @@ class LeasedLedger::Ticket final : public Ledger {
   Ticket(const Ticket&) = delete;
   Ticket& operator=(const Ticket&) = delete;
 
-  // On the holds taken for this request first (what they held beyond `amount` is freed), then as
-  // local() does; kOverLimit on a line the shared ledger refused, kUnavailable on one it could not
-  // be asked about.
+  // On the holds taken for this request first (what they held beyond `amount` is freed), then on
+  // the lines' current leases; kOverLimit on a line the shared ledger refused, kUnavailable on one
+  // it could not be asked about or whose lease has no room.
   ReserveResult reserve(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
                         std::chrono::seconds hold) override;
   bool settle(const Reservation& reservation, std::int64_t actual, Clock::time_point now,
               std::vector<LineState>* after = nullptr) override;
+  // False: only the shared ledger takes charges.
   bool charge(const std::vector<Line>& lines, std::int64_t amount, Clock::time_point now,
               const std::string& id) override;
+  // From the last state seen; nullopt for a line never seen.
   std::optional<std::vector<LineState>> read(const std::vector<std::string>& keys,
                                              Clock::time_point now) override;
   // Releases the holds the request did not use; a take answering later is released at once.

@@ -36,7 +36,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -478,33 +477,10 @@ BudgetFilter::Decision BudgetFilter::decide(const Plan& plan, ledger_ns::Ledger&
   return decision;
 }
 
-namespace {
-
-// Every line a plan may reserve on: its budgets' and its rate limits'.
-std::vector<ledger_ns::Line> planLinesOf(
-    const std::vector<std::pair<const Budget*, ledger_ns::WindowSpan>>& budgets,
-    const std::vector<std::pair<const RateLimit*, ledger_ns::WindowSpan>>& rates) {
-  std::vector<ledger_ns::Line> lines;
-  for (const auto& [budget, window] : budgets) {
-    lines.push_back({budgetKey(*budget, window), budget->amount, window.end});
-  }
-  for (const auto& [limit, window] : rates) {
-    if (limit->requests_per_minute) {
-      lines.push_back({rateKey(*limit, "rpm", window), *limit->requests_per_minute, window.end});
-    }
-    if (limit->tokens_per_minute) {
-      lines.push_back({rateKey(*limit, "tpm", window), *limit->tokens_per_minute, window.end});
-    }
-  }
-  return lines;
-}
-
-}  // namespace
-
 std::vector<ledger_ns::Line> BudgetFilter::planLines(const Plan& plan) {
-  std::vector<std::pair<const Budget*, ledger_ns::WindowSpan>> budgets;
-  for (const auto& matched : plan.budgets) budgets.emplace_back(matched.budget, matched.window);
-  return planLinesOf(budgets, plan.rates);
+  std::vector<ledger_ns::Line> lines;
+  for (auto& [line, most] : needsOf(plan)) lines.push_back(std::move(line));
+  return lines;
 }
 
 std::shared_ptr<BudgetFilter::Plan> BudgetFilter::planFor(

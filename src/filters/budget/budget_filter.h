@@ -97,8 +97,8 @@ class BudgetFilter : public pipeline::Filter {
   // A memory ledger (and the local one that stands in for Redis) comes from `kept` when a previous
   // configuration left one, so that a reload keeps the spend (null: a new one). Its stats are
   // declared in `metrics`. `now` is injectable for tests (windows are calendar based).
-  // `redis_on_loop` gives the event loop's Redis connection the requests' lease takes use (none:
-  // leases are taken blocking, for tests and tools).
+  // `redis_on_loop` gives the event loop's Redis connection the requests' lease takes use (none,
+  // for tools that serve no requests: a request the leases cannot serve finds Redis unreachable).
   BudgetFilter(BudgetConfig config, metrics::Metrics& metrics, pipeline::KeptState* kept = nullptr,
                Now now = {}, pipeline::RedisOnLoop redis_on_loop = {});
   ~BudgetFilter() override;
@@ -130,8 +130,9 @@ class BudgetFilter : public pipeline::Filter {
   pipeline::FilterStatus apply(pipeline::RequestContext& ctx, Decision decision) const;
   // What the request holds is settled to what it cost; a stand-in's money is also owed to Redis.
   void settle(pipeline::RequestContext& ctx) const;
+  // Every line the plan may reserve on: its budgets' and its rate limits'.
   static std::vector<costgate::budget::Line> planLines(const Plan& plan);
-  // Each line the plan may reserve on, with the most it may reserve there.
+  // The same, each with the most the plan may reserve there.
   static std::vector<std::pair<costgate::budget::Line, std::int64_t>> needsOf(const Plan& plan);
   // The budgets' states as read, or nullopt when they could not be.
   std::optional<std::vector<BudgetStatus>> statusOf(
