@@ -114,6 +114,19 @@ struct Judgement {
   bool accept = true;
   double score = 1;    // 0 to 1; accepted at or above the policy's threshold
   std::string reason;  // the signals that failed, most weighty first ("mean_logprob,refusal")
+  double margin = 1;   // score - threshold: how far above (or below, negative) the line it is
+};
+
+// The start of a streamed answer held back while a cascade judges it: what its content events
+// carried so far.
+struct PartialAnswer {
+  std::string_view text;                          // the content so far
+  const std::vector<double>* logprobs = nullptr;  // its tokens' logprobs, when they were sent
+  std::size_t tokens = 0;                         // content tokens so far (counted or estimated)
+  bool has_tool_calls = false;
+  std::string_view finish_reason;  // set when the stream ended within the hold
+  // True when the hold is over (enough tokens, or the stream ended): the judge must decide.
+  bool last = false;
 };
 
 // A cascade's move from a judged-weak (or failed) answer to the next model.
@@ -133,7 +146,19 @@ struct Cascade {
   bool ask_logprobs = false;  // add logprobs to the judged attempts (removed if the client
                               // did not ask for them)
   std::string tier;           // for the record and the metrics
+  // Streams: each cheaper model's stream is held for its first `stream_hold_tokens` content
+  // tokens and judged by `judge_partial` (called after every event while held: nullopt = not
+  // decided yet, and it must decide when PartialAnswer::last); accepted, the held events are
+  // released and the rest streams through; rejected, the call is cancelled and the next model
+  // tried. 0 (or no judge_partial): a streaming request's attempts are whole calls, judged by
+  // `judge`, and the accepted answer is replayed as a stream. Same thread-safety as `judge`.
+  std::size_t stream_hold_tokens = 0;
+  std::function<std::optional<Judgement>(const PartialAnswer&)> judge_partial;
   std::vector<Escalation> escalations;  // set by the gateway as it goes
+  // Set by the gateway: which of `models` served (none when no model answered), and the verdict
+  // it was served on (none for the last model, served unjudged).
+  std::optional<std::size_t> served_index;
+  std::optional<Judgement> served_verdict;
 };
 
 // The escalations as one line: "a->b: reason, b->c: reason".
@@ -207,6 +232,10 @@ struct RequestContext {
   std::string served_model;  // the gateway model name that served
   int upstream_status = 0;   // 0 when no backend was called
   Charge charged;            // set just before onComplete
+  // The served call's usage as its backend reported it (or as the gateway estimated it); set
+  // just before onComplete, none when no backend answered (a local reply, a failure).
+  std::optional<pricing::Usage> served_usage;
+  std::string finish_reason;  // the served answer's first choice's, when known
 
   // Returns the first header with this lower-case name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;

@@ -288,7 +288,11 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
                        std::string_view answer) { return judgeAnswer(answer, expected, *judge); },
           .ask_logprobs = judge->mean_logprob > 0 || judge->min_logprob > 0,
           .tier = tier->name,
-          .escalations = {}};
+          .stream_hold_tokens = 0,
+          .judge_partial = {},
+          .escalations = {},
+          .served_index = std::nullopt,
+          .served_verdict = std::nullopt};
     }
   }
   if (model != ctx.model) ctx.setMember("model", nlohmann::json(model).dump());

@@ -178,7 +178,8 @@ TEST(BudgetFilter, ACascadeReservesEveryModelItMayTry) {
   BudgetFilter filter(configOk("      budgets: [{name: day, amount_usd: 1, window: day}]\n"),
                       test_data::testMetrics(), nullptr, [&] { return now; });
   Request request(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
-  request.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
+  request.ctx.cascade =
+      pipeline::Cascade{{"m", "big"}, {}, false, "cascade", 0, {}, {}, std::nullopt, std::nullopt};
   ASSERT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
   // 1000 output tokens at $2/M and at $20/M, plus the input twice.
   EXPECT_GE(filter.status()->at(0).reserved, 22'000 * kMicro);
@@ -212,7 +213,8 @@ TEST(BudgetFilter, DegradeRewritesTheModelAndTheCapAndDropsTheCascade) {
   Request spend(chat("m", 10), pipeline::Route::kChatCompletions, nullptr, kTags);
   run(filter, spend, 6000 * kMicro);
   Request degraded(chat("m", 1000), pipeline::Route::kChatCompletions, nullptr, kTags);
-  degraded.ctx.cascade = pipeline::Cascade{{"m", "big"}, {}, false, "cascade", {}};
+  degraded.ctx.cascade =
+      pipeline::Cascade{{"m", "big"}, {}, false, "cascade", 0, {}, {}, std::nullopt, std::nullopt};
   ASSERT_EQ(filter.onRequest(degraded.ctx), FilterStatus::kContinue);
   EXPECT_FALSE(degraded.ctx.cascade);
   json body = degraded.forwarded();
