@@ -631,7 +631,7 @@ int main(int argc, char** argv) {
     std::optional<cache::Vector> vector = embedder.embed(key.question);
     if (!vector) ++vectorless;
     std::uint64_t completion_tokens = 0;
-    cache::CachedAnswer answer{answerBody(i, questions[i], &completion_tokens), {}};
+    cache::CachedAnswer answer{answerBody(i, questions[i], &completion_tokens), {}, "large"};
     answer.usage.prompt_tokens = wordCount(questions[i]) * 4 / 3 + 8;
     answer.usage.completion_tokens = completion_tokens;
     answer_bytes += answer.body.size();
@@ -872,7 +872,8 @@ int main(int argc, char** argv) {
       cache::Facts facts = cache::factsOf(key.question);
       std::optional<cache::Vector> vector = embedder.embed(key.question);
       std::uint64_t completion_tokens = 0;
-      cache::CachedAnswer answer{answerBody(n + churn_times.size(), q, &completion_tokens), {}};
+      cache::CachedAnswer answer{
+          answerBody(n + churn_times.size(), q, &completion_tokens), {}, "large"};
       timedPut(cache::Entry{.key = std::move(key),
                             .facts = std::move(facts),
                             .vector = std::move(vector),

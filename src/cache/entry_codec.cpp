@@ -8,7 +8,7 @@
 namespace costgate::cache {
 namespace {
 
-constexpr std::uint8_t kEntryVersion = 1;
+constexpr std::uint8_t kEntryVersion = 2;  // 2: the answer's model
 constexpr std::uint8_t kEventVersion = 1;
 constexpr std::uint8_t kTextOnly = 1;
 constexpr std::uint8_t kHasVector = 2;
@@ -83,7 +83,8 @@ std::string encodeEntry(const Entry& entry) {
   std::string out;
   const std::size_t vector_bytes = entry.vector ? 4 + 4 * entry.vector->size() : 0;
   out.reserve(1 + 4 * 4 + entry.key.partition.size() + entry.key.exact.size() +
-              entry.key.question.size() + 1 + vector_bytes + entry.answer.body.size() + 4 * 8);
+              entry.key.question.size() + 1 + vector_bytes + entry.answer.body.size() + 4 * 8 + 4 +
+              entry.answer.model.size());
   putU8(out, kEntryVersion);
   putString(out, entry.key.partition);
   putString(out, entry.key.exact);
@@ -100,6 +101,7 @@ std::string encodeEntry(const Entry& entry) {
   putU64(out, usage.completion_tokens);
   putU64(out, usage.cached_tokens);
   putU64(out, usage.reasoning_tokens);
+  putString(out, entry.answer.model);
   return out;
 }
 
@@ -132,6 +134,7 @@ std::optional<Entry> decodeEntry(std::string_view bytes, Clock::time_point expir
   entry.answer.usage.completion_tokens = reader.u64();
   entry.answer.usage.cached_tokens = reader.u64();
   entry.answer.usage.reasoning_tokens = reader.u64();
+  entry.answer.model = reader.string();
   if (!reader.atEnd() || entry.key.exact.empty()) return std::nullopt;
   entry.facts = factsOf(entry.key.question);
   entry.expires_at = expires_at;

@@ -1,7 +1,10 @@
 #include "costgate/cache/request_key.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
+#include <map>
 
 #include "costgate/crypto/sha256.h"
 
@@ -60,6 +63,34 @@ class Digest {
 
 }  // namespace
 
+namespace {
+
+// The members the key covers, as the backend would get them, by name: compact JSON values.
+std::map<std::string, std::string> effectiveMembers(const jsonview::Value& body,
+                                                    const MemberEdits& edits) {
+  auto ignored = [](std::string_view key) {
+    return std::find(std::begin(kIgnoredMembers), std::end(kIgnoredMembers), key) !=
+           std::end(kIgnoredMembers);
+  };
+  std::map<std::string, std::string> members;
+  body.forEachMember([&](const jsonview::Value& key, const jsonview::Value& value) {
+    std::string name = key.string();
+    if (!ignored(name)) members[std::move(name)] = compactJson(value.raw());
+  });
+  for (const auto& [key, value] : edits) {
+    if (ignored(key)) continue;
+    std::string compact = compactJson(value);
+    if (compact == "null") {
+      members.erase(key);
+    } else {
+      members[key] = std::move(compact);
+    }
+  }
+  return members;
+}
+
+}  // namespace
+
 std::string compactJson(std::string_view json) {
   std::string out;
   out.reserve(json.size());
@@ -86,8 +117,8 @@ std::string compactJson(std::string_view json) {
 }
 
 std::variant<RequestKey, Uncacheable> requestKeyOf(const jsonview::Value& body,
-                                                   std::string_view tenant,
-                                                   std::string_view model) {
+                                                   std::string_view tenant, std::string_view model,
+                                                   const MemberEdits& edits) {
   if (tenant.empty()) return Uncacheable{"no tenant to partition by"};
   if (!body.isObject()) return Uncacheable{"the body is not an object"};
   auto messages = body.find("messages");
@@ -101,13 +132,8 @@ std::variant<RequestKey, Uncacheable> requestKeyOf(const jsonview::Value& body,
     return Uncacheable{"the last message is not a user turn"};
   }
   Digest partition;
-  partition.add("costgate-cache-v1").add(tenant).add(model);
-  body.forEachMember([&](const jsonview::Value& key, const jsonview::Value& value) {
-    for (std::string_view ignored : kIgnoredMembers) {
-      if (key.stringEquals(ignored)) return;
-    }
-    partition.add(key.string()).add(compactJson(value.raw()));
-  });
+  partition.add("costgate-cache-v2").add(tenant).add(model);
+  for (const auto& [key, value] : effectiveMembers(body, edits)) partition.add(key).add(value);
   for (std::size_t i = 0; i + 1 < list.size(); ++i) partition.add(compactJson(list[i].raw()));
   // The last turn's members other than its content (a name, say) belong to the partition too.
   last.forEachMember([&](const jsonview::Value& key, const jsonview::Value& value) {

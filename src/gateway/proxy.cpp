@@ -129,6 +129,10 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
   call.headers = forwardedHeaders(ctx);
   const std::string_view target = request.head.target();
   call.path = std::string(target.substr(0, target.find('?')).substr(3));  // base_path has "/v1"
+  // Savings count only for calls that go to a backend: a refused request saved nothing.
+  for (const auto& saving : ctx.savings) {
+    call.record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
+  }
   if (ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model)) {
     if (co_await runCascade(call)) co_return;
     // Every cheaper answer was judged too weak: the last model answers as any request's would.
@@ -142,10 +146,6 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
     co_await replyLocally(call);
     co_return;
   }
-  // Savings count only for calls that go to a backend: a refused request saved nothing.
-  for (const auto& saving : ctx.savings) {
-    call.record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
-  }
   call.record.model = ctx.served_model = ctx.model;
   call.record.backend = ctx.backend = model->backend;
   if (model->backend_model != ctx.model) {
@@ -155,7 +155,10 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
     // A stream's usage comes only in a final chunk that must be asked for: ask, and hide it.
     ctx.setMember("stream_options", streamOptionsWithUsage(*call.filtered));
   }
+  // The cascade's last model answers now (the filters that observe the answer read it).
+  if (ctx.cascade) ctx.cascade->served_index = ctx.cascade->models.size() - 1;
   co_await callAndRelay(call, forwardedBody(ctx, *call.filtered, request.body));
+  if (ctx.cascade && ctx.upstream_status != 200) ctx.cascade->served_index.reset();
 }
 
 server::Task<> Gateway::callAndRelay(ProxyCall& call, std::string body) {
@@ -194,14 +197,13 @@ server::Task<> Gateway::callAndRelay(ProxyCall& call, std::string body) {
   } else {
     co_await relayWhole(call, exchange);
   }
-  call.record.upstream_latency =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
-  metrics_.observeUpstream(call.record.backend,
-                           std::chrono::duration<double>(call.record.upstream_latency).count());
+  recordUpstreamTime(call, upstream_started);
 }
 
 void Gateway::complete(ProxyCall& call) const {
   call.ctx.charged = chargeOf(call.record);
+  if (call.record.usage && !call.record.spared) call.ctx.served_usage = call.record.usage;
+  call.ctx.finish_reason = call.record.finish_reason;
   chain_.onComplete(call.ctx);
   call.record.fields.merge(std::move(call.ctx.log));
 }

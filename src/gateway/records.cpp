@@ -26,6 +26,9 @@ void Records::observe(const server::ExchangeRecord& record) {
   }
   // A spared call used no tokens: its usage is what it saved.
   if (record.usage && !record.spared) metrics_.countUsage(who, *record.usage, record.cost);
+  if (!record.finish_reason.empty() && !record.spared) {
+    metrics_.countFinishReason(who, record.finish_reason);
+  }
   auto tagsFor = [&record](const std::string& model) {
     return std::array<std::string, 4>{record.tag_labels.feature, record.tag_labels.team,
                                       record.tag_labels.env, model};

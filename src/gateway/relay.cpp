@@ -1,7 +1,7 @@
 // A backend's answer to the client: whole (checked, observed by the filters, priced) or streamed
 // event by event (with its charge settled however the stream ends).
 
-#include "costgate/cache/completion_stream.h"
+#include "costgate/gateway/backend_request.h"
 #include "costgate/gateway/gateway.h"
 #include "costgate/gateway/proxy_call.h"
 #include "costgate/gateway/replies.h"
@@ -85,9 +85,10 @@ server::Task<> Gateway::relayWhole(ProxyCall& call, upstream::Exchange& exchange
   bool replayed = false;
   if (status == 200) {
     priceWholeAnswer(body, answer->root(), call.accounting, call.record);  // before `body` moves
+    call.record.finish_reason = openai::finishReasonIn(body);
     if (ctx.stream && ctx.route == pipeline::Route::kChatCompletions) {
       // The backend ignored `stream`: the client still gets the stream it asked for.
-      if (auto events = cache::replayAsStream(body, call.accounting.client_asked_for_usage)) {
+      if (auto events = replayWithCost(body, call.accounting.client_asked_for_usage, call.record)) {
         body = std::move(*events);
         replayed = true;
       }
@@ -112,8 +113,13 @@ namespace {
 // client's behalf is hidden, and [DONE] is preceded by the cost comment.
 class StreamRelay {
  public:
-  StreamRelay(ProxyCall& call, const pipeline::Chain& chain, std::string_view backend_key)
-      : call_(call), chain_(chain), key_(backend_key), charge_(call.accounting, call.record) {}
+  StreamRelay(ProxyCall& call, const pipeline::Chain& chain, std::string_view backend_key,
+              bool hide_logprobs)
+      : call_(call),
+        chain_(chain),
+        key_(backend_key),
+        hide_logprobs_(hide_logprobs),
+        charge_(call.accounting, call.record) {}
 
   void relay(openai::SseEvent&& sse) {
     bool hide = false;
@@ -122,6 +128,7 @@ class StreamRelay {
       out += costComment(call_.record);
     } else if (auto chunk = jsonview::Document::parse(sse.data)) {
       hide = observe(chunk->root());
+      if (hide_logprobs_) sse.data = withoutLogprobs(sse.data);
     }
     redact(sse.data, key_);
     redact(sse.event, key_);
@@ -142,6 +149,7 @@ class StreamRelay {
       record.time_to_first_token = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - record.started);
     }
+    if (record.finish_reason.empty()) record.finish_reason = openai::finishReasonOf(chunk);
     auto usage = openai::usageOf(chunk);
     if (!usage) return false;
     charge_.reported(*usage);
@@ -153,18 +161,20 @@ class StreamRelay {
   ProxyCall& call_;
   const pipeline::Chain& chain_;
   std::string_view key_;
+  bool hide_logprobs_;
   StreamCharge charge_;
 };
 
 }  // namespace
 
-server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchange) {
+server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchange,
+                                    HeldStream* held) {
   server::ResponseWriter& writer = call.writer;
   server::Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", call.ctx.served_model);
   addFilterHeaders(call.ctx, head);
   addRelayedHeaders(call, exchange, head);
-  StreamRelay relay(call, chain_, calls_.backendKey(call.ctx.backend));
+  StreamRelay relay(call, chain_, calls_.backendKey(call.ctx.backend), held && held->hide_logprobs);
   if (!co_await writer.beginStream(std::move(head))) {
     exchange.cancel();
     metrics_.countStream("client_gone");
@@ -179,7 +189,21 @@ server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchang
     ~StopWatching() { writer.stopWatching(); }
   } stop_watching{writer};
 
-  openai::SseParser parser;
+  openai::SseParser own_parser;
+  openai::SseParser& parser = held ? held->parser : own_parser;
+  if (held) {  // what a cascade held while judging it goes first
+    relay.out.clear();
+    for (auto& sse : held->takeEvents()) relay.relay(std::move(sse));
+    if (!relay.out.empty() && !co_await writer.writeChunk(relay.out)) {
+      exchange.cancel();
+      metrics_.countStream("client_gone");
+      co_return;
+    }
+    if (held->ended()) {
+      metrics_.countStream(co_await writer.endStream() ? "completed" : "client_gone");
+      co_return;
+    }
+  }
   for (;;) {
     upstream::BodyPiece piece = co_await exchange.readSome();
     // Only whole events are relayed, so an error event after a broken stream always parses.

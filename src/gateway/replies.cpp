@@ -1,5 +1,8 @@
 #include "costgate/gateway/replies.h"
 
+#include <chrono>
+
+#include "costgate/cache/completion_stream.h"
 #include "costgate/pricing/price.h"
 
 namespace costgate::gateway {
@@ -78,6 +81,18 @@ std::string costComment(const server::ExchangeRecord& record) {
                         " tokens_out=" + std::to_string(record.usage->completion_tokens);
   if (record.cost) comment += " cost_usd=" + pricing::formatUsd(*record.cost);
   return comment + "\n\n";
+}
+
+std::optional<std::string> replayWithCost(std::string_view completion, bool include_usage,
+                                          server::ExchangeRecord& record) {
+  auto events = cache::replayAsStream(completion, include_usage);
+  if (!events) return std::nullopt;
+  if (const auto done = events->rfind("data: [DONE]"); record.usage && done != std::string::npos) {
+    events->insert(done, costComment(record));
+  }
+  record.time_to_first_token = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - record.started);
+  return events;
 }
 
 }  // namespace costgate::gateway

@@ -59,6 +59,15 @@ struct Metrics::Families {
                          "Tokens used, by type (input, cached_input, output, reasoning: disjoint), "
                          "feature, team, env and model",
                          {"type", "feature", "team", "env", "model"})),
+        provider_cached_tokens(m.counter(
+            "costgate_provider_cached_tokens_total",
+            "Input tokens the provider billed as cached (a prompt prefix it had seen), by "
+            "feature, team, env and model; their share of the input is the cache's warmth",
+            {"feature", "team", "env", "model"})),
+        finish_reasons(m.counter("costgate_finish_reasons_total",
+                                 "Answers served by why they ended (stop, length, tool_calls, "
+                                 "content_filter, other); a high length share means a cap cuts",
+                                 {"reason", "feature", "team", "env", "model"})),
         cost(m.counter("costgate_cost_usd_total",
                        "What calls cost in USD, by feature, team, env and model",
                        {"feature", "team", "env", "model"})),
@@ -100,6 +109,8 @@ struct Metrics::Families {
   HistogramFamily& overhead;
   HistogramFamily& time_to_first_token;
   CounterFamily& tokens;
+  CounterFamily& provider_cached_tokens;
+  CounterFamily& finish_reasons;
   CounterFamily& cost;
   CounterFamily& tokens_saved;
   CounterFamily& fallbacks;
@@ -288,8 +299,17 @@ void Metrics::countUsage(const Attribution& who, const pricing::Usage& usage,
     families_->tokens.with({type, feature, team, env, who.model})
         .Increment(static_cast<double>(count));
   }
+  if (cached > 0) {
+    families_->provider_cached_tokens.with({feature, team, env, who.model})
+        .Increment(static_cast<double>(cached));
+  }
   if (!cost) return;
   families_->cost.with({feature, team, env, who.model}).Increment(pricing::usdOf(*cost));
+}
+
+void Metrics::countFinishReason(const Attribution& who, std::string_view reason) {
+  const auto [feature, team, env] = tag_labels_->admit(who);
+  families_->finish_reasons.with({reason, feature, team, env, who.model}).Increment();
 }
 
 void Metrics::countTokensSaved(const Attribution& who, std::string_view filter,

@@ -134,4 +134,50 @@ std::optional<pricing::Usage> usageOf(const jsonview::Value& response) {
   return counts;
 }
 
+namespace {
+
+std::string_view finishReasonLabel(std::string_view reason) {
+  for (std::string_view known :
+       {"stop", "length", "tool_calls", "content_filter", "function_call"}) {
+    if (reason == known) return known;
+  }
+  return "other";
+}
+
+}  // namespace
+
+std::string_view finishReasonOf(const jsonview::Value& answer_or_chunk) {
+  auto choices = answer_or_chunk.isObject() ? answer_or_chunk.find("choices") : std::nullopt;
+  if (!choices || !choices->isArray()) return {};
+  for (const jsonview::Value& choice : choices->elements()) {
+    auto reason = choice.isObject() ? choice.find("finish_reason") : std::nullopt;
+    if (reason && reason->isString()) return finishReasonLabel(reason->string());
+  }
+  return {};
+}
+
+std::string_view finishReasonIn(std::string_view answer_text) {
+  constexpr std::string_view kKey = "\"finish_reason\"";
+  for (std::size_t at = answer_text.find(kKey); at != std::string_view::npos;
+       at = answer_text.find(kKey, at + 1)) {
+    std::size_t next = at + kKey.size();
+    auto skipSpace = [&] {
+      while (next < answer_text.size() &&
+             (answer_text[next] == ' ' || answer_text[next] == '\n' || answer_text[next] == '\r' ||
+              answer_text[next] == '\t')) {
+        ++next;
+      }
+    };
+    skipSpace();
+    if (next >= answer_text.size() || answer_text[next] != ':') continue;
+    ++next;
+    skipSpace();
+    if (next >= answer_text.size() || answer_text[next] != '"') continue;  // null: not yet
+    const std::size_t end = answer_text.find('"', next + 1);
+    if (end == std::string_view::npos) return {};
+    return finishReasonLabel(answer_text.substr(next + 1, end - next - 1));
+  }
+  return {};
+}
+
 }  // namespace costgate::openai

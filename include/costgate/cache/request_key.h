@@ -12,6 +12,10 @@
 #include <string_view>
 #include <variant>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "costgate/jsonview/document.h"
 
 namespace costgate::cache {
@@ -31,8 +35,13 @@ struct Uncacheable {
 // The key of a chat request for `tenant` (non-empty; e.g. "team/feature" or a gateway key's name)
 // and `model`; Uncacheable when the body has no messages or does not end with a user turn.
 // Members that do not change the answer (stream, stream_options, user, metadata) are left out.
+// `edits` are top-level members earlier filters set (JSON text; a later edit of a key wins; null
+// removes it), so the key is the request the backend would get (a capped max_tokens), and the
+// members are keyed in name order, so their order in the body does not split entries.
+using MemberEdits = std::vector<std::pair<std::string, std::string>>;
 std::variant<RequestKey, Uncacheable> requestKeyOf(const jsonview::Value& body,
-                                                   std::string_view tenant, std::string_view model);
+                                                   std::string_view tenant, std::string_view model,
+                                                   const MemberEdits& edits = {});
 
 // JSON text without the whitespace outside strings, so formatting does not split partitions.
 std::string compactJson(std::string_view json);

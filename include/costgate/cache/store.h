@@ -29,6 +29,7 @@ using Clock = std::chrono::system_clock;
 struct CachedAnswer {
   std::string body;      // the whole chat.completion JSON (assembled from the chunks of a stream)
   pricing::Usage usage;  // what the call that made it used: a hit saves its cost
+  std::string model;     // the gateway model that made it (a hit saves that model's price)
 };
 
 struct Entry {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "costgate/config/config.h"
+#include "costgate/gateway/held_stream.h"
 #include "costgate/gateway/model_calls.h"
 #include "costgate/gateway/records.h"
 #include "costgate/openai/error.h"
@@ -73,17 +74,37 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // fields into the record.
   void complete(ProxyCall& call) const;
 
-  // cascade.cpp: tries the cascade's models but the last (ctx.cascade), each a whole call,
-  // judged; serves the first answer accepted (replayed as a stream to a streaming client) and
-  // returns true, or returns false with the escalations recorded, for the last model to answer.
-  // Every judged attempt is charged.
+  // cascade.cpp: tries the cascade's models but the last (ctx.cascade), each judged; serves the
+  // first answer accepted and returns true, or returns false with the escalations recorded, for
+  // the last model to answer. A streaming request's attempts are streams held for their first
+  // tokens and judged on them (Cascade::stream_hold_tokens), or else whole calls replayed as a
+  // stream. Every attempt is charged, a cancelled one for what it used.
   server::Task<bool> runCascade(ProxyCall& call);
-  // The accepted answer of a cascade, sent.
+  // One attempt, whole: nullopt once its answer was accepted and served, else why it was not.
+  server::Task<std::optional<std::string>> wholeAttempt(ProxyCall& call, std::size_t index);
+  // One attempt, streamed and held while judged; relayed when accepted (returns nullopt).
+  // A backend that answers the stream with a whole answer is judged whole.
+  server::Task<std::optional<std::string>> heldStreamAttempt(ProxyCall& call, std::size_t index);
+  // A whole 200 answer of attempt `index` (begun at `started`), read and judged; served when
+  // accepted (returns nullopt), else charged as a side call (returns why).
+  server::Task<std::optional<std::string>> judgeWhole(
+      ProxyCall& call, std::size_t index, ModelCalls::Answer& answer,
+      std::chrono::steady_clock::time_point started);
+  // The accepted whole answer of a cascade, sent.
   server::Task<> serveCascadeAnswer(ProxyCall& call, const ModelCalls::Answer& answer,
                                     std::string body, std::optional<pricing::Usage> usage);
+  // Marks `answer` of attempt `index` as the one served, on `verdict` (the record, ctx, headers).
+  void markServed(ProxyCall& call, const ModelCalls::Answer& answer, std::size_t index,
+                  pipeline::Judgement verdict) const;
+  // An attempt judged too weak (or cut off): charged as a side call for what it used.
+  void chargeRejected(ProxyCall& call, const std::string& model, const pricing::Usage& usage) const;
+  // The time a served backend call took (since `started`), into the record and the histogram.
+  void recordUpstreamTime(ProxyCall& call, std::chrono::steady_clock::time_point started);
 
   // relay.cpp: the backend's answer to the client.
-  server::Task<> relayStream(ProxyCall& call, upstream::Exchange& exchange);
+  // A stream: `held` is the start a cascade held back and judged, relayed first (null: none).
+  server::Task<> relayStream(ProxyCall& call, upstream::Exchange& exchange,
+                             HeldStream* held = nullptr);
   // A stream the backend broke off: the error as a last event (`out` holds the whole events
   // before it), unless the client is gone.
   server::Task<> endBrokenStream(ProxyCall& call, const upstream::Failure& failure,

@@ -3,6 +3,7 @@
 // shape, the headers that tell what filters did and what a call cost, and the redaction of a
 // backend's key from anything relayed. Plain functions over plain data.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,5 +35,10 @@ void addCostHeaders(const server::ExchangeRecord& record, http1::Response& respo
 // The SSE comment (ignored by clients) that tells what a stream used and cost, sent before
 // [DONE]: a stream's headers leave before its cost is known.
 std::string costComment(const server::ExchangeRecord& record);
+// A whole chat.completion replayed to a client that asked for a stream (the backend answered
+// whole, or a cascade judged it whole), with the cost comment before its [DONE]; the record
+// takes the replay's time as its first token's. nullopt when `completion` cannot be replayed.
+std::optional<std::string> replayWithCost(std::string_view completion, bool include_usage,
+                                          server::ExchangeRecord& record);
 
 }  // namespace costgate::gateway

@@ -62,6 +62,8 @@ class Metrics {
   // reasoning, which do not overlap) and, when priced, its cost (costgate_cost_usd_total).
   void countUsage(const Attribution& who, const pricing::Usage& usage,
                   std::optional<pricing::Nanos> cost);
+  // An answer served, by its finish_reason (one of a fixed set: see finishReasonLabel).
+  void countFinishReason(const Attribution& who, std::string_view reason);
 
   // Input tokens a filter took out of a request under one of its policies (a configured name).
   void countTokensSaved(const Attribution& who, std::string_view filter, std::string_view policy,

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "costgate/jsonview/document.h"
 #include "costgate/pricing/price.h"
@@ -29,6 +30,13 @@ std::uint64_t answerCharacters(const jsonview::Value& answer);
 // A rough token count for `characters` of English text (about four per token), until the
 // tokenizer gives exact ones.
 std::uint64_t estimateTokens(std::uint64_t characters);
+
+// Why an answer ended, as a metric label: "stop", "length", "tool_calls", "content_filter",
+// "function_call" or "other" (any other value); empty when none is given (yet). Of the first
+// choice that has one: of a parsed chunk or answer, or found in a whole answer's text without
+// indexing it (the key cannot occur unescaped inside a JSON string).
+std::string_view finishReasonOf(const jsonview::Value& answer_or_chunk);
+std::string_view finishReasonIn(std::string_view answer_text);
 
 // Whether a streamed request asked for the final usage chunk (stream_options.include_usage).
 bool asksForUsage(const jsonview::Value& request);

@@ -40,6 +40,9 @@ struct ExchangeRecord {
   std::string_view usage_source;
   // What the call cost, for a model with a price.
   std::optional<pricing::Nanos> cost;
+  // Why the served answer ended (openai::finishReasonOf's labels, static storage); empty when
+  // unknown.
+  std::string_view finish_reason;
   // The request's tags as metric label values (pipeline::RequestContext::tag_labels).
   struct TagLabels {
     std::string feature;

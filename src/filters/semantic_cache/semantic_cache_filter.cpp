@@ -13,6 +13,9 @@
 //           cache_tools: false    # requests with tools
 //           cache_truncated: false    # answers cut by max_tokens (finish_reason length)
 //           cache_tool_calls: false   # answers that call tools
+//           store_answers: final_model  # or judged (also cheap answers a cascade's judge
+//                                 # accepted with min_judge_margin), or any
+//           min_judge_margin: 0.3 # judged: how far above its threshold the verdict must be
 //           coalesce: true        # identical requests in flight share one backend call
 //           coalesce_wait_seconds: 60 # how long the others wait for it at most
 //           embedding_model: ""   # a configured model to embed with (/v1/embeddings);
@@ -48,11 +51,14 @@ constexpr std::string_view kPolicyKeys[] = {"name",
                                             "cache_tools",
                                             "cache_truncated",
                                             "cache_tool_calls",
+                                            "store_answers",
+                                            "min_judge_margin",
                                             "coalesce",
                                             "coalesce_wait_seconds",
                                             "embedding_model",
                                             "store"};
 constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
+constexpr std::string_view kStoreAnswers[] = {"final_model", "judged", "any"};
 constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
 constexpr std::uint64_t kMaxEntries = 100'000'000;
 
@@ -140,18 +146,36 @@ bool answerCacheable(std::string_view completion, const CachePolicy& policy) {
   return finish->stringEquals("stop");
 }
 
+// An answer the policy does not trust: nothing is stored, and the requests waiting for it to be
+// stored go on to the backend at once.
+void refuseToStore(CacheLookup& pending) {
+  pending.entry.reset();
+  stopLeading(pending);
+}
+
 // Stores a miss's answer, if it may be stored. It runs before the answer reaches the client
 // (the whole body, or the stream's [DONE]): a client that repeats its question at once must
 // find it.
-void storeAnswer(CacheLookup& pending, std::string answer) {
+void storeAnswer(CacheLookup& pending, std::string answer, const std::string& model) {
   if (!answerCacheable(answer, *pending.policy)) return;
   auto document = jsonview::Document::parse(answer);
   if (!document) return;
   auto usage = openai::usageOf(document->root());
-  pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{})};
+  pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{}), model};
   pending.store->put(std::move(*pending.entry));
   pending.entry.reset();
   stopLeading(pending);
+}
+
+// Whether `policy` trusts the answer ctx is being served enough to replay it (StoreAnswers).
+bool trusted(const pipeline::RequestContext& ctx, const CachePolicy& policy) {
+  if (policy.store_answers == StoreAnswers::kAny || !ctx.cascade) return true;
+  const pipeline::Cascade& cascade = *ctx.cascade;
+  if (!cascade.served_index) return false;
+  if (*cascade.served_index + 1 >= cascade.models.size()) return true;
+  return policy.store_answers == StoreAnswers::kJudged && cascade.served_verdict &&
+         cascade.served_verdict->accept &&
+         cascade.served_verdict->margin >= policy.min_judge_margin;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point started) {
@@ -177,7 +201,7 @@ pipeline::LocalReply hitReply(const pipeline::RequestContext& ctx, const cache::
 }  // namespace
 
 std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec) {
-  return pipeline::readPolicies<CacheConfig>(
+  auto parsed = pipeline::readPolicies<CacheConfig>(
       spec, kPolicyKeys,
       [&spec](config::SettingsReader&, const config::Section& section, CachePolicy& policy) {
         std::string mode = "semantic";
@@ -195,6 +219,12 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
         section.boolean("cache_tools", &policy.cache_tools);
         section.boolean("cache_truncated", &policy.cache_truncated);
         section.boolean("cache_tool_calls", &policy.cache_tool_calls);
+        std::string store_answers = "final_model";
+        section.choice("store_answers", kStoreAnswers, &store_answers);
+        policy.store_answers = store_answers == "any"      ? StoreAnswers::kAny
+                               : store_answers == "judged" ? StoreAnswers::kJudged
+                                                           : StoreAnswers::kFinalModel;
+        section.number("min_judge_margin", 0, 1, &policy.min_judge_margin);
         section.boolean("coalesce", &policy.coalesce);
         std::uint64_t wait = static_cast<std::uint64_t>(policy.coalesce_wait.count());
         section.integer("coalesce_wait_seconds", 1, 3600, &wait);
@@ -202,6 +232,8 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
         pipeline::readModelName(spec, section, "embedding_model", &policy.embedding_model);
         pipeline::readStore(section, "store", &policy.redis);
       });
+  if (auto* config = std::get_if<CacheConfig>(&parsed)) config->prices = spec.models;
+  return parsed;
 }
 
 SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, metrics::Metrics& metrics,
@@ -266,7 +298,7 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
   const bool tenant_known = !ctx.tags.team.empty() || !ctx.tags.feature.empty();
   if (uncacheableRequest(body, *policy) || !tenant_known) return missed(ctx, lookup);
   std::string tenant = ctx.api_key_id + "/" + ctx.tags.team + "/" + ctx.tags.feature;
-  auto key = cache::requestKeyOf(body, tenant, ctx.model);
+  auto key = cache::requestKeyOf(body, tenant, ctx.model, ctx.member_edits);
   if (std::holds_alternative<cache::Uncacheable>(key)) return missed(ctx, lookup);
   lookup.key = std::get<cache::RequestKey>(std::move(key));
   lookup.control = cacheControlOf(ctx);
@@ -362,7 +394,12 @@ pipeline::FilterStatus SemanticCacheFilter::answer(pipeline::RequestContext& ctx
                                                    CacheLookup& lookup, cache::Hit hit) const {
   const std::string_view result = hit.level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
   lookup.outcome.coalesced = lookup.followed;
-  if (ctx.price) lookup.outcome.saved = pricing::costOf(*ctx.price, hit.answer.usage);
+  // Without the cache, the request would have gone where this answer came from.
+  const pricing::Price* price = ctx.price;
+  if (auto made_by = config_.prices.find(hit.answer.model); made_by != config_.prices.end()) {
+    price = made_by->second ? &*made_by->second : nullptr;
+  }
+  if (price) lookup.outcome.saved = pricing::costOf(*price, hit.answer.usage);
   ctx.spared = pipeline::SparedCall{hit.answer.usage, lookup.outcome.saved, "cache"};
   ctx.local_reply = hitReply(ctx, hit, result);
   finish(ctx, lookup, result);
@@ -392,15 +429,20 @@ void SemanticCacheFilter::finish(pipeline::RequestContext& ctx, CacheLookup& loo
 void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int status,
                                          std::string_view body) const {
   CacheLookup* pending = ctx.findState<CacheLookup>(this);
-  if (pending && pending->entry && status == 200) storeAnswer(*pending, std::string(body));
+  if (!pending || !pending->entry || status != 200) return;
+  if (!trusted(ctx, *pending->policy)) return refuseToStore(*pending);
+  storeAnswer(*pending, std::string(body), ctx.served_model);
 }
 
 void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
                                   pipeline::StreamEvent& event) const {
   CacheLookup* pending = ctx.findState<CacheLookup>(this);
   if (!pending || !pending->entry || ctx.upstream_status != 200) return;
+  if (!trusted(ctx, *pending->policy)) return refuseToStore(*pending);
   pending->stream.add(event.sse.data);
-  if (auto answer = pending->stream.completion()) storeAnswer(*pending, std::move(*answer));
+  if (auto answer = pending->stream.completion()) {
+    storeAnswer(*pending, std::move(*answer), ctx.served_model);
+  }
 }
 
 void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {

@@ -6,6 +6,7 @@
 // cannot partition, or that may not be cached, is a bypass.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,12 @@ namespace costgate::filters::semantic_cache {
 
 enum class Mode { kOff, kExact, kSemantic };
 
+// Which answers a policy stores, by who made them. A cheap model's answer a judge accepted may
+// still be wrong (no judge catches a confident mistake); stored, it would be replayed to every
+// repeat. kFinalModel stores answers of requests that were not cascaded and of a cascade's last
+// model; kJudged also those a judge accepted with at least min_judge_margin; kAny every answer.
+enum class StoreAnswers { kFinalModel, kJudged, kAny };
+
 struct CachePolicy {
   std::string name;
   pipeline::PolicyMatch match;
@@ -43,6 +50,8 @@ struct CachePolicy {
   // answers only when the policy says so.
   bool cache_truncated = false;
   bool cache_tool_calls = false;
+  StoreAnswers store_answers = StoreAnswers::kFinalModel;
+  double min_judge_margin = 0.3;
   // Identical requests in flight at once share one backend call: the others wait for its answer
   // to be stored, for at most coalesce_wait, then call the backend themselves.
   bool coalesce = true;
@@ -57,6 +66,9 @@ struct CachePolicy {
 
 struct CacheConfig {
   std::vector<CachePolicy> policies;
+  // Every model's price (config::FilterSpec::models): a hit saves what the model that made the
+  // answer charges.
+  std::map<std::string, std::optional<pricing::Price>> prices;
 };
 
 std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::FilterSpec& spec);

@@ -21,6 +21,7 @@ Entry sample(bool with_vector) {
   entry.answer.body =
       "{\"choices\":[{\"message\":{\"content\":\"Settings \xe2\x86\x92 Security\"}}]}";
   entry.answer.usage = pricing::Usage{12, 34, 5, 6};
+  entry.answer.model = "gpt-4o-mini";
   entry.expires_at = Clock::now() + 1h;
   return entry;
 }
@@ -44,6 +45,7 @@ void expectSame(const Entry& decoded, const Entry& original) {
   EXPECT_EQ(decoded.answer.usage.completion_tokens, original.answer.usage.completion_tokens);
   EXPECT_EQ(decoded.answer.usage.cached_tokens, original.answer.usage.cached_tokens);
   EXPECT_EQ(decoded.answer.usage.reasoning_tokens, original.answer.usage.reasoning_tokens);
+  EXPECT_EQ(decoded.answer.model, original.answer.model);
 }
 
 TEST(EntryCodec, RoundTripsEveryFieldAndRecomputesFacts) {
@@ -69,7 +71,7 @@ TEST(EntryCodec, RefusesEveryTruncationAndTrailingBytes) {
 TEST(EntryCodec, RefusesOtherVersionsFlagsAndBadVectors) {
   std::string bytes = encodeEntry(sample(true));
   std::string other_version = bytes;
-  other_version[0] = 2;
+  other_version[0] = 1;  // an entry written before answers named their model
   EXPECT_FALSE(decodeEntry(other_version, Clock::now()));
 
   // The flags byte follows the version and three length-prefixed strings.

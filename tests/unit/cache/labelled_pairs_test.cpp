@@ -59,7 +59,7 @@ bool hits(const Embedder& embedder, float threshold, const std::string& cached,
   store.put(Entry{.key = key,
                   .facts = factsOf(key.question),
                   .vector = embedder.embed(key.question),
-                  .answer = {"answer", {}},
+                  .answer = {"answer", {}, "large"},
                   .expires_at = now + std::chrono::hours(1)});
   RequestKey asked_key = keyOf(asked);
   if (store.findExact(asked_key.exact, now)) return true;

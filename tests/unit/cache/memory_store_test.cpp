@@ -26,7 +26,7 @@ Entry entryFor(const std::string& partition, const std::string& question,
                        .text_only = true},
                .facts = factsOf(question),
                .vector = embedder().embed(question),
-               .answer = {"answer to " + question, {}},
+               .answer = {"answer to " + question, {}, "large"},
                .expires_at = expires_at};
 }
 

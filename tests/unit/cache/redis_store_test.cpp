@@ -31,7 +31,7 @@ Entry entryFor(const std::string& question, Clock::time_point expires_at) {
   entry.key = RequestKey{"p", "p#" + question, question, true};
   entry.facts = factsOf(question);
   entry.vector = embedder().embed(question);
-  entry.answer = CachedAnswer{"answer to " + question, pricing::Usage{100, 20, 30, 4}};
+  entry.answer = CachedAnswer{"answer to " + question, pricing::Usage{100, 20, 30, 4}, "large"};
   entry.expires_at = expires_at;
   return entry;
 }

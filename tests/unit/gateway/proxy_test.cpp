@@ -122,6 +122,97 @@ TEST(Proxy, ACascadeEscalatesAJudgedWeakAnswerAndChargesItAsASideCall) {
   EXPECT_EQ(record.fields.textOf("route_decision"), "cascade:complexity");
 }
 
+TEST(Proxy, AnAcceptedCheapAnswerIsAccountedLikeAnyCall) {
+  FakeBackend backend([](const FakeBackend::Asked& asked) {
+    return FakeBackend::Answer{200, "application/json",
+                               completion(modelAsked(asked), "Paris.", 100, 10)};
+  });
+  InProcessGateway gateway(configFor(backend,
+                                     "  - router:\n      policies:\n        - name: all\n"
+                                     "          tiers: [{name: cascade, models: [small, large]}]\n"
+                                     "          complexity: [{tier: cascade}]\n"));
+  auto reply = gateway.post("/v1/chat/completions", chat("small", "Capital of France?"));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.header("x-costgate-model"), "small");
+  EXPECT_EQ(reply.header("x-costgate-tokens-in"), "100");
+  EXPECT_EQ(reply.header("x-costgate-tokens-out"), "10");
+  EXPECT_EQ(reply.header("x-costgate-cost-usd"), "0.000120");
+  auto record = gateway.record(0);
+  EXPECT_GT(record.upstream_latency.count(), 0) << "the served call's time is measured";
+  EXPECT_EQ(record.finish_reason, "stop");
+  const std::string metrics = gateway.metrics().serialize();
+  EXPECT_NE(metrics.find(R"(costgate_finish_reasons_total{env="none",feature="none",model="small",)"
+                         R"(reason="stop",team="none"} 1)"),
+            std::string::npos)
+      << metrics;
+
+  // Replayed as a stream (the backend answered a stream whole), the answer ends with the cost
+  // comment as any stream does.
+  auto streamed =
+      gateway.post("/v1/chat/completions", chat("small", "Capital of Italy?", {{"stream", true}}));
+  ASSERT_EQ(streamed.status, 200);
+  EXPECT_NE(streamed.body.find(": costgate usage=backend tokens_in=100 tokens_out=10 "
+                               "cost_usd=0.000120\n\ndata: [DONE]"),
+            std::string::npos)
+      << streamed.body;
+  EXPECT_GT(gateway.record(1).time_to_first_token.count(), 0);
+}
+
+TEST(Proxy, TheCacheStoresOnlyTrustedAnswersAndAHitSavesWhatItsMakerCharges) {
+  bool small_refuses = false;
+  FakeBackend backend([&small_refuses](const FakeBackend::Asked& asked) {
+    const std::string model = modelAsked(asked);
+    const std::string text = model == "small" && small_refuses
+                                 ? "I'm sorry, but I can't help with that."
+                                 : "Paris is the capital of France.";
+    return FakeBackend::Answer{200, "application/json", completion(model, text, 100, 10)};
+  });
+  InProcessGateway gateway(configFor(backend,
+                                     "  - tagging: {defaults: {feature: faq, team: core}}\n"
+                                     "  - semantic_cache: {policies: [{name: faq, mode: exact}]}\n"
+                                     "  - router:\n      policies:\n        - name: all\n"
+                                     "          tiers: [{name: cascade, models: [small, large]}]\n"
+                                     "          complexity: [{tier: cascade}]\n"));
+  const std::string question = chat("small", "Capital of France?");
+  auto cheap = gateway.post("/v1/chat/completions", question);
+  ASSERT_EQ(cheap.status, 200) << cheap.body;
+  EXPECT_EQ(cheap.header("x-costgate-model"), "small");
+  auto again = gateway.post("/v1/chat/completions", question);
+  EXPECT_EQ(again.header("x-costgate-cache"), "miss")
+      << "a cheap model's accepted answer is not stored under store_answers: final_model";
+
+  small_refuses = true;
+  auto strong = gateway.post("/v1/chat/completions", question);
+  EXPECT_EQ(strong.header("x-costgate-model"), "large");
+  auto hit = gateway.post("/v1/chat/completions", question);
+  EXPECT_EQ(hit.header("x-costgate-cache"), "hit-exact");
+  // The large model made it: 100 x $10/M + 10 x $20/M, not the small model's price.
+  EXPECT_EQ(gateway.record(3).saved, 1'200'000);
+}
+
+TEST(Proxy, TheCacheKeysTheRequestAsCappedSoCappedRepeatsHit) {
+  FakeBackend backend([](const FakeBackend::Asked& asked) {
+    return FakeBackend::Answer{200, "application/json", completion(modelAsked(asked), "Soon.")};
+  });
+  InProcessGateway gateway(
+      configFor(backend,
+                "  - tagging: {defaults: {feature: faq, team: core}}\n"
+                "  - token_cap: {policies: [{name: all, max_output_tokens: 600}]}\n"
+                "  - semantic_cache: {policies: [{name: faq, mode: exact}]}\n"));
+  auto first = gateway.post("/v1/chat/completions",
+                            chat("small", "Where is my parcel?", {{"max_tokens", 800}}));
+  EXPECT_EQ(first.header("x-costgate-cache"), "miss");
+  EXPECT_EQ(json::parse(backend.asked()[0].body)["max_tokens"], 600);
+  auto unset = gateway.post("/v1/chat/completions", chat("small", "Where is my parcel?"));
+  EXPECT_EQ(unset.header("x-costgate-cache"), "hit-exact");
+  auto other = gateway.post("/v1/chat/completions",
+                            chat("small", "Where is my parcel?", {{"max_tokens", 700}}));
+  EXPECT_EQ(other.header("x-costgate-cache"), "hit-exact");
+  auto smaller = gateway.post("/v1/chat/completions",
+                              chat("small", "Where is my parcel?", {{"max_tokens", 50}}));
+  EXPECT_EQ(smaller.header("x-costgate-cache"), "miss") << "a smaller cap is another request";
+}
+
 TEST(Proxy, AFilterThatWaitsForAnEmbeddingIsResumedAndItsCallCharged) {
   FakeBackend backend([](const FakeBackend::Asked& asked) {
     if (asked.path == "/v1/embeddings") {
