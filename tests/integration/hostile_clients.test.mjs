@@ -44,7 +44,7 @@ filters:
       policies:
         - {name: bulk, match: {feature: [bulk]}, max_input_tokens: 2000, over_input: prune,
            prune: {keep_last_turns: 2}}
-        - {name: refuse, match: {feature: [refuse]}, max_input_tokens: 2000}
+        - {name: refuse, match: {feature: [refuse]}, max_input_tokens: 2000, over_input: reject}
         - {name: default, max_output_tokens: 256, max_n: 2}
   - semantic_cache: {policies: [{name: all, mode: semantic, threshold: 0.9, ttl_seconds: 60}]}
   - router:

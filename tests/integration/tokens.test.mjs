@@ -21,7 +21,7 @@ before(async () => {
     'tagging: {defaults: {feature: chat, team: core, env: test}}',
     'prompt_pruning: {policies: [{name: tidy, collapse_whitespace: true, drop_duplicates: true}]}',
     'token_cap: {policies: ['
-      + '{name: strict, match: {feature: [strict]}, max_input_tokens: 60},'
+      + '{name: strict, match: {feature: [strict]}, max_input_tokens: 60, over_input: reject},'
       + ` {name: fit, match: {feature: [fit]}, max_input_tokens: ${kFitBudget}, over_input: prune,`
       + '  prune: {keep_last_turns: 1}},'
       + ' {name: default, max_output_tokens: 256, max_n: 2}]}',
@@ -156,8 +156,17 @@ function supportConversation() {
   ];
 }
 
+// The same conversation one turn later: the log was answered and a short question follows.
+function supportConversationAnswered() {
+  return [
+    ...supportConversation(),
+    { role: 'assistant', content: 'The upstream times out; I am looking into it.' },
+    { role: 'user', content: 'Why does it fail?' },
+  ];
+}
+
 test('input over the maximum is pruned to fit, still a valid conversation', async () => {
-  const messages = supportConversation();
+  const messages = supportConversationAnswered();
   assert.ok(referenceCount(messages) > kFitBudget * 3, 'the conversation starts well over budget');
   const { received, headers } = await send(
     { model: 'mock-small', messages },
@@ -167,15 +176,41 @@ test('input over the maximum is pruned to fit, still a valid conversation', asyn
   assert.deepEqual(received.messages[0], messages[0], 'the system prompt is kept as sent');
   const counted = referenceCount(received.messages);
   assert.ok(counted <= kFitBudget, `${counted} tokens reached the backend`);
-  const last = received.messages.at(-1).content;
-  assert.ok(last.startsWith('Here is the log from our side:') && last.endsWith('Why does it fail?'));
-  assert.ok(last.includes('[... cut by costgate to fit the token budget ...]'));
+  assert.deepEqual(received.messages.at(-1), messages.at(-1), 'the question is sent as asked');
+  for (const message of received.messages) {
+    if (typeof message.content === 'string' && message.content.startsWith('Here is the log from our side:')) {
+      assert.ok(message.content.includes('[... cut by costgate to fit the token budget ...]'));
+      assert.ok(message.content.endsWith('Why does it fail?'));
+    }
+  }
   const saved = Number(headers.get('x-costgate-tokens-saved'));
   assert.equal(saved, referenceCount(messages) - counted);
   const line = await logLine('pruned-1');
   assert.equal(line.tokens_in_counted, counted, 'the gateway counts as the reference tokenizer does');
   assert.equal(line.tokens_saved, saved);
   assert.equal(line.policies, 'token_cap:fit');
+  assert.equal(line.input_cap, 'pruned');
+});
+
+test('a question over the maximum is sent whole, over the cap, and counted', async () => {
+  const messages = supportConversation();
+  const { received, data } = await send(
+    { model: 'mock-small', messages },
+    { 'x-costgate-feature': 'fit', 'x-request-id': 'over-1' },
+  );
+  assert.ok(data.choices.length > 0, 'answered, not refused');
+  assertValidConversation(received.messages);
+  assert.deepEqual(received.messages.at(-1), messages.at(-1), 'the question is never cut');
+  const counted = referenceCount(received.messages);
+  assert.ok(counted > kFitBudget);
+  const line = await logLine('over-1');
+  assert.equal(line.status, 200);
+  assert.equal(line.input_cap, 'over');
+  assert.equal(line.input_cap_tokens, counted);
+  const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+  const over = metrics.split('\n').find((l) => l.startsWith('costgate_token_cap_inputs_total{')
+    && l.includes('feature="fit"') && l.includes('result="over"'));
+  assert.ok(over && Number(over.split(' ').at(-1)) >= 1, over);
 });
 
 test('images and tool calls survive pruning untouched when their turn is kept', async () => {
@@ -195,13 +230,15 @@ test('images and tool calls survive pruning untouched when their turn is kept', 
 test('whitespace and repeated messages are pruned, and the metrics count what was saved', async () => {
   const messages = [
     { role: 'user', content: 'Check   this:\n\n\n\n\nfirst     line\n\n\n\nsecond line' },
-    { role: 'assistant', content: 'Sure.' },
+    // Sent twice (a double submit): the repeat goes. A repeat after an answer would stay, since
+    // it may be the question, and dropping it a turn later would change what the provider cached.
     { role: 'user', content: 'Check   this:\n\n\n\n\nfirst     line\n\n\n\nsecond line' },
-    { role: 'assistant', content: 'Done.' },
+    { role: 'assistant', content: 'Sure.' },
+    { role: 'assistant', content: 'Sure.' },
     { role: 'user', content: 'Thanks' },
   ];
   const { received, headers } = await send({ model: 'mock-small', messages }, { 'x-request-id': 'tidy-1' });
-  assert.equal(received.messages.length, 4);
+  assert.equal(received.messages.length, 3);
   assert.equal(received.messages[0].content, 'Check this:\n\nfirst line\n\nsecond line');
   const saved = Number(headers.get('x-costgate-tokens-saved'));
   assert.equal(saved, referenceCount(messages) - referenceCount(received.messages));
@@ -225,7 +262,7 @@ test('whitespace and repeated messages are pruned, and the metrics count what wa
 test('a streamed request is capped and pruned the same way, and says so in its head', async () => {
   const { data: stream, response } = await client.chat.completions
     .create(
-      { model: 'mock-small', messages: supportConversation(), stream: true },
+      { model: 'mock-small', messages: supportConversationAnswered(), stream: true },
       { headers: { 'x-costgate-feature': 'fit', 'x-request-id': 'pruned-stream' } },
     )
     .withResponse();

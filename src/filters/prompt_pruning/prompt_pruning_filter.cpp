@@ -6,11 +6,15 @@
 //           match: {feature: [chat]}
 //           collapse_whitespace: true   # runs of spaces and blank lines, outside ``` blocks
 //           drop_duplicates: true       # messages and content parts seen earlier
-//           max_input_tokens: 6000      # the budget of the two steps below (none: they never run)
-//           drop_old_turns: true        # oldest turns first, between the system prompt and...
-//           keep_last_turns: 4          # ...the last turns, which are kept
-//           truncate_longest: true      # then the middle of the longest text
+//           max_input_tokens: 6000      # the budget of the steps below (none: they never run)
+//           truncate_longest: true      # over budget: cut the middle of every text over...
+//           max_message_tokens: 1500    # ...this (default: budget / 4) but the last user message's
 //           marker: "[...]"             # what replaces the cut middle
+//           drop_old_turns: true        # still over: oldest turns first, after the system
+//           prompt... compact_step: 0.5           # ...in steps of this x the budget (the cut holds
+//           meanwhile) keep_last_turns: 4          # ...keeping the last turns
+//
+// Every step keeps what earlier turns of the conversation sent (pruner.h, docs/tokens.md).
 
 #include "filters/prompt_pruning/prompt_pruning_filter.h"
 
@@ -22,6 +26,8 @@ namespace {
 
 constexpr std::uint64_t kMaxTokens = 100'000'000;
 constexpr std::uint64_t kMaxTurns = 100'000;
+// Smaller steps move the cut nearly every turn, which is what the steps are there to avoid.
+constexpr double kMinCompactStep = 0.01;
 
 }  // namespace
 
@@ -30,7 +36,11 @@ void readPruneSteps(const config::Section& section, PruneSteps* steps) {
   section.boolean("drop_duplicates", &steps->drop_duplicates);
   section.boolean("drop_old_turns", &steps->drop_old_turns);
   section.integer("keep_last_turns", 1, kMaxTurns, &steps->keep_last_turns);
+  section.number("compact_step", kMinCompactStep, 1.0, &steps->compact_step);
   section.boolean("truncate_longest", &steps->truncate_longest);
+  if (section.has("max_message_tokens")) {
+    section.integer("max_message_tokens", 1, kMaxTokens, &steps->max_message_tokens.emplace());
+  }
   section.string("marker", &steps->marker);
 }
 

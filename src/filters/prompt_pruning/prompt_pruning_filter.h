@@ -1,7 +1,8 @@
 #pragma once
 // The prompt-pruning filter: per policy, takes out of a chat request what costs tokens and adds
-// nothing (pruner.h: runs of whitespace, duplicates, and over a token budget the oldest turns,
-// then the middle of the longest text). Reports the tokens saved.
+// nothing (pruner.h: runs of whitespace, duplicates, and over a token budget the middle of long
+// older texts, then the oldest turns in large steps), keeping what earlier turns sent so provider
+// prompt caches stay warm. Reports the tokens saved.
 
 #include <memory>
 #include <optional>
@@ -32,12 +33,13 @@ struct PruningConfig {
 };
 
 // The steps of a `prune` block or a policy: collapse_whitespace, drop_duplicates,
-// drop_old_turns, keep_last_turns, truncate_longest, marker. Shared with token_cap.
+// drop_old_turns, keep_last_turns, compact_step, truncate_longest, max_message_tokens, marker.
+// Shared with token_cap.
 void readPruneSteps(const config::Section& section, PruneSteps* steps);
 // The keys readPruneSteps reads.
-inline constexpr std::string_view kPruneStepKeys[] = {"collapse_whitespace", "drop_duplicates",
-                                                      "drop_old_turns",      "keep_last_turns",
-                                                      "truncate_longest",    "marker"};
+inline constexpr std::string_view kPruneStepKeys[] = {
+    "collapse_whitespace", "drop_duplicates",  "drop_old_turns",     "keep_last_turns",
+    "compact_step",        "truncate_longest", "max_message_tokens", "marker"};
 
 std::variant<PruningConfig, config::ConfigError> parsePruningConfig(const config::FilterSpec& spec);
 

@@ -326,21 +326,27 @@ void dropDuplicateParts(Message& message, const Encoding& encoding) {
 }
 
 // Tool calls and their results are never dropped as duplicates: the same call made twice is two
-// calls, and its result is only valid next to it. The last turn, from the last user message on, is
-// what the model is answering, so it stays whole even when it repeats an earlier one ("try again").
+// calls, and its result is only valid next to it. Whether a message is dropped depends only on the
+// messages before it, so a decision made while a message was the newest holds every later turn and
+// the prefix a provider cached stays as sent. That is why a repeated user message right after a
+// message that is not a user message stays: it may be the question of its turn, which cannot be
+// known from what comes before it. Right after a kept user message (a double submit, "try again"
+// sent twice) it goes: the turn still asks, with the message it repeats.
 void dropDuplicateMessages(std::vector<Message>& messages) {
-  std::size_t last_turn = 0;
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (messages[i].role == Role::kUser) last_turn = i;
-  }
   std::unordered_set<std::string> seen;
-  for (std::size_t i = 0; i < last_turn; ++i) {
-    Message& message = messages[i];
-    const bool droppable = (message.role == Role::kUser || message.role == Role::kAssistant) &&
-                           !message.calls_tools && !message.dropped;
-    if (!droppable) continue;
-    std::string key = canonical(message.json);
-    if (!key.empty() && !seen.insert(std::move(key)).second) message.dropped = true;
+  const Message* previous_kept = nullptr;
+  for (Message& message : messages) {
+    if (message.dropped) continue;
+    const bool droppable =
+        (message.role == Role::kUser || message.role == Role::kAssistant) && !message.calls_tools;
+    if (droppable) {
+      std::string key = canonical(message.json);
+      const bool repeat = !key.empty() && !seen.insert(std::move(key)).second;
+      const bool may_ask =
+          message.role == Role::kUser && (!previous_kept || previous_kept->role != Role::kUser);
+      message.dropped = repeat && !may_ask;
+    }
+    if (!message.dropped) previous_kept = &message;
   }
 }
 
@@ -400,20 +406,49 @@ std::vector<std::vector<std::size_t>> turnsOf(const std::vector<Message>& messag
   return turns;
 }
 
+// What dropping a turn saves: its messages but the pinned ones, which stay where they are.
+std::int64_t droppableTokens(const std::vector<Message>& messages,
+                             const std::vector<std::size_t>& turn) {
+  std::int64_t tokens = 0;
+  for (std::size_t i : turn) {
+    if (messages[i].role != Role::kPinned) tokens += messages[i].tokens;
+  }
+  return tokens;
+}
+
+void dropTurn(std::vector<Message>& messages, const std::vector<std::size_t>& turn) {
+  for (std::size_t i : turn) {
+    if (messages[i].role != Role::kPinned) messages[i].dropped = true;
+  }
+}
+
+// The turns go in steps of `step` tokens measured on `stable_total`, the total with the question
+// counted as it will be sent on later turns (cut, when it is over max_message_tokens): the cut is
+// the first turn boundary at or after ceil((stable_total - budget) / step) x step tokens, so it
+// moves only when the conversation's growth crosses the next multiple of the step, and the turns
+// kept start at the same message meanwhile. Only when that is not enough for this request (its
+// question is over max_message_tokens, or the step measure fell short) are more turns dropped, for
+// this request alone: the next turn goes back to the stable cut, a prefix the provider has seen.
 // At least one turn stays whatever keep_last_turns says: without its last user message a request
-// asks nothing, and without any message it is no request.
-void dropOldTurns(std::vector<Message>& messages, std::size_t keep_last_turns,
-                  std::int64_t budget) {
+// asks nothing, and without any message it is no request. Where keep_last_turns binds, the cut
+// moves every turn; a budget that holds them with room to spare avoids that.
+void dropOldTurns(std::vector<Message>& messages, std::size_t keep_last_turns, std::int64_t budget,
+                  std::int64_t step, std::int64_t stable_total) {
   const auto turns = turnsOf(messages);
   const std::size_t keep = std::max<std::size_t>(keep_last_turns, 1);
-  std::int64_t total = totalTokens(messages);
   const std::size_t droppable = turns.size() > keep ? turns.size() - keep : 0;
-  for (std::size_t t = 0; t < droppable && total > budget; ++t) {
-    for (std::size_t i : turns[t]) {
-      if (messages[i].role == Role::kPinned) continue;
-      messages[i].dropped = true;
-      total -= messages[i].tokens;
+  std::size_t t = 0;
+  if (stable_total > budget) {
+    const std::int64_t excess = stable_total - budget;
+    const std::int64_t target = (excess + step - 1) / step * step;
+    for (std::int64_t cut = 0; t < droppable && cut < target; ++t) {
+      cut += droppableTokens(messages, turns[t]);
+      dropTurn(messages, turns[t]);
     }
+  }
+  for (std::int64_t total = totalTokens(messages); t < droppable && total > budget; ++t) {
+    total -= droppableTokens(messages, turns[t]);
+    dropTurn(messages, turns[t]);
   }
 }
 
@@ -452,57 +487,53 @@ std::string headAndTail(std::string_view text, std::span<const Token> tokens, st
   return out;
 }
 
-// Cuts the middle of `text` so the messages' total comes within `budget`, if this text alone can
-// do it, and returns the new total. The cut is sized from the excess in one step; tokens merge a
-// little differently where head, marker and tail meet, so a recount may ask for a few more.
-std::int64_t cutMiddle(Message& message, Text& text, std::int64_t total, std::int64_t budget,
-                       std::string_view marker, std::int64_t marker_tokens,
-                       const Encoding& encoding) {
-  const std::string original = text.value;
-  const std::vector<Token> tokens = encoding.encode(original);
-  const auto size = static_cast<std::int64_t>(tokens.size());
-  if (size <= marker_tokens) return total;
-  std::int64_t keep = size - marker_tokens - (total - budget);
-  constexpr int kAttempts = 4;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    keep = std::clamp<std::int64_t>(keep, 0, size - marker_tokens - 1);
-    const std::int64_t tokens_before = message.tokens;
-    text.value = headAndTail(original, tokens, static_cast<std::size_t>(keep), marker, encoding);
-    text.edited = true;
-    refresh(message, encoding);
-    total += message.tokens - tokens_before;
-    if (total <= budget || keep == 0) break;
-    keep -= total - budget;
-  }
-  return total;
+// Cuts the middle of `text` to `max_tokens` (the marker included, give or take the tokens that
+// merge where head, marker and tail meet); returns whether it was over.
+bool cutText(Text& text, std::int64_t max_tokens, std::string_view marker,
+             std::int64_t marker_tokens, const Encoding& encoding) {
+  const std::vector<Token> tokens = encoding.encode(text.value);
+  if (static_cast<std::int64_t>(tokens.size()) <= max_tokens) return false;
+  const std::int64_t keep = std::max<std::int64_t>(max_tokens - marker_tokens, 0);
+  text.value = headAndTail(text.value, tokens, static_cast<std::size_t>(keep), marker, encoding);
+  text.edited = true;
+  return true;
 }
 
-// The longest texts are cut first; when one cut to the marker alone is not enough (two long
-// pastes), the next longest is cut too.
-void truncateLongest(std::vector<Message>& messages, std::string_view marker, std::int64_t budget,
-                     const Encoding& encoding) {
-  struct Candidate {
-    Message* message;
-    Text* text;
-    std::int64_t tokens;
-  };
-  std::vector<Candidate> candidates;
-  for (Message& message : messages) {
-    if (message.role == Role::kPinned || message.dropped) continue;
-    forEachText(message, [&](Text& text) {
-      candidates.push_back(
-          {&message, &text, static_cast<std::int64_t>(encoding.count(text.value))});
-    });
+// Cuts each of the message's texts over `max_tokens`; returns whether any was.
+bool cutLongTexts(Message& message, std::int64_t max_tokens, std::string_view marker,
+                  std::int64_t marker_tokens, const Encoding& encoding) {
+  bool cut = false;
+  forEachText(message, [&](Text& text) {
+    cut = cutText(text, max_tokens, marker, marker_tokens, encoding) || cut;
+  });
+  if (cut) refresh(message, encoding);
+  return cut;
+}
+
+// The last kept user message: the question the request asks, never cut nor dropped.
+std::optional<std::size_t> questionOf(const std::vector<Message>& messages) {
+  for (std::size_t i = messages.size(); i-- > 0;) {
+    if (!messages[i].dropped && messages[i].role == Role::kUser) return i;
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.tokens > b.tokens; });
+  return std::nullopt;
+}
+
+// Cuts every text over `max_tokens` but the question's, a rule of each message's own: a message
+// is cut the same way every turn it is sent. Returns what cutting the question too would save,
+// which the turns' step measure counts as saved (it will be, from the next turn on).
+std::int64_t truncateLongTexts(std::vector<Message>& messages, std::int64_t max_tokens,
+                               std::string_view marker, const Encoding& encoding) {
   const auto marker_tokens = static_cast<std::int64_t>(encoding.count(marker));
-  std::int64_t total = totalTokens(messages);
-  for (const Candidate& candidate : candidates) {
-    if (total <= budget || candidate.tokens <= marker_tokens) break;
-    total = cutMiddle(*candidate.message, *candidate.text, total, budget, marker, marker_tokens,
-                      encoding);
+  const std::optional<std::size_t> question = questionOf(messages);
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    Message& message = messages[i];
+    if (message.role == Role::kPinned || message.dropped || i == question) continue;
+    cutLongTexts(message, max_tokens, marker, marker_tokens, encoding);
   }
+  if (!question) return 0;
+  Message cut_question = messages[*question];
+  if (!cutLongTexts(cut_question, max_tokens, marker, marker_tokens, encoding)) return 0;
+  return std::max<std::int64_t>(messages[*question].tokens - cut_question.tokens, 0);
 }
 
 // --- The steps in order --------------------------------------------------------------------------
@@ -536,13 +567,20 @@ PruneResult pruneArray(const Value& array, const PruneSteps& steps,
     dropDuplicates(messages, encoding);
     ran(result.saved_by_duplicates);
   }
-  if (budget && steps.drop_old_turns && total > *budget) {
-    dropOldTurns(messages, steps.keep_last_turns, *budget);
-    ran(result.saved_by_old_turns);
-  }
-  if (budget && steps.truncate_longest && total > *budget) {
-    truncateLongest(messages, steps.marker, *budget, encoding);
+  // Once over, a growing conversation stays over: the switch is thrown once per conversation.
+  const bool over_budget = budget && total > *budget;
+  std::int64_t question_excess = 0;
+  if (over_budget && steps.truncate_longest) {
+    const std::int64_t max_tokens =
+        steps.max_message_tokens.value_or(std::max<std::int64_t>(*budget / 4, 1));
+    question_excess = truncateLongTexts(messages, max_tokens, steps.marker, encoding);
     ran(result.saved_by_truncation);
+  }
+  if (over_budget && steps.drop_old_turns && total > *budget) {
+    const auto step = std::max<std::int64_t>(
+        static_cast<std::int64_t>(steps.compact_step * static_cast<double>(*budget)), 1);
+    dropOldTurns(messages, steps.keep_last_turns, *budget, step, total - question_excess);
+    ran(result.saved_by_old_turns);
   }
   result.tokens_after = total;
   result.within_budget = !budget || total <= *budget;

@@ -9,8 +9,14 @@
 //           output_field: auto        # the field then set: auto, max_tokens, max_completion_tokens
 //           max_n: 1                  # clamp n
 //           max_input_tokens: 8000    # messages + tools, exactly counted
-//           over_input: reject        # or prune: prune to fit, reject only if that fails
+//           over_input: prune         # the default: chat input is pruned toward the cap and sent
+//                                     # on even if still over (counted, logged); reject: 400.
+//                                     # Other routes are refused over the cap either way
 //           prune: {keep_last_turns: 4}   # prompt_pruning's steps, for over_input: prune
+//
+// Output caps apply to requests that asked for more than the cap or for nothing; set them per
+// feature (a whole-file rewrite needs more than a chat answer), and watch finish_reason "length".
+// costgate_token_cap_inputs_total{feature,result} counts what the input caps did.
 
 #include "filters/token_cap/token_cap_filter.h"
 
@@ -78,12 +84,12 @@ pipeline::TokenCount countInput(const pipeline::RequestContext& ctx, const jsonv
 }
 
 pipeline::LocalReply tooLong(const TokenCapPolicy& policy, pipeline::Route route,
-                             const pipeline::TokenCount& count, bool pruned) {
-  std::string message =
-      "This request's input is " + std::string(count.estimated ? "about " : "") +
-      std::to_string(count.tokens) + " tokens" + (pruned ? " after pruning" : "") +
-      ", more than the " + std::to_string(*policy.max_input_tokens) +
-      " this gateway allows (token_cap policy '" + policy.name + "'). Shorten the input.";
+                             const pipeline::TokenCount& count) {
+  std::string message = "This request's input is " + std::string(count.estimated ? "about " : "") +
+                        std::to_string(count.tokens) + " tokens" + ", more than the " +
+                        std::to_string(*policy.max_input_tokens) +
+                        " this gateway allows (token_cap policy '" + policy.name +
+                        "'). Shorten the input.";
   std::string param = route == pipeline::Route::kChatCompletions ? "messages"
                       : route == pipeline::Route::kCompletions   ? "prompt"
                                                                  : "input";
@@ -112,12 +118,13 @@ std::variant<TokenCapConfig, config::ConfigError> parseTokenCapConfig(
         if (section.has("max_input_tokens")) {
           section.integer("max_input_tokens", 1, kMaxTokens, &policy.max_input_tokens.emplace());
         }
-        std::string over = "reject";
+        std::string over = "prune";
         section.choice("over_input", kOverInput, &over);
         policy.over_input = over == "prune" ? OverInput::kPrune : OverInput::kReject;
         prompt_pruning::readPruneSteps(section.section("prune", prompt_pruning::kPruneStepKeys),
                                        &policy.prune);
         if (section.has("prune") && policy.over_input != OverInput::kPrune && !reader.failed()) {
+          // A prune block with over_input: reject would look like it does something.
           reader.fail(section.find("prune")->error("is used only with over_input: prune"));
         }
       });
@@ -132,28 +139,33 @@ pipeline::FilterStatus TokenCapFilter::onRequest(pipeline::RequestContext& ctx) 
   if (!policy->max_input_tokens) return pipeline::FilterStatus::kContinue;
 
   if (!ctx.prompt_tokens) ctx.prompt_tokens = countInput(ctx, *ctx.request_index);
+  InputJudgement& judgement = ctx.state<InputJudgement>(this);
+  judgement.tokens = ctx.prompt_tokens->tokens;
   if (ctx.prompt_tokens->tokens <= *policy->max_input_tokens) {
     return pipeline::FilterStatus::kContinue;
   }
-  bool pruned = false;
-  if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::kChatCompletions &&
-      ctx.encoding) {
-    pruned = true;
-    const std::size_t savings_before = ctx.savings.size();
-    if (prompt_pruning::pruneRequest(ctx, policy->prune, *policy->max_input_tokens, name(),
-                                     policy->name)) {
-      return pipeline::FilterStatus::kContinue;
-    }
-    // The request is refused, so the pruned body is never sent: nothing was saved by pruning.
-    ctx.savings.resize(savings_before);
+  // A chat request is never refused under prune: it is sent on however far over it stays, since
+  // refusing a conversation that grew past a cap breaks it for good.
+  if (policy->over_input == OverInput::kPrune && ctx.route == pipeline::Route::kChatCompletions) {
+    const bool fits =
+        ctx.encoding && prompt_pruning::pruneRequest(ctx, policy->prune, *policy->max_input_tokens,
+                                                     name(), policy->name);
+    judgement.result = fits ? InputResult::kPruned : InputResult::kOver;
+    judgement.tokens = ctx.prompt_tokens->tokens;
+    return pipeline::FilterStatus::kContinue;
   }
-  ctx.local_reply = tooLong(*policy, ctx.route, *ctx.prompt_tokens, pruned);
+  judgement.result = InputResult::kRejected;
+  ctx.local_reply = tooLong(*policy, ctx.route, *ctx.prompt_tokens);
   return pipeline::FilterStatus::kRespond;
 }
 
+void TokenCapFilter::onComplete(pipeline::RequestContext& ctx) const {
+  if (const auto* judgement = ctx.findState<InputJudgement>(this)) stats_.record(ctx, *judgement);
+}
+
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTokenCapFilter(
-    const config::FilterSpec& spec) {
-  return pipeline::filterFrom<TokenCapFilter>(parseTokenCapConfig(spec));
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
+  return pipeline::filterFrom<TokenCapFilter>(parseTokenCapConfig(spec), environment.metrics);
 }
 
 }  // namespace costgate::filters::token_cap

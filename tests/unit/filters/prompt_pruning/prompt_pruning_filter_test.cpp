@@ -51,7 +51,9 @@ TEST(PromptPruningConfig, ReadsEveryKey) {
           max_input_tokens: 6000
           drop_old_turns: false
           keep_last_turns: 2
+          compact_step: 0.25
           truncate_longest: false
+          max_message_tokens: 1200
           marker: "[...]"
         - name: default
 )");
@@ -65,7 +67,9 @@ TEST(PromptPruningConfig, ReadsEveryKey) {
   EXPECT_EQ(chat.max_input_tokens, 6000);
   EXPECT_FALSE(chat.steps.drop_old_turns);
   EXPECT_EQ(chat.steps.keep_last_turns, 2u);
+  EXPECT_EQ(chat.steps.compact_step, 0.25);
   EXPECT_FALSE(chat.steps.truncate_longest);
+  EXPECT_EQ(chat.steps.max_message_tokens, 1200);
   EXPECT_EQ(chat.steps.marker, "[...]");
 
   const PruningPolicy& fallback = config.policies[1];
@@ -76,7 +80,9 @@ TEST(PromptPruningConfig, ReadsEveryKey) {
   EXPECT_EQ(fallback.steps.drop_duplicates, defaults.drop_duplicates);
   EXPECT_EQ(fallback.steps.drop_old_turns, defaults.drop_old_turns);
   EXPECT_EQ(fallback.steps.keep_last_turns, defaults.keep_last_turns);
+  EXPECT_EQ(fallback.steps.compact_step, 0.5);
   EXPECT_EQ(fallback.steps.truncate_longest, defaults.truncate_longest);
+  EXPECT_FALSE(fallback.steps.max_message_tokens) << "a quarter of the budget, when it runs";
   EXPECT_EQ(fallback.steps.marker, defaults.marker);
 }
 
@@ -103,6 +109,15 @@ TEST(PromptPruningConfig, ErrorsPointAtTheValueOrKey) {
       {"filters:\n  - prompt_pruning:\n      policies:\n        - name: p\n"
        "          max_input_tokens: 0\n",
        5, 29, "max_input_tokens"},
+      {"filters:\n  - prompt_pruning:\n      policies:\n        - name: p\n"
+       "          compact_step: 0.001\n",
+       5, 25, "compact_step"},
+      {"filters:\n  - prompt_pruning:\n      policies:\n        - name: p\n"
+       "          compact_step: 1.5\n",
+       5, 25, "compact_step"},
+      {"filters:\n  - prompt_pruning:\n      policies:\n        - name: p\n"
+       "          max_message_tokens: 0\n",
+       5, 31, "max_message_tokens"},
       {"filters:\n  - prompt_pruning:\n      policies:\n        - name: p\n"
        "          collapse_whitespace: yes\n",
        5, 32, "collapse_whitespace"},

@@ -12,7 +12,9 @@
 #include "../../support/encodings.h"
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
+#include "../../support/test_metrics.h"
 #include "costgate/config/load.h"
+#include "costgate/pipeline/kept_state.h"
 
 namespace costgate::filters::token_cap {
 namespace {
@@ -52,7 +54,8 @@ TEST(TokenCapConfig, ReadsEveryKey) {
           max_n: 2
           max_input_tokens: 8000
           over_input: prune
-          prune: {keep_last_turns: 2, truncate_longest: false, marker: "[cut]"}
+          prune: {keep_last_turns: 2, truncate_longest: false, marker: "[cut]", compact_step: 0.25,
+                  max_message_tokens: 900}
         - name: default
 )");
   ASSERT_EQ(config.policies.size(), 2u);
@@ -69,6 +72,8 @@ TEST(TokenCapConfig, ReadsEveryKey) {
   EXPECT_EQ(search.prune.keep_last_turns, 2u);
   EXPECT_FALSE(search.prune.truncate_longest);
   EXPECT_EQ(search.prune.marker, "[cut]");
+  EXPECT_EQ(search.prune.compact_step, 0.25);
+  EXPECT_EQ(search.prune.max_message_tokens, 900);
   EXPECT_TRUE(search.prune.drop_old_turns) << "steps not written keep their defaults";
 
   const TokenCapPolicy& fallback = config.policies[1];
@@ -78,7 +83,7 @@ TEST(TokenCapConfig, ReadsEveryKey) {
   EXPECT_EQ(fallback.output_field, OutputField::kAuto);
   EXPECT_FALSE(fallback.max_n);
   EXPECT_FALSE(fallback.max_input_tokens);
-  EXPECT_EQ(fallback.over_input, OverInput::kReject);
+  EXPECT_EQ(fallback.over_input, OverInput::kPrune) << "a cap safe to copy: chat is never refused";
   EXPECT_TRUE(fallback.match.features.empty());
 }
 
@@ -113,17 +118,26 @@ TEST(TokenCapConfig, UnknownKeysAreErrorsAtTheKeyWithASuggestion) {
                 6, 19, "keep_last_turns");
 }
 
-TEST(TokenCapConfig, PruneWithoutOverInputPruneIsAnError) {
-  for (const char* over_input : {"", "          over_input: reject\n"}) {
-    SCOPED_TRACE(over_input);
-    expectErrorAt(configError(std::string(R"(filters:
+TEST(TokenCapConfig, PruneWithOverInputRejectIsAnError) {
+  expectErrorAt(configError(R"(filters:
   - token_cap:
       policies:
         - name: p
           max_input_tokens: 100
-)") + over_input + "          prune: {keep_last_turns: 1}\n"),
-                  over_input[0] ? 7 : 6, 18, "over_input: prune");
-  }
+          over_input: reject
+          prune: {keep_last_turns: 1}
+)"),
+                7, 18, "over_input: prune");
+  // prune is the default, so a prune block alone is what it says.
+  const TokenCapConfig config = configOk(R"(filters:
+  - token_cap:
+      policies:
+        - name: p
+          max_input_tokens: 100
+          prune: {keep_last_turns: 1}
+)");
+  EXPECT_EQ(config.policies[0].over_input, OverInput::kPrune);
+  EXPECT_EQ(config.policies[0].prune.keep_last_turns, 1u);
 }
 
 TEST(TokenCapConfig, OutOfRangeAndWrongValuesAreErrorsAtTheValue) {
@@ -162,6 +176,20 @@ TEST(TokenCapConfig, OutOfRangeAndWrongValuesAreErrorsAtTheValue) {
           prune: {keep_last_turns: 0}
 )"),
                 6, 36, "keep_last_turns");
+  expectErrorAt(configError(R"(filters:
+  - token_cap:
+      policies:
+        - name: p
+          prune: {compact_step: 0}
+)"),
+                5, 33, "compact_step");
+}
+
+pipeline::FilterEnvironment& environment() {
+  static pipeline::KeptState kept;
+  static pipeline::FilterEnvironment environment{
+      .kept = kept, .metrics = test_data::testMetrics(), .redis_on_loop = nullptr};
+  return environment;
 }
 
 TEST(TokenCapConfig, MakeBuildsTheFilterOrReturnsTheError) {
@@ -171,13 +199,14 @@ TEST(TokenCapConfig, MakeBuildsTheFilterOrReturnsTheError) {
         - name: p
           max_n: 1
 )",
-                                          "token_cap"));
+                                          "token_cap"),
+                                 environment());
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(made));
   const auto& filter = std::get<std::unique_ptr<pipeline::Filter>>(made);
   EXPECT_EQ(filter->name(), "token_cap");
 
   auto failed = makeTokenCapFilter(
-      specFrom("filters:\n  - token_cap: {policies: [{max_n: 1}]}\n", "token_cap"));
+      specFrom("filters:\n  - token_cap: {policies: [{max_n: 1}]}\n", "token_cap"), environment());
   EXPECT_TRUE(std::holds_alternative<config::ConfigError>(failed));
 }
 
@@ -185,7 +214,8 @@ TEST(TokenCapConfig, MakeBuildsTheFilterOrReturnsTheError) {
 // -------------------------------------------------------------------------------------
 
 TokenCapFilter filterFrom(const std::string& policies_yaml) {
-  return TokenCapFilter(configOk("filters:\n  - token_cap:\n      policies:\n" + policies_yaml));
+  return TokenCapFilter(configOk("filters:\n  - token_cap:\n      policies:\n" + policies_yaml),
+                        test_data::testMetrics());
 }
 
 json chat(const std::string& model, json extra = json::object()) {
@@ -354,7 +384,8 @@ TEST(TokenCapInput, UnderTheLimitGoesOnWithTheCountKept) {
 }
 
 TEST(TokenCapInput, OverTheLimitIsRefusedWithTheCountAndTheLimit) {
-  const TokenCapFilter filter = filterFrom("        - {name: strict, max_input_tokens: 20}\n");
+  const TokenCapFilter filter =
+      filterFrom("        - {name: strict, max_input_tokens: 20, over_input: reject}\n");
   json body = chat("gpt-4o");
   body["messages"][0]["content"] =
       "Please summarize the following quarterly report in three bullet points for the board.";
@@ -392,7 +423,8 @@ TEST(TokenCapInput, TheErrorNamesEachRoutesInputField) {
 // Models without an encoding (`encoding: none`, unknown names) are held to the limit by an
 // estimate of about four characters a token, and the message says so.
 TEST(TokenCapInput, WithoutAnEncodingTheCountIsAnEstimate) {
-  const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 10}\n");
+  const TokenCapFilter filter =
+      filterFrom("        - {name: p, max_input_tokens: 10, over_input: reject}\n");
   json body = chat("local-llama");
   body["messages"][0]["content"] = std::string(100, 'x');
   Request request(body, Route::kChatCompletions, nullptr);
@@ -428,7 +460,8 @@ TEST(TokenCapInput, EmbeddingsWithoutAnEncodingAreEstimatedToo) {
 
 // prompt_pruning (earlier in the chain) leaves the count of what it kept; it is not redone.
 TEST(TokenCapInput, ACountLeftByAnEarlierFilterIsUsed) {
-  const TokenCapFilter filter = filterFrom("        - {name: p, max_input_tokens: 100}\n");
+  const TokenCapFilter filter =
+      filterFrom("        - {name: p, max_input_tokens: 100, over_input: reject}\n");
   Request request(chat("gpt-4o"));
   request.ctx.prompt_tokens = pipeline::TokenCount{101, false};
   EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
@@ -508,45 +541,44 @@ TEST(TokenCapPrune, OverTheLimitIsPrunedToFit) {
   EXPECT_EQ(request.ctx.tokensSaved(), request.ctx.savings[0].tokens);
 }
 
-// The system prompt is never pruned: when it alone is over the limit, the request is refused,
-// and since it is not sent, no tokens count as saved.
-TEST(TokenCapPrune, WhatCannotFitIsRefusedAfterPruning) {
+// The system prompt is never pruned: when it alone is over the limit, what pruning could take
+// goes, and the request is sent on over the cap (a chat is never refused under prune).
+TEST(TokenCapPrune, WhatCannotFitIsSentOnOverTheCap) {
   const TokenCapFilter filter = filterFrom(R"(        - name: fit
           max_input_tokens: 200
-          over_input: prune
 )");
   std::string handbook;
   for (int i = 0; i < 80; ++i) {
     handbook += "Rule " + std::to_string(i) + ": always answer politely and cite the handbook. ";
   }
-  Request request(json{{"model", "gpt-4o"}, {"messages", conversation(10, handbook)}});
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
-  json error = errorOf(request.ctx);
-  const std::string text = error["message"];
-  EXPECT_NE(text.find("after pruning"), std::string::npos) << text;
-  EXPECT_NE(text.find("the 200 "), std::string::npos) << text;
+  const json body = {{"model", "gpt-4o"}, {"messages", conversation(10, handbook)}};
+  Request request(body);
+  const std::int64_t before = request.countedNow();
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
+  EXPECT_FALSE(request.ctx.local_reply);
+  const json forwarded = request.forwarded();
+  EXPECT_EQ(forwarded["messages"].front(), body["messages"].front());
+  EXPECT_EQ(forwarded["messages"].back(), body["messages"].back());
   ASSERT_TRUE(request.ctx.prompt_tokens);
   EXPECT_GT(request.ctx.prompt_tokens->tokens, 200);
-  EXPECT_NE(text.find(std::to_string(request.ctx.prompt_tokens->tokens) + " tokens"),
-            std::string::npos)
-      << "the count after pruning is the one reported: " << text;
-  EXPECT_EQ(error["param"], "messages");
-  EXPECT_TRUE(request.ctx.savings.empty()) << "a refused request saved nothing";
+  EXPECT_EQ(request.ctx.prompt_tokens->tokens, request.countedNow());
+  EXPECT_LT(request.countedNow(), before);
+  ASSERT_EQ(request.ctx.savings.size(), 1u) << "what pruning took is not sent: it is saved";
+  EXPECT_EQ(request.ctx.savings[0].tokens, before - request.countedNow());
 }
 
-// Pruning needs the exact count of an encoding; without one the request is refused as over.
-TEST(TokenCapPrune, WithoutAnEncodingNothingIsPruned) {
+// Pruning needs the exact count of an encoding; without one the request goes on as sent.
+TEST(TokenCapPrune, WithoutAnEncodingNothingIsPrunedAndTheRequestGoesOn) {
   const TokenCapFilter filter = filterFrom(R"(        - name: fit
           max_input_tokens: 50
           over_input: prune
 )");
   Request request(json{{"model", "local"}, {"messages", conversation(20)}}, Route::kChatCompletions,
                   nullptr);
-  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kRespond);
-  const std::string text = errorOf(request.ctx)["message"];
-  EXPECT_NE(text.find("about "), std::string::npos) << text;
-  EXPECT_EQ(text.find("after pruning"), std::string::npos) << text;
+  EXPECT_EQ(filter.onRequest(request.ctx), FilterStatus::kContinue);
+  EXPECT_FALSE(request.ctx.local_reply);
   EXPECT_TRUE(request.ctx.replaced_body.empty());
+  EXPECT_TRUE(request.ctx.prompt_tokens->estimated);
 }
 
 TEST(TokenCapPrune, ARequestWithinTheLimitIsNotPruned) {
@@ -561,6 +593,89 @@ TEST(TokenCapPrune, ARequestWithinTheLimitIsNotPruned) {
   EXPECT_TRUE(request.ctx.replaced_body.empty());
   EXPECT_TRUE(request.ctx.savings.empty());
   EXPECT_EQ(request.forwarded(), json::parse(request.sent()));
+}
+
+// --- What the input caps did ---------------------------------------------------------------------
+
+// costgate_token_cap_inputs_total's value for (feature, result), 0 when it has no series yet.
+double inputsCounted(const std::string& feature, const std::string& result) {
+  const std::string series =
+      "costgate_token_cap_inputs_total{feature=\"" + feature + "\",result=\"" + result + "\"} ";
+  const std::string text = test_data::testMetrics().serialize();
+  const std::size_t at = text.find(series);
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + series.size(), text.find('\n', at) - at - series.size()));
+}
+
+TEST(TokenCapStats, CountsAndLogsWhatBecameOfEachInput) {
+  const TokenCapFilter filter = filterFrom(R"(        - name: reject
+          match: {feature: [cap-stats-reject]}
+          max_input_tokens: 300
+          over_input: reject
+        - name: fit
+          max_input_tokens: 300
+          prune: {keep_last_turns: 2}
+)");
+  auto judged = [&](const json& body, const std::string& feature) {
+    auto request = std::make_unique<Request>(
+        body, Route::kChatCompletions, &o200k(),
+        pipeline::Tags{.feature = feature, .team = "", .env = "", .user = ""});
+    request->ctx.tag_labels = request->ctx.tags;
+    filter.onRequest(request->ctx);
+    filter.onComplete(request->ctx);
+    return request;
+  };
+  std::string handbook;
+  for (int i = 0; i < 80; ++i) handbook += "Rule " + std::to_string(i) + ": cite the handbook. ";
+  const std::string feature = "cap-stats";
+  const double within = inputsCounted(feature, "within");
+  const double pruned = inputsCounted(feature, "pruned");
+  const double over = inputsCounted(feature, "over");
+  const double rejected = inputsCounted("cap-stats-reject", "rejected");
+
+  auto small = judged(chat("gpt-4o"), feature);
+  EXPECT_EQ(small->ctx.log.textOf("input_cap"), "within");
+  auto long_chat = judged(json{{"model", "gpt-4o"}, {"messages", conversation(20)}}, feature);
+  EXPECT_EQ(long_chat->ctx.log.textOf("input_cap"), "pruned");
+  EXPECT_FALSE(long_chat->ctx.log.find("input_cap_tokens"));
+  auto long_system =
+      judged(json{{"model", "gpt-4o"}, {"messages", conversation(10, handbook)}}, feature);
+  EXPECT_EQ(long_system->ctx.log.textOf("input_cap"), "over");
+  ASSERT_TRUE(long_system->ctx.log.find("input_cap_tokens"));
+  EXPECT_EQ(*long_system->ctx.log.find("input_cap_tokens"),
+            std::to_string(long_system->countedNow()));
+  auto refused =
+      judged(json{{"model", "gpt-4o"}, {"messages", conversation(20)}}, "cap-stats-reject");
+  EXPECT_EQ(refused->ctx.log.textOf("input_cap"), "rejected");
+  EXPECT_TRUE(refused->ctx.local_reply);
+
+  EXPECT_EQ(inputsCounted(feature, "within"), within + 1);
+  EXPECT_EQ(inputsCounted(feature, "pruned"), pruned + 1);
+  EXPECT_EQ(inputsCounted(feature, "over"), over + 1);
+  EXPECT_EQ(inputsCounted("cap-stats-reject", "rejected"), rejected + 1);
+}
+
+TEST(TokenCapStats, RequestsWithoutAnInputCapAreNotCounted) {
+  const TokenCapFilter filter = filterFrom("        - {name: p, max_output_tokens: 10}\n");
+  Request request(chat("gpt-4o"));
+  filter.onRequest(request.ctx);
+  filter.onComplete(request.ctx);
+  EXPECT_FALSE(request.ctx.log.find("input_cap"));
+}
+
+// Later filters (the budget's reservation) and the backend see the capped max_tokens: it is a
+// member edit of the forwarded body, not only of a count.
+TEST(TokenCapOutput, TheCapIsWhatIsForwardedAndWhatLaterFiltersRead) {
+  const TokenCapFilter filter = filterFrom("        - {name: p, max_output_tokens: 700}\n");
+  Request over(chat("gpt-4o", {{"max_tokens", 16000}}));
+  filter.onRequest(over.ctx);
+  ASSERT_TRUE(over.ctx.editedMember("max_tokens"));
+  EXPECT_EQ(*over.ctx.editedMember("max_tokens"), "700");
+  EXPECT_EQ(over.forwarded()["max_tokens"], 700);
+  Request absent(chat("gpt-4o"));
+  filter.onRequest(absent.ctx);
+  ASSERT_TRUE(absent.ctx.editedMember("max_tokens"));
+  EXPECT_EQ(*absent.ctx.editedMember("max_tokens"), "700");
 }
 
 }  // namespace
