@@ -13,6 +13,15 @@ namespace {
 
 bool isWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
+// Models write "I’m" as often as "I'm": the phrases are matched with a plain apostrophe.
+std::string withPlainApostrophes(std::string text) {
+  constexpr std::string_view kCurly = "\xE2\x80\x99";
+  for (std::size_t at = text.find(kCurly); at != std::string::npos; at = text.find(kCurly, at)) {
+    text.replace(at, kCurly.size(), "'");
+  }
+  return text;
+}
+
 bool blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
 }
@@ -50,7 +59,7 @@ class Signals {
   // The phrase signals: a refusal (a phrase or the message's `refusal` field) and a hedge,
   // weightier when it opens the answer.
   void judgeText(std::string_view text, bool refused) {
-    const std::string lower = text::lowerAscii(text);
+    const std::string lower = withPlainApostrophes(text::lowerAscii(text));
     if (refused || firstOf(lower, config_.refusal_phrases) != std::string_view::npos) {
       fire(config_.refusal, "refusal");
     }
