@@ -191,6 +191,15 @@ void setPromptCacheKey(pipeline::RequestContext& ctx, const RouterPolicy& policy
   ctx.setMember("prompt_cache_key", nlohmann::json(key).dump());
 }
 
+// Which of the cascade's models served: as the gateway says, or found by the served model's name.
+std::optional<std::size_t> servedIndexOf(const pipeline::Cascade& cascade,
+                                         const std::string& served_model) {
+  if (cascade.served_index) return cascade.served_index;
+  const auto found = std::find(cascade.models.begin(), cascade.models.end(), served_model);
+  if (served_model.empty() || found == cascade.models.end()) return std::nullopt;
+  return static_cast<std::size_t>(found - cascade.models.begin());
+}
+
 // Whether the cascade's judge found the cheaper answer weak (a failed call is no such finding).
 bool judgedWeak(const pipeline::Cascade& cascade) {
   return std::any_of(cascade.escalations.begin(), cascade.escalations.end(),
@@ -387,12 +396,13 @@ std::size_t RouterFilter::warmStart(const pipeline::RequestContext& ctx, const R
                                     RouteState& state) const {
   const std::uint64_t conversation = conversationOf(ctx);
   state.details.conversation = conversation;
+  state.details.prompt_tokens =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, features.prompt_tokens));
   const auto warm =
       affinity_->warm(conversation, std::chrono::steady_clock::now(), policy.affinity.ttl);
   if (!warm) return start;
   const auto at = std::find(tier.models.begin(), tier.models.end(), warm->model);
-  const auto prompt_tokens =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, features.prompt_tokens));
+  const std::uint64_t prompt_tokens = state.details.prompt_tokens;
   const std::uint64_t cached = cachedPrefixTokens(prompt_tokens, warm->prompt_tokens);
   // Learning never leaves the tier, and a prefix too short to be cached keeps nothing warm.
   if (at == tier.models.end() || cached == 0) return start;
@@ -492,16 +502,20 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
 
 void RouterFilter::learn(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
                          const RouteState& state) const {
-  if (state.details.conversation && ctx.served_usage && !ctx.served_model.empty()) {
+  if (state.details.conversation && !ctx.served_model.empty()) {
+    const std::uint64_t prompt_tokens =
+        ctx.served_usage ? ctx.served_usage->prompt_tokens : state.details.prompt_tokens;
     affinity_->remember(*state.details.conversation,
                         {.model = ctx.served_model,
-                         .prompt_tokens = ctx.served_usage->prompt_tokens,
+                         .prompt_tokens = prompt_tokens,
                          .served_at = std::chrono::steady_clock::now()});
   }
   // Only a cascade from the tier's first model says how often that model's answers fall short.
   const pipeline::Cascade* cascade = ctx.cascade ? &*ctx.cascade : nullptr;
-  if (!state.details.bucket || !cascade || !cascade->served_index || state.decision.tier.empty())
+  if (!state.details.bucket || !cascade || !servedIndexOf(*cascade, ctx.served_model) ||
+      state.decision.tier.empty()) {
     return;
+  }
   const auto tier = std::find_if(policy.tiers.begin(), policy.tiers.end(),
                                  [&](const Tier& t) { return t.name == state.decision.tier; });
   if (tier == policy.tiers.end() || cascade->models.size() != tier->models.size()) return;

@@ -27,6 +27,8 @@ struct RouteDetails {
   std::optional<LearnedStart> start;          // where learning started it
   std::string affinity;                       // "kept" or "moved" when a warm model was weighed
   std::optional<std::uint64_t> conversation;  // remembered for affinity once served
+  std::uint64_t prompt_tokens = 0;  // as counted here: the prompt size remembered when the
+                                    // gateway reports no usage
 };
 
 class RouterStats {

@@ -380,6 +380,37 @@ TEST(RouterLearning, TheLearnedStateOutlivesTheFilter) {
   EXPECT_EQ(routedModel(request), "large");
 }
 
+TEST(RouterLearning, TheServedModelsNameStandsInForAServedIndexNotGiven) {
+  RouterFilter filter = routerWith(configOk(kLearning));
+  for (int i = 0; i < 5; ++i) {
+    Request request(chat("m", "Which served?"));
+    filter.onRequest(request.ctx);
+    ASSERT_TRUE(request.ctx.cascade);
+    request.ctx.cascade->escalations.push_back({"small", "large", "refusal"});
+    request.ctx.served_model = "large";  // a gateway that sets no served_index
+    filter.onComplete(request.ctx);
+  }
+  Request request(chat("m", "Which served?"));
+  filter.onRequest(request.ctx);
+  EXPECT_EQ(routedModel(request), "large");
+}
+
+TEST(RouterLearning, FailedCallsTeachNothing) {
+  RouterFilter filter = routerWith(configOk(kLearning));
+  for (int i = 0; i < 10; ++i) {
+    Request request(chat("m", "Failing?"));
+    filter.onRequest(request.ctx);
+    ASSERT_TRUE(request.ctx.cascade);
+    request.ctx.cascade->escalations.push_back({"small", "large", "error"});
+    request.ctx.cascade->served_index = 1;
+    request.ctx.served_model = "large";
+    filter.onComplete(request.ctx);
+  }
+  Request request(chat("m", "Failing?"));
+  filter.onRequest(request.ctx);
+  EXPECT_TRUE(request.ctx.cascade) << "an outage of the cheap model is no sign of hard requests";
+}
+
 // A router whose gateway prices small and large as given (nano-dollars per million tokens).
 RouterFilter pricedRouter(const std::string& policy_yaml, pricing::Nanos small_input,
                           pricing::Nanos large_input, pricing::Nanos large_cached) {
