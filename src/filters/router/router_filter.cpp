@@ -206,6 +206,42 @@ bool judgedWeak(const pipeline::Cascade& cascade) {
                      [](const pipeline::Escalation& move) { return move.reason != "error"; });
 }
 
+// The request's complexity score, computed once and kept (with its parts) in `details`.
+double scoreOnce(const RequestFeatures& features, RouteDetails& details) {
+  if (!details.complexity) {
+    const ComplexityParts parts = complexityPartsOf(features);
+    details.complexity = parts.score();
+    details.complexity_parts = parts.describe();
+  }
+  return *details.complexity;
+}
+
+const Tier* tierNamed(const RouterPolicy& policy, const std::string& name) {
+  for (const Tier& candidate : policy.tiers) {
+    if (candidate.name == name) return &candidate;
+  }
+  return nullptr;
+}
+
+// The tier of the first rule that matches, else of the complexity step the score falls in (null:
+// none), with the rule that chose it in `state`.
+const Tier* pickTier(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                     const RequestFeatures& features, RouteState& state) {
+  for (const Rule& rule : policy.rules) {
+    if (!ruleMatches(rule.when, ctx, features)) continue;
+    state.decision.rule = rule.name;
+    return tierNamed(policy, rule.tier);
+  }
+  if (policy.complexity.empty()) return nullptr;
+  const double complexity = scoreOnce(features, state.details);
+  for (const ComplexityStep& step : policy.complexity) {
+    if (step.below && complexity >= *step.below) continue;
+    state.decision.rule = "complexity";
+    return tierNamed(policy, step.tier);
+  }
+  return nullptr;
+}
+
 pipeline::LocalReply disallowed(const pipeline::RequestContext& ctx, const RouterPolicy& policy) {
   auto error = openai::permissionDenied("The model '" + ctx.model +
                                             "' is not approved for this feature (policy '" +
@@ -420,6 +456,24 @@ std::size_t RouterFilter::warmStart(const pipeline::RequestContext& ctx, const R
   return stay ? warm_index : start;
 }
 
+std::string RouterFilter::routeTo(pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                                  const Tier& tier, const RequestFeatures& features,
+                                  RouteState& state) const {
+  state.decision.tier = tier.name;
+  if (tier.models.size() == 1) return tier.models.front();
+  scoreOnce(features, state.details);  // learning buckets every such request by its score
+  const std::size_t start = startOf(ctx, policy, tier, features, state);
+  const bool cascades =
+      start + 1 < tier.models.size() && (!ctx.stream || policy.streams != StreamCascade::kPreRoute);
+  if (cascades) {
+    ctx.cascade = cascadeOver(
+        ctx, policy, tier,
+        std::vector<std::string>(tier.models.begin() + static_cast<std::ptrdiff_t>(start),
+                                 tier.models.end()));
+  }
+  return tier.models[start];
+}
+
 pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) const {
   if (ctx.route != pipeline::Route::kChatCompletions || !ctx.request_index) {
     return pipeline::FilterStatus::kContinue;
@@ -429,6 +483,7 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
 
   RouteState state;
   state.details.policy = policy->name;
+  state.policy = policy;
   std::string model = ctx.model;
   if (!policy->allowed_models.empty() &&
       std::none_of(policy->allowed_models.begin(), policy->allowed_models.end(),
@@ -441,55 +496,10 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
     state.decision.rule = "approval";
   }
 
-  const Tier* tier = nullptr;
-  std::optional<RequestFeatures> features;
-  auto scored = [&]() -> double {
-    if (!state.details.complexity) {
-      const ComplexityParts parts = complexityPartsOf(*features);
-      state.details.complexity = parts.score();
-      state.details.complexity_parts = parts.describe();
-    }
-    return *state.details.complexity;
-  };
   if (!policy->rules.empty() || !policy->complexity.empty()) {
-    features = featuresOf(ctx);
-    auto tierNamed = [&](const std::string& name) -> const Tier* {
-      for (const Tier& candidate : policy->tiers) {
-        if (candidate.name == name) return &candidate;
-      }
-      return nullptr;
-    };
-    for (const Rule& rule : policy->rules) {
-      if (!ruleMatches(rule.when, ctx, *features)) continue;
-      tier = tierNamed(rule.tier);
-      state.decision.rule = rule.name;
-      break;
-    }
-    if (!tier && !policy->complexity.empty()) {
-      const double complexity = scored();
-      for (const ComplexityStep& step : policy->complexity) {
-        if (step.below && complexity >= *step.below) continue;
-        tier = tierNamed(step.tier);
-        state.decision.rule = "complexity";
-        break;
-      }
-    }
-  }
-  if (tier) {
-    state.decision.tier = tier->name;
-    std::size_t start = 0;
-    if (tier->models.size() > 1) {
-      scored();  // learning buckets every request of a tier of several models by its score
-      start = startOf(ctx, *policy, *tier, *features, state);
-    }
-    model = tier->models[start];
-    const bool cascades = start + 1 < tier->models.size() &&
-                          (!ctx.stream || policy->streams != StreamCascade::kPreRoute);
-    if (cascades) {
-      ctx.cascade = cascadeOver(
-          ctx, *policy, *tier,
-          std::vector<std::string>(tier->models.begin() + static_cast<std::ptrdiff_t>(start),
-                                   tier->models.end()));
+    const RequestFeatures features = featuresOf(ctx);
+    if (const Tier* tier = pickTier(ctx, *policy, features, state)) {
+      model = routeTo(ctx, *policy, *tier, features, state);
     }
   }
   if (model != ctx.model) ctx.setMember("model", nlohmann::json(model).dump());
@@ -529,9 +539,7 @@ void RouterFilter::onComplete(pipeline::RequestContext& ctx) const {
   const auto* state = ctx.findState<RouteState>(this);
   if (!state) return;
   stats_.record(ctx, state->decision, state->details);
-  for (const RouterPolicy& policy : config_.policies) {
-    if (policy.name == state->details.policy) learn(ctx, policy, *state);
-  }
+  learn(ctx, *state->policy, *state);
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeRouterFilter(

@@ -93,6 +93,7 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
 struct RouteState {
   RouteDecision decision;
   RouteDetails details;
+  const RouterPolicy* policy = nullptr;  // the filter's, which outlives the request
 };
 
 class RouterFilter : public pipeline::Filter {
@@ -112,6 +113,9 @@ class RouterFilter : public pipeline::Filter {
   void onComplete(pipeline::RequestContext& ctx) const override;
 
  private:
+  // The model a request of `tier` starts on; sets ctx.cascade when that leaves several to try.
+  std::string routeTo(pipeline::RequestContext& ctx, const RouterPolicy& policy, const Tier& tier,
+                      const RequestFeatures& features, RouteState& state) const;
   // The index in `tier` a request starts at, with the decision's learning and affinity parts.
   std::size_t startOf(pipeline::RequestContext& ctx, const RouterPolicy& policy, const Tier& tier,
                       const RequestFeatures& features, RouteState& state) const;
