@@ -411,6 +411,35 @@ TEST(RouterLearning, FailedCallsTeachNothing) {
   EXPECT_TRUE(request.ctx.cascade) << "an outage of the cheap model is no sign of hard requests";
 }
 
+TEST(RouterStats, VerdictsAreCountedFromWhatTheGatewayLeftAndTheScoreIsLogged) {
+  RouterFilter filter = routerWith(configOk(
+      "{name: verdicts, tiers: [{name: cascade, models: [small, large]}], rules: [{name: all, "
+      "when: {}, tier: cascade}], learning: {enabled: false}}"));
+  Request accepted(chat("m", "Why does this deadlock?"));
+  filter.onRequest(accepted.ctx);
+  servedAfterCascade(accepted, false);
+  filter.onComplete(accepted.ctx);
+  ASSERT_NE(accepted.ctx.log.find("complexity"), nullptr);
+  EXPECT_GT(std::stod(*accepted.ctx.log.find("complexity")), 0.3);
+  EXPECT_TRUE(accepted.ctx.log.textOf("complexity_parts").starts_with("question:"));
+  Request escalated(chat("m", "Why does this deadlock?"));
+  filter.onRequest(escalated.ctx);
+  servedAfterCascade(escalated, true);
+  escalated.ctx.cascade->escalations.front().reason = "uncertainty";
+  filter.onComplete(escalated.ctx);
+
+  const std::string metrics = test_data::testMetrics().serialize();
+  EXPECT_NE(metrics.find("costgate_judge_decisions_total{decision=\"accept\",model=\"small\","
+                         "policy=\"verdicts\",reason=\"none\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("costgate_judge_decisions_total{decision=\"escalate\",model=\"small\","
+                         "policy=\"verdicts\",reason=\"uncertainty\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("costgate_judge_margin_sum{model=\"small\",policy=\"verdicts\"} 0.4"),
+            std::string::npos);
+}
+
 // A router whose gateway prices small and large as given (nano-dollars per million tokens).
 RouterFilter pricedRouter(const std::string& policy_yaml, pricing::Nanos small_input,
                           pricing::Nanos large_input, pricing::Nanos large_cached) {
