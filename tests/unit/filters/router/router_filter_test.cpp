@@ -9,6 +9,7 @@
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
 #include "../../support/test_metrics.h"
+#include "costgate/pipeline/kept_state.h"
 #include "filters/router/request_features.h"
 
 namespace costgate::filters::router {
@@ -438,6 +439,27 @@ TEST(RouterStats, VerdictsAreCountedFromWhatTheGatewayLeftAndTheScoreIsLogged) {
             std::string::npos);
   EXPECT_NE(metrics.find("costgate_judge_margin_sum{model=\"small\",policy=\"verdicts\"} 0.4"),
             std::string::npos);
+}
+
+TEST(RouterLearning, AReloadedConfigurationKeepsWhatWasLearned) {
+  pipeline::KeptState kept;
+  pipeline::FilterEnvironment environment{kept, test_data::testMetrics(), {}};
+  auto built = makeRouterFilter(specOf(kLearning), environment);
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(built));
+  auto old_chain = std::get<std::unique_ptr<pipeline::Filter>>(std::move(built));
+  for (int i = 0; i < 5; ++i) {
+    Request request(chat("m", "Kept across reloads?"));
+    old_chain->onRequest(request.ctx);
+    servedAfterCascade(request, true);
+    old_chain->onComplete(request.ctx);
+  }
+  // The next configuration is built while the old one still serves, then replaces it.
+  auto rebuilt = makeRouterFilter(specOf(kLearning), environment);
+  auto new_chain = std::get<std::unique_ptr<pipeline::Filter>>(std::move(rebuilt));
+  old_chain.reset();
+  Request request(chat("m", "Kept across reloads?"));
+  new_chain->onRequest(request.ctx);
+  EXPECT_EQ(routedModel(request), "large");
 }
 
 // A router whose gateway prices small and large as given (nano-dollars per million tokens).
