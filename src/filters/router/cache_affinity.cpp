@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace costgate::filters::router {
 namespace {
@@ -12,12 +13,27 @@ constexpr std::uint64_t kFnvPrime = 1099511628211ull;
 constexpr std::uint64_t kMinCachedPrefix = 1024;
 constexpr std::uint64_t kCacheBlock = 128;
 
-// Adds `text` and a separator no text can fake (its length) to the hash.
+// Adds `text` and a separator no text can fake (its length) to the hash: FNV-1a's step over
+// 8-byte words rather than bytes (a system prompt of some kilobytes is hashed on every turn), the
+// words' bits spread by finish() at the end.
 void mix(std::uint64_t& hash, std::string_view text) {
-  for (unsigned char c : text) hash = (hash ^ c) * kFnvPrime;
-  for (std::size_t length = text.size(), i = 0; i < 8; ++i, length >>= 8) {
-    hash = (hash ^ (length & 0xff)) * kFnvPrime;
+  std::size_t at = 0;
+  for (; at + 8 <= text.size(); at += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + at, 8);
+    hash = (hash ^ word) * kFnvPrime;
   }
+  std::uint64_t tail = 0;
+  if (at < text.size()) std::memcpy(&tail, text.data() + at, text.size() - at);
+  hash = (hash ^ tail) * kFnvPrime;
+  hash = (hash ^ text.size()) * kFnvPrime;
+}
+
+// splitmix64's finalizer: every input bit reaches every output bit.
+std::uint64_t finish(std::uint64_t hash) {
+  hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ull;
+  hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebull;
+  return hash ^ (hash >> 31);
 }
 
 void mixContent(std::uint64_t& hash, const jsonview::Value& message) {
@@ -44,7 +60,7 @@ std::uint64_t conversationOf(const pipeline::RequestContext& ctx) {
     mix(hash, part);
   }
   auto messages = ctx.request_index ? ctx.request_index->find("messages") : std::nullopt;
-  if (!messages || !messages->isArray()) return hash;
+  if (!messages || !messages->isArray()) return finish(hash);
   for (const jsonview::Value& message : messages->elements()) {
     auto role = message.isObject() ? message.find("role") : std::nullopt;
     if (!role || !role->isString()) continue;
@@ -54,7 +70,7 @@ std::uint64_t conversationOf(const pipeline::RequestContext& ctx) {
     mixContent(hash, message);
     if (!system) break;  // the first user message ends what every turn repeats
   }
-  return hash;
+  return finish(hash);
 }
 
 std::string conversationHex(std::uint64_t conversation) {

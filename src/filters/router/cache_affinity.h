@@ -26,7 +26,8 @@ struct AffinityConfig {
 };
 
 // A conversation: its tags, the gateway key it came with, its system messages and its first user
-// message (what stays the same from turn to turn), hashed (FNV-1a, stable across processes).
+// message (what stays the same from turn to turn), hashed (the same in every process: replicas
+// give a conversation the same prompt_cache_key).
 std::uint64_t conversationOf(const pipeline::RequestContext& ctx);
 std::string conversationHex(std::uint64_t conversation);  // 16 hex digits
 
