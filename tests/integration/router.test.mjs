@@ -62,6 +62,11 @@ filters:
           allowed_models: [mock-small]
           on_disallowed: rewrite
           default_model: mock-small
+        - name: prerouted
+          match: {feature: [prerouted]}
+          tiers: [{name: cascade, models: [mock-small, mock-large]}]
+          rules: [{name: all, when: {}, tier: cascade}]
+          cascade: {streams: pre_route}
         - name: buffered
           match: {feature: [buffered]}
           tiers: [{name: cascade, models: [mock-small, mock-large]}]
@@ -153,9 +158,10 @@ test('every judged signal escalates with its reason', async () => {
     assert.equal(answer.model, 'mock-large', reason);
     assert.match(answer.escalated, new RegExp(`: ${reason}$`), reason);
   }
-  // Uncertainty alone weighs 0.3 (score 0.7 >= 0.6): the small answer stands.
+  // Uncertainty alone weighs 0.5 (score 0.5 < 0.6): a hedge escalates on its own.
   const unsure = await ask('Tell me about gift wrapping', { headers: onlySmall({ 'x-mock-uncertain': '1' }) });
-  assert.equal(unsure.model, 'mock-small');
+  assert.equal(unsure.model, 'mock-large');
+  assert.match(unsure.escalated, /: uncertainty$/);
   // Valid JSON from the small model is accepted.
   const json = await ask('Give me JSON', { response_format: { type: 'json_object' } });
   assert.equal(json.model, 'mock-small');
@@ -170,8 +176,10 @@ test('a rule can send a request straight to the strong tier', async () => {
 });
 
 test('streams: pre-routed to the first model, or buffered, judged and replayed', async () => {
+  // streams: hold is the default; pre_route is asked for here.
   const stream = await client.chat.completions
-    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: '[hard] Derive the formula.' }] })
+    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: '[hard] Derive the formula.' }] },
+      { headers: { 'x-costgate-feature': 'prerouted' } })
     .withResponse();
   assert.equal(stream.response.headers.get('x-costgate-model'), 'mock-small', 'pre-routed: no cascade for streams');
   for await (const chunk of stream.data) void chunk;

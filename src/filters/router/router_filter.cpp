@@ -24,17 +24,25 @@
 //             - {tier: strong}
 //           cascade:                    # how a cheap answer is judged (answer_judge.h)
 //             threshold: 0.6
-//             streams: pre_route        # or buffer
+//             streams: hold             # or pre_route, buffer
+//             stream_hold_tokens: 24    # hold: content tokens judged before any is sent
 //             signals: {finish_reason: 1.0, empty: 1.0, invalid_json: 1.0, refusal: 0.6,
-//                       uncertainty: 0.3, mean_logprob: 0.5, min_logprob: 0.2}
+//                       uncertainty: 0.5, mean_logprob: 0.5, min_logprob: 0.2}
 //             mean_logprob_below: -0.7
 //             min_logprob_below: -6.0
-//             refusal_phrases: [...]    # lower-case; replace the built-in lists
+//             refusal_phrases: [...]    # lower-case; extend the built-in lists...
 //             uncertainty_phrases: [...]
+//             replace_builtin_phrases: false  # ...or, true, replace them
+//           learning: {enabled: true, strong_above: 0.5, min_samples: 20, explore: 0.1,
+//                      half_life: 200}  # escalation_rates.h
+//           affinity: {enabled: true, ttl_seconds: 300}  # cache_affinity.h
+//           prompt_cache_key: off       # or feature, conversation: set when the client sent none
 
 #include "filters/router/router_filter.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstddef>
 
 #include <nlohmann/json.hpp>
 
@@ -47,9 +55,9 @@
 namespace costgate::filters::router {
 namespace {
 
-constexpr std::string_view kPolicyKeys[] = {"name",          "match",         "allowed_models",
-                                            "on_disallowed", "default_model", "tiers",
-                                            "rules",         "complexity",    "cascade"};
+constexpr std::string_view kPolicyKeys[] = {
+    "name",  "match",      "allowed_models", "on_disallowed", "default_model", "tiers",
+    "rules", "complexity", "cascade",        "learning",      "affinity",      "prompt_cache_key"};
 constexpr std::string_view kTierKeys[] = {"name", "models"};
 constexpr std::string_view kRuleKeys[] = {"name", "when", "tier"};
 constexpr std::string_view kConditionKeys[] = {
@@ -57,15 +65,24 @@ constexpr std::string_view kConditionKeys[] = {
     "max_prompt_tokens", "has_tools", "has_images", "has_code", "json_response",
     "keywords"};
 constexpr std::string_view kStepKeys[] = {"below", "tier"};
-constexpr std::string_view kCascadeKeys[] = {
-    "threshold",          "streams",           "signals",
-    "mean_logprob_below", "min_logprob_below", "refusal_phrases",
-    "uncertainty_phrases"};
+constexpr std::string_view kCascadeKeys[] = {"threshold",
+                                             "streams",
+                                             "stream_hold_tokens",
+                                             "signals",
+                                             "mean_logprob_below",
+                                             "min_logprob_below",
+                                             "refusal_phrases",
+                                             "uncertainty_phrases",
+                                             "replace_builtin_phrases"};
+constexpr std::string_view kLearningKeys[] = {"enabled", "strong_above", "min_samples", "explore",
+                                              "half_life"};
+constexpr std::string_view kAffinityKeys[] = {"enabled", "ttl_seconds"};
+constexpr std::string_view kPromptCacheKeys[] = {"off", "feature", "conversation"};
 constexpr std::string_view kSignalKeys[] = {"finish_reason", "empty",       "invalid_json",
                                             "refusal",       "uncertainty", "mean_logprob",
                                             "min_logprob"};
 constexpr std::string_view kOnDisallowed[] = {"reject", "rewrite"};
-constexpr std::string_view kStreams[] = {"pre_route", "buffer"};
+constexpr std::string_view kStreams[] = {"hold", "pre_route", "buffer"};
 constexpr std::uint64_t kMaxTokens = 100'000'000;
 
 bool optionalFlag(const config::Section& section, std::string_view key, std::optional<bool>* out) {
@@ -94,6 +111,137 @@ bool ruleMatches(const RuleCondition& when, const pipeline::RequestContext& ctx,
   return true;
 }
 
+StreamCascade streamsNamed(const std::string& name) {
+  if (name == "pre_route") return StreamCascade::kPreRoute;
+  if (name == "buffer") return StreamCascade::kBuffer;
+  return StreamCascade::kHold;
+}
+
+PromptCacheKey promptCacheKeyNamed(const std::string& name) {
+  if (name == "feature") return PromptCacheKey::kFeature;
+  if (name == "conversation") return PromptCacheKey::kConversation;
+  return PromptCacheKey::kOff;
+}
+
+// The configured phrases (lower-cased) added to the built-in ones in `phrases`, or, with
+// `replace`, in their place (a list not configured keeps the built-ins).
+void readPhrases(const config::Section& cascade, std::string_view key, bool replace,
+                 std::vector<std::string>* phrases) {
+  if (!cascade.has(key)) return;
+  std::vector<std::string> configured;
+  cascade.strings(key, &configured);
+  for (auto& phrase : configured) phrase = text::lowerAscii(phrase);
+  if (replace) phrases->clear();
+  phrases->insert(phrases->end(), configured.begin(), configured.end());
+}
+
+void readCascade(const config::Section& section, RouterPolicy& policy) {
+  const config::Section cascade = section.section("cascade", kCascadeKeys);
+  JudgeConfig& judge = policy.judge;
+  cascade.number("threshold", 0, 1, &judge.threshold);
+  std::string streams = "hold";
+  cascade.choice("streams", kStreams, &streams);
+  policy.streams = streamsNamed(streams);
+  cascade.integer("stream_hold_tokens", 1, 4096, &policy.stream_hold_tokens);
+  const config::Section signals = cascade.section("signals", kSignalKeys);
+  signals.number("finish_reason", 0, 1, &judge.finish_reason);
+  signals.number("empty", 0, 1, &judge.empty);
+  signals.number("invalid_json", 0, 1, &judge.invalid_json);
+  signals.number("refusal", 0, 1, &judge.refusal);
+  signals.number("uncertainty", 0, 1, &judge.uncertainty);
+  signals.number("mean_logprob", 0, 1, &judge.mean_logprob);
+  signals.number("min_logprob", 0, 1, &judge.min_logprob);
+  cascade.number("mean_logprob_below", -100, 0, &judge.mean_logprob_below);
+  cascade.number("min_logprob_below", -100, 0, &judge.min_logprob_below);
+  bool replace = false;
+  cascade.boolean("replace_builtin_phrases", &replace);
+  readPhrases(cascade, "refusal_phrases", replace, &judge.refusal_phrases);
+  readPhrases(cascade, "uncertainty_phrases", replace, &judge.uncertainty_phrases);
+}
+
+void readLearningAndAffinity(const config::Section& section, RouterPolicy& policy) {
+  const config::Section learning = section.section("learning", kLearningKeys);
+  learning.boolean("enabled", &policy.learning.enabled);
+  learning.number("strong_above", 0, 1, &policy.learning.strong_above);
+  learning.integer("min_samples", 1, 1'000'000, &policy.learning.min_samples);
+  learning.number("explore", 0, 1, &policy.learning.explore);
+  learning.number("half_life", 1, 1'000'000, &policy.learning.half_life);
+  const config::Section affinity = section.section("affinity", kAffinityKeys);
+  affinity.boolean("enabled", &policy.affinity.enabled);
+  std::int64_t ttl = policy.affinity.ttl.count();
+  affinity.integer("ttl_seconds", 1, 86'400, &ttl);
+  policy.affinity.ttl = std::chrono::seconds(ttl);
+  std::string cache_key = "off";
+  section.choice("prompt_cache_key", kPromptCacheKeys, &cache_key);
+  policy.prompt_cache_key = promptCacheKeyNamed(cache_key);
+}
+
+// Sets prompt_cache_key as the policy asks, unless the client (or an earlier filter) set one.
+void setPromptCacheKey(pipeline::RequestContext& ctx, const RouterPolicy& policy) {
+  if (policy.prompt_cache_key == PromptCacheKey::kOff ||
+      ctx.request_index->find("prompt_cache_key") || ctx.editedMember("prompt_cache_key")) {
+    return;
+  }
+  std::string key = "costgate-";
+  if (policy.prompt_cache_key == PromptCacheKey::kConversation) {
+    key += conversationHex(conversationOf(ctx));
+  } else {
+    key += ctx.tag_labels.feature.empty() ? "none" : ctx.tag_labels.feature;
+  }
+  ctx.setMember("prompt_cache_key", nlohmann::json(key).dump());
+}
+
+// Which of the cascade's models served: as the gateway says, or found by the served model's name.
+std::optional<std::size_t> servedIndexOf(const pipeline::Cascade& cascade,
+                                         const std::string& served_model) {
+  if (cascade.served_index) return cascade.served_index;
+  const auto found = std::find(cascade.models.begin(), cascade.models.end(), served_model);
+  if (served_model.empty() || found == cascade.models.end()) return std::nullopt;
+  return static_cast<std::size_t>(found - cascade.models.begin());
+}
+
+// Whether the cascade's judge found the cheaper answer weak (a failed call is no such finding).
+bool judgedWeak(const pipeline::Cascade& cascade) {
+  return std::any_of(cascade.escalations.begin(), cascade.escalations.end(),
+                     [](const pipeline::Escalation& move) { return move.reason != "error"; });
+}
+
+// The request's complexity score, computed once and kept (with its parts) in `details`.
+double scoreOnce(const RequestFeatures& features, RouteDetails& details) {
+  if (!details.complexity) {
+    const ComplexityParts parts = complexityPartsOf(features);
+    details.complexity = parts.score();
+    details.complexity_parts = parts.describe();
+  }
+  return *details.complexity;
+}
+
+const Tier* tierNamed(const RouterPolicy& policy, const std::string& name) {
+  for (const Tier& candidate : policy.tiers) {
+    if (candidate.name == name) return &candidate;
+  }
+  return nullptr;
+}
+
+// The tier of the first rule that matches, else of the complexity step the score falls in (null:
+// none), with the rule that chose it in `state`.
+const Tier* pickTier(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                     const RequestFeatures& features, RouteState& state) {
+  for (const Rule& rule : policy.rules) {
+    if (!ruleMatches(rule.when, ctx, features)) continue;
+    state.decision.rule = rule.name;
+    return tierNamed(policy, rule.tier);
+  }
+  if (policy.complexity.empty()) return nullptr;
+  const double complexity = scoreOnce(features, state.details);
+  for (const ComplexityStep& step : policy.complexity) {
+    if (step.below && complexity >= *step.below) continue;
+    state.decision.rule = "complexity";
+    return tierNamed(policy, step.tier);
+  }
+  return nullptr;
+}
+
 pipeline::LocalReply disallowed(const pipeline::RequestContext& ctx, const RouterPolicy& policy) {
   auto error = openai::permissionDenied("The model '" + ctx.model +
                                             "' is not approved for this feature (policy '" +
@@ -104,7 +252,9 @@ pipeline::LocalReply disallowed(const pipeline::RequestContext& ctx, const Route
 
 }  // namespace
 
-std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::FilterSpec& spec) {
+namespace {
+
+std::variant<RouterConfig, config::ConfigError> readRouterPolicies(const config::FilterSpec& spec) {
   return pipeline::readPolicies<RouterConfig>(
       spec, kPolicyKeys,
       [&spec](config::SettingsReader& reader, const config::Section& section,
@@ -206,28 +356,122 @@ std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::
           policy.complexity.push_back(std::move(read));
         }
 
-        const config::Section cascade = section.section("cascade", kCascadeKeys);
-        JudgeConfig& judge = policy.judge;
-        cascade.number("threshold", 0, 1, &judge.threshold);
-        std::string streams = "pre_route";
-        cascade.choice("streams", kStreams, &streams);
-        policy.streams = streams == "buffer" ? StreamCascade::kBuffer : StreamCascade::kPreRoute;
-        const config::Section signals = cascade.section("signals", kSignalKeys);
-        signals.number("finish_reason", 0, 1, &judge.finish_reason);
-        signals.number("empty", 0, 1, &judge.empty);
-        signals.number("invalid_json", 0, 1, &judge.invalid_json);
-        signals.number("refusal", 0, 1, &judge.refusal);
-        signals.number("uncertainty", 0, 1, &judge.uncertainty);
-        signals.number("mean_logprob", 0, 1, &judge.mean_logprob);
-        signals.number("min_logprob", 0, 1, &judge.min_logprob);
-        cascade.number("mean_logprob_below", -100, 0, &judge.mean_logprob_below);
-        cascade.number("min_logprob_below", -100, 0, &judge.min_logprob_below);
-        cascade.strings("refusal_phrases", &judge.refusal_phrases);
-        cascade.strings("uncertainty_phrases", &judge.uncertainty_phrases);
-        for (auto* phrases : {&judge.refusal_phrases, &judge.uncertainty_phrases}) {
-          for (auto& phrase : *phrases) phrase = text::lowerAscii(phrase);
-        }
+        readCascade(section, policy);
+        readLearningAndAffinity(section, policy);
       });
+}
+
+}  // namespace
+
+std::variant<RouterConfig, config::ConfigError> parseRouterConfig(const config::FilterSpec& spec) {
+  auto parsed = readRouterPolicies(spec);
+  if (auto* config = std::get_if<RouterConfig>(&parsed)) config->prices = spec.models;
+  return parsed;
+}
+
+RouterFilter::RouterFilter(RouterConfig config, metrics::Metrics& metrics,
+                           std::shared_ptr<EscalationRates> rates,
+                           std::shared_ptr<ConversationAffinity> affinity)
+    : config_(std::move(config)),
+      stats_(metrics),
+      rates_(rates ? std::move(rates) : std::make_shared<EscalationRates>()),
+      affinity_(affinity ? std::move(affinity) : std::make_shared<ConversationAffinity>()) {}
+
+pipeline::Cascade cascadeOver(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                              const Tier& tier, std::vector<std::string> models) {
+  const JudgeConfig* judge = &policy.judge;
+  const Expected expected = expectedOf(*ctx.request_index);
+  const bool held = ctx.stream && policy.streams == StreamCascade::kHold;
+  pipeline::Cascade cascade{
+      .models = std::move(models),
+      .judge = [judge, expected](
+                   std::string_view answer) { return judgeAnswer(answer, expected, *judge); },
+      .ask_logprobs = judge->mean_logprob > 0 || judge->min_logprob > 0,
+      .tier = tier.name,
+      .stream_hold_tokens = held ? policy.stream_hold_tokens : 0,
+      .judge_partial = {},
+      .escalations = {},
+      .served_index = std::nullopt,
+      .served_verdict = std::nullopt};
+  if (held) {
+    cascade.judge_partial = [judge, expected](const pipeline::PartialAnswer& partial) {
+      return judgePartial(partial, expected, *judge);
+    };
+  }
+  return cascade;
+}
+
+const pricing::Price* RouterFilter::priceOf(const std::string& model) const {
+  auto found = config_.prices.find(model);
+  return found != config_.prices.end() && found->second ? &*found->second : nullptr;
+}
+
+std::size_t RouterFilter::startOf(pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                                  const Tier& tier, const RequestFeatures& features,
+                                  RouteState& state) const {
+  std::size_t start = 0;
+  std::optional<EscalationRate> rate;
+  if (policy.learning.enabled) {
+    BucketKey key{policy.name, state.decision.rule, stats_.featureLabel(ctx),
+                  bucketOf(state.details.complexity.value_or(0))};
+    rate = rates_->rateOf(key);
+    const LearnedStart learned = rates_->startFor(rate, policy.learning);
+    if (learned == LearnedStart::kStrong) start = tier.models.size() - 1;
+    state.details.start = learned;
+    state.details.bucket = std::move(key);
+  }
+  if (policy.affinity.enabled) {
+    start = warmStart(ctx, policy, tier, features, rate, start, state);
+  }
+  return start;
+}
+
+std::size_t RouterFilter::warmStart(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                                    const Tier& tier, const RequestFeatures& features,
+                                    const std::optional<EscalationRate>& rate, std::size_t start,
+                                    RouteState& state) const {
+  const std::uint64_t conversation = conversationOf(ctx);
+  state.details.conversation = conversation;
+  state.details.prompt_tokens =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, features.prompt_tokens));
+  const auto warm =
+      affinity_->warm(conversation, std::chrono::steady_clock::now(), policy.affinity.ttl);
+  if (!warm) return start;
+  const auto at = std::find(tier.models.begin(), tier.models.end(), warm->model);
+  const std::uint64_t prompt_tokens = state.details.prompt_tokens;
+  const std::uint64_t cached = cachedPrefixTokens(prompt_tokens, warm->prompt_tokens);
+  // Learning never leaves the tier, and a prefix too short to be cached keeps nothing warm.
+  if (at == tier.models.end() || cached == 0) return start;
+  const auto warm_index = static_cast<std::size_t>(at - tier.models.begin());
+  if (warm_index == start) {
+    state.details.affinity = "kept";
+    return start;
+  }
+  const pricing::Price* start_price = priceOf(tier.models[start]);
+  const pricing::Price* warm_price = priceOf(warm->model);
+  if (!start_price || !warm_price) return start;
+  const bool stay =
+      warmModelIsCheaper(*start_price, *warm_price, prompt_tokens, cached, rate ? rate->rate : 0.0);
+  state.details.affinity = stay ? "kept" : "moved";
+  return stay ? warm_index : start;
+}
+
+std::string RouterFilter::routeTo(pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                                  const Tier& tier, const RequestFeatures& features,
+                                  RouteState& state) const {
+  state.decision.tier = tier.name;
+  if (tier.models.size() == 1) return tier.models.front();
+  scoreOnce(features, state.details);  // learning buckets every such request by its score
+  const std::size_t start = startOf(ctx, policy, tier, features, state);
+  const bool cascades =
+      start + 1 < tier.models.size() && (!ctx.stream || policy.streams != StreamCascade::kPreRoute);
+  if (cascades) {
+    ctx.cascade = cascadeOver(
+        ctx, policy, tier,
+        std::vector<std::string>(tier.models.begin() + static_cast<std::ptrdiff_t>(start),
+                                 tier.models.end()));
+  }
+  return tier.models[start];
 }
 
 pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) const {
@@ -237,7 +481,9 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
   const RouterPolicy* policy = pipeline::firstMatching(config_.policies, ctx);
   if (!policy) return pipeline::FilterStatus::kContinue;
 
-  RouteDecision decision;
+  RouteState state;
+  state.details.policy = policy->name;
+  state.policy = policy;
   std::string model = ctx.model;
   if (!policy->allowed_models.empty() &&
       std::none_of(policy->allowed_models.begin(), policy->allowed_models.end(),
@@ -247,68 +493,63 @@ pipeline::FilterStatus RouterFilter::onRequest(pipeline::RequestContext& ctx) co
       return pipeline::FilterStatus::kRespond;
     }
     model = policy->default_model;
-    decision.rule = "approval";
+    state.decision.rule = "approval";
   }
 
-  const Tier* tier = nullptr;
   if (!policy->rules.empty() || !policy->complexity.empty()) {
     const RequestFeatures features = featuresOf(ctx);
-    auto tierNamed = [&](const std::string& name) -> const Tier* {
-      for (const Tier& candidate : policy->tiers) {
-        if (candidate.name == name) return &candidate;
-      }
-      return nullptr;
-    };
-    for (const Rule& rule : policy->rules) {
-      if (!ruleMatches(rule.when, ctx, features)) continue;
-      tier = tierNamed(rule.tier);
-      decision.rule = rule.name;
-      break;
-    }
-    if (!tier && !policy->complexity.empty()) {
-      const double complexity = complexityOf(features);
-      for (const ComplexityStep& step : policy->complexity) {
-        if (step.below && complexity >= *step.below) continue;
-        tier = tierNamed(step.tier);
-        decision.rule = "complexity";
-        break;
-      }
-    }
-  }
-  if (tier) {
-    decision.tier = tier->name;
-    model = tier->models.front();
-    const bool cascades =
-        tier->models.size() > 1 && (!ctx.stream || policy->streams == StreamCascade::kBuffer);
-    if (cascades) {
-      const JudgeConfig* judge = &policy->judge;
-      ctx.cascade = pipeline::Cascade{
-          .models = tier->models,
-          .judge = [judge, expected = expectedOf(*ctx.request_index)](
-                       std::string_view answer) { return judgeAnswer(answer, expected, *judge); },
-          .ask_logprobs = judge->mean_logprob > 0 || judge->min_logprob > 0,
-          .tier = tier->name,
-          .stream_hold_tokens = 0,
-          .judge_partial = {},
-          .escalations = {},
-          .served_index = std::nullopt,
-          .served_verdict = std::nullopt};
+    if (const Tier* tier = pickTier(ctx, *policy, features, state)) {
+      model = routeTo(ctx, *policy, *tier, features, state);
     }
   }
   if (model != ctx.model) ctx.setMember("model", nlohmann::json(model).dump());
-  if (!decision.tier.empty() || !decision.rule.empty()) {
-    ctx.state<RouteDecision>(this) = std::move(decision);
+  setPromptCacheKey(ctx, *policy);
+  if (!state.decision.tier.empty() || !state.decision.rule.empty()) {
+    ctx.state<RouteState>(this) = std::move(state);
   }
   return pipeline::FilterStatus::kContinue;
 }
 
+void RouterFilter::learn(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
+                         const RouteState& state) const {
+  if (state.details.conversation && !ctx.served_model.empty()) {
+    const std::uint64_t prompt_tokens =
+        ctx.served_usage ? ctx.served_usage->prompt_tokens : state.details.prompt_tokens;
+    affinity_->remember(*state.details.conversation,
+                        {.model = ctx.served_model,
+                         .prompt_tokens = prompt_tokens,
+                         .served_at = std::chrono::steady_clock::now()});
+  }
+  // Only a cascade from the tier's first model says how often that model's answers fall short.
+  const pipeline::Cascade* cascade = ctx.cascade ? &*ctx.cascade : nullptr;
+  if (!state.details.bucket || !cascade || !servedIndexOf(*cascade, ctx.served_model) ||
+      state.decision.tier.empty()) {
+    return;
+  }
+  const auto tier = std::find_if(policy.tiers.begin(), policy.tiers.end(),
+                                 [&](const Tier& t) { return t.name == state.decision.tier; });
+  if (tier == policy.tiers.end() || cascade->models.size() != tier->models.size()) return;
+  if (auto rate =
+          rates_->record(*state.details.bucket, judgedWeak(*cascade), policy.learning.half_life)) {
+    stats_.showRate(*state.details.bucket, rate->rate);
+  }
+}
+
 void RouterFilter::onComplete(pipeline::RequestContext& ctx) const {
-  if (const auto* decision = ctx.findState<RouteDecision>(this)) stats_.record(ctx, *decision);
+  const auto* state = ctx.findState<RouteState>(this);
+  if (!state) return;
+  stats_.record(ctx, state->decision, state->details);
+  learn(ctx, *state->policy, *state);
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeRouterFilter(
     const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
-  return pipeline::filterFrom<RouterFilter>(parseRouterConfig(spec), environment.metrics);
+  auto rates = environment.kept.obtain<EscalationRates>(
+      "router/escalation-rates", [] { return std::make_shared<EscalationRates>(); });
+  auto affinity = environment.kept.obtain<ConversationAffinity>(
+      "router/conversation-affinity", [] { return std::make_shared<ConversationAffinity>(); });
+  return pipeline::filterFrom<RouterFilter>(parseRouterConfig(spec), environment.metrics,
+                                            std::move(rates), std::move(affinity));
 }
 
 }  // namespace costgate::filters::router

@@ -50,7 +50,7 @@ TEST(AnswerJudge, EachSignalFiresOnItsOwn) {
       {completion("", "content_filter"), kText, "finish_reason,empty", false},
       {completion("   "), kText, "empty", false},
       {completion("I'm sorry, but I can't help with that."), kText, "refusal", false},
-      {completion("I'm not sure, but I think it is Lyon."), kText, "uncertainty", true},
+      {completion("I'm not sure, but I think it is Lyon."), kText, "uncertainty", false},
       {completion("Paris", "stop", {-2.0, -2.5, -1.5}), kText, "mean_logprob", false},
       {completion("Paris", "stop", one_unlikely_token), kText, "min_logprob", true},
       {completion("{\"answer\": \"Paris\""), json_object, "invalid_json", false},
@@ -66,18 +66,23 @@ TEST(AnswerJudge, EachSignalFiresOnItsOwn) {
 }
 
 TEST(AnswerJudge, SignalsAddUpAndWeightsAreConfigurable) {
-  // Uncertain (0.3) and unconfident (0.5): 0.2 left, under the 0.6 threshold.
-  auto both =
-      judgeAnswer(completion("I'm not sure. Maybe 42.", "stop", {-1.5, -1.0}), kText, kDefaults);
+  // Unconfident (0.5) and uncertain late in the answer (0.5): nothing left.
+  auto both = judgeAnswer(completion("The answer is 42, but I'm not sure.", "stop", {-1.5, -1.0}),
+                          kText, kDefaults);
   EXPECT_FALSE(both.accept);
-  EXPECT_NEAR(both.score, 0.2, 1e-9);
-  EXPECT_EQ(both.reason, "mean_logprob,uncertainty");
+  EXPECT_NEAR(both.score, 0.0, 1e-9);
+  EXPECT_NEAR(both.margin, -0.6, 1e-9);
+  EXPECT_EQ(both.reason, "uncertainty,mean_logprob") << "equal weights: in the order they fired";
 
   JudgeConfig lenient;
   lenient.mean_logprob = 0;  // off
+  lenient.uncertainty = 0.2;
   lenient.uncertainty_phrases = {"maybe"};
+  // Opening the answer, the hedge weighs 1.5 x 0.2.
   auto verdict = judgeAnswer(completion("Maybe 42.", "stop", {-3.0}), kText, lenient);
   EXPECT_TRUE(verdict.accept);
+  EXPECT_NEAR(verdict.score, 0.7, 1e-9);
+  EXPECT_NEAR(verdict.margin, 0.1, 1e-9);
   EXPECT_EQ(verdict.reason, "uncertainty");
 }
 
@@ -103,6 +108,45 @@ TEST(AnswerJudge, ExpectedFormatIsReadFromTheRequest) {
   EXPECT_EQ(expected.required, (std::vector<std::string>{"a", "b"}));
   auto text = jsonview::Document::parse(R"({"response_format":{"type":"text"}})");
   EXPECT_FALSE(expectedOf(text->root()).json);
+}
+
+TEST(AnswerJudge, AHedgeAloneEscalatesUnderTheDefaults) {
+  for (const std::string answer :
+       {"I believe the capital of Australia is Sydney.", "It's probably Sydney.",
+        "Sydney, if I recall correctly.", "The capital might be Sydney; it seems likely.",
+        "Sydney. This may not be accurate, though.", "I'm guessing Sydney.",
+        "I\u2019m not sure: Sydney?"}) {
+    auto verdict = judgeAnswer(completion(answer, "stop", {-0.1}), kText, kDefaults);
+    EXPECT_FALSE(verdict.accept) << answer;
+    EXPECT_EQ(verdict.reason, "uncertainty") << answer;
+    EXPECT_LT(verdict.margin, 0) << answer;
+  }
+  auto sure = judgeAnswer(completion("Canberra is the capital of Australia."), kText, kDefaults);
+  EXPECT_TRUE(sure.accept);
+  EXPECT_NEAR(sure.margin, 0.4, 1e-9);
+}
+
+TEST(AnswerJudge, PhrasesMatchAtWordBoundariesOnly) {
+  EXPECT_EQ(findPhrase("i think so", "i think"), 0u);
+  EXPECT_EQ(findPhrase("well, i think.", "i think"), 6u);
+  EXPECT_EQ(findPhrase("hawaii thinks", "i think"), std::string_view::npos);
+  EXPECT_EQ(findPhrase("i thinker", "i think"), std::string_view::npos);
+  EXPECT_EQ(findPhrase("improbably good", "probably"), std::string_view::npos);
+  // "Improbably" and "I thinker" are no hedges: accepted.
+  EXPECT_TRUE(judgeAnswer(completion("An improbably good result."), kText, kDefaults).accept);
+}
+
+TEST(AnswerJudge, AHedgeOpeningTheAnswerWeighsMore) {
+  JudgeConfig config;
+  config.uncertainty = 0.3;
+  const auto opening = judgeAnswer(completion("Probably 42."), kText, config);
+  const auto later =
+      judgeAnswer(completion("The result of the long computation you asked for is 42, probably."),
+                  kText, config);
+  EXPECT_NEAR(opening.score, 1 - 0.45, 1e-9);
+  EXPECT_NEAR(later.score, 1 - 0.3, 1e-9);
+  EXPECT_FALSE(opening.accept);
+  EXPECT_TRUE(later.accept);
 }
 
 }  // namespace
