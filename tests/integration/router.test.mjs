@@ -206,6 +206,52 @@ test('streams: pre-routed to the first model, or buffered, judged and replayed',
   assert.ok(chunks > 2 && text.length > 0, 'the accepted answer replayed as a real stream');
 });
 
+test('streams are held for their first tokens, judged, then released or switched', async () => {
+  const mockUrl = mock.url.replace(/\/v1$/, '');
+  const cancelledBefore = (await (await fetch(`${mockUrl}/mock/stats`)).json()).streams_cancelled;
+  // A weak start (low logprobs): the cheap stream is cut and the strong model streams instead.
+  const hard = await client.chat.completions
+    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: '[hard] Derive the formula.' }] },
+      { headers: { 'x-mock-chunk-delay-ms': '30' } })
+    .withResponse();
+  assert.equal(hard.response.headers.get('x-costgate-model'), 'mock-large');
+  assert.match(hard.response.headers.get('x-costgate-escalated'), /^mock-small->mock-large: mean_logprob/);
+  let chunks = 0;
+  let text = '';
+  for await (const chunk of hard.data) { chunks += 1; text += chunk.choices[0]?.delta?.content ?? ''; }
+  assert.ok(chunks > 2, 'chunks stay chunks');
+  assert.match(text, /^Mock reply to: \[hard\] Derive/);
+  const cancelledAfter = (await (await fetch(`${mockUrl}/mock/stats`)).json()).streams_cancelled;
+  assert.equal(cancelledAfter, cancelledBefore + 1, 'the cheap stream was cancelled, not read to its end');
+
+  // A hedge at the start is caught before the hold is full.
+  const hedged = await client.chat.completions
+    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: 'Which port?' }] },
+      { headers: onlySmall({ 'x-mock-uncertain': '1' }) })
+    .withResponse();
+  assert.match(hedged.response.headers.get('x-costgate-escalated'), /: uncertainty$/);
+  for await (const chunk of hedged.data) void chunk;
+
+  // A sure start is released and streamed on, without the logprobs the judge asked for, and
+  // with its cost at the end.
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer app-key' },
+    body: JSON.stringify({ model: 'mock-small', stream: true, messages: [{ role: 'user', content: 'An easy one.' }] }),
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('x-costgate-model'), 'mock-small');
+  assert.equal(response.headers.get('x-costgate-escalated'), null);
+  const raw = await response.text();
+  const events = raw.split('\n\n').filter((e) => e.startsWith('data: {'));
+  assert.ok(events.length > 2);
+  for (const event of events) {
+    const chunk = JSON.parse(event.slice(6));
+    assert.ok(!chunk.choices?.[0]?.logprobs, 'logprobs the client did not ask for are not relayed');
+  }
+  assert.match(raw, /: costgate usage=backend tokens_in=\d+ tokens_out=\d+ cost_usd=[\d.]+\n\ndata: \[DONE\]/);
+});
+
 test('the approval gate refuses an unapproved model with 403, or rewrites it', async () => {
   await assert.rejects(
     ask('hi', { model: 'mock-large', headers: { 'x-costgate-feature': 'gated' } }),
