@@ -78,7 +78,7 @@ function start(binary, args, { ready, stream, env = {} }) {
 }
 
 async function main() {
-  const args = { requests: 2432, seed: 7, 'time-scale': 0.05, build: 'build', concurrency: 8 };
+  const args = { requests: 2432, seed: 7, 'time-scale': 0.2, build: 'build', concurrency: 8 };
   for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '');
     if (!(key in args)) throw new Error(`unknown argument ${process.argv[i]}`);

@@ -74,3 +74,42 @@ test('both passes complete; the bill adds up; the strong model is always right',
   const wrongOne = through.find((r) => r.verdict === 'wrong');
   if (wrongOne) assert.ok(wrongOne.content.includes(answerToken(wrongOne.id, false)));
 });
+
+test('the mock bills a cancelled stream its prompt and the tokens it emitted', async () => {
+  const slow = await startMock(['--savings-table', join(dir, 'table.json'), '--time-scale', '1']);
+  try {
+    const conversation = trace.conversations.find((c) => c.feature === 'coding');
+    const entry = trace.table.entries[tableKey(conversation.turns[0].user)];
+    const controller = new AbortController();
+    const response = await fetch(`${slow.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'mock-large', stream: true, prompt_cache_key: 'ignored',
+        messages: [{ role: 'user', content: conversation.turns[0].user }],
+      }),
+      signal: controller.signal,
+    });
+    const reader = response.body.getReader();
+    let text = '';
+    while (!text.includes('"content":"Answer')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    // The mock notices at its next event (12 ms a token for the strong model).
+    let bill;
+    for (let i = 0; i < 50; ++i) {
+      const stats = await (await fetch(`${slow.url}/mock/stats`)).json();
+      bill = stats.models['mock-large'];
+      if (stats.streams_cancelled === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(bill.calls, 1);
+    assert.ok(bill.prompt_tokens > 500, `prompt ${bill.prompt_tokens}`);
+    assert.ok(bill.completion_tokens >= 3 && bill.completion_tokens < entry.answer_tokens / 2,
+      `billed ${bill.completion_tokens} of ${entry.answer_tokens} tokens`);
+    const reset = await fetch(`${slow.url}/mock/stats/reset`, { method: 'POST' });
+    assert.equal(reset.status, 200);
+    assert.deepEqual((await (await fetch(`${slow.url}/mock/stats`)).json()).models, {});
+  } finally {
+    await slow.stop();
+  }
+});
