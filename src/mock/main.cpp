@@ -95,10 +95,11 @@ Realistic mode, for bench/savings (docs/benchmarks.md, "Savings on realistic tra
                               on its hard prompts (low logprobs, a hedge, broken JSON, or
                               confidently), others always right; each answer carries an opaque
                               token of its question and correctness (include/costgate/mock/
-                              savings.h). Prompt prefixes are cached per model (128-token blocks,
-                              1024 minimum: usage.prompt_tokens_details.cached_tokens), answers
-                              take each tier's time (cheap 150 ms + 4 ms a token, strong 400 ms +
-                              12 ms), streams go out a few tokens an event, and GET /mock/stats
+                              savings.h; the answer shapes above do not apply, the faults
+                              and latency do). Prompt prefixes are cached per model (128-token
+                              blocks, 1024 minimum: usage.prompt_tokens_details.cached_tokens),
+                              answers take each tier's time (cheap 150 ms + 4 ms a token, strong
+                              400 ms + 12 ms), streams go out a few tokens an event, GET /mock/stats
                               adds "models": the bill per model (calls, prompt_tokens,
                               cached_tokens, completion_tokens; a cancelled stream pays for the
                               tokens it emitted). POST /mock/stats/reset clears the bill and

@@ -33,6 +33,8 @@
 // - Answer shapes (ReplyShape; x-mock-refuse, -uncertain, -empty, -invalid-json,
 //   -finish-reason) bend every choice's text before max_tokens truncation, and a response_format
 //   of type json_object or json_schema makes it a JSON object; streams carry the same text.
+// - costgate-mock --savings-table FILE (savings.h) scripts chat answers from a difficulty table
+//   instead (ChatRequest::scripted_words): no answer shapes then, the same word counts.
 
 #include <cstddef>
 #include <cstdint>
