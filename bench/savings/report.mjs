@@ -63,6 +63,12 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 const ms = (value) => (Number.isNaN(value) ? 'n/a' : `${Math.round(value)} ms`);
+// What costgate added to a direct time, as a signed difference and a ratio.
+const added = (through, direct) => {
+  if (Number.isNaN(through) || Number.isNaN(direct)) return 'n/a';
+  const diff = Math.round(through - direct);
+  return `${diff >= 0 ? '+' : ''}${diff} ms, ${ratio(through, direct)}`;
+};
 const isCheap = (model) => /small|mini/i.test(model ?? '');
 
 // Why a served answer through costgate is wrong, or null when it is right.
@@ -174,11 +180,11 @@ function reportLines({ features, bills }) {
   }
   for (const [f, x] of Object.entries(features)) {
     const [d50, d99] = x.latency.direct, [t50, t99] = x.latency.through;
-    lines.push(`${f}: latency p50 direct ${ms(d50)} costgate ${ms(t50)} (${ratio(t50, d50)}), p99 direct ${ms(d99)} costgate ${ms(t99)} (${ratio(t99, d99)})`);
+    lines.push(`${f}: latency p50 direct ${ms(d50)} costgate ${ms(t50)} (${added(t50, d50)}), p99 direct ${ms(d99)} costgate ${ms(t99)} (${added(t99, d99)})`);
     const [f50, f99] = x.ttft.direct, [g50, g99] = x.ttft.through;
     if (!Number.isNaN(f50)) {
-      lines.push(`${f}: stream time to first token p50 direct ${ms(f50)} costgate ${ms(g50)} (${ratio(g50, f50)}), ` +
-        `p99 direct ${ms(f99)} costgate ${ms(g99)} ratio ${ratio(g99, f99)}${f === 'all' ? ' (target <= 1.3x)' : ''}`);
+      lines.push(`${f}: stream time to first token p50 direct ${ms(f50)} costgate ${ms(g50)} (${added(g50, f50)}), ` +
+        `p99 direct ${ms(f99)} costgate ${ms(g99)} (${added(g99, f99)})${f === 'all' ? ' (target <= 1.3x)' : ''}`);
     }
   }
   if (all.missingLogLines) lines.push(`warning: ${all.missingLogLines} answered requests have no access-log line`);
