@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <variant>
 
 #include "costgate/mock/responses.h"
+#include "costgate/mock/savings.h"
 #include "costgate/server/http_server.h"
 
 namespace {
@@ -87,6 +89,22 @@ Answer shapes (chat and completions, whole and streamed alike; applied before ma
                               flags alike, apply only when the request's model (body "model",
                               else the Azure deployment) is exactly M; other models are answered
                               normally. A cascade sends one set of headers to every model it tries
+Realistic mode, for bench/savings (docs/benchmarks.md, "Savings on realistic traffic"):
+  --savings-table FILE        chat answers follow the difficulty table FILE (written by
+                              bench/savings/trace.mjs): models named *small* or *mini* are wrong
+                              on its hard prompts (low logprobs, a hedge, broken JSON, or
+                              confidently), others always right; each answer carries an opaque
+                              token of its question and correctness (include/costgate/mock/
+                              savings.h; the answer shapes above do not apply, the faults
+                              and latency do). Prompt prefixes are cached per model (128-token
+                              blocks, 1024 minimum: usage.prompt_tokens_details.cached_tokens),
+                              answers take each tier's time (cheap 150 ms + 4 ms a token, strong
+                              400 ms + 12 ms), streams go out a few tokens an event, GET /mock/stats
+                              adds "models": the bill per model (calls, prompt_tokens,
+                              cached_tokens, completion_tokens; a cancelled stream pays for the
+                              tokens it emitted). POST /mock/stats/reset clears the bill and
+                              the cached prefixes.
+  --time-scale X              multiplies those times (default 1; 0.05 runs 20 times faster)
 On start it prints one line, "costgate-mock listening on HOST:PORT", with the bound port.
 )";
 
@@ -95,6 +113,8 @@ struct Settings {
   std::uint16_t port = 0;
   unsigned threads = 1;
   mock::Behaviour defaults;
+  std::string savings_table;  // --savings-table: empty = the usual mock
+  double time_scale = 1.0;
 };
 
 // What the mock saw, for GET /mock/stats: tests use it to check that a gateway cancels upstream
@@ -120,7 +140,8 @@ struct Stats {
 struct Service {
   Settings settings;
   Stats stats;
-  mock::AttemptCounter attempts;  // x-mock-fail-attempts, by x-request-id
+  mock::AttemptCounter attempts;                 // x-mock-fail-attempts, by x-request-id
+  std::unique_ptr<mock::savings::Mode> savings;  // --savings-table only
   // Set before the server runs, read only by /mock/stats.
   const costgate::server::HttpServer* server = nullptr;
 };
@@ -220,12 +241,13 @@ class Pause {
 class Exchange {
  public:
   Exchange(Request& request, ResponseWriter& writer, const mock::Behaviour& behaviour, Stats& stats,
-           mock::AttemptCounter& attempts)
+           mock::AttemptCounter& attempts, mock::savings::Mode* savings)
       : request_(request),
         writer_(writer),
         behaviour_(behaviour),
         stats_(stats),
         attempts_(attempts),
+        savings_(savings),
         pause_(writer) {}
 
   server::Task<void> run(Destination destination);
@@ -290,6 +312,14 @@ class Exchange {
 
   server::Task<void> sendEvents(mock::SseEvents events);
   server::Task<void> generate(Route route, json body, std::string_view deployment);
+  // The realistic mode's chat answer (--savings-table): scripted, cached, paced and billed.
+  server::Task<void> generateRealistic(json body);
+  // Waits `ms` scaled milliseconds; false if the client left.
+  server::Task<bool> pace(double ms) {
+    if (ms < 0.5) co_return !writer_.clientGone();
+    bool present = co_await pause_.wait(std::chrono::milliseconds(static_cast<long>(ms + 0.5)));
+    co_return present;
+  }
   // The injected error status this request answers with (x-mock-status, x-mock-fail-attempts).
   server::Task<void> sendStatusFault(int status, int attempt);
 
@@ -298,6 +328,10 @@ class Exchange {
   mock::Behaviour behaviour_;
   Stats& stats_;
   mock::AttemptCounter& attempts_;
+  mock::savings::Mode* savings_;  // null unless --savings-table
+  // The realistic mode's stream: its model (billed per event) and pace; empty model = not paced.
+  std::string paced_model_;
+  mock::savings::Pace pace_;
   Pause pause_;
   json echo_headers_;   // null unless x-mock-echo-headers
   json received_body_;  // the parsed body, kept only for x-mock-echo-body
@@ -328,8 +362,19 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
       co_await fail();
       co_return;
     }
-    if (i >= events.opening && i < events.content_end && delay.count() > 0) {
+    bool content = i >= events.opening && i < events.content_end;
+    if (content && delay.count() > 0) {
       bool present = co_await pause_.wait(delay);
+      if (!present) {
+        Stats::count(stats_.streams_cancelled);
+        co_return;
+      }
+    }
+    int tokens = content && !paced_model_.empty() ? events.content_tokens[i - events.opening] : 0;
+    if (tokens > 0) {
+      double wait = pace_.per_token_ms * tokens;
+      if (i == events.opening) wait += pace_.first_token_ms;
+      bool present = co_await pace(wait);
       if (!present) {
         Stats::count(stats_.streams_cancelled);
         co_return;
@@ -341,6 +386,8 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
       Stats::count(stats_.streams_cancelled);
       co_return;
     }
+    // Billed once written, as a provider bills the tokens it generated before a cancel.
+    if (tokens > 0) savings_->bill.completion(paced_model_, tokens);
   }
   sent = co_await writer_.endStream();
   if (sent) Stats::count(stats_.streams_completed);
@@ -374,6 +421,10 @@ server::Task<void> Exchange::generate(Route route, json body, std::string_view d
   if (!deployment.empty() && body.is_object() && !body.contains("model")) {
     body["model"] = deployment;  // Azure names the model in the path; the body may omit it
   }
+  if (savings_ && route == Route::kChatCompletions && body.is_object()) {
+    co_await generateRealistic(std::move(body));
+    co_return;
+  }
   mock::Answer answer = mock::answer(route, body, behaviour_.options);
   bool answered = !std::holds_alternative<mock::ApiError>(answer);
   if (answered && route != Route::kEmbeddings && behaviour_.options.shape.any()) {
@@ -387,6 +438,45 @@ server::Task<void> Exchange::generate(Route route, json body, std::string_view d
     json& whole = std::get<json>(answer);
     co_await sendOk(std::move(whole));
   }
+}
+
+server::Task<void> Exchange::generateRealistic(json body) {
+  mock::Parsed<mock::ChatRequest> parsed = mock::parseChatRequest(body);
+  if (auto* error = std::get_if<mock::ApiError>(&parsed)) {
+    co_await sendError(*error);
+    co_return;
+  }
+  mock::ChatRequest& request = std::get<mock::ChatRequest>(parsed);
+  const mock::savings::Difficulty* entry = savings_->table.find(request.last_user_text);
+  mock::savings::Script script = mock::savings::script(entry, request.model, request.json_reply,
+                                                       behaviour_.options.reply_words);
+  request.scripted_words = std::move(script.words);
+  request.confidence = script.confidence;
+  request.broken_json = script.broken_json;
+  request.cached_tokens = savings_->cache.lookupAndRemember(
+      mock::savings::prefixHashes(request.model, body["messages"]));
+  savings_->bill.call(request.model, request.prompt_tokens, request.cached_tokens);
+  mock::savings::Pace timing = mock::savings::paceOf(request.model, savings_->time_scale);
+  mock::Stamp stamp = mock::newStamp("chatcmpl-");
+  if (request.stream) {
+    // A few tokens an event, as providers stream.
+    constexpr int kTokensPerEvent = 3;
+    mock::MockOptions options = behaviour_.options;
+    int words = static_cast<int>(request.scripted_words->size());
+    options.chunks = std::max(1, (words + kTokensPerEvent - 1) / kTokensPerEvent);
+    paced_model_ = request.model;
+    pace_ = timing;
+    mock::SseEvents events = mock::chatChunks(request, options, stamp);
+    co_await sendEvents(std::move(events));
+    co_return;
+  }
+  json whole = mock::chatCompletion(request, behaviour_.options, stamp);
+  int completion = whole["usage"]["completion_tokens"].get<int>();
+  // A provider bills a whole answer it generated even if the client left meanwhile.
+  savings_->bill.completion(request.model, completion);
+  bool present = co_await pace(timing.first_token_ms + timing.per_token_ms * completion);
+  if (!present) co_return;
+  co_await sendOk(std::move(whole));
 }
 
 server::Task<void> Exchange::run(Destination destination) {
@@ -473,6 +563,7 @@ std::string statsBody(const Service& service) {
                {"attempt_faults", read(stats.attempt_faults)},
                {"shape_faults", read(stats.shape_faults)},
                {"untargeted", read(stats.untargeted)}};
+  if (service.savings) body["models"] = service.savings->bill.report();
   return mock::toWire(body);
 }
 
@@ -488,8 +579,19 @@ server::Task<void> serve(Service& service, Request& request, ResponseWriter& wri
     co_await writer.send(std::move(response));
     co_return;
   }
+  if (target == "/mock/stats/reset" && request.head.method() == "POST") {
+    // Between the passes of a benchmark: the bill and the cached prefixes start again.
+    if (service.savings) {
+      service.savings->bill.reset();
+      service.savings->cache.clear();
+    }
+    Response response(200, "application/json", R"({"reset":true})");
+    co_await writer.send(std::move(response));
+    co_return;
+  }
   Stats::count(service.stats.requests);
-  Exchange exchange(request, writer, service.settings.defaults, service.stats, service.attempts);
+  Exchange exchange(request, writer, service.settings.defaults, service.stats, service.attempts,
+                    service.savings.get());
   std::optional<mock::ApiError> header_error;
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto [name, value] = request.head.field(i);
@@ -581,6 +683,16 @@ Settings parseCommandLine(int argc, char** argv) {
     }
     if (name == "listen") {
       if (!parseListen(*value, settings)) usageError("--listen wants HOST:PORT");
+    } else if (name == "savings-table") {
+      settings.savings_table = std::string(*value);
+    } else if (name == "time-scale") {
+      char* end = nullptr;
+      std::string text(*value);
+      double scale = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(scale >= 0) || scale > 100) {
+        usageError("--time-scale wants a number from 0 to 100");
+      }
+      settings.time_scale = scale;
     } else if (name == "threads") {
       unsigned threads = 0;
       auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), threads);
@@ -604,8 +716,15 @@ Settings parseCommandLine(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Service service{parseCommandLine(argc, argv), {}, {}, nullptr};
+  Service service{parseCommandLine(argc, argv), {}, {}, nullptr, nullptr};
   const Settings& settings = service.settings;
+  if (!settings.savings_table.empty()) {
+    auto table = mock::savings::DifficultyTable::load(settings.savings_table);
+    if (auto* error = std::get_if<std::string>(&table)) usageError("--savings-table: " + *error);
+    service.savings = std::make_unique<mock::savings::Mode>();
+    service.savings->table = std::get<mock::savings::DifficultyTable>(std::move(table));
+    service.savings->time_scale = settings.time_scale;
+  }
   // Writes to a vanished client fail with EPIPE instead of killing the process.
   ::signal(SIGPIPE, SIG_IGN);
   // Signals are taken by sigwait() on the main thread only, not by the workers.

@@ -274,11 +274,11 @@ json legacyLogprobs(const std::vector<std::string>& words, std::size_t begin, st
           {"text_offset", std::move(offsets)}};
 }
 
-json chatUsage(int prompt_tokens, int completion_tokens) {
+json chatUsage(int prompt_tokens, int completion_tokens, int cached_tokens = 0) {
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},
           {"total_tokens", prompt_tokens + completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", 0}, {"audio_tokens", 0}}},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}, {"audio_tokens", 0}}},
           {"completion_tokens_details",
            {{"reasoning_tokens", 0},
             {"audio_tokens", 0},
@@ -488,11 +488,11 @@ json chatFields(std::string_view object, const Stamp& stamp, const std::string& 
 // A whole (non-streamed) response: `fields`, `choice(index, reply)` for every reply, the usage.
 template <typename Choice>
 json wholeResponse(json fields, const std::vector<Reply>& replies, int prompt_tokens,
-                   Choice&& choice) {
+                   Choice&& choice, int cached_tokens = 0) {
   json choices = json::array();
   for (std::size_t i = 0; i < replies.size(); ++i) choices.push_back(choice(i, replies[i]));
   fields["choices"] = std::move(choices);
-  fields["usage"] = chatUsage(prompt_tokens, completionTokens(replies));
+  fields["usage"] = chatUsage(prompt_tokens, completionTokens(replies), cached_tokens);
   return fields;
 }
 
@@ -538,7 +538,10 @@ class StreamWriter {
     events_.data.reserve(events_.opening + (rounds + 1) * replies.size() + 2);
     for (std::size_t g = 0; g < rounds; ++g) {
       for (std::size_t i = 0; i < replies.size(); ++i) {
-        if (g + 1 < bounds[i].size()) push(choice(i, replies[i], bounds[i][g], bounds[i][g + 1]));
+        if (g + 1 < bounds[i].size()) {
+          push(choice(i, replies[i], bounds[i][g], bounds[i][g + 1]));
+          events_.content_tokens.push_back(static_cast<int>(bounds[i][g + 1] - bounds[i][g]));
+        }
       }
     }
     events_.content_end = events_.data.size();
@@ -548,7 +551,7 @@ class StreamWriter {
   // then the usage chunk (include_usage only) and [DONE]: the finished stream, which leaves the
   // writer empty.
   SseEvents finish(const std::vector<Reply>& replies, int prompt_tokens, const char* content_key,
-                   const json& no_content) {
+                   const json& no_content, int cached_tokens = 0) {
     for (std::size_t i = 0; i < replies.size(); ++i) {
       push({{"index", i},
             {content_key, no_content},
@@ -557,7 +560,7 @@ class StreamWriter {
     }
     if (include_usage_) {
       fields_["choices"] = json::array();
-      fields_["usage"] = chatUsage(prompt_tokens, completionTokens(replies));
+      fields_["usage"] = chatUsage(prompt_tokens, completionTokens(replies), cached_tokens);
       events_.data.push_back(toWire(fields_));
     }
     events_.data.emplace_back("[DONE]");
@@ -754,11 +757,26 @@ bool containsIgnoringCase(std::string_view text, std::string_view lower_needle) 
          text.end();
 }
 
+// The realistic mode's reply (ChatRequest::scripted_words): the scripted words, wrapped as JSON
+// (cut off when the script says so) and cut by max_tokens, the same for every choice.
+std::vector<Reply> scriptedReplies(const ChatRequest& request,
+                                   const std::vector<std::string>* json_keys) {
+  Reply reply;
+  reply.words = *request.scripted_words;
+  if (json_keys) wrapAsJson(reply.words, *json_keys, request.broken_json);
+  if (request.max_tokens && static_cast<std::size_t>(*request.max_tokens) < reply.words.size()) {
+    reply.words.resize(static_cast<std::size_t>(*request.max_tokens));
+    reply.finish_reason = "length";
+  }
+  return std::vector<Reply>(static_cast<std::size_t>(request.n), reply);
+}
+
 std::vector<Reply> chatReplies(const ChatRequest& request, const MockOptions& options) {
   const std::vector<std::string>* json_keys = nullptr;
   if (request.json_reply) {
     json_keys = request.json_required.empty() ? &kAnswerKey : &request.json_required;
   }
+  if (request.scripted_words) return scriptedReplies(request, json_keys);
   return makeReplies(std::span(&request.last_user_text, 1), request.n, request.max_tokens, options,
                      json_keys);
 }
@@ -767,8 +785,9 @@ std::vector<Reply> chatReplies(const ChatRequest& request, const MockOptions& op
 json chatChoiceLogprobs(const ChatRequest& request, const Reply& reply, std::size_t begin,
                         std::size_t end) {
   if (!request.logprobs) return json();
-  return chatLogprobs(reply.words, begin, end, request.top_logprobs,
-                      modelConfidence(request.model, request.last_user_text));
+  return chatLogprobs(
+      reply.words, begin, end, request.top_logprobs,
+      request.confidence.value_or(modelConfidence(request.model, request.last_user_text)));
 }
 
 }  // namespace
@@ -782,19 +801,21 @@ Confidence modelConfidence(std::string_view model, std::string_view last_user_te
 }
 
 json chatCompletion(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
-  return wholeResponse(chatFields("chat.completion", stamp, request.model),
-                       chatReplies(request, options), request.prompt_tokens,
-                       [&](std::size_t c, const Reply& reply) -> json {
-                         std::size_t words = reply.words.size();
-                         return {{"index", c},
-                                 {"message",
-                                  {{"role", "assistant"},
-                                   {"content", joinWords(reply.words, 0, words)},
-                                   {"refusal", nullptr},
-                                   {"annotations", json::array()}}},
-                                 {"logprobs", chatChoiceLogprobs(request, reply, 0, words)},
-                                 {"finish_reason", reply.finish_reason}};
-                       });
+  return wholeResponse(
+      chatFields("chat.completion", stamp, request.model), chatReplies(request, options),
+      request.prompt_tokens,
+      [&](std::size_t c, const Reply& reply) -> json {
+        std::size_t words = reply.words.size();
+        return {{"index", c},
+                {"message",
+                 {{"role", "assistant"},
+                  {"content", joinWords(reply.words, 0, words)},
+                  {"refusal", nullptr},
+                  {"annotations", json::array()}}},
+                {"logprobs", chatChoiceLogprobs(request, reply, 0, words)},
+                {"finish_reason", reply.finish_reason}};
+      },
+      request.cached_tokens);
 }
 
 SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
@@ -815,7 +836,8 @@ SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, con
                 {"logprobs", chatChoiceLogprobs(request, reply, begin, end)},
                 {"finish_reason", nullptr}};
       });
-  return stream.finish(replies, request.prompt_tokens, "delta", json::object());
+  return stream.finish(replies, request.prompt_tokens, "delta", json::object(),
+                       request.cached_tokens);
 }
 
 // ---- Legacy completions ----

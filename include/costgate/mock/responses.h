@@ -33,6 +33,8 @@
 // - Answer shapes (ReplyShape; x-mock-refuse, -uncertain, -empty, -invalid-json,
 //   -finish-reason) bend every choice's text before max_tokens truncation, and a response_format
 //   of type json_object or json_schema makes it a JSON object; streams carry the same text.
+// - costgate-mock --savings-table FILE (savings.h) scripts chat answers from a difficulty table
+//   instead (ChatRequest::scripted_words): no answer shapes then, the same word counts.
 
 #include <cstddef>
 #include <cstdint>
@@ -135,6 +137,13 @@ struct ChatRequest {
   // there are any, the object holds exactly these keys, each with a string: the first the usual
   // words, the others "mock" (so a strict schema's additionalProperties: false holds too).
   std::vector<std::string> json_required;
+  // Set by the realistic mode (savings.h) after parsing: the reply's words instead of the usual
+  // ones (max_tokens still applies, answer shapes do not), how sure the model is instead of
+  // modelConfidence(), whether a JSON reply is cut off, and the usage's cached_tokens.
+  std::optional<std::vector<std::string>> scripted_words;
+  std::optional<Confidence> confidence;
+  bool broken_json = false;
+  int cached_tokens = 0;
 };
 
 Parsed<ChatRequest> parseChatRequest(const json& body);
@@ -148,6 +157,8 @@ struct SseEvents {
   std::size_t opening = 0;      // events before the first content event (chat: one role delta
                                 // per choice)
   std::size_t content_end = 0;  // index of the first event after the content events
+  // Words carried by each content event (data[opening + i]), to pace and bill a stream by them.
+  std::vector<int> content_tokens;
 };
 // chat.completion.chunk events: role deltas, content deltas, a finish_reason delta per choice,
 // then (include_usage only) one usage chunk with "choices": [], then [DONE]. With include_usage
