@@ -9,6 +9,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -314,10 +315,10 @@ class Exchange {
   server::Task<void> generate(Route route, json body, std::string_view deployment);
   // The realistic mode's chat answer (--savings-table): scripted, cached, paced and billed.
   server::Task<void> generateRealistic(json body);
-  // Waits `ms` scaled milliseconds; false if the client left.
+  // Waits `ms` (already scaled) milliseconds, whole ones; false if the client left.
   server::Task<bool> pace(double ms) {
-    if (ms < 0.5) co_return !writer_.clientGone();
-    bool present = co_await pause_.wait(std::chrono::milliseconds(static_cast<long>(ms + 0.5)));
+    if (ms < 1) co_return !writer_.clientGone();
+    bool present = co_await pause_.wait(std::chrono::milliseconds(static_cast<long>(ms)));
     co_return present;
   }
   // The injected error status this request answers with (x-mock-status, x-mock-fail-attempts).
@@ -356,6 +357,7 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
           std::min(static_cast<std::size_t>(*k), events.content_end - events.opening);
   }
   const auto delay = std::chrono::milliseconds(behaviour_.chunk_delay_ms);
+  double owed_ms = 0;  // the realistic mode's pace not yet waited
   std::string frame;
   for (std::size_t i = 0; i < events.data.size(); ++i) {
     if (i == cut) {
@@ -372,9 +374,11 @@ server::Task<void> Exchange::sendEvents(mock::SseEvents events) {
     }
     int tokens = content && !paced_model_.empty() ? events.content_tokens[i - events.opening] : 0;
     if (tokens > 0) {
-      double wait = pace_.per_token_ms * tokens;
-      if (i == events.opening) wait += pace_.first_token_ms;
-      bool present = co_await pace(wait);
+      // Owed time is carried over, so events shorter than the timer's millisecond still add up.
+      owed_ms += pace_.per_token_ms * tokens + (i == events.opening ? pace_.first_token_ms : 0);
+      double waited = std::floor(owed_ms);
+      owed_ms -= waited;
+      bool present = co_await pace(waited);
       if (!present) {
         Stats::count(stats_.streams_cancelled);
         co_return;
