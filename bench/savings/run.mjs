@@ -109,6 +109,8 @@ async function main() {
       progress: (what) => console.log(`savings: ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
     });
     for (const line of summary.lines) console.log(line);
+    // For a closer look at the gateway's decisions: SAVINGS_ACCESS_LOG=file keeps its access log.
+    if (process.env.SAVINGS_ACCESS_LOG) writeFileSync(process.env.SAVINGS_ACCESS_LOG, `${accessLog().join('\n')}\n`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@
 namespace costgate::cache {
 namespace {
 
-constexpr std::uint8_t kEntryVersion = 2;  // 2: the answer's model
+constexpr std::uint8_t kEntryVersion = 2;  // 2: the answer's model and trust
 constexpr std::uint8_t kEventVersion = 1;
 constexpr std::uint8_t kTextOnly = 1;
 constexpr std::uint8_t kHasVector = 2;
@@ -84,7 +84,7 @@ std::string encodeEntry(const Entry& entry) {
   const std::size_t vector_bytes = entry.vector ? 4 + 4 * entry.vector->size() : 0;
   out.reserve(1 + 4 * 4 + entry.key.partition.size() + entry.key.exact.size() +
               entry.key.question.size() + 1 + vector_bytes + entry.answer.body.size() + 4 * 8 + 4 +
-              entry.answer.model.size());
+              entry.answer.model.size() + 1);
   putU8(out, kEntryVersion);
   putString(out, entry.key.partition);
   putString(out, entry.key.exact);
@@ -102,6 +102,7 @@ std::string encodeEntry(const Entry& entry) {
   putU64(out, usage.cached_tokens);
   putU64(out, usage.reasoning_tokens);
   putString(out, entry.answer.model);
+  putU8(out, entry.answer.trusted ? 1 : 0);
   return out;
 }
 
@@ -135,6 +136,9 @@ std::optional<Entry> decodeEntry(std::string_view bytes, Clock::time_point expir
   entry.answer.usage.cached_tokens = reader.u64();
   entry.answer.usage.reasoning_tokens = reader.u64();
   entry.answer.model = reader.string();
+  const std::uint8_t trusted = reader.u8();
+  if (trusted > 1) return std::nullopt;
+  entry.answer.trusted = trusted == 1;
   if (!reader.atEnd() || entry.key.exact.empty()) return std::nullopt;
   entry.facts = factsOf(entry.key.question);
   entry.expires_at = expires_at;

@@ -30,6 +30,10 @@ struct CachedAnswer {
   std::string body;      // the whole chat.completion JSON (assembled from the chunks of a stream)
   pricing::Usage usage;  // what the call that made it used: a hit saves its cost
   std::string model;     // the gateway model that made it (a hit saves that model's price)
+  // Whether the policy trusts it to answer repeats (semantic_cache's store_answers). An answer it
+  // does not trust is kept too, never served: it marks a question as asked before, so a repeat
+  // goes to a model whose answer will be.
+  bool trusted = true;
 };
 
 struct Entry {

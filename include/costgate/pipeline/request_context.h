@@ -222,6 +222,10 @@ struct RequestContext {
   Tags tag_labels;
   std::optional<LocalReply> local_reply;  // set together with FilterStatus::kRespond
   std::optional<Awaited> awaited;         // set together with FilterStatus::kWait
+  // Set by a filter before the router for a request that should go to the strongest model its
+  // router would try (e.g. "repeat": the cache holds only an unverified cheap answer to this
+  // question, and a verified one will answer every repeat after it); empty: no such wish. Static.
+  std::string_view wants_final_model;
   // Set by a router for a request that should try cheaper models first (the gateway runs it).
   std::optional<Cascade> cascade;
   // Set by the gateway after an EmbeddingCall.

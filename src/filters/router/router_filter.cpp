@@ -409,6 +409,12 @@ const pricing::Price* RouterFilter::priceOf(const std::string& model) const {
 std::size_t RouterFilter::startOf(pipeline::RequestContext& ctx, const RouterPolicy& policy,
                                   const Tier& tier, const RequestFeatures& features,
                                   RouteState& state) const {
+  // A repeat of a question the cache holds only an unverified answer to: one verified answer
+  // serves every repeat after it. Not counted by learning: its start was not learning's choice.
+  if (!ctx.wants_final_model.empty()) {
+    state.details.final_model_for = ctx.wants_final_model;
+    return tier.models.size() - 1;
+  }
   std::size_t start = 0;
   std::optional<EscalationRate> rate;
   if (policy.learning.enabled) {
@@ -443,6 +449,12 @@ std::size_t RouterFilter::warmStart(const pipeline::RequestContext& ctx, const R
   // Learning never leaves the tier, and a prefix too short to be cached keeps nothing warm.
   if (at == tier.models.end() || cached == 0) return start;
   const auto warm_index = static_cast<std::size_t>(at - tier.models.begin());
+  // A warm cheaper model never takes back a request learning sent higher: a wrong answer costs
+  // more than re-reading a prompt.
+  if (warm_index < start) {
+    state.details.affinity = "moved";
+    return start;
+  }
   if (warm_index == start) {
     state.details.affinity = "kept";
     return start;

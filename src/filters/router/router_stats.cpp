@@ -66,6 +66,7 @@ void RouterStats::record(pipeline::RequestContext& ctx, const RouteDecision& dec
     ctx.log.text("complexity_parts", details.complexity_parts);
   }
   if (!details.affinity.empty()) ctx.log.text("affinity", details.affinity);
+  if (!details.final_model_for.empty()) ctx.log.text("final_model_for", details.final_model_for);
   // A request a filter answered or refused was not routed anywhere.
   const bool went_on = !ctx.local_reply || !ctx.served_model.empty();
   if (went_on) {

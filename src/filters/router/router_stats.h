@@ -21,11 +21,12 @@ struct RouteDecision {
 // What else the router decided for a request, and learns from once it is served.
 struct RouteDetails {
   std::string policy;
-  std::optional<double> complexity;           // the score, when it was scored
-  std::string complexity_parts;               // ComplexityParts::describe() of it
-  std::optional<BucketKey> bucket;            // a tier of several models, with learning on
-  std::optional<LearnedStart> start;          // where learning started it
-  std::string affinity;                       // "kept" or "moved" when a warm model was weighed
+  std::optional<double> complexity;   // the score, when it was scored
+  std::string complexity_parts;       // ComplexityParts::describe() of it
+  std::optional<BucketKey> bucket;    // a tier of several models, with learning on
+  std::optional<LearnedStart> start;  // where learning started it
+  std::string affinity;               // "kept" or "moved" when a warm model was weighed
+  std::string_view final_model_for;   // an earlier filter's wish (ctx.wants_final_model), obeyed
   std::optional<std::uint64_t> conversation;  // remembered for affinity once served
   std::uint64_t prompt_tokens = 0;  // as counted here: the prompt size remembered when the
                                     // gateway reports no usage

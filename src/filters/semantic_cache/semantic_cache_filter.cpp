@@ -156,12 +156,17 @@ void refuseToStore(CacheLookup& pending) {
 // Stores a miss's answer, if it may be stored. It runs before the answer reaches the client
 // (the whole body, or the stream's [DONE]): a client that repeats its question at once must
 // find it.
-void storeAnswer(CacheLookup& pending, std::string answer, const std::string& model) {
+void storeAnswer(CacheLookup& pending, std::string answer, const std::string& model, bool trusted) {
   if (!answerCacheable(answer, *pending.policy)) return;
+  // An unverified answer never replaces a verified one (an identical request answered since).
+  if (!trusted) {
+    auto existing = pending.store->findExact(pending.entry->key.exact, cache::Clock::now());
+    if (existing && existing->answer.trusted) return refuseToStore(pending);
+  }
   auto document = jsonview::Document::parse(answer);
   if (!document) return;
   auto usage = openai::usageOf(document->root());
-  pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{}), model};
+  pending.entry->answer = {std::move(answer), usage.value_or(pricing::Usage{}), model, trusted};
   pending.store->put(std::move(*pending.entry));
   pending.entry.reset();
   stopLeading(pending);
@@ -176,6 +181,16 @@ bool trusted(const pipeline::RequestContext& ctx, const CachePolicy& policy) {
   return policy.store_answers == StoreAnswers::kJudged && cascade.served_verdict &&
          cascade.served_verdict->accept &&
          cascade.served_verdict->margin >= policy.min_judge_margin;
+}
+
+// A hit the policy trusts, or none. An answer it did not trust marks the question as asked
+// before: the request asks for the final model (whose answer will be trusted and answer the
+// repeats after it) instead of getting the same unverified answer again.
+std::optional<cache::Hit> trustedOnly(pipeline::RequestContext& ctx,
+                                      std::optional<cache::Hit> hit) {
+  if (!hit || hit->answer.trusted) return hit;
+  ctx.wants_final_model = "repeat";
+  return std::nullopt;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point started) {
@@ -307,7 +322,8 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
 
   if (!lookup.control.no_cache) {
     const auto started = std::chrono::steady_clock::now();
-    std::optional<cache::Hit> hit = lookup.store->findExact(lookup.key->exact, cache::Clock::now());
+    std::optional<cache::Hit> hit =
+        trustedOnly(ctx, lookup.store->findExact(lookup.key->exact, cache::Clock::now()));
     lookup.outcome.lookup_seconds += secondsSince(started);
     if (hit) return answer(ctx, lookup, std::move(*hit));
   }
@@ -335,11 +351,14 @@ pipeline::FilterStatus SemanticCacheFilter::search(pipeline::RequestContext& ctx
   if (lookup.control.no_cache || !lookup.vector) return coalesce(ctx, lookup);
   const auto started = std::chrono::steady_clock::now();
   const auto now = cache::Clock::now();
-  std::optional<cache::Hit> hit = lookup.store->findSimilar(
-      lookup.key->partition, *lookup.vector, lookup.facts, lookup.policy->threshold, now);
+  std::optional<cache::Hit> hit =
+      trustedOnly(ctx, lookup.store->findSimilar(lookup.key->partition, *lookup.vector,
+                                                 lookup.facts, lookup.policy->threshold, now));
   // This very request's entry may have come in since findExact (another replica's answer,
   // while the question was embedded): the hit is then exact, and said so.
-  if (auto exact = lookup.store->findExact(lookup.key->exact, now)) hit = std::move(exact);
+  if (auto exact = trustedOnly(ctx, lookup.store->findExact(lookup.key->exact, now))) {
+    hit = std::move(exact);
+  }
   lookup.outcome.lookup_seconds += secondsSince(started);
   if (hit) return answer(ctx, lookup, std::move(*hit));
   return coalesce(ctx, lookup);
@@ -380,10 +399,10 @@ pipeline::FilterStatus SemanticCacheFilter::afterCoalescing(pipeline::RequestCon
                                                             CacheLookup& lookup) const {
   const auto started = std::chrono::steady_clock::now();
   const auto now = cache::Clock::now();
-  std::optional<cache::Hit> hit = lookup.store->findExact(lookup.key->exact, now);
+  std::optional<cache::Hit> hit = trustedOnly(ctx, lookup.store->findExact(lookup.key->exact, now));
   if (!hit && lookup.vector) {
-    hit = lookup.store->findSimilar(lookup.key->partition, *lookup.vector, lookup.facts,
-                                    lookup.policy->threshold, now);
+    hit = trustedOnly(ctx, lookup.store->findSimilar(lookup.key->partition, *lookup.vector,
+                                                     lookup.facts, lookup.policy->threshold, now));
   }
   lookup.outcome.lookup_seconds += secondsSince(started);
   if (hit) return answer(ctx, lookup, std::move(*hit));
@@ -430,18 +449,16 @@ void SemanticCacheFilter::onResponseBody(pipeline::RequestContext& ctx, int stat
                                          std::string_view body) const {
   CacheLookup* pending = ctx.findState<CacheLookup>(this);
   if (!pending || !pending->entry || status != 200) return;
-  if (!trusted(ctx, *pending->policy)) return refuseToStore(*pending);
-  storeAnswer(*pending, std::string(body), ctx.served_model);
+  storeAnswer(*pending, std::string(body), ctx.served_model, trusted(ctx, *pending->policy));
 }
 
 void SemanticCacheFilter::onChunk(pipeline::RequestContext& ctx,
                                   pipeline::StreamEvent& event) const {
   CacheLookup* pending = ctx.findState<CacheLookup>(this);
   if (!pending || !pending->entry || ctx.upstream_status != 200) return;
-  if (!trusted(ctx, *pending->policy)) return refuseToStore(*pending);
   pending->stream.add(event.sse.data);
   if (auto answer = pending->stream.completion()) {
-    storeAnswer(*pending, std::move(*answer), ctx.served_model);
+    storeAnswer(*pending, std::move(*answer), ctx.served_model, trusted(ctx, *pending->policy));
   }
 }
 

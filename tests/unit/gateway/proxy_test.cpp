@@ -158,14 +158,10 @@ TEST(Proxy, AnAcceptedCheapAnswerIsAccountedLikeAnyCall) {
   EXPECT_GT(gateway.record(1).time_to_first_token.count(), 0);
 }
 
-TEST(Proxy, TheCacheStoresOnlyTrustedAnswersAndAHitSavesWhatItsMakerCharges) {
-  bool small_refuses = false;
-  FakeBackend backend([&small_refuses](const FakeBackend::Asked& asked) {
-    const std::string model = modelAsked(asked);
-    const std::string text = model == "small" && small_refuses
-                                 ? "I'm sorry, but I can't help with that."
-                                 : "Paris is the capital of France.";
-    return FakeBackend::Answer{200, "application/json", completion(model, text, 100, 10)};
+TEST(Proxy, ARepeatOfAnUnverifiedAnswerGetsTheFinalModelWhoseAnswerTheCacheKeeps) {
+  FakeBackend backend([](const FakeBackend::Asked& asked) {
+    return FakeBackend::Answer{200, "application/json",
+                               completion(modelAsked(asked), "Paris is the capital.", 100, 10)};
   });
   InProcessGateway gateway(configFor(backend,
                                      "  - tagging: {defaults: {feature: faq, team: core}}\n"
@@ -177,17 +173,18 @@ TEST(Proxy, TheCacheStoresOnlyTrustedAnswersAndAHitSavesWhatItsMakerCharges) {
   auto cheap = gateway.post("/v1/chat/completions", question);
   ASSERT_EQ(cheap.status, 200) << cheap.body;
   EXPECT_EQ(cheap.header("x-costgate-model"), "small");
-  auto again = gateway.post("/v1/chat/completions", question);
-  EXPECT_EQ(again.header("x-costgate-cache"), "miss")
-      << "a cheap model's accepted answer is not stored under store_answers: final_model";
-
-  small_refuses = true;
-  auto strong = gateway.post("/v1/chat/completions", question);
-  EXPECT_EQ(strong.header("x-costgate-model"), "large");
+  // The cheap answer, accepted but unverified (store_answers: final_model), is not replayed: the
+  // repeat goes to the final model instead.
+  auto repeat = gateway.post("/v1/chat/completions", question);
+  EXPECT_EQ(repeat.header("x-costgate-cache"), "miss");
+  EXPECT_EQ(repeat.header("x-costgate-model"), "large");
+  EXPECT_EQ(gateway.record(1).fields.textOf("final_model_for"), "repeat");
   auto hit = gateway.post("/v1/chat/completions", question);
   EXPECT_EQ(hit.header("x-costgate-cache"), "hit-exact");
+  EXPECT_NE(hit.body.find("Paris"), std::string::npos);
   // The large model made it: 100 x $10/M + 10 x $20/M, not the small model's price.
-  EXPECT_EQ(gateway.record(3).saved, 1'200'000);
+  EXPECT_EQ(gateway.record(2).saved, 1'200'000);
+  EXPECT_EQ(backend.asked().size(), 2u);
 }
 
 TEST(Proxy, TheCacheKeysTheRequestAsCappedSoCappedRepeatsHit) {
