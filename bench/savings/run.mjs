@@ -4,6 +4,7 @@
 // tagged with their feature), resetting the mock's bill between the passes, and prints the figures.
 //
 //   node bench/savings/run.mjs [--requests N] [--seed S] [--time-scale X] [--build DIR]
+//                              [--coding-hard SHARE] [--config FILE (another gateway configuration)]
 //
 // runPasses() is the part tests/integration/savings.test.mjs shares.
 
@@ -78,16 +79,16 @@ function start(binary, args, { ready, stream, env = {} }) {
 }
 
 async function main() {
-  const args = { requests: 2432, seed: 7, 'time-scale': 0.2, build: 'build', concurrency: 8 };
+  const args = { requests: 2432, seed: 7, 'time-scale': 0.2, build: 'build', concurrency: 8, 'coding-hard': 0.2, config: configPath };
   for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '');
     if (!(key in args)) throw new Error(`unknown argument ${process.argv[i]}`);
-    args[key] = key === 'build' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+    args[key] = key === 'build' || key === 'config' ? process.argv[i + 1] : Number(process.argv[i + 1]);
   }
   const dir = mkdtempSync(join(tmpdir(), 'costgate-savings-'));
   const children = [];
   try {
-    const trace = generateTrace({ requests: args.requests, seed: args.seed });
+    const trace = generateTrace({ requests: args.requests, seed: args.seed, codingHard: args['coding-hard'] });
     const table = trace.table;
     writeFileSync(join(dir, 'table.json'), JSON.stringify(table));
     const mock = start(join(args.build, 'costgate-mock'),
@@ -95,14 +96,14 @@ async function main() {
       { ready: /listening on ([\d.]+):(\d+)/, stream: 'stdout' });
     children.push(mock.child);
     const mockUrl = `http://127.0.0.1:${(await mock.ready)[2]}`;
-    const gateway = start(join(args.build, 'costgate'), ['--config', configPath],
+    const gateway = start(join(args.build, 'costgate'), ['--config', args.config],
       { ready: /listening on (\S+):(\d+)/, stream: 'stderr', env: { SAVINGS_MOCK_URL: `${mockUrl}/v1` } });
     children.push(gateway.child);
     const gatewayUrl = `http://127.0.0.1:${(await gateway.ready)[2]}`;
     const accessLog = () => gateway.lines.stdout.filter((l) => l.startsWith('{'));
     const requests = trace.conversations.reduce((n, c) => n + c.turns.length, 0);
     console.log(`savings: ${requests} requests in ${trace.conversations.length} conversations, seed ${args.seed}, ` +
-      `time scale ${args['time-scale']}, ${args.concurrency} conversations at a time`);
+      `time scale ${args['time-scale']}, ${args.concurrency} conversations at a time, coding hard share ${args['coding-hard']} (+ half the rewrites)`);
     const started = Date.now();
     const { summary } = await runPasses({
       mockUrl, gatewayUrl, trace, table, accessLog, concurrency: args.concurrency,

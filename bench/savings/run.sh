@@ -7,6 +7,7 @@
 # share of input, latency and time to first token, overall and per feature, against the targets.
 #
 #   bench/savings/run.sh [--requests N] [--seed S] [--time-scale X] [--concurrency C]
+#                        [--coding-hard SHARE]
 #
 # --time-scale multiplies the mock's model times (cheap 150 ms + 4 ms a token, strong 400 ms +
 # 12 ms a token); the default 0.2 replays the 2,432 requests twice in about six minutes.

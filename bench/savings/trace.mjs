@@ -191,7 +191,10 @@ function ticketText(rand, n) {
 
 // ---- the trace ----
 
-export function generateTrace({ requests = 2432, seed = 7 } = {}) {
+// `codingHard`: the share of coding questions that are hard (debugging a race, a deadlock, a leak,
+// an optimization), besides whole-file rewrites (a tenth of the turns, half of them hard). 0.2
+// makes about a quarter of the coding turns hard, as of the whole trace.
+export function generateTrace({ requests = 2432, seed = 7, codingHard = 0.2 } = {}) {
   const rand = prng(seed);
   const table = {};
   const conversations = [];
@@ -242,7 +245,7 @@ export function generateTrace({ requests = 2432, seed = 7 } = {}) {
         question = `Rewrite the whole file with ${fn} split into smaller functions.`;
         hard = rand.float() < 0.5;
         tokens = 1500 + rand.int(1501);
-      } else if (roll < 0.5) {
+      } else if (roll < 0.1 + codingHard) {
         question = rand.pick(kHardQuestions)(fn);
         hard = true;
         tokens = 300 + rand.int(700);

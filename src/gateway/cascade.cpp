@@ -54,6 +54,7 @@ server::Task<bool> Gateway::runCascade(ProxyCall& call) {
   pipeline::RequestContext& ctx = call.ctx;
   pipeline::Cascade& cascade = *ctx.cascade;
   for (std::size_t i = 0; i + 1 < cascade.models.size(); ++i) {
+    if (call.writer.clientGone()) co_return true;  // nobody to answer: no more calls to pay for
     // Not a conditional expression over two co_awaits: GCC 12 destroys its temporaries twice.
     std::optional<std::string> rejected;
     if (holdsStreams(ctx)) {
@@ -66,42 +67,54 @@ server::Task<bool> Gateway::runCascade(ProxyCall& call) {
   }
   ctx.response_headers.emplace_back("x-costgate-escalated",
                                     pipeline::describe(cascade.escalations));
-  co_return false;
+  co_return call.writer.clientGone();
 }
 
 server::Task<std::optional<std::string>> Gateway::wholeAttempt(ProxyCall& call, std::size_t index) {
   const MemberEdits edits = wholeAttemptEdits(call.ctx);
+  std::string sent;  // the last body a deployment was sent: what the call is counted by
   auto body_for = [&](std::string_view backend_model) {
     MemberEdits with_model = edits;
     with_model.emplace_back("model", nlohmann::json(backend_model).dump());
-    return bodyWith(*call.filtered, with_model);
+    sent = bodyWith(*call.filtered, with_model);
+    return sent;
   };
   const auto started = Clock::now();
   ModelCalls::Answer answer;
   co_await calls_.call(call.ctx.cascade->models[index], call.path, body_for, call.headers, answer);
   call.attempts += answer.attempts;
   if (!answer.exchange || answer.exchange->status() != 200) co_return "error";
-  std::optional<std::string> rejected = co_await judgeWhole(call, index, answer, started);
+  std::optional<std::string> rejected = co_await judgeWhole(call, index, answer, started, sent);
   co_return rejected;
 }
 
 server::Task<std::optional<std::string>> Gateway::judgeWhole(ProxyCall& call, std::size_t index,
                                                              ModelCalls::Answer& answer,
-                                                             Clock::time_point started) {
+                                                             Clock::time_point started,
+                                                             std::string_view sent) {
   std::string body;
   if (co_await answer.exchange->readAll(body, kMaxWholeResponseBytes)) co_return "error";
   const pipeline::Judgement verdict = call.ctx.cascade->judge(body);
   auto document = jsonview::Document::parse(body);
-  auto usage = document ? openai::usageOf(document->root()) : std::nullopt;
-  if (verdict.accept) {
-    markServed(call, answer, index, verdict);
-    call.record.finish_reason = document ? openai::finishReasonOf(document->root()) : "";
-    co_await serveCascadeAnswer(call, answer, std::move(body), usage);
-    recordUpstreamTime(call, started);
-    co_return std::nullopt;
+  if (!document) co_return "error";
+  // Without a usage from the backend, the gateway's own count, as for any call.
+  prepareAccounting(call, sent);
+  std::string_view source;
+  const pricing::Usage usage = usageOrEstimate(body, document->root(), call.accounting, source);
+  if (!verdict.accept) {
+    chargeRejected(call, answer.model, usage);  // a weak answer is paid for all the same
+    co_return escalationReason(verdict);
   }
-  if (usage) chargeRejected(call, answer.model, *usage);  // a weak answer is paid for all the same
-  co_return escalationReason(verdict);
+  markServed(call, answer, index, verdict);
+  call.record.finish_reason = openai::finishReasonOf(document->root());
+  call.record.usage = usage;
+  call.record.usage_source = source;
+  if (const pricing::Price* price = calls_.priceOf(answer.model)) {
+    call.record.cost = pricing::costOf(*price, usage);
+  }
+  co_await serveCascadeAnswer(call, answer, std::move(body));
+  recordUpstreamTime(call, started);
+  co_return std::nullopt;
 }
 
 server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& call,
@@ -121,7 +134,7 @@ server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& c
   call.attempts += answer.attempts;
   if (!answer.exchange || answer.exchange->status() != 200) co_return "error";
   if (!answer.exchange->isEventStream()) {
-    std::optional<std::string> rejected = co_await judgeWhole(call, index, answer, started);
+    std::optional<std::string> rejected = co_await judgeWhole(call, index, answer, started, sent);
     co_return rejected;
   }
 
@@ -130,6 +143,8 @@ server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& c
   held.hide_logprobs = ctx.cascade->ask_logprobs && !asksForLogprobs(*call.filtered);
   std::optional<pipeline::Judgement> verdict;
   bool failed = false;
+  // While held, nothing watches the client as a relay does: one that leaves ends the hold.
+  call.writer.watchForDisconnect([&exchange] { exchange.cancel(); });
   while (!verdict && !failed) {
     upstream::BodyPiece piece = co_await exchange.readSome();
     failed = piece.failure.has_value();
@@ -138,22 +153,21 @@ server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& c
         if (held.add(std::move(sse)) && !verdict)
           verdict = ctx.cascade->judge_partial(held.partial());
       }
-      failed = held.parser.overflowed();
+      failed = held.parser.overflowed() || held.broken();
     }
-    if (!failed && piece.done && !verdict) {
+    if (!failed && piece.done) {
       if (auto last = held.parser.finish()) held.add(std::move(*last));
       held.endOfBody();
-      verdict = ctx.cascade->judge_partial(held.partial());
+      // A stream cut off before its end, or an error in it, is a failed call, whatever its start.
+      failed = held.broken() || !held.complete();
+      if (!failed && !verdict) verdict = ctx.cascade->judge_partial(held.partial());
       // The judge must decide on the last part; one that does not has not accepted it.
-      if (!verdict) verdict = pipeline::Judgement{false, 0, "score", -1};
-    } else if (!failed && piece.done) {
-      held.endOfBody();
+      if (!failed && !verdict) verdict = pipeline::Judgement{false, 0, "score", -1};
     }
   }
-  call.accounting.prompt_tokens = ctx.prompt_tokens;
-  call.accounting.encoding = ctx.encoding;
-  call.accounting.route = ctx.route;
-  call.accounting.sent_body = sent;
+  call.writer.stopWatching();
+  failed = failed || call.writer.clientGone();
+  prepareAccounting(call, sent);
   if (!failed && verdict->accept) {
     markServed(call, answer, index, *verdict);
     call.accounting.price = calls_.priceOf(answer.model);
@@ -188,6 +202,13 @@ void Gateway::markServed(ProxyCall& call, const ModelCalls::Answer& answer, std:
   }
 }
 
+void Gateway::prepareAccounting(ProxyCall& call, std::string_view sent) const {
+  call.accounting.prompt_tokens = call.ctx.prompt_tokens;
+  call.accounting.encoding = call.ctx.encoding;
+  call.accounting.route = call.ctx.route;
+  call.accounting.sent_body = sent;
+}
+
 void Gateway::chargeRejected(ProxyCall& call, const std::string& model,
                              const pricing::Usage& usage) const {
   server::ExchangeRecord::SideCall side{model, usage, std::nullopt};
@@ -204,17 +225,10 @@ void Gateway::recordUpstreamTime(ProxyCall& call, Clock::time_point started) {
 }
 
 server::Task<> Gateway::serveCascadeAnswer(ProxyCall& call, const ModelCalls::Answer& answer,
-                                           std::string body, std::optional<pricing::Usage> usage) {
+                                           std::string body) {
   pipeline::RequestContext& ctx = call.ctx;
   if (ctx.cascade->ask_logprobs && !asksForLogprobs(*call.filtered)) body = withoutLogprobs(body);
   if (chain_.observesResponseBody()) chain_.onResponseBody(ctx, 200, body);
-  if (usage) {
-    call.record.usage = usage;
-    call.record.usage_source = "backend";
-    if (const pricing::Price* price = calls_.priceOf(answer.model)) {
-      call.record.cost = pricing::costOf(*price, *usage);
-    }
-  }
   server::Response response(200, "application/json", body);
   bool replayed = false;
   if (ctx.stream) {

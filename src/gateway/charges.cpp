@@ -15,19 +15,25 @@ std::uint64_t CallAccounting::promptTokens() const {
   return openai::estimateTokens(openai::promptCharacters(sent->root()));
 }
 
+pricing::Usage usageOrEstimate(std::string_view text, const jsonview::Value& answer,
+                               const CallAccounting& accounting, std::string_view& source) {
+  if (auto usage = openai::usageOf(answer)) {
+    source = "backend";
+    return *usage;
+  }
+  source = "estimated";
+  pricing::Usage usage;
+  usage.prompt_tokens = accounting.promptTokens();
+  auto whole = jsonview::Document::parse(text);
+  const std::uint64_t characters = whole ? openai::answerCharacters(whole->root()) : 0;
+  usage.completion_tokens = openai::estimateTokens(characters);
+  return usage;
+}
+
 void priceWholeAnswer(std::string_view text, const jsonview::Value& answer,
                       const CallAccounting& accounting, server::ExchangeRecord& record) {
-  auto usage = openai::usageOf(answer);
-  record.usage_source = usage ? "backend" : "estimated";
-  if (!usage) {
-    usage = pricing::Usage{};
-    usage->prompt_tokens = accounting.promptTokens();
-    auto whole = jsonview::Document::parse(text);
-    const std::uint64_t characters = whole ? openai::answerCharacters(whole->root()) : 0;
-    usage->completion_tokens = openai::estimateTokens(characters);
-  }
-  record.usage = usage;
-  if (accounting.price) record.cost = pricing::costOf(*accounting.price, *usage);
+  record.usage = usageOrEstimate(text, answer, accounting, record.usage_source);
+  if (accounting.price) record.cost = pricing::costOf(*accounting.price, *record.usage);
 }
 
 void StreamCharge::settle() {

@@ -8,9 +8,14 @@ bool HeldStream::add(openai::SseEvent event) {
   bool news = false;
   if (event.data == "[DONE]") {
     ended_ = true;
+    saw_done_ = true;
     news = true;
   } else if (auto chunk = jsonview::Document::parse(event.data)) {
     const jsonview::Value root = chunk->root();
+    if (root.isObject() && root.find("error")) {
+      error_ = true;
+      news = true;
+    }
     if (auto usage = openai::usageOf(root)) usage_ = usage;
     characters_ += openai::chunkCharacters(root);
     auto choices = root.isObject() ? root.find("choices") : std::nullopt;

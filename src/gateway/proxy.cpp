@@ -28,6 +28,13 @@ std::string modelAfterFilters(const pipeline::RequestContext& ctx) {
   return ctx.model;
 }
 
+// Savings count only for calls that go to a backend: a refused request saved nothing.
+void recordSavings(ProxyCall& call) {
+  for (const auto& saving : call.ctx.savings) {
+    call.record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
+  }
+}
+
 }  // namespace
 
 server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pipeline::Route route,
@@ -129,11 +136,9 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
   call.headers = forwardedHeaders(ctx);
   const std::string_view target = request.head.target();
   call.path = std::string(target.substr(0, target.find('?')).substr(3));  // base_path has "/v1"
-  // Savings count only for calls that go to a backend: a refused request saved nothing.
-  for (const auto& saving : ctx.savings) {
-    call.record.token_savings.push_back({saving.filter, saving.policy, saving.tokens});
-  }
-  if (ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model)) {
+  const bool cascades = ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model);
+  if (cascades) {
+    recordSavings(call);
     if (co_await runCascade(call)) co_return;
     // Every cheaper answer was judged too weak: the last model answers as any request's would.
     ctx.model = ctx.cascade->models.back();
@@ -146,6 +151,7 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
     co_await replyLocally(call);
     co_return;
   }
+  if (!cascades) recordSavings(call);
   call.record.model = ctx.served_model = ctx.model;
   call.record.backend = ctx.backend = model->backend;
   if (model->backend_model != ctx.model) {

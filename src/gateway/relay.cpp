@@ -177,6 +177,10 @@ server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchang
   StreamRelay relay(call, chain_, calls_.backendKey(call.ctx.backend), held && held->hide_logprobs);
   if (!co_await writer.beginStream(std::move(head))) {
     exchange.cancel();
+    // What a cascade held was read all the same: it is charged (the relay counts it).
+    if (held) {
+      for (auto& sse : held->takeEvents()) relay.relay(std::move(sse));
+    }
     metrics_.countStream("client_gone");
     co_return;
   }

@@ -113,3 +113,14 @@ test('the mock bills a cancelled stream its prompt and the tokens it emitted', a
     await slow.stop();
   }
 });
+
+test('the harness measures the cookbook\'s recommended filters', () => {
+  // The filters before the budget (budgets are a team's own), with the harness's model names.
+  const filtersOf = (text) => text.slice(text.indexOf('\nfilters:\n'), text.indexOf('\n  - budget:'));
+  const cookbook = readFileSync(new URL('../../docs/cookbook.md', import.meta.url), 'utf8');
+  const block = cookbook.slice(cookbook.indexOf('```yaml\n'), cookbook.indexOf('\n```', cookbook.indexOf('```yaml\n')));
+  const recommended = filtersOf(block).replaceAll('gpt-4o-mini', 'mock-small').replaceAll('gpt-4o', 'mock-large');
+  const measured = filtersOf(readFileSync(configPath, 'utf8'));
+  assert.ok(recommended.length > 100);
+  assert.equal(measured, recommended);
+});

@@ -37,6 +37,11 @@ struct CallAccounting {
 // answer's index needs (jsonview::Document::parseMembers), the rest of it being checked only.
 inline constexpr std::string_view kPricedMembers[] = {"usage"};
 
+// What a whole 200 answer used: the usage `answer` (the index of `text`) reports, or else the
+// gateway's own count; `source` is set to "backend" or "estimated".
+pricing::Usage usageOrEstimate(std::string_view text, const jsonview::Value& answer,
+                               const CallAccounting& accounting, std::string_view& source);
+
 // What a whole 200 answer used, into `record`, and for a priced model its cost: the usage
 // `answer` (the index of `text`, of kPricedMembers at least) reports, or else the gateway's own
 // count (usage_source "estimated"), which indexes `text` whole.

@@ -87,15 +87,18 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   server::Task<std::optional<std::string>> heldStreamAttempt(ProxyCall& call, std::size_t index);
   // A whole 200 answer of attempt `index` (begun at `started`), read and judged; served when
   // accepted (returns nullopt), else charged as a side call (returns why).
-  server::Task<std::optional<std::string>> judgeWhole(
-      ProxyCall& call, std::size_t index, ModelCalls::Answer& answer,
-      std::chrono::steady_clock::time_point started);
+  server::Task<std::optional<std::string>> judgeWhole(ProxyCall& call, std::size_t index,
+                                                      ModelCalls::Answer& answer,
+                                                      std::chrono::steady_clock::time_point started,
+                                                      std::string_view sent);
   // The accepted whole answer of a cascade, sent.
   server::Task<> serveCascadeAnswer(ProxyCall& call, const ModelCalls::Answer& answer,
-                                    std::string body, std::optional<pricing::Usage> usage);
+                                    std::string body);
   // Marks `answer` of attempt `index` as the one served, on `verdict` (the record, ctx, headers).
   void markServed(ProxyCall& call, const ModelCalls::Answer& answer, std::size_t index,
                   pipeline::Judgement verdict) const;
+  // An attempt's accounting (CallAccounting) for the body it was `sent` (which must outlive it).
+  void prepareAccounting(ProxyCall& call, std::string_view sent) const;
   // An attempt judged too weak (or cut off): charged as a side call for what it used.
   void chargeRejected(ProxyCall& call, const std::string& model, const pricing::Usage& usage) const;
   // The time a served backend call took (since `started`), into the record and the histogram.

@@ -27,6 +27,10 @@ class HeldStream {
   // What the judge is shown; `last` once the hold is reached or the stream ended.
   pipeline::PartialAnswer partial() const;
   bool ended() const { return ended_; }
+  // Whether the stream said it was done ([DONE] or a finish_reason): one whose bytes end without
+  // that was cut off. And whether a chunk was an in-band error instead of an answer.
+  bool complete() const { return saw_done_ || !finish_reason_.empty(); }
+  bool broken() const { return error_; }
   std::size_t tokens() const;
   // The usage chunk, if it came within the hold.
   const std::optional<pricing::Usage>& usage() const { return usage_; }
@@ -48,6 +52,8 @@ class HeldStream {
   std::string finish_reason_;
   std::optional<pricing::Usage> usage_;
   bool ended_ = false;
+  bool saw_done_ = false;
+  bool error_ = false;
 };
 
 }  // namespace costgate::gateway

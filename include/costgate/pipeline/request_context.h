@@ -226,6 +226,10 @@ struct RequestContext {
   // router would try (e.g. "repeat": the cache holds only an unverified cheap answer to this
   // question, and a verified one will answer every repeat after it); empty: no such wish. Static.
   std::string_view wants_final_model;
+  // Set by a filter that sent the request to a cheaper model than it would otherwise get, with
+  // nothing to judge its answer (a budget's degrade, a router's pre-routed stream): why (static).
+  // Such an answer is not one a cache should replay as the request's answer.
+  std::string_view downgraded;
   // Set by a router for a request that should try cheaper models first (the gateway runs it).
   std::optional<Cascade> cascade;
   // Set by the gateway after an EmbeddingCall.

@@ -639,6 +639,7 @@ pipeline::FilterStatus BudgetFilter::apply(pipeline::RequestContext& ctx, Decisi
     outcome.degraded = decision.degrade->name;
     const Degrade& degrade = decision.degrade->degrade;
     ctx.cascade.reset();
+    ctx.downgraded = "budget";
     if (!degrade.model.empty()) ctx.setMember("model", nlohmann::json(degrade.model).dump());
     if (degrade.max_output_tokens &&
         outputCap(ctx, config_.assumed_output_tokens) > *degrade.max_output_tokens) {

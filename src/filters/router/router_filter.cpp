@@ -477,6 +477,7 @@ std::string RouterFilter::routeTo(pipeline::RequestContext& ctx, const RouterPol
   const std::size_t start = startOf(ctx, policy, tier, features, state);
   const bool cascades =
       start + 1 < tier.models.size() && (!ctx.stream || policy.streams != StreamCascade::kPreRoute);
+  if (!cascades && start + 1 < tier.models.size()) ctx.downgraded = "pre_route";
   if (cascades) {
     ctx.cascade = cascadeOver(
         ctx, policy, tier,
@@ -541,6 +542,8 @@ void RouterFilter::learn(const pipeline::RequestContext& ctx, const RouterPolicy
   const auto tier = std::find_if(policy.tiers.begin(), policy.tiers.end(),
                                  [&](const Tier& t) { return t.name == state.decision.tier; });
   if (tier == policy.tiers.end() || cascade->models.size() != tier->models.size()) return;
+  // A cheaper model that only failed (429s, timeouts) says nothing of its answers.
+  if (!cascade->escalations.empty() && !judgedWeak(*cascade)) return;
   if (auto rate =
           rates_->record(*state.details.bucket, judgedWeak(*cascade), policy.learning.half_life)) {
     stats_.showRate(*state.details.bucket, rate->rate);

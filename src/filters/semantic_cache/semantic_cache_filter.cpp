@@ -174,7 +174,9 @@ void storeAnswer(CacheLookup& pending, std::string answer, const std::string& mo
 
 // Whether `policy` trusts the answer ctx is being served enough to replay it (StoreAnswers).
 bool trusted(const pipeline::RequestContext& ctx, const CachePolicy& policy) {
-  if (policy.store_answers == StoreAnswers::kAny || !ctx.cascade) return true;
+  if (policy.store_answers == StoreAnswers::kAny) return true;
+  if (!ctx.downgraded.empty()) return false;
+  if (!ctx.cascade) return true;
   const pipeline::Cascade& cascade = *ctx.cascade;
   if (!cascade.served_index) return false;
   if (*cascade.served_index + 1 >= cascade.models.size()) return true;

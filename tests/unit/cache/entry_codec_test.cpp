@@ -22,6 +22,7 @@ Entry sample(bool with_vector) {
       "{\"choices\":[{\"message\":{\"content\":\"Settings \xe2\x86\x92 Security\"}}]}";
   entry.answer.usage = pricing::Usage{12, 34, 5, 6};
   entry.answer.model = "gpt-4o-mini";
+  entry.answer.trusted = !with_vector;  // both values round-trip
   entry.expires_at = Clock::now() + 1h;
   return entry;
 }
@@ -46,6 +47,7 @@ void expectSame(const Entry& decoded, const Entry& original) {
   EXPECT_EQ(decoded.answer.usage.cached_tokens, original.answer.usage.cached_tokens);
   EXPECT_EQ(decoded.answer.usage.reasoning_tokens, original.answer.usage.reasoning_tokens);
   EXPECT_EQ(decoded.answer.model, original.answer.model);
+  EXPECT_EQ(decoded.answer.trusted, original.answer.trusted);
 }
 
 TEST(EntryCodec, RoundTripsEveryFieldAndRecomputesFacts) {

@@ -210,6 +210,47 @@ TEST(Proxy, TheCacheKeysTheRequestAsCappedSoCappedRepeatsHit) {
   EXPECT_EQ(smaller.header("x-costgate-cache"), "miss") << "a smaller cap is another request";
 }
 
+// The events of a streamed answer: `text` in one content chunk, then (when `finished`) the
+// finish chunk, the usage chunk and [DONE].
+std::string streamOf(const std::string& model, const std::string& text, bool finished) {
+  auto event = [](const json& chunk) { return "data: " + chunk.dump() + "\n\n"; };
+  const json base = {{"id", "chatcmpl-1"}, {"object", "chat.completion.chunk"}, {"model", model}};
+  json content = base;
+  content["choices"] = {{{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}}};
+  std::string out = event(content);
+  if (!finished) return out;
+  json finish = base;
+  finish["choices"] = {{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}};
+  json usage = base;
+  usage["choices"] = json::array();
+  usage["usage"] = {{"prompt_tokens", 100}, {"completion_tokens", 10}, {"total_tokens", 110}};
+  return out + event(finish) + event(usage) + "data: [DONE]\n\n";
+}
+
+TEST(Proxy, AHeldStreamCutOffBeforeItsEndEscalatesAndIsCharged) {
+  FakeBackend backend([](const FakeBackend::Asked& asked) {
+    const std::string model = modelAsked(asked);
+    // The cheap stream ends its body without a finish_reason or [DONE]: cut off.
+    return FakeBackend::Answer{200, "text/event-stream",
+                               streamOf(model, "Paris is the capital.", model != "small")};
+  });
+  InProcessGateway gateway(configFor(backend,
+                                     "  - router:\n      policies:\n        - name: all\n"
+                                     "          tiers: [{name: cascade, models: [small, large]}]\n"
+                                     "          complexity: [{tier: cascade}]\n"));
+  auto reply =
+      gateway.post("/v1/chat/completions", chat("small", "Capital of France?", {{"stream", true}}));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.header("x-costgate-model"), "large");
+  EXPECT_EQ(reply.header("x-costgate-escalated"), "small->large: error");
+  EXPECT_NE(reply.body.find("data: [DONE]"), std::string::npos);
+  auto record = gateway.record(0);
+  ASSERT_EQ(record.side_calls.size(), 1u) << "the cut stream is charged for what it used";
+  EXPECT_EQ(record.side_calls[0].model, "small");
+  EXPECT_GT(record.side_calls[0].usage.prompt_tokens, 0u);
+  EXPECT_EQ(record.cost, 1'200'000);  // the large model's 100 x $10/M + 10 x $20/M
+}
+
 TEST(Proxy, AFilterThatWaitsForAnEmbeddingIsResumedAndItsCallCharged) {
   FakeBackend backend([](const FakeBackend::Asked& asked) {
     if (asked.path == "/v1/embeddings") {
