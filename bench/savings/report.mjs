@@ -48,6 +48,14 @@ export function priceBill(bill, prices) {
 }
 
 // Every cost_usd of an access-log line (the call's and each side call's), added exactly.
+// What the gateway charged by its own count (a cut stream's side call: providers report no usage
+// for a cancelled stream), part of lineCost.
+export function estimatedCost(raw) {
+  let nanos = 0n;
+  for (const [, value] of raw.matchAll(/"cost_usd":([0-9.]+),"usage_source":"estimated"/g)) nanos += decimalNanos(value);
+  return nanos;
+}
+
 export function lineCost(raw) {
   let nanos = 0n;
   for (const [, value] of raw.matchAll(/"cost_usd":([0-9.]+)/g)) nanos += decimalNanos(value);
@@ -105,6 +113,7 @@ export function summarize({ direct, through, bills, accessLog, prices = pricesFr
     const d = inFeature(direct, f), t = inFeature(through, f);
     const costDirect = d.reduce((sum, r) => sum + directCost(r), 0n);
     const costThrough = t.reduce((sum, r) => sum + (throughLine(r) ? lineCost(throughLine(r)) : 0n), 0n);
+    const estimatedThrough = t.reduce((sum, r) => sum + (throughLine(r) ? estimatedCost(throughLine(r)) : 0n), 0n);
     const wrong = {};
     for (const r of t) {
       const cause = wrongCause(r);
@@ -133,7 +142,7 @@ export function summarize({ direct, through, bills, accessLog, prices = pricesFr
       requests: t.length,
       answered: t.filter((r) => r.status === 200).length,
       directRight: d.filter((r) => r.verdict === 'right').length,
-      costDirect, costThrough, wrong, wrongTotal,
+      costDirect, costThrough, estimatedThrough, wrong, wrongTotal,
       hard: hard.length, hardCheap: hardCheap.length,
       cachedDirect: cachedShare(d, false), cachedThrough: cachedShare(t, true),
       latency: {
@@ -161,7 +170,8 @@ function reportLines({ features, bills }) {
     lines.push(`${f}: cost direct ${usd(x.costDirect)} costgate ${usd(x.costThrough)} ratio ${ratio(x.costDirect, x.costThrough)}${costTarget[f] ?? ''}`);
   }
   lines.push(`bill check: direct priced from responses ${usd(all.costDirect)}, mock's bill ${usd(bills.direct.nanos)}; ` +
-    `costgate access log ${usd(all.costThrough)}, mock's bill ${usd(bills.through.nanos)} (difference ${(Number(all.costThrough - bills.through.nanos) / 1e9).toFixed(9)} USD)`);
+    `costgate access log ${usd(all.costThrough)}, mock's bill ${usd(bills.through.nanos)} (difference ${(Number(all.costThrough - bills.through.nanos) / 1e9).toFixed(9)} USD; ` +
+    `${usd(all.estimatedThrough)} of the log is the gateway's own count of cut streams, which report no usage)`);
   for (const [f, x] of Object.entries(features)) {
     lines.push(`${f}: wrong answers served ${x.wrongTotal} of ${x.requests} (${pct(x.wrongTotal, x.requests)})${f === 'all' ? ' (target <= 1%)' : ''}`);
     for (const [cause, n] of Object.entries(x.wrong).sort((a, b) => b[1] - a[1])) lines.push(`  ${cause}: ${n}`);

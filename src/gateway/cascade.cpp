@@ -102,7 +102,7 @@ server::Task<std::optional<std::string>> Gateway::judgeWhole(ProxyCall& call, st
   std::string_view source;
   const pricing::Usage usage = usageOrEstimate(body, document->root(), call.accounting, source);
   if (!verdict.accept) {
-    chargeRejected(call, answer.model, usage);  // a weak answer is paid for all the same
+    chargeRejected(call, answer.model, usage, source);  // a weak answer is paid for all the same
     co_return escalationReason(verdict);
   }
   markServed(call, answer, index, verdict);
@@ -183,7 +183,7 @@ server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& c
     used.prompt_tokens = call.accounting.promptTokens();
     used.completion_tokens = held.tokens();
   }
-  chargeRejected(call, answer.model, used);
+  chargeRejected(call, answer.model, used, held.usage() ? "backend" : "estimated");
   co_return failed ? "error" : escalationReason(*verdict);
 }
 
@@ -209,9 +209,9 @@ void Gateway::prepareAccounting(ProxyCall& call, std::string_view sent) const {
   call.accounting.sent_body = sent;
 }
 
-void Gateway::chargeRejected(ProxyCall& call, const std::string& model,
-                             const pricing::Usage& usage) const {
-  server::ExchangeRecord::SideCall side{model, usage, std::nullopt};
+void Gateway::chargeRejected(ProxyCall& call, const std::string& model, const pricing::Usage& usage,
+                             std::string_view source) const {
+  server::ExchangeRecord::SideCall side{model, usage, std::nullopt, source};
   if (const pricing::Price* price = calls_.priceOf(model))
     side.cost = pricing::costOf(*price, usage);
   call.record.side_calls.push_back(std::move(side));

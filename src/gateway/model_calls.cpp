@@ -197,7 +197,7 @@ server::Task<> ModelCalls::embed(const pipeline::EmbeddingCall& request,
   out.vector = firstEmbedding(document->root());
   out.usage = openai::usageOf(document->root());
   if (!out.usage) co_return;
-  server::ExchangeRecord::SideCall side{answer.model, *out.usage, std::nullopt};
+  server::ExchangeRecord::SideCall side{answer.model, *out.usage, std::nullopt, "backend"};
   if (const pricing::Price* price = priceOf(answer.model))
     side.cost = pricing::costOf(*price, side.usage);
   record.side_calls.push_back(std::move(side));

@@ -191,6 +191,10 @@ void writeLine(LineWriter& out, const server::ExchangeRecord& record,
   out.number(record.latency.count());
   out.literal(",\"upstream_us\":");
   out.number(record.upstream_latency.count());
+  if (record.time_to_first_token.count() > 0) {
+    out.literal(",\"first_token_us\":");
+    out.number(record.time_to_first_token.count());
+  }
   out.literal(",\"bytes_in\":");
   out.number(static_cast<long long>(record.bytes_in));
   out.literal(",\"bytes_out\":");
@@ -247,6 +251,8 @@ void writeLine(LineWriter& out, const server::ExchangeRecord& record,
         out.literal(",\"cost_usd\":");
         out.text(pricing::formatUsd(*side.cost));
       }
+      out.literal(",\"usage_source\":");
+      out.string(side.usage_source);
       out.literal("}");
     }
     out.literal("]");

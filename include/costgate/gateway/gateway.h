@@ -100,7 +100,8 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // An attempt's accounting (CallAccounting) for the body it was `sent` (which must outlive it).
   void prepareAccounting(ProxyCall& call, std::string_view sent) const;
   // An attempt judged too weak (or cut off): charged as a side call for what it used.
-  void chargeRejected(ProxyCall& call, const std::string& model, const pricing::Usage& usage) const;
+  void chargeRejected(ProxyCall& call, const std::string& model, const pricing::Usage& usage,
+                      std::string_view source) const;
   // The time a served backend call took (since `started`), into the record and the histogram.
   void recordUpstreamTime(ProxyCall& call, std::chrono::steady_clock::time_point started);
 

@@ -69,6 +69,9 @@ struct ExchangeRecord {
     std::string model;
     pricing::Usage usage;
     std::optional<pricing::Nanos> cost;
+    // "backend" (its reported usage) or "estimated" (the gateway's count: a cancelled stream
+    // reports none). Static storage.
+    std::string_view usage_source = "backend";
   };
   std::vector<SideCall> side_calls;
   // Fields the handler and the filters add to the access-log line (log/fields.h).
