@@ -84,6 +84,9 @@ struct CacheLookup {
   std::optional<cache::Entry> entry;  // set on a miss that may be stored
   cache::StreamAssembler stream;
   bool followed = false;  // waited for an identical request in flight
+  // ...and again after that request's answer was one the policy does not trust: the next one on
+  // its way is going to the final model, whose answer will do for all.
+  bool followed_again = false;
   // Set while this request leads its key's in-flight calls.
   std::string leading_key;
   std::shared_ptr<pipeline::Signal> leading;
@@ -377,7 +380,8 @@ pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& c
     if (joined.leader) {
       lookup.leading_key = lookup.key->exact;
       lookup.leading = std::move(joined.signal);
-    } else if (!lookup.followed) {
+    } else if (!lookup.followed || (!ctx.wants_final_model.empty() && !lookup.followed_again)) {
+      lookup.followed_again = lookup.followed;
       lookup.followed = true;
       ctx.awaited = pipeline::Awaited{
           pipeline::AwaitSignal{

@@ -129,6 +129,33 @@ TEST(SemanticCacheFilter, AFollowerOfAFailedCallGoesOnToTheBackendAndWaitsOnlyOn
   EXPECT_EQ(filter->onRequest(third.ctx), FilterStatus::kWait);
 }
 
+TEST(SemanticCacheFilter, FollowersOfAnUnverifiedAnswerWaitForTheOneThatGoesToTheFinalModel) {
+  auto filter = filterWith("{name: faq, mode: exact}");
+  Request leader(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  Request first(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  Request second(chat("Can I return shoes?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  ASSERT_EQ(filter->onRequest(leader.ctx), FilterStatus::kContinue);
+  ASSERT_EQ(filter->onRequest(first.ctx), FilterStatus::kWait);
+  ASSERT_EQ(filter->onRequest(second.ctx), FilterStatus::kWait);
+  // The leader was answered by a cascade's cheaper model: stored, but not trusted.
+  leader.ctx.cascade = pipeline::Cascade{
+      {"small", "large"}, {}, false, "cascade", 0, {}, {}, std::size_t{0}, std::nullopt};
+  leader.ctx.upstream_status = 200;
+  filter->onResponseBody(leader.ctx, 200, answer("Within 30 days."));
+  filter->onComplete(leader.ctx);
+
+  // The first follower to wake goes to the final model; the other waits for its answer.
+  EXPECT_EQ(first.resume(), FilterStatus::kContinue);
+  EXPECT_EQ(first.ctx.wants_final_model, "repeat");
+  EXPECT_EQ(second.resume(), FilterStatus::kWait) << "one final-model call does for all";
+  first.ctx.upstream_status = 200;
+  first.ctx.served_model = "large";
+  filter->onResponseBody(first.ctx, 200, answer("Within 30 days, unworn."));
+  filter->onComplete(first.ctx);
+  EXPECT_EQ(second.resume(), FilterStatus::kRespond);
+  EXPECT_EQ(cacheHeader(second), "hit-exact");
+}
+
 TEST(SemanticCacheFilter, AReloadKeepsAPolicysEntriesUnlessItsStoreChanged) {
   pipeline::KeptState kept;
   auto before = filterWith("{name: faq, mode: exact}", &kept);
