@@ -34,6 +34,19 @@ MemberEdits heldStreamEdits(const pipeline::RequestContext& ctx, const jsonview:
   return edits;
 }
 
+// What each deployment of an attempt's model is sent: the body with `edits` and the
+// deployment's own model name. The last body made is kept in `sent`: what the call is counted by
+// should its backend report no usage (a cut stream never does). All three must outlive the call.
+ModelCalls::BodyFor attemptBody(const jsonview::Value& filtered, const MemberEdits& edits,
+                                std::string& sent) {
+  return [&filtered, &edits, &sent](std::string_view backend_model) {
+    MemberEdits with_model = edits;
+    with_model.emplace_back("model", nlohmann::json(backend_model).dump());
+    sent = bodyWith(filtered, with_model);
+    return sent;
+  };
+}
+
 bool asksForLogprobs(const jsonview::Value& body) {
   auto logprobs = body.find("logprobs");
   return logprobs && logprobs->kind() == jsonview::Kind::kBoolean && logprobs->boolean();
@@ -72,13 +85,8 @@ server::Task<bool> Gateway::runCascade(ProxyCall& call) {
 
 server::Task<std::optional<std::string>> Gateway::wholeAttempt(ProxyCall& call, std::size_t index) {
   const MemberEdits edits = wholeAttemptEdits(call.ctx);
-  std::string sent;  // the last body a deployment was sent: what the call is counted by
-  auto body_for = [&](std::string_view backend_model) {
-    MemberEdits with_model = edits;
-    with_model.emplace_back("model", nlohmann::json(backend_model).dump());
-    sent = bodyWith(*call.filtered, with_model);
-    return sent;
-  };
+  std::string sent;
+  const ModelCalls::BodyFor body_for = attemptBody(*call.filtered, edits, sent);
   const auto started = Clock::now();
   ModelCalls::Answer answer;
   co_await calls_.call(call.ctx.cascade->models[index], call.path, body_for, call.headers, answer);
@@ -121,13 +129,8 @@ server::Task<std::optional<std::string>> Gateway::heldStreamAttempt(ProxyCall& c
                                                                     std::size_t index) {
   pipeline::RequestContext& ctx = call.ctx;
   const MemberEdits edits = heldStreamEdits(ctx, *call.filtered);
-  std::string sent;  // the last body a deployment was sent: what a cut stream is charged for
-  auto body_for = [&](std::string_view backend_model) {
-    MemberEdits with_model = edits;
-    with_model.emplace_back("model", nlohmann::json(backend_model).dump());
-    sent = bodyWith(*call.filtered, with_model);
-    return sent;
-  };
+  std::string sent;
+  const ModelCalls::BodyFor body_for = attemptBody(*call.filtered, edits, sent);
   const auto started = Clock::now();
   ModelCalls::Answer answer;
   co_await calls_.call(ctx.cascade->models[index], call.path, body_for, call.headers, answer);
