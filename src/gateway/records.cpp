@@ -41,7 +41,8 @@ void Records::observe(const server::ExchangeRecord& record) {
               .tokens_in = side.usage.prompt_tokens,
               .tokens_out = side.usage.completion_tokens,
               .cost = side.cost.value_or(0),
-              .saved = 0});
+              .saved = 0,
+              .tokens_cached = side.usage.cached_tokens});
   }
   for (const auto& saving : record.token_savings) {
     metrics_.countTokensSaved(who, saving.filter, saving.policy, saving.tokens);
@@ -52,7 +53,8 @@ void Records::observe(const server::ExchangeRecord& record) {
               .tokens_in = used ? record.usage->prompt_tokens : 0,
               .tokens_out = used ? record.usage->completion_tokens : 0,
               .cost = record.cost.value_or(0),
-              .saved = record.saved.value_or(0)});
+              .saved = record.saved.value_or(0),
+              .tokens_cached = used ? record.usage->cached_tokens : 0});
   }
 }
 

@@ -247,6 +247,10 @@ void writeLine(LineWriter& out, const server::ExchangeRecord& record,
       out.number(static_cast<long long>(side.usage.prompt_tokens));
       out.literal(",\"tokens_out\":");
       out.number(static_cast<long long>(side.usage.completion_tokens));
+      if (side.usage.cached_tokens > 0) {
+        out.literal(",\"cached_tokens\":");
+        out.number(static_cast<long long>(side.usage.cached_tokens));
+      }
       if (side.cost) {
         out.literal(",\"cost_usd\":");
         out.text(pricing::formatUsd(*side.cost));

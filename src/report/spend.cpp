@@ -55,6 +55,7 @@ void SpendTotals::add(const Call& call) {
     totals->tokens_out += call.tokens_out;
     totals->cost = pricing::addSaturating(totals->cost, call.cost);
     totals->saved = pricing::addSaturating(totals->saved, call.saved);
+    totals->tokens_cached += call.tokens_cached;
   }
 }
 
@@ -137,13 +138,29 @@ std::string SpendTotals::csv() const {
   return out;
 }
 
+namespace {
+
+// The provider-cached share of the input tokens, to three decimals, or null without input.
+std::string cachedShare(const Totals& totals) {
+  if (totals.tokens_in == 0) return "null";
+  const double share =
+      static_cast<double>(totals.tokens_cached) / static_cast<double>(totals.tokens_in);
+  char text[16];
+  std::snprintf(text, sizeof text, "%.3f", std::min(share, 1.0));
+  return text;
+}
+
+}  // namespace
+
 std::string SpendTotals::json() const {
   auto numbers = [](const Totals& totals) {
     return "\"calls\":" + std::to_string(totals.calls) +
            ",\"tokens_in\":" + std::to_string(totals.tokens_in) +
            ",\"tokens_out\":" + std::to_string(totals.tokens_out) + ",\"cost_usd\":\"" +
            pricing::formatUsd(totals.cost) + "\",\"saved_usd\":\"" +
-           pricing::formatUsd(totals.saved) + "\"";
+           pricing::formatUsd(totals.saved) +
+           "\",\"tokens_cached\":" + std::to_string(totals.tokens_cached) +
+           ",\"cached_share\":" + cachedShare(totals);
   };
   std::string out = "{\"groups\":[";
   bool first = true;
@@ -191,6 +208,7 @@ std::vector<Call> callsFromLogLine(std::string_view line, std::string_view since
   }
   call.tokens_in = cached ? 0 : countIn(root, "tokens_in");
   call.tokens_out = cached ? 0 : countIn(root, "tokens_out");
+  call.tokens_cached = cached ? 0 : countIn(root, "cached_tokens");
   // The log writes cost as exact decimal text; read back exactly.
   if (auto cost = root.find("cost_usd")) call.cost = pricing::parseUsd(cost->raw()).value_or(0);
   if (auto saved = root.find("saved_usd")) {
@@ -208,6 +226,7 @@ std::vector<Call> callsFromLogLine(std::string_view line, std::string_view since
       extra.tags = {call.tags[0], call.tags[1], call.tags[2], model->string()};
       extra.tokens_in = countIn(side, "tokens_in");
       extra.tokens_out = countIn(side, "tokens_out");
+      extra.tokens_cached = countIn(side, "cached_tokens");
       if (auto cost = side.find("cost_usd")) {
         extra.cost = pricing::parseUsd(cost->raw()).value_or(0);
       }

@@ -25,8 +25,9 @@ struct Call {
   std::array<std::string, 4> tags;  // by Dimension; empty = not tagged
   std::uint64_t tokens_in = 0;
   std::uint64_t tokens_out = 0;
-  pricing::Nanos cost = 0;   // 0 for unpriced calls
-  pricing::Nanos saved = 0;  // a cache hit: what the call it was spared would have cost
+  pricing::Nanos cost = 0;          // 0 for unpriced calls
+  pricing::Nanos saved = 0;         // a cache hit: what the call it was spared would have cost
+  std::uint64_t tokens_cached = 0;  // of tokens_in, billed as the provider's cached input
 };
 
 struct Totals {
@@ -35,6 +36,7 @@ struct Totals {
   std::uint64_t tokens_out = 0;
   pricing::Nanos cost = 0;
   pricing::Nanos saved = 0;
+  std::uint64_t tokens_cached = 0;
 };
 
 class SpendTotals {
@@ -57,8 +59,9 @@ class SpendTotals {
   std::string table() const;
   // CSV with a header line; cost as exact decimal USD.
   std::string csv() const;
-  // {"groups":[{"feature":...,"calls":...,"tokens_in":...,"tokens_out":...,"cost_usd":"..."}],
-  //  "total":{...}}
+  // {"groups":[{"feature":...,"calls":...,"tokens_in":...,"tokens_out":...,"cost_usd":"...",
+  //  "saved_usd":"...","tokens_cached":...,"cached_share":0.875}],"total":{...}}; cached_share is
+  //  the provider-cached part of tokens_in (how warm its prompt cache is kept), null without input.
   std::string json() const;
 
  private:

@@ -106,6 +106,44 @@ TEST(SpendReport, AddsUpExactlyPerGroup) {
   EXPECT_EQ(json["total"]["cost_usd"], "0.006000");
 }
 
+TEST(SpendReport, TellsTheProviderCachedShareOfEachGroupsInput) {
+  SpendTotals totals({Dimension::kFeature});
+  totals.add({.tags = {"coding", "", "", "m"},
+              .tokens_in = 1000,
+              .tokens_out = 10,
+              .cost = 1,
+              .saved = 0,
+              .tokens_cached = 875});
+  totals.add({.tags = {"coding", "", "", "m"},
+              .tokens_in = 1000,
+              .tokens_out = 10,
+              .cost = 1,
+              .saved = 0,
+              .tokens_cached = 0});
+  totals.add({.tags = {"faq", "", "", "m"}, .tokens_in = 0, .tokens_out = 0, .cost = 0});
+  auto json = nlohmann::json::parse(totals.json());
+  auto group = [&](const std::string& feature) {
+    for (const auto& g : json["groups"]) {
+      if (g["feature"] == feature) return g;
+    }
+    return nlohmann::json();
+  };
+  EXPECT_EQ(group("coding")["tokens_cached"], 875);
+  EXPECT_DOUBLE_EQ(group("coding")["cached_share"].get<double>(), 0.438);
+  EXPECT_TRUE(group("faq")["cached_share"].is_null()) << "no input, no share";
+
+  // From the access log: the call's cached tokens and its side calls'.
+  auto calls = callsFromLogLine(
+      R"({"ts":"2026-11-28T10:00:00.000Z","route":"chat_completions","model":"large","feature":"f")"
+      R"(,"tokens_in":100,"tokens_out":5,"cached_tokens":64,"usage_source":"backend","cost_usd":0.0001)"
+      R"(,"side_calls":[{"model":"small","tokens_in":100,"tokens_out":3,"cached_tokens":32,)"
+      R"("cost_usd":0.00001,"usage_source":"estimated"}]})",
+      "", "");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].tokens_cached, 64u);
+  EXPECT_EQ(calls[1].tokens_cached, 32u);
+}
+
 TEST(SpendReport, GroupsByManyDimensionsAndQuotesCsv) {
   SpendTotals totals({Dimension::kTeam, Dimension::kModel});
   totals.add({.tags = {"f", "a,b", "", "m1"}, .tokens_in = 1, .tokens_out = 1, .cost = 3'000});
