@@ -115,7 +115,8 @@ TEST(AnswerJudge, AHedgeAloneEscalatesUnderTheDefaults) {
        {"I believe the capital of Australia is Sydney.", "It's probably Sydney.",
         "Sydney, if I recall correctly.", "The capital might be Sydney; it seems likely.",
         "Sydney. This may not be accurate, though.", "I'm guessing Sydney.",
-        "I\u2019m not sure: Sydney?"}) {
+        "I\u2019m not sure: Sydney?", "Perhaps Sydney.", "Maybe it is Sydney.",
+        "I suspect it is Sydney."}) {
     auto verdict = judgeAnswer(completion(answer, "stop", {-0.1}), kText, kDefaults);
     EXPECT_FALSE(verdict.accept) << answer;
     EXPECT_EQ(verdict.reason, "uncertainty") << answer;
