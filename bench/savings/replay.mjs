@@ -67,9 +67,10 @@ export function verdict(entry, content) {
   return 'no_answer';
 }
 
-// Replays every conversation of `trace` against `baseURL` as `model`, with `headersOf(feature)`.
-// Returns one record per request.
-export async function replay({ baseURL, trace, table, model = 'mock-large', headersOf = () => ({}), concurrency = 8 }) {
+// Replays every conversation of `trace` against `baseURL` as `model` (or, given `modelOf`, the
+// model it picks for each turn's table entry), with `headersOf(feature)`. Returns one record per
+// request.
+export async function replay({ baseURL, trace, table, model = 'mock-large', modelOf = () => model, headersOf = () => ({}), concurrency = 8 }) {
   const client = await openaiClient(baseURL);
   const records = [];
   let next = 0;
@@ -78,13 +79,13 @@ export async function replay({ baseURL, trace, table, model = 'mock-large', head
       const conversation = trace.conversations[next++];
       const answers = [];
       for (let t = 0; t < conversation.turns.length; ++t) {
-        const body = requestBody(conversation, t, answers, model);
-        const result = await call(client, body, headersOf(conversation.feature));
         const entry = table.entries[tableKey(conversation.turns[t].user)];
+        const body = requestBody(conversation, t, answers, modelOf(entry));
+        const result = await call(client, body, headersOf(conversation.feature));
         answers.push(result.content);
         records.push({
           conversation: conversation.id, turn: t, feature: conversation.feature, stream: !!conversation.stream,
-          json: !!conversation.response_format, id: entry.id, hard: entry.hard, failure: entry.failure,
+          json: !!conversation.response_format, model: body.model, id: entry.id, hard: entry.hard, failure: entry.failure,
           verdict: result.status === 200 ? verdict(entry, result.content) : 'error', ...result,
         });
       }

@@ -36,15 +36,22 @@ function tokenCost(price, { prompt = 0, cached = 0, completion = 0 }) {
 // priced: total nanos, tokens.
 export function priceBill(bill, prices) {
   let nanos = 0n, prompt = 0, cached = 0, calls = 0;
+  const models = {};
   for (const [model, counts] of Object.entries(bill)) {
     const price = prices[model];
     if (!price) throw new Error(`no price for the mock's model ${model} in costgate.yaml`);
+    const parts = {
+      input: tokenCost(price, { prompt: counts.prompt_tokens - counts.cached_tokens }),
+      cached: tokenCost(price, { prompt: counts.cached_tokens, cached: counts.cached_tokens }),
+      output: tokenCost(price, { completion: counts.completion_tokens }),
+    };
+    models[model] = { ...counts, ...parts };
     nanos += tokenCost(price, { prompt: counts.prompt_tokens, cached: counts.cached_tokens, completion: counts.completion_tokens });
     prompt += counts.prompt_tokens;
     cached += counts.cached_tokens;
     calls += counts.calls;
   }
-  return { nanos, prompt, cached, calls };
+  return { nanos, prompt, cached, calls, models };
 }
 
 // Every cost_usd of an access-log line (the call's and each side call's), added exactly.
@@ -96,7 +103,7 @@ export function wrongCause(record) {
 
 // The figures of one run. `direct` and `through`: replay records; `bills`: {direct, through} as
 // GET /mock/stats "models"; `accessLog`: the gateway's raw access-log lines.
-export function summarize({ direct, through, bills, accessLog, prices = pricesFromConfig() }) {
+export function summarize({ direct, through, oracle = null, bills, accessLog, prices = pricesFromConfig() }) {
   const logById = new Map();
   for (const raw of accessLog) {
     const match = raw.match(/"request_id":"([^"]*)"/);
@@ -104,14 +111,16 @@ export function summarize({ direct, through, bills, accessLog, prices = pricesFr
   }
   const features = ['all', ...new Set(direct.map((r) => r.feature))];
   const inFeature = (records, f) => (f === 'all' ? records : records.filter((r) => r.feature === f));
-  const directCost = (r) => (r.usage
-    ? tokenCost(prices['mock-large'], { prompt: r.usage.prompt_tokens, cached: r.usage.prompt_tokens_details?.cached_tokens ?? 0, completion: r.usage.completion_tokens })
+  const usageCost = (r, model) => (r.usage
+    ? tokenCost(prices[model], { prompt: r.usage.prompt_tokens, cached: r.usage.prompt_tokens_details?.cached_tokens ?? 0, completion: r.usage.completion_tokens })
     : 0n);
+  const directCost = (r) => usageCost(r, 'mock-large');
   const throughLine = (r) => logById.get(r['x-request-id']);
   const out = { features: {}, lines: [] };
   for (const f of features) {
     const d = inFeature(direct, f), t = inFeature(through, f);
     const costDirect = d.reduce((sum, r) => sum + directCost(r), 0n);
+    const costOracle = oracle ? inFeature(oracle, f).reduce((sum, r) => sum + usageCost(r, r.model), 0n) : null;
     const costThrough = t.reduce((sum, r) => sum + (throughLine(r) ? lineCost(throughLine(r)) : 0n), 0n);
     const estimatedThrough = t.reduce((sum, r) => sum + (throughLine(r) ? estimatedCost(throughLine(r)) : 0n), 0n);
     const wrong = {};
@@ -142,7 +151,7 @@ export function summarize({ direct, through, bills, accessLog, prices = pricesFr
       requests: t.length,
       answered: t.filter((r) => r.status === 200).length,
       directRight: d.filter((r) => r.verdict === 'right').length,
-      costDirect, costThrough, estimatedThrough, wrong, wrongTotal,
+      costDirect, costThrough, costOracle, estimatedThrough, wrong, wrongTotal,
       hard: hard.length, hardCheap: hardCheap.length,
       cachedDirect: cachedShare(d, false), cachedThrough: cachedShare(t, true),
       latency: {
@@ -169,9 +178,19 @@ function reportLines({ features, bills }) {
   for (const [f, x] of Object.entries(features)) {
     lines.push(`${f}: cost direct ${usd(x.costDirect)} costgate ${usd(x.costThrough)} ratio ${ratio(x.costDirect, x.costThrough)}${costTarget[f] ?? ''}`);
   }
+  for (const [f, x] of Object.entries(features)) {
+    if (x.costOracle === null) continue;
+    lines.push(`${f}: perfect routing alone (each turn straight to the model its difficulty needs) cost ${usd(x.costOracle)} ratio ${ratio(x.costDirect, x.costOracle)}`);
+  }
   lines.push(`bill check: direct priced from responses ${usd(all.costDirect)}, mock's bill ${usd(bills.direct.nanos)}; ` +
     `costgate access log ${usd(all.costThrough)}, mock's bill ${usd(bills.through.nanos)} (difference ${(Number(all.costThrough - bills.through.nanos) / 1e9).toFixed(9)} USD; ` +
     `${usd(all.estimatedThrough)} of the log is the gateway's own count of cut streams, which report no usage)`);
+  for (const [pass, bill] of Object.entries(bills)) {
+    for (const [model, m] of Object.entries(bill.models)) {
+      lines.push(`bill ${pass} ${model}: ${m.calls} calls, input ${m.prompt_tokens - m.cached_tokens} tokens ${usd(m.input)}, ` +
+        `cached ${m.cached_tokens} tokens ${usd(m.cached)}, output ${m.completion_tokens} tokens ${usd(m.output)}`);
+    }
+  }
   for (const [f, x] of Object.entries(features)) {
     lines.push(`${f}: wrong answers served ${x.wrongTotal} of ${x.requests} (${pct(x.wrongTotal, x.requests)})${f === 'all' ? ' (target <= 1%)' : ''}`);
     for (const [cause, n] of Object.entries(x.wrong).sort((a, b) => b[1] - a[1])) lines.push(`  ${cause}: ${n}`);

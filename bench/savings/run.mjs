@@ -5,18 +5,20 @@
 //
 //   node bench/savings/run.mjs [--requests N] [--seed S] [--time-scale X] [--build DIR]
 //                              [--coding-hard SHARE] [--config FILE (another gateway configuration)]
+//                              [--oracle 1 (also price perfect routing: each turn to the model its
+//                                difficulty needs, straight to the mock)]
 //
 // runPasses() is the part tests/integration/savings.test.mjs shares.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { generateTrace } from './trace.mjs';
 import { replay } from './replay.mjs';
-import { summarize } from './report.mjs';
+import { pricesFromConfig, summarize } from './report.mjs';
 
 export const configPath = fileURLToPath(new URL('./costgate.yaml', import.meta.url));
 
@@ -31,7 +33,9 @@ async function resetMock(mockUrl) {
 }
 
 // Both passes and their figures. `accessLog()` returns the gateway's access-log lines so far.
-export async function runPasses({ mockUrl, gatewayUrl, trace, table, accessLog, concurrency = 8, progress = () => {} }) {
+// `oracle` adds a third pass that sends each turn straight to the model its difficulty needs (the
+// table's hard ones to mock-large, the rest to mock-small): what perfect routing alone would cost.
+export async function runPasses({ mockUrl, gatewayUrl, trace, table, accessLog, concurrency = 8, oracle = false, prices, progress = () => {} }) {
   await resetMock(mockUrl);
   progress('direct pass');
   const direct = await replay({ baseURL: `${mockUrl}/v1`, trace, table, concurrency });
@@ -50,7 +54,18 @@ export async function runPasses({ mockUrl, gatewayUrl, trace, table, accessLog, 
     if (logged >= answered.size) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const summary = summarize({ direct, through, bills: { direct: directBill, through: throughBill }, accessLog: accessLog() });
+  let oracleRecords = null;
+  if (oracle) {
+    await resetMock(mockUrl);
+    progress('oracle pass');
+    oracleRecords = await replay({
+      baseURL: `${mockUrl}/v1`, trace, table, concurrency,
+      modelOf: (entry) => (entry.hard ? 'mock-large' : 'mock-small'),
+    });
+  }
+  const summary = summarize({
+    direct, through, oracle: oracleRecords, bills: { direct: directBill, through: throughBill }, accessLog: accessLog(), ...(prices ? { prices } : {}),
+  });
   return { direct, through, summary };
 }
 
@@ -79,7 +94,7 @@ function start(binary, args, { ready, stream, env = {} }) {
 }
 
 async function main() {
-  const args = { requests: 2432, seed: 7, 'time-scale': 0.2, build: 'build', concurrency: 8, 'coding-hard': 0.2, config: configPath };
+  const args = { requests: 2432, seed: 7, 'time-scale': 0.2, build: 'build', concurrency: 8, 'coding-hard': 0.2, config: configPath, oracle: 0 };
   for (let i = 2; i < process.argv.length; i += 2) {
     const key = process.argv[i].replace(/^--/, '');
     if (!(key in args)) throw new Error(`unknown argument ${process.argv[i]}`);
@@ -105,13 +120,16 @@ async function main() {
     console.log(`savings: ${requests} requests in ${trace.conversations.length} conversations, seed ${args.seed}, ` +
       `time scale ${args['time-scale']}, ${args.concurrency} conversations at a time, coding hard share ${args['coding-hard']} (+ half the rewrites)`);
     const started = Date.now();
-    const { summary } = await runPasses({
-      mockUrl, gatewayUrl, trace, table, accessLog, concurrency: args.concurrency,
+    const { summary, through } = await runPasses({
+      mockUrl, gatewayUrl, trace, table, accessLog, concurrency: args.concurrency, oracle: args.oracle > 0,
+      prices: pricesFromConfig(readFileSync(args.config, 'utf8')),
       progress: (what) => console.log(`savings: ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
     });
     for (const line of summary.lines) console.log(line);
     // For a closer look at the gateway's decisions: SAVINGS_ACCESS_LOG=file keeps its access log.
     if (process.env.SAVINGS_ACCESS_LOG) writeFileSync(process.env.SAVINGS_ACCESS_LOG, `${accessLog().join('\n')}\n`);
+    // ... and SAVINGS_RECORDS=file the client's record of each request through costgate.
+    if (process.env.SAVINGS_RECORDS) writeFileSync(process.env.SAVINGS_RECORDS, through.map((r) => JSON.stringify(r)).join('\n') + '\n');
   } finally {
     for (const child of children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -188,8 +188,24 @@ std::size_t findPhrase(std::string_view lower_text, std::string_view phrase) {
   return std::string_view::npos;
 }
 
-Expected expectedOf(const jsonview::Value& request_body) {
+namespace {
+bool outputLimited(const pipeline::RequestContext& ctx) {
+  for (std::string_view key : {"max_tokens", "max_completion_tokens"}) {
+    if (const std::string* edited = ctx.editedMember(key)) {
+      if (*edited != "null") return true;
+      continue;
+    }
+    auto member = ctx.request_index->find(key);
+    if (member && member->isNumber()) return true;
+  }
+  return false;
+}
+}  // namespace
+
+Expected expectedOf(const pipeline::RequestContext& ctx) {
   Expected expected;
+  expected.output_limited = outputLimited(ctx);
+  const jsonview::Value& request_body = *ctx.request_index;
   auto format = request_body.find("response_format");
   if (!format || !format->isObject()) return expected;
   auto type = format->find("type");
@@ -210,6 +226,12 @@ Expected expectedOf(const jsonview::Value& request_body) {
   return expected;
 }
 
+namespace {
+double lengthWeight(const Expected& expected, const JudgeConfig& config) {
+  return expected.output_limited ? config.length_at_limit : config.finish_reason;
+}
+}  // namespace
+
 pipeline::Judgement judgeAnswer(std::string_view completion, const Expected& expected,
                                 const JudgeConfig& config) {
   auto document = jsonview::Document::parse(completion);
@@ -222,9 +244,8 @@ pipeline::Judgement judgeAnswer(std::string_view completion, const Expected& exp
   Signals signals(config);
   const jsonview::Value choice = choices->elements()[0];
   if (auto finish = choice.find("finish_reason"); finish && finish->isString()) {
-    if (finish->stringEquals("length") || finish->stringEquals("content_filter")) {
-      signals.fire(config.finish_reason, "finish_reason");
-    }
+    if (finish->stringEquals("content_filter")) signals.fire(config.finish_reason, "finish_reason");
+    if (finish->stringEquals("length")) signals.fire(lengthWeight(expected, config), "finish_reason");
   }
   std::string text;
   bool calls_tools = false;
@@ -252,9 +273,9 @@ std::optional<pipeline::Judgement> judgePartial(const pipeline::PartialAnswer& p
                                                 const JudgeConfig& config) {
   Signals signals(config);
   const bool ended = !partial.finish_reason.empty();
-  if (partial.finish_reason == "content_filter" ||
-      (partial.last && partial.finish_reason == "length")) {
-    signals.fire(config.finish_reason, "finish_reason");
+  if (partial.finish_reason == "content_filter") signals.fire(config.finish_reason, "finish_reason");
+  if (partial.last && partial.finish_reason == "length") {
+    signals.fire(lengthWeight(expected, config), "finish_reason");
   }
   signals.judgeText(partial.text, false);
   if (expected.json && !partial.has_tool_calls) {

@@ -22,7 +22,12 @@ struct JudgeConfig {
   // Weights (0 turns a signal off). The defaults make a truncated, filtered, empty or unparsable
   // answer, a refusal, a hedge or low confidence escalate on its own; a single unlikely token
   // only with another doubt.
-  double finish_reason = 1.0;  // finish_reason length or content_filter
+  double finish_reason = 1.0;  // finish_reason content_filter, or length with no output limit
+  // finish_reason length where the request set an output limit (max_tokens, a cap): the next
+  // model stops at the same limit, so escalating buys the same cut answer at a higher price; but
+  // it also escalates long answers that are wrong with no other signal. On by default (see
+  // docs/routing.md for what turning it off measured).
+  double length_at_limit = 1.0;
   double empty = 1.0;          // no text (and no tool call)
   double invalid_json = 1.0;   // response_format json_object/json_schema: not JSON, not an
                                // object, or missing a required key of the schema
@@ -46,8 +51,10 @@ inline constexpr std::size_t kOpeningChars = 40;
 struct Expected {
   bool json = false;                  // json_object or json_schema
   std::vector<std::string> required;  // json_schema: the schema's top-level required keys
+  bool output_limited = false;        // max_tokens or max_completion_tokens in force
 };
-Expected expectedOf(const jsonview::Value& request_body);
+// `ctx`'s request as the backend gets it: its body with the filters' member edits (a cap).
+Expected expectedOf(const pipeline::RequestContext& ctx);
 
 // Whether `phrase` occurs in `lower_text` with no letter or digit right before or after it.
 // Returns the position of the first such occurrence, or npos.

@@ -26,8 +26,8 @@
 //             threshold: 0.6
 //             streams: hold             # or pre_route, buffer
 //             stream_hold_tokens: 24    # hold: content tokens judged before any is sent
-//             signals: {finish_reason: 1.0, empty: 1.0, invalid_json: 1.0, refusal: 0.6,
-//                       uncertainty: 0.5, mean_logprob: 0.5, min_logprob: 0.2}
+//             signals: {finish_reason: 1.0, length_at_limit: 1.0, empty: 1.0, invalid_json: 1.0,
+//                       refusal: 0.6, uncertainty: 0.5, mean_logprob: 0.5, min_logprob: 0.2}
 //             mean_logprob_below: -0.7
 //             min_logprob_below: -6.0
 //             refusal_phrases: [...]    # lower-case; extend the built-in lists...
@@ -78,9 +78,9 @@ constexpr std::string_view kLearningKeys[] = {"enabled", "strong_above", "min_sa
                                               "half_life"};
 constexpr std::string_view kAffinityKeys[] = {"enabled", "ttl_seconds"};
 constexpr std::string_view kPromptCacheKeys[] = {"off", "feature", "conversation"};
-constexpr std::string_view kSignalKeys[] = {"finish_reason", "empty",       "invalid_json",
-                                            "refusal",       "uncertainty", "mean_logprob",
-                                            "min_logprob"};
+constexpr std::string_view kSignalKeys[] = {
+    "finish_reason", "length_at_limit", "empty",        "invalid_json",
+    "refusal",       "uncertainty",     "mean_logprob", "min_logprob"};
 constexpr std::string_view kOnDisallowed[] = {"reject", "rewrite"};
 constexpr std::string_view kStreams[] = {"hold", "pre_route", "buffer"};
 constexpr std::uint64_t kMaxTokens = 100'000'000;
@@ -145,6 +145,7 @@ void readCascade(const config::Section& section, RouterPolicy& policy) {
   cascade.integer("stream_hold_tokens", 1, 4096, &policy.stream_hold_tokens);
   const config::Section signals = cascade.section("signals", kSignalKeys);
   signals.number("finish_reason", 0, 1, &judge.finish_reason);
+  signals.number("length_at_limit", 0, 1, &judge.length_at_limit);
   signals.number("empty", 0, 1, &judge.empty);
   signals.number("invalid_json", 0, 1, &judge.invalid_json);
   signals.number("refusal", 0, 1, &judge.refusal);
@@ -380,7 +381,7 @@ RouterFilter::RouterFilter(RouterConfig config, metrics::Metrics& metrics,
 pipeline::Cascade cascadeOver(const pipeline::RequestContext& ctx, const RouterPolicy& policy,
                               const Tier& tier, std::vector<std::string> models) {
   const JudgeConfig* judge = &policy.judge;
-  const Expected expected = expectedOf(*ctx.request_index);
+  const Expected expected = expectedOf(ctx);
   const bool held = ctx.stream && policy.streams == StreamCascade::kHold;
   pipeline::Cascade cascade{
       .models = std::move(models),

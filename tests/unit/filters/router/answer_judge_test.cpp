@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../../support/request.h"
+
 namespace costgate::filters::router {
 namespace {
 
@@ -101,13 +103,42 @@ TEST(AnswerJudge, AToolCallIsNotEmptyAndGarbageIsNotAccepted) {
 }
 
 TEST(AnswerJudge, ExpectedFormatIsReadFromTheRequest) {
-  auto schema = jsonview::Document::parse(
-      R"({"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","required":["a","b"]}}}})");
-  Expected expected = expectedOf(schema->root());
+  test_data::Request schema(std::string(R"({"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","required":["a","b"]}}}})"));
+  Expected expected = expectedOf(schema.ctx);
   EXPECT_TRUE(expected.json);
   EXPECT_EQ(expected.required, (std::vector<std::string>{"a", "b"}));
-  auto text = jsonview::Document::parse(R"({"response_format":{"type":"text"}})");
-  EXPECT_FALSE(expectedOf(text->root()).json);
+  test_data::Request text(std::string(R"({"response_format":{"type":"text"}})"));
+  EXPECT_FALSE(expectedOf(text.ctx).json);
+}
+
+TEST(AnswerJudge, TheOutputLimitIsTheRequestAsTheBackendGetsIt) {
+  test_data::Request none(std::string(R"({"model":"m","messages":[]})"));
+  EXPECT_FALSE(expectedOf(none.ctx).output_limited);
+  test_data::Request client(std::string(R"({"model":"m","messages":[],"max_completion_tokens":700})"));
+  EXPECT_TRUE(expectedOf(client.ctx).output_limited);
+  // A cap the token_cap filter set, and a client's null limit.
+  test_data::Request capped(std::string(R"({"model":"m","messages":[],"max_tokens":null})"));
+  EXPECT_FALSE(expectedOf(capped.ctx).output_limited);
+  capped.ctx.setMember("max_tokens", "600");
+  EXPECT_TRUE(expectedOf(capped.ctx).output_limited);
+}
+
+TEST(AnswerJudge, AnAnswerCutAtTheRequestsOwnLimitHasItsOwnWeight) {
+  Expected limited;
+  limited.output_limited = true;
+  auto escalated = judgeAnswer(completion("def main():", "length"), limited, kDefaults);
+  EXPECT_FALSE(escalated.accept);
+  EXPECT_EQ(escalated.reason, "finish_reason");
+  // Off: the next model would stop at the same limit, so the cut answer is served.
+  JudgeConfig lenient;
+  lenient.length_at_limit = 0;
+  auto cut = judgeAnswer(completion("def main():", "length"), limited, lenient);
+  EXPECT_TRUE(cut.accept);
+  EXPECT_EQ(cut.reason, "");
+  // With no limit the model stopped at its own maximum, which a stronger one may not reach.
+  EXPECT_FALSE(judgeAnswer(completion("def main():", "length"), kText, lenient).accept);
+  // A content filter is never the limit's doing.
+  EXPECT_FALSE(judgeAnswer(completion("", "content_filter"), limited, lenient).accept);
 }
 
 TEST(AnswerJudge, AHedgeAloneEscalatesUnderTheDefaults) {

@@ -83,6 +83,13 @@ TEST(JudgePartial, DecidesWhenTheHoldIsOver) {
   auto truncated = judgePartial(held("Paris is", nullptr, true, "length"), kText, kDefaults);
   ASSERT_TRUE(truncated);
   EXPECT_EQ(truncated->reason, "finish_reason");
+  Expected limited;
+  limited.output_limited = true;
+  JudgeConfig lenient;
+  lenient.length_at_limit = 0;
+  auto at_limit = judgePartial(held("Paris is", nullptr, true, "length"), limited, lenient);
+  ASSERT_TRUE(at_limit);
+  EXPECT_TRUE(at_limit->accept);
   auto empty = judgePartial(held("", nullptr, true, "stop"), kText, kDefaults);
   ASSERT_TRUE(empty);
   EXPECT_EQ(empty->reason, "empty");
