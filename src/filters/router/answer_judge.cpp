@@ -245,7 +245,8 @@ pipeline::Judgement judgeAnswer(std::string_view completion, const Expected& exp
   const jsonview::Value choice = choices->elements()[0];
   if (auto finish = choice.find("finish_reason"); finish && finish->isString()) {
     if (finish->stringEquals("content_filter")) signals.fire(config.finish_reason, "finish_reason");
-    if (finish->stringEquals("length")) signals.fire(lengthWeight(expected, config), "finish_reason");
+    if (finish->stringEquals("length"))
+      signals.fire(lengthWeight(expected, config), "finish_reason");
   }
   std::string text;
   bool calls_tools = false;
@@ -273,7 +274,8 @@ std::optional<pipeline::Judgement> judgePartial(const pipeline::PartialAnswer& p
                                                 const JudgeConfig& config) {
   Signals signals(config);
   const bool ended = !partial.finish_reason.empty();
-  if (partial.finish_reason == "content_filter") signals.fire(config.finish_reason, "finish_reason");
+  if (partial.finish_reason == "content_filter")
+    signals.fire(config.finish_reason, "finish_reason");
   if (partial.last && partial.finish_reason == "length") {
     signals.fire(lengthWeight(expected, config), "finish_reason");
   }

@@ -103,7 +103,8 @@ TEST(AnswerJudge, AToolCallIsNotEmptyAndGarbageIsNotAccepted) {
 }
 
 TEST(AnswerJudge, ExpectedFormatIsReadFromTheRequest) {
-  test_data::Request schema(std::string(R"({"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","required":["a","b"]}}}})"));
+  test_data::Request schema(std::string(
+      R"({"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","required":["a","b"]}}}})"));
   Expected expected = expectedOf(schema.ctx);
   EXPECT_TRUE(expected.json);
   EXPECT_EQ(expected.required, (std::vector<std::string>{"a", "b"}));
@@ -114,7 +115,8 @@ TEST(AnswerJudge, ExpectedFormatIsReadFromTheRequest) {
 TEST(AnswerJudge, TheOutputLimitIsTheRequestAsTheBackendGetsIt) {
   test_data::Request none(std::string(R"({"model":"m","messages":[]})"));
   EXPECT_FALSE(expectedOf(none.ctx).output_limited);
-  test_data::Request client(std::string(R"({"model":"m","messages":[],"max_completion_tokens":700})"));
+  test_data::Request client(
+      std::string(R"({"model":"m","messages":[],"max_completion_tokens":700})"));
   EXPECT_TRUE(expectedOf(client.ctx).output_limited);
   // A cap the token_cap filter set, and a client's null limit.
   test_data::Request capped(std::string(R"({"model":"m","messages":[],"max_tokens":null})"));
