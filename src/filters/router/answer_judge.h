@@ -28,12 +28,12 @@ struct JudgeConfig {
   // it also escalates long answers that are wrong with no other signal. On by default (see
   // docs/routing.md for what turning it off measured).
   double length_at_limit = 1.0;
-  double empty = 1.0;          // no text (and no tool call)
-  double invalid_json = 1.0;   // response_format json_object/json_schema: not JSON, not an
-                               // object, or missing a required key of the schema
-  double refusal = 0.6;        // a refusal phrase, or the message's `refusal` field
-  double uncertainty = 0.5;    // a hedge; x kOpeningHedgeFactor when it opens the answer
-  double mean_logprob = 0.5;   // the tokens' mean log-probability below mean_logprob_below
+  double empty = 1.0;         // no text (and no tool call)
+  double invalid_json = 1.0;  // response_format json_object/json_schema: not JSON, not an
+                              // object, or missing a required key of the schema
+  double refusal = 0.6;       // a refusal phrase, or the message's `refusal` field
+  double uncertainty = 0.5;   // a hedge; x kOpeningHedgeFactor when it opens the answer
+  double mean_logprob = 0.5;  // the tokens' mean log-probability below mean_logprob_below
   double mean_logprob_below = -0.7;
   double min_logprob = 0.2;  // some token's log-probability below min_logprob_below
   double min_logprob_below = -6.0;
