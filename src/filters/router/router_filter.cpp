@@ -78,9 +78,9 @@ constexpr std::string_view kLearningKeys[] = {"enabled", "strong_above", "min_sa
                                               "half_life"};
 constexpr std::string_view kAffinityKeys[] = {"enabled", "ttl_seconds"};
 constexpr std::string_view kPromptCacheKeys[] = {"off", "feature", "conversation"};
-constexpr std::string_view kSignalKeys[] = {
-    "finish_reason", "length_at_limit", "empty",        "invalid_json",
-    "refusal",       "uncertainty",     "mean_logprob", "min_logprob"};
+constexpr std::string_view kSignalKeys[] = {"finish_reason", "length_at_limit", "empty",
+                                            "invalid_json",  "refusal",         "uncertainty",
+                                            "mean_logprob",  "min_logprob"};
 constexpr std::string_view kOnDisallowed[] = {"reject", "rewrite"};
 constexpr std::string_view kStreams[] = {"hold", "pre_route", "buffer"};
 constexpr std::uint64_t kMaxTokens = 100'000'000;
