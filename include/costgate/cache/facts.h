@@ -15,13 +15,16 @@ struct Facts {
   // "into" or "than" is marked "→" ("convert Celsius to Fahrenheit": "celsius", "→fahrenheit"), so
   // swapping the two sides is a different question.
   std::vector<std::string> numbers;      // "17", "23", "3.5", "1000" (from "1,000"), number words
-                                         // ("two" -> "2"), with units ("5gb", "50%", "10:30am"),
-                                         // and arithmetic without spaces ("17*23")
+                                         // ("two" -> "2"), with units ("5gb", "200mg", "50%",
+                                         // "10:30am"), arithmetic without spaces ("17*23"), and
+                                         // rates ("per-day" for "a day", "daily")
   std::vector<std::string> polarity;     // negations (all "not") and words of opposite pairs:
                                          // enable/disable, allow/deny, add/remove, ... (the lists
                                          // are in src/cache/facts/words/)
   std::vector<std::string> entities;     // names, lower-cased: capitalized words inside a sentence,
-                                         // acronyms, words with digits ("2fa", "s3", "gpt-4o")
+                                         // acronyms, words with digits ("2fa", "s3", "gpt-4o"),
+                                         // and named things however written ("canada",
+                                         // "new-york", "python", "premium": named_things.txt)
   std::vector<std::string> identifiers;  // code, case kept: `backticked`, snake_case, camelCase,
                                          // a.b.c, f(), --flags, paths
   std::vector<std::string> quoted;       // "text in quotes" (straight or curly), trimmed
@@ -29,6 +32,10 @@ struct Facts {
   // same words the other way round ("a string to an integer" / "an integer to a string", "from
   // my laptop to the server" / "from the server to my laptop") ask something else.
   std::vector<std::string> directions;
+  // Who the question is about when not the asker, by kind: "dog" ("my puppy"), "child" ("kids"),
+  // "pregnant" (src/cache/facts/words/subjects.txt). The same dose question about a dog is
+  // another question.
+  std::vector<std::string> subjects;
 
   bool operator==(const Facts&) const = default;
 };

@@ -10,6 +10,7 @@
 #include "costgate/cache/facts/names.h"
 #include "costgate/cache/facts/number_words.h"
 #include "costgate/cache/facts/numbers.h"
+#include "costgate/cache/facts/phrases.h"
 #include "costgate/cache/facts/polarity.h"
 #include "costgate/cache/facts/prose_scanner.h"
 #include "costgate/cache/facts/quotes.h"
@@ -28,8 +29,9 @@
 //      is lexed into words, numbers and operators (facts/chunk_lexer.h).
 //   4. Passes over that stream join number words ("two hundred" -> 200, facts/number_words.h),
 //      attach units ("5 GB" -> "5gb", facts/units.h), collect numbers and arithmetic ("17*23",
-//      facts/numbers.h), polarity words (facts/polarity.h) and capitalized names
-//      (facts/names.h).
+//      facts/numbers.h), rates ("per day"), polarity words (facts/polarity.h), names
+//      (capitalized, or a named thing of a list however written: facts/names.h, facts/phrases.h)
+//      and subjects ("my dog", "a child": facts/phrases.h).
 //   5. Directions ("x|to|y") come from the plain words of the whole text (facts/directions.h).
 // Only ASCII is interpreted. Other bytes, valid UTF-8 or not, are letters of words, except the few
 // punctuation marks of facts/punctuation.h; nothing is decoded, so nothing can fail. The word
@@ -45,10 +47,12 @@ Facts factsOf(std::string_view text) {
   std::vector<facts::Atom> atoms = facts::scanProse(masked, found);
   atoms = facts::attachUnits(facts::joinNumberWords(std::move(atoms)));
   facts::collectNumbers(atoms, found.numbers);
+  facts::collectRates(atoms, found.numbers);
   facts::collectPolarity(atoms, found.polarity);
   facts::collectNames(atoms, found.entities);
-  for (auto* group :
-       {&found.numbers, &found.polarity, &found.entities, &found.identifiers, &found.quoted}) {
+  facts::collectSubjects(atoms, found.subjects);
+  for (auto* group : {&found.numbers, &found.polarity, &found.entities, &found.identifiers,
+                      &found.quoted, &found.subjects}) {
     facts::sortUnique(*group);
   }
   found.directions = facts::directionsOf(text);
@@ -58,7 +62,8 @@ Facts factsOf(std::string_view text) {
 bool factsAgree(const Facts& asked, const Facts& cached) {
   return asked.numbers == cached.numbers && asked.polarity == cached.polarity &&
          asked.entities == cached.entities && asked.identifiers == cached.identifiers &&
-         asked.quoted == cached.quoted && !facts::reversed(asked.directions, cached.directions);
+         asked.quoted == cached.quoted && asked.subjects == cached.subjects &&
+         !facts::reversed(asked.directions, cached.directions);
 }
 
 }  // namespace costgate::cache

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "costgate/cache/facts/phrases.h"
 #include "costgate/cache/facts/polarity.h"
 #include "costgate/cache/facts/text.h"
 #include "costgate/cache/facts/toward.h"
@@ -75,6 +76,13 @@ void collectNames(const std::vector<Atom>& atoms, std::vector<std::string>& enti
   Modes modes = modesOf(atoms);
   for (size_t i = 0; i < atoms.size(); ++i) {
     if (atoms[i].kind != AtomKind::kWord) continue;
+    // A listed name is one fact however it is written: "New York", "new york" and "NYC" agree.
+    if (auto named = namedThingAt(atoms, i)) {
+      std::string entity = towardBefore(atoms, i) ? std::string(kToward) : std::string();
+      entities.push_back(entity.append(named->value));
+      i += named->words - 1;
+      continue;
+    }
     if (auto entity = entityOf(atoms[i], atoms[i].lower, modes)) {
       if (towardBefore(atoms, i)) entity->insert(0, kToward);
       entities.push_back(*std::move(entity));

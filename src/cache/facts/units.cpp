@@ -22,7 +22,8 @@ std::vector<Atom> attachUnits(std::vector<Atom> in) {
     if (number.kind != AtomKind::kNumber || number.hasUnit || i + 1 >= in.size()) continue;
     const Atom& next = in[i + 1];
     std::optional<std::string_view> unit;
-    if (next.kind == AtomKind::kWord && next.text.size() >= 2) {
+    if (next.kind == AtomKind::kWord &&
+        (next.text.size() >= 2 || inList<"spaced_letter_units">(lowered(next.text)))) {
       unit = unitOf(lowered(next.text));
     } else if (next.kind == AtomKind::kOperator && next.text == "%") {
       bool modulo = i + 2 < in.size() && in[i + 2].kind == AtomKind::kNumber;

@@ -23,7 +23,13 @@ CacheStats::CacheStats(metrics::Metrics& metrics)
       store_up_(metrics.gauge("costgate_cache_shared_store_up",
                               "1 while a cache policy's Redis store is in sync with Redis; 0 "
                               "while Redis is unreachable (lookups miss)",
-                              {"policy"})) {}
+                              {"policy"})),
+      not_stored_(metrics.counter(
+          "costgate_cache_not_stored_total",
+          "Answers a cache policy did not store, by reason: truncated, tool_calls, unfinished, "
+          "unreadable, or what the judge flags (empty, refusal, uncertainty, invalid_json, "
+          "mean_logprob)",
+          {"policy", "reason"})) {}
 
 void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const {
   const auto [feature, team, env] = metrics_.tagLabels({.feature = ctx.tag_labels.feature,
@@ -40,8 +46,12 @@ void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outco
   if (outcome.shared_store_up)
     store_up_.with({outcome.policy}).Set(*outcome.shared_store_up ? 1 : 0);
 
+  if (!outcome.not_stored.empty()) {
+    not_stored_.with({outcome.policy, outcome.not_stored}).Increment();
+  }
   ctx.log.text("cache", outcome.result);
   if (outcome.coalesced) ctx.log.flag("coalesced", true);
+  if (!outcome.not_stored.empty()) ctx.log.text("cache_not_stored", outcome.not_stored);
 }
 
 }  // namespace costgate::filters::semantic_cache

@@ -22,6 +22,7 @@ struct CacheOutcome {
   std::size_t entries = 0;
   std::size_t bytes = 0;
   std::optional<bool> shared_store_up;  // a Redis store: whether it is in sync
+  std::string_view not_stored;          // a miss whose answer was not stored: why (static)
 };
 
 class CacheStats {
@@ -29,7 +30,8 @@ class CacheStats {
   explicit CacheStats(metrics::Metrics& metrics);
 
   // Counts `outcome` (costgate_cache_requests_total by result and tags, the lookup's time, a
-  // hit's saving, the policy's store size) and writes the log fields "cache" and "coalesced".
+  // hit's saving, the policy's store size, an answer not stored and why) and writes the log
+  // fields "cache", "coalesced" and "cache_not_stored".
   void record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const;
 
  private:
@@ -40,6 +42,7 @@ class CacheStats {
   metrics::GaugeFamily& entries_;
   metrics::GaugeFamily& bytes_;
   metrics::GaugeFamily& store_up_;
+  metrics::CounterFamily& not_stored_;
 };
 
 }  // namespace costgate::filters::semantic_cache

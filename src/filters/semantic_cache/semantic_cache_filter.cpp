@@ -36,6 +36,7 @@
 #include "costgate/openai/usage.h"
 #include "costgate/pipeline/filter_settings.h"
 #include "costgate/text/ascii_case.h"
+#include "filters/semantic_cache/answer_worth_storing.h"
 
 namespace costgate::filters::semantic_cache {
 namespace {
@@ -80,6 +81,7 @@ struct CacheLookup {
   bool semantic = false;  // a near-duplicate may answer it
   cache::Facts facts;
   std::optional<cache::Vector> vector;
+  router::Expected expected;  // what the request asked the answer to be (JSON)
   CacheOutcome outcome;
   std::optional<cache::Entry> entry;  // set on a miss that may be stored
   cache::StreamAssembler stream;
@@ -129,26 +131,6 @@ std::optional<std::string_view> uncacheableRequest(const jsonview::Value& body,
   return std::nullopt;
 }
 
-// Whether a whole chat.completion may be stored under `policy`.
-bool answerCacheable(std::string_view completion, const CachePolicy& policy) {
-  auto document = jsonview::Document::parse(completion);
-  if (!document || !document->root().isObject()) return false;
-  auto choices = document->root().find("choices");
-  if (!choices || !choices->isArray() || choices->size() != 1) return false;
-  const jsonview::Value choice = choices->elements()[0];
-  if (!choice.isObject()) return false;
-  auto finish = choice.find("finish_reason");
-  if (!finish || !finish->isString()) return false;
-  if (finish->stringEquals("length")) return policy.cache_truncated;
-  bool calls_tools = finish->stringEquals("tool_calls") || finish->stringEquals("function_call");
-  if (auto message = choice.find("message"); message && message->isObject()) {
-    auto calls = message->find("tool_calls");
-    calls_tools = calls_tools || (calls && calls->isArray() && calls->size() > 0);
-  }
-  if (calls_tools) return policy.cache_tool_calls;
-  return finish->stringEquals("stop");
-}
-
 // An answer the policy does not trust: nothing is stored, and the requests waiting for it to be
 // stored go on to the backend at once.
 void refuseToStore(CacheLookup& pending) {
@@ -160,7 +142,10 @@ void refuseToStore(CacheLookup& pending) {
 // (the whole body, or the stream's [DONE]): a client that repeats its question at once must
 // find it.
 void storeAnswer(CacheLookup& pending, std::string answer, const std::string& model, bool trusted) {
-  if (!answerCacheable(answer, *pending.policy)) return;
+  if (auto why = whyNotStored(answer, pending.expected, *pending.policy)) {
+    pending.outcome.not_stored = *why;
+    return refuseToStore(pending);
+  }
   // An unverified answer never replaces a verified one (an identical request answered since).
   if (!trusted) {
     auto existing = pending.store->findExact(pending.entry->key.exact, cache::Clock::now());
@@ -393,6 +378,7 @@ pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& c
       return pipeline::FilterStatus::kWait;
     }
   }
+  lookup.expected = router::expectedOf(ctx);
   lookup.entry = cache::Entry{.key = *lookup.key,
                               .facts = lookup.facts,
                               .vector = lookup.vector,

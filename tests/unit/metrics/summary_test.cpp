@@ -123,7 +123,8 @@ TEST(MetricsSummary, CacheHitRateLeavesBypassesOutAndSavingsAddUp) {
                        .policy = "faq",
                        .entries = 1,
                        .bytes = 10,
-                       .shared_store_up = std::nullopt});
+                       .shared_store_up = std::nullopt,
+                       .not_stored = {}});
   };
   lookup("miss", std::nullopt);
   lookup("miss", std::nullopt);

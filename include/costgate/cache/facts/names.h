@@ -12,7 +12,9 @@ namespace costgate::cache::facts {
 
 // Adds the names among the stream's words to `entities`, lower-cased, "→" after a toward word
 // (not yet sorted): a capitalized word inside a sentence, an acronym ("AWS", plural "APIs" ->
-// "api") or a word with a capital inside ("iPhone", "OpenAI"). A sentence's first word is a name
+// "api") or a word with a capital inside ("iPhone", "OpenAI"); and a named thing of
+// src/cache/facts/words/named_things.txt however written, as its list names it ("nyc" and
+// "New York" are "new-york"). A sentence's first word is a name
 // only in the last two shapes: "Paris is..." loses Paris, so that "How do I" and "how do i" agree.
 // In a Title Case text capitals mark nothing, in an ALL CAPS one neither do all-caps words (two
 // capitalized or shouted function words decide). The first person, chat filler, function words

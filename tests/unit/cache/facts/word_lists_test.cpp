@@ -1,5 +1,8 @@
 #include "costgate/cache/facts/word_lists.h"
 
+#include "costgate/cache/facts/phrases.h"
+#include "costgate/cache/facts/text.h"
+
 #include <gtest/gtest.h>
 
 #include <charconv>
@@ -19,32 +22,24 @@ enum class Shape {
   kMap,      // "word value" or "word" (WordMap)
   kNumbers,  // "word value", the value a whole number
   kPhrasal,  // "verb particle fact"
+  kPhrases,  // "phrase words value" or "word" (PhraseMap)
 };
 
 const std::map<std::string_view, Shape>& expectedLists() {
   static const std::map<std::string_view, Shape> lists = {
-      {"abbreviations", Shape::kWords},
-      {"articles", Shape::kWords},
-      {"cardinal_words", Shape::kNumbers},
-      {"direction_filler", Shape::kWords},
-      {"direction_words", Shape::kWords},
-      {"first_person", Shape::kWords},
-      {"function_words", Shape::kWords},
-      {"negations", Shape::kWords},
-      {"noise_words", Shape::kWords},
-      {"object_pronouns", Shape::kWords},
-      {"one_determiners", Shape::kWords},
-      {"operator_words", Shape::kMap},
-      {"ordinal_suffixes", Shape::kWords},
-      {"ordinal_words", Shape::kNumbers},
-      {"particles", Shape::kWords},
-      {"phrasal_verbs", Shape::kPhrasal},
-      {"polarity", Shape::kMap},
-      {"polarity_exceptions", Shape::kWords},
-      {"second_unit_words", Shape::kWords},
-      {"tight_verbs", Shape::kWords},
-      {"toward_words", Shape::kWords},
-      {"units", Shape::kMap},
+      {"abbreviations", Shape::kWords},       {"articles", Shape::kWords},
+      {"cardinal_words", Shape::kNumbers},    {"direction_filler", Shape::kWords},
+      {"direction_words", Shape::kWords},     {"first_person", Shape::kWords},
+      {"function_words", Shape::kWords},      {"named_things", Shape::kPhrases},
+      {"negations", Shape::kWords},           {"noise_words", Shape::kWords},
+      {"object_pronouns", Shape::kWords},     {"one_determiners", Shape::kWords},
+      {"operator_words", Shape::kMap},        {"ordinal_suffixes", Shape::kWords},
+      {"ordinal_words", Shape::kNumbers},     {"particles", Shape::kWords},
+      {"phrasal_verbs", Shape::kPhrasal},     {"polarity", Shape::kMap},
+      {"polarity_exceptions", Shape::kWords}, {"rates", Shape::kPhrases},
+      {"second_unit_words", Shape::kWords},   {"spaced_letter_units", Shape::kWords},
+      {"subjects", Shape::kPhrases},          {"tight_verbs", Shape::kWords},
+      {"toward_words", Shape::kWords},        {"units", Shape::kMap},
   };
   return lists;
 }
@@ -123,6 +118,14 @@ TEST(WordLists, EachListHasTheShapeItIsReadIn) {
         break;
       case Shape::kPhrasal:
         for (const WordEntry& entry : wordListEntries(name)) EXPECT_EQ(entry.size(), 3u);
+        break;
+      case Shape::kPhrases:
+        EXPECT_NO_THROW(PhraseMap{name});
+        for (const WordEntry& entry : wordListEntries(name)) {
+          for (std::string_view field : entry) {
+            EXPECT_EQ(field, lowered(field)) << "phrases are matched lower-cased";
+          }
+        }
         break;
     }
   }

@@ -156,6 +156,27 @@ TEST(SemanticCacheFilter, FollowersOfAnUnverifiedAnswerWaitForTheOneThatGoesToTh
   EXPECT_EQ(cacheHeader(second), "hit-exact");
 }
 
+TEST(SemanticCacheFilter, ARefusalIsNotStoredAndItsFollowersGoOnAtOnce) {
+  auto filter = filterWith("{name: faq, mode: exact}");
+  Request leader(chat("How do I pick a lock?"), pipeline::Route::kChatCompletions, nullptr,
+                 kTenant);
+  Request follower(chat("How do I pick a lock?"), pipeline::Route::kChatCompletions, nullptr,
+                   kTenant);
+  ASSERT_EQ(filter->onRequest(leader.ctx), FilterStatus::kContinue);
+  ASSERT_EQ(filter->onRequest(follower.ctx), FilterStatus::kWait);
+  auto signal = std::get<pipeline::AwaitSignal>(follower.ctx.awaited->what).signal;
+  leader.ctx.upstream_status = 200;
+  filter->onResponseBody(leader.ctx, 200, answer("I'm sorry, but I can't help with that."));
+  EXPECT_TRUE(signal->fired()) << "nothing will be stored: the followers need not wait";
+  filter->onComplete(leader.ctx);
+  EXPECT_EQ(*leader.ctx.log.find("cache_not_stored"), "\"refusal\"");
+
+  EXPECT_EQ(follower.resume(), FilterStatus::kContinue);
+  EXPECT_EQ(cacheHeader(follower), "miss") << "the refusal was not replayed";
+  Request later(chat("How do I pick a lock?"), pipeline::Route::kChatCompletions, nullptr, kTenant);
+  EXPECT_EQ(filter->onRequest(later.ctx), FilterStatus::kWait) << "it waits for the follower";
+}
+
 TEST(SemanticCacheFilter, AReloadKeepsAPolicysEntriesUnlessItsStoreChanged) {
   pipeline::KeptState kept;
   auto before = filterWith("{name: faq, mode: exact}", &kept);
