@@ -16,8 +16,9 @@ struct Facts {
   // swapping the two sides is a different question.
   std::vector<std::string> numbers;      // "17", "23", "3.5", "1000" (from "1,000"), number words
                                          // ("two" -> "2"), with units ("5gb", "200mg", "50%",
-                                         // "10:30am"), arithmetic without spaces ("17*23"), and
-                                         // rates ("per-day" for "a day", "daily")
+                                         // "10:30am"), arithmetic without spaces ("17*23"),
+                                         // rates ("per-day" for "a day", "daily") and times in
+                                         // words ("monday", "tomorrow", "morning")
   std::vector<std::string> polarity;     // negations (all "not") and words of opposite pairs:
                                          // enable/disable, allow/deny, add/remove, ... (the lists
                                          // are in src/cache/facts/words/)

@@ -15,8 +15,11 @@ constexpr size_t npos = std::string_view::npos;
 
 bool isDirectionWord(std::string_view word) { return inList<"direction_words">(word); }
 
-// Words too common to stand for either end of a direction.
-bool isFiller(std::string_view word) { return word.size() < 3 || inList<"direction_filler">(word); }
+// Words too common to stand for either end of a direction. Two-letter words that are not
+// ("kg", "uk", "js") can be an end.
+bool isFiller(std::string_view word) { return word.size() < 2 || inList<"direction_filler">(word); }
+
+bool isToward(std::string_view word) { return word != "from" && isDirectionWord(word); }
 
 }  // namespace
 
@@ -30,9 +33,22 @@ std::vector<std::string> directionsOf(std::string_view text) {
   for (size_t k = 1; k < words.size(); ++k) before[k] = skipped(k - 1) ? before[k - 1] : k - 1;
   for (size_t k = words.size(); k-- > 1;) after[k - 1] = skipped(k) ? after[k] : k;
   std::vector<std::string> directions;
+  size_t from = npos;  // the last "from" not yet closed by a toward word
   for (size_t i = 0; i < words.size(); ++i) {
-    if (!isDirectionWord(words[i]) || before[i] == npos || after[i] == npos) continue;
-    directions.push_back(words[before[i]] + "|" + words[i] + "|" + words[after[i]]);
+    if (!isDirectionWord(words[i])) continue;
+    if (before[i] != npos && after[i] != npos) {
+      directions.push_back(words[before[i]] + "|" + words[i] + "|" + words[after[i]]);
+    }
+    // "from the annual plan to the monthly plan": the two ends are what follows each word, which
+    // the nearest words ("plan|to|monthly") miss.
+    if (words[i] == "from") {
+      from = i;
+    } else if (isToward(words[i]) && from != npos) {
+      if (after[from] != npos && after[i] != npos && words[after[from]] != words[after[i]]) {
+        directions.push_back(words[after[from]] + "|" + words[i] + "|" + words[after[i]]);
+      }
+      from = npos;
+    }
   }
   sortUnique(directions);
   return directions;

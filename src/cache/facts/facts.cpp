@@ -48,6 +48,7 @@ Facts factsOf(std::string_view text) {
   atoms = facts::attachUnits(facts::joinNumberWords(std::move(atoms)));
   facts::collectNumbers(atoms, found.numbers);
   facts::collectRates(atoms, found.numbers);
+  facts::collectTimes(atoms, found.numbers);
   facts::collectPolarity(atoms, found.polarity);
   facts::collectNames(atoms, found.entities);
   facts::collectSubjects(atoms, found.subjects);

@@ -83,6 +83,10 @@ void collectNames(const std::vector<Atom>& atoms, std::vector<std::string>& enti
       i += named->words - 1;
       continue;
     }
+    if (auto other = otherPhraseAt(atoms, i)) {
+      i += other->words - 1;
+      continue;
+    }
     if (auto entity = entityOf(atoms[i], atoms[i].lower, modes)) {
       if (towardBefore(atoms, i)) entity->insert(0, kToward);
       entities.push_back(*std::move(entity));

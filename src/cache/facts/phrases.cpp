@@ -8,6 +8,9 @@
 namespace costgate::cache::facts {
 namespace {
 
+// The value of a phrase that records nothing ("good morning" is a greeting, not a time).
+constexpr std::string_view kNothing = "-";
+
 // The word at atoms[i] as phrases are written: lower-cased, without a possessive "'s".
 std::string_view phraseWord(const std::vector<Atom>& atoms, std::size_t i) {
   std::string_view word = wordAt(atoms, i);
@@ -23,7 +26,7 @@ void collect(const PhraseMap& map, const std::vector<Atom>& atoms, std::vector<s
       ++i;
       continue;
     }
-    out.emplace_back(match->value);
+    if (match->value != kNothing) out.emplace_back(match->value);
     i += match->words;
   }
 }
@@ -61,14 +64,38 @@ std::optional<PhraseMap::Match> namedThingAt(const std::vector<Atom>& atoms, std
   return kNamedThings.at(atoms, i);
 }
 
-void collectSubjects(const std::vector<Atom>& atoms, std::vector<std::string>& subjects) {
+namespace {
+const PhraseMap& subjects() {
   static const PhraseMap kSubjects("subjects");
-  collect(kSubjects, atoms, subjects);
+  return kSubjects;
+}
+const PhraseMap& rates() {
+  static const PhraseMap kRates("rates");
+  return kRates;
+}
+const PhraseMap& times() {
+  static const PhraseMap kTimes("times");
+  return kTimes;
+}
+}  // namespace
+
+std::optional<PhraseMap::Match> otherPhraseAt(const std::vector<Atom>& atoms, std::size_t i) {
+  for (const PhraseMap* map : {&subjects(), &rates(), &times()}) {
+    if (auto match = map->at(atoms, i)) return match;
+  }
+  return std::nullopt;
+}
+
+void collectSubjects(const std::vector<Atom>& atoms, std::vector<std::string>& out) {
+  collect(subjects(), atoms, out);
 }
 
 void collectRates(const std::vector<Atom>& atoms, std::vector<std::string>& numbers) {
-  static const PhraseMap kRates("rates");
-  collect(kRates, atoms, numbers);
+  collect(rates(), atoms, numbers);
+}
+
+void collectTimes(const std::vector<Atom>& atoms, std::vector<std::string>& numbers) {
+  collect(times(), atoms, numbers);
 }
 
 }  // namespace costgate::cache::facts

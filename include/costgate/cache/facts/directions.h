@@ -11,8 +11,9 @@
 namespace costgate::cache::facts {
 
 // The directions of a text, sorted and de-duplicated: for each direction word, the nearest word
-// before and after it that is neither a direction word, filler nor shorter than three letters
-// ("convert a string to an integer": "string|to|integer"). Linear in the text's length.
+// before and after it that is neither a direction word, filler nor a single letter ("convert a
+// string to an integer": "string|to|integer"); and for "from X ... to Y", the words after each
+// ("from the night shift to the day shift": "night|to|day"). Linear in the text's length.
 std::vector<std::string> directionsOf(std::string_view text);
 
 // Whether some direction of `a` goes the other way in `b` (sorted): "x|to|y" against "y|to|x".

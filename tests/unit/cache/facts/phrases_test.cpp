@@ -68,11 +68,26 @@ TEST(FactsNamedThings, ListedNamesCountHoweverTheyAreWritten) {
   EXPECT_FALSE(agree("Do Canadians need a visa?", "Do I need a visa for Canada?"));
 }
 
+TEST(FactsTimes, WhenAQuestionIsAboutIsAFactHoweverItIsWritten) {
+  EXPECT_FALSE(
+      agree("What time does the pool open on monday", "What time does the pool open on sunday"));
+  EXPECT_FALSE(agree("Will it rain tomorrow?", "Will it rain today?"));
+  EXPECT_FALSE(agree("Is the gym busy in the morning?", "Is the gym busy in the evening?"));
+  EXPECT_TRUE(agree("Is the store open on Mondays?", "is the store open on monday"));
+  // A greeting is not a time.
+  EXPECT_TRUE(agree("Good morning! How do I change my seat?", "How do I change my seat?"));
+}
+
 TEST(FactsNamedThings, DirectionsBetweenNamedThingsAreKept) {
   EXPECT_FALSE(agree("how long is the flight from berlin to paris",
                      "how long is the flight from paris to berlin"));
   EXPECT_FALSE(agree("convert 100 usd to eur", "convert 100 eur to usd"));
   EXPECT_TRUE(agree("Convert 100 USD to EUR", "convert 100 usd into eur"));
+  EXPECT_FALSE(agree("how do i convert kg to lbs", "how do i convert lbs to kg"));
+  EXPECT_FALSE(agree("Can I switch from the annual plan to the monthly plan?",
+                     "Can I switch from the monthly plan to the annual plan?"));
+  EXPECT_TRUE(agree("How do I get from the airport to downtown?",
+                    "How do I get to downtown from the airport?"));
 }
 
 }  // namespace

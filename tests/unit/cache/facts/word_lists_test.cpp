@@ -39,6 +39,7 @@ const std::map<std::string_view, Shape>& expectedLists() {
       {"polarity_exceptions", Shape::kWords}, {"rates", Shape::kPhrases},
       {"second_unit_words", Shape::kWords},   {"spaced_letter_units", Shape::kWords},
       {"subjects", Shape::kPhrases},          {"tight_verbs", Shape::kWords},
+      {"times", Shape::kPhrases},
       {"toward_words", Shape::kWords},        {"units", Shape::kMap},
   };
   return lists;
