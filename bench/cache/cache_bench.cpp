@@ -769,6 +769,9 @@ int main(int argc, char** argv) {
         ++para_right;
       } else {
         ++para_wrong;
+        std::printf("another's answer (similarity %.4f): %s\n  asked of:  %s\n  answered:  %s\n",
+                    t.similarity, query.text.c_str(), questions[query.source].c_str(),
+                    t.answer && *t.answer < questions.size() ? questions[*t.answer].c_str() : "?");
       }
     }
   }
