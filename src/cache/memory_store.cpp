@@ -19,8 +19,8 @@ std::size_t MemoryStore::bytesOf(const Entry& entry) {
   std::size_t strings = entry.key.partition.size() + entry.key.exact.size() +
                         entry.key.question.size() + entry.answer.body.size();
   for (const auto* group : {&entry.facts.numbers, &entry.facts.polarity, &entry.facts.entities,
-                            &entry.facts.identifiers, &entry.facts.quoted,
-                            &entry.facts.directions, &entry.facts.subjects}) {
+                            &entry.facts.identifiers, &entry.facts.quoted, &entry.facts.directions,
+                            &entry.facts.subjects}) {
     for (const auto& fact : *group) strings += fact.size() + sizeof(std::string);
   }
   // A vector is held twice once its partition is indexed; count it so from the start.
