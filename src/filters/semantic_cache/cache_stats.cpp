@@ -23,7 +23,14 @@ CacheStats::CacheStats(metrics::Metrics& metrics)
       store_up_(metrics.gauge("costgate_cache_shared_store_up",
                               "1 while a cache policy's Redis store is in sync with Redis; 0 "
                               "while Redis is unreachable (lookups miss)",
-                              {"policy"})) {}
+                              {"policy"})),
+      replica_waits_(metrics.counter(
+          "costgate_cache_replica_waits_total",
+          "Requests that waited for another replica's identical call (coalescing across replicas "
+          "through a Redis store's lock), by policy and how the wait ended: served (the other "
+          "replica's answer), lock_vanished (it gave up or died: this one called the backend), "
+          "timed_out (coalesce_wait_seconds passed), redis_error",
+          {"policy", "outcome"})) {}
 
 void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const {
   const auto [feature, team, env] = metrics_.tagLabels({.feature = ctx.tag_labels.feature,
@@ -42,6 +49,12 @@ void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outco
 
   ctx.log.text("cache", outcome.result);
   if (outcome.coalesced) ctx.log.flag("coalesced", true);
+}
+
+void CacheStats::recordReplicaWait(pipeline::RequestContext& ctx, std::string_view policy,
+                                   std::string_view outcome) const {
+  replica_waits_.with({policy, outcome}).Increment();
+  ctx.log.text("replica_wait", outcome);
 }
 
 }  // namespace costgate::filters::semantic_cache

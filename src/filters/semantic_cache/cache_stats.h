@@ -31,6 +31,11 @@ class CacheStats {
   // Counts `outcome` (costgate_cache_requests_total by result and tags, the lookup's time, a
   // hit's saving, the policy's store size) and writes the log fields "cache" and "coalesced".
   void record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const;
+  // Counts a request that waited for another replica's identical call (coalescing across
+  // replicas, a Redis store's lock) under `policy`, by how the wait ended (`outcome`: served,
+  // lock_vanished, timed_out or redis_error), and writes the log field "replica_wait".
+  void recordReplicaWait(pipeline::RequestContext& ctx, std::string_view policy,
+                         std::string_view outcome) const;
 
  private:
   metrics::Metrics& metrics_;
@@ -40,6 +45,7 @@ class CacheStats {
   metrics::GaugeFamily& entries_;
   metrics::GaugeFamily& bytes_;
   metrics::GaugeFamily& store_up_;
+  metrics::CounterFamily& replica_waits_;
 };
 
 }  // namespace costgate::filters::semantic_cache
