@@ -66,7 +66,13 @@ using Job = std::variant<Write, LockCall>;
 // slow replica never renews or frees another's. Taking again a lock already ours succeeds: a take
 // sent again on a new connection, after the first one's reply was lost, is not mistaken for
 // another replica's.
-constexpr std::string_view kTakeScript = R"(local holder = redis.call('GET', KEYS[1])
+//
+// A take finds the entry (KEYS[2]) when its holder stored it and let go after this replica's
+// lookup missed, before the announcement reached it: the entry comes back instead of the lock,
+// so that the answer is not asked of the backend again.
+constexpr std::string_view kTakeScript = R"(local stored = redis.call('GET', KEYS[2])
+if stored then return {stored, redis.call('PTTL', KEYS[2])} end
+local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
@@ -248,9 +254,9 @@ struct RedisStore::Shared {
 
   // Answers a lock's taker, counting the answer.
   void answer(const std::function<void(LockTake)>& done, LockTake result) {
-    (result == LockTake::kTaken           ? locks_taken
-     : result == LockTake::kHeldElsewhere ? locks_held
-                                          : lock_failures) += 1;
+    (result == LockTake::kTaken    ? locks_taken
+     : result == LockTake::kFailed ? lock_failures
+                                   : locks_held) += 1;
     done(result);
   }
 
@@ -399,7 +405,9 @@ struct RedisStore::Shared {
   int append(redis::Connection& connection, const Job& job, Clock::time_point now) {
     if (const auto* call = std::get_if<LockCall>(&job)) {
       if (call->done) {
-        connection.appendCommand({"EVAL", kTakeScript, "1", call->key, origin, lock_ttl});
+        const std::string entry_key = prefix + "e:" + call->exact_key;
+        connection.appendCommand(
+            {"EVAL", kTakeScript, "2", call->key, entry_key, origin, lock_ttl});
       } else {
         connection.appendCommand(
             {"EVAL", kReleaseScript, "1", call->key, origin, locks_channel, call->exact_key});
@@ -424,6 +432,10 @@ struct RedisStore::Shared {
       if (!call->done) {
         held.erase(call->key);
         return;
+      }
+      if (reply.type == Reply::Type::kArray && reply.elements.size() == 2) {
+        load(reply.elements[0], reply.elements[1]);
+        return answer(call->done, LockTake::kStored);
       }
       if (reply.type != Reply::Type::kInteger) return answer(call->done, LockTake::kFailed);
       if (reply.integer != 1) return answer(call->done, LockTake::kHeldElsewhere);

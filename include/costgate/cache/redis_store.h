@@ -96,7 +96,7 @@ class RedisStore : public Store, public ReplicaLocks {
     std::uint64_t malformed = 0;       // values and announcements that could not be decoded
     std::uint64_t reconnects = 0;      // times the store got back in sync after losing it
     std::uint64_t locks_taken = 0;     // tryLock answered kTaken
-    std::uint64_t locks_held = 0;      // tryLock answered kHeldElsewhere
+    std::uint64_t locks_held = 0;      // tryLock answered kHeldElsewhere or kStored
     std::uint64_t lock_failures = 0;   // tryLock answered kFailed
   };
   Stats stats() const;

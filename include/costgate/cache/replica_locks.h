@@ -18,6 +18,7 @@ namespace costgate::cache {
 enum class LockTake {
   kTaken,          // this replica holds the lock now
   kHeldElsewhere,  // another replica holds it
+  kStored,         // another replica's answer is stored already, and now in this replica's copy
   kFailed,         // no answer (the store is out of sync, Redis failed): act as if there were none
 };
 

@@ -478,9 +478,15 @@ pipeline::FilterStatus SemanticCacheFilter::lockAcrossReplicas(pipeline::Request
 pipeline::FilterStatus SemanticCacheFilter::afterLockTry(pipeline::RequestContext& ctx,
                                                          CacheLookup& lookup,
                                                          cache::LockTake take) const {
-  if (take == cache::LockTake::kHeldElsewhere) {
+  if (take == cache::LockTake::kHeldElsewhere || take == cache::LockTake::kStored) {
     lookup.may_hold_lock = false;
-    return waitForReplica(ctx, lookup);
+  }
+  if (take == cache::LockTake::kHeldElsewhere) return waitForReplica(ctx, lookup);
+  if (take == cache::LockTake::kStored) {
+    // Its holder answered and let go before the answer's announcement came: it is here now.
+    if (auto hit = lookAgain(ctx, lookup)) return servedByReplica(ctx, lookup, std::move(*hit));
+    if (lookup.waited_on_replica) lookup.replica_wait = "lock_vanished";
+    return callBackend(ctx, lookup);  // an answer this request may not take (not trusted)
   }
   if (take == cache::LockTake::kFailed) {
     // Redis did not answer: no lock, and the backend is called as if there were no other replica.

@@ -107,7 +107,8 @@ TEST_F(ReplicaLocksTest, ALockGivenBackAfterAPutIsGoneOnlyOnceTheEntryReachedThe
   // The watch fired once the entry was in b's copy: a waiter woken by it finds the answer.
   EXPECT_TRUE(b->findExact("p#Where is my parcel?", Clock::now()));
   ASSERT_TRUE(eventually([&] { return lockInRedis("p#Where is my parcel?").second == -2; }));
-  EXPECT_EQ(take(*b, "p#Where is my parcel?"), LockTake::kTaken);
+  // The answer is stored: a take brings it rather than the lock.
+  EXPECT_EQ(take(*b, "p#Where is my parcel?"), LockTake::kStored);
 }
 
 TEST_F(ReplicaLocksTest, ALockGivenBackWithoutAnAnswerWakesTheWaitingReplica) {
@@ -122,6 +123,24 @@ TEST_F(ReplicaLocksTest, ALockGivenBackWithoutAnAnswerWakesTheWaitingReplica) {
   EXPECT_EQ(take(*b, "p#failed"), LockTake::kTaken) << "a waiter takes over";
   EXPECT_FALSE(other_key->fired());
   b->unwatch("p#other", other_key);
+}
+
+TEST_F(ReplicaLocksTest, ATakeThatFindsTheAnswerStoredBringsItInsteadOfTheLock) {
+  auto a = replica();
+  // A copy of one entry: it keeps only the last it heard of, as a full one drops the oldest.
+  RedisStore b(server_.address(), kPrefix, 1, 64 << 20, kDimensions);
+  ASSERT_TRUE(eventually([&] { return b.stats().in_sync; }));
+  a->put(entryFor("How do I enable 2FA?"));
+  a->put(entryFor("Other question"));
+  ASSERT_TRUE(
+      eventually([&] { return b.findExact("p#Other question", Clock::now()).has_value(); }));
+  ASSERT_FALSE(b.findExact("p#How do I enable 2FA?", Clock::now()));
+
+  EXPECT_EQ(take(b, "p#How do I enable 2FA?"), LockTake::kStored);
+  auto hit = b.findExact("p#How do I enable 2FA?", Clock::now());
+  ASSERT_TRUE(hit) << "the answer came with the reply";
+  EXPECT_EQ(hit->answer.body, "answer to How do I enable 2FA?");
+  EXPECT_EQ(lockInRedis("p#How do I enable 2FA?").second, -2) << "and no lock was taken";
 }
 
 TEST_F(ReplicaLocksTest, AReplicaGivesBackOnlyItsOwnLock) {
