@@ -107,13 +107,13 @@ struct CacheLookup {
   std::chrono::steady_clock::time_point replica_wait_until{};
 };
 
+namespace {
+
 // A lock's answer, which may come (on a store thread) after the request stopped waiting for it.
 struct LockReply {
   std::shared_ptr<pipeline::Signal> answered = std::make_shared<pipeline::Signal>();
   std::atomic<cache::LockTake> take{cache::LockTake::kFailed};
 };
-
-namespace {
 
 // Wakes the requests that wait for this one's answer, here and (giving the key's lock back, after
 // the answer's put) on the other replicas.

@@ -2,13 +2,16 @@
 // on one server are two replicas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "../support/redis_server.h"
 #include "costgate/cache/embedder.h"
@@ -167,6 +170,28 @@ TEST_F(ReplicaLocksTest, AHeldLockIsRenewedAndADeadHoldersLockExpires) {
   ASSERT_TRUE(eventually([&] { return take(*b, "p#long call") == LockTake::kTaken; },
                          RedisStore::kLockTtl + 1s));
   EXPECT_LE(std::chrono::steady_clock::now() - died, RedisStore::kLockTtl + 500ms);
+}
+
+// What a leader's miss waits before its backend call: one trip through the writer to Redis and
+// back. Printed, and bounded loosely (a loaded machine is slow, not broken).
+TEST_F(ReplicaLocksTest, ATakeCostsOneRoundTripThroughTheWriter) {
+  auto a = replica();
+  constexpr int kTakes = 500;
+  std::vector<double> micros;
+  for (int i = 0; i < kTakes; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(take(*a, "p#timed " + std::to_string(i)), LockTake::kTaken);
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+    a->unlock("p#timed " + std::to_string(i));
+  }
+  std::sort(micros.begin(), micros.end());
+  double total = 0;
+  for (double value : micros) total += value;
+  std::printf("lock take: mean %.0f us, median %.0f us, p99 %.0f us over %d takes\n",
+              total / kTakes, micros[kTakes / 2], micros[kTakes * 99 / 100], kTakes);
+  EXPECT_LT(micros[kTakes / 2], 20'000.0);
 }
 
 TEST_F(ReplicaLocksTest, WithoutRedisThereIsNoLockAndTheAnswerIsImmediate) {
