@@ -17,6 +17,7 @@
 //                                 # accepted with min_judge_margin), or any
 //           min_judge_margin: 0.3 # judged: how far above its threshold the verdict must be
 //           coalesce: true        # identical requests in flight share one backend call
+//                                 # (across replicas too with a Redis store)
 //           coalesce_wait_seconds: 60 # how long the others wait for it at most
 //           embedding_model: ""   # a configured model to embed with (/v1/embeddings);
 //                                 # empty: the built-in lexical embedder

@@ -54,7 +54,8 @@ struct CachePolicy {
   StoreAnswers store_answers = StoreAnswers::kFinalModel;
   double min_judge_margin = 0.3;
   // Identical requests in flight at once share one backend call: the others wait for its answer
-  // to be stored, for at most coalesce_wait, then call the backend themselves.
+  // to be stored, for at most coalesce_wait, then call the backend themselves. With a Redis store
+  // the replicas sharing it coalesce too (a lock per question: cache/replica_locks.h).
   bool coalesce = true;
   std::chrono::seconds coalesce_wait{60};
   // The gateway model whose /v1/embeddings embeds questions (its calls are charged to the
