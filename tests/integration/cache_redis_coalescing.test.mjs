@@ -48,6 +48,16 @@ async function waitInSync(replica, content) {
   assert.fail(`replica ${replica} never got in sync with Redis`);
 }
 
+// A streamed request's text and cache header.
+async function askStreamed(replica, content, headers = {}) {
+  const { data, response } = await clients[replica].chat.completions
+    .create({ model: 'mock-small', stream: true, messages: [{ role: 'user', content }] }, { headers })
+    .withResponse();
+  let text = '';
+  for await (const chunk of data) text += chunk.choices[0]?.delta?.content ?? '';
+  return { text, cache: response.headers.get('x-costgate-cache') };
+}
+
 async function backendCalls() {
   return (await (await fetch(`${mock.url}/mock/stats`)).json()).requests;
 }
@@ -66,12 +76,20 @@ test('60 identical requests in flight, split across two replicas, make one backe
   const question = 'How long does shipping to Canada take?';
   const slow = { 'x-mock-latency-ms': '500' };
   const before = await backendCalls();
-  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => ask(i % 2, question, slow)));
+  // Every sixth a stream: waiting for another replica's answer works for those too.
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 6 === 5
+    ? askStreamed(i % 2, question, slow) : ask(i % 2, question, slow))));
   assert.equal(await backendCalls() - before, 1, 'one backend call for 60 requests on two replicas');
   const caches = answers.map((a) => a.cache);
   assert.equal(caches.filter((c) => c === 'miss').length, 1);
   assert.equal(caches.filter((c) => c === 'hit-exact').length, 59);
-  for (const answer of answers) assert.deepEqual(answer.data, answers[0].data, 'all got the answer');
+  const whole = answers.filter((a) => a.data);
+  const text = whole[0].data.choices[0].message.content;
+  assert.ok(text.length > 0);
+  for (const answer of answers) {
+    assert.equal(answer.data ? answer.data.choices[0].message.content : answer.text, text, 'all got the answer');
+  }
+  for (const answer of whole) assert.deepEqual(answer.data, whole[0].data);
 
   // The replica that did not call waited for the other once (its leader); its other requests
   // waited for that leader, as within one process.
