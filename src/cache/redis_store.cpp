@@ -16,6 +16,8 @@
 #include <span>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -49,6 +51,45 @@ struct Write {
   std::string value;  // encodeEntry()
   Clock::time_point expires_at;
 };
+
+// A lock to take (answered through `done`) or, without `done`, to give back.
+struct LockCall {
+  std::string key;        // <prefix>lock:<exact key>
+  std::string exact_key;  // announced when the lock is given back
+  std::function<void(LockTake)> done;
+};
+
+// What the writer sends, in the order it was asked for: a lock given back after a put follows it.
+using Job = std::variant<Write, LockCall>;
+
+// The lock scripts touch a lock only when it is free or this store's (ARGV[1], its origin), so a
+// slow replica never renews or frees another's. Taking again a lock already ours succeeds: a take
+// sent again on a new connection, after the first one's reply was lost, is not mistaken for
+// another replica's.
+//
+// A take finds the entry (KEYS[2]) when its holder stored it and let go after this replica's
+// lookup missed, before the announcement reached it: the entry comes back instead of the lock,
+// so that the answer is not asked of the backend again.
+constexpr std::string_view kTakeScript = R"(local stored = redis.call('GET', KEYS[2])
+if stored then return {stored, redis.call('PTTL', KEYS[2])} end
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0)";
+constexpr std::string_view kRenewScript = R"(if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0)";
+// Gives the lock back and tells the replicas waiting for it (ARGV[2] the channel, ARGV[3] the
+// exact key), who then take it and call the backend themselves.
+constexpr std::string_view kReleaseScript = R"(if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0)";
 
 // Distinguishes this store's announcements from the other replicas' (and from another store in the
 // same process): 128 random bits.
@@ -85,6 +126,8 @@ struct RedisStore::Shared {
       : address(std::move(address)),
         prefix(std::move(prefix)),
         channel(this->prefix + "events"),
+        locks_channel(this->prefix + "locks"),
+        lock_ttl(std::to_string(kLockTtl.count())),
         origin(randomOrigin()),
         max_entries(max_entries),
         max_bytes(max_bytes),
@@ -100,6 +143,8 @@ struct RedisStore::Shared {
   const redis::Address address;
   const std::string prefix;
   const std::string channel;
+  const std::string locks_channel;
+  const std::string lock_ttl;  // milliseconds, as sent
   const std::string origin;
   const std::size_t max_entries;
   const std::size_t max_bytes;
@@ -121,7 +166,15 @@ struct RedisStore::Shared {
   bool writer_retry = false;  // the sync thread reached Redis: the writer stops backing off
   std::condition_variable queue_ready;
   std::condition_variable stop_requested;
-  std::deque<Write> queue;
+  std::deque<Job> queue;
+
+  // The locks this replica holds, and when the writer renews them next: the writer's alone.
+  std::unordered_set<std::string> held;
+  std::chrono::steady_clock::time_point next_renewal{};
+
+  // Who waits for another replica's entry or lock (ReplicaLocks::watch), by exact key.
+  std::mutex watch_mutex;
+  std::unordered_multimap<std::string, std::shared_ptr<pipeline::Signal>> watchers;
 
   std::atomic<std::uint64_t> writes{0};
   std::atomic<std::uint64_t> write_failures{0};
@@ -130,6 +183,9 @@ struct RedisStore::Shared {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> malformed{0};
   std::atomic<std::uint64_t> reconnects{0};
+  std::atomic<std::uint64_t> locks_taken{0};
+  std::atomic<std::uint64_t> locks_held{0};
+  std::atomic<std::uint64_t> lock_failures{0};
 
   std::thread writer;
   std::thread sync;
@@ -196,19 +252,64 @@ struct RedisStore::Shared {
     return queue.size();
   }
 
-  // Drops (and counts) the oldest `count` queued writes, at most all of them.
-  void dropQueued(std::size_t count = std::numeric_limits<std::size_t>::max()) {
-    std::lock_guard lock(mutex);
-    count = std::min(count, queue.size());
-    dropped_writes += count;
-    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(count));
+  // Answers a lock's taker, counting the answer.
+  void answer(const std::function<void(LockTake)>& done, LockTake result) {
+    (result == LockTake::kTaken    ? locks_taken
+     : result == LockTake::kFailed ? lock_failures
+                                   : locks_held) += 1;
+    done(result);
   }
 
-  // The writes to send next, waiting for some; empty when the store is stopping.
-  std::vector<Write> nextBatch() {
+  // Drops (and counts) the oldest `count` queued jobs, at most all of them: a lock to take is
+  // answered kFailed, a lock to give back expires in Redis.
+  void dropQueued(std::size_t count = std::numeric_limits<std::size_t>::max()) {
+    std::vector<Job> dropped;
+    {
+      std::lock_guard lock(mutex);
+      count = std::min(count, queue.size());
+      const auto end = queue.begin() + static_cast<std::ptrdiff_t>(count);
+      dropped.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(end));
+      queue.erase(queue.begin(), end);
+    }
+    for (Job& job : dropped) {
+      if (std::holds_alternative<Write>(job)) {
+        ++dropped_writes;
+      } else {
+        forget(std::get<LockCall>(job));
+      }
+    }
+  }
+
+  // A job that was never settled: a write failed, a take is answered kFailed.
+  void forget(LockCall& call) {
+    if (call.done) {
+      answer(call.done, LockTake::kFailed);
+    } else {
+      held.erase(call.key);  // given back or not, no longer renewed: it expires
+    }
+  }
+
+  void abandon(std::span<Job> jobs) {
+    for (Job& job : jobs) {
+      if (std::holds_alternative<Write>(job)) {
+        ++write_failures;
+      } else {
+        forget(std::get<LockCall>(job));
+      }
+    }
+  }
+
+  // The jobs to send next, waiting for some (while locks are held, only until they are due for
+  // renewal); empty when the store is stopping or it is time to renew.
+  std::vector<Job> nextBatch() {
     std::unique_lock lock(mutex);
-    queue_ready.wait(lock, [&] { return stopping.load() || !queue.empty(); });
-    std::vector<Write> batch;
+    const auto ready = [&] { return stopping.load() || !queue.empty(); };
+    if (held.empty()) {
+      queue_ready.wait(lock, ready);
+    } else {
+      queue_ready.wait_until(lock, next_renewal, ready);
+    }
+    std::vector<Job> batch;
     if (stopping) return batch;
     while (!queue.empty() && batch.size() < kWriteBatch) {
       batch.push_back(std::move(queue.front()));
@@ -223,6 +324,7 @@ struct RedisStore::Shared {
     std::optional<redis::Connection> connection;
     auto retry = kFirstRetry;
     while (!stopping) {
+      std::vector<Job> batch;
       try {
         if (!connection) {
           // Only what was queued before this attempt is dropped if it fails: a put made meanwhile
@@ -239,8 +341,11 @@ struct RedisStore::Shared {
             continue;
           }
         }
-        std::vector<Write> batch = nextBatch();
-        if (batch.empty()) continue;
+        batch = nextBatch();
+        if (batch.empty()) {
+          renewIfDue(connection);
+          continue;
+        }
         // A write that fails on a connection Redis closed (a restart) is sent once more on a new
         // one; a connection that sat idle through a restart is replaced before it is used.
         std::size_t settled = 0;
@@ -251,17 +356,22 @@ struct RedisStore::Shared {
             if (!std::holds_alternative<redis::Connection>(opened)) break;
             connection.emplace(std::move(std::get<redis::Connection>(opened)));
           }
-          settled += send(*connection, std::span<const Write>(batch).subspan(settled));
+          settled += send(*connection, std::span<Job>(batch).subspan(settled));
         }
         if (settled < batch.size()) {
-          write_failures += batch.size() - settled;
+          abandon(std::span<Job>(batch).subspan(settled));
           connection.reset();
           resync = true;
           wakeSync();
           dropQueued();
         }
+        renewIfDue(connection);
       } catch (const std::exception&) {
-        // Out of memory, most likely: start over with a new connection, as after an outage.
+        // Out of memory, most likely: start over with a new connection, as after an outage. What
+        // the batch held is lost: takes time out, locks to give back expire.
+        for (Job& job : batch) {
+          if (auto* call = std::get_if<LockCall>(&job); call && !call->done) held.erase(call->key);
+        }
         connection.reset();
         resync = true;
         wakeSync();
@@ -271,39 +381,97 @@ struct RedisStore::Shared {
     }
   }
 
-  // Sends `batch` in one pipeline, each as MULTI, SET PX, PUBLISH, EXEC; how many were settled
-  // (stored, refused, or skipped as expired) before the connection broke.
-  std::size_t send(redis::Connection& connection, std::span<const Write> batch) {
+  // Sends `batch` in one pipeline (a write as MULTI, SET PX, PUBLISH, EXEC; a lock as its
+  // script); how many jobs were settled (stored, refused, answered, or skipped as expired) before
+  // the connection broke.
+  std::size_t send(redis::Connection& connection, std::span<Job> batch) {
     const auto now = Clock::now();
-    std::vector<bool> sent(batch.size(), false);
+    std::vector<int> replies(batch.size(), 0);
+    for (std::size_t i = 0; i < batch.size(); ++i) replies[i] = append(connection, batch[i], now);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(batch[i].expires_at - now);
-      if (ttl.count() <= 0) continue;
-      const std::string ttl_text = std::to_string(ttl.count());
-      const std::string event = encodeEvent({origin, ttl, batch[i].value});
-      connection.appendCommand({"MULTI"});
-      connection.appendCommand({"SET", batch[i].key, batch[i].value, "PX", ttl_text});
-      connection.appendCommand({"PUBLISH", channel, event});
-      connection.appendCommand({"EXEC"});
-      sent[i] = true;
-    }
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!sent[i]) continue;
-      std::optional<Reply> exec;
-      for (int reply = 0; reply < 4; ++reply) {
+      if (replies[i] == 0) continue;
+      std::optional<Reply> last;
+      for (int reply = 0; reply < replies[i]; ++reply) {
         auto got = connection.getReply();
         if (!std::holds_alternative<Reply>(got)) return i;
-        exec = std::get<Reply>(std::move(got));
+        last = std::get<Reply>(std::move(got));
       }
-      // EXEC answers [OK, subscriber count]; an error or nil means nothing was stored.
-      if (exec->type == Reply::Type::kArray && exec->elements.size() == 2 &&
-          isStatusOk(exec->elements[0])) {
-        ++writes;
-      } else {
-        ++write_failures;
-      }
+      settle(batch[i], *last);
     }
     return batch.size();
+  }
+
+  // Appends `job`'s commands; how many replies they will get (none for an expired write).
+  int append(redis::Connection& connection, const Job& job, Clock::time_point now) {
+    if (const auto* call = std::get_if<LockCall>(&job)) {
+      if (call->done) {
+        const std::string entry_key = prefix + "e:" + call->exact_key;
+        connection.appendCommand(
+            {"EVAL", kTakeScript, "2", call->key, entry_key, origin, lock_ttl});
+      } else {
+        connection.appendCommand(
+            {"EVAL", kReleaseScript, "1", call->key, origin, locks_channel, call->exact_key});
+      }
+      return 1;
+    }
+    const Write& write = std::get<Write>(job);
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(write.expires_at - now);
+    if (ttl.count() <= 0) return 0;
+    const std::string ttl_text = std::to_string(ttl.count());
+    const std::string event = encodeEvent({origin, ttl, write.value});
+    connection.appendCommand({"MULTI"});
+    connection.appendCommand({"SET", write.key, write.value, "PX", ttl_text});
+    connection.appendCommand({"PUBLISH", channel, event});
+    connection.appendCommand({"EXEC"});
+    return 4;
+  }
+
+  // What `job`'s last reply means.
+  void settle(Job& job, const Reply& reply) {
+    if (auto* call = std::get_if<LockCall>(&job)) {
+      if (!call->done) {
+        held.erase(call->key);
+        return;
+      }
+      if (reply.type == Reply::Type::kArray && reply.elements.size() == 2) {
+        load(reply.elements[0], reply.elements[1]);
+        return answer(call->done, LockTake::kStored);
+      }
+      if (reply.type != Reply::Type::kInteger) return answer(call->done, LockTake::kFailed);
+      if (reply.integer != 1) return answer(call->done, LockTake::kHeldElsewhere);
+      if (held.empty()) next_renewal = std::chrono::steady_clock::now() + kLockRenewal;
+      held.insert(call->key);
+      return answer(call->done, LockTake::kTaken);
+    }
+    // EXEC answers [OK, subscriber count]; an error or nil means nothing was stored.
+    if (reply.type == Reply::Type::kArray && reply.elements.size() == 2 &&
+        isStatusOk(reply.elements[0])) {
+      ++writes;
+    } else {
+      ++write_failures;
+    }
+  }
+
+  // Keeps the locks this replica holds from expiring while their calls go on; forgets those that
+  // are no longer its own (expired while Redis was away, taken since). A broken connection is
+  // dropped: the writer makes a new one, and renews on it.
+  void renewIfDue(std::optional<redis::Connection>& connection) {
+    const auto now = std::chrono::steady_clock::now();
+    if (held.empty() || !connection || now < next_renewal) return;
+    next_renewal = now + kLockRenewal;
+    const std::vector<std::string> keys(held.begin(), held.end());
+    for (const std::string& key : keys) {
+      connection->appendCommand({"EVAL", kRenewScript, "1", key, origin, lock_ttl});
+    }
+    for (const std::string& key : keys) {
+      auto renewed = connection->getReply();
+      auto* reply = std::get_if<Reply>(&renewed);
+      if (reply == nullptr) {
+        connection.reset();
+        return;
+      }
+      if (reply->type == Reply::Type::kInteger && reply->integer == 0) held.erase(key);
+    }
   }
 
   // The sync thread: one round per connection, until the store stops.
@@ -338,7 +506,7 @@ struct RedisStore::Shared {
     auto opened = redis::Connection::open(address, kTimeouts);
     auto* subscriber = std::get_if<redis::Connection>(&opened);
     if (subscriber == nullptr) return false;
-    auto subscribed = subscriber->command({"SUBSCRIBE", channel});
+    auto subscribed = subscriber->command({"SUBSCRIBE", channel, locks_channel});
     if (auto* reply = std::get_if<Reply>(&subscribed);
         reply == nullptr || reply->type != Reply::Type::kArray || reply->elements.empty() ||
         reply->elements[0].string != "subscribe") {
@@ -421,11 +589,28 @@ struct RedisStore::Shared {
     putInMirror(std::move(*entry));
   }
 
-  // A message from the subscription: another replica's entry goes into the mirror.
+  // Wakes who waits for `exact_key` (ReplicaLocks::watch).
+  void notifyWatchers(const std::string& exact_key) {
+    std::vector<std::shared_ptr<pipeline::Signal>> due;
+    {
+      std::lock_guard lock(watch_mutex);
+      auto [first, last] = watchers.equal_range(exact_key);
+      for (auto it = first; it != last; ++it) due.push_back(std::move(it->second));
+      watchers.erase(first, last);
+    }
+    for (const auto& signal : due) signal->fire();
+  }
+
+  // A message from the subscription: another replica's entry goes into the mirror; a lock given
+  // back wakes who waited for it.
   void apply(const Reply& message) {
     if (message.type != Reply::Type::kArray || message.elements.size() != 3 ||
         message.elements[0].string != "message") {
       return;  // a subscribe confirmation
+    }
+    if (message.elements[1].string == locks_channel) {
+      notifyWatchers(message.elements[2].string);
+      return;
     }
     auto event = decodeEvent(message.elements[2].string);
     if (!event) {
@@ -439,7 +624,9 @@ struct RedisStore::Shared {
       return;
     }
     ++received;
+    std::string exact_key = entry->key.exact;
     putInMirror(std::move(*entry));
+    notifyWatchers(exact_key);
   }
 };
 
@@ -461,6 +648,7 @@ RedisStore::~RedisStore() {
   shared_->wakeSync();
   if (shared_->writer.joinable()) shared_->writer.join();
   if (shared_->sync.joinable()) shared_->sync.join();
+  shared_->dropQueued();  // answers the takes still queued
 }
 
 std::optional<Hit> RedisStore::findExact(const std::string& exact_key, Clock::time_point now) {
@@ -499,7 +687,7 @@ void RedisStore::put(Entry entry) {
       return;
     }
     if (entry.vector && !shared.dimensionsAgree(entry.vector->size())) entry.vector.reset();
-    Write write{shared.prefix + "e:" + entry.key.exact, encodeEntry(entry), entry.expires_at};
+    Job write = Write{shared.prefix + "e:" + entry.key.exact, encodeEntry(entry), entry.expires_at};
     {
       std::lock_guard lock(shared.mutex);
       if (shared.queue.size() >= kQueueLimit) {
@@ -522,11 +710,64 @@ Store::Size RedisStore::size() const {
 
 bool RedisStore::inSync() const { return shared_->in_sync; }
 
+void RedisStore::tryLock(const std::string& exact_key, std::function<void(LockTake)> done) {
+  Shared& shared = *shared_;
+  try {
+    if (!shared.in_sync) return shared.answer(done, LockTake::kFailed);
+    {
+      std::lock_guard lock(shared.mutex);
+      if (shared.queue.size() < kQueueLimit) {
+        shared.queue.push_back(LockCall{shared.prefix + "lock:" + exact_key, exact_key, done});
+        done = nullptr;
+      }
+    }
+    if (done) return shared.answer(done, LockTake::kFailed);
+    shared.queue_ready.notify_one();
+  } catch (const std::exception&) {
+    if (done) shared.answer(done, LockTake::kFailed);
+  }
+}
+
+void RedisStore::unlock(const std::string& exact_key) {
+  Shared& shared = *shared_;
+  try {
+    {
+      std::lock_guard lock(shared.mutex);
+      // Past the limit the lock is not given back: it expires in kLockTtl.
+      if (shared.queue.size() >= kQueueLimit) return;
+      shared.queue.push_back(LockCall{shared.prefix + "lock:" + exact_key, exact_key, {}});
+    }
+    shared.queue_ready.notify_one();
+  } catch (const std::exception&) {
+  }
+}
+
+std::shared_ptr<pipeline::Signal> RedisStore::watch(const std::string& exact_key) {
+  auto signal = std::make_shared<pipeline::Signal>();
+  std::lock_guard lock(shared_->watch_mutex);
+  shared_->watchers.emplace(exact_key, signal);
+  return signal;
+}
+
+void RedisStore::unwatch(const std::string& exact_key,
+                         const std::shared_ptr<pipeline::Signal>& signal) {
+  std::lock_guard lock(shared_->watch_mutex);
+  auto [first, last] = shared_->watchers.equal_range(exact_key);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == signal) {
+      shared_->watchers.erase(it);
+      return;
+    }
+  }
+}
+
 RedisStore::Stats RedisStore::stats() const {
   const Shared& shared = *shared_;
-  return Stats{shared.in_sync.load(),        shared.writes.load(),    shared.write_failures.load(),
-               shared.dropped_writes.load(), shared.loaded.load(),    shared.received.load(),
-               shared.malformed.load(),      shared.reconnects.load()};
+  return Stats{
+      shared.in_sync.load(),        shared.writes.load(),       shared.write_failures.load(),
+      shared.dropped_writes.load(), shared.loaded.load(),       shared.received.load(),
+      shared.malformed.load(),      shared.reconnects.load(),   shared.locks_taken.load(),
+      shared.locks_held.load(),     shared.lock_failures.load()};
 }
 
 }  // namespace costgate::cache

@@ -2,7 +2,8 @@
 // Identical requests in flight at the same time (request coalescing): the first to join a key
 // leads, calling the backend; the others wait for its signal, fired once the leader's answer is
 // stored (or will not be), then look the cache up again. Thread-safe: requests on every event
-// loop share one table per cache policy.
+// loop share one table per cache policy. The table is this process's; replicas sharing a Redis
+// store coalesce through its locks (replica_locks.h), which only the leader here takes.
 
 #include <memory>
 #include <mutex>

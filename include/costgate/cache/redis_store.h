@@ -5,6 +5,8 @@
 //
 //   <prefix>e:<exact key>  one entry (entry_codec.h), with a TTL at its expiry
 //   <prefix>events         the channel on which a replica announces each entry it stores
+//   <prefix>lock:<exact>   which replica is calling the backend for that key (replica_locks.h)
+//   <prefix>locks          the channel on which a replica announces a lock it gave back
 //
 // Two background threads do the talking. The writer sends each put (SET with PX, PUBLISH, as one
 // MULTI/EXEC). The sync thread subscribes to the channel first, then scans every entry under the
@@ -16,15 +18,24 @@
 // by an empty one and refilled by a new scan once Redis answers again (retries back off from
 // 100 ms to 2 s). Nothing here throws or blocks a request on Redis.
 //
+// Locks (coalescing across replicas) go through the writer, in order with the puts: a lock given
+// back after its answer was stored is gone only once the answer is in Redis and announced, so a
+// replica that sees the lock vanish and takes it finds the answer first. A lock lives kLockTtl
+// and the writer renews the ones this replica holds every kLockRenewal, so a replica that dies
+// holding one frees it within kLockTtl.
+//
 // The key prefix separates caches that must not share entries (policies) and should also name the
 // embedder: vectors of another size than the store's are never loaded (see the constructor).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "costgate/cache/replica_locks.h"
 #include "costgate/cache/store.h"
 #include "costgate/redis/connection.h"
 
@@ -32,8 +43,11 @@ namespace costgate::cache {
 
 using RedisAddress = redis::Address;
 
-class RedisStore : public Store {
+class RedisStore : public Store, public ReplicaLocks {
  public:
+  static constexpr std::chrono::milliseconds kLockTtl{3000};
+  static constexpr std::chrono::milliseconds kLockRenewal{1000};
+
   // Starts the two threads and returns at once, not yet in sync. `key_prefix` is like
   // "costgate:cache:<policy>:". The mirror holds at most `max_entries` and `max_bytes` (as a
   // MemoryStore does). `vector_dimensions` is the embedder's; 0 takes the size of the first vector
@@ -62,6 +76,15 @@ class RedisStore : public Store {
   bool shared() const override { return true; }
   bool inSync() const override;
 
+  // ReplicaLocks: a lock is <prefix>lock:<exact key>, holding this store's random id. Out of sync,
+  // tryLock answers kFailed at once; taking, renewing and giving back are Lua scripts that touch
+  // the lock only when it is free or this store's.
+  void tryLock(const std::string& exact_key, std::function<void(LockTake)> done) override;
+  void unlock(const std::string& exact_key) override;
+  std::shared_ptr<pipeline::Signal> watch(const std::string& exact_key) override;
+  void unwatch(const std::string& exact_key,
+               const std::shared_ptr<pipeline::Signal>& signal) override;
+
   // Counters since construction, for the gateway's metrics.
   struct Stats {
     bool in_sync = false;
@@ -72,6 +95,9 @@ class RedisStore : public Store {
     std::uint64_t received = 0;        // entries announced by other replicas
     std::uint64_t malformed = 0;       // values and announcements that could not be decoded
     std::uint64_t reconnects = 0;      // times the store got back in sync after losing it
+    std::uint64_t locks_taken = 0;     // tryLock answered kTaken
+    std::uint64_t locks_held = 0;      // tryLock answered kHeldElsewhere or kStored
+    std::uint64_t lock_failures = 0;   // tryLock answered kFailed
   };
   Stats stats() const;
 

@@ -29,7 +29,14 @@ CacheStats::CacheStats(metrics::Metrics& metrics)
           "Answers a cache policy did not store, by reason: truncated, tool_calls, unfinished, "
           "unreadable, or what the judge flags (empty, refusal, uncertainty, invalid_json, "
           "mean_logprob)",
-          {"policy", "reason"})) {}
+          {"policy", "reason"})),
+      replica_waits_(metrics.counter(
+          "costgate_cache_replica_waits_total",
+          "Requests that waited for another replica's identical call (coalescing across replicas "
+          "through a Redis store's lock), by policy and how the wait ended: served (the other "
+          "replica's answer), lock_vanished (it gave up or died: this one called the backend), "
+          "timed_out (coalesce_wait_seconds passed), redis_error",
+          {"policy", "outcome"})) {}
 
 void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const {
   const auto [feature, team, env] = metrics_.tagLabels({.feature = ctx.tag_labels.feature,
@@ -52,6 +59,12 @@ void CacheStats::record(pipeline::RequestContext& ctx, const CacheOutcome& outco
   ctx.log.text("cache", outcome.result);
   if (outcome.coalesced) ctx.log.flag("coalesced", true);
   if (!outcome.not_stored.empty()) ctx.log.text("cache_not_stored", outcome.not_stored);
+}
+
+void CacheStats::recordReplicaWait(pipeline::RequestContext& ctx, std::string_view policy,
+                                   std::string_view outcome) const {
+  replica_waits_.with({policy, outcome}).Increment();
+  ctx.log.text("replica_wait", outcome);
 }
 
 }  // namespace costgate::filters::semantic_cache

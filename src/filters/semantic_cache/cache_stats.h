@@ -33,6 +33,11 @@ class CacheStats {
   // hit's saving, the policy's store size, an answer not stored and why) and writes the log
   // fields "cache", "coalesced" and "cache_not_stored".
   void record(pipeline::RequestContext& ctx, const CacheOutcome& outcome) const;
+  // Counts a request that waited for another replica's identical call (coalescing across
+  // replicas, a Redis store's lock) under `policy`, by how the wait ended (`outcome`: served,
+  // lock_vanished, timed_out or redis_error), and writes the log field "replica_wait".
+  void recordReplicaWait(pipeline::RequestContext& ctx, std::string_view policy,
+                         std::string_view outcome) const;
 
  private:
   metrics::Metrics& metrics_;
@@ -43,6 +48,7 @@ class CacheStats {
   metrics::GaugeFamily& bytes_;
   metrics::GaugeFamily& store_up_;
   metrics::CounterFamily& not_stored_;
+  metrics::CounterFamily& replica_waits_;
 };
 
 }  // namespace costgate::filters::semantic_cache

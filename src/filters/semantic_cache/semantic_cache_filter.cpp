@@ -17,6 +17,7 @@
 //                                 # accepted with min_judge_margin), or any
 //           min_judge_margin: 0.3 # judged: how far above its threshold the verdict must be
 //           coalesce: true        # identical requests in flight share one backend call
+//                                 # (across replicas too with a Redis store)
 //           coalesce_wait_seconds: 60 # how long the others wait for it at most
 //           embedding_model: ""   # a configured model to embed with (/v1/embeddings);
 //                                 # empty: the built-in lexical embedder
@@ -25,6 +26,7 @@
 #include "filters/semantic_cache/semantic_cache_filter.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "costgate/cache/completion_stream.h"
@@ -62,6 +64,12 @@ constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
 constexpr std::string_view kStoreAnswers[] = {"final_model", "judged", "any"};
 constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
 constexpr std::uint64_t kMaxEntries = 100'000'000;
+// Redis answers a lock in well under a millisecond; a second without an answer is a Redis in
+// trouble, and the request calls the backend rather than wait on it.
+constexpr std::chrono::milliseconds kLockReplyWait{1000};
+// How often a request waiting for another replica's call checks that the lock is still held: a
+// replica that dies holding it stops renewing it, and it expires (RedisStore::kLockTtl).
+constexpr std::chrono::milliseconds kLockPoll{250};
 
 }  // namespace
 
@@ -92,13 +100,30 @@ struct CacheLookup {
   // Set while this request leads its key's in-flight calls.
   std::string leading_key;
   std::shared_ptr<pipeline::Signal> leading;
+  // Coalescing across replicas: the policy's shared store's locks (null: none), whether this
+  // request may hold its key's lock (it asked, and was not told another replica has it), whether
+  // it waited for another replica's call, and until when it may.
+  cache::ReplicaLocks* locks = nullptr;
+  bool may_hold_lock = false;
+  bool waited_on_replica = false;
+  std::string_view replica_wait;  // how that wait ended (CacheStats::recordReplicaWait)
+  std::chrono::steady_clock::time_point replica_wait_until{};
 };
 
 namespace {
 
-// Wakes the requests that wait for this one's answer.
+// A lock's answer, which may come (on a store thread) after the request stopped waiting for it.
+struct LockReply {
+  std::shared_ptr<pipeline::Signal> answered = std::make_shared<pipeline::Signal>();
+  std::atomic<cache::LockTake> take{cache::LockTake::kFailed};
+};
+
+// Wakes the requests that wait for this one's answer, here and (giving the key's lock back, after
+// the answer's put) on the other replicas.
 void stopLeading(CacheLookup& pending) {
   if (!pending.leading) return;
+  if (pending.may_hold_lock) pending.locks->unlock(pending.leading_key);
+  pending.may_hold_lock = false;
   pending.in_flight->finish(pending.leading_key, pending.leading);
   pending.leading.reset();
 }
@@ -295,6 +320,7 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
   lookup.policy = policy;
   lookup.store = policy_store.store.get();
   lookup.in_flight = policy_store.in_flight.get();
+  lookup.locks = policy->coalesce ? dynamic_cast<cache::ReplicaLocks*>(lookup.store) : nullptr;
 
   const jsonview::Value body = *ctx.request_index;
   // The tenant partitions the cache: without one, no entry could be kept to its owner. A gateway
@@ -365,6 +391,7 @@ pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& c
     if (joined.leader) {
       lookup.leading_key = lookup.key->exact;
       lookup.leading = std::move(joined.signal);
+      if (lookup.locks) return lockAcrossReplicas(ctx, lookup);
     } else if (!lookup.followed || (!ctx.wants_final_model.empty() && !lookup.followed_again)) {
       lookup.followed_again = lookup.followed;
       lookup.followed = true;
@@ -378,17 +405,22 @@ pipeline::FilterStatus SemanticCacheFilter::coalesce(pipeline::RequestContext& c
       return pipeline::FilterStatus::kWait;
     }
   }
+  return callBackend(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::callBackend(pipeline::RequestContext& ctx,
+                                                        CacheLookup& lookup) const {
   lookup.expected = router::expectedOf(ctx);
   lookup.entry = cache::Entry{.key = *lookup.key,
                               .facts = lookup.facts,
                               .vector = lookup.vector,
                               .answer = {},
-                              .expires_at = cache::Clock::now() + policy.ttl};
+                              .expires_at = cache::Clock::now() + lookup.policy->ttl};
   return missed(ctx, lookup);
 }
 
-pipeline::FilterStatus SemanticCacheFilter::afterCoalescing(pipeline::RequestContext& ctx,
-                                                            CacheLookup& lookup) const {
+std::optional<cache::Hit> SemanticCacheFilter::lookAgain(pipeline::RequestContext& ctx,
+                                                         CacheLookup& lookup) const {
   const auto started = std::chrono::steady_clock::now();
   const auto now = cache::Clock::now();
   std::optional<cache::Hit> hit = trustedOnly(ctx, lookup.store->findExact(lookup.key->exact, now));
@@ -397,14 +429,105 @@ pipeline::FilterStatus SemanticCacheFilter::afterCoalescing(pipeline::RequestCon
                                                      lookup.facts, lookup.policy->threshold, now));
   }
   lookup.outcome.lookup_seconds += secondsSince(started);
-  if (hit) return answer(ctx, lookup, std::move(*hit));
+  return hit;
+}
+
+pipeline::FilterStatus SemanticCacheFilter::afterCoalescing(pipeline::RequestContext& ctx,
+                                                            CacheLookup& lookup) const {
+  if (auto hit = lookAgain(ctx, lookup)) return answer(ctx, lookup, std::move(*hit));
   return coalesce(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::lockAcrossReplicas(pipeline::RequestContext& ctx,
+                                                               CacheLookup& lookup) const {
+  // The wait is bounded from the first ask, as the followers here are from when they joined (after
+  // this leader did): they are not left waiting for a leader that waited as long as they may.
+  if (lookup.replica_wait_until == std::chrono::steady_clock::time_point{}) {
+    lookup.replica_wait_until = std::chrono::steady_clock::now() + lookup.policy->coalesce_wait;
+  }
+  auto reply = std::make_shared<LockReply>();
+  lookup.may_hold_lock = true;  // even an answer that comes too late may have taken it
+  lookup.locks->tryLock(lookup.key->exact, [reply](cache::LockTake take) {
+    reply->take = take;
+    reply->answered->fire();
+  });
+  if (reply->answered->fired()) return afterLockTry(ctx, lookup, reply->take);
+  ctx.awaited = pipeline::Awaited{
+      pipeline::AwaitSignal{reply->answered, kLockReplyWait},
+      [this, reply](pipeline::RequestContext& resumed) {
+        const cache::LockTake take =
+            reply->answered->fired() ? reply->take.load() : cache::LockTake::kFailed;
+        return afterLockTry(resumed, *resumed.findState<CacheLookup>(this), take);
+      }};
+  return pipeline::FilterStatus::kWait;
+}
+
+pipeline::FilterStatus SemanticCacheFilter::afterLockTry(pipeline::RequestContext& ctx,
+                                                         CacheLookup& lookup,
+                                                         cache::LockTake take) const {
+  if (take == cache::LockTake::kHeldElsewhere || take == cache::LockTake::kStored) {
+    lookup.may_hold_lock = false;
+  }
+  if (take == cache::LockTake::kHeldElsewhere) return waitForReplica(ctx, lookup);
+  if (take == cache::LockTake::kStored) {
+    // Its holder answered and let go before the answer's announcement came: it is here now.
+    if (auto hit = lookAgain(ctx, lookup)) return servedByReplica(ctx, lookup, std::move(*hit));
+    if (lookup.waited_on_replica) lookup.replica_wait = "lock_vanished";
+    return callBackend(ctx, lookup);  // an answer this request may not take (not trusted)
+  }
+  if (take == cache::LockTake::kFailed) {
+    // Redis did not answer: no lock, and the backend is called as if there were no other replica.
+    if (lookup.waited_on_replica) lookup.replica_wait = "redis_error";
+    return callBackend(ctx, lookup);
+  }
+  // Taken. The replica that held it may have answered and let go since the first lookup.
+  if (auto hit = lookAgain(ctx, lookup)) return servedByReplica(ctx, lookup, std::move(*hit));
+  if (lookup.waited_on_replica) lookup.replica_wait = "lock_vanished";
+  return callBackend(ctx, lookup);
+}
+
+pipeline::FilterStatus SemanticCacheFilter::waitForReplica(pipeline::RequestContext& ctx,
+                                                           CacheLookup& lookup) const {
+  lookup.waited_on_replica = true;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(lookup.replica_wait_until -
+                                                                 std::chrono::steady_clock::now());
+  if (left.count() <= 0) {
+    lookup.replica_wait = "timed_out";
+    return callBackend(ctx, lookup);
+  }
+  // Watched before looking: an answer that arrives in between fires the signal.
+  auto arrival = lookup.locks->watch(lookup.key->exact);
+  if (auto hit = lookAgain(ctx, lookup)) {
+    lookup.locks->unwatch(lookup.key->exact, arrival);
+    return servedByReplica(ctx, lookup, std::move(*hit));
+  }
+  // Woken by the answer or the lock given back, or every kLockPoll to see whether the lock
+  // expired (its holder died): then this request takes it and calls the backend.
+  ctx.awaited = pipeline::Awaited{pipeline::AwaitSignal{arrival, std::min(kLockPoll, left)},
+                                  [this, arrival](pipeline::RequestContext& resumed) {
+                                    CacheLookup& waited = *resumed.findState<CacheLookup>(this);
+                                    waited.locks->unwatch(waited.key->exact, arrival);
+                                    if (auto hit = lookAgain(resumed, waited)) {
+                                      return servedByReplica(resumed, waited, std::move(*hit));
+                                    }
+                                    return lockAcrossReplicas(resumed, waited);
+                                  }};
+  return pipeline::FilterStatus::kWait;
+}
+
+pipeline::FilterStatus SemanticCacheFilter::servedByReplica(pipeline::RequestContext& ctx,
+                                                            CacheLookup& lookup,
+                                                            cache::Hit hit) const {
+  if (lookup.waited_on_replica) lookup.replica_wait = "served";
+  // The followers here need not wait for this request's reply to go out.
+  stopLeading(lookup);
+  return answer(ctx, lookup, std::move(hit));
 }
 
 pipeline::FilterStatus SemanticCacheFilter::answer(pipeline::RequestContext& ctx,
                                                    CacheLookup& lookup, cache::Hit hit) const {
   const std::string_view result = hit.level == cache::Level::kExact ? "hit-exact" : "hit-semantic";
-  lookup.outcome.coalesced = lookup.followed;
+  lookup.outcome.coalesced = lookup.followed || lookup.waited_on_replica;
   // Without the cache, the request would have gone where this answer came from.
   const pricing::Price* price = ctx.price;
   if (auto made_by = config_.prices.find(hit.answer.model); made_by != config_.prices.end()) {
@@ -461,6 +584,9 @@ void SemanticCacheFilter::onComplete(pipeline::RequestContext& ctx) const {
   // A request stopped before the cache was done with it (a wait that timed out into a refusal)
   // has nothing to count.
   if (!lookup->outcome.policy.empty()) stats_.record(ctx, lookup->outcome);
+  if (!lookup->replica_wait.empty()) {
+    stats_.recordReplicaWait(ctx, lookup->policy->name, lookup->replica_wait);
+  }
 }
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(

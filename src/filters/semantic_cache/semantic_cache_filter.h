@@ -15,6 +15,7 @@
 
 #include "costgate/cache/embedder.h"
 #include "costgate/cache/in_flight.h"
+#include "costgate/cache/replica_locks.h"
 #include "costgate/cache/store.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
@@ -53,7 +54,8 @@ struct CachePolicy {
   StoreAnswers store_answers = StoreAnswers::kFinalModel;
   double min_judge_margin = 0.3;
   // Identical requests in flight at once share one backend call: the others wait for its answer
-  // to be stored, for at most coalesce_wait, then call the backend themselves.
+  // to be stored, for at most coalesce_wait, then call the backend themselves. With a Redis store
+  // the replicas sharing it coalesce too (a lock per question: cache/replica_locks.h).
   bool coalesce = true;
   std::chrono::seconds coalesce_wait{60};
   // The gateway model whose /v1/embeddings embeds questions (its calls are charged to the
@@ -109,6 +111,19 @@ class SemanticCacheFilter : public pipeline::Filter {
   pipeline::FilterStatus search(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
   pipeline::FilterStatus coalesce(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
   pipeline::FilterStatus afterCoalescing(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  // Coalescing across replicas (a Redis store): the leader here takes the key's lock, or waits for
+  // the replica that holds it (replica_locks.h).
+  pipeline::FilterStatus lockAcrossReplicas(pipeline::RequestContext& ctx,
+                                            CacheLookup& lookup) const;
+  pipeline::FilterStatus afterLockTry(pipeline::RequestContext& ctx, CacheLookup& lookup,
+                                      cache::LockTake take) const;
+  pipeline::FilterStatus waitForReplica(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  pipeline::FilterStatus servedByReplica(pipeline::RequestContext& ctx, CacheLookup& lookup,
+                                         cache::Hit hit) const;
+  // The request goes to the backend, its answer to be stored.
+  pipeline::FilterStatus callBackend(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
+  // The request's entry, or a near one, if it has come since the first lookup.
+  std::optional<cache::Hit> lookAgain(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
   pipeline::FilterStatus answer(pipeline::RequestContext& ctx, CacheLookup& lookup,
                                 cache::Hit hit) const;
   pipeline::FilterStatus missed(pipeline::RequestContext& ctx, CacheLookup& lookup) const;
