@@ -71,7 +71,7 @@ bool hits(const Embedder& embedder, float threshold, const std::string& cached,
 TEST(LabelledPairs, NoFalseHitsAndTheRecallIsReported) {
   const std::vector<Pair> pairs = labelledPairs();
   ASSERT_GE(pairs.size(), 150u) << "tests/data/cache_pairs.jsonl";
-  const LexicalEmbedder embedder;
+  const Embedder& embedder = defaultBuiltInEmbedder();
   const float threshold = filters::semantic_cache::CachePolicy{}.threshold;
   int true_hits = 0, false_hits = 0, missed = 0, true_misses = 0;
   std::map<std::string, std::pair<int, int>> by_kind;  // kind -> (right, total)
