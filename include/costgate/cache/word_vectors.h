@@ -37,6 +37,9 @@ class WordVectors {
   std::size_t dimensions() const { return dimensions_; }
   std::size_t size() const { return count_; }
   std::size_t bytes() const { return data_.size(); }
+  // A hash of the whole file: vectors of another file (another version of the data) are another
+  // embedder's.
+  std::uint64_t fingerprint() const { return fingerprint_; }
   // The word (lower-case, as cache/words.h splits it), or nullopt when it is not in the file.
   std::optional<Word> find(std::string_view word) const;
   // The index-th word in the file's order (index < size()).
@@ -59,6 +62,7 @@ class WordVectors {
   std::size_t values_ = 0;
   std::size_t names_ = 0;
   std::vector<std::uint32_t> first_with_prefix_;  // kPrefixes + 1 word indices
+  std::uint64_t fingerprint_ = 0;
 };
 
 // Where scripts/fetch-word-vectors.sh puts the file: data/word-vectors/, next to the tokenizer's
@@ -91,6 +95,7 @@ class WordVectorEmbedder : public Embedder {
   std::size_t dimensions() const override { return vectors_->dimensions() + lexical_.dimensions(); }
   std::optional<Vector> embed(std::string_view text) const override;
   // Names what made the vectors, for the store's keys: entries of another embedder never meet.
+  // "words100.<file's fingerprint>+lexical156".
   std::string name() const;
 
  private:
