@@ -94,6 +94,7 @@ test('costgate --check-config accepts docker/costgate.yaml', () => {
     COSTGATE_ADMIN_KEY: 'docker-test-admin-key',
     // The image's /usr/share/costgate/tokenizer is not on this machine: the repository's copy.
     COSTGATE_TOKENIZER_DIR: join(root, 'data/tokenizer'),
+    COSTGATE_WORD_VECTORS: join(root, 'data/word-vectors/words-100d.bin'),
   };
   const result = run(gatewayBinary, ['--check-config', join(dockerDir, 'costgate.yaml')], env);
   assert.equal(result.status, 0, result.stdout + result.stderr);
@@ -101,6 +102,7 @@ test('costgate --check-config accepts docker/costgate.yaml', () => {
   const text = read('docker/costgate.yaml');
   assert.match(text, /listen: \$\{COSTGATE_LISTEN:-0\.0\.0\.0:8080\}/);
   assert.match(text, /data_dir: \$\{COSTGATE_TOKENIZER_DIR:-\/usr\/share\/costgate\/tokenizer\}/);
+  assert.match(text, /word_vectors: \$\{COSTGATE_WORD_VECTORS:-\/usr\/share\/costgate\/word-vectors\/words-100d\.bin\}/);
   assert.match(text, /store: \$\{COSTGATE_REDIS_URL:-redis:\/\/redis:6379\}/);
   assert.match(text, /ledger: \$\{COSTGATE_REDIS_URL:-redis:\/\/redis:6379\}/);
   assert.match(text, /api_key: \$\{COSTGATE_ADMIN_KEY\}/);
