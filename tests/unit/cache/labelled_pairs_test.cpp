@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "costgate/cache/embedder.h"
-#include "costgate/cache/word_vectors.h"
 #include "costgate/cache/facts.h"
 #include "costgate/cache/request_key.h"
 #include "costgate/cache/store.h"
+#include "costgate/cache/word_vectors.h"
 #include "costgate/jsonview/document.h"
 #include "filters/semantic_cache/semantic_cache_filter.h"
 
