@@ -10,6 +10,7 @@
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
 #include "../../support/test_metrics.h"
+#include "cache_requests.h"
 #include "costgate/cache/word_vectors.h"
 #include "filters/semantic_cache/semantic_cache_filter.h"
 
@@ -19,8 +20,9 @@ namespace {
 using nlohmann::json;
 using pipeline::FilterStatus;
 using test_data::Request;
-
-const pipeline::Tags kTenant{"faq", "core", "test", ""};
+using test_requests::answer;
+using test_requests::chat;
+using test_requests::kTenant;
 
 CacheConfig configOk(const std::string& filters_yaml) {
   return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
@@ -31,22 +33,6 @@ std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml,
   return std::make_unique<SemanticCacheFilter>(
       configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"),
       test_data::testMetrics(), kept);
-}
-
-json chat(const std::string& question) {
-  return {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", question}}}}};
-}
-
-std::string answer(const std::string& text) {
-  return json{{"id", "chatcmpl-1"},
-              {"object", "chat.completion"},
-              {"model", "m"},
-              {"choices",
-               {{{"index", 0},
-                 {"message", {{"role", "assistant"}, {"content", text}}},
-                 {"finish_reason", "stop"}}}},
-              {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}}
-      .dump();
 }
 
 // The x-costgate-cache the request was answered with, after its answer (if a miss) was stored.

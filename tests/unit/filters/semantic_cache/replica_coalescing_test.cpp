@@ -16,6 +16,7 @@
 #include "../../support/redis_server.h"
 #include "../../support/request.h"
 #include "../../support/test_metrics.h"
+#include "cache_requests.h"
 #include "filters/semantic_cache/semantic_cache_filter.h"
 
 namespace costgate::filters::semantic_cache {
@@ -25,24 +26,9 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using pipeline::FilterStatus;
 using test_data::Request;
-
-const pipeline::Tags kTenant{"faq", "core", "test", ""};
-
-json chat(const std::string& question) {
-  return {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", question}}}}};
-}
-
-std::string answer(const std::string& text) {
-  return json{{"id", "chatcmpl-1"},
-              {"object", "chat.completion"},
-              {"model", "m"},
-              {"choices",
-               {{{"index", 0},
-                 {"message", {{"role", "assistant"}, {"content", text}}},
-                 {"finish_reason", "stop"}}}},
-              {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}}
-      .dump();
-}
+using test_requests::answer;
+using test_requests::chat;
+using test_requests::kTenant;
 
 std::string cacheHeader(const Request& request) {
   const pipeline::RequestContext& ctx = request.ctx;

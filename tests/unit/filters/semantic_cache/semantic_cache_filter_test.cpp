@@ -10,6 +10,7 @@
 #include "../../support/filter_settings.h"
 #include "../../support/request.h"
 #include "../../support/test_metrics.h"
+#include "cache_requests.h"
 
 namespace costgate::filters::semantic_cache {
 namespace {
@@ -17,6 +18,9 @@ namespace {
 using nlohmann::json;
 using pipeline::FilterStatus;
 using test_data::Request;
+using test_requests::answer;
+using test_requests::chat;
+using test_requests::kTenant;
 
 CacheConfig configOk(const std::string& filters_yaml) {
   return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
@@ -38,24 +42,6 @@ std::string cacheHeader(const test_data::Request& request) {
     if (name == "x-costgate-cache") return value;
   }
   return "";
-}
-
-json chat(const std::string& question) {
-  return {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", question}}}}};
-}
-
-const pipeline::Tags kTenant{"faq", "core", "test", ""};
-
-std::string answer(const std::string& text) {
-  return json{{"id", "chatcmpl-1"},
-              {"object", "chat.completion"},
-              {"model", "m"},
-              {"choices",
-               {{{"index", 0},
-                 {"message", {{"role", "assistant"}, {"content", text}}},
-                 {"finish_reason", "stop"}}}},
-              {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}}
-      .dump();
 }
 
 TEST(SemanticCacheConfig, ReadsCoalescingAndTheEmbeddingModel) {
