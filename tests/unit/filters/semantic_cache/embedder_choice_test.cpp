@@ -22,18 +22,9 @@ using pipeline::FilterStatus;
 using test_data::Request;
 using test_requests::answer;
 using test_requests::chat;
+using test_requests::configOk;
+using test_requests::filterWith;
 using test_requests::kTenant;
-
-CacheConfig configOk(const std::string& filters_yaml) {
-  return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
-}
-
-std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml,
-                                                pipeline::KeptState* kept) {
-  return std::make_unique<SemanticCacheFilter>(
-      configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"),
-      test_data::testMetrics(), kept);
-}
 
 // The x-costgate-cache the request was answered with, after its answer (if a miss) was stored.
 std::string ask(const SemanticCacheFilter& filter, const std::string& question) {

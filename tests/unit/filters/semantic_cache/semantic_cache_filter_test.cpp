@@ -20,18 +20,9 @@ using pipeline::FilterStatus;
 using test_data::Request;
 using test_requests::answer;
 using test_requests::chat;
+using test_requests::configOk;
+using test_requests::filterWith;
 using test_requests::kTenant;
-
-CacheConfig configOk(const std::string& filters_yaml) {
-  return test_data::configOk(parseCacheConfig, "semantic_cache", filters_yaml);
-}
-
-std::unique_ptr<SemanticCacheFilter> filterWith(const std::string& policy_yaml,
-                                                pipeline::KeptState* kept = nullptr) {
-  return std::make_unique<SemanticCacheFilter>(
-      configOk("filters:\n  - semantic_cache:\n      policies:\n        - " + policy_yaml + "\n"),
-      test_data::testMetrics(), kept);
-}
 
 // What the cache did, as the client is told: x-costgate-cache on the reply (a hit) or on the
 // backend's answer (a miss or a bypass).
