@@ -2,7 +2,7 @@
 # ThreadSanitizer run (docs/hardening.md, "Sanitizers"): builds build-tsan (-DCOSTGATE_SANITIZE=
 # thread), then runs every unit test and the whole integration suite against its gateway and mock;
 # any report fails. With --quick, only the unit tests of the code threads share (cache stores and
-# coalescing, budget ledgers, leases and owed charges, deployment pools, signals, the event loop and its
+# coalescing within and across replicas, budget ledgers, leases and owed charges, deployment pools, signals, the event loop and its
 # mailbox, metrics, Redis connections, the mock's cascades, the router's learned rates and cache
 # affinity, held streams) and the integration tests that drive the gateway's threads hardest
 # (gateway, cache, cache_redis, budget, reload, router, savings). Not part of
@@ -23,9 +23,10 @@ if ((quick)); then
   suites+='|MemoryLedger|RedisLedger'
   suites+='|Memory|Redis|DeploymentPool|Signal|EventLoopTest|SocketTest|Metrics|MetricsSummary'
   suites+='|Mock(Attempts|CascadeHeaders|Confidence|Shapes|Targeting)|BudgetFilter|SemanticCacheFilter'
-  suites+='|EscalationRates|CacheAffinity|RouterFilter|HeldStream|Proxy'
+  suites+='|EscalationRates|CacheAffinity|RouterFilter|HeldStream|Proxy|ReplicaLocksTest'
+  suites+='|ReplicaCoalescingTest'
   ctest --test-dir build-tsan --output-on-failure -j 2 -R "^($suites)\."
-  COSTGATE_BUILD_DIR=build-tsan node --test --test-concurrency=1 tests/integration/{gateway,cache,cache_redis,budget,reload,router,savings}.test.mjs
+  COSTGATE_BUILD_DIR=build-tsan node --test --test-concurrency=1 tests/integration/{gateway,cache,cache_redis,cache_redis_coalescing,budget,reload,router,savings}.test.mjs
 else
   ctest --test-dir build-tsan --output-on-failure -j 2
   COSTGATE_BUILD_DIR=build-tsan node --test --test-concurrency=1 tests/integration/
