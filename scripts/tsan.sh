@@ -2,10 +2,11 @@
 # ThreadSanitizer run (docs/hardening.md, "Sanitizers"): builds build-tsan (-DCOSTGATE_SANITIZE=
 # thread), then runs every unit test and the whole integration suite against its gateway and mock;
 # any report fails. With --quick, only the unit tests of the code threads share (cache stores and
-# coalescing within and across replicas, budget ledgers, leases and owed charges, deployment pools, signals, the event loop and its
-# mailbox, metrics, Redis connections, the mock's cascades, the router's learned rates and cache
-# affinity, held streams) and the integration tests that drive the gateway's threads hardest
-# (gateway, cache, cache_redis, budget, reload, router, savings). Not part of
+# coalescing within and across replicas, budget ledgers, leases and owed charges, deployment
+# pools, signals, the event loop and its mailbox, metrics, Redis connections, the mock's cascades,
+# the router's learned rates and cache affinity, held streams) and the integration tests that
+# drive the gateway's threads hardest (gateway, cache, cache_redis, cache_redis_coalescing,
+# budget, reload, router, savings). Not part of
 # .ci/run: a cold build takes longer than the whole budget for it. Extra arguments go to cmake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
