@@ -23,6 +23,10 @@ TEST(FactsSubjects, WhoTheQuestionIsAboutIsAFact) {
   EXPECT_FALSE(agree(asker, "how many 200mg ibuprofen tablets can my pregnant wife take a day"));
   EXPECT_FALSE(agree("Is chocolate safe for dogs?", "Is chocolate safe for cats?"));
   EXPECT_FALSE(agree("What is the dose for adults?", "What is the dose for children?"));
+  EXPECT_FALSE(
+      agree("Am I eligible for parental leave?", "Is my partner eligible for parental leave?"));
+  EXPECT_FALSE(agree("Can I take antihistamines before driving?",
+                     "Can a bus driver take antihistamines before driving?"));
   EXPECT_EQ(factsOf("Can my puppy eat grapes? My dog's vet said no").subjects, Group{"dog"});
   EXPECT_EQ(factsOf("How much water should my kids and my guinea pig drink?").subjects,
             (Group{"child", "guinea-pig"}));
@@ -43,6 +47,26 @@ TEST(FactsUnits, WeightsAndVolumesAreUnitsSpacedOrNot) {
   EXPECT_FALSE(agree("How much is 5 ml of syrup?", "How much is 5 tsp of syrup?"));
   EXPECT_TRUE(
       agree("Is 500 mg of vitamin C too much?", "Is 500 milligrams of vitamin C too much?"));
+}
+
+TEST(FactsUnits, AreasAndVolumesKeepTheirUnit) {
+  EXPECT_EQ(factsOf("a room of 20 square meters").numbers, Group{"20square.m"});
+  EXPECT_FALSE(agree("Is a room of 20 square meters big enough for two?",
+                     "Is a room of 20 square feet big enough for two?"));
+  EXPECT_TRUE(agree("Is 20 square meters enough?", "Is 20 square metres enough?"));
+}
+
+TEST(FactsPolarity, RisingFallingAndOtherLanguagesSwitches) {
+  EXPECT_FALSE(agree("Why did my credit score go up?", "Why did my credit score go down?"));
+  EXPECT_FALSE(agree("Why is my stock price rising?", "Why is my stock price falling?"));
+  EXPECT_FALSE(agree("Which features are available on the free tier?",
+                     "Which features are unavailable on the free tier?"));
+  EXPECT_FALSE(agree("Wie installiere ich Python unter Windows?",
+                     "Wie deinstalliere ich Python unter Windows?"));
+  EXPECT_FALSE(
+      agree("Kann ich meine Bestellung ändern?", "Kann ich meine Bestellung nicht ändern?"));
+  EXPECT_FALSE(agree("Comment activer la double authentification ?",
+                     "Comment désactiver la double authentification ?"));
 }
 
 TEST(FactsRates, PerWhatAnAmountCountsIsAFact) {

@@ -28,6 +28,7 @@ enum class Shape {
 const std::map<std::string_view, Shape>& expectedLists() {
   static const std::map<std::string_view, Shape> lists = {
       {"abbreviations", Shape::kWords},
+      {"area_words", Shape::kWords},
       {"articles", Shape::kWords},
       {"cardinal_words", Shape::kNumbers},
       {"direction_filler", Shape::kWords},
