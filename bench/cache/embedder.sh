@@ -6,8 +6,8 @@
 #   bench/cache/embedder.sh [--vectors FILE] [--pairs FILE] [--threshold T] [--passes P]
 #
 # The word vectors come from scripts/fetch-word-vectors.sh (run here when missing). The binary is
-# $COSTGATE_BUILD_DIR/costgate-embedder-bench (build/ by default), linked by hand against that
-# build's core library (CMakeLists.txt has no target for it), with $COSTGATE_JOBS jobs (1).
+# $COSTGATE_BUILD_DIR/costgate-embedder-bench (build/ by default), built with scripts/build.sh
+# with $COSTGATE_JOBS jobs (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,9 +17,4 @@ bench=$build/costgate-embedder-bench
 
 scripts/fetch-word-vectors.sh >&2
 COSTGATE_JOBS=$jobs COSTGATE_BUILD_DIR=$build scripts/build.sh >&2  # incremental: never stale
-if [[ ! -x $bench || $bench -ot bench/cache/embedder_bench.cpp || $bench -ot $build/libcostgate_core.a ]]; then
-  echo "embedder.sh: linking $bench" >&2
-  g++ -std=c++20 -O2 -Iinclude bench/cache/embedder_bench.cpp "$build/libcostgate_core.a" \
-    -lcrypto -o "$bench"
-fi
 exec "$bench" "$@"

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startGateway, startRedis, gatewayConfig, sleep } from './harness.mjs';
+import { startMock, startGateway, startRedis, gatewayConfig, sleep, askCached } from './harness.mjs';
 
 let mock;
 let redis;
@@ -29,12 +29,7 @@ after(async () => {
   await mock?.stop();
 });
 
-async function ask(replica, content, headers = {}) {
-  const { data, response } = await clients[replica].chat.completions
-    .create({ model: 'mock-small', messages: [{ role: 'user', content }] }, { headers })
-    .withResponse();
-  return { data, cache: response.headers.get('x-costgate-cache') };
-}
+const ask = (replica, content, headers = {}) => askCached(clients[replica], content, headers);
 
 // Asks until the answer is a hit (a replica learns of another's entry within milliseconds, and
 // a replica (re)starting its sync needs a scan first), at most ~3 s.

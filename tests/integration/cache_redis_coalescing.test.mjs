@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startMock, startGateway, startRedis, gatewayConfig, postJson, sleep } from './harness.mjs';
+import { startMock, startGateway, startRedis, gatewayConfig, postJson, sleep, askCached } from './harness.mjs';
 
 let mock;
 let redis;
@@ -32,12 +32,7 @@ after(async () => {
   await mock?.stop();
 });
 
-async function ask(replica, content, headers = {}) {
-  const { data, response } = await clients[replica].chat.completions
-    .create({ model: 'mock-small', messages: [{ role: 'user', content }] }, { headers })
-    .withResponse();
-  return { data, cache: response.headers.get('x-costgate-cache') };
-}
+const ask = (replica, content, headers = {}) => askCached(clients[replica], content, headers);
 
 // Until `replica`'s store is in sync with Redis (a repeat then hits).
 async function waitInSync(replica, content) {

@@ -174,6 +174,15 @@ export async function postJson(url, body, headers = {}) {
   return { status: response.status, headers: response.headers, text, json };
 }
 
+// Asks `client` (the openai SDK) `content` as one user message to mock-small: the answer, and
+// what the gateway's cache did with it (x-costgate-cache).
+export async function askCached(client, content, headers = {}) {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'mock-small', messages: [{ role: 'user', content }] }, { headers })
+    .withResponse();
+  return { data, cache: response.headers.get('x-costgate-cache') };
+}
+
 export function assertOpenAIError(result, status, type, code) {
   assert.equal(result.status, status, result.text);
   assert.ok(result.json && result.json.error, `not an OpenAI error: ${result.text}`);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <variant>
 
+#include "../support/eventually.h"
 #include "../support/redis_server.h"
 #include "costgate/cache/embedder.h"
 #include "costgate/cache/entry_codec.h"
@@ -44,15 +45,7 @@ std::optional<Hit> similar(RedisStore& store, const std::string& question) {
   return store.findSimilar("p", *embedder().embed(question), factsOf(question), 0.9f, Clock::now());
 }
 
-// Whether `condition` holds within `limit`, looking every few milliseconds.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 2s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using test_data::eventually;
 
 // A raw connection to the test's server, to look behind the stores' backs.
 redis::Connection rawConnection(const RedisServer& server) {

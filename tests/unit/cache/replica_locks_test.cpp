@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "../support/eventually.h"
 #include "../support/redis_server.h"
 #include "costgate/cache/embedder.h"
 #include "costgate/cache/redis_store.h"
@@ -37,14 +38,7 @@ Entry entryFor(const std::string& question) {
   return entry;
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 2s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using test_data::eventually;
 
 // tryLock's answer; kFailed (and a test failure) when none comes within two seconds.
 LockTake take(ReplicaLocks& locks, const std::string& exact_key) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../../support/eventually.h"
 #include "../../support/filter_settings.h"
 #include "../../support/redis_server.h"
 #include "../../support/request.h"
@@ -69,14 +70,7 @@ FilterStatus serve(Request& request, FilterStatus status, bool stop_when_not_fir
   return status;
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 3s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using test_data::eventually;
 
 class ReplicaCoalescingTest : public ::testing::Test {
  protected:
