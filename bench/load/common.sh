@@ -8,6 +8,7 @@ threads=2
 rounds=5
 busy_poll=""  # costgate's server.busy_poll_us line; empty: its default
 script=bench/load/chat.lua
+path=/v1/chat/completions  # what measure() posts to
 
 # Takes the shared option $1 with its value $2; false for any other.
 shared_option() {
@@ -78,7 +79,7 @@ start_nginx_proxy() {
 measure() {
   local url=$1 seconds=$2 conns=${3:-$connections} wrk_threads=2
   ((conns < 2)) && wrk_threads=1
-  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s "$script" "$url/v1/chat/completions" >"$work/wrk.out"
+  wrk -t "$wrk_threads" -c "$conns" -d "${seconds}s" --latency -s "$script" "$url$path" >"$work/wrk.out"
   if grep -q "Non-2xx" "$work/wrk.out"; then
     echo "bench: $url answered with errors:" >&2; cat "$work/wrk.out" >&2; exit 1
   fi

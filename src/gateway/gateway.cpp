@@ -10,12 +10,15 @@ namespace {
 
 struct ProxyPath {
   std::string_view path;
-  pipeline::Route route;
+  pipeline::Route route;  // what the filters and the backend see
+  ClientApi api;          // what the client speaks
 };
-constexpr std::array<ProxyPath, 3> kProxyPaths = {{
-    {"/v1/chat/completions", pipeline::Route::kChatCompletions},
-    {"/v1/completions", pipeline::Route::kCompletions},
-    {"/v1/embeddings", pipeline::Route::kEmbeddings},
+constexpr std::array<ProxyPath, 5> kProxyPaths = {{
+    {"/v1/chat/completions", pipeline::Route::kChatCompletions, ClientApi::kChat},
+    {"/v1/completions", pipeline::Route::kCompletions, ClientApi::kChat},
+    {"/v1/embeddings", pipeline::Route::kEmbeddings, ClientApi::kChat},
+    {"/v1/messages", pipeline::Route::kChatCompletions, ClientApi::kAnthropicMessages},
+    {"/v1/responses", pipeline::Route::kChatCompletions, ClientApi::kOpenAiResponses},
 }};
 
 std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -44,7 +47,7 @@ server::Task<> Gateway::handle(server::Request& request, server::ResponseWriter&
   if (request.head.method() == "POST") {
     for (const auto& candidate : kProxyPaths) {
       if (path == candidate.path)
-        return proxy(shared_from_this(), candidate.route, request, writer);
+        return proxy(shared_from_this(), candidate.route, candidate.api, request, writer);
     }
   }
   return answerLocally(shared_from_this(), request, writer);

@@ -38,10 +38,18 @@ void recordSavings(ProxyCall& call) {
 }  // namespace
 
 server::Task<> Gateway::proxy([[maybe_unused]] std::shared_ptr<Gateway> self, pipeline::Route route,
-                              server::Request& request, server::ResponseWriter& writer) {
-  ProxyCall call(route, writer);
-  if (auto error = parse(call, request)) {
-    co_await writer.send(errorResponse(*error));
+                              ClientApi api, server::Request& request,
+                              server::ResponseWriter& writer) {
+  AskedFor asked;
+  std::optional<openai::ApiError> error = translateToChat(api, request, asked);
+  ProxyCall call(route, writer, repliesFor(api, std::move(asked)));
+  if (api != ClientApi::kChat) {
+    call.record.route = routeNameOf(api);
+    call.client_authorization = bearerFromApiKey(api, request.head);
+  }
+  if (!error) error = parse(call, request);
+  if (error) {
+    co_await call.writer.send(errorResponse(*error));
     co_return;
   }
   const FilterStatus decision = co_await runChain(call);
@@ -76,11 +84,13 @@ std::optional<openai::ApiError> Gateway::parse(ProxyCall& call,
     ctx.price = calls_.priceOf(ctx.model);
     ctx.backend_model = model->backend_model;
   }
-  ctx.headers.reserve(request.head.fieldCount());
+  ctx.headers.reserve(request.head.fieldCount() + 1);
   for (std::size_t i = 0; i < request.head.fieldCount(); ++i) {
     auto field = request.head.field(i);
     ctx.headers.emplace_back(field.name, field.value);
   }
+  if (call.client_authorization)
+    ctx.headers.emplace_back("authorization", *call.client_authorization);
   return std::nullopt;
 }
 
@@ -134,8 +144,7 @@ server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
   pipeline::RequestContext& ctx = call.ctx;
   ctx.model = modelAfterFilters(ctx);
   call.headers = forwardedHeaders(ctx);
-  const std::string_view target = request.head.target();
-  call.path = std::string(target.substr(0, target.find('?')).substr(3));  // base_path has "/v1"
+  call.path = std::string(pipeline::backendPathOf(ctx.route));
   const bool cascades = ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model);
   if (cascades) {
     recordSavings(call);

@@ -169,7 +169,7 @@ class StreamRelay {
 
 server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchange,
                                     HeldStream* held) {
-  server::ResponseWriter& writer = call.writer;
+  ClientWriter& writer = call.writer;
   server::Response head(200, "text/event-stream; charset=utf-8");
   head.add("Cache-Control", "no-cache").add("x-costgate-model", call.ctx.served_model);
   addFilterHeaders(call.ctx, head);
@@ -189,7 +189,7 @@ server::Task<> Gateway::relayStream(ProxyCall& call, upstream::Exchange& exchang
   writer.watchForDisconnect([&exchange] { exchange.cancel(); });
   // The watch refers to `exchange`, which the caller destroys after this returns.
   struct StopWatching {
-    server::ResponseWriter& writer;
+    ClientWriter& writer;
     ~StopWatching() { writer.stopWatching(); }
   } stop_watching{writer};
 

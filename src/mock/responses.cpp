@@ -667,6 +667,52 @@ Stamp newStamp(std::string_view prefix) {
 
 // ---- Chat completions ----
 
+namespace {
+
+// A value of a JSON schema's type, for the mock's tool arguments.
+json sampleOf(const json& schema) {
+  std::string type = schema.is_object() ? schema.value("type", "") : "";
+  if (type == "string") return "mock";
+  if (type == "integer" || type == "number") return 1;
+  if (type == "boolean") return true;
+  if (type == "object") return json::object();
+  if (type == "array") return json::array();
+  return nullptr;
+}
+
+// The call the mock makes to one of the request's function tools (ToolCall), if it offers any.
+std::optional<ToolCall> toolCallOf(const json& body) {
+  auto tools = body.find("tools");
+  if (tools == body.end() || !tools->is_array() || tools->empty()) return std::nullopt;
+  const json choice = body.value("tool_choice", json("auto"));
+  if (choice == "none") return std::nullopt;
+  std::string wanted;
+  if (choice.is_object() && choice.contains("function") && choice["function"].is_object()) {
+    wanted = choice["function"].value("name", "");
+  }
+  for (const json& tool : *tools) {
+    if (!tool.is_object() || tool.value("type", "") != "function") continue;
+    const json function = tool.value("function", json::object());
+    std::string name = function.is_object() ? function.value("name", "") : "";
+    if (!wanted.empty() && name != wanted) continue;
+    const json parameters = function.value("parameters", json::object());
+    json arguments = json::object();
+    if (parameters.is_object() && parameters.contains("required") &&
+        parameters["required"].is_array()) {
+      const json properties = parameters.value("properties", json::object());
+      for (const json& key : parameters["required"]) {
+        if (!key.is_string()) continue;
+        arguments[key.get<std::string>()] = sampleOf(
+            properties.is_object() ? properties.value(key.get<std::string>(), json()) : json());
+      }
+    }
+    return ToolCall{"call_" + newStamp("").id, std::move(name), toWire(arguments)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Parsed<ChatRequest> parseChatRequest(const json& body) {
   ChatRequest request;
   const json* messages = nullptr;
@@ -744,6 +790,8 @@ Parsed<ChatRequest> parseChatRequest(const json& body) {
   request.top_logprobs = top_logprobs.value_or(0);
   if (auto error = readStream(body, request.stream, request.include_usage)) return *error;
   if (auto error = readResponseFormat(body, request)) return *error;
+  const json& last = messages->back();
+  if (last.is_object() && last.value("role", "") == "user") request.tool_call = toolCallOf(body);
   return request;
 }
 
@@ -800,7 +848,78 @@ Confidence modelConfidence(std::string_view model, std::string_view last_user_te
   return Confidence::kDefault;
 }
 
+namespace {
+
+// The words a tool call counts as, for its usage.
+std::vector<Reply> toolCallReplies(const ChatRequest& request) {
+  Reply reply;
+  reply.words = {request.tool_call->name, request.tool_call->arguments};
+  reply.finish_reason = "tool_calls";
+  return std::vector<Reply>(static_cast<std::size_t>(request.n), reply);
+}
+
+json toolCallsOf(const ToolCall& call, bool with_arguments) {
+  return json::array(
+      {{{"index", 0},
+        {"id", call.id},
+        {"type", "function"},
+        {"function",
+         {{"name", call.name}, {"arguments", with_arguments ? call.arguments : std::string()}}}}});
+}
+
+json toolCallCompletion(const ChatRequest& request, const Stamp& stamp) {
+  return wholeResponse(
+      chatFields("chat.completion", stamp, request.model), toolCallReplies(request),
+      request.prompt_tokens,
+      [&](std::size_t c, const Reply& reply) -> json {
+        json tool_calls = toolCallsOf(*request.tool_call, true);
+        tool_calls[0].erase("index");
+        return {{"index", c},
+                {"message",
+                 {{"role", "assistant"},
+                  {"content", nullptr},
+                  {"tool_calls", std::move(tool_calls)},
+                  {"refusal", nullptr},
+                  {"annotations", json::array()}}},
+                {"logprobs", nullptr},
+                {"finish_reason", reply.finish_reason}};
+      },
+      request.cached_tokens);
+}
+
+// The call's name and id first, then its arguments in two pieces, as OpenAI streams them.
+SseEvents toolCallChunks(const ChatRequest& request, const Stamp& stamp) {
+  std::vector<Reply> replies = toolCallReplies(request);
+  StreamWriter stream(chatFields("chat.completion.chunk", stamp, request.model),
+                      request.include_usage);
+  const ToolCall& call = *request.tool_call;
+  const std::size_t half = call.arguments.size() / 2;
+  for (std::size_t c = 0; c < replies.size(); ++c) {
+    stream.push({{"index", c},
+                 {"delta",
+                  {{"role", "assistant"},
+                   {"content", nullptr},
+                   {"tool_calls", toolCallsOf(call, false)},
+                   {"refusal", nullptr}}},
+                 {"logprobs", nullptr},
+                 {"finish_reason", nullptr}});
+    for (std::string piece : {call.arguments.substr(0, half), call.arguments.substr(half)}) {
+      stream.push(
+          {{"index", c},
+           {"delta",
+            {{"tool_calls", json::array({{{"index", 0}, {"function", {{"arguments", piece}}}}})}}},
+           {"logprobs", nullptr},
+           {"finish_reason", nullptr}});
+    }
+  }
+  return stream.finish(replies, request.prompt_tokens, "delta", json::object(),
+                       request.cached_tokens);
+}
+
+}  // namespace
+
 json chatCompletion(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
+  if (request.tool_call) return toolCallCompletion(request, stamp);
   return wholeResponse(
       chatFields("chat.completion", stamp, request.model), chatReplies(request, options),
       request.prompt_tokens,
@@ -819,6 +938,7 @@ json chatCompletion(const ChatRequest& request, const MockOptions& options, cons
 }
 
 SseEvents chatChunks(const ChatRequest& request, const MockOptions& options, const Stamp& stamp) {
+  if (request.tool_call) return toolCallChunks(request, stamp);
   std::vector<Reply> replies = chatReplies(request, options);
   StreamWriter stream(chatFields("chat.completion.chunk", stamp, request.model),
                       request.include_usage);

@@ -14,6 +14,18 @@ std::string_view routeName(Route route) {
   return "unknown";
 }
 
+std::string_view backendPathOf(Route route) {
+  switch (route) {
+    case Route::kChatCompletions:
+      return "/chat/completions";
+    case Route::kCompletions:
+      return "/completions";
+    case Route::kEmbeddings:
+      return "/embeddings";
+  }
+  return "/chat/completions";
+}
+
 std::string describe(const std::vector<Escalation>& escalations) {
   std::string text;
   for (const auto& move : escalations) {

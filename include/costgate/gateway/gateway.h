@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "costgate/config/config.h"
+#include "costgate/gateway/client_api.h"
 #include "costgate/gateway/held_stream.h"
 #include "costgate/gateway/model_calls.h"
 #include "costgate/gateway/records.h"
@@ -55,7 +56,8 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   server::Response modelsResponse(std::string_view target) const;
 
   // proxy.cpp: the proxy sequence and its steps.
-  server::Task<> proxy(std::shared_ptr<Gateway> self, pipeline::Route route,
+  // `api`: what the client speaks; its request reaches the filters as `route`'s (client_api.h).
+  server::Task<> proxy(std::shared_ptr<Gateway> self, pipeline::Route route, ClientApi api,
                        server::Request& request, server::ResponseWriter& writer);
   // The body parsed and checked into `call`; the error to answer when it is not valid.
   std::optional<openai::ApiError> parse(ProxyCall& call, const server::Request& request) const;

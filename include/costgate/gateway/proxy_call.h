@@ -2,11 +2,13 @@
 // One proxied request's state as it goes through the gateway's steps (gateway.h): the filters'
 // context, the record the server logs, the body's index and what the backend is sent.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "costgate/gateway/charges.h"
+#include "costgate/gateway/client_writer.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/pipeline/request_context.h"
 #include "costgate/server/http_server.h"
@@ -15,8 +17,10 @@
 namespace costgate::gateway {
 
 struct ProxyCall {
-  ProxyCall(pipeline::Route route, server::ResponseWriter& writer)
-      : writer(writer), record(writer.record()) {
+  // `translation`: the replies of a client that spoke another API than `route`'s (null: none).
+  ProxyCall(pipeline::Route route, server::ResponseWriter& writer,
+            std::unique_ptr<translation::ReplyTranslation> translation)
+      : writer(writer, std::move(translation)), record(writer.record()) {
     ctx.route = route;
     ctx.request_id = record.request_id;
     ctx.received_at = record.started;
@@ -24,7 +28,7 @@ struct ProxyCall {
   }
 
   pipeline::RequestContext ctx;
-  server::ResponseWriter& writer;
+  ClientWriter writer;
   server::ExchangeRecord& record;  // the writer's
   // The client's body as the filters left it (set once the chain ran), viewing `document` or
   // ctx.replaced_index; the backend is sent it with ctx.member_edits spliced in.
@@ -34,6 +38,8 @@ struct ProxyCall {
   std::string path;                       // at the backend: "/chat/completions"...
   std::vector<upstream::Header> headers;  // forwarded; they view ctx
   int attempts = 0;                       // backend calls made, a cascade's included
+  // The Authorization the filters see for a client that sent its key otherwise (x-api-key).
+  std::optional<std::string> client_authorization;
 };
 
 }  // namespace costgate::gateway

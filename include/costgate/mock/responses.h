@@ -119,8 +119,18 @@ using Parsed = std::variant<T, ApiError>;
 
 // ---- POST /v1/chat/completions ----
 
+// The function call the mock makes when the request offers tools and the conversation ends with
+// the user (after a tool's answer it answers in words): the tool tool_choice names, else the
+// first; arguments fill the schema's required properties ("mock" strings, 1, true, null).
+struct ToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text
+};
+
 struct ChatRequest {
   std::string model;
+  std::optional<ToolCall> tool_call;
   std::string last_user_text;  // text of the last "user" message (parts joined by a space)
   int messages = 0;
   int prompt_tokens = 0;

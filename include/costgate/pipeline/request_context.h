@@ -24,6 +24,8 @@ namespace costgate::pipeline {
 enum class Route { kChatCompletions, kCompletions, kEmbeddings };
 
 std::string_view routeName(Route route);
+// The route's path under a backend's base_path (which ends in "/v1"): "/chat/completions"...
+std::string_view backendPathOf(Route route);
 
 // Header names are lower-case; values as received.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;

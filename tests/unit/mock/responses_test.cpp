@@ -148,6 +148,55 @@ TEST(MockChat, ToolResultsMustFollowTheirCalls) {
             std::string::npos);
 }
 
+constexpr std::string_view kToolsBody = R"({"model":"m","tools":[
+    {"type":"function","function":{"name":"other","parameters":{"type":"object"}}},
+    {"type":"function","function":{"name":"weather","parameters":{"type":"object",
+      "properties":{"city":{"type":"string"},"days":{"type":"integer"},"metric":{"type":"boolean"}},
+      "required":["city","days","metric"]}}}],
+  "tool_choice":{"type":"function","function":{"name":"weather"}},)";
+
+TEST(MockChat, OfferedToolsAreCalledWithTheSchemasRequiredArguments) {
+  ChatRequest request = chatRequest(std::string(kToolsBody) +
+                                    R"("messages":[{"role":"user","content":"Weather?"}]})");
+  json response = chatCompletion(request, MockOptions{}, kStamp);
+  const json& choice = response["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls");
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+  const json& call = choice["message"]["tool_calls"][0];
+  EXPECT_EQ(call["function"]["name"], "weather");
+  EXPECT_EQ(json::parse(call["function"]["arguments"].get<std::string>()),
+            parse(R"({"city":"mock","days":1,"metric":true})"));
+  EXPECT_TRUE(call["id"].get<std::string>().starts_with("call_"));
+
+  request.stream = true;
+  SseEvents events = chatChunks(request, MockOptions{}, kStamp);
+  std::string arguments;
+  std::string finish;
+  for (const json& chunk : streamObjects(events)) {
+    const json& delta = chunk["choices"][0]["delta"];
+    if (delta.contains("tool_calls")) {
+      arguments += delta["tool_calls"][0]["function"]["arguments"].get<std::string>();
+    }
+    if (!chunk["choices"][0]["finish_reason"].is_null())
+      finish = chunk["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(arguments, call["function"]["arguments"]);
+  EXPECT_EQ(finish, "tool_calls");
+}
+
+TEST(MockChat, AfterAToolsAnswerOrWithToolChoiceNoneItAnswersInWords) {
+  ChatRequest answered = chatRequest(std::string(kToolsBody) + R"("messages":[
+    {"role":"user","content":"Weather?"},
+    {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+      "function":{"name":"weather","arguments":"{}"}}]},
+    {"role":"tool","tool_call_id":"call_1","content":"Snow"}]})");
+  EXPECT_FALSE(answered.tool_call.has_value());
+  EXPECT_EQ(chatCompletion(answered, MockOptions{}, kStamp)["choices"][0]["finish_reason"], "stop");
+  ChatRequest declined = chatRequest(R"({"model":"m","tool_choice":"none","tools":[{"type":
+    "function","function":{"name":"f"}}],"messages":[{"role":"user","content":"Hi"}]})");
+  EXPECT_FALSE(declined.tool_call.has_value());
+}
+
 TEST(MockChat, SnippetIsCutAtSixtyBytesOnACharacterBoundary) {
   // 59 ASCII bytes then a 2-byte character: byte 60 is its first half, so it must go whole.
   std::string text(59, 'a');
