@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "costgate/config/load.h"
+#include "costgate/config/price_warnings.h"
 #include "costgate/gateway/live_gateway.h"
 #include "costgate/pipeline/chain.h"
 #include "costgate/report/spend.h"
@@ -191,6 +192,7 @@ void reload(costgate::gateway::LiveGateway& live, std::string_view cause) {
   const auto& config = live.current()->config();
   spdlog::info("configuration reloaded ({}): {} models, {} filters", cause, config.models.size(),
                config.filters.size());
+  for (const auto& warning : costgate::config::priceWarnings(config)) spdlog::warn("{}", warning);
   for (const auto& section : outcome.restart) {
     spdlog::warn("configuration reloaded, but its '{}' settings take effect only on restart",
                  section);
@@ -222,6 +224,7 @@ int serve(const std::string& path) {
   // The operational log only: spdlog::set_level would also silence the access log, a logger too.
   spdlog::default_logger()->set_level(spdlog::level::from_str(first.log_level));
   for (const auto& notice : first.notices) spdlog::info("{}", notice);
+  for (const auto& warning : costgate::config::priceWarnings(first)) spdlog::warn("{}", warning);
 
   try {
     const auto& server_config = first.server;
@@ -294,6 +297,8 @@ int main(int argc, char** argv) {
       auto loaded = load(argv[++i]);
       if (!loaded) return 1;
       for (const auto& notice : loaded->config.notices) std::cout << "note: " << notice << "\n";
+      for (const auto& warning : costgate::config::priceWarnings(loaded->config))
+        std::cerr << warning << "\n";
       std::cout << argv[i] << ": OK (" << loaded->config.models.size() << " models, "
                 << loaded->chain.size() << " filters)\n";
       return 0;
