@@ -67,7 +67,8 @@ function nanosOf(usd) {
   const nanos = BigInt(whole) * 1000000000n + BigInt(fraction.padEnd(9, '0').slice(0, 9));
   return text.startsWith('-') ? -nanos : nanos;
 }
-const dollars = (nanos) => `$${(Number(nanos) / 1e9).toFixed(4)}`;
+// Four decimals, six below a cent (pruning saves fractions of one).
+const dollars = (nanos) => `$${(Number(nanos) / 1e9).toFixed(nanos < 10000000n && nanos > -10000000n ? 6 : 4)}`;
 const percent = (part, whole) => (whole > 0n ? `${((Number(part) * 100) / Number(whole)).toFixed(1)}%` : 'n/a');
 
 // What `tokens` cost at `price` ({input, cached_input, output} in USD per million tokens), rounded
@@ -215,7 +216,7 @@ function progressBar(done, total, started) {
 async function replay(args, prices) {
   const trace = generateTrace({ requests: args.requests, seed: args.seed });
   const totals = {
-    requests: 0, answered: 0, refused: 0, failed: 0, warned: 0, degraded_seen: 0, tokens_saved_seen: 0,
+    requests: 0, answered: 0, refused: 0, failed: 0, warned: 0, degraded_seen: 0, tokens_saved_seen: 0, pruned_value: 0n,
     direct: 0n, by_feature: {},
   };
   const started = performance.now();
@@ -249,6 +250,7 @@ async function replay(args, prices) {
         } else {
           totals.answered += 1;
           totals.tokens_saved_seen += seen.saved;
+          totals.pruned_value += costOf(prices[body.model], { input: seen.saved, output: 0 });
           // What the client's own request would have cost at the model it asked for.
           const direct = costOf(prices[body.model], { ...seen.usage, input: seen.usage.input + seen.saved });
           totals.direct += direct;
@@ -278,7 +280,7 @@ export function figures(seen, metrics, url) {
     saved_usd: (Number(seen.direct - metrics.cost) / 1e9).toFixed(9),
     cache: { hits, exact: metrics.cache_exact, semantic: metrics.cache_semantic, misses: metrics.cache_miss, saved_usd: (Number(metrics.cache_saved) / 1e9).toFixed(9) },
     routing: { cascaded: metrics.cascaded, escalations: metrics.escalations },
-    pruning: { tokens_pruned: metrics.tokens_pruned, tokens_pruned_seen: seen.tokens_saved_seen },
+    pruning: { tokens_pruned: metrics.tokens_pruned, tokens_pruned_seen: seen.tokens_saved_seen, saved_usd: (Number(seen.pruned_value) / 1e9).toFixed(9) },
     budget: { warned: seen.warned, degraded: metrics.budget_degraded, refused: metrics.budget_refused, rate_limited: metrics.rate_limited },
     failed: seen.failed,
     dashboard: `${url}/dashboard`,
@@ -296,7 +298,7 @@ export function table(f) {
     row('cost', `direct ${dollars(direct)}`, `through costgate ${dollars(through)}: saved ${dollars(direct - through)} (${percent(direct - through, direct)})`),
     row('cache', `${f.cache.hits} hits`, `${f.cache.exact} exact, ${f.cache.semantic} semantic, ${f.cache.misses} misses; answers worth ${dollars(nanosOf(f.cache.saved_usd))} not bought again`),
     row('routing', `${f.routing.escalations} escalations`, `${f.routing.cascaded} requests for mock-large tried mock-small first; ${f.routing.cascaded - f.routing.escalations} stayed there`),
-    row('pruning', `${f.pruning.tokens_pruned} tokens pruned`, 'repeated messages and whitespace taken out before the call'),
+    row('pruning', `${f.pruning.tokens_pruned} tokens pruned`, `repeated messages and whitespace not sent: ${dollars(nanosOf(f.pruning.saved_usd))} at the requested models' input price`),
     row('budget', `${f.budget.warned} warned`, `${f.budget.degraded} degraded to mock-small, ${f.budget.refused} refused (429) by the per-minute dev budget`),
   ];
   if (f.failed > 0) lines.push(row('failed', `${f.failed} requests`, 'answered with an error other than a budget refusal'));
