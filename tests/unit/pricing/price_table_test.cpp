@@ -42,7 +42,9 @@ TEST(PriceTable, EveryLineIsPlausible) {
       ASSERT_TRUE(entry.price.cached_input.has_value()) << "chat models list their cached price";
       EXPECT_LT(*entry.price.cached_input, entry.price.input);
     }
-    if (entry.cache_write) EXPECT_GT(*entry.cache_write, entry.price.input);
+    if (entry.cache_write) {
+      EXPECT_GT(*entry.cache_write, entry.price.input);
+    }
   }
   EXPECT_GE(names.size(), 20u);
 }
