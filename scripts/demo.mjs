@@ -299,7 +299,7 @@ export function table(f) {
     row('cache', `${f.cache.hits} hits`, `${f.cache.exact} exact, ${f.cache.semantic} semantic, ${f.cache.misses} misses; answers worth ${dollars(nanosOf(f.cache.saved_usd))} not bought again`),
     row('routing', `${f.routing.escalations} escalations`, `${f.routing.cascaded} requests for mock-large tried mock-small first; ${f.routing.cascaded - f.routing.escalations} stayed there`),
     row('pruning', `${f.pruning.tokens_pruned} tokens pruned`, `repeated messages and whitespace not sent: ${dollars(nanosOf(f.pruning.saved_usd))} at the requested models' input price`),
-    row('budget', `${f.budget.warned} warned`, `${f.budget.degraded} degraded to mock-small, ${f.budget.refused} refused (429) by the per-minute dev budget`),
+    row('budget', `${f.budget.warned} warned`, `${f.budget.degraded} degraded to mock-small, ${f.budget.refused} refused (429) by the coding feature's per-minute budget`),
   ];
   if (f.failed > 0) lines.push(row('failed', `${f.failed} requests`, 'answered with an error other than a budget refusal'));
   lines.push('', `"direct": each answered request priced at the model it asked for, with the tokens it sent and got.`,
