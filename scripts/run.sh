@@ -11,4 +11,6 @@ build/costgate-mock --listen "$mock_address" --threads 1 &
 mock_pid=$!
 trap 'kill $mock_pid 2>/dev/null || true' EXIT
 export COSTGATE_MOCK_ADDRESS=$mock_address
+echo "costgate: serving $config; from another terminal, build/costgate demo shows what it saves," \
+  "and the dashboard is at http://${COSTGATE_LISTEN:-127.0.0.1:8080}/dashboard" >&2
 build/costgate --config "$config"

@@ -3,9 +3,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "costgate/config/load.h"
+#include "costgate/config/price_warnings.h"
 #include "costgate/gateway/live_gateway.h"
 #include "costgate/pipeline/chain.h"
 #include "costgate/report/spend.h"
@@ -29,21 +33,34 @@ namespace {
 
 constexpr const char* kUsage =
     R"(usage: costgate [--config FILE] [--check-config FILE] [--version] [--help]
-       costgate report [--log FILE] [--by DIMENSIONS] [--since TIME] [--until TIME]
-                       [--format table|csv|json]
-       costgate tokenize --encoding cl100k_base|o200k_base [--data-dir DIR] [--count]
+       costgate COMMAND [--help] ...
 
   --config FILE        serve with this configuration (default: config/costgate.yaml)
   --check-config FILE  load and validate FILE, print any error as file:line:column, and exit
   --version            print the version and exit
   --help               print this text and exit
 
-report: spend, calls and tokens from an access log (default: standard input), grouped by
-DIMENSIONS, a comma-separated list of feature, team, env and model (default: feature), for calls
-from TIME (inclusive) until TIME (exclusive), given as UTC ISO 8601 prefixes such as 2026-11-28
-or 2026-11-28T18:00.
+commands (costgate COMMAND --help for each):
+  report     spend, calls and tokens from an access log, grouped by feature, team, env or model
+  tokenize   token ids (or counts) of JSON-string lines, as OpenAI's tokenizers give them
+  demo       replay a small mixed workload against a running gateway and print what it saved
+)";
 
-tokenize: token ids of JSON-string lines on standard input (costgate tokenize --help).
+constexpr const char* kReportUsage =
+    R"(usage: costgate report [--log FILE] [--by DIMENSIONS] [--since TIME] [--until TIME]
+                       [--format table|csv|json]
+
+Spend, calls and tokens from an access log (default: standard input), grouped by DIMENSIONS, a
+comma-separated list of feature, team, env and model (default: feature), for calls from TIME
+(inclusive) until TIME (exclusive), given as UTC ISO 8601 prefixes such as 2026-11-28 or
+2026-11-28T18:00.
+
+  --log FILE           the access log to read (default: -, standard input)
+  --by DIMENSIONS      feature, team, env, model (comma-separated; default: feature)
+  --since TIME         calls at or after TIME
+  --until TIME         calls before TIME
+  --format FORMAT      table (default), csv or json
+  --help               print this text and exit
 )";
 
 // `costgate report ...`: exit 0, or 2 on a bad argument, 1 when the log cannot be read.
@@ -53,8 +70,12 @@ int report(int argc, char** argv) {
   std::vector<costgate::report::Dimension> by{costgate::report::Dimension::kFeature};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kReportUsage;
+      return 0;
+    }
     if (i + 1 >= argc) {
-      std::cerr << "costgate report: '" << arg << "' needs a value\n" << kUsage;
+      std::cerr << "costgate report: '" << arg << "' needs a value\n" << kReportUsage;
       return 2;
     }
     std::string value = argv[++i];
@@ -84,7 +105,7 @@ int report(int argc, char** argv) {
         by.push_back(*dimension);
       }
     } else {
-      std::cerr << "costgate report: unknown argument '" << arg << "'\n" << kUsage;
+      std::cerr << "costgate report: unknown argument '" << arg << "'\n" << kReportUsage;
       return 2;
     }
   }
@@ -107,6 +128,32 @@ int report(int argc, char** argv) {
                 : format == "json" ? totals.json() + "\n"
                                    : totals.table());
   return 0;
+}
+
+// `costgate demo ...`: runs the demo's script (Node.js) with the arguments given; it lives in the
+// source tree, beside the build directory this binary is in (build/../scripts/demo.mjs). Returns
+// only when node cannot be started (127) or the script is not there (1).
+int demo(int argc, char** argv) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::filesystem::path script =
+      error ? std::filesystem::path("scripts/demo.mjs")
+            : self.parent_path().parent_path() / "scripts" / "demo.mjs";
+  if (!std::filesystem::exists(script, error)) {
+    std::cerr << "costgate demo: " << script.string()
+              << " is not there: the demo runs from a checkout of the source tree "
+                 "(node scripts/demo.mjs --help)\n";
+    return 1;
+  }
+  std::vector<std::string> words{"node", script.string()};
+  for (int i = 2; i < argc; ++i) words.emplace_back(argv[i]);
+  std::vector<char*> args;
+  for (auto& word : words) args.push_back(word.data());
+  args.push_back(nullptr);
+  execvp("node", args.data());
+  std::cerr << "costgate demo: cannot run node (" << std::strerror(errno)
+            << "): the demo needs Node.js 18 or later (scripts/setup.sh installs it)\n";
+  return 127;
 }
 
 struct Loaded {
@@ -145,6 +192,7 @@ void reload(costgate::gateway::LiveGateway& live, std::string_view cause) {
   const auto& config = live.current()->config();
   spdlog::info("configuration reloaded ({}): {} models, {} filters", cause, config.models.size(),
                config.filters.size());
+  for (const auto& warning : costgate::config::priceWarnings(config)) spdlog::warn("{}", warning);
   for (const auto& section : outcome.restart) {
     spdlog::warn("configuration reloaded, but its '{}' settings take effect only on restart",
                  section);
@@ -176,6 +224,7 @@ int serve(const std::string& path) {
   // The operational log only: spdlog::set_level would also silence the access log, a logger too.
   spdlog::default_logger()->set_level(spdlog::level::from_str(first.log_level));
   for (const auto& notice : first.notices) spdlog::info("{}", notice);
+  for (const auto& warning : costgate::config::priceWarnings(first)) spdlog::warn("{}", warning);
 
   try {
     const auto& server_config = first.server;
@@ -230,6 +279,7 @@ int serve(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "report") return report(argc, argv);
+  if (argc > 1 && std::string_view(argv[1]) == "demo") return demo(argc, argv);
   if (argc > 1 && std::string_view(argv[1]) == "tokenize") {
     return costgate::tokenizer::runTokenizeCommand(argc, argv);
   }
@@ -247,6 +297,8 @@ int main(int argc, char** argv) {
       auto loaded = load(argv[++i]);
       if (!loaded) return 1;
       for (const auto& notice : loaded->config.notices) std::cout << "note: " << notice << "\n";
+      for (const auto& warning : costgate::config::priceWarnings(loaded->config))
+        std::cerr << warning << "\n";
       std::cout << argv[i] << ": OK (" << loaded->config.models.size() << " models, "
                 << loaded->chain.size() << " filters)\n";
       return 0;

@@ -28,6 +28,7 @@
 #include "costgate/config/url.h"
 #include "costgate/config/yaml_reader.h"
 #include "costgate/error.h"
+#include "costgate/pricing/price_table.h"
 #include "costgate/tokenizer/encoding.h"
 
 namespace costgate::config {
@@ -408,7 +409,7 @@ class Loader {
       route.backend = route.deployments.front().backend;
       route.backend_model = route.deployments.front().backend_model;
       section.nonEmptyString("owned_by", &route.owned_by);
-      if (section.has("price")) route.price = readPrice(section.section("price", kPriceKeys));
+      readModelPrice(section, &route);
       readModelEncoding(reader, section, config->tokenizer, &route);
       if (reader.failed()) return;
       config->models.emplace(section.key(), std::move(route));
@@ -454,12 +455,29 @@ class Loader {
     section.millis("eject_cooldown_ms", &upstream->eject_cooldown);
   }
 
-  // USD per million tokens, as written: `input: 0.15`. Input and output are required; cached
-  // input and reasoning default to them (pricing::Price).
-  static pricing::Price readPrice(const Section& section) {
-    pricing::Price price;
-    section.require("input");
-    section.require("output");
+  // The model's price: the YAML's `price`, key by key over the built-in table's line for its
+  // backend model (else its name), or that line alone. Prices that load but misreport spend are
+  // warned about after loading (config/price_warnings.h).
+  static void readModelPrice(const Section& section, ModelRoute* route) {
+    const pricing::ListedPrice* listed = pricing::listedPrice(route->backend_model);
+    if (listed == nullptr) listed = pricing::listedPrice(route->name);
+    const pricing::Price* base = listed != nullptr ? &listed->price : nullptr;
+    if (section.has("price")) {
+      route->price = readPrice(section.section("price", kPriceKeys), base);
+    } else if (base != nullptr) {
+      route->price = *base;
+    }
+  }
+
+  // USD per million tokens, as written: `input: 0.15`. Over `base` (a built-in price) every key is
+  // optional; otherwise input and output are required, and cached input and reasoning default to
+  // them (pricing::Price).
+  static pricing::Price readPrice(const Section& section, const pricing::Price* base) {
+    pricing::Price price = base != nullptr ? *base : pricing::Price{};
+    if (base == nullptr) {
+      section.require("input");
+      section.require("output");
+    }
     auto usd = [&section](std::string_view key, pricing::Nanos* out) {
       section.parsed(key, [out](const Field& field, const std::string& text) -> MaybeError {
         // A billion dollars per million tokens is beyond any real price: a unit mistake.

@@ -11,6 +11,7 @@
 #include "costgate/gateway/gateway.h"
 #include "costgate/gateway/replies.h"
 #include "costgate/gateway/signal_wait.h"
+#include "costgate/pricing/price_table.h"
 
 namespace costgate::gateway {
 
@@ -20,6 +21,22 @@ using server::Request;
 using server::Response;
 
 std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// The models list with the date of the built-in price table added, so that a client can tell how
+// old the prices it is charged by may be. The list is serialized once per configuration (an object
+// closed by '}'); the member goes in before that brace.
+std::string withPriceTableDate(const std::string& models_body) {
+  std::string body = models_body.substr(0, models_body.rfind('}'));
+  return body + ",\"costgate_price_table\":\"" + std::string(pricing::kPriceTableDate) + "\"}";
+}
+
+// A model's prices as USD per million tokens, as the YAML writes them; null when unpriced.
+nlohmann::json priceJson(const std::optional<pricing::Price>& price) {
+  if (!price) return nullptr;
+  return {{"input", pricing::formatUsd(price->input)},
+          {"cached_input", pricing::formatUsd(price->cached_input.value_or(price->input))},
+          {"output", pricing::formatUsd(price->output)}};
+}
 
 bool proxiedPath(std::string_view path) {
   return path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings";
@@ -128,14 +145,16 @@ std::optional<Response> Gateway::adminRefusal(const Request& request) const {
 
 Response Gateway::modelsResponse(std::string_view target) const {
   const std::string_view path = pathOf(target);
-  if (path == "/v1/models") return jsonResponse(200, models_body_);
+  if (path == "/v1/models") return jsonResponse(200, withPriceTableDate(models_body_));
   const std::string_view id = path.substr(std::string_view("/v1/models/").size());
   const config::ModelRoute* model = calls_.model(id);
   if (!model) return errorResponse(modelNotFound(id));
   return jsonResponse(200, nlohmann::json{{"id", id},
                                           {"object", "model"},
                                           {"created", records_.startedUnix()},
-                                          {"owned_by", model->owned_by}}
+                                          {"owned_by", model->owned_by},
+                                          {"costgate_price", priceJson(model->price)},
+                                          {"costgate_price_table", pricing::kPriceTableDate}}
                                .dump());
 }
 

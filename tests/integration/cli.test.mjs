@@ -32,10 +32,36 @@ test('--version and --help', () => {
   assert.notEqual(bad.status, 0);
 });
 
+test('costgate --help lists the commands, and every command answers --help with its usage', () => {
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  const commands = [...help.stdout.matchAll(/^ {2}([a-z]+) {2,}\S/gm)].map((m) => m[1]);
+  assert.deepEqual(commands.sort(), ['demo', 'report', 'tokenize']);
+  for (const command of commands) {
+    for (const flag of ['--help', '-h']) {
+      const result = run([command, flag]);
+      assert.equal(result.status, 0, `costgate ${command} ${flag}: ${result.stderr}`);
+      assert.match(result.stdout, new RegExp(`^usage: costgate ${command}`), `costgate ${command} ${flag}`);
+      assert.ok(result.stdout.split('\n').length > 3, 'a usage with an explanation');
+    }
+  }
+  // A wrong argument still fails, with the command's own usage.
+  const bad = run(['report', '--bogus', 'x']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /usage: costgate report/);
+});
+
 test('--check-config accepts the default config', () => {
   const result = run(['--check-config', join(root, 'config/costgate.yaml')], { OPENAI_API_KEY: '' });
   assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /OK/);
+  assert.match(result.stdout, /OK \(3 models, 6 filters\)/);
+  // Every model is priced in full: no warning, with or without OpenAI's models (the built-in
+  // table prices those).
+  assert.equal(result.stderr, '');
+  const withKey = run(['--check-config', join(root, 'config/costgate.yaml')], { OPENAI_API_KEY: 'sk-test-not-real' });
+  assert.equal(withKey.status, 0, withKey.stderr);
+  assert.match(withKey.stdout, /OK \(7 models, 6 filters\)/);
+  assert.equal(withKey.stderr, '');
 });
 
 test('--check-config reports file:line:column for a bad value', () => {
