@@ -20,10 +20,7 @@ while (($#)); do
 done
 prepare_load_bench
 
-mock_port=$(free_port)
-"$build/costgate-mock" --listen "127.0.0.1:$mock_port" >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$mock_port"
+start_mock
 
 gateway_port=$(free_port)
 cat >"$work/costgate.yaml" <<CONF
