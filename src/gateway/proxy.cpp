@@ -133,7 +133,7 @@ server::Task<> Gateway::replyLocally(ProxyCall& call) {
 server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
   pipeline::RequestContext& ctx = call.ctx;
   ctx.model = modelAfterFilters(ctx);
-  call.headers = forwardedHeaders(ctx);
+  call.headers = clientHeaders(ctx);
   const std::string_view target = request.head.target();
   call.path = std::string(target.substr(0, target.find('?')).substr(3));  // base_path has "/v1"
   const bool cascades = ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model);

@@ -30,6 +30,7 @@ function config({ backendUrl = `${mock.url}/v1`, backendModel = 'backend-v1', te
 backends:
   mock:
     url: ${backendUrl}
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
 models:
   mock-small:
     backend: mock
