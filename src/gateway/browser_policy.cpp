@@ -86,7 +86,8 @@ bool isJsonContentType(std::string_view content_type) {
   return text::lowerAscii(media) == "application/json";
 }
 
-server::Response preflightResponse(std::string_view origin, std::string_view requested_headers) {
+server::Response preflightResponse(std::string_view origin, std::string_view requested_headers,
+                                   bool private_network) {
   server::Response response(204);
   response.add("Access-Control-Allow-Origin", origin);
   response.add("Access-Control-Allow-Methods", "GET, HEAD, POST");
@@ -101,6 +102,7 @@ server::Response preflightResponse(std::string_view origin, std::string_view req
   if (!http1::trimWhitespace(headers).empty()) {
     response.add("Access-Control-Allow-Headers", http1::trimWhitespace(headers));
   }
+  if (private_network) response.add("Access-Control-Allow-Private-Network", "true");
   response.add("Access-Control-Max-Age", "600");
   response.add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
   return response;

@@ -65,10 +65,6 @@ server::Task<> Gateway::handle(server::Request& request, server::ResponseWriter&
   return answerLocally(shared_from_this(), request, writer);
 }
 
-}  // namespace costgate::gateway
-
-namespace costgate::gateway {
-
 std::optional<server::Response> Gateway::browserCheck(const server::Request& request,
                                                       std::string_view path,
                                                       server::ResponseWriter& writer) const {
@@ -101,7 +97,9 @@ std::optional<server::Response> Gateway::browserCheck(const server::Request& req
   }
   if (!origin.empty()) {
     if (head.method() == "OPTIONS" && head.has("access-control-request-method")) {
-      return preflightResponse(origin, head.get("access-control-request-headers"));
+      return preflightResponse(
+          origin, head.get("access-control-request-headers"),
+          http1::trimWhitespace(head.get("access-control-request-private-network")) == "true");
     }
     allowOrigin(writer, origin);
   }

@@ -726,6 +726,11 @@ describe('a gateway that allows a web app', () => {
     assert.match(preflight.head, /\r\naccess-control-allow-headers: authorization, content-type, x-stainless-os\r/i);
     assert.match(preflight.head, /\r\nvary: Origin/i);
     assert.doesNotMatch(preflight.head, /content-length/i);
+    // Chrome's Private Network Access: a public page asking to reach a loopback gateway.
+    const fromPublic = await send('OPTIONS', '/v1/embeddings',
+      'Host: localhost\r\nOrigin: https://tool.example.com\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Private-Network: true\r\n');
+    assert.equal(fromPublic.status, 204);
+    assert.match(fromPublic.head, /\r\naccess-control-allow-private-network: true\r/i);
     const other = await send('OPTIONS', '/v1/chat/completions',
       'Host: localhost\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n');
     assert.equal(other.status, 403);

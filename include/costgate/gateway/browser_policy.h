@@ -47,8 +47,11 @@ bool isJsonContentType(std::string_view content_type);
 
 // The answer to a CORS preflight from an allowed `origin`: 204 with the methods the gateway
 // serves and the request headers the page asked for (`requested_headers`, the value of
-// Access-Control-Request-Headers, kept to token characters).
-server::Response preflightResponse(std::string_view origin, std::string_view requested_headers);
+// Access-Control-Request-Headers, kept to token characters). `private_network`: the browser asks
+// whether a public page may reach this private address (Chrome's Private Network Access), which
+// an allowed origin may.
+server::Response preflightResponse(std::string_view origin, std::string_view requested_headers,
+                                   bool private_network = false);
 
 // Marks every response of this exchange as readable by a page from the allowed `origin`.
 void allowOrigin(server::ResponseWriter& writer, std::string_view origin);

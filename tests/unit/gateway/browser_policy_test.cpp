@@ -97,6 +97,14 @@ TEST(BrowserPolicy, APreflightNamesTheOriginMethodsAndAskedHeaders) {
       << response.fields;
   EXPECT_NE(response.fields.find("Vary: Origin"), std::string::npos);
   EXPECT_EQ(response.fields.find("x-injected:"), std::string::npos);
+  EXPECT_EQ(response.fields.find("Private-Network"), std::string::npos);
+}
+
+TEST(BrowserPolicy, AnAllowedPublicPageMayReachAPrivateAddressWhenTheBrowserAsks) {
+  const server::Response response = preflightResponse("https://app.example", "", true);
+  EXPECT_NE(response.fields.find("Access-Control-Allow-Private-Network: true\r\n"),
+            std::string::npos);
+  EXPECT_EQ(response.fields.find("Access-Control-Allow-Headers"), std::string::npos);
 }
 
 }  // namespace
