@@ -576,6 +576,7 @@ describe('lingering close', () => {
     socket.pause();  // read nothing until everything was sent
     let error = null;
     socket.on('error', (e) => { error = error ?? e.code; });
+    const closed = new Promise((res) => socket.on('close', res));
     socket.write(head);
     const piece = Buffer.alloc(pieceBytes, 'x');
     let sent = 0;
@@ -589,10 +590,10 @@ describe('lingering close', () => {
     const sendError = error;
     let received = '';
     socket.on('data', (d) => { received += d.toString('latin1'); });
-    const closed = new Promise((res) => socket.on('close', res));
     socket.resume();
     socket.end();
-    await closed;
+    await Promise.race([closed, sleep(15000)]);
+    socket.destroy();
     seen.push(received);
     return { received, sendError, error, sent, took: Date.now() - started };
   }
