@@ -25,10 +25,12 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include "costgate/config/forward_headers.h"
 #include "costgate/config/url.h"
 #include "costgate/config/yaml_reader.h"
 #include "costgate/error.h"
 #include "costgate/pricing/price_table.h"
+#include "costgate/text/ascii_case.h"
 #include "costgate/tokenizer/encoding.h"
 
 namespace costgate::config {
@@ -48,7 +50,7 @@ constexpr std::string_view kServerKeys[] = {
     "listen",           "threads",           "max_body_bytes",
     "max_header_bytes", "header_timeout_ms", "body_timeout_ms",
     "idle_timeout_ms",  "drain_timeout_ms",  "busy_poll_us",
-    "reload_check_ms"};
+    "reload_check_ms",  "allowed_origins",   "allowed_hosts"};
 constexpr std::string_view kBackendKeys[] = {"url",
                                              "api_key",
                                              "ca_file",
@@ -56,6 +58,7 @@ constexpr std::string_view kBackendKeys[] = {"url",
                                              "connect_timeout_ms",
                                              "read_timeout_ms",
                                              "max_idle_connections",
+                                             "forward_headers",
                                              "enable_if_env"};
 constexpr std::string_view kModelKeys[] = {"backend",  "backend_model", "deployments", "fallbacks",
                                            "owned_by", "price",         "encoding"};
@@ -120,6 +123,112 @@ MaybeError readBackendUrl(const Field& field, const std::string& text, BackendCo
   backend->port = url.port;
   backend->base_path = std::string(path);
   return std::nullopt;
+}
+
+// Who may call (server.allowed_origins, server.allowed_hosts) and what a backend is sent
+// (forward_headers): lists whose entries are checked, and normalized, one by one.
+
+// Rewrites `text` in place to its normalized form, or returns why it is not valid.
+using EntryCheck = std::function<MaybeError(const Field& field, std::string& text)>;
+
+void readEntries(SettingsReader& reader, const Section& section, std::string_view key,
+                 std::string_view noun, const EntryCheck& check, std::vector<std::string>* out) {
+  std::vector<std::string> values;
+  for (const Field& item : section.items(key, noun)) {
+    if (!item.value().IsScalar()) {
+      reader.fail(item.error("expected a string, got " + describeValue(item.value())));
+      return;
+    }
+    std::string text = item.value().Scalar();
+    if (MaybeError error = check(item, text)) {
+      reader.fail(*std::move(error));
+      return;
+    }
+    values.push_back(std::move(text));
+  }
+  if (!reader.failed() && section.has(key)) *out = std::move(values);
+}
+
+constexpr UrlScheme kOriginSchemes[] = {{"http", 80}, {"https", 443}};
+
+// An origin as browsers send it: scheme://host[:port], lower-case, the scheme's default port
+// left out; or "*".
+MaybeError normalizeOrigin(const Field& field, std::string& text) {
+  if (text == "*") return std::nullopt;
+  auto parsed = parseUrl(text, kOriginSchemes);
+  const Url* url = std::get_if<Url>(&parsed);
+  std::string problem = url ? "" : std::get<Error>(parsed).message;
+  if (url && url->user) problem = "an origin has no user name";
+  if (url && !url->path.empty()) problem = "an origin has no path, not even '/'";
+  if (!problem.empty()) {
+    return field.error(
+        "expected an origin such as https://app.example.com or "
+        "http://localhost:3000, or \"*\" (" +
+        problem + ")");
+  }
+  const bool default_port = url->port == (url->scheme == "https" ? 443 : 80);
+  const std::string host = text::lowerAscii(url->host);
+  text = url->scheme + "://" + (host.find(':') != host.npos ? "[" + host + "]" : host) +
+         (default_port ? "" : ":" + std::to_string(url->port));
+  return std::nullopt;
+}
+
+// A host name without port, lower-case; "*.example.com" for its subdomains; or "*".
+MaybeError normalizeHost(const Field& field, std::string& text) {
+  text = text::lowerAscii(text);
+  if (text == "*") return std::nullopt;
+  std::string_view name = text;
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  const bool valid =
+      !name.empty() && name.front() != '.' && name.back() != '.' &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+      });
+  if (!valid) {
+    return field.error("expected a host name without port such as gateway.example.com, " +
+                       std::string("*.example.com or \"*\", got ") + quoteValue(text));
+  }
+  return std::nullopt;
+}
+
+// A header name (or a prefix ending in '*'), lower-case, that may be forwarded. "defaults" is
+// kept as written; the caller expands it.
+MaybeError normalizeForwardedHeader(const Field& field, std::string& text) {
+  text = text::lowerAscii(text);
+  if (text == kDefaultsEntry) return std::nullopt;
+  std::string_view name = text;
+  if (name.ends_with('*')) name.remove_suffix(1);
+  // RFC 9110's token characters.
+  static constexpr std::string_view kSymbols = "!#$%&'+-.^_`|~";
+  const bool valid = std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != kSymbols.npos;
+  });
+  if (!valid || (name.empty() && text.empty())) {
+    return field.error("expected a header name, a prefix ending in '*' (x-stainless-*) or " +
+                       std::string(kDefaultsEntry) + ", got " + quoteValue(text));
+  }
+  if (name.size() == text.size() && neverForwarded(name)) {
+    return field.error(quoteValue(text) +
+                       " is never forwarded: the backend gets the gateway's own credentials, "
+                       "framing and request id");
+  }
+  return std::nullopt;
+}
+
+// "defaults" replaced by the default list; each name once.
+std::vector<std::string> expandForwardHeaders(const std::vector<std::string>& entries) {
+  std::vector<std::string> names;
+  auto add = [&names](std::string_view name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
+  };
+  for (const std::string& entry : entries) {
+    if (entry != kDefaultsEntry) {
+      add(entry);
+      continue;
+    }
+    for (std::string_view name : defaultForwardHeaders()) add(name);
+  }
+  return names;
 }
 
 MaybeError checkReadableFile(const Field& field, const std::string& path) {
@@ -211,8 +320,8 @@ class Loader {
     if (auto error = Substitution(getenv_, skippedSubtrees(backends, models)).run(root)) {
       return error;
     }
-    readServer(top.section("server", kServerKeys), &config->server);
-    readBackends(backends, &config->backends);
+    readServer(reader, top.section("server", kServerKeys), &config->server);
+    readBackends(reader, backends, &config->backends);
     readTokenizer(top.section("tokenizer", kTokenizerKeys), &config->tokenizer);
     if (!reader.failed()) readModels(reader, top.find("models"), models, config);
     if (!reader.failed()) readFallbacks(reader, models, config);
@@ -290,7 +399,7 @@ class Loader {
     }
   }
 
-  static void readServer(const Section& section, ServerConfig* server) {
+  static void readServer(SettingsReader& reader, const Section& section, ServerConfig* server) {
     section.parsed("listen", [&](const Field& listen, const std::string& text) {
       return parseListen(listen, text, server);
     });
@@ -303,21 +412,25 @@ class Loader {
     section.millis("drain_timeout_ms", &server->drain_timeout, Millis(0));
     section.integer("busy_poll_us", 0, 10'000, &server->busy_poll_us);
     section.millis("reload_check_ms", &server->reload_check, Millis(0));
+    readEntries(reader, section, "allowed_origins", "origins", normalizeOrigin,
+                &server->allowed_origins);
+    readEntries(reader, section, "allowed_hosts", "host names", normalizeHost,
+                &server->allowed_hosts);
   }
 
-  void readBackends(const std::vector<Section>& sections,
+  void readBackends(SettingsReader& reader, const std::vector<Section>& sections,
                     std::map<std::string, BackendConfig>* backends) const {
     for (const Section& section : sections) {
       if (skipped_backends_.contains(section.key())) continue;
       BackendConfig backend;
       backend.name = section.key();
       backend.mark = section.mark();
-      readBackend(section, &backend);
+      readBackend(reader, section, &backend);
       backends->emplace(section.key(), std::move(backend));
     }
   }
 
-  static void readBackend(const Section& section, BackendConfig* backend) {
+  static void readBackend(SettingsReader& reader, const Section& section, BackendConfig* backend) {
     section.require("url");
     section.parsed("url", [&](const Field& field, const std::string& text) {
       return readBackendUrl(field, text, backend);
@@ -340,6 +453,10 @@ class Loader {
     section.millis("connect_timeout_ms", &backend->connect_timeout);
     section.millis("read_timeout_ms", &backend->read_timeout);
     section.integer("max_idle_connections", 0, kMaxIdleConnections, &backend->max_idle_connections);
+    std::vector<std::string> forwarded;
+    readEntries(reader, section, "forward_headers", "header names", normalizeForwardedHeader,
+                &forwarded);
+    if (section.has("forward_headers")) backend->forward_headers = expandForwardHeaders(forwarded);
   }
 
   void readModels(SettingsReader& reader, const Field* field, const std::vector<Section>& sections,

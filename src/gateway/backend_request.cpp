@@ -1,43 +1,40 @@
 #include "costgate/gateway/backend_request.h"
 
-#include <algorithm>
-#include <array>
-
 #include <nlohmann/json.hpp>
 
 #include "costgate/jsonview/splice.h"
 
 namespace costgate::gateway {
 
-bool forwardable(std::string_view name) {
-  static constexpr std::array<std::string_view, 17> kDropped = {"host",
-                                                                "connection",
-                                                                "keep-alive",
-                                                                "proxy-connection",
-                                                                "te",
-                                                                "trailer",
-                                                                "transfer-encoding",
-                                                                "upgrade",
-                                                                "content-length",
-                                                                "authorization",
-                                                                "proxy-authorization",
-                                                                "api-key",
-                                                                "x-api-key",
-                                                                "cookie",
-                                                                "accept-encoding",
-                                                                "expect",
-                                                                "x-request-id"};
-  if (name.starts_with("x-costgate-") || name.starts_with("openai-")) return false;
-  return std::find(kDropped.begin(), kDropped.end(), name) == kDropped.end();
+ClientHeaders clientHeaders(const pipeline::RequestContext& ctx) {
+  ClientHeaders client;
+  client.fields.reserve(ctx.headers.size());
+  for (const auto& [name, value] : ctx.headers) client.fields.push_back({name, value});
+  client.request_id = ctx.request_id;
+  return client;
 }
 
-std::vector<upstream::Header> forwardedHeaders(const pipeline::RequestContext& ctx) {
-  std::vector<upstream::Header> headers;
-  headers.reserve(ctx.headers.size() + 1);
-  for (const auto& [name, value] : ctx.headers) {
-    if (forwardable(name)) headers.push_back({name, value});
+bool forwardable(std::string_view name, std::span<const std::string> allowed) {
+  if (config::neverForwarded(name)) return false;
+  for (const std::string& entry : allowed) {
+    if (entry == name) return true;
+    if (entry.ends_with('*') &&
+        name.starts_with(std::string_view(entry).substr(0, entry.size() - 1)) &&
+        !config::looksLikeCredential(name)) {
+      return true;
+    }
   }
-  headers.push_back({"x-request-id", ctx.request_id});
+  return false;
+}
+
+std::vector<upstream::Header> headersFor(const config::BackendConfig& backend,
+                                         const ClientHeaders& client) {
+  std::vector<upstream::Header> headers;
+  headers.reserve(client.fields.size() + 1);
+  for (const upstream::Header& header : client.fields) {
+    if (forwardable(header.name, backend.forward_headers)) headers.push_back(header);
+  }
+  headers.push_back({"x-request-id", client.request_id});
   return headers;
 }
 

@@ -65,6 +65,18 @@ server::Task<> LiveGateway::handle(server::Request& request, server::ResponseWri
   return load()->handle(request, writer);
 }
 
+namespace {
+
+// The server settings the listening sockets were made with: who may call (allowed origins and
+// hosts) is each configuration's own and changes with a reload.
+config::ServerConfig listening(config::ServerConfig server) {
+  server.allowed_origins.clear();
+  server.allowed_hosts.clear();
+  return server;
+}
+
+}  // namespace
+
 LiveGateway::ReloadOutcome LiveGateway::reload() {
   ReloadOutcome outcome;
   // Stamped before reading: a write while we read shows as a change at the next check.
@@ -76,7 +88,8 @@ LiveGateway::ReloadOutcome LiveGateway::reload() {
   } else {
     auto& config = std::get<config::GatewayConfig>(loaded);
     const config::GatewayConfig& before = load()->config();
-    if (!(config.server == before.server)) outcome.restart.push_back("server");
+    if (!(listening(config.server) == listening(before.server)))
+      outcome.restart.push_back("server");
     if (config.access_log.path != before.access_log.path) outcome.restart.push_back("access_log");
     const std::string log_level = config.log_level;
     built = build(std::move(config));

@@ -38,18 +38,15 @@ nlohmann::json priceJson(const std::optional<pricing::Price>& price) {
           {"output", pricing::formatUsd(price->output)}};
 }
 
-bool proxiedPath(std::string_view path) {
-  return path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings";
-}
-
 }  // namespace
 
 server::Task<> Gateway::answerLocally([[maybe_unused]] std::shared_ptr<Gateway> self,
                                       Request& request, server::ResponseWriter& writer) {
   const std::string_view path = pathOf(request.head.target());
-  const bool get = request.head.method() == "GET";
+  // HEAD is GET without the body (the writer leaves it out), so health checks that use it work.
+  const bool get = request.head.method() == "GET" || request.head.method() == "HEAD";
   writer.record().route = "admin";
-  if (proxiedPath(path)) {
+  if (isProxiedPath(path)) {
     auto response = errorResponse(
         openai::methodNotAllowed("Method " + std::string(request.head.method()) +
                                  " is not allowed on " + std::string(path) + "; use POST"));

@@ -100,7 +100,7 @@ std::string_view ModelCalls::backendKey(std::string_view backend) const {
 }
 
 server::Task<> ModelCalls::call(std::string model, std::string path, BodyFor body_for,
-                                const std::vector<upstream::Header>& headers, Answer& out) const {
+                                const ClientHeaders& headers, Answer& out) const {
   const upstream::RetryPolicy retry = retryPolicyOf(config_.upstream);
   thread_local std::mt19937_64 random{std::random_device{}()};
   std::vector<std::string> chain{model};
@@ -127,7 +127,7 @@ server::Task<> ModelCalls::call(std::string model, std::string path, BodyFor bod
       upstream::Call request;
       request.path = path;
       request.body = body_for(route.model->deployments[lease->index()].backend_model);
-      request.headers = headers;
+      request.headers = headersFor(route.backends[lease->index()]->config(), headers);
       const bool again = co_await attempt(chain[link], route, std::move(*lease), request, out);
       if (!again) co_return;
       last_fault = faultName(out);
@@ -178,8 +178,7 @@ server::Task<> ModelCalls::embed(const pipeline::EmbeddingCall& request,
                                  server::ExchangeRecord& record) const {
   out = pipeline::Embedding{};
   if (!serves(request.model)) co_return;  // checked at load; a miss, not an error
-  const std::vector<upstream::Header> headers{{"content-type", "application/json"},
-                                              {"x-request-id", request_id}};
+  const ClientHeaders headers{.fields = {}, .request_id = request_id};
   auto body_for = [&request](std::string_view backend_model) {
     return nlohmann::json{{"model", backend_model}, {"input", request.input}}.dump(
         -1, ' ', false, nlohmann::json::error_handler_t::replace);

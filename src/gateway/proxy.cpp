@@ -143,7 +143,7 @@ server::Task<> Gateway::replyLocally(ProxyCall& call) {
 server::Task<> Gateway::dispatch(ProxyCall& call, server::Request& request) {
   pipeline::RequestContext& ctx = call.ctx;
   ctx.model = modelAfterFilters(ctx);
-  call.headers = forwardedHeaders(ctx);
+  call.headers = clientHeaders(ctx);
   call.path = std::string(pipeline::backendPathOf(ctx.route));
   const bool cascades = ctx.cascade && ctx.cascade->models.size() > 1 && calls_.serves(ctx.model);
   if (cascades) {

@@ -64,20 +64,36 @@ void finishRecord(ExchangeRecord& record) {
 }
 
 // A lingering close, as nginx makes one: closing a socket with unread input sends a reset, which
-// may destroy the refusal just written before the client reads it (a client still sending a
-// request too large to read). So after the refusal and our FIN, what still arrives is read and
-// dropped until the client stops sending for a moment or closes, within a bound.
-Task<> discardUntilQuiet(Socket& socket) {
-  constexpr auto kQuiet = std::chrono::milliseconds(250);
-  constexpr auto kAtMost = std::chrono::seconds(2);
-  const auto until = std::chrono::steady_clock::now() + kAtMost;
+// may destroy the reply just written before the client reads it (a client still sending a body
+// that was refused early, or requests pipelined behind a last one). So after the reply and our
+// FIN, what still arrives is read and dropped until the client closes or pauses, within bounds
+// that keep a client from holding the connection (or a core) for long: past them the reset is
+// the client's own doing.
+struct LingerBounds {
+  std::chrono::milliseconds quiet;  // a pause this long ends it: the client is reading
+  std::chrono::milliseconds at_most;
+  std::size_t max_bytes;
+};
+constexpr LingerBounds kLinger{std::chrono::seconds(1), std::chrono::seconds(10), 64 * 1024 * 1024};
+
+Task<> discardUntilQuiet(Socket& socket, LingerBounds bounds) {
+  const auto until = std::chrono::steady_clock::now() + bounds.at_most;
   char scratch[16 * 1024];
-  while (std::chrono::steady_clock::now() < until) {
-    socket.expiresAfter(kQuiet);
+  std::size_t dropped = 0;
+  while (std::chrono::steady_clock::now() < until && dropped < bounds.max_bytes) {
+    socket.expiresAfter(std::min(bounds.quiet, std::chrono::ceil<std::chrono::milliseconds>(
+                                                   until - std::chrono::steady_clock::now())));
     IoResult read = co_await socket.read(scratch, sizeof(scratch));
     if (read.error || read.bytes == 0) break;
+    dropped += read.bytes;
   }
   socket.clearDeadline();
+}
+
+// Whether the client sent bytes not read yet (a request pipelined behind the last one answered).
+bool unreadBytesWaiting(Socket& socket) {
+  char probe;
+  return ::recv(socket.fd(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 Task<> runSession(Socket socket, const SessionEnv& env) {
@@ -215,7 +231,8 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
       // The stream may be mid-message, so the connection cannot be reused.
       if (record.request_id.empty()) record.request_id = makeRequestId({});
       socket.clearDeadline();
-      ResponseWriter writer(socket, record, false, env.limits.body_timeout);
+      ResponseWriter writer(socket, record, false, env.limits.body_timeout,
+                            record.method == "HEAD");
       co_await writer.send(rejection(*refusal));
       finishRecord(record);
       if (env.observer) env.observer(record);
@@ -226,7 +243,8 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     bool reusable = false;
     socket.clearDeadline();  // the handler may wait on a backend for as long as that takes
     {
-      ResponseWriter writer(socket, record, request.head.keepAlive(), env.limits.idle_timeout);
+      ResponseWriter writer(socket, record, request.head.keepAlive(), env.limits.idle_timeout,
+                            request.head.method() == "HEAD");
       bool failed = false;
       try {
         co_await env.handler(request, writer);
@@ -239,6 +257,10 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
             500, failed ? "internal error" : "the request was not answered", "internal_error")));
       }
       reusable = writer.reusable();
+      // Closing after this answer (Connection: close) with the client's next bytes unread would
+      // reset the answer away.
+      if (!reusable && !writer.clientGone())
+        unread_input = in.size() > 0 || unreadBytesWaiting(socket);
     }
     finishRecord(record);
     if (env.observer) env.observer(record);
@@ -246,7 +268,7 @@ Task<> runSession(Socket socket, const SessionEnv& env) {
     first_request = false;
   }
   socket.shutdownSend();
-  if (unread_input) co_await discardUntilQuiet(socket);
+  if (unread_input) co_await discardUntilQuiet(socket, kLinger);
   socket.close();
 }
 
@@ -305,11 +327,13 @@ std::string ResponseWriter::headFor(const Response& response, std::string_view f
       .append(http1::reasonPhrase(response.status))
       .append("\r\n")
       .append(response.fields)
+      .append(extra_.fields)
       .append("x-request-id: ")
       .append(record_.request_id)
       .append("\r\n");
   if (!keep_alive_) head.append("Connection: close\r\n");
-  head.append(framing).append("\r\n\r\n");
+  if (!framing.empty()) head.append(framing).append("\r\n");
+  head.append("\r\n");
   return head;
 }
 
@@ -337,8 +361,12 @@ Task<bool> ResponseWriter::send(Response response) {
   char framing[40] = "Content-Length: ";
   constexpr std::size_t kPrefix = std::char_traits<char>::length("Content-Length: ");
   char* end = std::to_chars(framing + kPrefix, framing + sizeof(framing), response.body.size()).ptr;
-  std::string head = headFor(response, std::string_view(framing, end - framing));
-  IoResult written = co_await write(head, response.body);
+  // A 204 or 304 has no body and must not say it has one (RFC 9110 8.6).
+  const bool bodiless = response.status == 204 || response.status == 304;
+  std::string head =
+      headFor(response, bodiless ? std::string_view() : std::string_view(framing, end - framing));
+  IoResult written =
+      co_await write(head, head_only_ || bodiless ? std::string_view() : response.body);
   co_return finish(written);
 }
 
@@ -352,7 +380,7 @@ Task<bool> ResponseWriter::beginStream(Response head) {
 
 Task<bool> ResponseWriter::writeChunk(std::string_view data) {
   if (client_gone_ || !streaming_ || ended_) co_return false;
-  if (data.empty()) co_return true;
+  if (data.empty() || head_only_) co_return true;
   char size_line[24];
   int length = std::snprintf(size_line, sizeof(size_line), "%zx\r\n", data.size());
   std::string framed;
@@ -365,6 +393,7 @@ Task<bool> ResponseWriter::writeChunk(std::string_view data) {
 Task<bool> ResponseWriter::endStream() {
   if (client_gone_ || !streaming_ || ended_) co_return false;
   ended_ = true;
+  if (head_only_) co_return true;
   IoResult written = co_await write("0\r\n\r\n", {});
   co_return finish(written);
 }

@@ -63,8 +63,7 @@ std::string tlsErrorText(SSL* tls) {
 
 Backend::Backend(config::BackendConfig config)
     : config_(std::move(config)), tls_context_(nullptr, &SSL_CTX_free) {
-  fixed_headers_ =
-      "Host: " + hostHeader(config_) + "\r\nUser-Agent: costgate/" COSTGATE_VERSION "\r\n";
+  fixed_headers_ = "Host: " + hostHeader(config_) + "\r\n";
   if (!config_.api_key.empty()) {
     fixed_headers_ += "Authorization: Bearer " + config_.api_key + "\r\n";
   }
@@ -444,8 +443,15 @@ Task<std::optional<Failure>> UpstreamClient::start(const Backend& backend, const
   head.reserve(256 + backend.fixedHeaders().size() + 64 * call.headers.size());
   head.append(call.method).append(" ").append(config.base_path).append(call.path);
   head.append(" HTTP/1.1\r\n").append(backend.fixedHeaders());
+  // One User-Agent: ours, followed by the client's product list when one was forwarded.
+  head.append("User-Agent: costgate/" COSTGATE_VERSION);
+  for (const auto& header : call.headers) {
+    if (header.name == "user-agent" && !header.value.empty()) head.append(" ").append(header.value);
+  }
+  head.append("\r\n");
   bool has_content_type = false;
   for (const auto& header : call.headers) {
+    if (header.name == "user-agent") continue;
     has_content_type = has_content_type || header.name == "content-type";
     head.append(header.name).append(": ").append(header.value).append("\r\n");
   }

@@ -23,6 +23,7 @@ function config({ ledger = 'memory', onError = 'open', budgets = '[]', rates = '
 backends:
   mock:
     url: ${mock.url}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
 models:
   mock-small:
     backend: mock
@@ -113,6 +114,7 @@ test('a reservation covers the dearer fallback: concurrent requests that fail ov
 backends:
   mock:
     url: ${mock.url}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
   dead:
     url: http://127.0.0.1:${dead}/v1
 upstream: {attempts: 1}

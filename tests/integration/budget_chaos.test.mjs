@@ -30,6 +30,7 @@ function config({ redisUrl, onError, journal, budget }) {
 backends:
   mock:
     url: ${mock.url}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
   dead:
     url: http://127.0.0.1:${dead}/v1
 upstream: {attempts: 1}

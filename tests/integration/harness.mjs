@@ -154,7 +154,11 @@ export function gatewayConfig({
 }) {
   const serverLines = Object.entries({ listen: '127.0.0.1:0', threads: 2, ...server })
     .map(([k, v]) => `  ${k}: ${v}`).join('\n');
-  const backendLines = Object.entries({ url: backendUrl, api_key: apiKey, connect_timeout_ms: 1000, read_timeout_ms: 3000, ...backend })
+  // The mock takes its directives from x-mock-* headers, which only a backend's forward_headers let
+  // through.
+  const backendLines = Object.entries({
+    url: backendUrl, api_key: apiKey, connect_timeout_ms: 1000, read_timeout_ms: 3000, forward_headers: '[defaults, x-mock-*]', ...backend,
+  })
     .map(([k, v]) => `    ${k}: ${v}`).join('\n');
   const modelLines = models.map((m) => `  ${m}:\n    backend: mock\n    backend_model: backend-${m}`
     + (prices[m] ? `\n    price: ${prices[m]}` : '')).join('\n');

@@ -159,7 +159,8 @@ before(async () => {
     url: ${url}
     api_key: ${kKey}
     connect_timeout_ms: ${kConnectTimeoutMs}
-    read_timeout_ms: ${kReadTimeoutMs}`;
+    read_timeout_ms: ${kReadTimeoutMs}
+    forward_headers: [x-hostile*]  # the scripted backend's behaviours are picked by header`;
   const modelEntry = (name, backendName) => `  ${name}:
     backend: ${backendName}
     backend_model: gpt-4o-mini

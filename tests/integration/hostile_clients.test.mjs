@@ -2,14 +2,15 @@
 // request smuggling and malformed framing, oversized heads and bodies, slowloris, pipelined
 // floods, hostile JSON, wrong field types, absurd token counts and huge conversations. Each must
 // get an answer in OpenAI's shape (or a closed connection), never a crash, a hang, a 500 or a
-// reservation that goes negative. docs/hardening.md lists the cases.
+// reservation that goes negative. Web pages too: cross-site simple POSTs, foreign origins and
+// DNS-rebinding Host names. docs/hardening.md lists the cases.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  startMock, startGateway, postJson, assertOpenAIError, sleep, checkMetrics, residentMiB, memoryBoundMiB,
+  startMock, startGateway, gatewayConfig, postJson, assertOpenAIError, sleep, checkMetrics, residentMiB, memoryBoundMiB,
 } from './harness.mjs';
-import { rawExchange, parseResponses } from './raw_http.mjs';
+import { rawExchange, parseResponses, startScriptedBackend } from './raw_http.mjs';
 
 const kHeaderTimeoutMs = 600;
 const kMaxBodyBytes = 4 * 1024 * 1024;
@@ -30,6 +31,7 @@ function allFiltersConfig(mockUrl) {
 backends:
   mock:
     url: ${mockUrl}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
     api_key: backend-secret
 models:
 ${model('mock-small', 'backend-mock-small', '{input: 1, output: 2}')}
@@ -96,8 +98,8 @@ after(async () => {
 describe('request smuggling and malformed framing', () => {
   // http1.test.mjs already refuses both framings, two different lengths, a non-hex chunk size,
   // a bad HTTP version and a folded header line; these are the rest.
-  const head = (fields) => `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n${fields}\r\n`;
-  const smuggled = 'GET /admin/budgets HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer admin-secret\r\n\r\n';
+  const head = (fields) => `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n${fields}\r\n`;
+  const smuggled = 'GET /admin/budgets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer admin-secret\r\n\r\n';
 
   const expectRefused = async (what, bytes, status = 400) => {
     const started = Date.now();
@@ -155,9 +157,9 @@ describe('request smuggling and malformed framing', () => {
   test('bare LF line endings are refused at once, not waited on', async () => {
     for (const [what, bytes] of [
       ['every line', 'GET /healthz HTTP/1.1\nHost: gw\n\n'],
-      ['the request line', 'GET /healthz HTTP/1.1\nHost: gw\r\n\r\n'],
+      ['the request line', 'GET /healthz HTTP/1.1\nHost: localhost\r\n\r\n'],
       ['a field line', 'GET /healthz HTTP/1.1\r\nHost: gw\nX-A: b\r\n\r\n'],
-      ['the blank line', 'GET /healthz HTTP/1.1\r\nHost: gw\r\n\n'],
+      ['the blank line', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\n'],
     ]) {
       await expectRefused(what, bytes);
     }
@@ -174,15 +176,15 @@ describe('oversized heads and bodies', () => {
 
   test('many header fields: within the byte limit they are served, past it 431', async () => {
     const fields = (count) => Array.from({ length: count }, (_, i) => `x-f${i}:${i % 10}\r\n`).join('');
-    const [served] = parseResponses(await exchange([`GET /healthz HTTP/1.1\r\nHost: gw\r\n${fields(1000)}Connection: close\r\n\r\n`]));
+    const [served] = parseResponses(await exchange([`GET /healthz HTTP/1.1\r\nHost: localhost\r\n${fields(1000)}Connection: close\r\n\r\n`]));
     assert.equal(served.status, 200);
-    const [refused] = parseResponses(await exchange([`GET /healthz HTTP/1.1\r\nHost: gw\r\n${fields(100000)}\r\n`]));
+    const [refused] = parseResponses(await exchange([`GET /healthz HTTP/1.1\r\nHost: localhost\r\n${fields(100000)}\r\n`]));
     assert.equal(refused.status, 431);
   });
 
   test('a declared body over the limit is 413 before any of it is sent', async () => {
     const raw = await exchange([
-      'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n' +
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
         `Content-Length: ${10 * 1024 ** 3}\r\n\r\n`,
     ]);
     const [response, ...more] = parseResponses(raw);
@@ -197,7 +199,7 @@ describe('oversized heads and bodies', () => {
     let received = '';
     socket.on('data', (d) => { received += d.toString('latin1'); });
     const closed = new Promise((res) => socket.on('close', res));
-    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n');
+    socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n');
     const chunk = `${(64 * 1024).toString(16)}\r\n${'x'.repeat(64 * 1024)}\r\n`;
     let sent = 0;
     // Up to 64 MiB, stopping when the gateway answers: it must answer near 4 MiB.
@@ -219,7 +221,7 @@ describe('slowloris', () => {
   function trickle(stopAfterMs = 5000) {
     const socket = net.connect(gateway.port, '127.0.0.1');
     socket.on('error', () => {});
-    const text = `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nX-Slow: ${'s'.repeat(1000)}`;
+    const text = `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ${'s'.repeat(1000)}`;
     let at = 0;
     let received = '';
     socket.on('data', (d) => { received += d.toString('latin1'); });
@@ -261,7 +263,7 @@ describe('pipelined floods', () => {
     const before = residentMiB(gateway.child.pid);
     let requests = '';
     for (let i = 0; i < count; i += 1) {
-      requests += `GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Request-Id: flood-${i}\r\n${i === count - 1 ? 'Connection: close\r\n' : ''}\r\n`;
+      requests += `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: flood-${i}\r\n${i === count - 1 ? 'Connection: close\r\n' : ''}\r\n`;
     }
     const responses = parseResponses(await exchange([requests]));
     assert.equal(responses.length, count);
@@ -278,7 +280,7 @@ describe('pipelined floods', () => {
     let requests = '';
     for (let i = 0; i < 100; i += 1) {
       const body = JSON.stringify(chat({ messages: [{ role: 'user', content: `pipelined question ${i}` }] }));
-      requests += 'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n'
+      requests += 'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
         + `X-Request-Id: piped-${i}\r\nContent-Length: ${body.length}\r\n${i === 99 ? 'Connection: close\r\n' : ''}\r\n${body}`;
     }
     const responses = parseResponses(await exchange([requests]));
@@ -473,6 +475,290 @@ describe('thousands of messages', () => {
     assert.ok(result.json.mock_received_body.messages.length < 100);
     assert.ok(Date.now() - started < 10000, `took ${Date.now() - started} ms`);
     t.diagnostic(`${result.json.mock_received_body.messages.length} messages forwarded, after ${Date.now() - started} ms`);
+  });
+});
+
+describe('web pages', () => {
+  const body = JSON.stringify(chat({ messages: [{ role: 'user', content: 'from a web page' }] }));
+  const raw = async (method, path, fields, payload = '') => {
+    const [response, ...more] = parseResponses(await exchange([
+      `${method} ${path} HTTP/1.1\r\n${fields}${payload ? `Content-Length: ${Buffer.byteLength(payload)}\r\n` : ''}Connection: close\r\n\r\n${payload}`,
+    ]));
+    assert.equal(more.length, 0);
+    return { ...response, text: response.body };
+  };
+
+  test("a browser's simple cross-site POST (text/plain, form, none) is 415, never served", async () => {
+    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x', null]) {
+      for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']) {
+        const result = await raw('POST', path, `Host: localhost\r\n${type ? `Content-Type: ${type}\r\n` : ''}`, body);
+        assertOpenAIError(result, 415, 'invalid_request_error', 'unsupported_media_type');
+      }
+    }
+    for (const type of ['application/json; charset=utf-8', 'Application/JSON']) {
+      const result = await raw('POST', '/v1/chat/completions', `Host: localhost\r\nContent-Type: ${type}\r\n`, body);
+      assert.equal(result.status, 200, `${type}: ${result.text}`);
+    }
+  });
+
+  test('a request from a page (Origin) is 403 when no origin is allowed, JSON or not', async () => {
+    for (const origin of ['https://evil.example', 'null', 'http://localhost:3000', `http://127.0.0.1:${gateway.port}`]) {
+      const post = await raw('POST', '/v1/chat/completions', `Host: localhost\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\n`, body);
+      assertOpenAIError(post, 403, 'invalid_request_error', 'origin_not_allowed');
+      assert.doesNotMatch(post.head, /access-control-allow-origin/i);
+      const preflight = await raw('OPTIONS', '/v1/chat/completions',
+        `Host: localhost\r\nOrigin: ${origin}\r\nAccess-Control-Request-Method: POST\r\n`);
+      assert.equal(preflight.status, 403, origin);
+      assert.doesNotMatch(preflight.head, /access-control-allow/i);
+    }
+    // No Origin: a program, not a page.
+    assert.equal((await raw('POST', '/v1/chat/completions', 'Host: localhost\r\nContent-Type: application/json\r\n', body)).status, 200);
+  });
+
+  test("a DNS-rebinding page's Host is 403 on every route; loopback names and addresses are served", async () => {
+    for (const host of ['evil.example', `evil.example:${gateway.port}`, 'gw', 'localhost.evil.example']) {
+      for (const [method, path, fields, payload] of [
+        ['GET', '/costgate/spend', '', ''], ['GET', '/v1/models', '', ''], ['GET', '/healthz', '', ''],
+        ['POST', '/v1/chat/completions', 'Content-Type: application/json\r\n', body],
+      ]) {
+        const result = await raw(method, path, `Host: ${host}\r\n${fields}`, payload);
+        assertOpenAIError(result, 403, 'invalid_request_error', 'host_not_allowed');
+      }
+    }
+    for (const host of ['localhost', `localhost:${gateway.port}`, `127.0.0.1:${gateway.port}`, `[::1]:${gateway.port}`, 'app.localhost']) {
+      assert.equal((await raw('GET', '/v1/models', `Host: ${host}\r\n`)).status, 200, host);
+    }
+    const twice = await raw('GET', '/healthz', 'Host: localhost\r\nHost: evil.example\r\n');
+    assert.equal(twice.status, 403);
+    const duplicate = await raw('GET', '/healthz', 'Host: localhost\r\nHost: localhost\r\n');
+    assertOpenAIError(duplicate, 400, 'invalid_request_error');
+  });
+});
+
+describe('HEAD', () => {
+  test('HEAD is GET without the body: same status and length, and the connection stays in step', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics', '/v1/models', '/v1/models/mock-small', '/dashboard', '/no-such-path']) {
+      // Not parseResponses: /metrics and /dashboard are not JSON.
+      const whole = await exchange([`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`]);
+      const get = { status: Number(whole.split(' ')[1]), body: whole.slice(whole.indexOf('\r\n\r\n') + 4) };
+      // HEAD then GET on one connection: the GET's answer must follow the HEAD's head at once.
+      const bytes = await exchange([`HEAD ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+        + `GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: after-head\r\nConnection: close\r\n\r\n`]);
+      const end = bytes.indexOf('\r\n\r\n');
+      const head = bytes.slice(0, end);
+      assert.equal(Number(head.split(' ')[1]), get.status, `${path}: ${head}`);
+      const length = /\r\ncontent-length: (\d+)/i.exec(head)?.[1];
+      // /metrics changes between the calls; a 404 names the method it refused.
+      if (path === '/metrics' || path === '/no-such-path') assert.ok(Number(length) > 0, path);
+      else assert.equal(Number(length), Buffer.byteLength(get.body, 'latin1'), path);
+      const rest = bytes.slice(end + 4);
+      assert.match(rest, /^HTTP\/1\.1 200 /, `${path}: a body followed the HEAD's head: ${rest.slice(0, 80)}`);
+      assert.match(rest, /x-request-id: after-head/i, path);
+    }
+  });
+
+  test('HEAD on an API route is 405 (use POST), without a body', async () => {
+    const bytes = await exchange(['HEAD /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n']);
+    const end = bytes.indexOf('\r\n\r\n');
+    assert.match(bytes.slice(0, end), /^HTTP\/1\.1 405 /);
+    assert.match(bytes.slice(0, end), /\r\nallow: POST/i);
+    assert.equal(bytes.slice(end + 4), '');
+  });
+});
+
+describe('lingering close', () => {
+  // A client that writes its whole request before reading a byte (as many simple clients do):
+  // the 413 comes while it is still sending, and must still be there when it reads.
+  async function sendAllThenRead(head, total, { pieceBytes = 64 * 1024, gapMs = 0 } = {}) {
+    const socket = net.connect({ port: gateway.port, host: '127.0.0.1', allowHalfOpen: true });
+    await new Promise((res) => socket.on('connect', res));
+    socket.pause();  // read nothing until everything was sent
+    let error = null;
+    socket.on('error', (e) => { error = error ?? e.code; });
+    const closed = new Promise((res) => socket.on('close', res));
+    socket.write(head);
+    const piece = Buffer.alloc(pieceBytes, 'x');
+    let sent = 0;
+    const started = Date.now();
+    while (sent < total && !error) {
+      const flushed = socket.write(piece);
+      sent += piece.length;
+      if (!flushed) await new Promise((res) => { socket.once('drain', res); socket.once('close', res); });
+      if (gapMs) await sleep(gapMs);
+    }
+    const sendError = error;
+    let received = '';
+    socket.on('data', (d) => { received += d.toString('latin1'); });
+    socket.resume();
+    socket.end();
+    await Promise.race([closed, sleep(15000)]);
+    socket.destroy();
+    seen.push(received);
+    return { received, sendError, error, sent, took: Date.now() - started };
+  }
+
+  test('a client that keeps sending a refused body for seconds still reads the 413, not a reset', async (t) => {
+    // 12 MiB declared (over the 4 MiB limit, so refused before any of it is read) and sent at
+    // about 4 MiB/s: the gateway must keep reading and dropping it for three seconds.
+    const total = 12 * 1024 * 1024;
+    const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
+      + `Content-Length: ${total}\r\n\r\n`;
+    const result = await sendAllThenRead(head, total, { gapMs: 15 });
+    assert.equal(result.sendError, null, `sending failed after ${result.sent} bytes: ${result.sendError}`);
+    assert.equal(result.error, null);
+    const [response] = parseResponses(result.received);
+    assertOpenAIError({ status: response.status, json: response.json, text: response.body }, 413, 'invalid_request_error', 'request_too_large');
+    assert.ok(result.took > 2000, `sent in ${result.took} ms: not long enough to test the linger`);
+    t.diagnostic(`${(result.sent / 1024 / 1024).toFixed(0)} MiB sent over ${result.took} ms after the 413`);
+  });
+
+  test('a chunked body over the limit, sent with pauses, still reads the 413', async () => {
+    const chunk = `${(64 * 1024).toString(16)}\r\n${'x'.repeat(64 * 1024)}\r\n`;
+    const head = 'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    // Pauses of 400 ms: longer than the old linger's quiet time, shorter than its own.
+    const result = await sendAllThenRead(head + chunk.repeat(70), 6 * 64 * 1024, { pieceBytes: 64 * 1024, gapMs: 400 });
+    assert.equal(result.sendError, null, `sending failed: ${result.sendError}`);
+    assert.equal(parseResponses(result.received)[0].status, 413);
+  });
+});
+
+describe('what a backend is sent', () => {
+  let scripted;
+  let forwarding;
+  before(async () => {
+    scripted = await startScriptedBackend((socket, request) => {
+      scripted.last = request;
+      const answer = JSON.stringify({
+        id: 'x', object: 'chat.completion', created: 1, model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      });
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`);
+    });
+    forwarding = await startGateway(`server:
+  listen: 127.0.0.1:0
+  threads: 1
+backends:
+  plain:
+    url: ${scripted.url}
+    api_key: backend-secret
+  listed:
+    url: ${scripted.url}
+    api_key: backend-secret
+    forward_headers: [defaults, x-tenant, openai-organization]
+models:
+  plain-model: {backend: plain, backend_model: gpt-4o-mini, encoding: none}
+  listed-model: {backend: listed, backend_model: gpt-4o-mini, encoding: none}
+log_level: warn
+`);
+  });
+  after(async () => {
+    await forwarding?.stop();
+    await scripted?.stop();
+  });
+
+  const clientHeaders = {
+    authorization: 'Bearer client-key', 'x-goog-api-key': 'AIza-client', 'ocp-apim-subscription-key': 'azure-client',
+    forwarded: 'for=1.2.3.4;host=evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-for': '1.2.3.4',
+    'x-tenant': 'acme', 'openai-organization': 'org-client', 'openai-beta': 'assistants=v2', 'idempotency-key': 'idem-1',
+    'x-stainless-lang': 'js', 'x-stainless-retry-count': '0', 'user-agent': 'OpenAI/JS 4.77.0', 'x-something-new': 'x',
+  };
+  const lines = (head, name) => head.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name}:`));
+
+  test('only the allow-listed client headers reach a backend, with one User-Agent', async () => {
+    const result = await postJson(`${forwarding.url}/v1/chat/completions`,
+      { model: 'plain-model', messages: [{ role: 'user', content: 'hi' }] }, clientHeaders);
+    assert.equal(result.status, 200, result.text);
+    const { head, headers } = scripted.last;
+    for (const name of ['x-goog-api-key', 'ocp-apim-subscription-key', 'forwarded', 'x-forwarded-host', 'x-forwarded-for',
+      'x-tenant', 'openai-organization', 'x-something-new', 'cookie']) {
+      assert.equal(headers[name], undefined, `${name} reached the backend`);
+    }
+    assert.ok(!head.includes('client-key') && !head.includes('AIza-client') && !head.includes('azure-client'), head);
+    assert.equal(headers.authorization, 'Bearer backend-secret');
+    for (const name of ['openai-beta', 'idempotency-key', 'x-stainless-lang', 'x-stainless-retry-count']) {
+      assert.equal(headers[name], clientHeaders[name], name);
+    }
+    const agents = lines(head, 'user-agent');
+    assert.equal(agents.length, 1, head);
+    assert.match(agents[0], /^user-agent: costgate\/\S+ OpenAI\/JS 4\.77\.0$/i);
+    assert.equal(lines(head, 'host').length, 1);
+    assert.equal(lines(head, 'content-type').length, 1);
+  });
+
+  test("each backend's forward_headers decide what it gets", async () => {
+    const result = await postJson(`${forwarding.url}/v1/chat/completions`,
+      { model: 'listed-model', messages: [{ role: 'user', content: 'hi' }] }, clientHeaders);
+    assert.equal(result.status, 200, result.text);
+    const { headers } = scripted.last;
+    assert.equal(headers['x-tenant'], 'acme');
+    assert.equal(headers['openai-organization'], 'org-client');
+    assert.equal(headers['openai-beta'], 'assistants=v2');
+    assert.equal(headers['x-goog-api-key'], undefined);
+    assert.equal(headers['x-something-new'], undefined);
+  });
+});
+
+describe('a gateway that allows a web app', () => {
+  let browserGateway;
+  const app = 'http://localhost:3000';
+  before(async () => {
+    browserGateway = await startGateway(gatewayConfig({
+      backendUrl: `${mock.url}/v1`,
+      server: { allowed_origins: `['${app}', 'HTTPS://Tool.Example.com']`, allowed_hosts: '[gateway.example.com]' },
+    }));
+  });
+  after(async () => { await browserGateway?.stop(); });
+
+  const send = async (method, path, fields, payload = '') => {
+    const [response] = parseResponses(await rawExchange(browserGateway.port, [
+      `${method} ${path} HTTP/1.1\r\n${fields}${payload ? `Content-Length: ${payload.length}\r\n` : ''}Connection: close\r\n\r\n${payload}`,
+    ]));
+    return response;
+  };
+
+  test('a preflight from an allowed origin is 204 with the CORS fields; from another, 403', async () => {
+    const preflight = await send('OPTIONS', '/v1/chat/completions',
+      `Host: localhost\r\nOrigin: ${app}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization, content-type, x-stainless-os\r\n`);
+    assert.equal(preflight.status, 204, preflight.head);
+    assert.match(preflight.head, new RegExp(`\\r\\naccess-control-allow-origin: ${app}\\r`, 'i'));
+    assert.match(preflight.head, /\r\naccess-control-allow-methods: [^\r]*POST/i);
+    assert.match(preflight.head, /\r\naccess-control-allow-headers: authorization, content-type, x-stainless-os\r/i);
+    assert.match(preflight.head, /\r\nvary: Origin/i);
+    assert.doesNotMatch(preflight.head, /content-length/i);
+    // Chrome's Private Network Access: a public page asking to reach a loopback gateway.
+    const fromPublic = await send('OPTIONS', '/v1/embeddings',
+      'Host: localhost\r\nOrigin: https://tool.example.com\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Private-Network: true\r\n');
+    assert.equal(fromPublic.status, 204);
+    assert.match(fromPublic.head, /\r\naccess-control-allow-private-network: true\r/i);
+    const other = await send('OPTIONS', '/v1/chat/completions',
+      'Host: localhost\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n');
+    assert.equal(other.status, 403);
+    assert.doesNotMatch(other.head, /access-control-allow-origin/i);
+  });
+
+  test("an allowed origin's calls are served with Access-Control-Allow-Origin and Vary: Origin", async () => {
+    const body = JSON.stringify(chat());
+    for (const origin of [app, 'https://tool.example.com']) {
+      const served = await send('POST', '/v1/chat/completions', `Host: localhost\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\n`, body);
+      assert.equal(served.status, 200, served.body);
+      assert.match(served.head, new RegExp(`\\r\\naccess-control-allow-origin: ${origin}\\r`, 'i'));
+      assert.match(served.head, /\r\nvary: Origin\r/i);
+    }
+    // Still JSON only: an allowed page's text/plain POST is 415 (with the CORS fields, so it can read why).
+    const plain = await send('POST', '/v1/chat/completions', `Host: localhost\r\nOrigin: ${app}\r\nContent-Type: text/plain\r\n`, body);
+    assert.equal(plain.status, 415);
+    assert.match(plain.head, /access-control-allow-origin/i);
+    const models = await send('GET', '/v1/models', `Host: localhost\r\nOrigin: ${app}\r\n`);
+    assert.equal(models.status, 200);
+    assert.match(models.head, /access-control-allow-origin/i);
+  });
+
+  test('allowed_hosts adds names to the loopback ones', async () => {
+    assert.equal((await send('GET', '/healthz', 'Host: gateway.example.com:8443\r\n')).status, 200);
+    assert.equal((await send('GET', '/healthz', 'Host: localhost\r\n')).status, 200);
+    assert.equal((await send('GET', '/healthz', 'Host: other.example.com\r\n')).status, 403);
   });
 });
 

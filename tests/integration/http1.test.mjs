@@ -31,7 +31,7 @@ describe('HTTP/1.1 from clients', () => {
     const half = Math.floor(chatBody.length / 2);
     const chunks = [chatBody.slice(0, half), chatBody.slice(half)];
     const raw = await rawExchange(gateway.port, [
-      'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n' +
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
         'X-Mock-Echo-Body: 1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
       `${chunks[0].length.toString(16)};note=x\r\n${chunks[0]}\r\n`,
       `${chunks[1].length.toString(16)}\r\n${chunks[1]}\r\n`,
@@ -43,7 +43,7 @@ describe('HTTP/1.1 from clients', () => {
   });
 
   test('pipelined requests are answered in order on one connection', async () => {
-    const request = (id, close) => 'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n' +
+    const request = (id, close) => 'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n' +
       `Content-Type: application/json\r\nX-Request-Id: ${id}\r\nContent-Length: ${chatBody.length}\r\n` +
       `${close ? 'Connection: close\r\n' : ''}\r\n${chatBody}`;
     const raw = await rawExchange(gateway.port, [request('first', false) + request('second', true)]);
@@ -57,7 +57,7 @@ describe('HTTP/1.1 from clients', () => {
   test('Expect: 100-continue gets an interim answer before the body is sent', async () => {
     let continued = false;
     const raw = await rawExchange(gateway.port, [
-      'POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n' +
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
         `Expect: 100-continue\r\nContent-Length: ${chatBody.length}\r\nConnection: close\r\n\r\n`,
     ], {
       onData: (received, socket) => {
@@ -74,11 +74,11 @@ describe('HTTP/1.1 from clients', () => {
 
   test('ambiguous or malformed messages are 400 and close the connection', async () => {
     for (const [what, bytes] of [
-      ['both framings', `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
-      ['two lengths', `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello`],
-      ['bad chunk size', `POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`],
-      ['bad request line', 'POST /v1/chat/completions HTTP/9.9\r\nHost: gw\r\n\r\n'],
-      ['folded header', 'GET /healthz HTTP/1.1\r\nHost: gw\r\nX-A: 1\r\n  folded\r\n\r\n'],
+      ['both framings', `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+      ['two lengths', `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello`],
+      ['bad chunk size', `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`],
+      ['bad request line', 'POST /v1/chat/completions HTTP/9.9\r\nHost: localhost\r\n\r\n'],
+      ['folded header', 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n  folded\r\n\r\n'],
     ]) {
       const [response, ...more] = parseResponses(await rawExchange(gateway.port, [bytes]));
       assert.equal(response.status, 400, what);

@@ -30,6 +30,7 @@ function config({ backendUrl = `${mock.url}/v1`, backendModel = 'backend-v1', te
 backends:
   mock:
     url: ${backendUrl}
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
 models:
   mock-small:
     backend: mock
@@ -156,13 +157,13 @@ test('reloads under load drop no request: each is answered whole by one configur
 test('an invalid file is rejected with its place in the log and a metric; the old configuration keeps serving', async () => {
   const gateway = await startGateway(config());
   try {
-    // Line 17, column 5: a filter that does not exist.
+    // Line 18, column 5: a filter that does not exist.
     rewrite(gateway, config().replace('  - tagging:', '  - teleport: {}\n  - tagging:'));
     await until('the rejection', async () => (await metric(gateway, /^costgate_config_reloads_total\{result="rejected"\}/)) === 1);
     assert.equal(await metric(gateway, /^costgate_config_last_reload_successful /), 0);
     const logged = gateway.lines.stderr.find((l) => l.includes('configuration not reloaded'));
     assert.ok(logged, gateway.lines.stderr.join('\n'));
-    assert.match(logged, /costgate\.yaml:17:5: unknown filter 'teleport'/);
+    assert.match(logged, /costgate\.yaml:18:5: unknown filter 'teleport'/);
 
     const served = await postJson(`${gateway.url}/v1/chat/completions`, question);
     assert.equal(served.status, 200);

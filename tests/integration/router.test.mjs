@@ -20,6 +20,7 @@ function config() {
 backends:
   mock:
     url: ${mock.url}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
     api_key: backend-secret
     read_timeout_ms: 1000
   dead:

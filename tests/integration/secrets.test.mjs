@@ -21,6 +21,7 @@ function config({ deadPort }) {
 backends:
   mock:
     url: ${mock.url}/v1
+    forward_headers: [defaults, x-mock-*]  # the mock takes its directives from headers
     api_key: ${BACKEND_KEY}
   dead:
     url: http://127.0.0.1:${deadPort}/v1

@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "costgate/config/forward_headers.h"
 #include "costgate/crypto/sha256.h"
 #include "costgate/pricing/price.h"
 #include "costgate/tokenizer/encoding.h"
@@ -38,6 +39,14 @@ struct ServerConfig {
   Millis drain_timeout{10'000};   // on SIGTERM, requests in flight get this long to finish
   unsigned busy_poll_us = 15;     // after work, poll this long before sleeping (0 = never)
   Millis reload_check{1'000};     // how often the file is checked for changes (0: SIGHUP only)
+  // Who may call, applied by each configuration (a reload changes it without a restart):
+  // the origins (scheme://host[:port], or "*" for any) whose web pages may call; a request with
+  // any other Origin header is refused. None by default: browsers may not call at all.
+  std::vector<std::string> allowed_origins;
+  // Host names (lower-case, without port; "*" accepts any) served besides those that are always
+  // (IP literals, localhost) and, on a non-loopback listen address, private names
+  // (gateway/browser_policy.h: the DNS-rebinding defence).
+  std::vector<std::string> allowed_hosts;
 
   bool operator==(const ServerConfig&) const = default;
 };
@@ -54,6 +63,10 @@ struct BackendConfig {
   Millis connect_timeout{5'000};
   Millis read_timeout{120'000};           // max wait for the response head and between body bytes
   std::size_t max_idle_connections = 64;  // per worker thread
+  // The client headers this backend may be sent (config/forward_headers.h): lower-case names or
+  // prefixes ending in '*'.
+  std::vector<std::string> forward_headers =
+      std::vector<std::string>(defaultForwardHeaders().begin(), defaultForwardHeaders().end());
   SourceMark mark;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
-// What a backend is sent for a client's request: the headers that may be forwarded and the body
-// as the filters left it, spliced (jsonview) rather than re-serialized. Plain functions.
+// What a backend is sent for a client's request: the client headers its allow-list lets through
+// and the body as the filters left it, spliced (jsonview) rather than re-serialized. Plain
+// functions.
 
 #include <span>
 #include <string>
@@ -8,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "costgate/config/config.h"
 #include "costgate/jsonview/document.h"
 #include "costgate/pipeline/request_context.h"
 #include "costgate/upstream/upstream_client.h"
@@ -16,11 +18,23 @@ namespace costgate::gateway {
 
 using MemberEdits = std::vector<std::pair<std::string, std::string>>;
 
-// Whether a client header may reach a backend: not hop-by-hop ones, the client's credentials (the
-// backend gets the gateway's own key), our own controls, or encodings we could not read.
-bool forwardable(std::string_view lower_name);
-// The client's forwardable headers and the request's id; they view `ctx`.
-std::vector<upstream::Header> forwardedHeaders(const pipeline::RequestContext& ctx);
+// A client's headers on their way to a backend, and the request's id (every call carries it as
+// x-request-id). Which headers go is decided per backend (headersFor).
+struct ClientHeaders {
+  std::vector<upstream::Header> fields;  // all of the client's, viewing the request
+  std::string_view request_id;
+};
+// The client's headers of `ctx` and its request id; they view `ctx`.
+ClientHeaders clientHeaders(const pipeline::RequestContext& ctx);
+
+// Whether the client header `lower_name` may reach a backend whose forward_headers are `allowed`
+// (config/forward_headers.h): named by an entry, or matched by a prefix entry and not looking
+// like a credential; never what no list may forward.
+bool forwardable(std::string_view lower_name, std::span<const std::string> allowed);
+// What a call to `backend` carries besides its fixed headers: the client's headers it may be
+// sent, then x-request-id. They view `client`.
+std::vector<upstream::Header> headersFor(const config::BackendConfig& backend,
+                                         const ClientHeaders& client);
 
 // `filtered` (the body as the filters left it) with `edits` set on top.
 std::string bodyWith(const jsonview::Value& filtered,

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "costgate/config/config.h"
+#include "costgate/gateway/browser_policy.h"
 #include "costgate/gateway/client_api.h"
 #include "costgate/gateway/held_stream.h"
 #include "costgate/gateway/model_calls.h"
@@ -25,7 +26,10 @@
 
 namespace costgate::gateway {
 
-struct ProxyCall;       // one proxied request's state (proxy_call.h)
+struct ProxyCall;  // one proxied request's state (proxy_call.h)
+
+// Whether `path` is one of the API routes proxied to backends (POST /v1/chat/completions...).
+bool isProxiedPath(std::string_view path);
 struct CallAccounting;  // charges.h
 
 // Made with std::make_shared: each request holds it to its end, so a reload can replace it while
@@ -42,6 +46,14 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   const config::GatewayConfig& config() const { return config_; }
 
  private:
+  // gateway.cpp: the refusal of a request the browser policy does not serve (a Host no DNS
+  // rebinding could have made, an Origin not allowed, an API call not sent as JSON), or the
+  // answer to a CORS preflight; nothing when it goes on, with the CORS fields for an allowed
+  // origin added to `writer`.
+  std::optional<server::Response> browserCheck(const server::Request& request,
+                                               std::string_view path,
+                                               server::ResponseWriter& writer) const;
+
   // local_endpoints.cpp. `self` keeps this configuration alive until the request is done.
   server::Task<> answerLocally(std::shared_ptr<Gateway> self, server::Request& request,
                                server::ResponseWriter& writer);
@@ -124,6 +136,7 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
                          server::Response& response) const;
 
   config::GatewayConfig config_;
+  BrowserPolicy browser_;
   pipeline::Chain chain_;
   ModelCalls calls_;
   std::string models_body_;

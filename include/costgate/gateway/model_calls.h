@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "costgate/config/config.h"
+#include "costgate/gateway/backend_request.h"
 #include "costgate/metrics/metrics.h"
 #include "costgate/pipeline/request_context.h"
 #include "costgate/server/exchange_record.h"
@@ -42,9 +43,10 @@ class ModelCalls {
   using BodyFor = std::function<std::string(std::string_view backend_model)>;
   // Calls `model` (and its fallbacks) at `path`: the first deployment to answer with anything but
   // a retryable error (429, 5xx) wins; after the attempts run out, the last answer (or failure)
-  // is the result. Counts fallbacks and deployment health in the metrics.
+  // is the result. Each deployment's backend is sent the client's headers its forward_headers
+  // allow. Counts fallbacks and deployment health in the metrics.
   server::Task<> call(std::string model, std::string path, BodyFor body_for,
-                      const std::vector<upstream::Header>& headers, Answer& out) const;
+                      const ClientHeaders& headers, Answer& out) const;
   // A filter's EmbeddingCall: the first embedding of the model's /v1/embeddings answer, scaled to
   // unit length, into `out` (no vector when the call failed); charged as a side call in `record`.
   server::Task<> embed(const pipeline::EmbeddingCall& request, std::string_view request_id,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "costgate/gateway/backend_request.h"
 #include "costgate/gateway/charges.h"
 #include "costgate/gateway/client_writer.h"
 #include "costgate/jsonview/document.h"
@@ -35,9 +36,9 @@ struct ProxyCall {
   std::optional<jsonview::Document> document;
   std::optional<jsonview::Value> filtered;
   CallAccounting accounting;
-  std::string path;                       // at the backend: "/chat/completions"...
-  std::vector<upstream::Header> headers;  // forwarded; they view ctx
-  int attempts = 0;                       // backend calls made, a cascade's included
+  std::string path;       // at the backend: "/chat/completions"...
+  ClientHeaders headers;  // the client's, for each backend to pick from; view ctx
+  int attempts = 0;       // backend calls made, a cascade's included
   // The Authorization the filters see for a client that sent its key otherwise (x-api-key).
   std::optional<std::string> client_authorization;
 };

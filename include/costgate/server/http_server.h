@@ -43,14 +43,21 @@ struct ServerLimits {
 // The handler's way to answer one request. Each call returns false once the client is gone.
 class ResponseWriter {
  public:
+  // `head_only` answers a HEAD request: every response goes out as its head alone (with the
+  // Content-Length its body would have), as HTTP requires, so the connection stays in step.
   ResponseWriter(Socket& socket, ExchangeRecord& record, bool keep_alive,
-                 std::chrono::milliseconds write_timeout)
-      : socket_(socket), record_(record), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
+                 std::chrono::milliseconds write_timeout, bool head_only = false)
+      : socket_(socket),
+        record_(record),
+        keep_alive_(keep_alive),
+        head_only_(head_only),
+        write_timeout_(write_timeout) {}
   ~ResponseWriter();
   ResponseWriter(const ResponseWriter&) = delete;
   ResponseWriter& operator=(const ResponseWriter&) = delete;
 
-  // Sends a whole response; sets content-length, keep-alive and x-request-id.
+  // Sends a whole response; sets content-length (none on a 204 or 304), keep-alive and
+  // x-request-id.
   Task<bool> send(Response response);
   // Sends the head of a chunked response (the body of `head` is ignored).
   Task<bool> beginStream(Response head);
@@ -64,6 +71,9 @@ class ResponseWriter {
   void stopWatching();
   // Resets the connection at once (RST), e.g. for the mock's fault injection.
   void abort();
+  // Adds a header line to every response this writer sends (CORS fields, decided before the
+  // handler knows what it will answer). Call before responding.
+  void addField(std::string_view name, std::string_view value) { extra_.add(name, value); }
 
   bool responded() const { return responded_; }
   bool clientGone() const { return client_gone_; }
@@ -85,7 +95,9 @@ class ResponseWriter {
   Socket& socket_;
   ExchangeRecord& record_;
   bool keep_alive_;
+  bool head_only_;
   std::chrono::milliseconds write_timeout_;
+  Response extra_;  // fields added to every response (addField)
   bool responded_ = false;
   bool streaming_ = false;
   bool ended_ = false;

@@ -29,8 +29,8 @@ class Backend {
   const config::BackendConfig& config() const { return config_; }
   bool tls() const { return tls_context_ != nullptr; }
   SSL_CTX* tlsContext() const { return tls_context_.get(); }
-  // The header lines every call to this backend carries (Host, User-Agent, its API key), each
-  // ending in CRLF.
+  // The header lines every call to this backend carries (Host, its API key), each ending in CRLF.
+  // User-Agent is added per call (UpstreamClient::start), folding in the client's.
   const std::string& fixedHeaders() const { return fixed_headers_; }
   // Expires with this backend (a reload replaces backends): each thread's pool of its connections
   // is then dropped, never handed to a new backend that happens to get its address.
@@ -68,7 +68,9 @@ struct Call {
   std::string method = "POST";
   std::string path;  // appended to the backend's base path, e.g. "/chat/completions"
   std::string body;
-  std::vector<Header> headers;  // sent as they are; the backend's own key is added
+  // Sent as they are, but a user-agent, which follows costgate's own in its one User-Agent; the
+  // backend's own key is added.
+  std::vector<Header> headers;
 };
 
 // One piece of a response body: data (may be empty), or the end, or a failure.

@@ -115,7 +115,7 @@ inline Reply send(std::uint16_t port, const std::string& path, const std::string
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   std::string request =
-      "POST " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n" +
+      "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
       "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   request += "\r\n" + body;
