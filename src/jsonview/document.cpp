@@ -204,6 +204,10 @@ class Parser {
         if (container.node != kNoNode) {
           nodes[container.node].end = offset(p);
           nodes[container.node].after = static_cast<std::uint32_t>(nodes.size());
+          // Checked as the object closes, while its keys are fresh in the cache: no second pass.
+          if (container.object && repeated_ == kNoNode && nodes[container.node].count > 1) {
+            repeated_ = repeatedKey(nodes, container.node);
+          }
         }
         open.pop_back();
         goto after_value;
@@ -236,8 +240,55 @@ class Parser {
   }
   }
 
+  // The key node of the first member found repeated in an indexed object, or kNoNode.
+  std::uint32_t repeated() const { return repeated_; }
+
  private:
   std::uint32_t offset(const char* at) const { return static_cast<std::uint32_t>(at - base_); }
+
+  // Whether two key nodes name the same member, escapes resolved ("n" and "\u006e" do).
+  bool sameKey(const Document::Node& a, const Document::Node& b) const {
+    const std::string_view first(base_ + a.begin + 1, a.end - a.begin - 2);
+    const std::string_view second(base_ + b.begin + 1, b.end - b.begin - 2);
+    if (!a.escaped && !b.escaped) return first == second;
+    return (a.escaped ? unescape(first) : std::string(first)) ==
+           (b.escaped ? unescape(second) : std::string(second));
+  }
+
+  // The later key of the first repeated pair among the members of the closed object `object`, or
+  // kNoNode. A request's objects have a few members each, compared pairwise (most differ in
+  // length); a large one is sorted instead, so a hostile object of 100,000 members costs
+  // n log n, not n^2.
+  std::uint32_t repeatedKey(const std::vector<Document::Node>& nodes, std::uint32_t object) const {
+    constexpr std::uint32_t kPairwiseMembers = 16;
+    const std::uint32_t count = nodes[object].count;
+    thread_local std::vector<std::uint32_t> keys;
+    keys.clear();
+    for (std::uint32_t i = 0, at = object + 1; i < count; ++i, at = nodes[at + 1].after) {
+      keys.push_back(at);
+    }
+    if (count <= kPairwiseMembers) {
+      for (std::uint32_t later = 1; later < count; ++later) {
+        for (std::uint32_t earlier = 0; earlier < later; ++earlier) {
+          if (sameKey(nodes[keys[earlier]], nodes[keys[later]])) return keys[later];
+        }
+      }
+      return kNoNode;
+    }
+    thread_local std::vector<std::pair<std::string, std::uint32_t>> names;
+    names.clear();
+    for (std::uint32_t key : keys) {
+      const std::string_view body(base_ + nodes[key].begin + 1,
+                                  nodes[key].end - nodes[key].begin - 2);
+      names.emplace_back(nodes[key].escaped ? unescape(body) : std::string(body), key);
+    }
+    std::sort(names.begin(), names.end());
+    std::uint32_t first = kNoNode;
+    for (std::size_t i = 1; i < names.size(); ++i) {
+      if (names[i].first == names[i - 1].first) first = std::min(first, names[i].second);
+    }
+    return first;
+  }
 
   // The string whose opening quote is at `p`: past its closing quote, or nullptr when it is not
   // a valid one.
@@ -433,13 +484,16 @@ class Parser {
   const char* const base_;
   const char* const end_;
   const std::optional<std::span<const std::string_view>> members_;
+  std::uint32_t repeated_ = kNoNode;
 };
 
 std::optional<Document> Document::parse(std::string_view text) {
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
   Document document;
   document.text_ = text;
-  if (!Parser(text).run(document.nodes_)) return std::nullopt;
+  Parser parser(text);
+  if (!parser.run(document.nodes_)) return std::nullopt;
+  document.repeated_ = parser.repeated();
   return document;
 }
 
@@ -448,7 +502,9 @@ std::optional<Document> Document::parseMembers(std::string_view text,
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
   Document document;
   document.text_ = text;
-  if (!Parser(text, members).run(document.nodes_)) return std::nullopt;
+  Parser parser(text, members);
+  if (!parser.run(document.nodes_)) return std::nullopt;
+  document.repeated_ = parser.repeated();
   return document;
 }
 
@@ -481,6 +537,45 @@ std::vector<Value> Value::elements() const {
     at = nodes[at].after;
   }
   return out;
+}
+
+std::optional<RepeatedMember> Value::repeatedMember() const {
+  const auto& nodes = document_->nodes_;
+  const std::uint32_t repeated = document_->repeated_;
+  auto within = [&](std::uint32_t value) {
+    return repeated >= value && repeated < nodes[value].after;
+  };
+  if (repeated == Document::kNoNode || !within(index_)) return std::nullopt;
+  // Down from this value to the key, naming each step.
+  RepeatedMember found;
+  std::uint32_t at = index_;
+  for (;;) {
+    const bool array = nodes[at].kind == Kind::kArray;
+    std::uint32_t child = at + 1;
+    std::uint32_t next = Document::kNoNode;
+    for (std::uint32_t i = 0; i < nodes[at].count && next == Document::kNoNode; ++i) {
+      if (array) {
+        if (within(child)) {
+          found.path += "[" + std::to_string(i) + "]";
+          next = child;
+        }
+        child = nodes[child].after;
+      } else {
+        if (child == repeated || within(child + 1)) {
+          const std::string name = Value(document_, child).string();
+          found.path += (found.path.empty() ? "" : ".") + name;
+          if (child == repeated) {
+            found.name = name;
+            return found;
+          }
+          next = child + 1;  // into the member's value
+        }
+        child = nodes[child + 1].after;
+      }
+    }
+    if (next == Document::kNoNode) return std::nullopt;  // not reached: `repeated` is inside
+    at = next;
+  }
 }
 
 bool Value::boolean() const { return raw() == "true"; }

@@ -228,5 +228,53 @@ TEST(JsonViewDocument, IndexesOnlyTheMembersAsked) {
   EXPECT_FALSE(Document::parseMembers(R"({"id":"c1","choices":[1,]})", kAsked));
 }
 
+// The repeated name and its path in `text`, "none" when no name repeats, "invalid" when refused.
+std::string repeatedIn(std::string_view text) {
+  auto document = Document::parse(text);
+  if (!document) return "invalid";
+  auto repeated = document->root().repeatedMember();
+  return repeated ? repeated->name + " @ " + repeated->path : "none";
+}
+
+TEST(JsonViewDocument, FindsRepeatedMemberNamesAtAnyDepth) {
+  EXPECT_EQ(repeatedIn(R"({"max_tokens":999999,"max_tokens":5})"), "max_tokens @ max_tokens");
+  EXPECT_EQ(repeatedIn(R"({"a":1,"b":2,"c":3})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"model":"m","messages":[{"role":"user"},{"role":"user","role":"x"}]})"),
+            "role @ messages[1].role");
+  EXPECT_EQ(repeatedIn(R"({"tools":[{"function":{"parameters":{"a":{},"b":{},"a":[]}}}]})"),
+            "a @ tools[0].function.parameters.a");
+  EXPECT_EQ(repeatedIn(R"([[{"x":1}],[{"y":1,"y":2}]])"), "y @ [1][0].y");
+  // The same name spelled with escapes is the same member.
+  EXPECT_EQ(repeatedIn(R"({"max\u005ftokens":1,"max_tokens":2})"), "max_tokens @ max_tokens");
+  EXPECT_EQ(repeatedIn(R"({"n":1,"\u006e":2})"), "n @ n");
+  EXPECT_EQ(repeatedIn(R"({"a\"b":1,"a\u0022b":2})"), "a\"b @ a\"b");
+  // Different names that differ only in escapes are not repeats; equal values under different
+  // keys neither; nor the same name in sibling objects.
+  EXPECT_EQ(repeatedIn(R"({"n":1,"\u006d":1,"N":1})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"m":[{"role":"a"},{"role":"b"}],"x":{"role":1}})"), "none");
+  EXPECT_EQ(repeatedIn(R"({})"), "none");
+  EXPECT_EQ(repeatedIn(R"("text")"), "none");
+  // Asked of an inner value, the path starts there; a repeat outside it is not its own.
+  auto document = Document::parse(R"({"a":{"b":[{"c":1,"c":2}]},"d":{"e":1}})");
+  ASSERT_TRUE(document);
+  EXPECT_EQ(document->root().find("a")->repeatedMember()->path, "b[0].c");
+  EXPECT_FALSE(document->root().find("d")->repeatedMember());
+}
+
+TEST(JsonViewDocument, FindsRepeatsInLargeObjectsWithoutQuadraticCost) {
+  // 200,000 members (sorted, not compared pairwise): the repeat near the end is found.
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += "\"k" + std::to_string(i) + "\":0,";
+  text += R"("k17":1})";
+  EXPECT_EQ(repeatedIn(text), "k17 @ k17");
+  text.replace(text.size() - 7, 3, "kk1");
+  EXPECT_EQ(repeatedIn(text), "none");
+  // A repeat spelled with an escape among many members.
+  std::string escaped = "{";
+  for (int i = 0; i < 40; ++i) escaped += "\"m" + std::to_string(i) + "\":0,";
+  escaped += R"("m\u0031":1})";
+  EXPECT_EQ(repeatedIn(escaped), "m1 @ m1");
+}
+
 }  // namespace
 }  // namespace costgate::jsonview
