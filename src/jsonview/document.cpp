@@ -167,7 +167,7 @@ class Parser {
             }
             goto after_value;
           }
-          open.push_back({skipping ? kNoNode : index, object});
+          open.push_back({skipping ? kNoNode : index, object, false, 0});
           if (object) goto key;
           goto value;
         }
@@ -204,9 +204,9 @@ class Parser {
         if (container.node != kNoNode) {
           nodes[container.node].end = offset(p);
           nodes[container.node].after = static_cast<std::uint32_t>(nodes.size());
-          // Checked as the object closes, while its keys are fresh in the cache: no second pass.
-          if (container.object && repeated_ == kNoNode && nodes[container.node].count > 1) {
-            repeated_ = repeatedKey(nodes, container.node);
+          // Keys noteKey() could not vouch for are compared as the object closes.
+          if (container.sorted && repeated_ == kNoNode) {
+            repeated_ = repeatedKeySorted(nodes, container.node);
           }
         }
         open.pop_back();
@@ -229,9 +229,27 @@ class Parser {
     if (!p) return false;
     if (members_ && open.size() == 1) skipping = !wanted(begin, p, escaped);
     if (!skipping) {
+      Open& container = open.back();
       const auto index = static_cast<std::uint32_t>(nodes.size());
-      ++nodes[open.back().node].count;
+      const std::uint32_t members = ++nodes[container.node].count;
       nodes.push_back({Kind::kString, escaped, offset(begin), offset(p), index + 1, 0});
+      // A repeated name is looked for as each key is indexed: a bit per key shape (length, first
+      // and last byte) in a 64-bit mask, and only a key whose bit is set already is compared
+      // with the earlier keys. A key with escapes, or an object past kMaskedMembers (whose mask
+      // fills up), leaves the object to repeatedKeySorted() at its close, so a hostile object of
+      // 100,000 members costs n log n, not n^2.
+      if (!container.sorted) {
+        if (escaped || members > kMaskedMembers) {
+          container.sorted = true;
+        } else {
+          const std::uint64_t bit = keyShapeBit(begin, p);
+          if ((container.keys & bit) != 0 && repeated_ == kNoNode &&
+              earlierKeyIsTheSame(nodes, container.node, index)) {
+            repeated_ = index;
+          }
+          container.keys |= bit;
+        }
+      }
     }
     p = skipWhitespace(p);
     if (p == end || *p != ':') return false;
@@ -244,43 +262,50 @@ class Parser {
   std::uint32_t repeated() const { return repeated_; }
 
  private:
+  // An open container: its node, or kNoNode when it is not indexed.
+  struct Open {
+    std::uint32_t node;
+    bool object;
+    bool sorted;         // objects: its names are compared by repeatedKeySorted() as it closes
+    std::uint64_t keys;  // objects: a bit per shape of the names seen (noteKey())
+  };
+  static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
+
   std::uint32_t offset(const char* at) const { return static_cast<std::uint32_t>(at - base_); }
 
-  // Whether two key nodes name the same member, escapes resolved ("n" and "\u006e" do).
-  bool sameKey(const Document::Node& a, const Document::Node& b) const {
-    const std::string_view first(base_ + a.begin + 1, a.end - a.begin - 2);
-    const std::string_view second(base_ + b.begin + 1, b.end - b.begin - 2);
-    if (!a.escaped && !b.escaped) return first == second;
-    return (a.escaped ? unescape(first) : std::string(first)) ==
-           (b.escaped ? unescape(second) : std::string(second));
+  static constexpr std::uint32_t kMaskedMembers = 16;
+
+  // One of 64 bits for the key written in [begin, end), quotes included.
+  static std::uint64_t keyShapeBit(const char* begin, const char* end) {
+    const auto shape = static_cast<unsigned>(end - begin) * 7 +
+                       static_cast<unsigned char>(begin[1]) +
+                       static_cast<unsigned char>(end[-2]) * 3;
+    return std::uint64_t{1} << (shape & 63);
+  }
+
+  // Whether a member of `object` before its last one, `key`, has the same name as written.
+  bool earlierKeyIsTheSame(const std::vector<Document::Node>& nodes, std::uint32_t object,
+                           std::uint32_t key) const {
+    const std::uint32_t length = nodes[key].end - nodes[key].begin;
+    for (std::uint32_t at = object + 1; at != key; at = nodes[at + 1].after) {
+      if (nodes[at].end - nodes[at].begin == length &&
+          std::memcmp(base_ + nodes[at].begin, base_ + nodes[key].begin, length) == 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // The later key of the first repeated pair among the members of the closed object `object`, or
-  // kNoNode. A request's objects have a few members each, compared pairwise (most differ in
-  // length); a large one is sorted instead, so a hostile object of 100,000 members costs
-  // n log n, not n^2.
-  std::uint32_t repeatedKey(const std::vector<Document::Node>& nodes, std::uint32_t object) const {
-    constexpr std::uint32_t kPairwiseMembers = 16;
-    const std::uint32_t count = nodes[object].count;
-    thread_local std::vector<std::uint32_t> keys;
-    keys.clear();
-    for (std::uint32_t i = 0, at = object + 1; i < count; ++i, at = nodes[at + 1].after) {
-      keys.push_back(at);
-    }
-    if (count <= kPairwiseMembers) {
-      for (std::uint32_t later = 1; later < count; ++later) {
-        for (std::uint32_t earlier = 0; earlier < later; ++earlier) {
-          if (sameKey(nodes[keys[earlier]], nodes[keys[later]])) return keys[later];
-        }
-      }
-      return kNoNode;
-    }
+  // kNoNode, by sorting the names with escapes resolved.
+  std::uint32_t repeatedKeySorted(const std::vector<Document::Node>& nodes,
+                                  std::uint32_t object) const {
     thread_local std::vector<std::pair<std::string, std::uint32_t>> names;
     names.clear();
-    for (std::uint32_t key : keys) {
-      const std::string_view body(base_ + nodes[key].begin + 1,
-                                  nodes[key].end - nodes[key].begin - 2);
-      names.emplace_back(nodes[key].escaped ? unescape(body) : std::string(body), key);
+    for (std::uint32_t i = 0, at = object + 1; i < nodes[object].count;
+         ++i, at = nodes[at + 1].after) {
+      const std::string_view body(base_ + nodes[at].begin + 1, nodes[at].end - nodes[at].begin - 2);
+      names.emplace_back(nodes[at].escaped ? unescape(body) : std::string(body), at);
     }
     std::sort(names.begin(), names.end());
     std::uint32_t first = kNoNode;
@@ -464,13 +489,6 @@ class Parser {
     }
     return length > 0 ? p + length : nullptr;
   }
-
-  // An open container: its node, or kNoNode when it is not indexed.
-  struct Open {
-    std::uint32_t node;
-    bool object;
-  };
-  static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
 
   // Whether the root member whose key is the string [begin, end) is one of members_.
   bool wanted(const char* begin, const char* end, bool escaped) const {

@@ -253,6 +253,16 @@ TEST(JsonViewDocument, FindsRepeatedMemberNamesAtAnyDepth) {
   EXPECT_EQ(repeatedIn(R"({"n":1,"\u006d":1,"N":1})"), "none");
   EXPECT_EQ(repeatedIn(R"({"m":[{"role":"a"},{"role":"b"}],"x":{"role":1}})"), "none");
   EXPECT_EQ(repeatedIn(R"({})"), "none");
+  // Names of one shape (length, first and last byte) are compared, not taken as repeats.
+  EXPECT_EQ(repeatedIn(R"({"axc":1,"ayc":2,"azc":3})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"axc":1,"ayc":2,"axc":3})"), "axc @ axc");
+  // A repeat among the first members of an object that then grows past the pairwise limit.
+  EXPECT_EQ(repeatedIn(R"({"a":1,"a":2,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,)"
+                       R"("k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0})"),
+            "a @ a");
+  EXPECT_EQ(repeatedIn(R"({"a":1,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,)"
+                       R"("k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0,"a":2})"),
+            "a @ a");
   EXPECT_EQ(repeatedIn(R"("text")"), "none");
   // Asked of an inner value, the path starts there; a repeat outside it is not its own.
   auto document = Document::parse(R"({"a":{"b":[{"c":1,"c":2}]},"d":{"e":1}})");
