@@ -55,7 +55,7 @@ class Value {
   template <class Visit>
   void forEachMember(Visit&& visit) const;
   // The first repeated member name the parse found in an object inside this value (itself
-  // included), or nullopt. The parse records it as each object closes, so asking costs nothing
+  // included), or nullopt. The parse notes it as it indexes the keys, so asking costs nothing
   // when there is none; with parseMembers(), only the indexed members are compared.
   std::optional<RepeatedMember> repeatedMember() const;
 
