@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -269,6 +272,91 @@ TEST(JsonViewDocument, FindsRepeatedMemberNamesAtAnyDepth) {
   ASSERT_TRUE(document);
   EXPECT_EQ(document->root().find("a")->repeatedMember()->path, "b[0].c");
   EXPECT_FALSE(document->root().find("d")->repeatedMember());
+}
+
+// Whether any object of `text` repeats a name, as nlohmann's SAX parser reports the keys (escapes
+// resolved): the reference the index's finding is checked against.
+bool nlohmannSeesARepeat(const std::string& text) {
+  struct Keys : nlohmann::json_sax<nlohmann::json> {
+    std::vector<std::set<std::string>> open;
+    bool repeat = false;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override {
+      open.emplace_back();
+      return true;
+    }
+    bool key(string_t& name) override {
+      repeat = repeat || !open.back().insert(name).second;
+      return true;
+    }
+    bool end_object() override {
+      open.pop_back();
+      return true;
+    }
+    bool start_array(std::size_t) override {
+      open.emplace_back();  // arrays have no keys; kept so end_array pops its own
+      return true;
+    }
+    bool end_array() override {
+      open.pop_back();
+      return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+      return false;
+    }
+  } keys;
+  EXPECT_TRUE(nlohmann::json::sax_parse(text, &keys)) << text;
+  return keys.repeat;
+}
+
+// Random objects of names from a small alphabet, some spelled with escapes, at random depths and
+// sizes (past the pairwise limit too): the index finds a repeat exactly when nlohmann sees one.
+TEST(JsonViewDocument, FindsARepeatExactlyWhenThereIsOne) {
+  std::mt19937 random(2323);
+  const std::string names[] = {"a", "b", "ab", "ba", "axc", "ayc", "model", "n", ""};
+  // A name as JSON text: plain, or with one character written as \u00XX.
+  auto spelled = [&](const std::string& name) {
+    std::string text = "\"";
+    for (char c : name) {
+      if (random() % 4 == 0) {
+        char escape[8];
+        std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
+        text += escape;
+      } else {
+        text += c;
+      }
+    }
+    return text + "\"";
+  };
+  std::function<std::string(int)> value = [&](int depth) -> std::string {
+    if (depth > 3 || random() % 3 == 0) return std::to_string(random() % 10);
+    if (random() % 4 == 0) return "[" + value(depth + 1) + "," + value(depth + 1) + "]";
+    const std::size_t members = random() % 5 == 0 ? 10 + random() % 20 : random() % 5;
+    std::string text = "{";
+    for (std::size_t i = 0; i < members; ++i) {
+      std::string name = names[random() % std::size(names)];
+      if (members > 8) name += std::to_string(random() % 40);  // large: mostly distinct
+      text += (i ? "," : "") + spelled(name) + ":" + value(depth + 1);
+    }
+    return text + "}";
+  };
+  int repeats = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const std::string text = value(0);
+    auto document = Document::parse(text);
+    ASSERT_TRUE(document) << text;
+    const bool found = document->root().repeatedMember().has_value();
+    ASSERT_EQ(found, nlohmannSeesARepeat(text)) << text;
+    repeats += found;
+  }
+  EXPECT_GT(repeats, 300);  // both kinds were tried
+  EXPECT_LT(repeats, 2700);
 }
 
 TEST(JsonViewDocument, FindsRepeatsInLargeObjectsWithoutQuadraticCost) {
