@@ -204,7 +204,7 @@ class Parser {
         if (container.node != kNoNode) {
           nodes[container.node].end = offset(p);
           nodes[container.node].after = static_cast<std::uint32_t>(nodes.size());
-          // Keys noteKey() could not vouch for are compared as the object closes.
+          // An object whose keys the mask could not vouch for is checked as it closes.
           if (container.sorted && repeated_ == kNoNode) {
             repeated_ = repeatedKeySorted(nodes, container.node);
           }
@@ -267,7 +267,7 @@ class Parser {
     std::uint32_t node;
     bool object;
     bool sorted;         // objects: its names are compared by repeatedKeySorted() as it closes
-    std::uint64_t keys;  // objects: a bit per shape of the names seen (noteKey())
+    std::uint64_t keys;  // objects: a bit per shape of the names seen (keyShapeBit())
   };
   static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
 
