@@ -36,6 +36,7 @@ std::string_view bearerKey(const pipeline::RequestContext& ctx) {
   return bearer ? http1::trimWhitespace(authorization->substr(7)) : std::string_view();
 }
 
+// U+0000-U+001F and U+007F: what a tag named by the client may not hold.
 bool hasControlCharacter(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;

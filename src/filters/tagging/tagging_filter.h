@@ -1,7 +1,8 @@
 #pragma once
 // The tagging filter decides who pays for a request: feature, team, env and user, taken in order
 // of trust from the gateway API key the client sent (a configured table of keys and their tags),
-// configured headers, the body's `metadata` object (and `user` field), then defaults.
+// configured headers, the body's `metadata` object (and `user` field), then defaults. A tag a key
+// does not fix is its default unless the key leaves it to its holder (ClientTags).
 
 #include <map>
 #include <memory>
