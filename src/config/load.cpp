@@ -107,10 +107,11 @@ MaybeError parseListen(const Field& field, const std::string& text, ServerConfig
 MaybeError readBackendUrl(const Field& field, const std::string& text, BackendConfig* backend) {
   auto parsed = parseUrl(text, kBackendSchemes);
   if (const auto* problem = std::get_if<Error>(&parsed)) {
-    // Credentials would end up quoted in the message and in logs: a URL with an '@' is not
-    // repeated.
-    const std::string got = text.find('@') == std::string::npos ? "got " + quoteValue(text) + " "
-                                                                : std::string("got a URL ");
+    // Credentials would end up quoted in the message and in logs: a URL with userinfo, a query
+    // (`?key=...`) or a fragment is not repeated.
+    const std::string got = text.find_first_of("@?#") == std::string::npos
+                                ? "got " + quoteValue(text) + " "
+                                : std::string("got a URL ");
     return field.error("expected a URL such as https://api.openai.com/v1, " + got + "(" +
                        problem->message + ")");
   }
@@ -387,11 +388,12 @@ class Loader {
       admin->key_digest = crypto::sha256(key);
     } else if (!digest.empty()) {
       admin->key_digest = crypto::digestFromHex(digest);
-      // The value is a digest, not a secret: showing it helps find the typo.
+      // Never echoed: what is here when it is no digest is often the key itself.
       if (!admin->key_digest) {
-        reader.fail(
-            section.find("api_key_sha256")
-                ->error("expected 64 hex digits (sha256sum's output), got '" + digest + "'"));
+        reader.fail(section.find("api_key_sha256")
+                        ->error("expected 64 hex digits (sha256sum's output), got " +
+                                describeSecret(digest) +
+                                " (the key itself goes in api_key; its SHA-256 here)"));
       }
     }
     if (admin->protect_metrics && !admin->key_digest) {

@@ -194,6 +194,10 @@ std::string quoteValue(std::string_view text) {
   return "'" + std::string(text.substr(0, kMaxQuoted)) + "...'";
 }
 
+std::string describeSecret(std::string_view text) {
+  return "a value of " + std::to_string(text.size()) + " characters";
+}
+
 std::string describeValue(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:

@@ -22,7 +22,7 @@ std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> plain(
 
 const std::map<std::string, pipeline::FilterFactory>& registry() {
   static const std::map<std::string, pipeline::FilterFactory> filters = {
-      {"tagging", plain<tagging::makeTaggingFilter>},
+      {"tagging", tagging::makeTaggingFilter},
       {"token_cap", token_cap::makeTokenCapFilter},
       {"prompt_pruning", plain<prompt_pruning::makePromptPruningFilter>},
       {"semantic_cache", semantic_cache::makeSemanticCacheFilter},

@@ -167,7 +167,7 @@ class Parser {
             }
             goto after_value;
           }
-          open.push_back({skipping ? kNoNode : index, object});
+          open.push_back({skipping ? kNoNode : index, object, false, 0});
           if (object) goto key;
           goto value;
         }
@@ -204,6 +204,10 @@ class Parser {
         if (container.node != kNoNode) {
           nodes[container.node].end = offset(p);
           nodes[container.node].after = static_cast<std::uint32_t>(nodes.size());
+          // An object whose keys the mask could not vouch for is checked as it closes.
+          if (container.sorted && repeated_ == kNoNode) {
+            repeated_ = repeatedKeySorted(nodes, container.node);
+          }
         }
         open.pop_back();
         goto after_value;
@@ -225,9 +229,27 @@ class Parser {
     if (!p) return false;
     if (members_ && open.size() == 1) skipping = !wanted(begin, p, escaped);
     if (!skipping) {
+      Open& container = open.back();
       const auto index = static_cast<std::uint32_t>(nodes.size());
-      ++nodes[open.back().node].count;
+      const std::uint32_t members = ++nodes[container.node].count;
       nodes.push_back({Kind::kString, escaped, offset(begin), offset(p), index + 1, 0});
+      // A repeated name is looked for as each key is indexed: a bit per key shape (length, first
+      // and last byte) in a 64-bit mask, and only a key whose bit is set already is compared
+      // with the earlier keys. A key with escapes, or an object past kMaskedMembers (whose mask
+      // fills up), leaves the object to repeatedKeySorted() at its close, so a hostile object of
+      // 100,000 members costs n log n, not n^2.
+      if (!container.sorted) {
+        if (escaped || members > kMaskedMembers) {
+          container.sorted = true;
+        } else {
+          const std::uint64_t bit = keyShapeBit(begin, p);
+          if ((container.keys & bit) != 0 && repeated_ == kNoNode &&
+              earlierKeyIsTheSame(nodes, container.node, index)) {
+            repeated_ = index;
+          }
+          container.keys |= bit;
+        }
+      }
     }
     p = skipWhitespace(p);
     if (p == end || *p != ':') return false;
@@ -236,8 +258,62 @@ class Parser {
   }
   }
 
+  // The key node of the first member found repeated in an indexed object, or kNoNode.
+  std::uint32_t repeated() const { return repeated_; }
+
  private:
+  // An open container: its node, or kNoNode when it is not indexed.
+  struct Open {
+    std::uint32_t node;
+    bool object;
+    bool sorted;         // objects: its names are compared by repeatedKeySorted() as it closes
+    std::uint64_t keys;  // objects: a bit per shape of the names seen (keyShapeBit())
+  };
+  static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
+
   std::uint32_t offset(const char* at) const { return static_cast<std::uint32_t>(at - base_); }
+
+  static constexpr std::uint32_t kMaskedMembers = 16;
+
+  // One of 64 bits for the key written in [begin, end), quotes included.
+  static std::uint64_t keyShapeBit(const char* begin, const char* end) {
+    const auto shape = static_cast<unsigned>(end - begin) * 7 +
+                       static_cast<unsigned char>(begin[1]) +
+                       static_cast<unsigned char>(end[-2]) * 3;
+    return std::uint64_t{1} << (shape & 63);
+  }
+
+  // Whether a member of `object` before its last one, `key`, has the same name as written.
+  bool earlierKeyIsTheSame(const std::vector<Document::Node>& nodes, std::uint32_t object,
+                           std::uint32_t key) const {
+    const std::uint32_t length = nodes[key].end - nodes[key].begin;
+    for (std::uint32_t at = object + 1; at != key; at = nodes[at + 1].after) {
+      if (nodes[at].end - nodes[at].begin == length &&
+          std::memcmp(base_ + nodes[at].begin, base_ + nodes[key].begin, length) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The later key of the first repeated pair among the members of the closed object `object`, or
+  // kNoNode, by sorting the names with escapes resolved.
+  std::uint32_t repeatedKeySorted(const std::vector<Document::Node>& nodes,
+                                  std::uint32_t object) const {
+    thread_local std::vector<std::pair<std::string, std::uint32_t>> names;
+    names.clear();
+    for (std::uint32_t i = 0, at = object + 1; i < nodes[object].count;
+         ++i, at = nodes[at + 1].after) {
+      const std::string_view body(base_ + nodes[at].begin + 1, nodes[at].end - nodes[at].begin - 2);
+      names.emplace_back(nodes[at].escaped ? unescape(body) : std::string(body), at);
+    }
+    std::sort(names.begin(), names.end());
+    std::uint32_t first = kNoNode;
+    for (std::size_t i = 1; i < names.size(); ++i) {
+      if (names[i].first == names[i - 1].first) first = std::min(first, names[i].second);
+    }
+    return first;
+  }
 
   // The string whose opening quote is at `p`: past its closing quote, or nullptr when it is not
   // a valid one.
@@ -414,13 +490,6 @@ class Parser {
     return length > 0 ? p + length : nullptr;
   }
 
-  // An open container: its node, or kNoNode when it is not indexed.
-  struct Open {
-    std::uint32_t node;
-    bool object;
-  };
-  static constexpr std::uint32_t kNoNode = std::numeric_limits<std::uint32_t>::max();
-
   // Whether the root member whose key is the string [begin, end) is one of members_.
   bool wanted(const char* begin, const char* end, bool escaped) const {
     auto named = [this](std::string_view key) {
@@ -433,13 +502,16 @@ class Parser {
   const char* const base_;
   const char* const end_;
   const std::optional<std::span<const std::string_view>> members_;
+  std::uint32_t repeated_ = kNoNode;
 };
 
 std::optional<Document> Document::parse(std::string_view text) {
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
   Document document;
   document.text_ = text;
-  if (!Parser(text).run(document.nodes_)) return std::nullopt;
+  Parser parser(text);
+  if (!parser.run(document.nodes_)) return std::nullopt;
+  document.repeated_ = parser.repeated();
   return document;
 }
 
@@ -448,7 +520,9 @@ std::optional<Document> Document::parseMembers(std::string_view text,
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) return std::nullopt;
   Document document;
   document.text_ = text;
-  if (!Parser(text, members).run(document.nodes_)) return std::nullopt;
+  Parser parser(text, members);
+  if (!parser.run(document.nodes_)) return std::nullopt;
+  document.repeated_ = parser.repeated();
   return document;
 }
 
@@ -481,6 +555,45 @@ std::vector<Value> Value::elements() const {
     at = nodes[at].after;
   }
   return out;
+}
+
+std::optional<RepeatedMember> Value::repeatedMember() const {
+  const auto& nodes = document_->nodes_;
+  const std::uint32_t repeated = document_->repeated_;
+  auto within = [&](std::uint32_t value) {
+    return repeated >= value && repeated < nodes[value].after;
+  };
+  if (repeated == Document::kNoNode || !within(index_)) return std::nullopt;
+  // Down from this value to the key, naming each step.
+  RepeatedMember found;
+  std::uint32_t at = index_;
+  for (;;) {
+    const bool array = nodes[at].kind == Kind::kArray;
+    std::uint32_t child = at + 1;
+    std::uint32_t next = Document::kNoNode;
+    for (std::uint32_t i = 0; i < nodes[at].count && next == Document::kNoNode; ++i) {
+      if (array) {
+        if (within(child)) {
+          found.path += "[" + std::to_string(i) + "]";
+          next = child;
+        }
+        child = nodes[child].after;
+      } else {
+        if (child == repeated || within(child + 1)) {
+          const std::string name = Value(document_, child).string();
+          found.path += (found.path.empty() ? "" : ".") + name;
+          if (child == repeated) {
+            found.name = name;
+            return found;
+          }
+          next = child + 1;  // into the member's value
+        }
+        child = nodes[child + 1].after;
+      }
+    }
+    if (next == Document::kNoNode) return std::nullopt;  // not reached: `repeated` is inside
+    at = next;
+  }
 }
 
 bool Value::boolean() const { return raw() == "true"; }

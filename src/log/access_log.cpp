@@ -163,6 +163,37 @@ void writeTimestamp(LineWriter& out, std::chrono::system_clock::time_point now) 
   out.literal(fraction);
 }
 
+// The request target with each query value replaced: `/v1/models?key=REDACTED&page=REDACTED`.
+// Values are where clients put credentials (`?key=`, `?api-key=`, signed URLs' `sig=`), and a log
+// is read by more people than the gateway's keys are; the names stay, so a log still says what
+// was asked. A parameter without '=' is redacted whole: it may be a bare token. Only the log is
+// redacted: routing and the record keep the target as sent.
+void writeTarget(LineWriter& out, std::string_view target) {
+  const std::size_t query = target.find('?');
+  if (query == std::string_view::npos) {
+    out.string(target);
+    return;
+  }
+  constexpr std::string_view kRedacted = "REDACTED";
+  std::string redacted(target.substr(0, query + 1));
+  std::string_view rest = target.substr(query + 1);
+  for (;;) {
+    const std::size_t end = rest.find('&');
+    const std::string_view parameter = rest.substr(0, end);
+    const std::size_t equals = parameter.find('=');
+    if (equals != std::string_view::npos) {
+      redacted.append(parameter.substr(0, equals + 1));
+      if (equals + 1 < parameter.size()) redacted.append(kRedacted);
+    } else if (!parameter.empty()) {
+      redacted.append(kRedacted);
+    }
+    if (end == std::string_view::npos) break;
+    redacted += '&';
+    rest.remove_prefix(end + 1);
+  }
+  out.string(redacted);
+}
+
 // The line, written after what `out` already holds.
 void writeLine(LineWriter& out, const server::ExchangeRecord& record,
                std::chrono::system_clock::time_point at) {
@@ -173,7 +204,7 @@ void writeLine(LineWriter& out, const server::ExchangeRecord& record,
   out.literal(",\"method\":");
   out.plain(record.method);
   out.literal(",\"path\":");
-  out.string(record.target);
+  writeTarget(out, record.target);
   out.literal(",\"route\":");
   out.plain(record.route);
   out.literal(",\"model\":");

@@ -121,77 +121,130 @@ struct Metrics::Families {
   GaugeFamily& build_info;
 };
 
-// The bounded label values of one tag. Values once admitted stay admitted, so each thread keeps
-// the ones it has seen and takes the lock only for a value new to it.
+// The bounded label values of the tags. Values once admitted stay admitted, so each thread keeps
+// the ones it has seen and takes the lock only for a value new to it. Values the configuration
+// declares (reserve()) are admitted apart from the clients' free-form ones, so clients cannot use
+// up their slots.
 class Metrics::TagLabels {
  public:
   // The label values of a (feature, team, env) combination: see Attribution.
   std::array<std::string_view, 3> admit(const Attribution& who) {
     // Each call is admitted twice (its request, its usage), and most calls are tagged like the
-    // one before: that answer is kept per thread.
+    // one before: that answer is kept per thread, until a reservation changes what it would be.
     struct Last {
       std::uint64_t owner = 0;
+      std::uint64_t generation = 0;
       std::string feature, team, env;
       std::array<std::string_view, 3> labels;
     };
     thread_local Last last;
-    if (last.owner == id_ && last.feature == who.feature && last.team == who.team &&
-        last.env == who.env) {
+    const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+    if (last.owner == id_ && last.generation == generation && last.feature == who.feature &&
+        last.team == who.team && last.env == who.env) {
       return last.labels;
     }
     last.owner = 0;  // until the answer below is known
-    last.labels = admitUncached(who);
+    last.labels = admitUncached(who, generation);
     last.feature.assign(who.feature);
     last.team.assign(who.team);
     last.env.assign(who.env);
+    last.generation = generation;
     last.owner = id_;
     return last.labels;
   }
 
+  // Keeps a slot for each declared value, and for combinations of declared values.
+  void reserve(const DeclaredTags& declared) {
+    const std::vector<std::string>* lists[] = {&declared.feature, &declared.team, &declared.env};
+    std::lock_guard lock(mutex_);
+    bool added = false;
+    for (std::size_t tag = 0; tag < 3; ++tag) {
+      for (const std::string& value : *lists[tag]) {
+        if (value.empty() || reserved_[tag].size() >= kMaxReservedTagValues) continue;
+        added = reserved_[tag].emplace(value).second || added;
+      }
+    }
+    // Threads forget what they knew: a value they admitted as free-form may be reserved now.
+    if (added) generation_.fetch_add(1, std::memory_order_release);
+  }
+
  private:
-  std::array<std::string_view, 3> admitUncached(const Attribution& who) {
-    std::array<std::string_view, 3> labels = {admit(0, who.feature), admit(1, who.team),
-                                              admit(2, who.env)};
+  // What one thread knows of this object's labels, as of one generation.
+  struct Known {
+    std::uint64_t generation = 0;
+    // Per tag: admitted values and whether each is reserved.
+    std::array<std::unordered_map<std::string, bool, KeyHash, std::equal_to<>>, 3> values;
+    std::unordered_set<std::string, KeyHash, std::equal_to<>> combinations;
+  };
+
+  Known& known(std::uint64_t generation) {
+    thread_local std::unordered_map<std::uint64_t, Known> by_owner;
+    Known& mine = by_owner[id_];
+    if (mine.generation != generation) {
+      mine = Known();
+      mine.generation = generation;
+    }
+    return mine;
+  }
+
+  std::array<std::string_view, 3> admitUncached(const Attribution& who, std::uint64_t generation) {
+    Known& mine = known(generation);
+    const Admitted feature = admit(mine, 0, who.feature);
+    const Admitted team = admit(mine, 1, who.team);
+    const Admitted env = admit(mine, 2, who.env);
+    std::array<std::string_view, 3> labels = {feature.label, team.label, env.label};
     // Each label value bounded alone would still allow kMaxTagValues^3 series.
-    thread_local std::unordered_map<std::uint64_t,
-                                    std::unordered_set<std::string, KeyHash, std::equal_to<>>>
-        known;
     thread_local std::string key;
     key.clear();
     for (std::string_view label : labels) {  // length-prefixed: no value can fake a boundary
       key.append(std::to_string(label.size())).append(":").append(label);
     }
-    auto& mine = known[id_];
-    if (mine.contains(std::string_view(key))) return labels;
+    if (mine.combinations.contains(std::string_view(key))) return labels;
     std::lock_guard lock(mutex_);
-    if (!combinations_.contains(std::string_view(key))) {
-      if (combinations_.size() >= kMaxTagCombinations) return {"other", "other", "other"};
+    // Combinations of declared values (the declared values and "none"/"other") are bounded by the
+    // configuration, not by kMaxTagCombinations, which only clients' values use up.
+    if (!(feature.reserved && team.reserved && env.reserved) &&
+        !combinations_.contains(std::string_view(key))) {
+      // Full: the clients' values become "other" and the declared ones stay, a combination of
+      // the reserved kind (not cached: it is decided under the lock each time).
+      if (combinations_.size() >= kMaxTagCombinations) {
+        return {feature.reserved ? feature.label : "other", team.reserved ? team.label : "other",
+                env.reserved ? env.label : "other"};
+      }
       combinations_.emplace(key);
     }
-    mine.emplace(key);
+    mine.combinations.emplace(key);
     return labels;
   }
 
-  // `value`, or "none" when empty, or "other" once kMaxTagValues others were admitted.
-  std::string_view admit(std::size_t tag, std::string_view value) {
-    if (value.empty()) return "none";
-    thread_local std::unordered_map<std::uint64_t,
-                                    std::unordered_set<std::string, KeyHash, std::equal_to<>>>
-        known;
-    auto& mine = known[id_ * 4 + tag];
-    if (auto it = mine.find(value); it != mine.end()) return *it;
+  struct Admitted {
+    std::string_view label;
+    bool reserved;  // declared by the configuration, or one of the fixed labels
+  };
+
+  // `value` (reserved, or one of kMaxTagValues free-form values), "none" when empty, or "other".
+  Admitted admit(Known& mine, std::size_t tag, std::string_view value) {
+    if (value.empty()) return {"none", true};
+    if (value == "other") return {"other", true};
+    auto& values = mine.values[tag];
+    if (auto it = values.find(value); it != values.end()) return {it->first, it->second};
     std::lock_guard lock(mutex_);
-    auto& all = admitted_[tag];
-    if (!all.contains(value)) {
-      if (all.size() >= kMaxTagValues) return "other";
-      all.emplace(value);
+    const bool reserved = reserved_[tag].contains(value);
+    if (!reserved) {
+      auto& all = admitted_[tag];
+      if (!all.contains(value)) {
+        if (all.size() >= kMaxTagValues) return {"other", true};
+        all.emplace(value);
+      }
     }
-    return *mine.emplace(value).first;
+    return {values.emplace(std::string(value), reserved).first->first, reserved};
   }
 
   std::mutex mutex_;
   std::array<std::unordered_set<std::string, KeyHash, std::equal_to<>>, 3> admitted_;
+  std::array<std::unordered_set<std::string, KeyHash, std::equal_to<>>, 3> reserved_;
   std::unordered_set<std::string, KeyHash, std::equal_to<>> combinations_;
+  std::atomic<std::uint64_t> generation_{1};
   const std::uint64_t id_ = next_id_++;
   static inline std::atomic<std::uint64_t> next_id_{1};
 };
@@ -248,6 +301,8 @@ HistogramFamily& Metrics::histogram(const std::string& name, const std::string& 
 std::array<std::string_view, 3> Metrics::tagLabels(const Attribution& who) {
   return tag_labels_->admit(who);
 }
+
+void Metrics::reserveTagLabels(const DeclaredTags& declared) { tag_labels_->reserve(declared); }
 
 void Metrics::countRequest(const Attribution& who, std::string_view route, int status,
                            double seconds) {

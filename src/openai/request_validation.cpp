@@ -402,6 +402,46 @@ Problem checkSampling(const Fields& body) {
                       [&] { return checkStop(body); });
 }
 
+// A member name as an error message shows it: at most 64 bytes, cut at a character boundary (the
+// name is the client's, and the reply need not carry all of it).
+std::string shownName(std::string_view name) {
+  constexpr std::size_t kShown = 64;
+  if (name.size() <= kShown) return std::string(name);
+  std::size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(name.substr(0, cut)) + "...";
+}
+
+// A name repeated in any object of the body is refused rather than resolved: the filters read the
+// last one (as nlohmann's and most parsers do) while a backend may read the first, so a cap, a
+// route or a budget decision could be made on one value and the call run on another. Re-writing
+// the body with one member would guess which one the client meant and change bytes it signed or
+// a cache keyed on; I-JSON (RFC 7493) forbids repeated names and strict readers refuse them.
+Problem checkRepeatedMembers(const Value& request) {
+  auto repeated = request.repeatedMember();
+  if (!repeated) return std::nullopt;
+  return invalidRequest("duplicate member \"" + shownName(repeated->name) + "\" at '" +
+                            shownName(repeated->path) +
+                            "': a member name may appear only once in an object",
+                        shownName(repeated->path), "duplicate_member");
+}
+
+// Control characters (U+0000-U+001F, U+007F) in a name that filters match, log and forward: a
+// model is a name, never text, and one carrying a line break or a NUL would reach a router's
+// rewrite, the logs and the backend as sent.
+bool hasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+  });
+}
+
+Problem checkModelName(const Value& model) {
+  const bool control = model.hasEscapes() ? hasControlCharacter(model.string())
+                                          : hasControlCharacter(model.unquoted());
+  if (!control) return std::nullopt;
+  return invalidRequest("'model' must not contain control characters", "model", "invalid_value");
+}
+
 }  // namespace
 
 std::string_view describeJsonType(const nlohmann::json& value) {
@@ -435,6 +475,7 @@ std::string_view describeJsonType(const Value& value) {
 }
 
 std::optional<ApiError> validateRequest(Route route, const Value& request, RequestBasics* basics) {
+  if (auto problem = checkRepeatedMembers(request)) return problem;
   if (!request.isObject()) {
     return invalidRequest("the request body must be a JSON object", {}, "invalid_json");
   }
@@ -445,6 +486,7 @@ std::optional<ApiError> validateRequest(Route route, const Value& request, Reque
   if (model->stringEquals("")) {
     return invalidRequest("'model' must not be empty", "model", "invalid_value");
   }
+  if (auto problem = checkModelName(*model)) return problem;
   if (basics) {
     basics->model = model->string();
     basics->stream =

@@ -30,6 +30,10 @@ void readStore(const config::Section& section, std::string_view key,
                      return std::nullopt;
                    }
                    if (!text.starts_with("redis://")) {
+                     // A URL with userinfo is not repeated: it holds the Redis password.
+                     if (text.find('@') != std::string::npos) {
+                       return field.error("expected memory or a redis:// URL, got another URL");
+                     }
                      return field.error("expected memory or a redis:// URL, not '" + text + "'");
                    }
                    auto address = redis::parseAddress(text);

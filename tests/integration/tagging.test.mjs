@@ -31,7 +31,7 @@ test('a missing or unknown gateway key is a 401 in OpenAI shape, and the SDK say
   await assert.rejects(client.chat.completions.create(chat), OpenAI.AuthenticationError);
 });
 
-test('a known key tags the call, beating headers; labels outside the allow-list are other', async () => {
+test('a known key tags the call, beating headers and locking the tags it does not name; labels outside the allow-list are other', async () => {
   const result = await postJson(`${gateway.url}/v1/chat/completions`, chat, {
     authorization: 'Bearer sk-gw-search', 'x-costgate-feature': 'ignored', 'x-costgate-env': 'dev',
     'x-request-id': 'tagged-by-key', 'x-mock-echo-headers': '1',
@@ -47,7 +47,8 @@ test('a known key tags the call, beating headers; labels outside the allow-list 
   assert.ok(line, 'no access-log line');
   assert.equal(line.feature, 'search');
   assert.equal(line.team, 'growth');
-  assert.equal(line.env, 'dev');  // raw in the log...
+  // The key names no env and leaves none to its holder: the default, not the header's.
+  assert.equal(line.env, 'unknown');  // raw in the log...
   const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
   // ...but "other" as a label: env is allow-listed to prod.
   assert.match(metrics, /costgate_tokens_total\{env="other",feature="search",model="mock-small",team="growth",type="input"\} \d+/);

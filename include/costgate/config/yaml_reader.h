@@ -199,6 +199,10 @@ SourceMark sourceMark(const YAML::Mark& mark, std::string file);
 
 // 'text' for a message, cut to 60 characters.
 std::string quoteValue(std::string_view text);
+// How a secret (a key, a key's digest, a password) is named in "expected X, got Y": by its
+// length, never its text, which may be a real key pasted into the wrong field and would reach
+// --check-config's output and the reload log.
+std::string describeSecret(std::string_view text);
 
 // How a value looks in "expected X, got Y": 'text', a list, a map or nothing.
 std::string describeValue(const YAML::Node& node);

@@ -20,6 +20,14 @@ enum class Kind : std::uint8_t { kNull, kBoolean, kString, kInteger, kNumber, kA
 
 class Document;
 
+// A member name found twice in one object (`{"n":1,"n":2}`, or `"n"` and `"\u006e"`): the name,
+// escapes resolved, and where the later one is, as a path from the value asked (`messages[0].role`,
+// or `n` for a member of that value itself).
+struct RepeatedMember {
+  std::string name;
+  std::string path;
+};
+
 // One value of a Document; valid while the Document and the text it indexes live.
 class Value {
  public:
@@ -46,6 +54,10 @@ class Value {
   // Objects: calls visit(key, value) for each member in order (the key is a String value).
   template <class Visit>
   void forEachMember(Visit&& visit) const;
+  // The first repeated member name the parse found in an object inside this value (itself
+  // included), or nullopt. The parse notes it as it indexes the keys, so asking costs nothing
+  // when there is none; with parseMembers(), only the indexed members are compared.
+  std::optional<RepeatedMember> repeatedMember() const;
 
   // Boolean only.
   bool boolean() const;
@@ -97,8 +109,12 @@ class Document {
   };
   friend class Parser;
 
+  static constexpr std::uint32_t kNoNode = 0xFFFFFFFF;
+
   std::string_view text_;
   std::vector<Node> nodes_;
+  // The key node of the first member whose name an earlier member of its object has, or kNoNode.
+  std::uint32_t repeated_ = kNoNode;
 };
 
 // The accessors every check calls, inline.

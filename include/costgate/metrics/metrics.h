@@ -28,7 +28,9 @@ namespace costgate::metrics {
 // Who a call is charged to. Tag values are the client's, so Metrics bounds them: each of feature,
 // team and env gets at most kMaxTagValues distinct label values, and the three together at most
 // kMaxTagCombinations, in the order first seen; later ones are labelled "other" (all three, for a
-// combination), and empty ones "none". `model` must be a configured name.
+// combination), and empty ones "none". Values the configuration declares (reserveTagLabels())
+// are outside those bounds: they always get their own label value, and a combination of only
+// declared values (or "none"/"other") its own series. `model` must be a configured name.
 struct Attribution {
   std::string_view feature;
   std::string_view team;
@@ -38,6 +40,15 @@ struct Attribution {
 
 inline constexpr std::size_t kMaxTagValues = 100;
 inline constexpr std::size_t kMaxTagCombinations = 1000;
+// A bound on declared values too, per tag, though only an operator's file adds them.
+inline constexpr std::size_t kMaxReservedTagValues = 10000;
+
+// Tag values a configuration declares: gateway keys' tags, allow-lists, defaults, budget scopes.
+struct DeclaredTags {
+  std::vector<std::string> feature;
+  std::vector<std::string> team;
+  std::vector<std::string> env;
+};
 
 class Metrics {
  public:
@@ -107,6 +118,10 @@ class Metrics {
 
   // The label values of who pays (feature, team, env), bounded as Attribution says.
   std::array<std::string_view, 3> tagLabels(const Attribution& who);
+  // Keeps label slots for `declared`, whatever clients sent before or send later. Called when a
+  // configuration is built (a reload adds its values; none is taken back, since their series
+  // live on); safe while requests are counted.
+  void reserveTagLabels(const DeclaredTags& declared);
 
   // When counting began (the process's start): the summary's and the spend report's "since".
   std::chrono::system_clock::time_point startedAt() const { return started_; }

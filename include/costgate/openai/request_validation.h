@@ -21,7 +21,9 @@ struct RequestBasics {
 };
 
 // Returns the first problem found in `body` for this route, or nullopt when it is acceptable; then
-// `basics`, if given, holds the request's model and stream flag.
+// `basics`, if given, holds the request's model and stream flag. A member name repeated in any
+// object of the body (found by the index's parse) and a model name with a control character are
+// problems too. Runs before any filter.
 std::optional<ApiError> validateRequest(pipeline::Route route, const jsonview::Value& body,
                                         RequestBasics* basics = nullptr);
 

@@ -15,9 +15,11 @@
 //       api_keys:           # gateway keys (Authorization: Bearer <key>) and their tags; a key's
 //                           # optional `name` is what policies match (match: {key: [name]})
 //         require: false    # true: a request without a listed key gets 401
+//         client_tags: [user]   # the tags a key's holder may name by header or metadata, for
+//                           # keys that do not say; the others are the key's or the defaults
 //         keys:
 //           - {key: "${SEARCH_KEY}", feature: search, team: growth, env: prod}
-//           - {key_sha256: 9f86d0...15b0f00a08, name: ops}   # the key kept out of the file
+//           - {key_sha256: 9f86d0...15b0f00a08, name: ops, team: ops, client_tags: [feature]}
 //       allow:              # metric label values per tag; others are labelled "other"
 //         feature: [search, chat]
 //         env: [prod, staging]
@@ -38,9 +40,9 @@ namespace {
 constexpr std::string_view kSettingsKeys[] = {"headers", "defaults", "max_length", "api_keys",
                                               "allow"};
 constexpr std::string_view kTags[] = {"feature", "team", "env", "user"};
-constexpr std::string_view kApiKeySettings[] = {"require", "keys"};
+constexpr std::string_view kApiKeySettings[] = {"require", "client_tags", "keys"};
 constexpr std::string_view kApiKeyEntry[] = {"key",  "key_sha256", "name", "feature",
-                                             "team", "env",        "user"};
+                                             "team", "env",        "user", "client_tags"};
 constexpr std::string_view kLabelledTags[] = {"feature", "team", "env"};
 constexpr uint64_t kLongestMaxLength = 1024;
 
@@ -67,6 +69,46 @@ void readHeaderName(const config::Section& headers, std::string_view tag, std::s
                  });
 }
 
+// A `client_tags` list, when the section has one: each item one of the tags.
+void readClientTags(config::SettingsReader& reader, const config::Section& section,
+                    TaggingConfig::ClientTags* out) {
+  if (section.find("client_tags") == nullptr) return;
+  TaggingConfig::ClientTags open{.feature = false, .team = false, .env = false, .user = false};
+  for (const config::Field& item : section.items("client_tags", "tags")) {
+    const std::string tag = item.value().IsScalar() ? item.value().Scalar() : "";
+    bool* flag = tag == "feature" ? &open.feature
+                 : tag == "team"  ? &open.team
+                 : tag == "env"   ? &open.env
+                 : tag == "user"  ? &open.user
+                                  : nullptr;
+    if (flag == nullptr) {
+      reader.fail(item.error("expected one of feature, team, env, user, got " +
+                             config::describeValue(item.value())));
+      return;
+    }
+    *flag = true;
+  }
+  if (!reader.failed()) *out = open;
+}
+
+// A tag the key fixes cannot also be left to its holder: the configuration would say two things.
+void checkClientTagsAgainstKey(config::SettingsReader& reader, const config::Section& entry,
+                               const TaggingConfig::ApiKey& key) {
+  const std::pair<const std::string*, bool> tags[] = {{&key.tags.feature, key.client_tags.feature},
+                                                      {&key.tags.team, key.client_tags.team},
+                                                      {&key.tags.env, key.client_tags.env},
+                                                      {&key.tags.user, key.client_tags.user}};
+  for (std::size_t i = 0; i < std::size(tags); ++i) {
+    if (tags[i].second && !tags[i].first->empty() && entry.find("client_tags") != nullptr) {
+      reader.fail(entry.find("client_tags")
+                      ->error("lists " + std::string(kTags[i]) +
+                              ", which this key fixes: a key's own tags cannot be chosen by "
+                              "its holder"));
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
@@ -91,6 +133,8 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
 
   const config::Section api_keys = settings.section("api_keys", kApiKeySettings);
   api_keys.boolean("require", &config.require_api_key);
+  TaggingConfig::ClientTags client_tags;
+  readClientTags(reader, api_keys, &client_tags);
   for (const config::Section& entry : api_keys.sectionList("keys", kApiKeyEntry)) {
     TaggingConfig::ApiKey key;
     entry.string("feature", &key.tags.feature);
@@ -98,6 +142,9 @@ std::variant<TaggingConfig, config::ConfigError> parseTaggingConfig(
     entry.string("env", &key.tags.env);
     entry.string("user", &key.tags.user);
     entry.string("name", &key.name);
+    key.client_tags = client_tags;
+    readClientTags(reader, entry, &key.client_tags);
+    checkClientTagsAgainstKey(reader, entry, key);
     const bool plain = entry.find("key") != nullptr;
     if (plain == (entry.find("key_sha256") != nullptr)) {
       reader.fail(

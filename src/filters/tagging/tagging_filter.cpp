@@ -36,6 +36,13 @@ std::string_view bearerKey(const pipeline::RequestContext& ctx) {
   return bearer ? http1::trimWhitespace(authorization->substr(7)) : std::string_view();
 }
 
+// U+0000-U+001F and U+007F: what a tag named by the client may not hold.
+bool hasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+  });
+}
+
 // `value` if `allowed` is empty or names it, else "other".
 std::string labelFor(const std::vector<std::string>& allowed, const std::string& value) {
   if (allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end()) {
@@ -47,11 +54,11 @@ std::string labelFor(const std::vector<std::string>& allowed, const std::string&
 }  // namespace
 
 pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) const {
-  const pipeline::Tags* keyed = nullptr;
+  const TaggingConfig::ApiKey* keyed = nullptr;
   if (std::string_view key = bearerKey(ctx); !key.empty() && !config_.api_keys.empty()) {
     const crypto::Sha256Digest digest = crypto::sha256(key);
     if (auto it = config_.api_keys.find(digest); it != config_.api_keys.end()) {
-      keyed = &it->second.tags;
+      keyed = &it->second;
       ctx.api_key_name = it->second.name;
       // Who holds the key, for what must never be shared between keys (cache partitions): a
       // digest prefix, not the key, since it may reach logs or Redis key names.
@@ -71,46 +78,62 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
     ctx.local_reply = pipeline::LocalReply{401, "application/json", error.body(), {}};
     return pipeline::FilterStatus::kRespond;
   }
-  // A string member of `object` that is not empty.
-  auto nonEmptyString = [](const std::optional<jsonview::Value>& object,
-                           std::string_view key) -> std::optional<std::string> {
-    if (!object || !object->isObject()) return std::nullopt;
-    auto value = object->find(key);
-    if (!value || !value->isString()) return std::nullopt;
-    std::string text = value->string();
-    return text.empty() ? std::nullopt : std::optional<std::string>(std::move(text));
-  };
   std::optional<jsonview::Value> metadata;
   if (ctx.request_index && ctx.request_index->isObject()) {
     metadata = ctx.request_index->find("metadata");
+    if (metadata && !metadata->isObject()) metadata.reset();
   }
-  auto pick = [&](const std::string& header, const char* metadata_key,
-                  const std::string& fallback) -> std::string {
-    if (keyed) {
-      const std::string& from_key = std::string_view(metadata_key) == "feature" ? keyed->feature
-                                    : std::string_view(metadata_key) == "team"  ? keyed->team
-                                    : std::string_view(metadata_key) == "env"   ? keyed->env
-                                                                                : keyed->user;
-      if (!from_key.empty()) return from_key;
+  // The first tag the client named with a control character: refused, not repaired, as a model
+  // name with one is (a tag is a name that budgets match and metrics label).
+  std::optional<openai::ApiError> refused;
+  // What the client named for a tag: its header, else its metadata member; nullopt for neither.
+  auto named = [&](const std::string& header, const char* tag) -> std::optional<std::string> {
+    std::optional<std::string> value;
+    std::string param;
+    if (auto text = ctx.header(header); text && !text->empty()) {
+      value = std::string(*text);
+      param = header;
+    } else if (auto member = metadata ? metadata->find(tag) : std::nullopt;
+               member && member->isString() && !member->stringEquals("")) {
+      value = member->string();
+      param = "metadata." + std::string(tag);
     }
-    if (auto value = ctx.header(header); value && !value->empty()) {
-      return bounded(*value, config_.max_length);
+    if (value && hasControlCharacter(*value) && !refused) {
+      refused = openai::invalidRequest(
+          "the " + std::string(tag) + " tag ('" + param + "') must not contain control characters",
+          param, "invalid_tag");
     }
-    if (auto value = nonEmptyString(metadata, metadata_key)) {
-      return bounded(*value, config_.max_length);
-    }
+    return value;
+  };
+  // A key's own tag wins; a tag it leaves open is the client's, one it locks is the default.
+  auto pick = [&](const std::string& header, const char* tag, const std::string& from_key,
+                  bool open, const std::string& fallback) -> std::string {
+    if (keyed && !from_key.empty()) return from_key;
+    if (keyed && !open) return fallback;
+    if (auto value = named(header, tag)) return bounded(*value, config_.max_length);
     return fallback;
   };
-  ctx.tags.feature = pick(config_.feature_header, "feature", config_.defaults.feature);
-  ctx.tags.team = pick(config_.team_header, "team", config_.defaults.team);
-  ctx.tags.env = pick(config_.env_header, "env", config_.defaults.env);
+  static const TaggingConfig::ApiKey kNoKey{};
+  const TaggingConfig::ApiKey& key = keyed ? *keyed : kNoKey;
+  ctx.tags.feature = pick(config_.feature_header, "feature", key.tags.feature,
+                          key.client_tags.feature, config_.defaults.feature);
+  ctx.tags.team =
+      pick(config_.team_header, "team", key.tags.team, key.client_tags.team, config_.defaults.team);
+  ctx.tags.env =
+      pick(config_.env_header, "env", key.tags.env, key.client_tags.env, config_.defaults.env);
+  // The user defaults to the body's `user` (OpenAI's field) unless a key locks it.
   std::string user_fallback = config_.defaults.user;
-  if (ctx.request_index && ctx.request_index->isObject()) {
+  if ((!keyed || key.client_tags.user) && ctx.request_index && ctx.request_index->isObject()) {
     if (auto user = ctx.request_index->find("user"); user && user->isString()) {
-      user_fallback = user->string();
+      user_fallback = bounded(user->string(), config_.max_length);
     }
   }
-  ctx.tags.user = pick(config_.user_header, "user", bounded(user_fallback, config_.max_length));
+  ctx.tags.user =
+      pick(config_.user_header, "user", key.tags.user, key.client_tags.user, user_fallback);
+  if (refused) {
+    ctx.local_reply = pipeline::LocalReply{400, "application/json", refused->body(), {}};
+    return pipeline::FilterStatus::kRespond;
+  }
   ctx.tag_labels = {labelFor(config_.allowed_features, ctx.tags.feature),
                     labelFor(config_.allowed_teams, ctx.tags.team),
                     labelFor(config_.allowed_envs, ctx.tags.env), ""};
@@ -121,9 +144,27 @@ pipeline::FilterStatus TaggingFilter::onRequest(pipeline::RequestContext& ctx) c
   return pipeline::FilterStatus::kContinue;
 }
 
+metrics::DeclaredTags declaredTags(const TaggingConfig& config) {
+  metrics::DeclaredTags declared{
+      .feature = config.allowed_features, .team = config.allowed_teams, .env = config.allowed_envs};
+  declared.feature.push_back(config.defaults.feature);
+  declared.team.push_back(config.defaults.team);
+  declared.env.push_back(config.defaults.env);
+  for (const auto& [digest, key] : config.api_keys) {
+    declared.feature.push_back(key.tags.feature);
+    declared.team.push_back(key.tags.team);
+    declared.env.push_back(key.tags.env);
+  }
+  return declared;
+}
+
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeTaggingFilter(
-    const config::FilterSpec& spec) {
-  return pipeline::filterFrom<TaggingFilter>(parseTaggingConfig(spec));
+    const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
+  auto parsed = parseTaggingConfig(spec);
+  if (const auto* config = std::get_if<TaggingConfig>(&parsed)) {
+    environment.metrics.reserveTagLabels(declaredTags(*config));
+  }
+  return pipeline::filterFrom<TaggingFilter>(std::move(parsed));
 }
 
 }  // namespace costgate::filters::tagging

@@ -352,8 +352,9 @@ TEST(ConfigLoad, BackendUrlErrors) {
   const Case cases[] = {
       {"api.openai.com/v1", expected + "'api.openai.com/v1' (the scheme is missing)"},
       {"ftp://host/v1", expected + "'ftp://host/v1' (the scheme must be http or https)"},
-      {"http://host/v1?x=1",
-       expected + "'http://host/v1?x=1' (a query or fragment is not supported)"},
+      // A query may hold a key (?key=...): not repeated either.
+      {"http://host/v1?key=sk-secret", expected.substr(0, expected.size() - 4) +
+                                           "got a URL (a query or fragment is not supported)"},
       {"http://host:0/v1",
        expected + "'http://host:0/v1' (the port must be a number from 1 to 65535)"},
       {"http:///v1", expected + "'http:///v1' (the host is missing)"},
@@ -371,6 +372,31 @@ TEST(ConfigLoad, BackendUrlErrors) {
     EXPECT_EQ(error.where.line, 3);
     EXPECT_EQ(error.where.column, 10);
   }
+}
+
+// A secret in the wrong place (a plain key where its digest goes, a key with a stray newline, a
+// password in a Redis URL) is never printed back: --check-config and the reload log show these
+// messages.
+TEST(ConfigLoad, SecretFieldErrorsNeverShowTheValue) {
+  const std::string models = "models:\n  m:\n    backend: b\n";
+  const std::string backend = "backends:\n  b:\n    url: http://127.0.0.1:1\n";
+  const ConfigError plain_key =
+      parseError("admin:\n  api_key_sha256: sk-admin-plain-secret-123\n" + backend + models);
+  EXPECT_EQ(plain_key.message,
+            "admin.api_key_sha256: expected 64 hex digits (sha256sum's output), got a value of 25 "
+            "characters (the key itself goes in api_key; its SHA-256 here)");
+  EXPECT_EQ(plain_key.where.line, 2);
+  const ConfigError both = parseError(
+      "admin:\n  api_key: sk-admin-secret\n  api_key_sha256: sk-admin-secret\n" + backend + models);
+  EXPECT_EQ(both.message.find("sk-admin-secret"), std::string::npos) << both.message;
+  const ConfigError newline = parseError(
+      "backends:\n  b:\n    url: http://127.0.0.1:1\n    api_key: \"sk-backend-secret\\n\"\n" +
+      models);
+  EXPECT_EQ(newline.message.find("sk-backend-secret"), std::string::npos) << newline.message;
+  EXPECT_NE(newline.message.find("control character"), std::string::npos) << newline.message;
+  const ConfigError userinfo =
+      parseError("backends:\n  b:\n    url: https://user:sk-url-secret@host/v1?x=1\n" + models);
+  EXPECT_EQ(userinfo.message.find("sk-url-secret"), std::string::npos) << userinfo.message;
 }
 
 // Each error with the exact position it reports: the offending value, or the key when the value

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -226,6 +229,149 @@ TEST(JsonViewDocument, IndexesOnlyTheMembersAsked) {
   ASSERT_TRUE(array);
   EXPECT_EQ(array->root().elements()[0].find("x")->integer(), 1);
   EXPECT_FALSE(Document::parseMembers(R"({"id":"c1","choices":[1,]})", kAsked));
+}
+
+// The repeated name and its path in `text`, "none" when no name repeats, "invalid" when refused.
+std::string repeatedIn(std::string_view text) {
+  auto document = Document::parse(text);
+  if (!document) return "invalid";
+  auto repeated = document->root().repeatedMember();
+  return repeated ? repeated->name + " @ " + repeated->path : "none";
+}
+
+TEST(JsonViewDocument, FindsRepeatedMemberNamesAtAnyDepth) {
+  EXPECT_EQ(repeatedIn(R"({"max_tokens":999999,"max_tokens":5})"), "max_tokens @ max_tokens");
+  EXPECT_EQ(repeatedIn(R"({"a":1,"b":2,"c":3})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"model":"m","messages":[{"role":"user"},{"role":"user","role":"x"}]})"),
+            "role @ messages[1].role");
+  EXPECT_EQ(repeatedIn(R"({"tools":[{"function":{"parameters":{"a":{},"b":{},"a":[]}}}]})"),
+            "a @ tools[0].function.parameters.a");
+  EXPECT_EQ(repeatedIn(R"([[{"x":1}],[{"y":1,"y":2}]])"), "y @ [1][0].y");
+  // The same name spelled with escapes is the same member.
+  EXPECT_EQ(repeatedIn(R"({"max\u005ftokens":1,"max_tokens":2})"), "max_tokens @ max_tokens");
+  EXPECT_EQ(repeatedIn(R"({"n":1,"\u006e":2})"), "n @ n");
+  EXPECT_EQ(repeatedIn(R"({"a\"b":1,"a\u0022b":2})"), "a\"b @ a\"b");
+  // Different names that differ only in escapes are not repeats; equal values under different
+  // keys neither; nor the same name in sibling objects.
+  EXPECT_EQ(repeatedIn(R"({"n":1,"\u006d":1,"N":1})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"m":[{"role":"a"},{"role":"b"}],"x":{"role":1}})"), "none");
+  EXPECT_EQ(repeatedIn(R"({})"), "none");
+  // Names of one shape (length, first and last byte) are compared, not taken as repeats.
+  EXPECT_EQ(repeatedIn(R"({"axc":1,"ayc":2,"azc":3})"), "none");
+  EXPECT_EQ(repeatedIn(R"({"axc":1,"ayc":2,"axc":3})"), "axc @ axc");
+  // A repeat among the first members of an object that then grows past the pairwise limit.
+  EXPECT_EQ(repeatedIn(R"({"a":1,"a":2,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,)"
+                       R"("k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0})"),
+            "a @ a");
+  EXPECT_EQ(repeatedIn(R"({"a":1,"b":0,"c":0,"d":0,"e":0,"f":0,"g":0,"h":0,"i":0,"j":0,)"
+                       R"("k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0,"a":2})"),
+            "a @ a");
+  EXPECT_EQ(repeatedIn(R"("text")"), "none");
+  // Asked of an inner value, the path starts there; a repeat outside it is not its own.
+  auto document = Document::parse(R"({"a":{"b":[{"c":1,"c":2}]},"d":{"e":1}})");
+  ASSERT_TRUE(document);
+  EXPECT_EQ(document->root().find("a")->repeatedMember()->path, "b[0].c");
+  EXPECT_FALSE(document->root().find("d")->repeatedMember());
+}
+
+// Whether any object of `text` repeats a name, as nlohmann's SAX parser reports the keys (escapes
+// resolved): the reference the index's finding is checked against.
+bool nlohmannSeesARepeat(const std::string& text) {
+  struct Keys : nlohmann::json_sax<nlohmann::json> {
+    std::vector<std::set<std::string>> open;
+    bool repeat = false;
+    bool null() override { return true; }
+    bool boolean(bool) override { return true; }
+    bool number_integer(number_integer_t) override { return true; }
+    bool number_unsigned(number_unsigned_t) override { return true; }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t&) override { return true; }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override {
+      open.emplace_back();
+      return true;
+    }
+    bool key(string_t& name) override {
+      repeat = repeat || !open.back().insert(name).second;
+      return true;
+    }
+    bool end_object() override {
+      open.pop_back();
+      return true;
+    }
+    bool start_array(std::size_t) override {
+      open.emplace_back();  // arrays have no keys; kept so end_array pops its own
+      return true;
+    }
+    bool end_array() override {
+      open.pop_back();
+      return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+      return false;
+    }
+  } keys;
+  EXPECT_TRUE(nlohmann::json::sax_parse(text, &keys)) << text;
+  return keys.repeat;
+}
+
+// Random objects of names from a small alphabet, some spelled with escapes, at random depths and
+// sizes (past the pairwise limit too): the index finds a repeat exactly when nlohmann sees one.
+TEST(JsonViewDocument, FindsARepeatExactlyWhenThereIsOne) {
+  std::mt19937 random(2323);
+  const std::string names[] = {"a", "b", "ab", "ba", "axc", "ayc", "model", "n", ""};
+  // A name as JSON text: plain, or with one character written as \u00XX.
+  auto spelled = [&](const std::string& name) {
+    std::string text = "\"";
+    for (char c : name) {
+      if (random() % 4 == 0) {
+        char escape[8];
+        std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
+        text += escape;
+      } else {
+        text += c;
+      }
+    }
+    return text + "\"";
+  };
+  std::function<std::string(int)> value = [&](int depth) -> std::string {
+    if (depth > 3 || random() % 3 == 0) return std::to_string(random() % 10);
+    if (random() % 4 == 0) return "[" + value(depth + 1) + "," + value(depth + 1) + "]";
+    const std::size_t members = random() % 5 == 0 ? 10 + random() % 20 : random() % 5;
+    std::string text = "{";
+    for (std::size_t i = 0; i < members; ++i) {
+      std::string name = names[random() % std::size(names)];
+      if (members > 8) name += std::to_string(random() % 40);  // large: mostly distinct
+      text += (i ? "," : "") + spelled(name) + ":" + value(depth + 1);
+    }
+    return text + "}";
+  };
+  int repeats = 0;
+  for (int round = 0; round < 3000; ++round) {
+    const std::string text = value(0);
+    auto document = Document::parse(text);
+    ASSERT_TRUE(document) << text;
+    const bool found = document->root().repeatedMember().has_value();
+    ASSERT_EQ(found, nlohmannSeesARepeat(text)) << text;
+    repeats += found;
+  }
+  EXPECT_GT(repeats, 300);  // both kinds were tried
+  EXPECT_LT(repeats, 2700);
+}
+
+TEST(JsonViewDocument, FindsRepeatsInLargeObjectsWithoutQuadraticCost) {
+  // 200,000 members (sorted, not compared pairwise): the repeat near the end is found.
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += "\"k" + std::to_string(i) + "\":0,";
+  text += R"("k17":1})";
+  EXPECT_EQ(repeatedIn(text), "k17 @ k17");
+  text.replace(text.size() - 7, 3, "kk1");
+  EXPECT_EQ(repeatedIn(text), "none");
+  // A repeat spelled with an escape among many members.
+  std::string escaped = "{";
+  for (int i = 0; i < 40; ++i) escaped += "\"m" + std::to_string(i) + "\":0,";
+  escaped += R"("m\u0031":1})";
+  EXPECT_EQ(repeatedIn(escaped), "m1 @ m1");
 }
 
 }  // namespace

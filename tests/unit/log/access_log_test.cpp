@@ -79,6 +79,27 @@ TEST(AccessLog, CarriesUsageAndCostWhenKnown) {
   EXPECT_NE(line.find(R"("cost_usd":0.000007)"), std::string::npos) << line;  // exact text
 }
 
+TEST(AccessLog, RedactsQueryValuesAndKeepsTheirNames) {
+  auto logged = [](const std::string& target) {
+    server::ExchangeRecord record;
+    record.target = target;
+    return nlohmann::json::parse(
+               AccessLog::format(record, std::chrono::system_clock::time_point()))["path"]
+        .get<std::string>();
+  };
+  EXPECT_EQ(logged("/v1/chat/completions"), "/v1/chat/completions");
+  EXPECT_EQ(logged("/v1/models?key=sk-secret"), "/v1/models?key=REDACTED");
+  EXPECT_EQ(logged("/v1/models?key=sk-secret&x=1&api-key=abc"),
+            "/v1/models?key=REDACTED&x=REDACTED&api-key=REDACTED");
+  // Empty values stay empty; a bare parameter may be a token and goes whole; empty pieces stay.
+  EXPECT_EQ(logged("/healthz?verbose=&sk-bare-token"), "/healthz?verbose=&REDACTED");
+  EXPECT_EQ(logged("/p?a=1&&b=2&"), "/p?a=REDACTED&&b=REDACTED&");
+  EXPECT_EQ(logged("/p?"), "/p?");
+  EXPECT_EQ(logged("/p?sig=a=b=c#frag"), "/p?sig=REDACTED");
+  // The names are the client's bytes, escaped as any logged text is.
+  EXPECT_EQ(logged("/p?a\x01b=\x02"), "/p?a\x01b=REDACTED");
+}
+
 TEST(AccessLog, EscapesControlCharacters) {
   std::string out;
   appendJsonString(out, std::string("a\x01\tb\\", 5));

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <thread>
+
 namespace costgate::metrics {
 namespace {
 
@@ -114,6 +117,40 @@ TEST(Metrics, TagCombinationsAreBounded) {
   EXPECT_NE(
       text.find(R"(costgate_cost_usd_total{env="other",feature="other",model="m",team="other"})"),
       std::string::npos);
+}
+
+TEST(Metrics, DeclaredTagValuesKeepTheirSlotsWhateverClientsSend) {
+  Metrics metrics;
+  metrics.reserveTagLabels({.feature = {"search"}, .team = {"growth"}, .env = {"prod"}});
+  auto labels = [&](std::string_view feature, std::string_view team, std::string_view env) {
+    const auto [f, t, e] =
+        metrics.tagLabels({.feature = feature, .team = team, .env = env, .model = "m"});
+    return std::string(f) + "/" + std::string(t) + "/" + std::string(e);
+  };
+  // Clients fill every free-form slot of each tag, and every free-form combination.
+  for (int i = 0; i < 300; ++i) {
+    labels("f" + std::to_string(i), "t" + std::to_string(i % 37), "e" + std::to_string(i % 5));
+  }
+  for (int f = 0; f < 40; ++f) {
+    for (int t = 0; t < 40; ++t) labels("f" + std::to_string(f), "t" + std::to_string(t), "e0");
+  }
+  EXPECT_EQ(labels("f299", "t1", "e1"), "other/t1/e1") << "past the free-form bound";
+  EXPECT_EQ(labels("new-feature", "new-team", "new-env"), "other/other/other");
+  // Declared values, and combinations of them with "none" and "other", keep their own.
+  EXPECT_EQ(labels("search", "growth", "prod"), "search/growth/prod");
+  EXPECT_EQ(labels("search", "", "prod"), "search/none/prod");
+  EXPECT_EQ(labels("search", "growth", "anything-new"), "search/growth/other");
+  // A team a reload declares later gets its slot too, even one already counted as "other" on
+  // this thread.
+  EXPECT_EQ(labels("search", "late-team", "prod"), "search/other/prod");
+  metrics.reserveTagLabels({.feature = {}, .team = {"late-team"}, .env = {}});
+  EXPECT_EQ(labels("search", "late-team", "prod"), "search/late-team/prod");
+  // ...and on another thread.
+  std::string elsewhere;
+  std::thread([&] { elsewhere = labels("search", "late-team", "prod"); }).join();
+  EXPECT_EQ(elsewhere, "search/late-team/prod");
+  // Free-form values stay bounded: the late ones are still "other".
+  EXPECT_EQ(labels("f250", "late-team", "prod"), "other/late-team/prod");
 }
 
 TEST(Metrics, SeparateInstancesDoNotShareSeries) {

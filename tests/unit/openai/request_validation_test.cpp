@@ -169,6 +169,75 @@ TEST(RequestValidation, SaysWhatIsWrong) {
             "'messages[0].content' must be a string or an array of content parts, got an object");
 }
 
+TEST(RequestValidation, RefusesRepeatedMemberNamesAnywhere) {
+  // The error for `text` on the chat route: "code param: message", or "ok".
+  auto refusal = [](std::string_view text) {
+    auto document = jsonview::Document::parse(text);
+    EXPECT_TRUE(document) << text;
+    auto error = validateRequest(Route::kChatCompletions, document->root());
+    if (!error) return std::string("ok");
+    EXPECT_EQ(error->status, 400);
+    EXPECT_EQ(error->type, "invalid_request_error");
+    return error->code + " " + error->param + ": " + error->message;
+  };
+  const std::string messages = R"("messages":[{"role":"user","content":"hi"}])";
+  EXPECT_EQ(
+      refusal(R"({"model":"m",)" + messages + R"(,"max_tokens":999999,"max_tokens":5})"),
+      "duplicate_member max_tokens: duplicate member \"max_tokens\" at 'max_tokens': a member "
+      "name may appear only once in an object");
+  for (const char* repeated :
+       {R"("model":"a","model":"b",)", R"("n":1,"n":2,)", R"("stream":false,"stream":true,)",
+        R"("max\u005ftokens":1,"max_tokens":2,)"}) {
+    EXPECT_TRUE(
+        refusal(std::string("{") + repeated + messages + "}").starts_with("duplicate_member"))
+        << repeated;
+  }
+  EXPECT_TRUE(refusal(R"({"model":"m",)" + messages + "," + messages + "}")
+                  .starts_with("duplicate_member messages:"));
+  EXPECT_TRUE(refusal(R"({"model":"m","messages":[{"role":"user","content":"a","role":"system"}]})")
+                  .starts_with("duplicate_member messages[0].role:"));
+  EXPECT_TRUE(refusal(R"({"model":"m",)" + messages +
+                      R"(,"tools":[{"type":"function","function":{"name":"f","parameters":)"
+                      R"({"type":"object","type":"array"}}}]})")
+                  .starts_with("duplicate_member tools[0].function.parameters.type:"));
+  EXPECT_TRUE(refusal(R"({"model":"m",)" + messages +
+                      R"(,"response_format":{"type":"json_object","type":"text"}})")
+                  .starts_with("duplicate_member response_format.type:"));
+  EXPECT_TRUE(refusal(R"({"model":"m",)" + messages + R"(,"metadata":{"team":"a","team":"b"}})")
+                  .starts_with("duplicate_member metadata.team:"));
+  // Repeated values under distinct names are fine.
+  EXPECT_EQ(refusal(R"({"model":"m",)" + messages + R"(,"metadata":{"a":"x","b":"x"}})"), "ok");
+  // A long name is cut in the message.
+  const std::string long_name(300, 'k');
+  const std::string error =
+      refusal(R"({"model":"m",)" + messages + ",\"" + long_name + "\":1,\"" + long_name + "\":2}");
+  EXPECT_TRUE(error.starts_with("duplicate_member")) << error;
+  EXPECT_LT(error.size(), 300u);
+}
+
+TEST(RequestValidation, RefusesControlCharactersInTheModelName) {
+  auto param = [](std::string_view text) {
+    auto document = jsonview::Document::parse(text);
+    EXPECT_TRUE(document) << text;
+    auto error = validateRequest(Route::kChatCompletions, document->root());
+    return error ? error->param + " " + error->code : std::string("ok");
+  };
+  const std::string rest = R"(,"messages":[{"role":"user","content":"hi"}]})";
+  for (const char* model : {R"(gpt-4o\n)", R"(gpt\u0000x)", R"(a\tb)", R"(\u001f)", "a\x7f",
+                            R"(a\u007f)", R"(x\r\nHost: evil)"}) {
+    EXPECT_EQ(param(std::string(R"({"model":")") + model + "\"" + rest), "model invalid_value")
+        << model;
+  }
+  // Other characters, escaped or not, are names like any.
+  for (const char* model : {"gpt-4o", R"(m\u00e9)", "caf\xC3\xA9", R"(a\/b)", "a b"}) {
+    EXPECT_EQ(param(std::string(R"({"model":")") + model + "\"" + rest), "ok") << model;
+  }
+  // Embeddings and completions too.
+  auto embedding = jsonview::Document::parse(R"({"model":"e\n","input":"x"})");
+  ASSERT_TRUE(embedding);
+  EXPECT_TRUE(validateRequest(Route::kEmbeddings, embedding->root()));
+}
+
 TEST(ApiErrorShape, HasExactlyTheFourFieldsWithNulls) {
   json error = json::parse(invalidRequest("bad", "", "").body());
   ASSERT_TRUE(error.contains("error"));

@@ -11,6 +11,8 @@
 
 #include "../../support/filter_settings.h"
 #include "costgate/config/load.h"
+#include "costgate/metrics/metrics.h"
+#include "costgate/pipeline/kept_state.h"
 
 namespace costgate::filters::tagging {
 namespace {
@@ -209,14 +211,24 @@ TEST(TaggingConfig, ReadsASpecBuiltFromYamlDirectly) {
             "3:13: tagging: max_length: expected a non-negative integer, got 'x'");
 }
 
+// A factory's environment, with metrics of its own.
+struct Environment {
+  pipeline::KeptState kept;
+  metrics::Metrics metrics;
+  pipeline::FilterEnvironment environment{
+      .kept = kept, .metrics = metrics, .redis_on_loop = nullptr};
+};
+
 TEST(TaggingConfig, MakeTaggingFilterReportsTheConfigError) {
-  auto made =
-      makeTaggingFilter(specFrom("filters:\n  - tagging:\n      max_length: 0\n", "tagging"));
+  Environment made_in;
+  auto made = makeTaggingFilter(
+      specFrom("filters:\n  - tagging:\n      max_length: 0\n", "tagging"), made_in.environment);
   ASSERT_TRUE(std::holds_alternative<config::ConfigError>(made));
   EXPECT_EQ(std::get<config::ConfigError>(made).describe(),
             "gateway.yaml:3:19: tagging: max_length: must be between 1 and 1024, got '0'");
 
-  auto built = makeTaggingFilter(specFrom("filters:\n  - tagging\n", "tagging"));
+  auto built =
+      makeTaggingFilter(specFrom("filters:\n  - tagging\n", "tagging"), made_in.environment);
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(built));
   EXPECT_EQ(std::get<std::unique_ptr<pipeline::Filter>>(built)->name(), "tagging");
 }
@@ -379,8 +391,88 @@ TEST(TaggingFilter, ApiKeyTagsBeatHeaders) {
   ASSERT_EQ(filter.onRequest(ctx), pipeline::FilterStatus::kContinue);
   EXPECT_EQ(ctx.tags.feature, "search");  // the key's, not the header's
   EXPECT_EQ(ctx.tags.team, "growth");
-  EXPECT_EQ(ctx.tags.env, "staging");         // the key names no env: the header's
+  EXPECT_EQ(ctx.tags.env, "unknown");         // the key names no env and leaves none open
   EXPECT_EQ(ctx.api_key_name, "search-app");  // what a budget scoped by key matches
+}
+
+// A key fixes some tags and locks the rest to the defaults, unless it leaves them to its holder.
+constexpr char kPartlyTaggedKeys[] = R"(filters:
+  - tagging:
+      defaults: {feature: none-given, team: none-given, env: none-given, user: ""}
+      api_keys:
+        keys:
+          - {key: sk-team-only, team: growth}
+          - {key: sk-open-feature, team: growth, client_tags: [feature]}
+          - {key: sk-locked-user, team: growth, client_tags: []}
+)";
+
+TEST(TaggingFilter, AKeyLocksTheTagsItDoesNotLeaveOpen) {
+  const TaggingFilter filter{configOk(kPartlyTaggedKeys)};
+  const pipeline::RequestHeaders claims = {{"x-costgate-feature", "someone-elses"},
+                                           {"x-costgate-team", "finance"},
+                                           {"x-costgate-env", "prod"},
+                                           {"x-costgate-user", "u-42"}};
+  const nlohmann::json body = {{"metadata", {{"feature", "meta"}, {"env", "meta"}}}, {"user", "b"}};
+  auto withKey = [&](const std::string& key) {
+    const std::string authorization = "Bearer " + key;  // viewed by the headers
+    pipeline::RequestHeaders headers = claims;
+    headers.emplace_back("authorization", authorization);
+    return tag(filter, request(headers, body));
+  };
+  const pipeline::Tags team_only = withKey("sk-team-only");
+  EXPECT_EQ(team_only.team, "growth");
+  EXPECT_EQ(team_only.feature, "none-given") << "not the header's, nor the metadata's";
+  EXPECT_EQ(team_only.env, "none-given");
+  EXPECT_EQ(team_only.user, "u-42") << "user is open unless a key closes it";
+  const pipeline::Tags open_feature = withKey("sk-open-feature");
+  EXPECT_EQ(open_feature.feature, "someone-elses");
+  EXPECT_EQ(open_feature.team, "growth");
+  EXPECT_EQ(open_feature.env, "none-given");
+  EXPECT_EQ(open_feature.user, "") << "client_tags replaces the default list";
+  const pipeline::Tags locked = withKey("sk-locked-user");
+  EXPECT_EQ(locked.user, "") << "neither the header nor the body's user";
+  // Without a key, the client names every tag as before.
+  const pipeline::Tags keyless = tag(filter, request(claims, body));
+  EXPECT_EQ(keyless.feature, "someone-elses");
+  EXPECT_EQ(keyless.team, "finance");
+  EXPECT_EQ(keyless.env, "prod");
+}
+
+TEST(TaggingConfig, ClientTagsForEveryKeyAndTheirErrors) {
+  // api_keys' own list applies to keys that give none; a key's own tags stay fixed.
+  const TaggingFilter filter{configOk(R"(filters:
+  - tagging:
+      api_keys:
+        client_tags: [feature, team, env, user]
+        keys:
+          - {key: sk-a, team: growth}
+)")};
+  const pipeline::Tags tags = tag(filter, request({{"authorization", "Bearer sk-a"},
+                                                   {"x-costgate-feature", "f"},
+                                                   {"x-costgate-team", "finance"}},
+                                                  nlohmann::json{}));
+  EXPECT_EQ(tags.feature, "f");
+  EXPECT_EQ(tags.team, "growth");
+  config::ConfigError unknown = configError(R"(filters:
+  - tagging:
+      api_keys:
+        keys:
+          - {key: sk-secret-a, client_tags: [feature, budget]}
+)");
+  EXPECT_EQ(unknown.where.line, 5);
+  EXPECT_NE(unknown.message.find("expected one of feature, team, env, user, got 'budget'"),
+            std::string::npos)
+      << unknown.message;
+  EXPECT_EQ(unknown.message.find("sk-secret-a"), std::string::npos);
+  config::ConfigError fixed = configError(R"(filters:
+  - tagging:
+      api_keys:
+        keys:
+          - {key: sk-secret-b, team: growth, client_tags: [team]}
+)");
+  EXPECT_NE(fixed.message.find("lists team, which this key fixes"), std::string::npos)
+      << fixed.message;
+  EXPECT_EQ(fixed.message.find("sk-secret-b"), std::string::npos);
 }
 
 TEST(TaggingFilter, AKeyGivenByItsDigestIsTheKeyAndEachKeyHasItsOwnId) {
@@ -460,12 +552,27 @@ TEST(TaggingFilter, LabelsOutsideTheAllowListAreOther) {
   EXPECT_EQ(ctx.tags.env, "dev");             // the raw value stays, for the log
 }
 
-TEST(TaggingFilter, ControlCharactersInTagsBecomeQuestionMarks) {
+TEST(TaggingFilter, RefusesTagsNamedWithControlCharacters) {
   const TaggingFilter filter{TaggingConfig{}};
-  const nlohmann::json body = {{"metadata", {{"feature", "a\nb"}, {"team", "c\u0001d"}}}};
-  const pipeline::Tags tags = tag(filter, request({}, body));
-  EXPECT_EQ(tags.feature, "a?b");
-  EXPECT_EQ(tags.team, "c?d");
+  // The param of the 400 for these headers and metadata.
+  auto refusal = [&](pipeline::RequestHeaders headers, const nlohmann::json& metadata) {
+    pipeline::RequestContext ctx = request(std::move(headers), {{"metadata", metadata}});
+    if (filter.onRequest(ctx) != pipeline::FilterStatus::kRespond) return std::string("served");
+    EXPECT_EQ(ctx.local_reply->status, 400);
+    auto body = nlohmann::json::parse(ctx.local_reply->body);
+    EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+    EXPECT_EQ(body["error"]["code"], "invalid_tag");
+    return body["error"]["param"].get<std::string>();
+  };
+  EXPECT_EQ(refusal({}, {{"feature", "a\nb"}}), "metadata.feature");
+  EXPECT_EQ(refusal({}, {{"team", "c\u0001d"}}), "metadata.team");
+  EXPECT_EQ(refusal({}, {{"env", "e\x7f"}}), "metadata.env");
+  // A tab is the one control character a header value may carry.
+  EXPECT_EQ(refusal({{"x-costgate-team", "a\tb"}}, nlohmann::json::object()), "x-costgate-team");
+  EXPECT_EQ(refusal({{"x-costgate-user", "u\tv"}}, nlohmann::json::object()), "x-costgate-user");
+  EXPECT_EQ(refusal({{"x-costgate-team", "plain"}}, {{"feature", "ok"}}), "served");
+  // The body's `user` is OpenAI's field, not a tag the client names: kept, made printable.
+  EXPECT_EQ(tag(filter, request({}, {{"user", "a\nb"}})).user, "a?b");
 }
 
 TEST(TaggingFilter, NeverReplies) {
