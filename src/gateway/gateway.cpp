@@ -60,6 +60,7 @@ server::Task<> Gateway::handle(server::Request& request, server::ResponseWriter&
   if (auto refused = browserCheck(request, path, writer))
     return answer(writer, std::move(*refused));
   if (request.head.method() == "POST") {
+    if (path == "/v1/messages/count_tokens") return answer(writer, countMessageTokens(request));
     for (const auto& candidate : kProxyPaths) {
       if (path == candidate.path)
         return proxy(shared_from_this(), candidate.route, candidate.api, request, writer);

@@ -66,6 +66,8 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // no admin key (403); nothing when the request carries it.
   std::optional<server::Response> adminRefusal(const server::Request& request) const;
   server::Response modelsResponse(std::string_view target) const;
+  // count_tokens.cpp: POST /v1/messages/count_tokens, counted here (an estimate for Claude).
+  server::Response countMessageTokens(const server::Request& request) const;
 
   // proxy.cpp: the proxy sequence and its steps.
   // `api`: what the client speaks; its request reaches the filters as `route`'s (client_api.h).

@@ -780,9 +780,36 @@ std::vector<pipeline::LocalEndpoint> BudgetFilter::endpoints() const {
   return {std::move(budgets)};
 }
 
+namespace {
+
+// The tag values budgets and rate limits are scoped by: their spend must stay visible by its own
+// label whatever values clients send (patterns ending in '*' name no one value).
+metrics::DeclaredTags declaredTags(const BudgetConfig& config) {
+  metrics::DeclaredTags declared;
+  auto add = [](const std::vector<std::string>& values, std::vector<std::string>& into) {
+    for (const auto& value : values) {
+      if (!value.ends_with('*')) into.push_back(value);
+    }
+  };
+  auto addMatch = [&](const pipeline::PolicyMatch& match) {
+    add(match.features, declared.feature);
+    add(match.teams, declared.team);
+    add(match.envs, declared.env);
+  };
+  for (const auto& budget : config.budgets) addMatch(budget.match);
+  for (const auto& limit : config.rate_limits) addMatch(limit.match);
+  return declared;
+}
+
+}  // namespace
+
 std::variant<std::unique_ptr<pipeline::Filter>, config::ConfigError> makeBudgetFilter(
     const config::FilterSpec& spec, pipeline::FilterEnvironment& environment) {
-  return pipeline::filterFrom<BudgetFilter>(parseBudgetConfig(spec), environment.metrics,
+  auto parsed = parseBudgetConfig(spec);
+  if (const auto* config = std::get_if<BudgetConfig>(&parsed)) {
+    environment.metrics.reserveTagLabels(declaredTags(*config));
+  }
+  return pipeline::filterFrom<BudgetFilter>(std::move(parsed), environment.metrics,
                                             &environment.kept, BudgetFilter::Now{},
                                             environment.redis_on_loop);
 }

@@ -302,3 +302,33 @@ TEST(BudgetFilter, AnAbsurdOutputCapCannotSlipPastATokenRateLimit) {
 
 }  // namespace
 }  // namespace costgate::filters::budget
+
+namespace costgate::filters::budget {
+namespace {
+
+TEST(BudgetConfig, ScopedTagValuesKeepTheirMetricLabelsWhateverClientsSend) {
+  pipeline::KeptState kept;
+  metrics::Metrics metrics;
+  pipeline::FilterEnvironment environment{
+      .kept = kept, .metrics = metrics, .redis_on_loop = nullptr};
+  auto made = makeBudgetFilter(
+      specOf("      budgets: [{name: pay, amount_usd: 1, window: day, match: {team: [payments],"
+             " feature: [checkout, 'beta-*']}}]\n"
+             "      rate_limits: [{name: rpm, requests_per_minute: 5, match: {env: [prod]}}]\n"),
+      environment);
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<pipeline::Filter>>(made));
+  auto labels = [&](std::string feature, std::string team, std::string env) {
+    const auto [f, t, e] =
+        metrics.tagLabels({.feature = feature, .team = team, .env = env, .model = "m"});
+    return std::string(f) + "/" + std::string(t) + "/" + std::string(e);
+  };
+  for (int i = 0; i < 300; ++i) {
+    labels("f" + std::to_string(i), "t" + std::to_string(i), "e" + std::to_string(i));
+  }
+  EXPECT_EQ(labels("checkout", "payments", "prod"), "checkout/payments/prod");
+  EXPECT_EQ(labels("beta-1", "payments", "prod"), "other/payments/prod")
+      << "a pattern names no value to keep a slot for";
+}
+
+}  // namespace
+}  // namespace costgate::filters::budget
