@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds costgate in Release into build/ (or $COSTGATE_BUILD_DIR).
-# Extra arguments go to cmake, e.g. -DCOSTGATE_WERROR=ON.
+# Extra arguments go to cmake, e.g. -DCOSTGATE_WERROR=ON. $COSTGATE_TARGETS limits the build to
+# those targets (the image builds "costgate costgate-mock"); unset, everything is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${COSTGATE_BUILD_DIR:-build}
@@ -12,4 +13,5 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 # Two jobs: these machines have 2 cores.
-ninja -C "$build_dir" -j "${COSTGATE_JOBS:-2}"
+read -ra targets <<<"${COSTGATE_TARGETS:-}"
+ninja -C "$build_dir" -j "${COSTGATE_JOBS:-2}" "${targets[@]}"

@@ -12,6 +12,11 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang-format openssl curl bc nginx-light prometheus wrk redis-server chromium)
   # clang and its libFuzzer/ASan/UBSan runtimes: scripts/fuzz.sh.
   packages+=(clang libclang-rt-14-dev)
+  # The image test (docker_image.test.mjs): Debian's Docker engine, and debootstrap for the
+  # Debian base images where no registry provides them (scripts/build-image.sh). A docker
+  # already on the machine (another distribution's engine) is kept.
+  command -v dockerd >/dev/null || packages+=(docker.io)
+  packages+=(debootstrap)
 fi
 
 missing=()

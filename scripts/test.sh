@@ -3,7 +3,8 @@
 # tests (ctest), then the integration and end-to-end tests (node's test runner, against the real
 # gateway, the mock backend, nginx as a TLS terminator, promtool and the official openai SDK).
 # Then all of them again on a build with AddressSanitizer and UndefinedBehaviorSanitizer
-# (scripts/asan.sh, build-asan/), where any report fails a test (docs/hardening.md).
+# (scripts/asan.sh, build-asan/), where any report fails a test (docs/hardening.md). The Docker
+# image is built and run in the first pass only (tests/integration/docker_image.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test

@@ -1,7 +1,8 @@
 // Checks docker/: the sidecar config loads (costgate --check-config), promtool accepts the
 // Prometheus config, the Grafana dashboard only queries metric families docs/metrics.md
 // documents and has the panels operations need, and the compose file and Dockerfile have what
-// the image and the stack rely on. No Docker engine is needed.
+// the image and the stack rely on. No Docker engine is needed (docker_image.test.mjs builds and
+// runs the image).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -133,24 +134,54 @@ test('compose.yaml runs the five services, costgate as the app\'s sidecar', () =
   assert.ok(header.every((line) => line.startsWith('#')), 'a 15-line comment header explains how to run it');
 });
 
-test('the Dockerfile builds with the set-up scripts and runs as a non-root user with a health check', () => {
+test('the Dockerfile builds with the set-up scripts, only what it ships, and runs as a non-root user with a health check', () => {
   const text = read('docker/Dockerfile');
+  // BuildKit would fetch a "syntax" frontend from a registry (docker_image.test.mjs builds it
+  // where none is reachable).
+  assert.doesNotMatch(text, /^# *syntax=/m);
   const instructions = text.split('\n').filter((line) => !line.startsWith('#'));
   const body = instructions.join('\n');
   assert.match(body, /^FROM debian:12 AS build$/m);
   assert.match(body, /^FROM debian:12-slim$/m);
-  assert.match(body, /^RUN .*scripts\/setup\.sh/m);
-  assert.match(body, /^RUN .*scripts\/setup\.sh.*scripts\/build\.sh/m);
+  // Packages and data in a layer of their own, before the sources, so an edit does not redo them.
+  const setup = body.search(/^RUN scripts\/setup\.sh$/m);
+  const sources = body.search(/^COPY \. \.$/m);
+  const build = body.search(/^RUN .*scripts\/build\.sh/m);
+  assert.ok(setup !== -1 && sources !== -1 && build !== -1 && setup < sources && sources < build,
+    'RUN scripts/setup.sh, then COPY . ., then RUN ... scripts/build.sh');
+  assert.match(body, /COSTGATE_TARGETS="costgate costgate-mock" scripts\/build\.sh -DCOSTGATE_TESTS=OFF/);
   // The build stage leaves installing and building to the scripts.
   const buildStage = body.slice(0, body.indexOf('FROM debian:12-slim'));
   assert.doesNotMatch(buildStage, /apt-get|cmake|ninja/);
   const users = [...body.matchAll(/^USER\s+(\S+)/gm)].map((match) => match[1]);
   assert.ok(users.length > 0, 'no USER');
-  assert.ok(!['root', '0', '0:0'].includes(users.at(-1)), `USER ${users.at(-1)}`);
-  assert.match(body, /useradd --system .*costgate/);
+  // Numeric, for Kubernetes' runAsNonRoot; the same uid useradd gives the costgate user.
+  const user = users.at(-1);
+  assert.match(user, /^[1-9]\d*:[1-9]\d*$/, `USER ${user}`);
+  assert.match(body, new RegExp(`useradd --system --uid ${user.split(':')[0]} .*costgate`));
   assert.match(body, /^HEALTHCHECK .*\n?.*\/healthz/m);
   assert.match(body, /^EXPOSE 8080$/m);
   assert.match(body, /\/etc\/costgate\/costgate\.yaml/);
   assert.match(body, /apt-get install -y -q --no-install-recommends/);
-  for (const path of ['build/costgate', 'data/tokenizer/', 'config/']) assert.ok(body.includes(path), path);
+  for (const path of ['build/costgate ', 'build/costgate-mock', 'data/tokenizer/', 'config/']) assert.ok(body.includes(path), path);
+});
+
+test('the root .dockerignore lets in only what the image builds from', () => {
+  // The legacy builder reads only the context's root .dockerignore.
+  assert.throws(() => read('docker/Dockerfile.dockerignore'), { code: 'ENOENT' });
+  const lines = read('.dockerignore').split('\n').filter((line) => line && !line.startsWith('#'));
+  const instructions = read('docker/Dockerfile').split('\n').filter((line) => !line.startsWith('#')).join('\n');
+  assert.equal(lines[0], '*', 'an allow-list: everything out, then what the build needs');
+  const allowed = lines.filter((line) => line.startsWith('!')).map((line) => line.slice(1).replace(/\/$/, ''));
+  for (const path of ['CMakeLists.txt', 'cmake', 'src', 'include', 'bench', 'config', 'docker/costgate.yaml',
+    // the scripts its instructions run
+    ...[...instructions.matchAll(/scripts\/[a-z-]+\.(?:sh|mjs)/g)].map((match) => match[0])]) {
+    assert.ok(allowed.includes(path), `${path} is not in the build context`);
+  }
+  for (const path of ['tests', 'docs', 'data', 'build', '.git']) assert.ok(!allowed.includes(path), path);
+  // Every COPY from the context names something let in.
+  const copies = [...read('docker/Dockerfile').matchAll(/^COPY (?!--from)(\S+)/gm)].map((match) => match[1].replace(/\/$/, ''));
+  for (const source of copies.filter((source) => source !== '.')) {
+    assert.ok(allowed.some((path) => source === path || source.startsWith(`${path}/`)), `COPY ${source}`);
+  }
 });
