@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "costgate/jsonview/document.h"
+#include "costgate/openai/request_validation.h"
 #include "costgate/translation/messages_api.h"
 #include "costgate/translation/responses_api.h"
 
@@ -22,8 +24,14 @@ std::string_view routeNameOf(ClientApi api) {
 std::optional<openai::ApiError> translateToChat(ClientApi api, server::Request& request,
                                                 AskedFor& asked) {
   if (api == ClientApi::kChat) return std::nullopt;
+  // The strict parse first: it refuses what chat requests are refused for (a repeated member
+  // name, which nlohmann would resolve silently) before the translation reads the body.
+  auto document = jsonview::Document::parse(request.body);
+  if (document) {
+    if (auto repeated = openai::repeatedMemberError(document->root())) return repeated;
+  }
   auto body = nlohmann::json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
+  if (!document || body.is_discarded()) {
     return openai::invalidRequest(
         "We could not parse the JSON body of your request: it is not valid JSON", {},
         "invalid_json");

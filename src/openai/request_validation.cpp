@@ -412,20 +412,6 @@ std::string shownName(std::string_view name) {
   return std::string(name.substr(0, cut)) + "...";
 }
 
-// A name repeated in any object of the body is refused rather than resolved: the filters read the
-// last one (as nlohmann's and most parsers do) while a backend may read the first, so a cap, a
-// route or a budget decision could be made on one value and the call run on another. Re-writing
-// the body with one member would guess which one the client meant and change bytes it signed or
-// a cache keyed on; I-JSON (RFC 7493) forbids repeated names and strict readers refuse them.
-Problem checkRepeatedMembers(const Value& request) {
-  auto repeated = request.repeatedMember();
-  if (!repeated) return std::nullopt;
-  return invalidRequest("duplicate member \"" + shownName(repeated->name) + "\" at '" +
-                            shownName(repeated->path) +
-                            "': a member name may appear only once in an object",
-                        shownName(repeated->path), "duplicate_member");
-}
-
 // Control characters (U+0000-U+001F, U+007F) in a name that filters match, log and forward: a
 // model is a name, never text, and one carrying a line break or a NUL would reach a router's
 // rewrite, the logs and the backend as sent.
@@ -443,6 +429,20 @@ Problem checkModelName(const Value& model) {
 }
 
 }  // namespace
+
+// A name repeated in any object of the body is refused rather than resolved: the filters read the
+// last one (as nlohmann's and most parsers do) while a backend may read the first, so a cap, a
+// route or a budget decision could be made on one value and the call run on another. Re-writing
+// the body with one member would guess which one the client meant and change bytes it signed or
+// a cache keyed on; I-JSON (RFC 7493) forbids repeated names and strict readers refuse them.
+std::optional<ApiError> repeatedMemberError(const jsonview::Value& request) {
+  auto repeated = request.repeatedMember();
+  if (!repeated) return std::nullopt;
+  return invalidRequest("duplicate member \"" + shownName(repeated->name) + "\" at '" +
+                            shownName(repeated->path) +
+                            "': a member name may appear only once in an object",
+                        shownName(repeated->path), "duplicate_member");
+}
 
 std::string_view describeJsonType(const nlohmann::json& value) {
   if (value.is_null()) return "null";
@@ -475,7 +475,7 @@ std::string_view describeJsonType(const Value& value) {
 }
 
 std::optional<ApiError> validateRequest(Route route, const Value& request, RequestBasics* basics) {
-  if (auto problem = checkRepeatedMembers(request)) return problem;
+  if (auto problem = repeatedMemberError(request)) return problem;
   if (!request.isObject()) {
     return invalidRequest("the request body must be a JSON object", {}, "invalid_json");
   }

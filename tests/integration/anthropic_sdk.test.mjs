@@ -140,6 +140,12 @@ test('bad requests raise the SDK\'s error classes, in Anthropic\'s error shape',
   assert.equal(raw.status, 400);
   assert.equal(raw.json.type, 'error');
   assert.equal(raw.json.error.type, 'invalid_request_error');
+  // A repeated member is refused as on the chat route, not resolved by the translation.
+  const repeated = await postJson(`${gateway.url}/v1/messages`,
+    '{"model":"mock-small","max_tokens":999999,"max_tokens":5,"messages":[{"role":"user","content":"x"}]}');
+  assert.equal(repeated.status, 400);
+  assert.equal(repeated.json.error.type, 'invalid_request_error');
+  assert.match(repeated.json.error.message, /duplicate member "max_tokens"/);
 });
 
 test('a stream the backend breaks off ends with an Anthropic error event', async () => {

@@ -130,6 +130,10 @@ test('what cannot be carried is a 400 the SDK raises as BadRequestError', async 
   const raw = await postJson(`${gateway.url}/v1/responses`, '{"model":');
   assert.equal(raw.status, 400);
   assert.equal(raw.json.error.type, 'invalid_request_error');
+  const repeated = await postJson(`${gateway.url}/v1/responses`,
+    '{"model":"mock-small","input":"x","input":"y"}');
+  assert.equal(repeated.status, 400);
+  assert.equal(repeated.json.error.code, 'duplicate_member');
 });
 
 test('a stream the backend breaks off raises an APIError in the SDK', async () => {

@@ -27,6 +27,10 @@ struct RequestBasics {
 std::optional<ApiError> validateRequest(pipeline::Route route, const jsonview::Value& body,
                                         RequestBasics* basics = nullptr);
 
+// A member name repeated in any object of `body` (found by the index's parse): the 400 that
+// refuses it, else nullopt. Part of validateRequest; the APIs translated to chat check it first.
+std::optional<ApiError> repeatedMemberError(const jsonview::Value& body);
+
 // The kind of a JSON value as an error message names it: "null", "a boolean", "a string",
 // "an array", "an object", "a number" (a value with a fraction or exponent) or "an integer".
 std::string_view describeJsonType(const nlohmann::json& value);
