@@ -59,7 +59,8 @@ TEST(PriceTableConfig, AListedBackendModelIsPricedByTheTable) {
 }
 
 TEST(PriceTableConfig, APriceBlockOverridesTheTableKeyByKey) {
-  const auto& overridden = parseOk(kModels).models.at("overridden").price;
+  const GatewayConfig config = parseOk(kModels);
+  const auto& overridden = config.models.at("overridden").price;
   ASSERT_TRUE(overridden.has_value());
   EXPECT_EQ(overridden->input, 1'500'000'000);
   EXPECT_EQ(overridden->cached_input, 500'000'000);
