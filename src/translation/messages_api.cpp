@@ -13,14 +13,10 @@ using nlohmann::json;
 // What one Messages content block or message turns into; an error stops the whole translation.
 using Translated = std::variant<json, Untranslatable>;
 
-Untranslatable refuse(std::string message, std::string param) {
-  return Untranslatable{std::move(message), std::move(param)};
-}
-
 // An image block's source -> chat's image_url part.
 Translated imagePartOf(const json& block, const std::string& param) {
   const json* source = block.contains("source") ? &block["source"] : nullptr;
-  if (!source || !source->is_object()) return refuse("image block without a source", param);
+  if (!source || !source->is_object()) return Untranslatable("image block without a source", param);
   std::string type = stringAt(*source, "type");
   std::string url;
   if (type == "base64") {
@@ -28,7 +24,7 @@ Translated imagePartOf(const json& block, const std::string& param) {
   } else if (type == "url") {
     url = stringAt(*source, "url");
   } else {
-    return refuse("image source type '" + type + "' cannot be sent to this model", param);
+    return Untranslatable("image source type '" + type + "' cannot be sent to this model", param);
   }
   return json{{"type", "image_url"}, {"image_url", {{"url", std::move(url)}}}};
 }
@@ -46,13 +42,14 @@ std::variant<std::string, Untranslatable> toolResultText(const json& block,
   } else if (content->is_array()) {
     for (const json& part : *content) {
       if (!part.is_object() || stringAt(part, "type") != "text") {
-        return refuse("a tool_result can carry only text to this model", param + ".content");
+        return Untranslatable("a tool_result can carry only text to this model",
+                              param + ".content");
       }
       if (!text.empty()) text += "\n";
       text += stringAt(part, "text");
     }
   } else {
-    return refuse("tool_result content must be a string or an array of blocks", param);
+    return Untranslatable("tool_result content must be a string or an array of blocks", param);
   }
   // Chat has no is_error flag; the model is told in the text, as Anthropic's own docs suggest.
   if (block.value("is_error", false)) text = "Error: " + text;
@@ -69,24 +66,25 @@ struct TurnParts {
 
 std::optional<Untranslatable> addBlock(const json& block, const std::string& role,
                                        const std::string& param, TurnParts& parts) {
-  if (!block.is_object()) return refuse("content blocks must be objects", param);
+  if (!block.is_object()) return Untranslatable("content blocks must be objects", param);
   std::string type = stringAt(block, "type");
   if (type == "text") {
     parts.content.push_back({{"type", "text"}, {"text", stringAt(block, "text")}});
   } else if (type == "image") {
-    if (role != "user") return refuse("images can only be sent in user turns", param);
+    if (role != "user") return Untranslatable("images can only be sent in user turns", param);
     Translated image = imagePartOf(block, param);
     if (auto* error = std::get_if<Untranslatable>(&image)) return *error;
     parts.content.push_back(std::move(std::get<json>(image)));
   } else if (type == "tool_use") {
-    if (role != "assistant") return refuse("tool_use blocks belong to assistant turns", param);
+    if (role != "assistant")
+      return Untranslatable("tool_use blocks belong to assistant turns", param);
     json input = block.contains("input") ? block["input"] : json::object();
     parts.tool_calls.push_back(
         {{"id", stringAt(block, "id")},
          {"type", "function"},
          {"function", {{"name", stringAt(block, "name")}, {"arguments", jsonText(input)}}}});
   } else if (type == "tool_result") {
-    if (role != "user") return refuse("tool_result blocks belong to user turns", param);
+    if (role != "user") return Untranslatable("tool_result blocks belong to user turns", param);
     auto text = toolResultText(block, param);
     if (auto* error = std::get_if<Untranslatable>(&text)) return *error;
     parts.tool_messages.push_back({{"role", "tool"},
@@ -95,7 +93,7 @@ std::optional<Untranslatable> addBlock(const json& block, const std::string& rol
   } else if (type == "thinking" || type == "redacted_thinking") {
     // A model's earlier reasoning: only Anthropic's models can read it back; chat drops it.
   } else {
-    return refuse("content block type '" + type + "' cannot be sent to this model", param);
+    return Untranslatable("content block type '" + type + "' cannot be sent to this model", param);
   }
   return std::nullopt;
 }
@@ -108,18 +106,18 @@ json chatContentOf(json parts) {
 
 std::optional<Untranslatable> addTurn(const json& turn, std::size_t at, json& messages) {
   std::string param = "messages[" + std::to_string(at) + "]";
-  if (!turn.is_object()) return refuse("each message must be an object", param);
+  if (!turn.is_object()) return Untranslatable("each message must be an object", param);
   std::string role = stringAt(turn, "role");
   if (role != "user" && role != "assistant") {
-    return refuse("role must be 'user' or 'assistant'", param + ".role");
+    return Untranslatable("role must be 'user' or 'assistant'", param + ".role");
   }
   auto content = turn.find("content");
-  if (content == turn.end()) return refuse("a message needs content", param + ".content");
+  if (content == turn.end()) return Untranslatable("a message needs content", param + ".content");
   if (content->is_string()) {
     messages.push_back({{"role", role}, {"content", *content}});
     return std::nullopt;
   }
-  if (!content->is_array()) return refuse("content must be a string or an array", param);
+  if (!content->is_array()) return Untranslatable("content must be a string or an array", param);
   TurnParts parts;
   for (std::size_t i = 0; i < content->size(); ++i) {
     std::string block_param = param + ".content[" + std::to_string(i) + "]";
@@ -137,11 +135,12 @@ std::optional<Untranslatable> addTurn(const json& turn, std::size_t at, json& me
 
 std::variant<std::string, Untranslatable> systemTextOf(const json& system) {
   if (system.is_string()) return system.get<std::string>();
-  if (!system.is_array()) return refuse("system must be a string or an array of blocks", "system");
+  if (!system.is_array())
+    return Untranslatable("system must be a string or an array of blocks", "system");
   std::string text;
   for (const json& block : system) {
     if (!block.is_object() || stringAt(block, "type") != "text") {
-      return refuse("system blocks must be text blocks", "system");
+      return Untranslatable("system blocks must be text blocks", "system");
     }
     if (!text.empty()) text += "\n\n";
     text += stringAt(block, "text");
@@ -151,12 +150,13 @@ std::variant<std::string, Untranslatable> systemTextOf(const json& system) {
 
 Translated toolOf(const json& tool, std::size_t at) {
   std::string param = "tools[" + std::to_string(at) + "]";
-  if (!tool.is_object()) return refuse("each tool must be an object", param);
+  if (!tool.is_object()) return Untranslatable("each tool must be an object", param);
   // Client tools have no type or "custom"; typed ones (web_search_..., bash_..., computer_...)
   // run on Anthropic's side, and no chat model can run them.
   std::string type = stringAt(tool, "type");
   if (!type.empty() && type != "custom") {
-    return refuse("tool type '" + type + "' runs only on Anthropic's models", param + ".type");
+    return Untranslatable("tool type '" + type + "' runs only on Anthropic's models",
+                          param + ".type");
   }
   json function = {{"name", stringAt(tool, "name")},
                    {"parameters", tool.contains("input_schema") ? tool["input_schema"]
@@ -166,7 +166,7 @@ Translated toolOf(const json& tool, std::size_t at) {
 }
 
 std::optional<Untranslatable> addToolChoice(const json& choice, json& chat) {
-  if (!choice.is_object()) return refuse("tool_choice must be an object", "tool_choice");
+  if (!choice.is_object()) return Untranslatable("tool_choice must be an object", "tool_choice");
   std::string type = stringAt(choice, "type");
   if (type == "auto") {
     chat["tool_choice"] = "auto";
@@ -178,7 +178,7 @@ std::optional<Untranslatable> addToolChoice(const json& choice, json& chat) {
     chat["tool_choice"] = {{"type", "function"},
                            {"function", {{"name", stringAt(choice, "name")}}}};
   } else {
-    return refuse("tool_choice type '" + type + "' is not known", "tool_choice.type");
+    return Untranslatable("tool_choice type '" + type + "' is not known", "tool_choice.type");
   }
   if (choice.value("disable_parallel_tool_use", false)) chat["parallel_tool_calls"] = false;
   return std::nullopt;
@@ -193,7 +193,7 @@ std::optional<Untranslatable> addMessages(const json& request, json& chat) {
   }
   auto turns = request.find("messages");
   if (turns == request.end() || !turns->is_array()) {
-    return refuse("messages: an array of messages is required", "messages");
+    return Untranslatable("messages: an array of messages is required", "messages");
   }
   for (std::size_t i = 0; i < turns->size(); ++i) {
     if (auto error = addTurn((*turns)[i], i, messages)) return error;
@@ -204,7 +204,7 @@ std::optional<Untranslatable> addMessages(const json& request, json& chat) {
 
 std::optional<Untranslatable> addTools(const json& request, json& chat) {
   if (auto tools = request.find("tools"); tools != request.end() && !tools->is_null()) {
-    if (!tools->is_array()) return refuse("tools must be an array", "tools");
+    if (!tools->is_array()) return Untranslatable("tools must be an array", "tools");
     json chat_tools = json::array();
     for (std::size_t i = 0; i < tools->size(); ++i) {
       Translated tool = toolOf((*tools)[i], i);
@@ -243,18 +243,18 @@ void addSettings(const json& request, json& chat) {
 }  // namespace
 
 std::variant<json, Untranslatable> chatRequestOfMessages(const json& request) {
-  if (!request.is_object()) return refuse("the body must be a JSON object", "");
+  if (!request.is_object()) return Untranslatable("the body must be a JSON object", "");
   if (!request.contains("model") || !request["model"].is_string()) {
-    return refuse("model: a string is required", "model");
+    return Untranslatable("model: a string is required", "model");
   }
   if (!request.contains("max_tokens") || !request["max_tokens"].is_number_integer() ||
       request["max_tokens"].get<std::int64_t>() < 1) {
-    return refuse("max_tokens: a positive integer is required", "max_tokens");
+    return Untranslatable("max_tokens: a positive integer is required", "max_tokens");
   }
   for (const char* carried_nowhere : {"mcp_servers", "container"}) {
     if (request.contains(carried_nowhere) && !request[carried_nowhere].is_null()) {
-      return refuse(std::string(carried_nowhere) + " runs only on Anthropic's models",
-                    carried_nowhere);
+      return Untranslatable(std::string(carried_nowhere) + " runs only on Anthropic's models",
+                            carried_nowhere);
     }
   }
   json chat = json::object();

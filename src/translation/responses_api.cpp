@@ -10,10 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-Untranslatable refuse(std::string message, std::string param) {
-  return Untranslatable{std::move(message), std::move(param)};
-}
-
 // One part of a message item's content -> chat's content part.
 std::variant<json, Untranslatable> partOf(const json& part, const std::string& param) {
   std::string type = stringAt(part, "type");
@@ -23,7 +19,7 @@ std::variant<json, Untranslatable> partOf(const json& part, const std::string& p
   if (type == "input_image") {
     std::string url = stringAt(part, "image_url");
     if (url.empty())
-      return refuse(
+      return Untranslatable(
           "an input_image needs an image_url here (file_id needs the "
           "Responses API at the backend)",
           param);
@@ -32,7 +28,7 @@ std::variant<json, Untranslatable> partOf(const json& part, const std::string& p
     return json{{"type", "image_url"}, {"image_url", std::move(image)}};
   }
   if (type == "refusal") return json{{"type", "text"}, {"text", stringAt(part, "refusal")}};
-  return refuse("content type '" + type + "' cannot be sent to this model", param);
+  return Untranslatable("content type '" + type + "' cannot be sent to this model", param);
 }
 
 // A message item's content (a string or parts) -> chat content: a string when it is one text.
@@ -40,7 +36,7 @@ std::variant<json, Untranslatable> contentOf(const json& item, const std::string
   const json* content = memberAt(item, "content");
   if (!content) return json("");
   if (content->is_string()) return *content;
-  if (!content->is_array()) return refuse("content must be a string or an array", param);
+  if (!content->is_array()) return Untranslatable("content must be a string or an array", param);
   json parts = json::array();
   for (std::size_t i = 0; i < content->size(); ++i) {
     auto part = partOf((*content)[i], param + ".content[" + std::to_string(i) + "]");
@@ -70,7 +66,7 @@ void addFunctionCall(const json& item, json& messages) {
 
 std::optional<Untranslatable> addItem(const json& item, std::size_t at, json& messages) {
   std::string param = "input[" + std::to_string(at) + "]";
-  if (!item.is_object()) return refuse("each input item must be an object", param);
+  if (!item.is_object()) return Untranslatable("each input item must be an object", param);
   std::string type = stringAt(item, "type");
   if (type == "function_call") {
     addFunctionCall(item, messages);
@@ -87,12 +83,13 @@ std::optional<Untranslatable> addItem(const json& item, std::size_t at, json& me
   }
   if (type == "reasoning") return std::nullopt;  // a reasoning model's own; chat cannot take it
   if (!type.empty() && type != "message") {
-    return refuse("input item type '" + type + "' cannot be sent to this model", param + ".type");
+    return Untranslatable("input item type '" + type + "' cannot be sent to this model",
+                          param + ".type");
   }
   std::string role = stringAt(item, "role");
   if (role == "developer") role = "system";  // what every chat backend knows
   if (role != "user" && role != "assistant" && role != "system") {
-    return refuse("role must be user, assistant, system or developer", param + ".role");
+    return Untranslatable("role must be user, assistant, system or developer", param + ".role");
   }
   auto content = contentOf(item, param);
   if (auto* error = std::get_if<Untranslatable>(&content)) return *error;
@@ -106,7 +103,7 @@ std::optional<Untranslatable> addInput(const json& request, json& chat) {
     messages.push_back({{"role", "system"}, {"content", instructions}});
   }
   const json* input = memberAt(request, "input");
-  if (!input) return refuse("input is required", "input");
+  if (!input) return Untranslatable("input is required", "input");
   if (input->is_string()) {
     messages.push_back({{"role", "user"}, {"content", *input}});
   } else if (input->is_array()) {
@@ -114,7 +111,7 @@ std::optional<Untranslatable> addInput(const json& request, json& chat) {
       if (auto error = addItem((*input)[i], i, messages)) return error;
     }
   } else {
-    return refuse("input must be a string or an array of items", "input");
+    return Untranslatable("input must be a string or an array of items", "input");
   }
   chat["messages"] = std::move(messages);
   return std::nullopt;
@@ -122,15 +119,16 @@ std::optional<Untranslatable> addInput(const json& request, json& chat) {
 
 std::optional<Untranslatable> addTools(const json& request, json& chat) {
   if (const json* tools = memberAt(request, "tools")) {
-    if (!tools->is_array()) return refuse("tools must be an array", "tools");
+    if (!tools->is_array()) return Untranslatable("tools must be an array", "tools");
     json chat_tools = json::array();
     for (std::size_t i = 0; i < tools->size(); ++i) {
       const json& tool = (*tools)[i];
       std::string type = stringAt(tool, "type");
       if (type != "function") {
         // web_search, file_search, code_interpreter, mcp...: they run at OpenAI, not in a model.
-        return refuse("tool type '" + type + "' runs only at a backend with the Responses API",
-                      "tools[" + std::to_string(i) + "].type");
+        return Untranslatable(
+            "tool type '" + type + "' runs only at a backend with the Responses API",
+            "tools[" + std::to_string(i) + "].type");
       }
       json function = {{"name", stringAt(tool, "name")}};
       for (const char* same : {"description", "parameters", "strict"}) {
@@ -147,7 +145,7 @@ std::optional<Untranslatable> addTools(const json& request, json& chat) {
       chat["tool_choice"] = {{"type", "function"},
                              {"function", {{"name", stringAt(*choice, "name")}}}};
     } else {
-      return refuse("this tool_choice cannot be sent to this model", "tool_choice");
+      return Untranslatable("this tool_choice cannot be sent to this model", "tool_choice");
     }
   }
   return std::nullopt;
@@ -168,7 +166,7 @@ std::optional<Untranslatable> addTextFormat(const json& request, json& chat) {
     }
     chat["response_format"] = {{"type", "json_schema"}, {"json_schema", std::move(schema)}};
   } else {
-    return refuse("text.format type '" + type + "' is not known", "text.format.type");
+    return Untranslatable("text.format type '" + type + "' is not known", "text.format.type");
   }
   return std::nullopt;
 }
@@ -195,17 +193,18 @@ void addSettings(const json& request, json& chat) {
 }  // namespace
 
 std::variant<json, Untranslatable> chatRequestOfResponses(const json& request) {
-  if (!request.is_object()) return refuse("the body must be a JSON object", "");
-  if (stringAt(request, "model").empty()) return refuse("model: a string is required", "model");
+  if (!request.is_object()) return Untranslatable("the body must be a JSON object", "");
+  if (stringAt(request, "model").empty())
+    return Untranslatable("model: a string is required", "model");
   if (memberAt(request, "previous_response_id") || memberAt(request, "conversation")) {
-    return refuse(
+    return Untranslatable(
         "previous_response_id needs a backend that keeps responses; this model's "
         "backend speaks only chat completions: send the whole input instead",
         memberAt(request, "conversation") ? "conversation" : "previous_response_id");
   }
   if (const json* limit = memberAt(request, "max_output_tokens");
       limit && (!limit->is_number_integer() || limit->get<std::int64_t>() < 1)) {
-    return refuse("max_output_tokens must be a positive integer", "max_output_tokens");
+    return Untranslatable("max_output_tokens must be a positive integer", "max_output_tokens");
   }
   json chat = json::object();
   addSettings(request, chat);
